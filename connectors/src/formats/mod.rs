@@ -1,0 +1,3 @@
+//! Pure parsers and writers: bytes in, documents plus diagnostics out. No IO here.
+
+pub mod diag;

@@ -1,0 +1,1 @@
+//! One module per external system (ERP, bank API, mail, folders of files).

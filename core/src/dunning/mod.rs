@@ -1,0 +1,1 @@
+//! Dunning (relance) under French law: stages, penalties, the 40 € indemnity, pauses and stops.

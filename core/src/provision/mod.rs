@@ -1,0 +1,1 @@
+//! Doubtful debts (créances douteuses): classification, provision rates and PCG entries.

@@ -1,0 +1,1 @@
+//! Reconciliation: matches bank receipts to open invoices, with evidence and a reason for each.

@@ -1,0 +1,143 @@
+//! Command-line interface: one binary, one subcommand per job.
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// relance gets French companies paid: it syncs invoices and bank receipts, reconciles them,
+/// plans the dunning (relance) of what is still unpaid under French law, and books
+/// doubtful-debt provisions.
+#[derive(Debug, Parser)]
+#[command(name = "relance", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the configuration lives.
+#[derive(Debug, Args, Clone)]
+pub struct ConfigArg {
+    /// Configuration directory holding relance.toml and companies.d/*.toml.
+    #[arg(long, value_name = "DIR", env = "RELANCE_CONFIG", default_value = "/etc/relance")]
+    pub config: PathBuf,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service: one supervised task per company, health and metrics on loopback.
+    Daemon {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Validate the configuration without touching the network; exits non-zero on any error.
+    CheckConfig {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Check each connector's credentials and reachability.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only this company.
+        #[arg(long)]
+        company: Option<String>,
+    },
+    /// Run one full cycle (pull, reconcile, plan, deliver) and exit.
+    Sync {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Run one cycle and exit (the only mode; the daemon runs cycles forever).
+        #[arg(long, required = true)]
+        once: bool,
+        /// Only this company.
+        #[arg(long)]
+        company: Option<String>,
+        /// Pretend today is this date (YYYY-MM-DD).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+    },
+    /// Run the whole pipeline on the bundled demo company, with no network and no server.
+    Demo {
+        /// Keep the demo's state (store, letters, exports) in this directory.
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        /// Pretend today is this date (defaults to the demo's fixed date).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+    },
+    /// Parse e-invoice and bank files and print what they contain as JSON, with diagnostics.
+    Inspect {
+        /// Files to read (Factur-X/ZUGFeRD PDF, CII, UBL, camt.052/053/054, MT940, CFONB120, OFX).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// A readable view instead of JSON.
+        #[arg(long)]
+        human: bool,
+    },
+    /// Match bank receipts to invoices from files and print the allocations as JSON (read-only).
+    Reconcile {
+        /// Directory of invoices and credit notes (UBL, CII, Factur-X PDF), read recursively.
+        #[arg(long, value_name = "DIR")]
+        invoices: PathBuf,
+        /// Bank statement files (any supported format).
+        #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
+        bank: Vec<PathBuf>,
+    },
+    /// Dunning: what would be sent, and why.
+    Dunning {
+        #[command(subcommand)]
+        command: DunningCommand,
+    },
+    /// Doubtful-debt provisions as of a closing date (dry run unless --apply).
+    Provision(ProvisionArgs),
+}
+
+/// Dunning subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DunningCommand {
+    /// Plan the reminders as of a date (dry run: nothing is sent).
+    Plan(DunningPlanArgs),
+}
+
+/// Arguments of `dunning plan`.
+#[derive(Debug, Args)]
+pub struct DunningPlanArgs {
+    /// Plan for this configured company (from its store).
+    #[arg(long, conflicts_with = "invoices")]
+    pub company: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Offline: directory of invoice files.
+    #[arg(long, value_name = "DIR", requires = "bank")]
+    pub invoices: Option<PathBuf>,
+    /// Offline: bank statement files.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub bank: Vec<PathBuf>,
+    /// The date to plan for (YYYY-MM-DD); required offline, today otherwise.
+    #[arg(long)]
+    pub date: Option<NaiveDate>,
+}
+
+/// Arguments of `provision`.
+#[derive(Debug, Args)]
+pub struct ProvisionArgs {
+    /// The configured company.
+    #[arg(long)]
+    pub company: String,
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Closing date (YYYY-MM-DD).
+    #[arg(long)]
+    pub closing_date: NaiveDate,
+    /// Write the entries back through the outbox (otherwise a dry run).
+    #[arg(long)]
+    pub apply: bool,
+    /// Directory for the CSV state of provisions and the FEC export.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// A readable table instead of JSON.
+    #[arg(long)]
+    pub human: bool,
+}

@@ -1,0 +1,21 @@
+//! relance: the receivables daemon and its command line.
+//!
+//! `relance demo` runs the whole pipeline on the bundled demo company; `relance daemon` runs
+//! the service; the other subcommands inspect files, reconcile, plan dunning and provisions.
+
+mod cli;
+mod clock;
+mod cmd;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    match cmd::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("relance: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Integration tests of the relance binary and its parts.
