@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README says: prepares what the tests talk to, then `cargo test`.
+#
+#   bash tests/run.sh            # everything; a peer that cannot be set up is skipped loudly
+#   RELANCE_REQUIRE_PEERS=1 ...  # (CI) a peer that cannot be set up is a failure
+#
+# Peers, all on 127.0.0.1 only:
+#   - a real Tryton 8.2 server with the French chart (tests/tryton/server.sh), for the Tryton
+#     connector's integration tests (RELANCE_TRYTON_URL);
+#   - a real SMTP server (Python aiosmtpd, started by the tests themselves);
+#   - pdftotext (poppler-utils) to read back the PDF letters.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+REQUIRE=${RELANCE_REQUIRE_PEERS:-0}
+say() { printf '[tests/run.sh] %s\n' "$*" >&2; }
+fail_or_skip() {
+    if [ "$REQUIRE" = 1 ]; then say "FAILED: $*"; exit 1; fi
+    say "SKIP: $* (the tests that need it will skip and say so)"
+}
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else return 1; fi; }
+
+# pdftotext, for the letter tests.
+if ! command -v pdftotext >/dev/null; then
+    say "installing poppler-utils (pdftotext)"
+    { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils; } >/dev/null 2>&1 \
+        || fail_or_skip "could not install poppler-utils"
+fi
+
+# aiosmtpd, the SMTP server the mail tests start on 127.0.0.1.
+if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+    say "installing aiosmtpd (pip)"
+    python3 -m pip install -q --disable-pip-version-check aiosmtpd >/dev/null 2>&1 \
+        || python3 -m pip install -q --user --disable-pip-version-check aiosmtpd >/dev/null 2>&1 \
+        || fail_or_skip "could not install aiosmtpd"
+fi
+
+# The real Tryton server.
+if [ -z "${RELANCE_TRYTON_URL:-}" ] && [ "${RELANCE_SKIP_TRYTON:-0}" != 1 ]; then
+    say "setting up the Tryton test server (tests/tryton/server.sh setup)"
+    if bash tests/tryton/server.sh setup >&2; then
+        eval "$(bash tests/tryton/server.sh env)"
+    else
+        fail_or_skip "the Tryton test server could not be set up"
+    fi
+fi
+
+say "cargo test --workspace"
+cargo test --workspace --locked 2>&1
+status=$?
+exit $status
