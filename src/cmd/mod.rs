@@ -1,19 +1,52 @@
 //! Subcommand dispatch.
 
+mod files;
+mod run;
+
 use crate::cli::{Cli, Command, DunningCommand};
 use std::process::ExitCode;
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Daemon { .. }
-        | Command::CheckConfig { .. }
-        | Command::Check { .. }
-        | Command::Sync { .. }
-        | Command::Demo { .. }
-        | Command::Inspect { .. }
-        | Command::Reconcile { .. }
-        | Command::Provision(_) => anyhow::bail!("not built yet"),
-        Command::Dunning { command: DunningCommand::Plan(_) } => anyhow::bail!("not built yet"),
+        Command::Daemon { config } => {
+            let pipeline = crate::pipeline::Pipeline::load(Some(&config.config))?;
+            crate::daemon::run_with(config.config, crate::clock::Clock::System, pipeline)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig { config } => {
+            let (code, report) = crate::config::check_config(&config.config);
+            if code == 0 {
+                println!("{report}");
+            } else {
+                eprintln!("{report}");
+            }
+            Ok(ExitCode::from(code))
+        }
+        Command::Check { config, company } => run::check(&config.config, company.as_deref()),
+        Command::Sync { config, once: _, company, date } => {
+            run::sync_once(&config.config, company.as_deref(), date)
+        }
+        Command::Demo { state_dir, date } => run::demo(state_dir, date),
+        Command::Inspect { files, human } => files::inspect(&files, human),
+        Command::Reconcile { invoices, bank } => files::reconcile(&invoices, &bank),
+        Command::Dunning { command: DunningCommand::Plan(a) } => match (&a.company, &a.invoices) {
+            (Some(c), None) => run::dunning_plan_company(&a.config.config, c, a.date),
+            (None, Some(dir)) => {
+                let date = a.date.ok_or_else(|| {
+                    anyhow::anyhow!("--date is required with --invoices (the plan date)")
+                })?;
+                run::dunning_plan_offline(dir, &a.bank, date)
+            }
+            _ => anyhow::bail!("give either --company C, or --invoices DIR --bank FILE... --date D"),
+        },
+        Command::Provision(a) => run::provision(
+            &a.config.config,
+            &a.company,
+            a.closing_date,
+            a.apply,
+            a.out.as_deref(),
+            a.human,
+        ),
     }
 }

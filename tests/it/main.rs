@@ -1,1 +1,17 @@
 //! Integration tests of the relance binary and its parts.
+
+// The store and the outbox live in the binary crate (no library target): their sources are
+// compiled into this test binary as modules, so the store tests reach them directly.
+#[allow(dead_code, unused_imports)]
+#[path = "../../src/outbox.rs"]
+mod outbox;
+#[allow(dead_code, unused_imports)]
+#[path = "../../src/store/mod.rs"]
+mod store;
+
+mod config;
+mod daemon;
+mod kill_delivery;
+mod store_model;
+mod systemd;
+mod demo;

@@ -1,1 +1,344 @@
 //! Reconciliation: matches bank receipts to open invoices, with evidence and a reason for each.
+//!
+//! [`reconcile`] is a pure function of the ledger (invoices, customers), the bank receipts, the
+//! allocations already made (`prior`) and a [`Policy`]. It never compares all pairs: candidates
+//! come from indexes (normalised references, RF creditor references, order/buyer references,
+//! mandates, payer IBANs, SIREN/VAT, payer names) and every strategy works within one
+//! customer's (or one payer's customers') open items.
+//!
+//! Decisions, in order of strength (each pass sees what the previous ones consumed):
+//! 1. returns (R-transactions) reverse what their original credit had settled;
+//! 2. exact references (invoice number, RF, order/buyer reference, end-to-end id) with the
+//!    amount, a combination, a deduction within policy, or a partial payment;
+//! 3. tolerant references within the identified payer's own open items;
+//! 4. identified customer and a unique amount or combination of its open items;
+//! 5. Code civil art. 1342-10 imputation (automatic only when the policy says so);
+//! 6. otherwise ranked suggestions, never automatic; an amount alone is never evidence enough.
+//!
+//! Debits that are not returns (refunds, fees, internal transfers) are ignored: they are neither
+//! allocated nor listed as unmatched. Credits with no automatic allocation are listed in
+//! [`Outcome::unmatched`] (the exception queue), with their suggestions if any.
+
+mod engine;
+mod index;
+pub mod normalise;
+mod policy;
+pub mod score;
+mod strategies;
+pub mod subset;
+pub mod synth;
+
+pub use engine::reconcile;
+pub use policy::Policy;
+
+use crate::ids::{CustomerId, InvoiceId, TransactionId};
+use crate::model::{Customer, Invoice, InvoiceStatus, Receipt};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize, Serializer};
+use std::collections::BTreeMap;
+
+/// A confidence score in per-mille (0..=1000); serialised as a number in [0, 1] such as 0.99.
+/// It is a score, not money, so the float appears only at output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(from = "f64")]
+pub struct Confidence(pub u16);
+
+impl Confidence {
+    /// The score as a fraction in [0, 1].
+    pub fn as_f64(self) -> f64 {
+        f64::from(self.0.min(1000)) / 1000.0
+    }
+}
+
+impl From<f64> for Confidence {
+    fn from(v: f64) -> Self {
+        let clamped = if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };
+        // The value is within 0..=1000 after clamping, so the cast cannot truncate.
+        Confidence((clamped * 1000.0).round() as u16)
+    }
+}
+
+impl Serialize for Confidence {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.as_f64())
+    }
+}
+
+/// The rule that produced an allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// An exact reference (invoice number, RF creditor reference, order or buyer reference,
+    /// end-to-end id) designates the invoice(s).
+    Reference,
+    /// A reference close to one of the identified payer's own open invoices (edit distance,
+    /// transposition, truncated sequence number).
+    TolerantReference,
+    /// The identified customer has exactly one open item of the received amount.
+    CustomerAmount,
+    /// The identified customer has exactly one combination of open items (invoices and credit
+    /// notes) summing to the received amount.
+    CustomerCombination,
+    /// Imputation by Code civil art. 1342-10: debts due first, then the oldest.
+    Imputation,
+    /// Amount only (a suggestion, never automatic).
+    AmountOnly,
+    /// A return or reversal undoes what its original credit had settled.
+    Return,
+}
+
+/// How a reference was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefKind {
+    /// The invoice number, after normalisation (case, separators, prefixes, leading zeros).
+    InvoiceNumber,
+    /// An ISO 11649 RF creditor reference with valid check digits.
+    CreditorReference,
+    /// The purchase order reference (BT-13).
+    OrderReference,
+    /// The buyer reference (BT-10).
+    BuyerReference,
+    /// Within the payer's open invoices: at bounded edit distance.
+    Tolerant,
+    /// Within the payer's open invoices: the trailing sequence number only.
+    Sequence,
+}
+
+/// One piece of evidence behind an allocation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Evidence {
+    /// A reference found in the remittance, structured reference or end-to-end id.
+    Reference {
+        /// How it was found.
+        kind: RefKind,
+        /// The text found.
+        found: String,
+        /// Edit distance to the invoice's reference (0 when exact).
+        distance: u8,
+    },
+    /// The amount equals the open amount (or the sum of the combination).
+    AmountEqual,
+    /// The payer's IBAN is known for this customer (ledger or earlier matched receipts).
+    PayerIban {
+        /// The IBAN.
+        iban: String,
+    },
+    /// The SEPA mandate identifies the customer.
+    Mandate {
+        /// The mandate id.
+        id: String,
+    },
+    /// The customer's SIREN or VAT id appears in the remittance.
+    Identifier {
+        /// The identifier found.
+        id: String,
+    },
+    /// The payer's name is similar to the customer's.
+    PayerName {
+        /// The name on the statement.
+        name: String,
+        /// Similarity in per-mille.
+        similarity: u16,
+    },
+    /// The only combination of the customer's open items with this sum.
+    UniqueCombination {
+        /// Number of items.
+        items: usize,
+    },
+    /// Imputed by Code civil art. 1342-10.
+    Imputation,
+}
+
+/// What a difference between paid and open amount was booked as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeductionKind {
+    /// Early-payment discount (escompte) at one of the policy rates.
+    Discount,
+    /// Bank charges of the transfer.
+    BankFees,
+    /// Rounding difference.
+    Rounding,
+}
+
+/// A difference booked beside an allocation, closing the invoice although less was received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deduction {
+    /// What it is.
+    pub kind: DeductionKind,
+    /// The amount written off (positive).
+    pub amount: Decimal,
+}
+
+/// One (transaction, invoice) allocation: the contract line of `relance reconcile`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allocation {
+    /// The bank's id of the receipt.
+    pub transaction: TransactionId,
+    /// The invoice or credit note.
+    pub invoice: InvoiceId,
+    /// Amount applied: negative for a credit note netted, and for a return reversing.
+    pub amount: Decimal,
+    /// True when relance applies it without a person; false is a suggestion.
+    pub auto: bool,
+    /// Confidence in [0, 1].
+    pub confidence: Confidence,
+    /// The rule.
+    pub rule: Rule,
+    /// A sentence a person can read: rule and evidence.
+    pub reason: String,
+    /// The evidence.
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+    /// A difference booked with it (discount, bank fees, rounding), settling the invoice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deduction: Option<Deduction>,
+}
+
+/// A ranked alternative for the exception queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suggestion {
+    /// The receipt.
+    pub transaction: TransactionId,
+    /// 1 for the best.
+    pub rank: u8,
+    /// Invoices and amounts proposed.
+    pub invoices: Vec<(InvoiceId, Decimal)>,
+    /// Confidence in [0, 1].
+    pub confidence: Confidence,
+    /// Why.
+    pub reason: String,
+}
+
+/// Something a person (or the dunning engine) must know.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Flag {
+    /// More was received than was open on the designated items; the surplus stays unapplied.
+    Overpayment {
+        /// The receipt.
+        transaction: TransactionId,
+        /// Unapplied surplus.
+        surplus: Decimal,
+    },
+    /// The receipt designates items already settled: probably paid twice.
+    Duplicate {
+        /// The receipt.
+        transaction: TransactionId,
+        /// The items it designates.
+        invoices: Vec<InvoiceId>,
+    },
+    /// A partial payment: the rest stays open (an instalment when the invoice has a schedule).
+    Partial {
+        /// The receipt.
+        transaction: TransactionId,
+        /// The invoice.
+        invoice: InvoiceId,
+        /// Still open after it.
+        remaining: Decimal,
+        /// True when the invoice has instalments and the amount equals one of them.
+        instalment: bool,
+    },
+    /// A return reopened invoices: dunning must know they are unpaid again.
+    Return {
+        /// The return transaction.
+        transaction: TransactionId,
+        /// The credit it reverses.
+        original: TransactionId,
+        /// Invoices reopened.
+        reopened: Vec<InvoiceId>,
+        /// ISO return reason, if given.
+        reason: Option<String>,
+    },
+    /// A return whose original credit could not be found.
+    ReturnUnlinked {
+        /// The return transaction.
+        transaction: TransactionId,
+    },
+}
+
+/// A credit receipt with an unapplied remainder and the customers it is attributed or
+/// attributable to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnappliedCredit {
+    /// The receipt.
+    pub transaction: TransactionId,
+    /// The remainder not yet applied.
+    pub remaining: Decimal,
+    /// Booking date.
+    pub booking_date: chrono::NaiveDate,
+    /// True when the receipt already carries allocations to this customer's items;
+    /// false when the customer is only identified (IBAN, mandate, name, SIREN/VAT, reference).
+    pub attributed: bool,
+}
+
+/// The result of [`reconcile`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// New allocations (prior ones are not repeated), automatic and proposed, sorted by
+    /// transaction then invoice.
+    pub allocations: Vec<Allocation>,
+    /// Credits with no automatic allocation in this run nor before (the exception queue).
+    pub unmatched: Vec<TransactionId>,
+    /// Ranked alternatives for receipts that are not applied automatically.
+    #[serde(default)]
+    pub suggestions: Vec<Suggestion>,
+    /// Overpayments, duplicates, partial payments, returns.
+    #[serde(default)]
+    pub flags: Vec<Flag>,
+}
+
+impl Outcome {
+    /// Only the automatic allocations.
+    pub fn auto_allocations(&self) -> impl Iterator<Item = &Allocation> {
+        self.allocations.iter().filter(|a| a.auto)
+    }
+}
+
+/// What remains open on each invoice (signed: negative for credit notes) after the source's
+/// `amount_due` and the given automatic allocations and their deductions. Cancelled and paid
+/// invoices are absent. Suggestions (`auto == false`) are ignored.
+pub fn open_after(
+    invoices: &[Invoice],
+    allocations: &[Allocation],
+) -> BTreeMap<InvoiceId, Decimal> {
+    let mut open: BTreeMap<InvoiceId, Decimal> = invoices
+        .iter()
+        .filter(|i| i.status == InvoiceStatus::Open)
+        .map(|i| (i.id.clone(), i.signed_open()))
+        .collect();
+    for a in allocations.iter().filter(|a| a.auto) {
+        if let Some(o) = open.get_mut(&a.invoice) {
+            *o -= a.amount;
+            if let Some(d) = a.deduction {
+                if *o >= Decimal::ZERO {
+                    *o -= d.amount;
+                } else {
+                    *o += d.amount;
+                }
+            }
+        }
+    }
+    open
+}
+
+/// Credit receipts with an unapplied remainder, by the customer they are attributed to (they
+/// carry automatic allocations to its items) or attributable to (its IBAN, mandate, SIREN/VAT,
+/// name or one of its invoice references identifies it). The dunning engine must not remind a
+/// customer while one of these could settle the reminded invoice.
+pub fn unapplied_credits_by_customer(
+    invoices: &[Invoice],
+    customers: &[Customer],
+    receipts: &[Receipt],
+    allocations: &[Allocation],
+) -> BTreeMap<CustomerId, Vec<UnappliedCredit>> {
+    engine::unapplied_credits(
+        invoices,
+        customers,
+        receipts,
+        allocations,
+        &Policy::default(),
+    )
+}

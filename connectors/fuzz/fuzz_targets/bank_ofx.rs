@@ -1,0 +1,9 @@
+//! Fuzz target: arbitrary bytes parsed as ofx (see `formats::bank::fuzz`).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use relance_connectors::formats::bank::{fuzz, BankFormat};
+
+fuzz_target!(|data: &[u8]| {
+    fuzz::one_format(BankFormat::Ofx, data);
+});

@@ -1,0 +1,813 @@
+//! Bank statements: camt.052/053/054, MT940, CFONB120 and OFX parsed into one model, checked,
+//! converted into [`relance_core::model::Receipt`]s and deduplicated.
+//!
+//! ```
+//! use relance_connectors::formats::bank;
+//! let mt940 = b":20:STMT\n:25:FR7630006000011234567890189\n:28C:1\n:60F:C260105EUR100,00\n\
+//! :61:2601050105C50,00NTRFNONREF//BQ1\n:86:VT2026-001 ACME\n:62F:C260105EUR150,00\n-";
+//! let file = bank::parse("a.sta", mt940);
+//! assert!(bank::is_usable(&file));
+//! let receipts = file.receipts();
+//! assert_eq!(receipts[0].id.as_str(), "BQ1");
+//! assert_eq!(receipts[0].amount.to_string(), "50.00");
+//! ```
+//!
+//! # Receipt ids (the bank's own id of a transaction)
+//! - camt: `TxDtls/Refs/AcctSvcrRef`, else the entry's `AcctSvcrRef`, else `NtryRef`. When an
+//!   entry with several details has only an entry-level reference, detail *n* gets
+//!   `<ref>#<n>` so that every receipt id stays unique.
+//! - MT940: the `:61:` bank reference (after `//`), else the customer reference unless it is
+//!   `NONREF`.
+//! - CFONB120: the record-04 reference zone (positions 105-120) when not blank, else the
+//!   écriture number (positions 82-88) prefixed by the account; see [`cfonb120`].
+//! - OFX: `FITID` (the OFX spec makes it unique per account).
+//! - When the bank gives no id at all, a deterministic id `RLC-<16 hex>` is derived from
+//!   account, statement id and statement/entry/detail positions (SHA-256); such receipts are
+//!   marked by the prefix.
+//!
+//! # Deduplication
+//! [`BankFile::keyed_receipts`] gives each receipt a key ([`dedup_key`]) built from the bank's
+//! id when there is one (account + id + booking date + amount + occurrence number of that id
+//! in the file),
+//! else from the booking content (account, date, amount, counterparty, remittance, end-to-end
+//! id) plus its occurrence number among identical-looking entries of the same file. The
+//! same file imported twice or renamed, or a camt.052 followed by the camt.053 of the same
+//! day, gives the same keys; two genuinely identical payments in one file get occurrence
+//! numbers 1 and 2 and are both kept. [`Dedup`] filters receipts against known keys.
+
+pub mod camt;
+pub mod cfonb120;
+mod checks;
+pub mod fuzz;
+pub mod model;
+pub mod mt940;
+pub mod ofx;
+pub mod rf;
+pub mod write;
+mod zip;
+
+pub use model::{Balance, BankFormat, CreditDebit, Entry, Party, Statement, TxDetail};
+
+use crate::formats::diag::{has_fatal, Diagnostic, Severity};
+use relance_core::ids::TransactionId;
+use relance_core::model::Receipt;
+use relance_core::money::Currency;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::BufRead;
+
+/// Errors of the bank module area (the parsers report problems as diagnostics instead).
+#[derive(Debug, thiserror::Error)]
+pub enum BankError {
+    /// Writing output failed.
+    #[error("cannot write bank statement: {0}")]
+    Io(#[from] std::io::Error),
+    /// The data given to a writer cannot be rendered.
+    #[error("invalid statement data: {0}")]
+    Invalid(String),
+}
+
+/// One step of a streamed parse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BankEvent {
+    /// The format was recognised (`message` is e.g. `camt.053.001.02`).
+    Format {
+        /// Format.
+        format: BankFormat,
+        /// Message type and version as found.
+        message: String,
+    },
+    /// A statement begins: account, id and the balances given before the entries
+    /// (`entries` is empty).
+    Statement(Statement),
+    /// One entry of the current statement.
+    Entry(Entry),
+    /// The current statement ends; balances that came after the entries are appended.
+    StatementEnd {
+        /// Balances found after the entries.
+        late_balances: Vec<Balance>,
+    },
+    /// A finding.
+    Diagnostic(Diagnostic),
+}
+
+/// A parsed bank file: its statements and every finding.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BankFile {
+    /// File name as given.
+    pub file: String,
+    /// Format, when recognised.
+    pub format: Option<BankFormat>,
+    /// Message type and version as found.
+    pub message: Option<String>,
+    /// Statements in file order.
+    pub statements: Vec<Statement>,
+    /// Findings, in the order they were made.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Recognises the format from the first bytes; `None` when it is none of the supported ones.
+/// A ZIP archive is recognised by the format of its first member.
+pub fn detect(bytes: &[u8]) -> Option<BankFormat> {
+    if bytes.starts_with(b"PK\x03\x04") {
+        return zip::members(bytes)
+            .ok()?
+            .first()
+            .and_then(|(_, b)| detect(b));
+    }
+    let head = &bytes[..bytes.len().min(8192)];
+    let text = String::from_utf8_lossy(head);
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    if text.contains("OFXHEADER") || t.starts_with("<OFX") || text.contains("<OFX>") {
+        return Some(BankFormat::Ofx);
+    }
+    if t.starts_with('<') {
+        if text.contains("BkToCstmrAcctRpt") || text.contains("camt.052") {
+            return Some(BankFormat::Camt052);
+        }
+        if text.contains("BkToCstmrDbtCdtNtfctn") || text.contains("camt.054") {
+            return Some(BankFormat::Camt054);
+        }
+        if text.contains("BkToCstmrStmt") || text.contains("camt.053") {
+            return Some(BankFormat::Camt053);
+        }
+        return None;
+    }
+    if mt940::looks_like(t) {
+        return Some(BankFormat::Mt940);
+    }
+    if cfonb120::looks_like(t) {
+        return Some(BankFormat::Cfonb120);
+    }
+    None
+}
+
+fn not_a_statement(bytes: &[u8]) -> Diagnostic {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).into_owned();
+    let first = head
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim_end();
+    let msg = if first.len() == 240 || bytes.len() % 240 == 0 && first.len() >= 240 {
+        "not a bank statement: 240-character records (CFONB 240 transfer/remittance format), \
+         not a CFONB 120 statement"
+            .to_owned()
+    } else if bytes.is_empty() {
+        "empty file".to_owned()
+    } else {
+        let shown: String = first.chars().take(40).collect();
+        format!(
+            "not a bank statement in a supported format (camt.052/053/054, MT940, CFONB120, OFX); \
+             the file starts with {shown:?}"
+        )
+    };
+    Diagnostic::new(Severity::Fatal, "BANK-FORMAT", "/", msg)
+}
+
+/// Decodes text: UTF-8 when valid, else ISO-8859-1 (French and German bank files often are).
+pub(crate) fn decode_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.trim_start_matches('\u{feff}').to_owned(),
+        Err(_) => bytes.iter().map(|&b| b as char).collect(),
+    }
+}
+
+enum Inner<R: BufRead> {
+    Camt(Box<camt::CamtReader<R>>),
+    Buffered(std::vec::IntoIter<BankEvent>),
+}
+
+/// A streamed parse: an iterator of [`BankEvent`]s with the checks of [`checks`] applied.
+/// camt is read incrementally in constant memory; MT940, CFONB120 and OFX (small by nature)
+/// are read whole, then replayed as events.
+pub struct BankStream<R: BufRead> {
+    inner: Inner<R>,
+    checker: checks::Checker,
+    queue: VecDeque<BankEvent>,
+}
+
+impl<R: BufRead> Iterator for BankStream<R> {
+    type Item = BankEvent;
+
+    fn next(&mut self) -> Option<BankEvent> {
+        if let Some(e) = self.queue.pop_front() {
+            return Some(e);
+        }
+        let ev = match &mut self.inner {
+            Inner::Camt(r) => r.next(),
+            Inner::Buffered(it) => it.next(),
+        };
+        match ev {
+            Some(ev) => {
+                self.checker.observe(&ev, &mut self.queue);
+                Some(ev)
+            }
+            None => {
+                self.checker.finish(&mut self.queue);
+                self.queue.pop_front()
+            }
+        }
+    }
+}
+
+fn buffered_events(bytes: &[u8]) -> Vec<BankEvent> {
+    if bytes.starts_with(b"PK\x03\x04") {
+        return match zip::members(bytes) {
+            Ok(members) if !members.is_empty() => {
+                let mut out = Vec::new();
+                for (name, data) in members {
+                    out.push(BankEvent::Diagnostic(Diagnostic::new(
+                        Severity::Info,
+                        "BANK-ZIP",
+                        name.clone(),
+                        format!("read archive member {name}"),
+                    )));
+                    out.extend(buffered_events(&data));
+                }
+                out
+            }
+            Ok(_) => vec![BankEvent::Diagnostic(Diagnostic::new(
+                Severity::Fatal,
+                "BANK-ZIP",
+                "/",
+                "ZIP archive without any file",
+            ))],
+            Err(msg) => vec![BankEvent::Diagnostic(Diagnostic::new(
+                Severity::Fatal,
+                "BANK-ZIP",
+                "/",
+                msg,
+            ))],
+        };
+    }
+    match detect(bytes) {
+        Some(f) if f.is_camt() => camt::CamtReader::new(bytes).collect(),
+        Some(BankFormat::Mt940) => mt940::parse_events(bytes),
+        Some(BankFormat::Cfonb120) => cfonb120::parse_events(bytes),
+        Some(BankFormat::Ofx) => ofx::parse_events(bytes),
+        _ => vec![BankEvent::Diagnostic(not_a_statement(bytes))],
+    }
+}
+
+/// Streams a bank file from `reader`. camt is parsed incrementally (constant memory, for
+/// statements of hundreds of MB); other formats and ZIP archives are read whole first.
+/// `file_name` does not influence parsing (the content decides the format); it is taken
+/// for symmetry with [`parse`]. Convert streamed entries with [`receipts_for_entry`].
+pub fn parse_reader<R: BufRead>(file_name: &str, mut reader: R) -> BankStream<R> {
+    let _ = file_name;
+    let head = match reader.fill_buf() {
+        Ok(b) => b.to_vec(),
+        Err(e) => {
+            let d = Diagnostic::new(Severity::Fatal, "BANK-IO", "/", format!("cannot read: {e}"));
+            return BankStream {
+                inner: Inner::Buffered(vec![BankEvent::Diagnostic(d)].into_iter()),
+                checker: checks::Checker::default(),
+                queue: VecDeque::new(),
+            };
+        }
+    };
+    let camt = !head.starts_with(b"PK\x03\x04") && detect(&head).is_some_and(BankFormat::is_camt);
+    let inner = if camt {
+        Inner::Camt(Box::new(camt::CamtReader::new(reader)))
+    } else {
+        let mut all = Vec::new();
+        match reader.read_to_end(&mut all) {
+            Ok(_) => Inner::Buffered(buffered_events(&all).into_iter()),
+            Err(e) => Inner::Buffered(
+                vec![BankEvent::Diagnostic(Diagnostic::new(
+                    Severity::Fatal,
+                    "BANK-IO",
+                    "/",
+                    format!("cannot read: {e}"),
+                ))]
+                .into_iter(),
+            ),
+        }
+    };
+    BankStream {
+        inner,
+        checker: checks::Checker::default(),
+        queue: VecDeque::new(),
+    }
+}
+
+/// Parses a whole bank file held in memory. Never fails: problems are diagnostics, and a file
+/// that cannot be used at all carries a `Fatal` one with the reason.
+pub fn parse(file_name: &str, bytes: &[u8]) -> BankFile {
+    collect(file_name, parse_reader(file_name, bytes))
+}
+
+/// Parses a file whose format is already known (no detection): the camt reader accepts any
+/// of the three camt messages; a wrong format gives the parser's own fatal reason.
+pub fn parse_as(format: BankFormat, file_name: &str, bytes: &[u8]) -> BankFile {
+    let events: Vec<BankEvent> = match format {
+        BankFormat::Camt052 | BankFormat::Camt053 | BankFormat::Camt054 => {
+            camt::CamtReader::new(bytes).collect()
+        }
+        BankFormat::Mt940 => mt940::parse_events(bytes),
+        BankFormat::Cfonb120 => cfonb120::parse_events(bytes),
+        BankFormat::Ofx => ofx::parse_events(bytes),
+    };
+    let stream = BankStream::<&[u8]> {
+        inner: Inner::Buffered(events.into_iter()),
+        checker: checks::Checker::default(),
+        queue: VecDeque::new(),
+    };
+    collect(file_name, stream)
+}
+
+/// Gathers streamed events into a [`BankFile`].
+pub fn collect<I: Iterator<Item = BankEvent>>(file_name: &str, events: I) -> BankFile {
+    let mut bf = BankFile {
+        file: file_name.to_owned(),
+        ..BankFile::default()
+    };
+    for ev in events {
+        match ev {
+            BankEvent::Format { format, message } => {
+                if bf.format.is_none() {
+                    bf.format = Some(format);
+                    bf.message = Some(message);
+                }
+            }
+            BankEvent::Statement(s) => {
+                let mut s = s;
+                s.position = bf.statements.len() + 1;
+                bf.statements.push(s);
+            }
+            BankEvent::Entry(e) => {
+                if bf.statements.is_empty() {
+                    bf.statements.push(Statement {
+                        position: 1,
+                        ..Statement::default()
+                    });
+                }
+                if let Some(s) = bf.statements.last_mut() {
+                    s.entries.push(e);
+                }
+            }
+            BankEvent::StatementEnd { late_balances } => {
+                if let Some(s) = bf.statements.last_mut() {
+                    s.balances.extend(late_balances);
+                }
+            }
+            BankEvent::Diagnostic(d) => bf.diagnostics.push(d),
+        }
+    }
+    bf
+}
+
+/// True when the file can be imported: no fatal diagnostic and at least one statement.
+pub fn is_usable(file: &BankFile) -> bool {
+    !has_fatal(&file.diagnostics) && !file.statements.is_empty()
+}
+
+/// Which party is the counterparty: the debtor for credits and reversals (returns of our
+/// collections), the creditor for ordinary debits; the other one when that one is empty.
+fn counterparty(e: &Entry, d: &TxDetail) -> (Option<String>, Option<String>) {
+    let debtor_first = e.credit_debit == CreditDebit::Credit || e.reversal;
+    let (first, first_ult, second, second_ult) = if debtor_first {
+        (
+            &d.debtor,
+            &d.ultimate_debtor,
+            &d.creditor,
+            &d.ultimate_creditor,
+        )
+    } else {
+        (
+            &d.creditor,
+            &d.ultimate_creditor,
+            &d.debtor,
+            &d.ultimate_debtor,
+        )
+    };
+    let pick =
+        |p: &Party, u: &Option<String>| (p.name.clone().or_else(|| u.clone()), p.iban.clone());
+    if !first.is_empty() || first_ult.is_some() {
+        pick(first, first_ult)
+    } else {
+        pick(second, second_ult)
+    }
+}
+
+fn short_hash(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0x1f]);
+    }
+    hex::encode(&h.finalize()[..8])
+}
+
+/// The receipt id of an entry (`detail` = `None`) or of one of its details, and whether it
+/// was derived by relance (true) rather than given by the bank.
+pub fn receipt_id(stmt: &Statement, e: &Entry, detail: Option<&TxDetail>) -> (String, bool) {
+    if let Some(r) = detail.and_then(|d| d.acct_svcr_ref.as_deref()) {
+        return (r.to_owned(), false);
+    }
+    if let Some(r) = e.acct_svcr_ref.as_deref().or(e.ntry_ref.as_deref()) {
+        return match detail {
+            Some(d) if e.details.len() > 1 => (format!("{r}#{}", d.position), false),
+            _ => (r.to_owned(), false),
+        };
+    }
+    let dpos = detail.map_or(0, |d| d.position).to_string();
+    let h = short_hash(&[
+        stmt.account.as_deref().unwrap_or(""),
+        stmt.id.as_deref().unwrap_or(""),
+        &stmt.position.to_string(),
+        &e.position.to_string(),
+        &dpos,
+    ]);
+    (format!("RLC-{h}"), true)
+}
+
+/// One receipt with its deduplication key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyedReceipt {
+    /// Deterministic key, stable across re-imports and overlapping files ([`dedup_key`]).
+    pub key: String,
+    /// The receipt.
+    pub receipt: Receipt,
+}
+
+/// What a deduplication key is built from (see the module docs): the bank's id when it gave
+/// one (`bank_id`), else the booking content.
+pub fn key_basis(r: &Receipt, bank_id: bool) -> String {
+    let amount = r.amount.normalize().to_string();
+    // The booking date is part of both bases: an intraday report and the end-of-day statement
+    // book an entry on the same date, while a reference chosen by the customer (MT940
+    // customer reference, an invoice number) can come back on another day for another payment.
+    let date = r.booking_date.to_string();
+    if bank_id {
+        [
+            "B",
+            r.account.as_str(),
+            r.id.as_str(),
+            date.as_str(),
+            amount.as_str(),
+            r.currency.as_str(),
+        ]
+        .join("\u{1f}")
+    } else {
+        [
+            "C",
+            r.account.as_str(),
+            date.as_str(),
+            amount.as_str(),
+            r.currency.as_str(),
+            r.counterparty_iban.as_deref().unwrap_or(""),
+            r.counterparty_name.as_deref().unwrap_or(""),
+            r.remittance.as_str(),
+            r.end_to_end_id.as_deref().unwrap_or(""),
+        ]
+        .join("\u{1f}")
+    }
+}
+
+/// The deduplication key: a hash of [`key_basis`] and the 1-based `occurrence` of that basis
+/// in the file.
+pub fn dedup_key(basis: &str, occurrence: usize) -> String {
+    let occ = occurrence.to_string();
+    let mut h = Sha256::new();
+    h.update(basis.as_bytes());
+    h.update([0x1e]);
+    h.update(occ.as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+impl BankFile {
+    /// Every booked entry (or, for batches, every transaction detail) as a receipt, with its
+    /// deduplication key. Entries that are pending or information only (`PDNG`, `INFO`) are
+    /// not receipts; entries without any date or with an unusable currency are left out
+    /// (the checks report them as `BANK-DATE` / `BANK-CURRENCY` errors).
+    pub fn keyed_receipts(&self) -> Vec<KeyedReceipt> {
+        let mut out = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for s in &self.statements {
+            for e in &s.entries {
+                if !e.is_booked() {
+                    continue;
+                }
+                for (r, derived) in receipts_for_entry(&self.file, s, e) {
+                    let basis = key_basis(&r, !derived);
+                    let n = seen.entry(basis.clone()).or_insert(0);
+                    *n += 1;
+                    let key = dedup_key(&basis, *n);
+                    out.push(KeyedReceipt { key, receipt: r });
+                }
+            }
+        }
+        out
+    }
+
+    /// Every booked entry or transaction detail as a receipt (see [`BankFile::keyed_receipts`]).
+    pub fn receipts(&self) -> Vec<Receipt> {
+        self.keyed_receipts()
+            .into_iter()
+            .map(|k| k.receipt)
+            .collect()
+    }
+}
+
+/// The receipts of one entry of a statement of file `file_name` (one per transaction detail
+/// of a batch whose details all carry an amount, else one for the entry), each with `true`
+/// when its id was derived by relance rather than given by the bank. Pending and
+/// information-only entries give receipts too: the caller filters on [`Entry::is_booked`].
+/// This is the conversion to use on the streamed path ([`parse_reader`]), entry by entry.
+pub fn receipts_for_entry(file_name: &str, s: &Statement, e: &Entry) -> Vec<(Receipt, bool)> {
+    let Some(booking_date) = e.booking_date.or(e.value_date) else {
+        return Vec::new();
+    };
+    let ccy_text = e.currency.as_deref().or(s.effective_currency());
+    let Some(entry_ccy) = ccy_text.and_then(|c| Currency::parse(c).ok()) else {
+        return Vec::new();
+    };
+    let account = s.account.clone().unwrap_or_default();
+    let split = e.details.len() > 1 && e.details.iter().all(|d| d.amount.is_some());
+    let make = |d: Option<&TxDetail>, amount, currency| {
+        let (id, derived) = receipt_id(s, e, d);
+        let empty = TxDetail::default();
+        let dd = d.or(e.single_detail()).unwrap_or(&empty);
+        let (name, iban) = counterparty(e, dd);
+        let mut remittance = if !dd.remittance.is_empty() {
+            dd.remittance.clone()
+        } else {
+            dd.additional_info
+                .clone()
+                .or_else(|| e.additional_info.clone())
+                .unwrap_or_default()
+        };
+        // An RF reference whose ISO 11649 check digits fail is a typo: the reconciler trusts
+        // structured references, so it is not passed as one; it stays visible in the text
+        // (the BANK-RF finding says so).
+        let structured_ref = match dd.structured_ref.as_deref() {
+            Some(r) if rf::check_rf(r) == rf::RfCheck::Invalid => {
+                if !remittance.is_empty() {
+                    remittance.push(' ');
+                }
+                remittance.push_str(r);
+                None
+            }
+            other => other.map(str::to_owned),
+        };
+        let source = match d {
+            Some(d) if split => format!(
+                "{}#stmt{}/entry{}/detail{}",
+                file_name, s.position, e.position, d.position
+            ),
+            _ => format!("{}#stmt{}/entry{}", file_name, s.position, e.position),
+        };
+        let r = Receipt {
+            id: TransactionId::new(id),
+            account: account.clone(),
+            booking_date,
+            value_date: e.value_date,
+            amount,
+            currency,
+            counterparty_name: name,
+            counterparty_iban: iban,
+            remittance,
+            structured_ref,
+            end_to_end_id: dd.end_to_end_id.clone(),
+            mandate_id: dd.mandate_id.clone(),
+            bank_code: dd.bank_code.clone().or_else(|| e.bank_code.clone()),
+            return_reason: dd.return_reason.clone(),
+            reversal: e.reversal,
+            source,
+        };
+        (r, derived)
+    };
+    if split {
+        e.details
+            .iter()
+            .map(|d| {
+                let amt = d.amount.unwrap_or_default();
+                let signed = d.credit_debit.unwrap_or(e.credit_debit).signed(amt);
+                let ccy = d
+                    .currency
+                    .as_deref()
+                    .and_then(|c| Currency::parse(c).ok())
+                    .unwrap_or(entry_ccy);
+                make(Some(d), signed, ccy)
+            })
+            .collect()
+    } else {
+        vec![make(None, e.signed_amount(), entry_ccy)]
+    }
+}
+
+/// Filters receipts against the keys already imported; the caller persists the keys.
+#[derive(Clone, Debug, Default)]
+pub struct Dedup {
+    known: HashSet<String>,
+}
+
+impl Dedup {
+    /// A filter that knows these keys.
+    pub fn new<I: IntoIterator<Item = String>>(known: I) -> Self {
+        Self {
+            known: known.into_iter().collect(),
+        }
+    }
+
+    /// True when the key was seen.
+    pub fn is_known(&self, key: &str) -> bool {
+        self.known.contains(key)
+    }
+
+    /// Keeps only the receipts whose key is new, and remembers those keys (so the same
+    /// receipts offered again are dropped).
+    pub fn filter(&mut self, receipts: Vec<KeyedReceipt>) -> Vec<KeyedReceipt> {
+        receipts
+            .into_iter()
+            .filter(|k| self.known.insert(k.key.clone()))
+            .collect()
+    }
+
+    /// The keys known so far.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.known.iter().map(String::as_str)
+    }
+}
+
+fn opt_str<T: ToString>(v: Option<T>) -> Value {
+    v.map_or(Value::Null, |x| Value::String(x.to_string()))
+}
+
+fn detail_json(s: &Statement, e: &Entry, d: &TxDetail) -> Value {
+    let (name, iban) = counterparty(e, d);
+    let cd = d.credit_debit.unwrap_or(e.credit_debit);
+    json!({
+        "id": receipt_id(s, e, Some(d)).0,
+        "amount": opt_str(d.amount.map(|a| cd.signed(a))),
+        "currency": d.currency,
+        "credit_debit": cd.as_str(),
+        "counterparty": {"name": name, "iban": iban},
+        "ultimate_debtor": d.ultimate_debtor,
+        "remittance": d.remittance,
+        "structured_ref": d.structured_ref,
+        "structured_ref_check": d.structured_ref.as_deref().map(|r| match rf::check_rf(r) {
+            rf::RfCheck::NotRf => "not_rf",
+            rf::RfCheck::Valid => "rf_valid",
+            rf::RfCheck::Invalid => "rf_invalid",
+        }),
+        "end_to_end_id": d.end_to_end_id,
+        "mandate_id": d.mandate_id,
+        "return_reason": d.return_reason,
+        "charges": opt_str(d.charges),
+    })
+}
+
+/// The JSON shape `relance inspect` prints: amounts are decimal strings, signed (debits
+/// negative) beside their `credit_debit` indicator; dates are ISO `YYYY-MM-DD`. Entry-level
+/// counterparty, remittance and references come from the entry's only detail; for batches
+/// they are in `details`.
+pub fn inspect_json(file: &BankFile) -> Value {
+    let statements: Vec<Value> = file
+        .statements
+        .iter()
+        .map(|s| {
+            let entries: Vec<Value> = s
+                .entries
+                .iter()
+                .map(|e| {
+                    let empty = TxDetail::default();
+                    let d = e.single_detail().unwrap_or(&empty);
+                    let (name, iban) = counterparty(e, d);
+                    let remittance = if d.remittance.is_empty() {
+                        e.additional_info.clone().unwrap_or_default()
+                    } else {
+                        d.remittance.clone()
+                    };
+                    json!({
+                        "id": receipt_id(s, e, None).0,
+                        "booking_date": opt_str(e.booking_date),
+                        "value_date": opt_str(e.value_date),
+                        "amount": e.signed_amount().to_string(),
+                        "credit_debit": e.credit_debit.as_str(),
+                        "reversal": e.reversal,
+                        "counterparty": {"name": name, "iban": iban},
+                        "remittance": remittance,
+                        "structured_ref": d.structured_ref,
+                        "end_to_end_id": d.end_to_end_id,
+                        "bank_code": e.bank_code,
+                        "return_reason": d.return_reason,
+                        "details": e.details.iter().map(|d| detail_json(s, e, d)).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            json!({
+                "account": s.account,
+                "currency": s.effective_currency(),
+                "opening_balance": opt_str(s.opening_balance().map(|b| b.amount)),
+                "closing_balance": opt_str(s.closing_balance().map(|b| b.amount)),
+                "entries": entries,
+            })
+        })
+        .collect();
+    json!({
+        "file": file.file,
+        "format": file.format.map(BankFormat::as_str),
+        "statements": statements,
+        "diagnostics": file.diagnostics,
+    })
+}
+
+/// A human-readable rendering: one block per statement, one line per entry, then findings.
+pub fn render_text(file: &BankFile) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: {} ({}), {} statement(s), usable: {}",
+        file.file,
+        file.format.map_or("unknown format", BankFormat::as_str),
+        file.message.as_deref().unwrap_or("-"),
+        file.statements.len(),
+        if is_usable(file) { "yes" } else { "no" }
+    );
+    for s in &file.statements {
+        let ccy = s.effective_currency().unwrap_or("");
+        let _ = writeln!(
+            out,
+            "  statement {} {} account {} {}: opening {} closing {}, {} entries",
+            s.position,
+            s.id.as_deref().unwrap_or("-"),
+            s.account.as_deref().unwrap_or("-"),
+            ccy,
+            s.opening_balance()
+                .map_or("-".to_owned(), |b| b.amount.to_string()),
+            s.closing_balance()
+                .map_or("-".to_owned(), |b| b.amount.to_string()),
+            s.entries.len()
+        );
+        for e in &s.entries {
+            let d = e.single_detail();
+            let (name, _) = d.map_or((None, None), |d| counterparty(e, d));
+            let rem = d
+                .map(|d| d.remittance.as_str())
+                .filter(|r| !r.is_empty())
+                .or(e.additional_info.as_deref());
+            let _ = writeln!(
+                out,
+                "    {:>4} {} {:>14} {}{}{} {} | {} | {}",
+                e.position,
+                e.booking_date
+                    .map_or("----------".to_owned(), |d| d.to_string()),
+                e.signed_amount().to_string(),
+                e.currency.as_deref().unwrap_or(ccy),
+                if e.reversal { " REVERSAL" } else { "" },
+                if e.details.len() > 1 {
+                    format!(" batch of {}", e.details.len())
+                } else {
+                    String::new()
+                },
+                receipt_id(s, e, None).0,
+                name.unwrap_or_default(),
+                rem.unwrap_or("")
+            );
+        }
+    }
+    for d in &file.diagnostics {
+        let _ = writeln!(
+            out,
+            "  {:?} {} at {}: {}",
+            d.severity, d.rule, d.path, d.message
+        );
+    }
+    out
+}
+
+/// Builds the event list of a fully parsed, non-streamed format.
+pub(crate) fn events_from(
+    format: BankFormat,
+    message: &str,
+    statements: Vec<Statement>,
+    diagnostics: Vec<Diagnostic>,
+) -> Vec<BankEvent> {
+    let mut out = Vec::with_capacity(
+        statements
+            .iter()
+            .map(|s| s.entries.len() + 2)
+            .sum::<usize>()
+            + diagnostics.len()
+            + 1,
+    );
+    out.push(BankEvent::Format {
+        format,
+        message: message.to_owned(),
+    });
+    out.extend(diagnostics.into_iter().map(BankEvent::Diagnostic));
+    for mut s in statements {
+        let entries = std::mem::take(&mut s.entries);
+        out.push(BankEvent::Statement(s));
+        out.extend(entries.into_iter().map(BankEvent::Entry));
+        out.push(BankEvent::StatementEnd {
+            late_balances: Vec::new(),
+        });
+    }
+    out
+}

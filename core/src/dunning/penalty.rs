@@ -1,0 +1,322 @@
+//! Late-payment penalties, intérêts moratoires, legal interest, and the 40 € indemnity.
+//!
+//! * Business (C. com. L441-10 II): from the day after the due date, without any reminder,
+//!   at ECB MRO in force on 1 January / 1 July + 10 points (or the contractual rate, never
+//!   below 3 × taux légal), simple interest, exact days / 365, on the unpaid amount TTC.
+//!   By default the late period is split at 30 June / 31 December and each semester uses its
+//!   own rate ([`SemesterRule::Split`]); 40 € per invoice (D441-5).
+//! * Public buyers (CCP L2192-13, R2192-31): ECB MRO in force on the first day of the semester
+//!   in which interest started to run + 8 points, fixed for the whole delay; 40 € (D2192-35).
+//! * Consumers (C. civ. 1231-6, 1344-1): taux légal only from the mise en demeure; no 40 €
+//!   and no recovery fee of any kind (CPCE L111-8).
+//!
+//! Rounding: each period's amount is rounded to the cent (half away from zero), the total is
+//! the sum of the rounded periods — the way a person writes the working on the letter.
+
+use crate::dunning::policy::{DayCount, LegalRateColumn, PenaltyPolicy, SemesterRule};
+use crate::dunning::rates::{semester_end, semester_start, RateRow, RateTable};
+use crate::dunning::DunningError;
+use crate::model::CustomerKind;
+use crate::money::round_cents;
+use chrono::{Duration, NaiveDate};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// What a penalty is computed from.
+#[derive(Clone, Debug)]
+pub struct PenaltyInput<'a> {
+    /// Kind of debtor.
+    pub kind: CustomerKind,
+    /// Due date of the invoice.
+    pub due_date: NaiveDate,
+    /// Amount TTC still open now.
+    pub open_amount: Decimal,
+    /// Partial payments received after the due date (date received, amount); the base
+    /// drops from the day after each one.
+    pub payments: &'a [(NaiveDate, Decimal)],
+    /// Consumers: date of the mise en demeure, from which legal interest runs (1344-1).
+    pub mise_en_demeure: Option<NaiveDate>,
+    /// Accrue up to and including this day.
+    pub until: NaiveDate,
+}
+
+/// One period of constant base and rate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PenaltyPeriod {
+    /// First day (inclusive).
+    pub from: NaiveDate,
+    /// Last day (inclusive).
+    pub to: NaiveDate,
+    /// Number of days.
+    pub days: i64,
+    /// Unpaid amount during the period.
+    pub base: Decimal,
+    /// Rate, percent per year.
+    pub rate_percent: Decimal,
+    /// Day-count denominator (365 or 366).
+    pub year_days: u32,
+    /// base × rate × days / (100 × year_days), rounded to the cent.
+    pub amount: Decimal,
+}
+
+/// A computed penalty with its working.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Penalty {
+    /// Total of the periods.
+    pub amount: Decimal,
+    /// Indemnité forfaitaire (40 €) or zero.
+    pub indemnity: Decimal,
+    /// Legal basis and the rate-table rows used.
+    pub rate_source: String,
+    /// The working.
+    pub periods: Vec<PenaltyPeriod>,
+    /// Things a person should know (contract rate below the legal floor…).
+    pub warnings: Vec<String>,
+}
+
+/// Computes the penalty of one invoice (`policy.contract_rate_percent` is the contractual
+/// rate of a business debtor, if any).
+pub fn compute(
+    input: &PenaltyInput<'_>,
+    rates: &RateTable,
+    policy: &PenaltyPolicy,
+) -> Result<Penalty, DunningError> {
+    compute_memo(input, rates, policy, &mut RateMemo::default())
+}
+
+/// Which rate row a period needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum MemoKey {
+    /// B2B, semester start, contractual rate.
+    Business(NaiveDate, Option<Decimal>),
+    /// Public buyer, start of the semester the interest began.
+    Public(NaiveDate),
+    /// Consumer, semester start, natural-person column.
+    Consumer(NaiveDate, bool),
+}
+
+/// Rate rows already looked up while planning: one table lookup and one citation per
+/// semester and regime, however many invoices.
+#[derive(Debug, Default)]
+pub struct RateMemo {
+    rows: HashMap<MemoKey, (RateRow, Option<String>)>,
+}
+
+impl RateMemo {
+    fn get(
+        &mut self,
+        key: MemoKey,
+        rates: &RateTable,
+    ) -> Result<(RateRow, Option<String>), DunningError> {
+        if let Some(v) = self.rows.get(&key) {
+            return Ok(v.clone());
+        }
+        let v = match key {
+            MemoKey::Business(sem, contract) => business_rate(sem, contract, rates)?,
+            MemoKey::Public(sem) => {
+                let mro = rates.mro_in_force(sem)?;
+                let row = RateRow {
+                    rate_percent: mro.rate_percent + Decimal::new(8, 0),
+                    citation: format!(
+                        "CCP R2192-31: MRO + 8 pts, fixed for the whole delay; {}",
+                        mro.citation
+                    ),
+                };
+                (row, None)
+            }
+            MemoKey::Consumer(sem, natural) => {
+                let til = rates.legal_rate(sem, natural)?;
+                let row = RateRow {
+                    rate_percent: til.rate_percent,
+                    citation: format!(
+                        "C. civ. 1231-6, 1344-1: taux légal from the mise en demeure; {}",
+                        til.citation
+                    ),
+                };
+                (row, None)
+            }
+        };
+        self.rows.insert(key, v.clone());
+        Ok(v)
+    }
+}
+
+/// [`compute`] with a memo of rate rows shared across invoices.
+pub fn compute_memo(
+    input: &PenaltyInput<'_>,
+    rates: &RateTable,
+    policy: &PenaltyPolicy,
+    memo: &mut RateMemo,
+) -> Result<Penalty, DunningError> {
+    let mut warnings = Vec::new();
+    let mut rate = |key: MemoKey, warnings: &mut Vec<String>| -> Result<RateRow, DunningError> {
+        let (row, warning) = memo.get(key, rates)?;
+        if let Some(w) = warning {
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+        Ok(row)
+    };
+    let late = input.until > input.due_date && input.open_amount > Decimal::ZERO;
+    let indemnity = match input.kind {
+        CustomerKind::Consumer => Decimal::ZERO,
+        _ if late => rates.indemnity.amount, // cited as the `indemnity` row
+        _ => Decimal::ZERO,
+    };
+    let mut start = input.due_date + Duration::days(1);
+    if input.kind == CustomerKind::Consumer {
+        match input.mise_en_demeure {
+            Some(m) => start = start.max(m + Duration::days(1)),
+            None => {
+                return Ok(Penalty {
+                    amount: Decimal::ZERO,
+                    indemnity,
+                    rate_source: "C. civ. 1344-1: consumer debt, legal interest runs only from a mise en demeure (none sent yet)".into(),
+                    periods: Vec::new(),
+                    warnings,
+                })
+            }
+        }
+    }
+    if !late || start > input.until {
+        return Ok(Penalty {
+            amount: Decimal::ZERO,
+            indemnity,
+            rate_source: "not late".into(),
+            periods: Vec::new(),
+            warnings,
+        });
+    }
+
+    // Fixed rate for public buyers (and for the frozen B2B variant): rate of the semester in
+    // which interest started to run.
+    let frozen = match input.kind {
+        CustomerKind::PublicEntity | CustomerKind::PublicHospital => {
+            Some(rate(MemoKey::Public(semester_start(start)), &mut warnings)?)
+        }
+        CustomerKind::Business if policy.semester_rule == SemesterRule::Frozen => Some(rate(
+            MemoKey::Business(semester_start(start), policy.contract_rate_percent),
+            &mut warnings,
+        )?),
+        _ => None,
+    };
+
+    let mut periods: Vec<PenaltyPeriod> = Vec::new();
+    let mut citations: Vec<String> = Vec::new();
+    let mut day = start;
+    while day <= input.until {
+        // The period ends at the semester end, the day of a payment, or `until`.
+        let mut end = semester_end(day).min(input.until);
+        for (p, _) in input.payments {
+            if *p >= day && *p < end {
+                end = *p;
+            }
+        }
+        // Base: what is open now plus every payment received on or after this period's
+        // first day (a payment on day p still leaves day p at the old base).
+        let base = input.open_amount
+            + input
+                .payments
+                .iter()
+                .filter(|(p, _)| *p >= day)
+                .map(|(_, a)| *a)
+                .sum::<Decimal>();
+        let row = match (&frozen, input.kind) {
+            (Some(r), _) => r.clone(),
+            (None, CustomerKind::Consumer) => {
+                let natural = policy.consumer_legal_rate == LegalRateColumn::NaturalPerson;
+                rate(
+                    MemoKey::Consumer(semester_start(day), natural),
+                    &mut warnings,
+                )?
+            }
+            (None, _) => rate(
+                MemoKey::Business(semester_start(day), policy.contract_rate_percent),
+                &mut warnings,
+            )?,
+        };
+        if !citations.contains(&row.citation) {
+            citations.push(row.citation.clone());
+        }
+        let year_days = match policy.day_count {
+            DayCount::Fixed365 => 365,
+            DayCount::Actual if day.leap_year() => 366,
+            DayCount::Actual => 365,
+        };
+        let days = (end - day).num_days() + 1;
+        let amount = round_cents(
+            base * row.rate_percent * Decimal::from(days)
+                / (Decimal::from(100) * Decimal::from(year_days)),
+        );
+        periods.push(PenaltyPeriod {
+            from: day,
+            to: end,
+            days,
+            base,
+            rate_percent: row.rate_percent,
+            year_days,
+            amount,
+        });
+        day = end + Duration::days(1);
+    }
+    let amount = periods.iter().map(|p| p.amount).sum();
+    let mut rate_source = citations.join(" | ");
+    if indemnity > Decimal::ZERO {
+        rate_source.push_str(if input.kind.is_public() {
+            " | indemnity (CCP D2192-35)"
+        } else {
+            " | indemnity (C. com. D441-5)"
+        });
+    }
+    Ok(Penalty {
+        amount,
+        indemnity,
+        rate_source,
+        periods,
+        warnings,
+    })
+}
+
+/// The B2B rate of the semester starting `sem`: contractual (at least 3 × taux légal, with a
+/// warning when the contract is below) or MRO in force on 1 January / 1 July + 10 points.
+fn business_rate(
+    sem: NaiveDate,
+    contract: Option<Decimal>,
+    rates: &RateTable,
+) -> Result<(RateRow, Option<String>), DunningError> {
+    match contract {
+        Some(c) => {
+            let til = rates.legal_rate(sem, false)?;
+            let floor = til.rate_percent * Decimal::from(3);
+            if c < floor {
+                let warning = format!(
+                    "contractual rate {c}% is below the legal floor 3 × taux légal = {floor}% for the semester from {sem}; the floor is applied (C. com. L441-10 II)"
+                );
+                let row = RateRow {
+                    rate_percent: floor,
+                    citation: format!("C. com. L441-10 II: floor 3 × taux légal; {}", til.citation),
+                };
+                Ok((row, Some(warning)))
+            } else {
+                let row = RateRow {
+                    rate_percent: c,
+                    citation: format!(
+                        "contractual rate {c}% (≥ 3 × taux légal {floor}%); {}",
+                        til.citation
+                    ),
+                };
+                Ok((row, None))
+            }
+        }
+        None => {
+            let mro = rates.mro_in_force(sem)?;
+            let row = RateRow {
+                rate_percent: mro.rate_percent + Decimal::from(10),
+                citation: format!("C. com. L441-10 II: MRO + 10 pts; {}", mro.citation),
+            };
+            Ok((row, None))
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Scoring of reconciliation outcomes against labelled data (see [`super::synth`]): automatic
+//! rate among matchable events and wrong automatic allocations, per phenomenon.
+
+use super::synth::{Phenomenon, Truth};
+use super::Outcome;
+use crate::ids::{InvoiceId, TransactionId};
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+/// Counts for one phenomenon.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Row {
+    /// Payment events.
+    pub events: usize,
+    /// Events that should settle something.
+    pub matchable: usize,
+    /// Events applied automatically and exactly right (for non-matchable: left alone).
+    pub auto_correct: usize,
+    /// Events with an automatic allocation that differs from the truth.
+    pub auto_wrong: usize,
+    /// Matchable events not applied, whose first proposal is exactly right.
+    pub proposed_right: usize,
+    /// Automatic allocation lines.
+    pub auto_lines: usize,
+    /// Automatic allocation lines absent from the truth (wrong invoice or amount).
+    pub wrong_lines: usize,
+}
+
+/// Per-phenomenon rows and the total.
+#[derive(Clone, Debug, Default)]
+pub struct Scorecard {
+    /// Rows by phenomenon.
+    pub rows: BTreeMap<Phenomenon, Row>,
+    /// Sum of the rows.
+    pub total: Row,
+}
+
+impl Scorecard {
+    /// Matchable events applied automatically and right, in per-cent.
+    pub fn auto_rate(&self) -> f64 {
+        let matchable_correct: usize = self.matchable_correct();
+        pct(matchable_correct, self.total.matchable)
+    }
+    fn matchable_correct(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|(p, _)| is_matchable_kind(**p))
+            .map(|(_, r)| r.auto_correct)
+            .sum()
+    }
+    /// Wrong automatic allocation lines per 1 000 automatic lines.
+    pub fn wrong_per_mille(&self) -> f64 {
+        if self.total.auto_lines == 0 {
+            0.0
+        } else {
+            self.total.wrong_lines as f64 * 1000.0 / self.total.auto_lines as f64
+        }
+    }
+}
+
+fn is_matchable_kind(p: Phenomenon) -> bool {
+    !matches!(
+        p,
+        Phenomenon::Noise | Phenomenon::Stranger | Phenomenon::Duplicate | Phenomenon::Return
+    )
+}
+
+fn pct(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        100.0
+    } else {
+        a as f64 * 100.0 / b as f64
+    }
+}
+
+/// Scores an outcome against the truth.
+pub fn score(truth: &[Truth], outcome: &Outcome) -> Scorecard {
+    let mut by_tx: HashMap<&TransactionId, Vec<usize>> = HashMap::new();
+    for (k, a) in outcome.allocations.iter().enumerate() {
+        by_tx.entry(&a.transaction).or_default().push(k);
+    }
+    let mut first_suggestion: HashMap<&TransactionId, BTreeMap<InvoiceId, Decimal>> =
+        HashMap::new();
+    for s in outcome.suggestions.iter().filter(|s| s.rank == 1) {
+        let m = first_suggestion.entry(&s.transaction).or_default();
+        for (i, a) in &s.invoices {
+            *m.entry(i.clone()).or_default() += *a;
+        }
+    }
+    let mut card = Scorecard::default();
+    for t in truth {
+        let mut net: BTreeMap<InvoiceId, Decimal> = BTreeMap::new();
+        let mut lines = 0usize;
+        let mut proposed: BTreeMap<InvoiceId, Decimal> = BTreeMap::new();
+        for tx in &t.transactions {
+            for &k in by_tx.get(tx).map(Vec::as_slice).unwrap_or(&[]) {
+                let a = &outcome.allocations[k];
+                if a.auto {
+                    *net.entry(a.invoice.clone()).or_default() += a.amount;
+                    lines += 1;
+                }
+            }
+            if let Some(m) = first_suggestion.get(tx) {
+                for (i, a) in m {
+                    *proposed.entry(i.clone()).or_default() += *a;
+                }
+            }
+        }
+        net.retain(|_, v| !v.is_zero());
+        let expected: BTreeMap<InvoiceId, Decimal> = t.expected.iter().cloned().collect();
+        let row = card.rows.entry(t.phenomenon).or_default();
+        row.events += 1;
+        row.auto_lines += lines;
+        let wrong_lines = net
+            .iter()
+            .filter(|(i, a)| expected.get(*i) != Some(*a))
+            .count();
+        row.wrong_lines += wrong_lines.min(lines);
+        if expected.is_empty() {
+            if net.is_empty() {
+                row.auto_correct += 1;
+            } else {
+                row.auto_wrong += 1;
+            }
+        } else {
+            row.matchable += 1;
+            if net == expected {
+                row.auto_correct += 1;
+            } else if !net.is_empty() {
+                row.auto_wrong += 1;
+            } else if proposed == expected {
+                row.proposed_right += 1;
+            }
+        }
+    }
+    for r in card.rows.values() {
+        card.total.events += r.events;
+        card.total.matchable += r.matchable;
+        card.total.auto_correct += r.auto_correct;
+        card.total.auto_wrong += r.auto_wrong;
+        card.total.proposed_right += r.proposed_right;
+        card.total.auto_lines += r.auto_lines;
+        card.total.wrong_lines += r.wrong_lines;
+    }
+    card
+}
+
+impl fmt::Display for Scorecard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:<14} {:>7} {:>9} {:>8} {:>7} {:>7} {:>9} {:>10}",
+            "phenomenon",
+            "events",
+            "matchable",
+            "auto_ok",
+            "auto_%",
+            "wrong",
+            "proposed",
+            "wrong/1000"
+        )?;
+        for (p, r) in &self.rows {
+            let rate = if r.matchable > 0 {
+                format!("{:.1}", pct(r.auto_correct, r.matchable))
+            } else {
+                format!("({:.0})", pct(r.auto_correct, r.events))
+            };
+            let wpm = if r.auto_lines > 0 {
+                format!("{:.2}", r.wrong_lines as f64 * 1000.0 / r.auto_lines as f64)
+            } else {
+                "-".into()
+            };
+            writeln!(
+                f,
+                "{:<14} {:>7} {:>9} {:>8} {:>7} {:>7} {:>9} {:>10}",
+                p.to_string(),
+                r.events,
+                r.matchable,
+                r.auto_correct,
+                rate,
+                r.auto_wrong,
+                r.proposed_right,
+                wpm
+            )?;
+        }
+        writeln!(
+            f,
+            "TOTAL {:>15} events, {} matchable: automatic and right {:.2} %, wrong automatic lines {:.2} per 1000 ({} of {}), wrong events {}; for non-matchable events auto_% is the share left alone",
+            self.total.events,
+            self.total.matchable,
+            self.auto_rate(),
+            self.wrong_per_mille(),
+            self.total.wrong_lines,
+            self.total.auto_lines,
+            self.total.auto_wrong
+        )
+    }
+}

@@ -1,0 +1,41 @@
+//! Scores the engine on generated labelled data and prints the table per phenomenon:
+//! `cargo test -p relance-core --release --test reconcile_score -- --nocapture`.
+
+use relance_core::reconcile::score::score;
+use relance_core::reconcile::synth::{generate, Phenomenon, SynthConfig};
+use relance_core::reconcile::{reconcile, Policy};
+
+#[test]
+fn score_table_on_generated_data() {
+    for seed in [1u64, 2, 3, 4] {
+        let cfg = SynthConfig {
+            seed,
+            customers: 1500,
+            ..SynthConfig::default()
+        };
+        let ds = generate(&cfg);
+        let out = reconcile(
+            &ds.invoices,
+            &ds.customers,
+            &ds.receipts,
+            &[],
+            &Policy::default(),
+        );
+        let card = score(&ds.truth, &out);
+        println!(
+            "seed {seed}: {} customers, {} invoices, {} bank lines\n{card}",
+            ds.customers.len(),
+            ds.invoices.len(),
+            ds.receipts.len()
+        );
+        // The traps: nothing applied for strangers and noise.
+        for p in [Phenomenon::Stranger, Phenomenon::Noise] {
+            if let Some(r) = card.rows.get(&p) {
+                assert_eq!(r.auto_wrong, 0, "seed {seed}: {p} applied automatically");
+            }
+        }
+        // Loose regression guards (the figures are reported, not tuned to).
+        assert!(card.wrong_per_mille() < 5.0, "seed {seed}: {card}");
+        assert!(card.auto_rate() > 80.0, "seed {seed}: {card}");
+    }
+}

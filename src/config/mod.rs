@@ -1,0 +1,1183 @@
+//! Configuration: `relance.toml` and `companies.d/*.toml`, loaded, validated and explained.
+//!
+//! [`load`] reads every file of a configuration directory, collects *all* problems (syntax,
+//! schema, semantics) across all files, each placed at its file, key path, line and column,
+//! and returns either a validated [`Config`] or the whole list as [`ConfigErrors`].
+//! [`check_config`] is `relance check-config`: the same, as a report and an exit code, with no
+//! network access.
+//!
+//! ```text
+//! /etc/relance/relance.toml           version = 1, state_dir, listen, log_format, shard …
+//! /etc/relance/companies.d/acme.toml  version = 1, id, name, siren, [[sources]], [writeback],
+//!                                     [reconcile], [dunning], [provision], [mail]
+//! ```
+//!
+//! Secrets are never in these files: `*_file` keys name a file or a systemd credential
+//! (`cred:<name>`), see [`secrets`].
+
+pub mod load;
+pub mod schema;
+pub mod secrets;
+
+use self::load::{KeyPath, Location, SourceFile};
+use self::schema::{
+    CompanyFile, GlobalFile, LogFormat, MailConfig, ReconcilePolicy, SecretRef, Security,
+    SmtpConfig, SourceConfig, WritebackConfig, VERSION,
+};
+use relance_core::siren::{Siren, SirenError};
+use relance_core::{CompanyId, Currency};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+/// The global file's name inside the configuration directory.
+pub const GLOBAL_FILE: &str = "relance.toml";
+/// The folder of company files inside the configuration directory.
+pub const COMPANIES_DIR: &str = "companies.d";
+
+/// A validated configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// The directory it was read from.
+    pub dir: PathBuf,
+    /// Daemon-wide settings.
+    pub global: Global,
+    /// The companies, ordered by file name.
+    pub companies: Vec<CompanyConfig>,
+    /// Things worth a look that do not stop relance.
+    pub warnings: Vec<ConfigWarning>,
+}
+
+/// Daemon-wide settings, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Global {
+    /// State directory (absolute).
+    pub state_dir: PathBuf,
+    /// Health and metrics address (loopback).
+    pub listen: SocketAddr,
+    /// Log output.
+    pub log_format: LogFormat,
+    /// Log filter directives.
+    pub log_level: String,
+    /// Shard name, if any.
+    pub shard: Option<String>,
+    /// How long SIGTERM waits for in-flight work.
+    pub shutdown_timeout: Duration,
+}
+
+/// One company, validated: paths are absolute, secret references resolved to files.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompanyConfig {
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// Its id.
+    pub id: CompanyId,
+    /// Legal name.
+    pub name: String,
+    /// SIREN, checked.
+    pub siren: Option<Siren>,
+    /// Accounting currency.
+    pub currency: Currency,
+    /// Time between two cycles.
+    pub poll_interval: Duration,
+    /// Sources; folder paths are absolute and a Tryton `password_file` is the resolved file.
+    pub sources: Vec<SourceConfig>,
+    /// Write-back target.
+    pub writeback: WritebackConfig,
+    /// Reconciliation policy.
+    pub reconcile: ReconcilePolicy,
+    /// Dunning policy.
+    pub dunning: relance_core::dunning::Policy,
+    /// Provision policy.
+    pub provision: relance_core::provision::Policy,
+    /// Outgoing mail, with its password file resolved.
+    pub mail: Option<Mail>,
+}
+
+impl CompanyConfig {
+    /// The company as the domain knows it.
+    pub fn company(&self) -> relance_core::Company {
+        relance_core::Company {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            siren: self.siren.clone(),
+            vat_id: None,
+            ibans: Vec::new(),
+            currency: self.currency,
+        }
+    }
+
+    /// The remote hosts this company talks to (`host:port`), with the requests-per-second
+    /// bound configured for each (0 = unbounded), for the shared per-host rate limiter.
+    pub fn remote_hosts(&self) -> Vec<(String, u32)> {
+        let mut out = Vec::new();
+        for s in &self.sources {
+            if let SourceConfig::Tryton(t) = s {
+                if let Some(host) = http_host_port(&t.tryton.url) {
+                    out.push((host, t.tryton.requests_per_second));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Outgoing mail settings, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mail {
+    /// The SMTP connector's settings (port resolved).
+    pub smtp: SmtpConfig,
+    /// The resolved password file (read with [`secrets::read`] when connecting).
+    pub password_file: Option<PathBuf>,
+}
+
+/// What is wrong with one key of one file.
+#[derive(Debug)]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// The key path inside the file (empty: the file as a whole).
+    pub key: KeyPath,
+    /// Line and column, when the key is written in the file.
+    pub location: Option<Location>,
+    /// What is wrong.
+    pub kind: ErrorKind,
+}
+
+/// The kinds of configuration errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ErrorKind {
+    /// The file or directory cannot be read.
+    #[error("cannot read: {0}")]
+    Io(std::io::Error),
+    /// Not valid TOML.
+    #[error("invalid TOML: {0}")]
+    Syntax(String),
+    /// Valid TOML that does not fit the schema (unknown key, wrong type, missing key).
+    #[error("{0}")]
+    Schema(String),
+    /// An unsupported `version`.
+    #[error("version {found} is not supported, expected {VERSION}")]
+    Version {
+        /// The version found.
+        found: u32,
+    },
+    /// An identifier (company id, shard) with characters outside the allowed set.
+    #[error("{value:?} is not a valid identifier, expected 1 to 63 of a-z 0-9 - _ starting with a letter or digit")]
+    BadIdentifier {
+        /// The value.
+        value: String,
+    },
+    /// Two company files use the same id.
+    #[error("company id {id:?} is already used by {}", other.display())]
+    DuplicateCompany {
+        /// The id.
+        id: String,
+        /// The other file.
+        other: PathBuf,
+    },
+    /// Two sources of one company share a name.
+    #[error("source name {name:?} is used twice in this company")]
+    DuplicateSource {
+        /// The name.
+        name: String,
+    },
+    /// A SIREN that is not one.
+    #[error(transparent)]
+    Siren(#[from] SirenError),
+    /// A value that must be positive is zero.
+    #[error("must be at least 1, found 0")]
+    Zero,
+    /// A required text is empty.
+    #[error("must not be empty")]
+    Empty,
+    /// A company without sources.
+    #[error("no source: add at least one [[sources]] table")]
+    NoSources,
+    /// A path with `..` in it.
+    #[error("path {} must not contain \"..\"", path.display())]
+    PathEscapes {
+        /// The path.
+        path: PathBuf,
+    },
+    /// An absolute path that does not exist.
+    #[error("directory {} does not exist", path.display())]
+    PathMissing {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A path that exists but is not a directory.
+    #[error("{} is not a directory", path.display())]
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Two sources read the same folder (each file would be imported twice).
+    #[error("folder {} is already read by {other}", path.display())]
+    PathShared {
+        /// The folder.
+        path: PathBuf,
+        /// `<company>/<source>` that reads it first.
+        other: String,
+    },
+    /// `[writeback]` names a source that is not a `tryton` source of this company.
+    #[error("source {name:?} is not a tryton source of this company")]
+    WritebackSource {
+        /// The name given.
+        name: String,
+    },
+    /// A secret reference that cannot be used.
+    #[error(transparent)]
+    Secret(#[from] secrets::SecretError),
+    /// SMTP credentials set without the other half.
+    #[error("{0}")]
+    MailAuth(&'static str),
+    /// A password would travel unencrypted.
+    #[error("a password is configured with security = \"plain\": it would be sent in clear, use starttls or tls")]
+    PasswordInClear,
+    /// An address that is not loopback for the unauthenticated health/metrics endpoint.
+    #[error("{addr} is not a loopback address: the health and metrics endpoint has no authentication, expose it through a proxy if needed")]
+    NotLoopback {
+        /// The address.
+        addr: SocketAddr,
+    },
+    /// A log filter that does not parse.
+    #[error("invalid log filter: {0}")]
+    LogFilter(String),
+    /// A URL relance cannot use.
+    #[error("URL {url:?} is not usable, expected http:// or https:// followed by a host")]
+    BadUrl {
+        /// The URL.
+        url: String,
+    },
+    /// A dunning or provision policy that is inconsistent.
+    #[error("{0}")]
+    Policy(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(l) = self.location {
+            write!(f, ": line {}, column {}", l.line, l.column)?;
+        }
+        if !self.key.is_root() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.kind)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Every problem found in a configuration directory, in file order.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let files: std::collections::BTreeSet<&Path> =
+            self.0.iter().map(|e| e.file.as_path()).collect();
+        for e in &self.0 {
+            writeln!(f, "error: {e}")?;
+        }
+        write!(
+            f,
+            "{} error{} in {} file{}: configuration refused",
+            self.0.len(),
+            plural(self.0.len()),
+            files.len(),
+            plural(files.len())
+        )
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Something that does not stop relance but deserves a look.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigWarning {
+    /// The file (or directory).
+    pub file: PathBuf,
+    /// The key path (empty: the file as a whole).
+    pub key: String,
+    /// Where, when known.
+    pub location: Option<Location>,
+    /// What to look at.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(l) = self.location {
+            write!(f, ": line {}, column {}", l.line, l.column)?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// What the environment contributes to a configuration (read once, passed in, so tests can
+/// set it without touching the process environment).
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    /// `$CREDENTIALS_DIRECTORY` (systemd credentials).
+    pub credentials_dir: Option<PathBuf>,
+    /// `$STATE_DIRECTORY` (systemd `StateDirectory=`), the default state directory.
+    pub state_directory: Option<PathBuf>,
+}
+
+impl Env {
+    /// The process environment's values.
+    pub fn from_process() -> Self {
+        Env {
+            credentials_dir: secrets::credentials_dir_from_env(),
+            // systemd may pass several directories separated by ':'; the first is ours.
+            state_directory: std::env::var("STATE_DIRECTORY")
+                .ok()
+                .and_then(|v| v.split(':').next().map(PathBuf::from))
+                .filter(|p| p.is_absolute()),
+        }
+    }
+}
+
+/// Loads and validates the configuration directory `dir` (the process environment supplies
+/// `$CREDENTIALS_DIRECTORY` and `$STATE_DIRECTORY`). No network access.
+pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
+    load_with(dir, &Env::from_process())
+}
+
+/// [`load`] with an explicit environment.
+pub fn load_with(dir: &Path, env: &Env) -> Result<Config, ConfigErrors> {
+    let mut v = Validator {
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        env,
+    };
+    let global = v.global(dir);
+    let state_dir = global
+        .as_ref()
+        .map(|g| g.state_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("/var/lib/relance"));
+    let companies = v.companies(dir, &state_dir);
+    match global {
+        Some(global) if v.errors.is_empty() => Ok(Config {
+            dir: dir.to_owned(),
+            global,
+            companies,
+            warnings: v.warnings,
+        }),
+        _ => {
+            // Files in reading order, each file's errors by line.
+            let mut rank: BTreeMap<PathBuf, usize> = BTreeMap::new();
+            for e in &v.errors {
+                let next = rank.len();
+                rank.entry(e.file.clone()).or_insert(next);
+            }
+            v.errors.sort_by_key(|e| {
+                (
+                    rank.get(&e.file).copied().unwrap_or(usize::MAX),
+                    e.location.map(|l| l.line),
+                )
+            });
+            Err(ConfigErrors(v.errors))
+        }
+    }
+}
+
+/// `relance check-config`: validates `dir` without network access and returns the exit code
+/// (0 valid, 1 invalid) and the report to print (every error, then the warnings).
+pub fn check_config(dir: &Path) -> (u8, String) {
+    check_config_with(dir, &Env::from_process())
+}
+
+/// [`check_config`] with an explicit environment.
+pub fn check_config_with(dir: &Path, env: &Env) -> (u8, String) {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    match load_with(dir, env) {
+        Ok(cfg) => {
+            for c in &cfg.companies {
+                let kinds: Vec<String> = cfg_sources_summary(c);
+                let _ = writeln!(
+                    out,
+                    "company {} ({}): {} source{} [{}], write-back {}, mail {}, every {} s",
+                    c.id,
+                    c.name,
+                    c.sources.len(),
+                    plural(c.sources.len()),
+                    kinds.join(", "),
+                    match &c.writeback {
+                        WritebackConfig::None => "none".to_owned(),
+                        WritebackConfig::Tryton(t) => format!("tryton via {}", t.source),
+                    },
+                    c.mail
+                        .as_ref()
+                        .map(|m| format!("{}:{}", m.smtp.host, m.smtp.port))
+                        .unwrap_or_else(|| "none".to_owned()),
+                    c.poll_interval.as_secs()
+                );
+            }
+            for w in &cfg.warnings {
+                let _ = writeln!(out, "warning: {w}");
+            }
+            let _ = write!(
+                out,
+                "configuration {} is valid: {} compan{}",
+                dir.display(),
+                cfg.companies.len(),
+                if cfg.companies.len() == 1 { "y" } else { "ies" }
+            );
+            (0, out)
+        }
+        Err(errors) => (1, errors.to_string()),
+    }
+}
+
+fn cfg_sources_summary(c: &CompanyConfig) -> Vec<String> {
+    c.sources
+        .iter()
+        .map(|s| format!("{}:{}", s.kind(), s.name()))
+        .collect()
+}
+
+struct Validator<'e> {
+    errors: Vec<ConfigError>,
+    warnings: Vec<ConfigWarning>,
+    env: &'e Env,
+}
+
+impl Validator<'_> {
+    fn error(&mut self, file: &SourceFile, key: KeyPath, kind: ErrorKind) {
+        let location = file.locate(&key);
+        self.errors.push(ConfigError {
+            file: file.path.clone(),
+            key,
+            location,
+            kind,
+        });
+    }
+
+    fn warn(&mut self, file: &SourceFile, key: KeyPath, message: String) {
+        let location = file.locate(&key);
+        self.warnings.push(ConfigWarning {
+            file: file.path.clone(),
+            key: key.to_string(),
+            location,
+            message,
+        });
+    }
+
+    fn read<T: serde::de::DeserializeOwned>(&mut self, path: &Path) -> Option<(SourceFile, T)> {
+        let file = match SourceFile::read(path) {
+            Ok(f) => f,
+            Err(e) => {
+                self.errors.push(ConfigError {
+                    file: path.to_owned(),
+                    key: KeyPath::default(),
+                    location: None,
+                    kind: ErrorKind::Io(e),
+                });
+                return None;
+            }
+        };
+        match file.parse::<T>() {
+            Ok(t) => Some((file, t)),
+            Err(f) => {
+                self.errors.push(ConfigError {
+                    file: file.path.clone(),
+                    key: f.key,
+                    location: f.location,
+                    kind: if f.syntax {
+                        ErrorKind::Syntax(f.message)
+                    } else {
+                        ErrorKind::Schema(f.message)
+                    },
+                });
+                None
+            }
+        }
+    }
+
+    fn global(&mut self, dir: &Path) -> Option<Global> {
+        let (file, g) = self.read::<GlobalFile>(&dir.join(GLOBAL_FILE))?;
+        let before = self.errors.len();
+        if g.version != VERSION {
+            self.error(
+                &file,
+                KeyPath::keys(&["version"]),
+                ErrorKind::Version { found: g.version },
+            );
+        }
+        let state_dir = match &g.state_dir {
+            Some(p) => {
+                self.check_no_dotdot(&file, KeyPath::keys(&["state_dir"]), p);
+                if p.is_absolute() {
+                    p.clone()
+                } else {
+                    dir.join(p)
+                }
+            }
+            None => self
+                .env
+                .state_directory
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/var/lib/relance")),
+        };
+        if state_dir.exists() && !state_dir.is_dir() {
+            self.error(
+                &file,
+                KeyPath::keys(&["state_dir"]),
+                ErrorKind::NotADirectory {
+                    path: state_dir.clone(),
+                },
+            );
+        }
+        if !g.listen.ip().is_loopback() {
+            self.error(
+                &file,
+                KeyPath::keys(&["listen"]),
+                ErrorKind::NotLoopback { addr: g.listen },
+            );
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&g.log_level) {
+            self.error(
+                &file,
+                KeyPath::keys(&["log_level"]),
+                ErrorKind::LogFilter(e.to_string()),
+            );
+        }
+        if let Some(s) = &g.shard {
+            if !valid_identifier(s) {
+                self.error(
+                    &file,
+                    KeyPath::keys(&["shard"]),
+                    ErrorKind::BadIdentifier { value: s.clone() },
+                );
+            }
+        }
+        if g.shutdown_timeout_secs == 0 {
+            self.error(
+                &file,
+                KeyPath::keys(&["shutdown_timeout_secs"]),
+                ErrorKind::Zero,
+            );
+        } else if g.shutdown_timeout_secs >= 90 {
+            // systemd kills the service at TimeoutStopSec= (90 s in the shipped unit); the
+            // drain must end before, or in-flight work is killed instead of cancelled cleanly.
+            self.warn(
+                &file,
+                KeyPath::keys(&["shutdown_timeout_secs"]),
+                "should stay below the unit's TimeoutStopSec= (90 s in the shipped unit)"
+                    .to_owned(),
+            );
+        }
+        (self.errors.len() == before).then(|| Global {
+            state_dir,
+            listen: g.listen,
+            log_format: g.log_format,
+            log_level: g.log_level,
+            shard: g.shard,
+            shutdown_timeout: Duration::from_secs(g.shutdown_timeout_secs),
+        })
+    }
+
+    fn companies(&mut self, dir: &Path, state_dir: &Path) -> Vec<CompanyConfig> {
+        let cdir = dir.join(COMPANIES_DIR);
+        let mut files = Vec::new();
+        match std::fs::read_dir(&cdir) {
+            Ok(rd) => {
+                for entry in rd {
+                    match entry {
+                        Ok(e) => files.push(e.path()),
+                        Err(e) => self.errors.push(ConfigError {
+                            file: cdir.clone(),
+                            key: KeyPath::default(),
+                            location: None,
+                            kind: ErrorKind::Io(e),
+                        }),
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => self.errors.push(ConfigError {
+                file: cdir.clone(),
+                key: KeyPath::default(),
+                location: None,
+                kind: ErrorKind::Io(e),
+            }),
+        }
+        files.sort();
+        let mut ids: BTreeMap<String, PathBuf> = BTreeMap::new();
+        let mut folders: BTreeMap<PathBuf, String> = BTreeMap::new();
+        let mut out = Vec::new();
+        for path in files {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.starts_with('.') || path.is_dir() {
+                continue;
+            }
+            if !name.ends_with(".toml") {
+                self.warnings.push(ConfigWarning {
+                    file: path.clone(),
+                    key: String::new(),
+                    location: None,
+                    message: "ignored: company files must end in .toml".to_owned(),
+                });
+                continue;
+            }
+            let Some((file, c)) = self.read::<CompanyFile>(&path) else {
+                continue;
+            };
+            if let Some(cfg) = self.company(dir, state_dir, &file, c, &mut ids, &mut folders) {
+                out.push(cfg);
+            }
+        }
+        if out.is_empty() && self.errors.is_empty() {
+            self.warnings.push(ConfigWarning {
+                file: cdir,
+                key: String::new(),
+                location: None,
+                message: "no company configured: the daemon will idle".to_owned(),
+            });
+        }
+        out
+    }
+
+    fn company(
+        &mut self,
+        dir: &Path,
+        state_dir: &Path,
+        file: &SourceFile,
+        c: CompanyFile,
+        ids: &mut BTreeMap<String, PathBuf>,
+        folders: &mut BTreeMap<PathBuf, String>,
+    ) -> Option<CompanyConfig> {
+        let before = self.errors.len();
+        let k = |keys: &[&str]| KeyPath::keys(keys);
+        if c.version != VERSION {
+            self.error(
+                file,
+                k(&["version"]),
+                ErrorKind::Version { found: c.version },
+            );
+        }
+        if !valid_identifier(&c.id) {
+            self.error(
+                file,
+                k(&["id"]),
+                ErrorKind::BadIdentifier {
+                    value: c.id.clone(),
+                },
+            );
+        } else if let Some(other) = ids.get(&c.id) {
+            let other = other.clone();
+            self.error(
+                file,
+                k(&["id"]),
+                ErrorKind::DuplicateCompany {
+                    id: c.id.clone(),
+                    other,
+                },
+            );
+        } else {
+            ids.insert(c.id.clone(), file.path.clone());
+        }
+        if c.name.trim().is_empty() {
+            self.error(file, k(&["name"]), ErrorKind::Empty);
+        }
+        let siren = match c.siren.as_deref().map(Siren::parse) {
+            Some(Ok(s)) => Some(s),
+            Some(Err(e)) => {
+                self.error(file, k(&["siren"]), ErrorKind::Siren(e));
+                None
+            }
+            None => None,
+        };
+        if c.poll_interval_secs == 0 {
+            self.error(file, k(&["poll_interval_secs"]), ErrorKind::Zero);
+        }
+        if c.sources.is_empty() {
+            self.error(file, KeyPath::default(), ErrorKind::NoSources);
+        }
+        let mut names = std::collections::BTreeSet::new();
+        let mut sources = Vec::with_capacity(c.sources.len());
+        for (i, s) in c.sources.into_iter().enumerate() {
+            let at = KeyPath::keys(&["sources"]).index(i);
+            if s.name().trim().is_empty() {
+                self.error(file, at.key("name"), ErrorKind::Empty);
+            } else if !names.insert(s.name().to_owned()) {
+                self.error(
+                    file,
+                    at.key("name"),
+                    ErrorKind::DuplicateSource {
+                        name: s.name().to_owned(),
+                    },
+                );
+            }
+            sources.push(self.source(dir, state_dir, file, &c.id, at, s, folders));
+        }
+        if let WritebackConfig::Tryton(w) = &c.writeback {
+            let ok = sources
+                .iter()
+                .any(|s| matches!(s, SourceConfig::Tryton(t) if t.name == w.source));
+            if !ok {
+                self.error(
+                    file,
+                    k(&["writeback", "source"]),
+                    ErrorKind::WritebackSource {
+                        name: w.source.clone(),
+                    },
+                );
+            }
+        }
+        self.reconcile_policy(file, &c.reconcile);
+        if let Err(e) = c.dunning.validate() {
+            let msg = e.to_string();
+            let key = policy_key(&msg, "dunning");
+            self.error(file, key, ErrorKind::Policy(msg));
+        }
+        for e in c.provision.validate() {
+            let msg = format!("invalid provision policy: {e}");
+            let key = policy_key(&e.to_string(), "provision");
+            self.error(file, key, ErrorKind::Policy(msg));
+        }
+        let mail = c.mail.and_then(|m| self.mail(dir, file, m));
+        (self.errors.len() == before).then(|| CompanyConfig {
+            file: file.path.clone(),
+            id: CompanyId::new(c.id),
+            name: c.name,
+            siren,
+            currency: c.currency,
+            poll_interval: Duration::from_secs(c.poll_interval_secs),
+            sources,
+            writeback: c.writeback,
+            reconcile: c.reconcile,
+            dunning: c.dunning,
+            provision: c.provision,
+            mail,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)] // one call site; the context is what it checks
+    fn source(
+        &mut self,
+        dir: &Path,
+        state_dir: &Path,
+        file: &SourceFile,
+        company: &str,
+        at: KeyPath,
+        mut s: SourceConfig,
+        folders: &mut BTreeMap<PathBuf, String>,
+    ) -> SourceConfig {
+        let name = s.name().to_owned();
+        match &mut s {
+            SourceConfig::EinvoiceInbox(d) | SourceConfig::BankDir(d) => {
+                let key = at.key("path");
+                if self.check_no_dotdot(file, key.clone(), &d.path) {
+                    let resolved = if d.path.is_absolute() {
+                        if !d.path.exists() {
+                            self.error(
+                                file,
+                                key.clone(),
+                                ErrorKind::PathMissing {
+                                    path: d.path.clone(),
+                                },
+                            );
+                        } else if !d.path.is_dir() {
+                            self.error(
+                                file,
+                                key.clone(),
+                                ErrorKind::NotADirectory {
+                                    path: d.path.clone(),
+                                },
+                            );
+                        }
+                        d.path.clone()
+                    } else {
+                        let p = state_dir.join(&d.path);
+                        if p.exists() && !p.is_dir() {
+                            self.error(
+                                file,
+                                key.clone(),
+                                ErrorKind::NotADirectory { path: p.clone() },
+                            );
+                        }
+                        p
+                    };
+                    let me = format!("{company}/{name}");
+                    if let Some(other) = folders.get(&resolved) {
+                        let other = other.clone();
+                        self.error(
+                            file,
+                            key,
+                            ErrorKind::PathShared {
+                                path: resolved.clone(),
+                                other,
+                            },
+                        );
+                    } else {
+                        folders.insert(resolved.clone(), me);
+                    }
+                    d.path = resolved;
+                }
+            }
+            SourceConfig::Tryton(t) => {
+                let tk = at.key("tryton");
+                if http_host_port(&t.tryton.url).is_none() {
+                    self.error(
+                        file,
+                        tk.key("url"),
+                        ErrorKind::BadUrl {
+                            url: t.tryton.url.clone(),
+                        },
+                    );
+                } else if t.tryton.url.starts_with("http://")
+                    && !url_host_is_loopback(&t.tryton.url)
+                {
+                    self.warn(
+                        file,
+                        tk.key("url"),
+                        "plain http to a remote host: the Tryton password travels unencrypted, use https".to_owned(),
+                    );
+                }
+                for (key, v) in [("database", &t.tryton.database), ("user", &t.tryton.user)] {
+                    if v.trim().is_empty() {
+                        self.error(file, tk.key(key), ErrorKind::Empty);
+                    }
+                }
+                if t.tryton.page_size == 0 {
+                    self.error(file, tk.key("page_size"), ErrorKind::Zero);
+                }
+                if t.tryton.timeout_seconds == 0 {
+                    self.error(file, tk.key("timeout_seconds"), ErrorKind::Zero);
+                }
+                let raw = t.tryton.password_file.to_string_lossy().into_owned();
+                match SecretRef::parse(&raw) {
+                    Ok(r) => {
+                        if let Some(p) = self.secret(dir, file, tk.key("password_file"), &r) {
+                            t.tryton.password_file = p;
+                        }
+                    }
+                    Err(msg) => self.error(file, tk.key("password_file"), ErrorKind::Schema(msg)),
+                }
+            }
+        }
+        s
+    }
+
+    /// Range checks of the reconciliation policy (its own type checks only the types).
+    fn reconcile_policy(&mut self, file: &SourceFile, p: &ReconcilePolicy) {
+        let k = |key: &str| KeyPath::keys(&["reconcile", key]);
+        for (key, v) in [
+            ("auto_threshold", p.auto_threshold),
+            ("name_similarity_min", p.name_similarity_min),
+        ] {
+            if v > 1000 {
+                self.error(
+                    file,
+                    k(key),
+                    ErrorKind::Policy(format!("{v} is out of range, expected per-mille 0..=1000")),
+                );
+            }
+        }
+        for (i, r) in p.discount_rates.iter().enumerate() {
+            if r.is_sign_negative() || *r >= rust_decimal::Decimal::ONE {
+                self.error(
+                    file,
+                    k("discount_rates").index(i),
+                    ErrorKind::Policy(format!(
+                        "discount rate {r} is out of range, expected a fraction in 0..1 (0.02 = 2 %)"
+                    )),
+                );
+            }
+        }
+        for (key, v) in [
+            ("max_bank_fee", p.max_bank_fee),
+            ("max_fee_fraction", p.max_fee_fraction),
+            ("rounding_tolerance", p.rounding_tolerance),
+        ] {
+            if v.is_sign_negative() {
+                self.error(
+                    file,
+                    k(key),
+                    ErrorKind::Policy(format!("{v} is negative, expected 0 or more")),
+                );
+            }
+        }
+    }
+
+    /// Resolves and reads a secret (to check it; the value is dropped at once).
+    fn secret(
+        &mut self,
+        dir: &Path,
+        file: &SourceFile,
+        key: KeyPath,
+        r: &SecretRef,
+    ) -> Option<PathBuf> {
+        let path = match secrets::resolve(r, dir, self.env.credentials_dir.as_deref()) {
+            Ok(p) => p,
+            Err(e) => {
+                self.error(file, key, ErrorKind::Secret(e));
+                return None;
+            }
+        };
+        match secrets::read(&path) {
+            Ok(_secret) => {
+                if matches!(r, SecretRef::File(_)) && secrets::too_open(&path) {
+                    self.warn(
+                        file,
+                        key,
+                        format!(
+                            "secret file {} is readable by group or others, expected mode 0600 or 0400",
+                            path.display()
+                        ),
+                    );
+                }
+                Some(path)
+            }
+            Err(e) => {
+                self.error(file, key, ErrorKind::Secret(e));
+                None
+            }
+        }
+    }
+
+    fn mail(&mut self, dir: &Path, file: &SourceFile, m: MailConfig) -> Option<Mail> {
+        let before = self.errors.len();
+        let k = |key: &str| KeyPath::keys(&["mail", key]);
+        if m.host.trim().is_empty() {
+            self.error(file, k("host"), ErrorKind::Empty);
+        }
+        if !m.from.contains('@') {
+            self.error(
+                file,
+                k("from"),
+                ErrorKind::Schema("expected an e-mail address".to_owned()),
+            );
+        }
+        match (&m.username, &m.password_file) {
+            (Some(_), None) => self.error(
+                file,
+                k("username"),
+                ErrorKind::MailAuth("username is set without password_file"),
+            ),
+            (None, Some(_)) => self.error(
+                file,
+                k("password_file"),
+                ErrorKind::MailAuth("password_file is set without username"),
+            ),
+            _ => {}
+        }
+        if m.password_file.is_some() && m.security == Security::Plain {
+            self.error(file, k("security"), ErrorKind::PasswordInClear);
+        }
+        if m.timeout_secs == 0 {
+            self.error(file, k("timeout_secs"), ErrorKind::Zero);
+        }
+        let password_file = match &m.password_file {
+            Some(r) => self.secret(dir, file, k("password_file"), r),
+            None => None,
+        };
+        (self.errors.len() == before).then(|| Mail {
+            smtp: m.smtp_config(),
+            password_file,
+        })
+    }
+
+    /// Refuses `..` in a path; true when the path is fine.
+    fn check_no_dotdot(&mut self, file: &SourceFile, key: KeyPath, p: &Path) -> bool {
+        if p.components().any(|c| c == Component::ParentDir) {
+            self.error(file, key, ErrorKind::PathEscapes { path: p.to_owned() });
+            false
+        } else {
+            true
+        }
+    }
+}
+
+/// The key a policy message starts with (`dunning.steps[1]: …`), else the policy's table.
+fn policy_key(message: &str, table: &str) -> KeyPath {
+    let body = message.split_once(": ").map(|(_, b)| b).unwrap_or(message);
+    [message, body]
+        .iter()
+        .filter_map(|m| {
+            let end = m.find([':', ' ']).unwrap_or(m.len());
+            let head = &m[..end];
+            head.starts_with(table)
+                .then(|| KeyPath::parse_dotted(head))
+                .flatten()
+        })
+        .next()
+        .unwrap_or_else(|| KeyPath::keys(&[table]))
+}
+
+/// Company ids and shard names: 1–63 of `a-z 0-9 - _`, starting with a letter or digit (they
+/// appear in store keys, metric labels and unit instance names).
+pub fn valid_identifier(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
+}
+
+/// `host:port` of an http(s) URL (default ports 80/443), or `None` when it is not one.
+pub fn http_host_port(url: &str) -> Option<String> {
+    let (rest, default_port) = if let Some(r) = url.strip_prefix("https://") {
+        (r, 443)
+    } else if let Some(r) = url.strip_prefix("http://") {
+        (r, 80)
+    } else {
+        return None;
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let hostport = authority.rsplit('@').next()?;
+    if hostport.is_empty() || authority.contains('@') {
+        // No host, or user:password@ in the URL (a secret in the configuration).
+        return None;
+    }
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        let end = v6.find(']')?;
+        let port = v6[end + 1..].strip_prefix(':').map(str::parse::<u16>);
+        (&hostport[..end + 2], port)
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p.parse::<u16>())),
+            None => (hostport, None),
+        }
+    };
+    let port = match port {
+        Some(Ok(p)) => p,
+        Some(Err(_)) => return None,
+        None => default_port,
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some(format!("{}:{port}", host.to_ascii_lowercase()))
+}
+
+fn url_host_is_loopback(url: &str) -> bool {
+    let Some(hp) = http_host_port(url) else {
+        return false;
+    };
+    let host = hp.rsplit_once(':').map(|(h, _)| h).unwrap_or(&hp);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_of_urls() {
+        assert_eq!(
+            http_host_port("http://127.0.0.1:8000").as_deref(),
+            Some("127.0.0.1:8000")
+        );
+        assert_eq!(
+            http_host_port("https://ERP.example.com/").as_deref(),
+            Some("erp.example.com:443")
+        );
+        assert_eq!(
+            http_host_port("http://[::1]:8000/x").as_deref(),
+            Some("[::1]:8000")
+        );
+        assert_eq!(http_host_port("ftp://x"), None);
+        assert_eq!(http_host_port("http://user:pw@host"), None);
+        assert_eq!(http_host_port("http://host:notaport"), None);
+        assert!(url_host_is_loopback("http://[::1]:8000"));
+        assert!(!url_host_is_loopback("http://erp.example.com"));
+    }
+
+    #[test]
+    fn load_resolves_paths_and_checks_policy_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("relance.toml"), "version = 1\n").unwrap();
+        std::fs::create_dir(d.join("companies.d")).unwrap();
+        let company = "version = 1\nid = \"acme\"\nname = \"ACME\"\n\
+                       [[sources]]\ntype = \"bank_dir\"\nname = \"bank\"\npath = \"in/bank\"\n";
+        std::fs::write(d.join("companies.d/acme.toml"), company).unwrap();
+        let env = Env {
+            credentials_dir: None,
+            state_directory: Some(PathBuf::from("/var/lib/relance-test")),
+        };
+        let cfg = load_with(d, &env).unwrap();
+        assert_eq!(cfg.global.state_dir, PathBuf::from("/var/lib/relance-test"));
+        assert_eq!(cfg.global.listen.to_string(), "127.0.0.1:9187");
+        let c = &cfg.companies[0];
+        assert_eq!(c.poll_interval, Duration::from_secs(300));
+        match &c.sources[0] {
+            SourceConfig::BankDir(s) => {
+                assert_eq!(s.path, PathBuf::from("/var/lib/relance-test/in/bank"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let bad = format!(
+            "{company}[reconcile]\nauto_threshold = 1200\ndiscount_rates = [\"0.02\", \"1.5\"]\n"
+        );
+        std::fs::write(d.join("companies.d/acme.toml"), bad).unwrap();
+        let errors = load_with(d, &env).unwrap_err().to_string();
+        assert!(
+            errors.contains("line 9, column 1: reconcile.auto_threshold: 1200 is out of range"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("line 10, column 27: reconcile.discount_rates[1]: discount rate 1.5"),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(valid_identifier("acme"));
+        assert!(valid_identifier("acme-2_b"));
+        assert!(!valid_identifier("Acme"));
+        assert!(!valid_identifier("-acme"));
+        assert!(!valid_identifier(""));
+    }
+
+    #[test]
+    fn policy_keys_are_found_in_messages() {
+        assert_eq!(
+            policy_key(
+                "invalid dunning policy: dunning.steps[1]: stage goes backwards",
+                "dunning"
+            )
+            .to_string(),
+            "dunning.steps[1]"
+        );
+        assert_eq!(
+            policy_key(
+                "provision.rates[0] (x): rate 2 is outside 0..=1",
+                "provision"
+            )
+            .to_string(),
+            "provision.rates[0]"
+        );
+        assert_eq!(
+            policy_key("something else", "dunning").to_string(),
+            "dunning"
+        );
+    }
+}

@@ -1,0 +1,1172 @@
+//! The service: one supervised task per company, systemd notification, signals, reload,
+//! health and metrics.
+//!
+//! - **Supervision.** Each company runs in its own tokio task, a loop of cycles separated by
+//!   its `poll_interval_secs`. A cycle that returns an error is logged and counted, and the
+//!   next one runs at the next interval; a cycle that *panics* ends the task, which its
+//!   supervisor sees through the `JoinHandle` and restarts after an exponential backoff
+//!   (1 s doubling to 5 min). Nothing one company does stops another.
+//! - **Rate limits.** A token bucket per remote `host:port`, shared by every company that talks
+//!   to that host ([`RateLimiters`]); cycles call [`RateLimiters::acquire`] before a request.
+//! - **systemd** (`Type=notify`): `READY=1` once the configuration is valid, the store open and
+//!   the HTTP endpoint bound; `WATCHDOG=1` from the scheduler loop at half of `WATCHDOG_USEC`;
+//!   `STATUS=` lines; `STOPPING=1` on SIGTERM/SIGINT; `RELOADING=1` then `READY=1` on SIGHUP.
+//! - **SIGTERM** drains: every company is told to stop (a `watch` channel); a task finishes the
+//!   item it is on (the cycle sees [`CycleContext::shutdown`]) and returns; what is still
+//!   running after `shutdown_timeout_secs` is cancelled; the store is flushed; exit 0.
+//! - **SIGHUP** reloads: an invalid new configuration is refused, each error is logged and the
+//!   old configuration keeps running; a valid one restarts exactly the companies added, removed
+//!   or changed (a changed company's new task starts once its old one has finished).
+//! - **Logs** go through `tracing`: to journald when stderr is the journal (`JOURNAL_STREAM`
+//!   matches stderr), as text (or JSON) on stderr otherwise.
+//!
+//! The work of one cycle (pull, reconcile, plan, deliver) is not here: it is a [`CycleRunner`]
+//! passed to [`run_with`].
+
+use crate::clock::Clock;
+use crate::config::schema::{LogFormat, SourceConfig};
+use crate::config::{self, CompanyConfig, Config};
+use crate::http::{self, HttpState};
+use crate::metrics::{self, Metrics};
+use crate::store::{SledStore, Store};
+use relance_core::CompanyId;
+use sd_notify::NotifyState;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{debug, error, info, warn};
+
+/// What one cycle of one company did, for logs and metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CycleReport {
+    /// Per source.
+    pub sources: Vec<SourceReport>,
+    /// Allocations decided.
+    pub matches: u64,
+    /// Dunning and provision actions planned.
+    pub actions: u64,
+}
+
+/// What one cycle did with one source (connector).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceReport {
+    /// The source's name.
+    pub connector: String,
+    /// Pages pulled.
+    pub pulls: u64,
+    /// Documents stored.
+    pub documents: u64,
+    /// Errors met (the cycle went on).
+    pub errors: u64,
+}
+
+/// Everything a cycle may use.
+#[derive(Clone, Debug)]
+pub struct CycleContext {
+    /// The company, as configured (paths absolute, secrets resolved to files).
+    pub company: Arc<CompanyConfig>,
+    /// The store shared by all companies.
+    pub store: SledStore,
+    /// The state directory (quarantine, letters).
+    pub state_dir: PathBuf,
+    /// The clock (the cycle's `today` comes from it).
+    pub clock: Clock,
+    /// Turns `true` when the cycle should finish the item it is on and return (SIGTERM, or
+    /// the company was removed or changed by a reload). Pass it to outbox delivery.
+    pub shutdown: watch::Receiver<bool>,
+    /// Per-host rate limiters shared by every company.
+    pub limiters: Arc<RateLimiters>,
+    /// The metrics registry (the daemon records the [`CycleReport`] itself).
+    pub metrics: Arc<Metrics>,
+}
+
+/// One company's cycle: what the daemon runs every poll interval.
+pub trait CycleRunner: Send + Sync + 'static {
+    /// Runs one cycle. An `Err` is logged and counted, and the next cycle runs at the next
+    /// interval; a panic restarts the company's task after a backoff.
+    fn run_cycle(
+        &self,
+        ctx: CycleContext,
+    ) -> impl Future<Output = anyhow::Result<CycleReport>> + Send;
+}
+
+impl<F, Fut> CycleRunner for F
+where
+    F: Fn(CycleContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<CycleReport>> + Send,
+{
+    fn run_cycle(
+        &self,
+        ctx: CycleContext,
+    ) -> impl Future<Output = anyhow::Result<CycleReport>> + Send {
+        self(ctx)
+    }
+}
+
+/// The runner used until the sync pipeline is plugged in: it does no work and reports none.
+/// [`run`] warns about it at startup, so nobody mistakes an idle daemon for a working one.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoPipeline;
+
+impl CycleRunner for NoPipeline {
+    async fn run_cycle(&self, _ctx: CycleContext) -> anyhow::Result<CycleReport> {
+        Ok(CycleReport::default())
+    }
+}
+
+/// Runs the daemon with the configuration in `config_dir` until SIGTERM or SIGINT.
+///
+/// The cycle is [`NoPipeline`] until the sync pipeline exists: companies are scheduled,
+/// supervised, reloaded and measured, but no document is pulled (a warning says so).
+pub fn run(config_dir: PathBuf, clock: Clock) -> anyhow::Result<()> {
+    run_with(config_dir, clock, NoPipeline)
+}
+
+/// Runs the daemon with `runner` as each company's cycle.
+pub fn run_with<R: CycleRunner>(
+    config_dir: PathBuf,
+    clock: Clock,
+    runner: R,
+) -> anyhow::Result<()> {
+    let loaded = config::load(&config_dir);
+    match &loaded {
+        Ok(cfg) => init_logging(cfg.global.log_format, &cfg.global.log_level),
+        Err(_) => init_logging(LogFormat::Auto, "info"),
+    }
+    let cfg = match loaded {
+        Ok(cfg) => cfg,
+        Err(errors) => {
+            for e in &errors.0 {
+                error!(error = %e, "configuration error");
+            }
+            notify(&[NotifyState::Status("configuration refused, see the log")]);
+            anyhow::bail!(
+                "configuration in {} refused: {} error(s)",
+                config_dir.display(),
+                errors.0.len()
+            );
+        }
+    };
+    let unwired = std::any::type_name::<R>() == std::any::type_name::<NoPipeline>();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        if unwired {
+            warn!("no sync pipeline is wired into this build: companies are scheduled but no document is pulled");
+        }
+        Daemon::start(cfg, clock, Arc::new(runner)).await?.run().await
+    })
+}
+
+/// Sends notifications to systemd (nothing when `NOTIFY_SOCKET` is unset).
+fn notify(states: &[NotifyState]) {
+    if let Err(e) = sd_notify::notify(false, states) {
+        debug!(error = %e, "sd_notify failed");
+    }
+}
+
+/// The watchdog period to ping at: half of `WATCHDOG_USEC`, when the watchdog is on for this
+/// process (`WATCHDOG_PID` unset or equal to our pid, as sd_watchdog_enabled(3) says).
+fn watchdog_interval() -> Option<Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.trim().parse().ok()?;
+    if let Ok(pid) = std::env::var("WATCHDOG_PID") {
+        if pid.trim().parse::<u32>().ok()? != std::process::id() {
+            return None;
+        }
+    }
+    (usec > 0).then(|| Duration::from_micros(usec / 2).max(Duration::from_millis(10)))
+}
+
+/// True when stderr is the journal: `JOURNAL_STREAM` is `<device>:<inode>` of stderr.
+fn stderr_is_journal() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let Ok(v) = std::env::var("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = v.split_once(':') else {
+        return false;
+    };
+    let (Ok(dev), Ok(ino)) = (dev.parse::<u64>(), ino.parse::<u64>()) else {
+        return false;
+    };
+    let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    std::fs::File::from(fd)
+        .metadata()
+        .map(|m| m.dev() == dev && m.ino() == ino)
+        .unwrap_or(false)
+}
+
+/// Installs the global `tracing` subscriber (once; later calls do nothing). `RUST_LOG`
+/// overrides `level`.
+pub fn init_logging(format: LogFormat, level: &str) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let want_journal = match format {
+        LogFormat::Journald => true,
+        LogFormat::Auto => stderr_is_journal(),
+        LogFormat::Text | LogFormat::Json => false,
+    };
+    let journald = if want_journal {
+        tracing_journald::layer()
+            .map(|l| l.with_syslog_identifier("relance".to_owned()))
+            .ok()
+    } else {
+        None
+    };
+    let json = (journald.is_none() && format == LogFormat::Json).then(|| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+    });
+    let text = (journald.is_none() && format != LogFormat::Json).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+    });
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(journald)
+        .with(json)
+        .with(text)
+        .try_init();
+}
+
+/// Token buckets keyed by remote `host:port`, shared by every company.
+#[derive(Debug, Default)]
+pub struct RateLimiters {
+    buckets: Mutex<HashMap<String, Arc<TokenBucket>>>,
+}
+
+/// A token bucket: `rate` tokens per second, holding at most one second's worth.
+#[derive(Debug)]
+struct TokenBucket {
+    state: tokio::sync::Mutex<BucketState>,
+}
+
+#[derive(Debug)]
+struct BucketState {
+    rate: u32,
+    tokens: f64,
+    last: tokio::time::Instant,
+}
+
+impl RateLimiters {
+    /// An empty set: every host unbounded.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the rate of each host from every company's configuration: the lowest non-zero
+    /// `requests_per_second` configured for a host wins (the host's owner gave one limit,
+    /// whichever company states it); hosts no company bounds are unbounded.
+    pub fn configure<'a>(&self, companies: impl IntoIterator<Item = &'a CompanyConfig>) {
+        let mut rates: HashMap<String, u32> = HashMap::new();
+        for c in companies {
+            for (host, rps) in c.remote_hosts() {
+                let e = rates.entry(host).or_insert(0);
+                if rps > 0 && (*e == 0 || rps < *e) {
+                    *e = rps;
+                }
+            }
+        }
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        buckets.retain(|h, _| rates.get(h).is_some_and(|r| *r > 0));
+        for (host, rate) in rates.into_iter().filter(|(_, r)| *r > 0) {
+            match buckets.get(&host) {
+                Some(b) => {
+                    // Called from the scheduler between cycles; a cycle holding the lock
+                    // only does so for a refill computation.
+                    if let Ok(mut s) = b.state.try_lock() {
+                        s.rate = rate;
+                    }
+                }
+                None => {
+                    let b = TokenBucket {
+                        state: tokio::sync::Mutex::new(BucketState {
+                            rate,
+                            tokens: f64::from(rate),
+                            last: tokio::time::Instant::now(),
+                        }),
+                    };
+                    buckets.insert(host, Arc::new(b));
+                }
+            }
+        }
+    }
+
+    /// The configured rate of a host (requests per second), if bounded.
+    pub fn rate(&self, host: &str) -> Option<u32> {
+        let bucket = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(host)
+            .cloned()?;
+        bucket.state.try_lock().ok().map(|s| s.rate)
+    }
+
+    /// Waits until a request to `host` (`host:port`, as [`config::http_host_port`] gives) may
+    /// be sent. Unbounded hosts return at once.
+    pub async fn acquire(&self, host: &str) {
+        let bucket = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(host)
+            .cloned();
+        let Some(bucket) = bucket else { return };
+        // The async mutex queues waiters in order, so requests are served first come first
+        // served and a waiter holds the bucket while it sleeps for its token.
+        let mut s = bucket.state.lock().await;
+        let rate = f64::from(s.rate.max(1));
+        let now = tokio::time::Instant::now();
+        let elapsed = now.saturating_duration_since(s.last).as_secs_f64();
+        s.tokens = (s.tokens + elapsed * rate).min(rate);
+        s.last = now;
+        if s.tokens < 1.0 {
+            let wait = Duration::from_secs_f64((1.0 - s.tokens) / rate);
+            tokio::time::sleep(wait).await;
+            s.tokens = 1.0;
+            s.last = tokio::time::Instant::now();
+        }
+        s.tokens -= 1.0;
+    }
+}
+
+/// How a panicked company task is restarted: `base` doubled per consecutive panic, at most
+/// `max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RestartPolicy {
+    /// First delay.
+    pub base: Duration,
+    /// Longest delay.
+    pub max: Duration,
+}
+
+impl Default for RestartPolicy {
+    /// 1 s doubling to 5 min.
+    fn default() -> Self {
+        RestartPolicy {
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RestartPolicy {
+    /// Delay before restart number `n` (1 for the first restart after a run of successes).
+    pub fn delay(&self, n: u32) -> Duration {
+        self.base
+            .saturating_mul(1u32 << n.saturating_sub(1).min(20))
+            .min(self.max)
+    }
+}
+
+/// A task handle that aborts its task when dropped (a cancelled supervisor cancels its child).
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Future for AbortOnDrop {
+    type Output = Result<(), tokio::task::JoinError>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+/// What the company tasks share.
+#[derive(Clone, Debug)]
+struct Shared {
+    store: SledStore,
+    state_dir: PathBuf,
+    clock: Clock,
+    metrics: Arc<Metrics>,
+    limiters: Arc<RateLimiters>,
+    restart: RestartPolicy,
+}
+
+struct CompanyTask {
+    config: Arc<CompanyConfig>,
+    stop: watch::Sender<bool>,
+    handle: JoinHandle<()>,
+}
+
+/// What a reload changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Companies started.
+    pub added: Vec<String>,
+    /// Companies stopped.
+    pub removed: Vec<String>,
+    /// Companies restarted with a new configuration.
+    pub changed: Vec<String>,
+    /// Companies left running.
+    pub unchanged: usize,
+}
+
+/// The set of supervised company tasks.
+pub struct Scheduler<R: CycleRunner> {
+    runner: Arc<R>,
+    shared: Shared,
+    tasks: BTreeMap<CompanyId, CompanyTask>,
+    /// Tasks told to stop by a reload, still finishing.
+    retiring: Vec<JoinHandle<()>>,
+}
+
+impl<R: CycleRunner> Scheduler<R> {
+    fn new(runner: Arc<R>, shared: Shared) -> Self {
+        Scheduler {
+            runner,
+            shared,
+            tasks: BTreeMap::new(),
+            retiring: Vec::new(),
+        }
+    }
+
+    /// Makes the running set match `companies`: starts the new ones, stops the ones gone,
+    /// restarts the ones whose configuration changed, leaves the others alone.
+    fn apply(&mut self, companies: &[CompanyConfig]) -> Changes {
+        let mut changes = Changes::default();
+        let wanted: BTreeMap<&CompanyId, &CompanyConfig> =
+            companies.iter().map(|c| (&c.id, c)).collect();
+        let gone: Vec<CompanyId> = self
+            .tasks
+            .keys()
+            .filter(|id| !wanted.contains_key(id))
+            .cloned()
+            .collect();
+        for id in gone {
+            if let Some(t) = self.tasks.remove(&id) {
+                let _ = t.stop.send(true);
+                self.retiring.push(t.handle);
+            }
+            for name in [
+                metrics::COMPANY_UP,
+                metrics::OUTBOX_DEPTH,
+                metrics::LAST_SUCCESS,
+            ] {
+                self.shared
+                    .metrics
+                    .remove_matching(name, "company", id.as_str());
+            }
+            changes.removed.push(id.to_string());
+        }
+        for c in companies {
+            let prev = match self.tasks.get(&c.id) {
+                Some(t) if *t.config == *c => {
+                    changes.unchanged += 1;
+                    continue;
+                }
+                Some(_) => {
+                    changes.changed.push(c.id.to_string());
+                    self.tasks.remove(&c.id).map(|t| {
+                        let _ = t.stop.send(true);
+                        t.handle
+                    })
+                }
+                None => {
+                    changes.added.push(c.id.to_string());
+                    None
+                }
+            };
+            let config = Arc::new(c.clone());
+            let (stop, stop_rx) = watch::channel(false);
+            let handle = tokio::spawn(supervise(
+                self.runner.clone(),
+                self.shared.clone(),
+                config.clone(),
+                stop_rx,
+                prev,
+            ));
+            self.tasks.insert(
+                c.id.clone(),
+                CompanyTask {
+                    config,
+                    stop,
+                    handle,
+                },
+            );
+        }
+        self.retiring.retain(|h| !h.is_finished());
+        changes
+    }
+
+    /// Tells every task to stop, waits up to `timeout` for them to finish, cancels the rest.
+    /// Returns how many were cancelled.
+    async fn shutdown(&mut self, timeout: Duration) -> usize {
+        let mut handles: Vec<JoinHandle<()>> = std::mem::take(&mut self.retiring);
+        for (_, t) in std::mem::take(&mut self.tasks) {
+            let _ = t.stop.send(true);
+            handles.push(t.handle);
+        }
+        let aborts: Vec<_> = handles.iter().map(|h| h.abort_handle()).collect();
+        let drained = tokio::time::timeout(timeout, async {
+            for h in handles {
+                let _ = h.await;
+            }
+        })
+        .await;
+        if drained.is_ok() {
+            return 0;
+        }
+        let cancelled = aborts.iter().filter(|a| !a.is_finished()).count();
+        for a in aborts {
+            a.abort();
+        }
+        cancelled
+    }
+}
+
+/// Supervises one company: runs its loop in a child task and restarts it after a panic.
+async fn supervise<R: CycleRunner>(
+    runner: Arc<R>,
+    shared: Shared,
+    company: Arc<CompanyConfig>,
+    mut stop: watch::Receiver<bool>,
+    prev: Option<JoinHandle<()>>,
+) {
+    let id = company.id.to_string();
+    if let Some(prev) = prev {
+        // A changed company: its old task finishes its current item first, so two cycles of
+        // the same company never run at once.
+        let _ = prev.await;
+    }
+    let consecutive_panics = Arc::new(AtomicU32::new(0));
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        shared
+            .metrics
+            .set(metrics::COMPANY_UP, &[("company", &id)], 1.0);
+        let child = AbortOnDrop(tokio::spawn(company_loop(
+            runner.clone(),
+            shared.clone(),
+            company.clone(),
+            stop.clone(),
+            consecutive_panics.clone(),
+        )));
+        match child.await {
+            Ok(()) => return,
+            Err(e) if e.is_panic() => {
+                let n = consecutive_panics.fetch_add(1, Ordering::SeqCst) + 1;
+                let delay = shared.restart.delay(n);
+                let what = panic_message(e.into_panic());
+                error!(company = %id, panic = %what, restart_in_secs = delay.as_secs_f64(), "company task panicked");
+                shared
+                    .metrics
+                    .set(metrics::COMPANY_UP, &[("company", &id)], 0.0);
+                shared.metrics.inc(metrics::RESTARTS, &[("company", &id)]);
+                shared
+                    .metrics
+                    .inc(metrics::CYCLES, &[("company", &id), ("outcome", "panic")]);
+                shared
+                    .metrics
+                    .inc(metrics::ERRORS, &[("company", &id), ("connector", "cycle")]);
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
+            Err(_) => return, // cancelled: the daemon is going away
+        }
+    }
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-text panic payload".to_owned()
+    }
+}
+
+/// A small per-company offset of the first cycle (a hash of the id, up to the poll interval
+/// and at most 10 s), so that a hundred companies do not all start their cycle at once.
+fn first_cycle_offset(id: &str, poll: Duration) -> Duration {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    let span = poll.min(Duration::from_secs(10));
+    let ms = u64::try_from(span.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(if ms == 0 { 0 } else { h.finish() % ms })
+}
+
+/// One company's loop: a cycle, then a wait of `poll_interval`, until told to stop.
+async fn company_loop<R: CycleRunner>(
+    runner: Arc<R>,
+    shared: Shared,
+    company: Arc<CompanyConfig>,
+    mut stop: watch::Receiver<bool>,
+    consecutive_panics: Arc<AtomicU32>,
+) {
+    let id = company.id.to_string();
+    let mut wait = first_cycle_offset(&id, company.poll_interval);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        wait = company.poll_interval;
+        let ctx = CycleContext {
+            company: company.clone(),
+            store: shared.store.clone(),
+            state_dir: shared.state_dir.clone(),
+            clock: shared.clock.clone(),
+            shutdown: stop.clone(),
+            limiters: shared.limiters.clone(),
+            metrics: shared.metrics.clone(),
+        };
+        debug!(company = %id, "cycle starts");
+        let result = runner.run_cycle(ctx).await;
+        consecutive_panics.store(0, Ordering::SeqCst);
+        record_cycle(&shared, &id, &result);
+        update_outbox_depth(&shared, &company.id).await;
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
+
+fn record_cycle(shared: &Shared, id: &str, result: &anyhow::Result<CycleReport>) {
+    let m = &shared.metrics;
+    match result {
+        Ok(r) => {
+            for s in &r.sources {
+                let l = [("company", id), ("connector", s.connector.as_str())];
+                m.add(metrics::PULLS, &l, s.pulls);
+                m.add(metrics::DOCUMENTS, &l, s.documents);
+                if s.errors > 0 {
+                    m.add(metrics::ERRORS, &l, s.errors);
+                }
+            }
+            m.add(metrics::MATCHES, &[("company", id)], r.matches);
+            m.add(metrics::ACTIONS, &[("company", id)], r.actions);
+            m.inc(metrics::CYCLES, &[("company", id), ("outcome", "ok")]);
+            // Seconds since the epoch fit f64 exactly for the next few million years.
+            let ts = shared.clock.now().timestamp() as f64;
+            m.set(metrics::LAST_SUCCESS, &[("company", id)], ts);
+            let docs: u64 = r.sources.iter().map(|s| s.documents).sum();
+            debug!(company = %id, documents = docs, matches = r.matches, actions = r.actions, "cycle done");
+        }
+        Err(e) => {
+            m.inc(metrics::CYCLES, &[("company", id), ("outcome", "error")]);
+            m.inc(metrics::ERRORS, &[("company", id), ("connector", "cycle")]);
+            error!(company = %id, error = format!("{e:#}"), "cycle failed");
+        }
+    }
+}
+
+async fn update_outbox_depth(shared: &Shared, company: &CompanyId) {
+    let store = shared.store.clone();
+    let c = company.clone();
+    let pending = tokio::task::spawn_blocking(move || {
+        store
+            .outbox(&c)
+            .map(|v| v.iter().filter(|e| e.is_pending()).count())
+    })
+    .await;
+    match pending {
+        Ok(Ok(n)) => {
+            // Entry counts are far below 2^53.
+            shared.metrics.set(
+                metrics::OUTBOX_DEPTH,
+                &[("company", company.as_str())],
+                n as f64,
+            );
+        }
+        Ok(Err(e)) => warn!(company = %company, error = %e, "cannot read the outbox depth"),
+        Err(e) => warn!(company = %company, error = %e, "outbox depth task failed"),
+    }
+}
+
+/// Creates the folders of file sources that live under the state directory (relative paths
+/// in the configuration), so an operator can drop files in them at once.
+fn create_source_dirs(state_dir: &Path, companies: &[CompanyConfig]) {
+    for c in companies {
+        for s in &c.sources {
+            if let SourceConfig::EinvoiceInbox(d) | SourceConfig::BankDir(d) = s {
+                if d.path.starts_with(state_dir) && !d.path.exists() {
+                    if let Err(e) = std::fs::create_dir_all(&d.path) {
+                        warn!(company = %c.id, source = %d.name, path = %d.path.display(), error = %e, "cannot create the source folder");
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct Daemon<R: CycleRunner> {
+    config: Config,
+    scheduler: Scheduler<R>,
+    shared: Shared,
+    ready: Arc<AtomicBool>,
+    http_stop: watch::Sender<bool>,
+    http_task: JoinHandle<()>,
+    generation: u64,
+    signals: Signals,
+}
+
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl<R: CycleRunner> Daemon<R> {
+    async fn start(config: Config, clock: Clock, runner: Arc<R>) -> anyhow::Result<Self> {
+        // Handlers first: from here on SIGHUP/SIGTERM are ours, not the default action.
+        let signals = Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        };
+        let g = &config.global;
+        let shard = g.shard.as_deref().unwrap_or("-");
+        info!(config = %config.dir.display(), state_dir = %g.state_dir.display(), shard, companies = config.companies.len(), "starting");
+        for w in &config.warnings {
+            warn!(warning = %w, "configuration warning");
+        }
+        notify(&[NotifyState::Status("opening the store")]);
+        std::fs::create_dir_all(&g.state_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create the state directory {}: {e}",
+                g.state_dir.display()
+            )
+        })?;
+        let store_path = g.state_dir.join("store");
+        let store = tokio::task::spawn_blocking(move || SledStore::open(&store_path))
+            .await
+            .map_err(|e| anyhow::anyhow!("store open task failed: {e}"))??;
+        create_source_dirs(&g.state_dir, &config.companies);
+
+        let metrics = Arc::new(Metrics::new());
+        metrics.set(
+            metrics::BUILD_INFO,
+            &[("version", env!("CARGO_PKG_VERSION"))],
+            1.0,
+        );
+        metrics.set(metrics::READY, &[], 0.0);
+        let ready = Arc::new(AtomicBool::new(false));
+        let listener = tokio::net::TcpListener::bind(g.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", g.listen))?;
+        let addr = listener.local_addr()?;
+        info!(addr = %addr, "http listening");
+        let (http_stop, mut http_stop_rx) = watch::channel(false);
+        let state = HttpState {
+            metrics: metrics.clone(),
+            ready: ready.clone(),
+        };
+        let http_task = tokio::spawn(async move {
+            let stop = async move {
+                let _ = http_stop_rx.wait_for(|s| *s).await;
+            };
+            if let Err(e) = http::serve(listener, state, stop).await {
+                error!(error = %e, "http endpoint failed");
+            }
+        });
+
+        let limiters = Arc::new(RateLimiters::new());
+        limiters.configure(&config.companies);
+        let shared = Shared {
+            store,
+            state_dir: g.state_dir.clone(),
+            clock,
+            metrics: metrics.clone(),
+            limiters,
+            restart: RestartPolicy::default(),
+        };
+        let mut scheduler = Scheduler::new(runner, shared.clone());
+        scheduler.apply(&config.companies);
+        metrics.set(metrics::COMPANIES, &[], config.companies.len() as f64);
+        metrics.set(metrics::CONFIG_GENERATION, &[], 1.0);
+        metrics.set(metrics::READY, &[], 1.0);
+        ready.store(true, Ordering::SeqCst);
+        let status = format!(
+            "running {} companies, http on {addr}",
+            config.companies.len()
+        );
+        notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
+        info!(companies = config.companies.len(), "ready");
+        Ok(Daemon {
+            config,
+            scheduler,
+            shared,
+            ready,
+            http_stop,
+            http_task,
+            generation: 1,
+            signals,
+        })
+    }
+
+    async fn run(mut self) -> anyhow::Result<()> {
+        let watchdog = watchdog_interval();
+        let mut tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        if let Some(w) = watchdog {
+            info!(
+                every_ms = u64::try_from(w.as_millis()).unwrap_or(u64::MAX),
+                "watchdog on"
+            );
+        }
+        loop {
+            tokio::select! {
+                _ = self.signals.term.recv() => { info!(signal = "SIGTERM", "stopping"); break; }
+                _ = self.signals.int.recv() => { info!(signal = "SIGINT", "stopping"); break; }
+                _ = self.signals.hup.recv() => self.reload().await,
+                _ = tick.tick(), if watchdog.is_some() => notify(&[NotifyState::Watchdog]),
+            }
+        }
+        self.stop().await
+    }
+
+    async fn reload(&mut self) {
+        notify(&[
+            NotifyState::Reloading,
+            NotifyState::Status("reloading the configuration"),
+        ]);
+        info!(config = %self.config.dir.display(), "SIGHUP: reloading the configuration");
+        let dir = self.config.dir.clone();
+        let loaded = tokio::task::spawn_blocking(move || config::load(&dir)).await;
+        let m = &self.shared.metrics;
+        let status = match loaded {
+            Ok(Ok(new)) => {
+                let g_old = &self.config.global;
+                let g_new = &new.global;
+                if g_old.listen != g_new.listen
+                    || g_old.state_dir != g_new.state_dir
+                    || g_old.log_format != g_new.log_format
+                    || g_old.log_level != g_new.log_level
+                    || g_old.shard != g_new.shard
+                {
+                    warn!("listen, state_dir, log_format, log_level and shard take effect at the next restart; the running values are kept");
+                }
+                for w in &new.warnings {
+                    warn!(warning = %w, "configuration warning");
+                }
+                create_source_dirs(&self.shared.state_dir, &new.companies);
+                self.shared.limiters.configure(&new.companies);
+                let changes = self.scheduler.apply(&new.companies);
+                self.generation += 1;
+                m.inc(metrics::RELOADS, &[("result", "ok")]);
+                m.set(metrics::COMPANIES, &[], new.companies.len() as f64);
+                m.set(metrics::CONFIG_GENERATION, &[], self.generation as f64);
+                info!(
+                    generation = self.generation,
+                    added = ?changes.added,
+                    removed = ?changes.removed,
+                    changed = ?changes.changed,
+                    unchanged = changes.unchanged,
+                    "configuration reloaded"
+                );
+                let keep_global = self.config.global.clone();
+                let shutdown_timeout = new.global.shutdown_timeout;
+                self.config = new;
+                // Only the drain timeout is taken live; the rest of `global` stays as started.
+                self.config.global = config::Global {
+                    shutdown_timeout,
+                    ..keep_global
+                };
+                format!(
+                    "running {} companies (configuration generation {})",
+                    self.config.companies.len(),
+                    self.generation
+                )
+            }
+            Ok(Err(errors)) => {
+                for e in &errors.0 {
+                    error!(error = %e, "configuration error");
+                }
+                error!(
+                    errors = errors.0.len(),
+                    "configuration reload refused: the previous configuration keeps running"
+                );
+                m.inc(metrics::RELOADS, &[("result", "refused")]);
+                format!(
+                    "reload refused ({} errors), running the previous configuration ({} companies)",
+                    errors.0.len(),
+                    self.config.companies.len()
+                )
+            }
+            Err(e) => {
+                error!(error = %e, "configuration reload task failed");
+                m.inc(metrics::RELOADS, &[("result", "refused")]);
+                "reload failed, running the previous configuration".to_owned()
+            }
+        };
+        notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
+    }
+
+    async fn stop(mut self) -> anyhow::Result<()> {
+        self.ready.store(false, Ordering::SeqCst);
+        self.shared.metrics.set(metrics::READY, &[], 0.0);
+        notify(&[
+            NotifyState::Stopping,
+            NotifyState::Status("draining in-flight work"),
+        ]);
+        let timeout = self.config.global.shutdown_timeout;
+        let cancelled = self.scheduler.shutdown(timeout).await;
+        if cancelled > 0 {
+            warn!(
+                cancelled,
+                timeout_secs = timeout.as_secs(),
+                "tasks still running at the drain timeout were cancelled"
+            );
+        }
+        let store = self.shared.store.clone();
+        match tokio::task::spawn_blocking(move || store.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => error!(error = %e, "store flush failed"),
+            Err(e) => error!(error = %e, "store flush task failed"),
+        }
+        let _ = self.http_stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.http_task).await;
+        self.http_task.abort();
+        notify(&[NotifyState::Status("stopped")]);
+        info!("stopped");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::schema::{DirSource, ReconcilePolicy, WritebackConfig};
+    use relance_core::Currency;
+    use std::sync::atomic::AtomicU64;
+
+    fn company(id: &str, poll_secs: u64) -> CompanyConfig {
+        CompanyConfig {
+            file: PathBuf::from(format!("/x/{id}.toml")),
+            id: CompanyId::new(id),
+            name: id.to_owned(),
+            siren: None,
+            currency: Currency::EUR,
+            poll_interval: Duration::from_secs(poll_secs),
+            sources: vec![SourceConfig::BankDir(DirSource {
+                name: "bank".into(),
+                path: PathBuf::from("/x/bank"),
+            })],
+            writeback: WritebackConfig::None,
+            reconcile: ReconcilePolicy::default(),
+            dunning: Default::default(),
+            provision: Default::default(),
+            mail: None,
+        }
+    }
+
+    fn shared(dir: &Path) -> Shared {
+        Shared {
+            store: SledStore::open(&dir.join("store")).unwrap(),
+            state_dir: dir.to_owned(),
+            clock: Clock::fixed_date(chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()),
+            metrics: Arc::new(Metrics::new()),
+            limiters: Arc::new(RateLimiters::new()),
+            restart: RestartPolicy::default(),
+        }
+    }
+
+    /// Waits (in paused virtual time) until `f` holds, at most `limit` of virtual time.
+    async fn until(limit: Duration, f: impl Fn() -> bool) -> bool {
+        let end = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < end {
+            if f() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        f()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_company_is_restarted_and_others_keep_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let sh = shared(dir.path());
+        let calls: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
+        let c2 = calls.clone();
+        let runner = move |ctx: CycleContext| {
+            let calls = c2.clone();
+            async move {
+                let id = ctx.company.id.to_string();
+                let n = {
+                    let mut m = calls.lock().unwrap();
+                    let e = m.entry(id.clone()).or_insert(0);
+                    *e += 1;
+                    *e
+                };
+                if id == "bad" && n <= 2 {
+                    panic!("boom {n}");
+                }
+                if id == "err" {
+                    anyhow::bail!("remote said no");
+                }
+                Ok(CycleReport {
+                    sources: vec![SourceReport {
+                        connector: "bank".into(),
+                        pulls: 1,
+                        documents: 2,
+                        errors: 0,
+                    }],
+                    matches: 1,
+                    actions: 0,
+                })
+            }
+        };
+        let mut s = Scheduler::new(Arc::new(runner), sh.clone());
+        let changes = s.apply(&[company("good", 60), company("bad", 60), company("err", 60)]);
+        assert_eq!(changes.added.len(), 3);
+        let m = sh.metrics.clone();
+        let ok = until(Duration::from_secs(600), || {
+            m.get(metrics::RESTARTS, &[("company", "bad")]) == Some(2.0)
+                && m.get(metrics::CYCLES, &[("company", "bad"), ("outcome", "ok")])
+                    .is_some()
+                && m.get(metrics::CYCLES, &[("company", "good"), ("outcome", "ok")]) >= Some(2.0)
+                && m.get(metrics::CYCLES, &[("company", "err"), ("outcome", "error")]) >= Some(2.0)
+        })
+        .await;
+        assert!(ok, "{}", m.render());
+        assert!(
+            m.get(metrics::CYCLES, &[("company", "good"), ("outcome", "ok")])
+                .unwrap()
+                >= 2.0
+        );
+        assert!(
+            m.get(metrics::CYCLES, &[("company", "err"), ("outcome", "error")])
+                .unwrap()
+                >= 2.0
+        );
+        assert_eq!(m.get(metrics::COMPANY_UP, &[("company", "bad")]), Some(1.0));
+        assert_eq!(
+            m.get(metrics::OUTBOX_DEPTH, &[("company", "good")]),
+            Some(0.0)
+        );
+        assert!(
+            m.get(
+                metrics::DOCUMENTS,
+                &[("company", "good"), ("connector", "bank")]
+            )
+            .unwrap()
+                >= 2.0
+        );
+        assert_eq!(s.shutdown(Duration::from_secs(5)).await, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reload_restarts_only_what_changed_and_shutdown_drains() {
+        let dir = tempfile::tempdir().unwrap();
+        let sh = shared(dir.path());
+        let cycles = Arc::new(AtomicU64::new(0));
+        let c2 = cycles.clone();
+        let runner = move |mut ctx: CycleContext| {
+            let cycles = c2.clone();
+            async move {
+                cycles.fetch_add(1, Ordering::SeqCst);
+                // A long item: it ends early when asked to stop (as delivery does).
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+                    _ = ctx.shutdown.wait_for(|s| *s) => {}
+                }
+                Ok(CycleReport::default())
+            }
+        };
+        let mut s = Scheduler::new(Arc::new(runner), sh.clone());
+        s.apply(&[company("a", 60), company("b", 60)]);
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        let changes = s.apply(&[company("a", 60), company("b", 120), company("c", 60)]);
+        assert_eq!(changes.added, vec!["c".to_owned()]);
+        assert_eq!(changes.changed, vec!["b".to_owned()]);
+        assert_eq!(changes.unchanged, 1);
+        let changes = s.apply(&[company("b", 120), company("c", 60)]);
+        assert_eq!(changes.removed, vec!["a".to_owned()]);
+        assert!(sh
+            .metrics
+            .get(metrics::COMPANY_UP, &[("company", "a")])
+            .is_none());
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        // Every task is mid-item (30 s items); a drain asks them to stop and they finish.
+        assert_eq!(s.shutdown(Duration::from_secs(60)).await, 0);
+        assert!(cycles.load(Ordering::SeqCst) >= 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_cancels_what_does_not_drain_in_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let sh = shared(dir.path());
+        let runner = |_ctx: CycleContext| async move {
+            // Ignores the shutdown signal.
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok(CycleReport::default())
+        };
+        let mut s = Scheduler::new(Arc::new(runner), sh);
+        s.apply(&[company("stuck", 1)]);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(s.shutdown(Duration::from_secs(10)).await, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rate_limiter_is_shared_per_host() {
+        let mut a = company("a", 60);
+        let mut b = company("b", 60);
+        let tryton = |rps| {
+            let mut t = relance_connectors::systems::tryton::TrytonConfig::new(
+                "http://127.0.0.1:8000",
+                "db",
+                "u",
+                "/pw",
+            );
+            t.requests_per_second = rps;
+            SourceConfig::Tryton(Box::new(crate::config::schema::TrytonSource {
+                name: "erp".into(),
+                tryton: t,
+            }))
+        };
+        a.sources.push(tryton(5));
+        b.sources.push(tryton(0));
+        let l = RateLimiters::new();
+        l.configure([&a, &b]);
+        assert_eq!(l.rate("127.0.0.1:8000"), Some(5));
+        let start = tokio::time::Instant::now();
+        for _ in 0..15 {
+            l.acquire("127.0.0.1:8000").await;
+        }
+        // 5 at once (a full bucket), then 10 more at 5 per second: 2 s of virtual time.
+        assert_eq!(tokio::time::Instant::now() - start, Duration::from_secs(2));
+        let start = tokio::time::Instant::now();
+        l.acquire("other:80").await;
+        assert_eq!(tokio::time::Instant::now() - start, Duration::ZERO);
+    }
+
+    #[test]
+    fn restart_delays_double_up_to_the_cap() {
+        let p = RestartPolicy::default();
+        assert_eq!(p.delay(1), Duration::from_secs(1));
+        assert_eq!(p.delay(2), Duration::from_secs(2));
+        assert_eq!(p.delay(4), Duration::from_secs(8));
+        assert_eq!(p.delay(30), Duration::from_secs(300));
+    }
+}

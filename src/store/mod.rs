@@ -1,0 +1,559 @@
+//! The store: everything relance knows per company, committed in atomic, flushed batches.
+//!
+//! One [`Batch`] carries the records pulled from a source *and* the source's cursor, the
+//! seen-file hashes, the audit entries of the decisions taken and the outbox entries of the
+//! remote effects to make. [`Store::commit`] applies the whole batch atomically (all or nothing,
+//! also across a crash) and flushes it to disk before it returns, so a cursor never runs ahead of
+//! its data (architecture invariant 6) and an outbox entry exists on disk before its remote call
+//! (invariant 5).
+//!
+//! Records ([`InvoiceRecord`], [`OutboxEntry`], ...) are the store's own types; they embed the
+//! core and connector types (`Invoice`, `WriteCommand`) rather than copy them field by field.
+//! The envelope version is what protects them: a change to an embedded type that alters its
+//! JSON shape must bump [`schema::SCHEMA_VERSION`] and add a migration that reads the old
+//! shape (a frozen copy of the old type) and writes the new one.
+//!
+//! Records are stored as versioned JSON envelopes (`{"v":2,"body":…}`, invariant 7); a store
+//! written by an older schema is migrated when opened ([`schema`]), one written by a newer one
+//! is refused, never misread. The only implementation is [`sled::SledStore`] (sled 0.34),
+//! behind the [`Store`] trait so it can be replaced.
+//!
+//! ```ignore
+//! let store = SledStore::open(Path::new("/var/lib/relance/store"))?;
+//! let mut batch = Batch::default();
+//! batch.receipts.push(receipt_record);
+//! batch.cursors.push(("bank".into(), Cursor("2026-03-01".into())));
+//! store.commit(&CompanyId::new("acme"), batch)?; // atomic and flushed
+//! ```
+
+pub mod schema;
+pub mod sled;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use relance_connectors::contract::{Cursor, IdempotencyKey, Page, Record, RemoteRef, WriteCommand};
+use relance_core::{CompanyId, Customer, CustomerId, Invoice, InvoiceId, Receipt, TransactionId};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[allow(unused_imports)] // the binary names `store::SledStore` once sync is wired
+pub use self::sled::SledStore;
+
+/// What can go wrong reading or writing the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The underlying database failed (IO, corruption reported by sled).
+    #[error("store database error: {0}")]
+    Db(#[from] ::sled::Error),
+    /// Another process (or a store not yet released in this one) holds the directory lock.
+    #[error("store at {path} is locked by another process (is another relance running?)")]
+    Locked {
+        /// The store directory.
+        path: String,
+    },
+    /// A record could not be encoded or decoded.
+    #[error("store record {key}: {source}")]
+    Codec {
+        /// The record's key, printable.
+        key: String,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+    /// A record carries a version this build does not read (it would be misread).
+    #[error("store record {key}: record version {found}, expected {expected}")]
+    RecordVersion {
+        /// The record's key, printable.
+        key: String,
+        /// Version found in the record.
+        found: u32,
+        /// Version this build reads.
+        expected: u32,
+    },
+    /// The store was written by a newer relance (schema version above this build's).
+    #[error(
+        "store schema version {found} is newer than this build's {supported}: upgrade relance"
+    )]
+    NewerSchema {
+        /// Version found on disk.
+        found: u32,
+        /// Highest version this build knows.
+        supported: u32,
+    },
+    /// The store holds data but no schema version: it is not a relance store, or is damaged.
+    #[error("store at {path} holds data without a schema version: refusing to guess its layout")]
+    UnknownSchema {
+        /// The store directory.
+        path: String,
+    },
+    /// A migration step failed.
+    #[error("store migration from schema {from} to {to} failed at {key}: {reason}")]
+    Migration {
+        /// Version migrated from.
+        from: u32,
+        /// Version migrated to.
+        to: u32,
+        /// Key being migrated.
+        key: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The blocking task running a store operation panicked or was cancelled.
+    #[error("store task failed: {0}")]
+    Task(String),
+}
+
+/// A customer as stored, with the source it came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CustomerRecord {
+    /// Name of the source (connector) that gave it.
+    pub source: String,
+    /// The customer.
+    pub customer: Customer,
+}
+
+/// An invoice or credit note as stored; upserted by its id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceRecord {
+    /// Name of the source (connector) that gave it.
+    pub source: String,
+    /// Hash of the source content it was built from (detects changes on re-pull).
+    pub content_hash: String,
+    /// The invoice.
+    pub invoice: Invoice,
+}
+
+/// A bank receipt as stored, deduplicated by `dedup_key`: a second receipt with the same key
+/// (an overlapping statement imported twice) adds nothing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReceiptRecord {
+    /// The caller's deduplication key (e.g. account + bank id + booking date + amount).
+    pub dedup_key: String,
+    /// Name of the source (connector) that gave it.
+    pub source: String,
+    /// The receipt.
+    pub receipt: Receipt,
+}
+
+/// One allocation of a receipt to an invoice, with the evidence behind the decision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AllocationRecord {
+    /// The bank's transaction id.
+    pub transaction: TransactionId,
+    /// The invoice (or credit note, with a negative amount).
+    pub invoice: InvoiceId,
+    /// Amount allocated.
+    pub amount: Decimal,
+    /// True when relance applies it without a person.
+    pub auto: bool,
+    /// Why (rule id and summary).
+    pub reason: String,
+    /// The evidence (matched references, scores…), as the reconcile engine gave it.
+    pub evidence: serde_json::Value,
+    /// When it was decided.
+    pub decided_at: DateTime<Utc>,
+}
+
+/// A file already imported, by content hash, so a second import of it is skipped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenFile {
+    /// Hash of the file's bytes (hex SHA-256).
+    pub hash: String,
+    /// File name when seen.
+    pub name: String,
+    /// Source that imported it.
+    pub source: String,
+    /// When it was imported.
+    pub seen_at: DateTime<Utc>,
+}
+
+/// Where an outbox entry stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum OutboxState {
+    /// Not yet known to be applied; delivered at or after `next_attempt_at`.
+    Pending,
+    /// Applied at the remote.
+    Done {
+        /// When relance learnt it was applied.
+        at: DateTime<Utc>,
+        /// The remote's reference of the effect.
+        remote_ref: RemoteRef,
+        /// True when `find_applied` found it already applied (a retry after a crash).
+        found_applied: bool,
+    },
+    /// Will not be applied: a permanent error or too many attempts.
+    Dead {
+        /// When it was given up.
+        at: DateTime<Utc>,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A remote effect to make, recorded (committed and flushed) before any remote call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// Deterministic key: the same decision always gives the same key.
+    pub key: IdempotencyKey,
+    /// Name of the write-back connector that applies it.
+    pub target: String,
+    /// The effect.
+    pub command: WriteCommand,
+    /// Remote calls attempted so far (find_applied + apply count as one attempt).
+    pub attempts: u32,
+    /// Not to be attempted before this instant.
+    pub next_attempt_at: DateTime<Utc>,
+    /// When the entry was recorded.
+    pub created_at: DateTime<Utc>,
+    /// The last error, if any, for explanations.
+    pub last_error: Option<String>,
+    /// Pending, done or dead.
+    pub state: OutboxState,
+}
+
+impl OutboxEntry {
+    /// A new pending entry, due at once.
+    pub fn new(
+        key: IdempotencyKey,
+        target: impl Into<String>,
+        command: WriteCommand,
+        now: DateTime<Utc>,
+    ) -> Self {
+        OutboxEntry {
+            key,
+            target: target.into(),
+            command,
+            attempts: 0,
+            next_attempt_at: now,
+            created_at: now,
+            last_error: None,
+            state: OutboxState::Pending,
+        }
+    }
+
+    /// True while the entry still has to be delivered.
+    pub fn is_pending(&self) -> bool {
+        matches!(self.state, OutboxState::Pending)
+    }
+}
+
+/// Something relance gave up on, kept with the reason for a person to look at.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// Unique key (the outbox key, or a file hash, ...).
+    pub key: String,
+    /// Where it comes from: "outbox", "sync:<source>", ...
+    pub origin: String,
+    /// Why it was given up (error classification and message).
+    pub reason: String,
+    /// The item itself.
+    pub payload: serde_json::Value,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// One decision to log (a match, a reminder, a provision, a delivery, a cursor move...).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// When it was decided (passed in, never read from the clock here).
+    pub at: DateTime<Utc>,
+    /// Kind of decision, e.g. "reconcile.match", "dunning.plan", "outbox.done".
+    pub kind: String,
+    /// What it concerns (invoice id, transaction id, idempotency key...).
+    pub subject: String,
+    /// One-line summary.
+    pub summary: String,
+    /// The explanation: rule id, evidence, rate table row.
+    pub explanation: serde_json::Value,
+}
+
+/// An audit event as stored, with its position in the company's append-only log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Position in the log: 1, 2, 3... without gaps, in commit order.
+    pub seq: u64,
+    /// The event.
+    pub event: AuditEvent,
+}
+
+/// How far the doubtful-debt provision of one closing has gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProvisionStatus {
+    /// Computed, not posted (dry run or waiting for approval).
+    Computed,
+    /// Its moves are in the outbox.
+    Queued,
+    /// Its moves are applied in the system of record.
+    Posted,
+}
+
+/// One invoice's provision at a closing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProvisionLine {
+    /// The invoice.
+    pub invoice: InvoiceId,
+    /// Its customer.
+    pub customer: CustomerId,
+    /// Amount without VAT the provision is based on.
+    pub base: Decimal,
+    /// Rate applied (0..=1), from the named rate table row.
+    pub rate: Decimal,
+    /// Provision amount (account 491 balance for this invoice).
+    pub amount: Decimal,
+    /// True when the receivable was reclassified to 416.
+    pub reclassified_416: bool,
+    /// Rate table row or rule that gave the rate.
+    pub rule: String,
+}
+
+/// The provision state of one closing date, so the next closing can compute reversals (78174).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProvisionState {
+    /// The closing date.
+    pub closing: NaiveDate,
+    /// Computed, queued or posted.
+    pub status: ProvisionStatus,
+    /// Per-invoice lines.
+    pub lines: Vec<ProvisionLine>,
+    /// Outbox keys of the moves posted for this closing.
+    pub move_keys: Vec<IdempotencyKey>,
+    /// When this state was recorded.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Everything one commit applies for one company, atomically.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// Customers to upsert by id.
+    pub customers: Vec<CustomerRecord>,
+    /// Invoices to upsert by id.
+    pub invoices: Vec<InvoiceRecord>,
+    /// Invoices the source no longer has (removed from the store).
+    pub removed_invoices: Vec<InvoiceId>,
+    /// Receipts to insert unless their dedup key is already stored.
+    pub receipts: Vec<ReceiptRecord>,
+    /// Allocations to upsert by (transaction, invoice).
+    pub allocations: Vec<AllocationRecord>,
+    /// Allocations to remove, by (transaction, invoice) (e.g. a returned payment).
+    pub removed_allocations: Vec<(TransactionId, InvoiceId)>,
+    /// Cursors to set, by source name: committed with the data they cover.
+    pub cursors: Vec<(String, Cursor)>,
+    /// Files imported by this batch.
+    pub seen_files: Vec<SeenFile>,
+    /// New outbox entries: inserted unless an entry with the same key exists (a decision
+    /// planned again keeps its first entry and its state).
+    pub outbox_new: Vec<OutboxEntry>,
+    /// Outbox entries to overwrite (delivery progress).
+    pub outbox_updates: Vec<OutboxEntry>,
+    /// Dead letters to record (upsert by key).
+    pub dead_letters: Vec<DeadLetter>,
+    /// Decisions to append to the audit log, in order.
+    pub audit: Vec<AuditEvent>,
+    /// Provision states to upsert by closing date.
+    pub provisions: Vec<ProvisionState>,
+}
+
+/// The default deduplication key of a receipt: its account and the bank's own transaction id
+/// (unique per account; the same entry in two overlapping statements gives the same key).
+pub fn receipt_dedup_key(receipt: &Receipt) -> String {
+    format!("{}|{}", receipt.account, receipt.id)
+}
+
+/// Hex SHA-256 of a record's JSON: tells a changed record from a re-pulled unchanged one.
+pub fn content_hash<T: Serialize>(value: &T) -> String {
+    // Serialising plain data types to JSON cannot fail (no maps with non-string keys, no
+    // fallible Serialize impls); an empty hash would only make the record look changed.
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    hex::encode(Sha256::digest(&bytes))
+}
+
+impl Batch {
+    /// Adds a page pulled from `source`: its records and, when it has one, its next cursor,
+    /// so both are committed together (a cursor advances only with its data). Receipts are
+    /// keyed by [`receipt_dedup_key`]; a quarantined file becomes a dead letter and an audit
+    /// entry with its reason.
+    pub fn add_page(&mut self, source: &str, page: &Page, at: DateTime<Utc>) {
+        for record in &page.records {
+            match record {
+                Record::Customer(c) => self.customers.push(CustomerRecord {
+                    source: source.to_owned(),
+                    customer: c.clone(),
+                }),
+                Record::Invoice(i) => self.invoices.push(InvoiceRecord {
+                    source: source.to_owned(),
+                    content_hash: content_hash(i),
+                    invoice: i.clone(),
+                }),
+                Record::Receipt(r) => self.receipts.push(ReceiptRecord {
+                    dedup_key: receipt_dedup_key(r),
+                    source: source.to_owned(),
+                    receipt: r.clone(),
+                }),
+                Record::InvoiceRemoved { id } => self.removed_invoices.push(id.clone()),
+                Record::Quarantined { file, reason } => {
+                    self.dead_letters.push(DeadLetter {
+                        key: format!("quarantine:{source}:{file}"),
+                        origin: format!("sync:{source}"),
+                        reason: reason.clone(),
+                        payload: serde_json::json!({ "file": file }),
+                        at,
+                    });
+                    self.audit.push(AuditEvent {
+                        at,
+                        kind: "sync.quarantine".to_owned(),
+                        subject: file.clone(),
+                        summary: format!("file quarantined by {source}: {reason}"),
+                        explanation: serde_json::json!({ "source": source, "reason": reason }),
+                    });
+                }
+            }
+        }
+        if let Some(next) = &page.next {
+            self.cursors.push((source.to_owned(), next.clone()));
+        }
+    }
+
+    /// True when the batch holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.customers.is_empty()
+            && self.invoices.is_empty()
+            && self.removed_invoices.is_empty()
+            && self.receipts.is_empty()
+            && self.allocations.is_empty()
+            && self.removed_allocations.is_empty()
+            && self.cursors.is_empty()
+            && self.seen_files.is_empty()
+            && self.outbox_new.is_empty()
+            && self.outbox_updates.is_empty()
+            && self.dead_letters.is_empty()
+            && self.audit.is_empty()
+            && self.provisions.is_empty()
+    }
+}
+
+/// What a commit did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommitOutcome {
+    /// Receipts stored.
+    pub receipts_added: usize,
+    /// Receipts skipped because their dedup key was already stored (or repeated in the batch).
+    pub receipts_duplicate: usize,
+    /// New outbox entries stored.
+    pub outbox_added: usize,
+    /// New outbox entries skipped because their key already had an entry.
+    pub outbox_existing: usize,
+    /// Sequence numbers given to this batch's audit events (first, last), if any.
+    pub audit_seqs: Option<(u64, u64)>,
+}
+
+/// The store of every company's data. Implementations must apply a [`Batch`] atomically
+/// (all of it or none of it, also across a crash) and durably (flushed) before
+/// [`Store::commit`] returns.
+pub trait Store {
+    /// Applies `batch` for `company` atomically and flushes it to disk.
+    fn commit(&self, company: &CompanyId, batch: Batch) -> Result<CommitOutcome, StoreError>;
+    /// Flushes anything not yet on disk (commit already does; for shutdown).
+    fn flush(&self) -> Result<(), StoreError>;
+
+    /// Companies with data in the store.
+    fn companies(&self) -> Result<Vec<CompanyId>, StoreError>;
+    /// A customer by id.
+    fn customer(
+        &self,
+        company: &CompanyId,
+        id: &CustomerId,
+    ) -> Result<Option<CustomerRecord>, StoreError>;
+    /// All customers, ordered by id.
+    fn customers(&self, company: &CompanyId) -> Result<Vec<CustomerRecord>, StoreError>;
+    /// An invoice by id.
+    fn invoice(
+        &self,
+        company: &CompanyId,
+        id: &InvoiceId,
+    ) -> Result<Option<InvoiceRecord>, StoreError>;
+    /// All invoices, ordered by id.
+    fn invoices(&self, company: &CompanyId) -> Result<Vec<InvoiceRecord>, StoreError>;
+    /// A receipt by dedup key.
+    fn receipt(
+        &self,
+        company: &CompanyId,
+        dedup_key: &str,
+    ) -> Result<Option<ReceiptRecord>, StoreError>;
+    /// All receipts, ordered by dedup key.
+    fn receipts(&self, company: &CompanyId) -> Result<Vec<ReceiptRecord>, StoreError>;
+    /// All allocations, ordered by (transaction, invoice).
+    fn allocations(&self, company: &CompanyId) -> Result<Vec<AllocationRecord>, StoreError>;
+    /// The committed cursor of a source.
+    fn cursor(&self, company: &CompanyId, source: &str) -> Result<Option<Cursor>, StoreError>;
+    /// Every source's cursor, ordered by source name.
+    fn cursors(&self, company: &CompanyId) -> Result<Vec<(String, Cursor)>, StoreError>;
+    /// The file with this content hash, if already imported.
+    fn seen_file(&self, company: &CompanyId, hash: &str) -> Result<Option<SeenFile>, StoreError>;
+    /// An outbox entry by key.
+    fn outbox_entry(
+        &self,
+        company: &CompanyId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<OutboxEntry>, StoreError>;
+    /// All outbox entries (any state), ordered by key.
+    fn outbox(&self, company: &CompanyId) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Pending outbox entries for `target`, ordered by key.
+    fn outbox_pending(
+        &self,
+        company: &CompanyId,
+        target: &str,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// All dead letters, ordered by key.
+    fn dead_letters(&self, company: &CompanyId) -> Result<Vec<DeadLetter>, StoreError>;
+    /// Up to `limit` audit entries with `seq >= from_seq`, in order.
+    fn audit(
+        &self,
+        company: &CompanyId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+    /// The provision state of a closing date.
+    fn provision(
+        &self,
+        company: &CompanyId,
+        closing: NaiveDate,
+    ) -> Result<Option<ProvisionState>, StoreError>;
+    /// All provision states, ordered by closing date.
+    fn provisions(&self, company: &CompanyId) -> Result<Vec<ProvisionState>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_page_becomes_records_plus_its_cursor() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).unwrap();
+        let inv = schema::tests_support::invoice("F1");
+        let page = Page {
+            records: vec![
+                Record::Invoice(inv.clone()),
+                Record::InvoiceRemoved { id: "F0".into() },
+                Record::Quarantined {
+                    file: "bad.xml".into(),
+                    reason: "CII: no BT-1".into(),
+                },
+            ],
+            next: Some(Cursor("c2".into())),
+            has_more: false,
+        };
+        let mut b = Batch::default();
+        b.add_page("inbox", &page, at);
+        assert_eq!(b.invoices[0].content_hash, content_hash(&inv));
+        assert_eq!(b.invoices[0].content_hash.len(), 64);
+        assert_eq!(b.removed_invoices, vec![InvoiceId::new("F0")]);
+        assert_eq!(b.dead_letters[0].origin, "sync:inbox");
+        assert_eq!(b.audit[0].kind, "sync.quarantine");
+        assert_eq!(b.cursors, vec![("inbox".to_owned(), Cursor("c2".into()))]);
+        let mut changed = inv.clone();
+        changed.amount_due = Decimal::ZERO;
+        assert_ne!(content_hash(&changed), content_hash(&inv));
+    }
+}

@@ -1,0 +1,794 @@
+//! The [`Store`] on sled 0.34: one tree per company, records under prefixed keys, each commit
+//! one `apply_batch` (atomic across a crash) followed by an explicit flush.
+//!
+//! Key layout inside the company tree `co/<company>` (the prefixes never prefix each other):
+//! `cust/<id>`, `inv/<id>`, `rcpt/<dedup key>`, `alloc/<transaction>\0<invoice>`,
+//! `cur/<source>`, `seen/<hash>`, `obx/<key>` (every outbox entry), `obxp/<key>` (index of the
+//! pending ones, empty value), `dead/<key>`, `aud/<seq as 8 bytes big-endian>`,
+//! `prov/<YYYY-MM-DD>`, `meta/audit_seq` (last audit sequence number, 8 bytes big-endian).
+//! Values are JSON envelopes `{"v":2,"body":…}` (see [`super::schema`]).
+
+use super::schema::{self, RECORD_VERSION};
+use super::{
+    AllocationRecord, AuditEntry, Batch, CommitOutcome, CustomerRecord, DeadLetter, InvoiceRecord,
+    OutboxEntry, ProvisionState, ReceiptRecord, SeenFile, Store, StoreError,
+};
+use chrono::NaiveDate;
+use relance_connectors::contract::{Cursor, IdempotencyKey};
+use relance_core::{CompanyId, CustomerId, InvoiceId};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+pub(crate) const CUST: &[u8] = b"cust/";
+pub(crate) const INV: &[u8] = b"inv/";
+pub(crate) const RCPT: &[u8] = b"rcpt/";
+pub(crate) const ALLOC: &[u8] = b"alloc/";
+pub(crate) const CUR: &[u8] = b"cur/";
+pub(crate) const SEEN: &[u8] = b"seen/";
+pub(crate) const OBX: &[u8] = b"obx/";
+pub(crate) const OBX_PENDING: &[u8] = b"obxp/";
+pub(crate) const DEAD: &[u8] = b"dead/";
+pub(crate) const AUD: &[u8] = b"aud/";
+pub(crate) const PROV: &[u8] = b"prov/";
+pub(crate) const META: &[u8] = b"meta/";
+pub(crate) const AUDIT_SEQ: &[u8] = b"meta/audit_seq";
+/// How long [`SledStore::open`] waits for the directory lock.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// Prefix of company tree names.
+pub(crate) const COMPANY_TREE: &str = "co/";
+
+/// The sled-backed store. Cheap to clone (the database handle is shared).
+///
+/// sled locks its directory: one process at a time opens a store.
+#[derive(Clone)]
+pub struct SledStore {
+    db: ::sled::Db,
+    path: PathBuf,
+    /// Serialises commits, so the reads a commit makes (dedup keys, audit sequence) and its
+    /// write are not interleaved with another commit's.
+    commit_lock: Arc<Mutex<()>>,
+    /// Company trees opened so far, by tree name (reads never create a tree).
+    trees: Arc<RwLock<HashMap<String, ::sled::Tree>>>,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A record as written: the record version and the body.
+#[derive(Serialize)]
+struct EnvelopeOut<'a, T> {
+    v: u32,
+    body: &'a T,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeIn<T> {
+    v: u32,
+    body: T,
+}
+
+#[derive(Deserialize)]
+struct VersionOnly {
+    v: u32,
+}
+
+/// Encodes a record as a current-version envelope.
+pub(crate) fn encode<T: Serialize>(key: &[u8], body: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(&EnvelopeOut {
+        v: RECORD_VERSION,
+        body,
+    })
+    .map_err(|source| StoreError::Codec {
+        key: printable(key),
+        source,
+    })
+}
+
+/// Decodes a current-version envelope; any other version is an error, never a guess.
+pub(crate) fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    match serde_json::from_slice::<EnvelopeIn<T>>(bytes) {
+        Ok(env) if env.v == RECORD_VERSION => Ok(env.body),
+        Ok(env) => Err(StoreError::RecordVersion {
+            key: printable(key),
+            found: env.v,
+            expected: RECORD_VERSION,
+        }),
+        Err(source) => match serde_json::from_slice::<VersionOnly>(bytes) {
+            Ok(VersionOnly { v }) if v != RECORD_VERSION => Err(StoreError::RecordVersion {
+                key: printable(key),
+                found: v,
+                expected: RECORD_VERSION,
+            }),
+            _ => Err(StoreError::Codec {
+                key: printable(key),
+                source,
+            }),
+        },
+    }
+}
+
+/// A key for error messages: UTF-8 where it is, escaped bytes elsewhere.
+pub(crate) fn printable(key: &[u8]) -> String {
+    String::from_utf8_lossy(key).replace('\0', "\\0")
+}
+
+fn key(prefix: &[u8], id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + id.len());
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn alloc_key(transaction: &str, invoice: &str) -> Vec<u8> {
+    let mut k = key(ALLOC, transaction);
+    k.push(0);
+    k.extend_from_slice(invoice.as_bytes());
+    k
+}
+
+fn audit_key(seq: u64) -> Vec<u8> {
+    let mut k = AUD.to_vec();
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn read_u64(bytes: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(bytes).ok().map(u64::from_be_bytes)
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in directory `path`, migrating an older schema first.
+    ///
+    /// sled locks the directory; the lock of a store just dropped in this process is released
+    /// by sled's background threads a moment later, so a locked directory is retried for up to
+    /// [`LOCK_WAIT`] before [`StoreError::Locked`] is returned (another process holds it).
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let started = std::time::Instant::now();
+        let db = loop {
+            match ::sled::Config::new().path(path).open() {
+                Ok(db) => break db,
+                Err(::sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                    if started.elapsed() >= LOCK_WAIT {
+                        return Err(StoreError::Locked {
+                            path: path.display().to_string(),
+                        });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        schema::prepare(&db, path)?;
+        Ok(SledStore {
+            db,
+            path: path.to_path_buf(),
+            commit_lock: Arc::new(Mutex::new(())),
+            trees: Arc::default(),
+        })
+    }
+
+    /// The store directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes the store occupies on disk (sled's own estimate).
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    /// The company's tree, created when missing (for commits).
+    fn tree(&self, company: &CompanyId) -> Result<::sled::Tree, StoreError> {
+        let name = format!("{COMPANY_TREE}{}", company.as_str());
+        if let Some(t) = self.cached(&name) {
+            return Ok(t);
+        }
+        let tree = self.db.open_tree(&name)?;
+        self.trees
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name, tree.clone());
+        Ok(tree)
+    }
+
+    /// The company's tree if it exists (for reads: an unknown company reads as empty).
+    fn existing_tree(&self, company: &CompanyId) -> Result<Option<::sled::Tree>, StoreError> {
+        let name = format!("{COMPANY_TREE}{}", company.as_str());
+        if let Some(t) = self.cached(&name) {
+            return Ok(Some(t));
+        }
+        if self.db.tree_names().iter().any(|n| n == name.as_bytes()) {
+            return self.tree(company).map(Some);
+        }
+        Ok(None)
+    }
+
+    fn cached(&self, name: &str) -> Option<::sled::Tree> {
+        // A poisoned cache lock holds valid tree handles all the same.
+        let trees = self.trees.read().unwrap_or_else(|p| p.into_inner());
+        trees.get(name).cloned()
+    }
+
+    fn get<T: DeserializeOwned>(
+        &self,
+        company: &CompanyId,
+        k: &[u8],
+    ) -> Result<Option<T>, StoreError> {
+        let Some(tree) = self.existing_tree(company)? else {
+            return Ok(None);
+        };
+        match tree.get(k)? {
+            Some(v) => decode(k, &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn scan<T: DeserializeOwned>(
+        &self,
+        company: &CompanyId,
+        prefix: &[u8],
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        let Some(tree) = self.existing_tree(company)? else {
+            return Ok(out);
+        };
+        for kv in tree.scan_prefix(prefix) {
+            let (k, v) = kv?;
+            out.push(decode(&k, &v)?);
+        }
+        Ok(out)
+    }
+
+    /// Builds the sled batch of `batch`; the caller holds the commit lock.
+    fn build(
+        tree: &::sled::Tree,
+        batch: &Batch,
+    ) -> Result<(::sled::Batch, CommitOutcome), StoreError> {
+        let mut b = ::sled::Batch::default();
+        let mut outcome = CommitOutcome::default();
+        for r in &batch.customers {
+            let k = key(CUST, r.customer.id.as_str());
+            let v = encode(&k, r)?;
+            b.insert(k, v);
+        }
+        for r in &batch.invoices {
+            let k = key(INV, r.invoice.id.as_str());
+            let v = encode(&k, r)?;
+            b.insert(k, v);
+        }
+        for id in &batch.removed_invoices {
+            b.remove(key(INV, id.as_str()));
+        }
+        let mut new_receipts = HashSet::new();
+        for r in &batch.receipts {
+            let k = key(RCPT, &r.dedup_key);
+            if new_receipts.contains(&k) || tree.contains_key(&k)? {
+                outcome.receipts_duplicate += 1;
+                continue;
+            }
+            let v = encode(&k, r)?;
+            new_receipts.insert(k.clone());
+            b.insert(k, v);
+            outcome.receipts_added += 1;
+        }
+        for a in &batch.allocations {
+            let k = alloc_key(a.transaction.as_str(), a.invoice.as_str());
+            let v = encode(&k, a)?;
+            b.insert(k, v);
+        }
+        for (t, i) in &batch.removed_allocations {
+            b.remove(alloc_key(t.as_str(), i.as_str()));
+        }
+        for (source, cursor) in &batch.cursors {
+            let k = key(CUR, source);
+            let v = encode(&k, cursor)?;
+            b.insert(k, v);
+        }
+        for f in &batch.seen_files {
+            let k = key(SEEN, &f.hash);
+            let v = encode(&k, f)?;
+            b.insert(k, v);
+        }
+        let mut new_outbox = HashSet::new();
+        for e in &batch.outbox_new {
+            let k = key(OBX, e.key.as_str());
+            if new_outbox.contains(&k) || tree.contains_key(&k)? {
+                outcome.outbox_existing += 1;
+                continue;
+            }
+            Self::put_outbox(&mut b, &k, e)?;
+            new_outbox.insert(k);
+            outcome.outbox_added += 1;
+        }
+        for e in &batch.outbox_updates {
+            let k = key(OBX, e.key.as_str());
+            Self::put_outbox(&mut b, &k, e)?;
+        }
+        for d in &batch.dead_letters {
+            let k = key(DEAD, &d.key);
+            let v = encode(&k, d)?;
+            b.insert(k, v);
+        }
+        if !batch.audit.is_empty() {
+            let last = tree.get(AUDIT_SEQ)?.and_then(|v| read_u64(&v)).unwrap_or(0);
+            let mut seq = last;
+            for event in &batch.audit {
+                seq += 1;
+                let k = audit_key(seq);
+                let v = encode(
+                    &k,
+                    &AuditEntry {
+                        seq,
+                        event: event.clone(),
+                    },
+                )?;
+                b.insert(k, v);
+            }
+            b.insert(AUDIT_SEQ, &seq.to_be_bytes());
+            outcome.audit_seqs = Some((last + 1, seq));
+        }
+        for p in &batch.provisions {
+            let k = key(PROV, &p.closing.format("%Y-%m-%d").to_string());
+            let v = encode(&k, p)?;
+            b.insert(k, v);
+        }
+        Ok((b, outcome))
+    }
+
+    fn put_outbox(b: &mut ::sled::Batch, k: &[u8], e: &OutboxEntry) -> Result<(), StoreError> {
+        b.insert(k, encode(k, e)?);
+        let pk = key(OBX_PENDING, e.key.as_str());
+        if e.is_pending() {
+            b.insert(pk, &[] as &[u8]);
+        } else {
+            b.remove(pk);
+        }
+        Ok(())
+    }
+}
+
+impl Store for SledStore {
+    fn commit(&self, company: &CompanyId, batch: Batch) -> Result<CommitOutcome, StoreError> {
+        let tree = self.tree(company)?;
+        let outcome = {
+            // A poisoned lock only means another commit panicked; sled's state is whole
+            // (a batch is applied entirely or not at all), so going on is safe.
+            let _guard = self.commit_lock.lock().unwrap_or_else(|p| p.into_inner());
+            let (b, outcome) = Self::build(&tree, &batch)?;
+            tree.apply_batch(b)?;
+            outcome
+        };
+        self.db.flush()?;
+        Ok(outcome)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn companies(&self) -> Result<Vec<CompanyId>, StoreError> {
+        let mut out = Vec::new();
+        for name in self.db.tree_names() {
+            if let Some(c) = std::str::from_utf8(&name)
+                .ok()
+                .and_then(|n| n.strip_prefix(COMPANY_TREE))
+            {
+                if !self.db.open_tree(&name)?.is_empty() {
+                    out.push(CompanyId::new(c));
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn customer(
+        &self,
+        company: &CompanyId,
+        id: &CustomerId,
+    ) -> Result<Option<CustomerRecord>, StoreError> {
+        self.get(company, &key(CUST, id.as_str()))
+    }
+
+    fn customers(&self, company: &CompanyId) -> Result<Vec<CustomerRecord>, StoreError> {
+        self.scan(company, CUST)
+    }
+
+    fn invoice(
+        &self,
+        company: &CompanyId,
+        id: &InvoiceId,
+    ) -> Result<Option<InvoiceRecord>, StoreError> {
+        self.get(company, &key(INV, id.as_str()))
+    }
+
+    fn invoices(&self, company: &CompanyId) -> Result<Vec<InvoiceRecord>, StoreError> {
+        self.scan(company, INV)
+    }
+
+    fn receipt(
+        &self,
+        company: &CompanyId,
+        dedup_key: &str,
+    ) -> Result<Option<ReceiptRecord>, StoreError> {
+        self.get(company, &key(RCPT, dedup_key))
+    }
+
+    fn receipts(&self, company: &CompanyId) -> Result<Vec<ReceiptRecord>, StoreError> {
+        self.scan(company, RCPT)
+    }
+
+    fn allocations(&self, company: &CompanyId) -> Result<Vec<AllocationRecord>, StoreError> {
+        self.scan(company, ALLOC)
+    }
+
+    fn cursor(&self, company: &CompanyId, source: &str) -> Result<Option<Cursor>, StoreError> {
+        self.get(company, &key(CUR, source))
+    }
+
+    fn cursors(&self, company: &CompanyId) -> Result<Vec<(String, Cursor)>, StoreError> {
+        let mut out = Vec::new();
+        let Some(tree) = self.existing_tree(company)? else {
+            return Ok(out);
+        };
+        for kv in tree.scan_prefix(CUR) {
+            let (k, v) = kv?;
+            let source = String::from_utf8_lossy(&k[CUR.len()..]).into_owned();
+            out.push((source, decode(&k, &v)?));
+        }
+        Ok(out)
+    }
+
+    fn seen_file(&self, company: &CompanyId, hash: &str) -> Result<Option<SeenFile>, StoreError> {
+        self.get(company, &key(SEEN, hash))
+    }
+
+    fn outbox_entry(
+        &self,
+        company: &CompanyId,
+        key_: &IdempotencyKey,
+    ) -> Result<Option<OutboxEntry>, StoreError> {
+        self.get(company, &key(OBX, key_.as_str()))
+    }
+
+    fn outbox(&self, company: &CompanyId) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.scan(company, OBX)
+    }
+
+    fn outbox_pending(
+        &self,
+        company: &CompanyId,
+        target: &str,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut out = Vec::new();
+        let Some(tree) = self.existing_tree(company)? else {
+            return Ok(out);
+        };
+        for kv in tree.scan_prefix(OBX_PENDING) {
+            let (pk, _) = kv?;
+            let mut k = OBX.to_vec();
+            k.extend_from_slice(&pk[OBX_PENDING.len()..]);
+            if let Some(v) = tree.get(&k)? {
+                let e: OutboxEntry = decode(&k, &v)?;
+                if e.is_pending() && e.target == target {
+                    out.push(e);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn dead_letters(&self, company: &CompanyId) -> Result<Vec<DeadLetter>, StoreError> {
+        self.scan(company, DEAD)
+    }
+
+    fn audit(
+        &self,
+        company: &CompanyId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut out = Vec::new();
+        let Some(tree) = self.existing_tree(company)? else {
+            return Ok(out);
+        };
+        for kv in tree.range(audit_key(from_seq)..) {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = kv?;
+            if !k.starts_with(AUD) {
+                break;
+            }
+            out.push(decode(&k, &v)?);
+        }
+        Ok(out)
+    }
+
+    fn provision(
+        &self,
+        company: &CompanyId,
+        closing: NaiveDate,
+    ) -> Result<Option<ProvisionState>, StoreError> {
+        self.get(company, &key(PROV, &closing.format("%Y-%m-%d").to_string()))
+    }
+
+    fn provisions(&self, company: &CompanyId) -> Result<Vec<ProvisionState>, StoreError> {
+        self.scan(company, PROV)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{AuditEvent, OutboxState, ProvisionLine, ProvisionStatus};
+    use chrono::{DateTime, TimeZone, Utc};
+    use relance_connectors::contract::{RemoteRef, WriteCommand};
+    use relance_core::{Currency, Customer, Receipt, TransactionId};
+    use rust_decimal::Decimal;
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).unwrap()
+    }
+
+    fn receipt(id: &str, cents: i64) -> Receipt {
+        Receipt {
+            id: TransactionId::new(id),
+            account: "FR7630006000011234567890189".into(),
+            booking_date: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+            value_date: None,
+            amount: Decimal::new(cents, 2),
+            currency: Currency::EUR,
+            counterparty_name: Some("ACME".into()),
+            counterparty_iban: None,
+            remittance: "F1".into(),
+            structured_ref: None,
+            end_to_end_id: None,
+            mandate_id: None,
+            bank_code: None,
+            return_reason: None,
+            reversal: false,
+            source: "stmt.xml#1".into(),
+        }
+    }
+
+    fn rr(key: &str, cents: i64) -> ReceiptRecord {
+        ReceiptRecord {
+            dedup_key: key.into(),
+            source: "bank".into(),
+            receipt: receipt(key, cents),
+        }
+    }
+
+    fn ev(n: u32) -> AuditEvent {
+        AuditEvent {
+            at: at(),
+            kind: "test".into(),
+            subject: format!("s{n}"),
+            summary: format!("event {n}"),
+            explanation: serde_json::json!({ "n": n }),
+        }
+    }
+
+    fn open() -> (tempfile::TempDir, SledStore, CompanyId) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        (dir, store, CompanyId::new("acme"))
+    }
+
+    #[test]
+    fn receipts_are_deduplicated_by_key_within_and_across_batches() {
+        let (_d, s, c) = open();
+        let b = Batch {
+            receipts: vec![rr("a", 100), rr("b", 200), rr("a", 999)],
+            ..Batch::default()
+        };
+        let o = s.commit(&c, b).unwrap();
+        assert_eq!((o.receipts_added, o.receipts_duplicate), (2, 1));
+        let b = Batch {
+            receipts: vec![rr("b", 555), rr("c", 300)],
+            ..Batch::default()
+        };
+        let o = s.commit(&c, b).unwrap();
+        assert_eq!((o.receipts_added, o.receipts_duplicate), (1, 1));
+        let all = s.receipts(&c).unwrap();
+        assert_eq!(
+            all.iter().map(|r| r.receipt.amount).collect::<Vec<_>>(),
+            vec![
+                Decimal::new(100, 2),
+                Decimal::new(200, 2),
+                Decimal::new(300, 2)
+            ]
+        );
+        assert_eq!(
+            s.receipt(&c, "b").unwrap().unwrap().receipt.amount,
+            Decimal::new(200, 2)
+        );
+    }
+
+    #[test]
+    fn audit_is_append_only_and_ordered_across_commits() {
+        let (_d, s, c) = open();
+        let b = Batch {
+            audit: vec![ev(1), ev(2)],
+            ..Batch::default()
+        };
+        assert_eq!(s.commit(&c, b).unwrap().audit_seqs, Some((1, 2)));
+        let b = Batch {
+            audit: vec![ev(3)],
+            ..Batch::default()
+        };
+        assert_eq!(s.commit(&c, b).unwrap().audit_seqs, Some((3, 3)));
+        assert_eq!(s.commit(&c, Batch::default()).unwrap().audit_seqs, None);
+        let log = s.audit(&c, 0, 10).unwrap();
+        assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(log[2].event, ev(3));
+        assert_eq!(s.audit(&c, 2, 1).unwrap()[0].seq, 2);
+        // Sequences are per company.
+        let other = CompanyId::new("other");
+        let b = Batch {
+            audit: vec![ev(9)],
+            ..Batch::default()
+        };
+        assert_eq!(s.commit(&other, b).unwrap().audit_seqs, Some((1, 1)));
+    }
+
+    #[test]
+    fn outbox_new_keeps_the_first_entry_and_updates_overwrite() {
+        let (_d, s, c) = open();
+        let cmd = WriteCommand::AddNote {
+            target_kind: "invoice".into(),
+            target: "F1".into(),
+            text: "x".into(),
+        };
+        let e = OutboxEntry::new(IdempotencyKey("k".into()), "tryton", cmd.clone(), at());
+        let mut b = Batch::default();
+        b.outbox_new.push(e.clone());
+        assert_eq!(s.commit(&c, b).unwrap().outbox_added, 1);
+        let mut done = e.clone();
+        done.state = OutboxState::Done {
+            at: at(),
+            remote_ref: RemoteRef("r".into()),
+            found_applied: false,
+        };
+        let mut b = Batch::default();
+        b.outbox_updates.push(done.clone());
+        s.commit(&c, b).unwrap();
+        assert!(s.outbox_pending(&c, "tryton").unwrap().is_empty());
+        // The same decision planned again does not reset the done entry.
+        let mut b = Batch::default();
+        b.outbox_new.push(e);
+        assert_eq!(s.commit(&c, b).unwrap().outbox_existing, 1);
+        assert_eq!(s.outbox(&c).unwrap(), vec![done]);
+    }
+
+    #[test]
+    fn everything_else_round_trips() {
+        let (dir, s, c) = open();
+        let mut b = Batch::default();
+        b.customers.push(CustomerRecord {
+            source: "tryton".into(),
+            customer: Customer::new("C1", "Client"),
+        });
+        b.cursors.push(("bank".into(), Cursor("p1".into())));
+        b.cursors.push(("tryton".into(), Cursor("t1".into())));
+        b.seen_files.push(SeenFile {
+            hash: "ab".into(),
+            name: "x.xml".into(),
+            source: "bank".into(),
+            seen_at: at(),
+        });
+        b.allocations.push(AllocationRecord {
+            transaction: "T1".into(),
+            invoice: "F1".into(),
+            amount: Decimal::new(12000, 2),
+            auto: true,
+            reason: "R1 exact reference".into(),
+            evidence: serde_json::json!({ "ref": "F1" }),
+            decided_at: at(),
+        });
+        b.dead_letters.push(DeadLetter {
+            key: "f".into(),
+            origin: "sync:bank".into(),
+            reason: "bad".into(),
+            payload: serde_json::Value::Null,
+            at: at(),
+        });
+        let closing = NaiveDate::from_ymd_opt(2025, 12, 31).unwrap();
+        let prov = ProvisionState {
+            closing,
+            status: ProvisionStatus::Computed,
+            lines: vec![ProvisionLine {
+                invoice: "F1".into(),
+                customer: "C1".into(),
+                base: Decimal::new(10000, 2),
+                rate: Decimal::new(5, 1),
+                amount: Decimal::new(5000, 2),
+                reclassified_416: true,
+                rule: "P2 50%".into(),
+            }],
+            move_keys: vec![],
+            updated_at: at(),
+        };
+        b.provisions.push(prov.clone());
+        s.commit(&c, b).unwrap();
+        drop(s);
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(s.companies().unwrap(), vec![c.clone()]);
+        assert_eq!(
+            s.customer(&c, &"C1".into()).unwrap().unwrap().customer.name,
+            "Client"
+        );
+        assert_eq!(s.cursor(&c, "bank").unwrap(), Some(Cursor("p1".into())));
+        assert_eq!(s.cursors(&c).unwrap().len(), 2);
+        assert_eq!(s.seen_file(&c, "ab").unwrap().unwrap().name, "x.xml");
+        assert!(s.seen_file(&c, "cd").unwrap().is_none());
+        assert_eq!(s.allocations(&c).unwrap()[0].amount, Decimal::new(12000, 2));
+        assert_eq!(s.dead_letters(&c).unwrap().len(), 1);
+        assert_eq!(s.provision(&c, closing).unwrap(), Some(prov));
+        assert_eq!(s.provisions(&c).unwrap().len(), 1);
+        let mut b = Batch::default();
+        b.removed_allocations.push(("T1".into(), "F1".into()));
+        s.commit(&c, b).unwrap();
+        assert!(s.allocations(&c).unwrap().is_empty());
+    }
+
+    #[test]
+    fn reading_an_unknown_company_creates_nothing() {
+        let (_d, s, _c) = open();
+        let ghost = CompanyId::new("ghost");
+        assert!(s.invoices(&ghost).unwrap().is_empty());
+        assert!(s.cursor(&ghost, "x").unwrap().is_none());
+        assert!(s.outbox_pending(&ghost, "t").unwrap().is_empty());
+        assert!(s.audit(&ghost, 0, 10).unwrap().is_empty());
+        assert!(!s.db.tree_names().iter().any(|n| n.starts_with(b"co/")));
+        assert!(s.companies().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_store_open_elsewhere_is_reported_locked() {
+        let (dir, _s, _c) = open();
+        let err = SledStore::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+    }
+
+    #[test]
+    fn invoices_are_upserted_and_removed() {
+        let (_d, s, c) = open();
+        let mut inv = crate::store::schema::tests_support::invoice("F1");
+        let mut b = Batch::default();
+        b.invoices.push(InvoiceRecord {
+            source: "t".into(),
+            content_hash: "h1".into(),
+            invoice: inv.clone(),
+        });
+        s.commit(&c, b).unwrap();
+        inv.amount_due = Decimal::ZERO;
+        let mut b = Batch::default();
+        b.invoices.push(InvoiceRecord {
+            source: "t".into(),
+            content_hash: "h2".into(),
+            invoice: inv.clone(),
+        });
+        s.commit(&c, b).unwrap();
+        let got = s.invoices(&c).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].content_hash.as_str(), got[0].invoice.amount_due),
+            ("h2", Decimal::ZERO)
+        );
+        let mut b = Batch::default();
+        b.removed_invoices.push("F1".into());
+        s.commit(&c, b).unwrap();
+        assert!(s.invoice(&c, &"F1".into()).unwrap().is_none());
+    }
+}

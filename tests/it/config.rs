@@ -1,0 +1,251 @@
+//! `relance check-config`: the shipped example passes; every error names its file, key and
+//! line; all errors of all files are reported together; secrets are never printed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn relance() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_relance"));
+    // Nothing from the caller's environment leaks into the test.
+    c.env_remove("CREDENTIALS_DIRECTORY")
+        .env_remove("STATE_DIRECTORY")
+        .env_remove("RELANCE_CONFIG")
+        .env_remove("RUST_LOG");
+    c
+}
+
+/// Runs check-config on `dir`; returns (success, stdout + stderr).
+fn check(dir: &Path, env: &[(&str, &Path)]) -> (bool, String) {
+    let mut c = relance();
+    c.arg("check-config").arg("--config").arg(dir);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("run relance");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// A configuration directory with `relance.toml` and the given company files.
+fn config_dir(companies: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("relance.toml"),
+        "version = 1\nstate_dir = \"state\"\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("companies.d")).unwrap();
+    for (name, text) in companies {
+        std::fs::write(dir.path().join("companies.d").join(name), text).unwrap();
+    }
+    dir
+}
+
+const GOOD: &str = r#"version = 1
+id = "alpha"
+name = "Alpha SAS"
+siren = "732829320"
+poll_interval_secs = 60
+
+[[sources]]
+type = "bank_dir"
+name = "bank"
+path = "inbox/alpha/bank"
+"#;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn shipped_example_configuration_is_valid() {
+    // The example refers to its secrets as systemd credentials: provide them as systemd would.
+    let creds = tempfile::tempdir().unwrap();
+    for name in ["relance_smtp-acme", "relance_tryton-dupont"] {
+        std::fs::write(creds.path().join(name), "not-a-real-password\n").unwrap();
+    }
+    let state = tempfile::tempdir().unwrap();
+    let (ok, text) = check(
+        &workspace().join("config"),
+        &[
+            ("CREDENTIALS_DIRECTORY", creds.path()),
+            ("STATE_DIRECTORY", state.path()),
+        ],
+    );
+    assert!(ok, "{text}");
+    assert!(text.contains("company acme"), "{text}");
+    assert!(text.contains("company dupont"), "{text}");
+    assert!(text.contains("is valid: 2 companies"), "{text}");
+    assert!(!text.contains("not-a-real-password"), "{text}");
+}
+
+#[test]
+fn example_without_credentials_names_each_missing_credential() {
+    let state = tempfile::tempdir().unwrap();
+    let (ok, text) = check(
+        &workspace().join("config"),
+        &[("STATE_DIRECTORY", state.path())],
+    );
+    assert!(!ok, "{text}");
+    // The line each reference is written on, found in the shipped files themselves.
+    let line_of = |file: &str, needle: &str| {
+        let text =
+            std::fs::read_to_string(workspace().join("config/companies.d").join(file)).unwrap();
+        text.lines().position(|l| l.starts_with(needle)).unwrap() + 1
+    };
+    let acme = line_of("acme.toml", "password_file = \"cred:relance_smtp-acme\"");
+    let dupont = line_of(
+        "dupont.toml",
+        "password_file = \"cred:relance_tryton-dupont\"",
+    );
+    let want_acme = format!(
+        "acme.toml: line {acme}, column 1: mail.password_file: credential \"relance_smtp-acme\" needs $CREDENTIALS_DIRECTORY"
+    );
+    let want_dupont =
+        format!("dupont.toml: line {dupont}, column 1: sources[0].tryton.password_file");
+    assert!(text.contains(&want_acme), "{text}");
+    assert!(text.contains(&want_dupont), "{text}");
+    assert!(text.contains("2 errors in 2 files"), "{text}");
+}
+
+#[test]
+fn unknown_key_names_file_key_and_line() {
+    let bad = GOOD.replace("poll_interval_secs = 60", "poll_interval_sec = 60");
+    let dir = config_dir(&[("alpha.toml", &bad)]);
+    let (ok, text) = check(dir.path(), &[]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("companies.d/alpha.toml: line 5, column 1: poll_interval_sec: unknown field `poll_interval_sec`, expected one of"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 error in 1 file: configuration refused"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unknown_key_inside_a_tagged_source_is_placed_exactly() {
+    let bad =
+        format!("{GOOD}\n[[sources]]\ntype = \"einvoice_inbox\"\nname = \"in\"\npaht = \"x\"\n");
+    let dir = config_dir(&[("alpha.toml", &bad)]);
+    let (ok, text) = check(dir.path(), &[]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("alpha.toml: line 15, column 1: sources[1].paht: unknown field `paht`, expected `name` or `path`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn wrong_type_names_file_key_and_line_without_the_value() {
+    let bad = GOOD.replace("poll_interval_secs = 60", "poll_interval_secs = \"often\"");
+    let dir = config_dir(&[("alpha.toml", &bad)]);
+    let (ok, text) = check(dir.path(), &[]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("alpha.toml: line 5, column 1: poll_interval_secs: invalid type: string (value not shown), expected u64"),
+        "{text}"
+    );
+    assert!(!text.contains("often"), "{text}");
+}
+
+#[test]
+fn missing_credential_file_names_file_key_and_line() {
+    let bad = format!(
+        "{GOOD}\n[mail]\nhost = \"smtp.example.org\"\nusername = \"relance\"\npassword_file = \"secrets/smtp.pw\"\nfrom = \"compta@alpha.example\"\n"
+    );
+    let dir = config_dir(&[("alpha.toml", &bad)]);
+    let (ok, text) = check(dir.path(), &[]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("alpha.toml: line 15, column 1: mail.password_file: cannot read secret file"),
+        "{text}"
+    );
+    assert!(text.contains("secrets/smtp.pw"), "{text}");
+}
+
+#[test]
+fn all_errors_of_all_files_are_reported_together() {
+    let unknown = GOOD.replace("poll_interval_secs = 60", "poll_interval_sec = 60");
+    let zero = GOOD.replace("poll_interval_secs = 60", "poll_interval_secs = 0");
+    let dup = GOOD.replace("inbox/alpha/bank", "inbox/other/bank");
+    let dir = config_dir(&[("a.toml", &unknown), ("b.toml", &zero), ("c.toml", &dup)]);
+    std::fs::write(
+        dir.path().join("relance.toml"),
+        "version = 1\nlisten = \"0.0.0.0:9187\"\nstate_dir = \"state\"\n",
+    )
+    .unwrap();
+    let (ok, text) = check(dir.path(), &[]);
+    assert!(!ok, "{text}");
+    for want in [
+        "relance.toml: line 2, column 1: listen: 0.0.0.0:9187 is not a loopback address",
+        "a.toml: line 5, column 1: poll_interval_sec: unknown field",
+        "b.toml: line 5, column 1: poll_interval_secs: must be at least 1, found 0",
+        "c.toml: line 2, column 1: id: company id \"alpha\" is already used by",
+        "4 errors in 4 files: configuration refused",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn a_secret_never_appears_in_the_output() {
+    const SECRET: &str = "Sup3r-Secret-Value-42";
+    let dir = config_dir(&[]);
+    std::fs::write(dir.path().join("smtp.pw"), format!("{SECRET}\n")).unwrap();
+    // A password sent in clear (refused), a password pasted into the wrong keys (refused),
+    // a valid reference to the secret file: none of it may print the secret.
+    let a = format!(
+        "{GOOD}\n[mail]\nhost = \"relay.example.org\"\nsecurity = \"plain\"\nusername = \"relance\"\npassword_file = \"smtp.pw\"\nfrom = \"compta@alpha.example\"\n"
+    );
+    let b = GOOD
+        .replace("\"alpha\"", "\"beta\"")
+        .replace("inbox/alpha", "inbox/beta")
+        .replace(
+            "poll_interval_secs = 60",
+            &format!("poll_interval_secs = \"{SECRET}\""),
+        );
+    let c = format!(
+        "version = 1\nid = \"gamma\"\nname = \"G\"\n[[sources]]\ntype = \"tryton\"\nname = \"erp\"\n[sources.tryton]\nurl = \"http://127.0.0.1:8000\"\ndatabase = \"d\"\nuser = \"u\"\npassword = \"{SECRET}\"\npassword_file = \"smtp.pw\"\n"
+    );
+    for (name, text) in [("a.toml", a), ("b.toml", b), ("c.toml", c)] {
+        std::fs::write(dir.path().join("companies.d").join(name), text).unwrap();
+    }
+    let (ok, text) = check(dir.path(), &[]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("mail.security: a password is configured with security = \"plain\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("b.toml: line 5, column 1: poll_interval_secs"),
+        "{text}"
+    );
+    assert!(
+        text.contains("c.toml: line 11, column 1: sources[0].tryton.password: unknown field"),
+        "{text}"
+    );
+    assert!(!text.contains(SECRET), "the secret leaked:\n{text}");
+}
+
+#[test]
+fn credentials_resolve_from_the_credentials_directory() {
+    let creds = tempfile::tempdir().unwrap();
+    std::fs::write(creds.path().join("relance_smtp-alpha"), "pw\n").unwrap();
+    let text = format!(
+        "{GOOD}\n[mail]\nhost = \"smtp.example.org\"\nusername = \"relance\"\npassword_file = \"cred:relance_smtp-alpha\"\nfrom = \"compta@alpha.example\"\n"
+    );
+    let dir = config_dir(&[("alpha.toml", &text)]);
+    let (ok, out) = check(dir.path(), &[("CREDENTIALS_DIRECTORY", creds.path())]);
+    assert!(ok, "{out}");
+    let (ok, out) = check(dir.path(), &[]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("needs $CREDENTIALS_DIRECTORY"), "{out}");
+}

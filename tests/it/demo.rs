@@ -1,0 +1,177 @@
+//! The README's first command: `relance demo` on the bundled company, and the offline
+//! commands on the same files.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn relance() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_relance"));
+    c.env_remove("RELANCE_CONFIG").env("RUST_LOG", "warn");
+    c
+}
+
+fn demo_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo")
+}
+
+fn run_demo(state: &Path) -> String {
+    let out = relance()
+        .args(["demo", "--state-dir"])
+        .arg(state)
+        .output()
+        .expect("run relance demo");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "demo failed:\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn files_named(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().unwrap().to_string_lossy().contains(needle) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn demo_runs_the_whole_pipeline_and_a_second_run_adds_nothing() {
+    let state = tempfile::tempdir().unwrap();
+    let first = run_demo(state.path());
+    // Imported, reconciled, dunned, provisioned.
+    assert!(first.contains("Imported"), "{first}");
+    assert!(first.contains("13 invoices and credit notes"), "{first}");
+    assert!(first.contains("Reconciliation"), "{first}");
+    assert!(first.contains("BQ2606020000001"), "the clean payment is matched:\n{first}");
+    assert!(first.contains("Dunning as of 2026-06-30"), "{first}");
+    assert!(first.contains("Aged balance"), "{first}");
+    // The stranger paying an amount equal to an open invoice is not applied automatically.
+    let stranger: Vec<&str> = first.lines().filter(|l| l.contains("BQ2606250000007")).collect();
+    assert!(
+        stranger.iter().all(|l| !l.trim_start().starts_with("auto")),
+        "a stranger's payment was applied automatically: {stranger:?}"
+    );
+    // The closing run leaves its FEC export in the state directory.
+    let fec = files_named(state.path(), "FEC");
+    assert_eq!(fec.len(), 1, "one FEC export expected, found {fec:?}");
+    let fec_text = std::fs::read_to_string(&fec[0]).unwrap();
+    assert!(fec_text.starts_with("JournalCode"), "{fec_text}");
+    // Files were moved to done/.
+    assert!(!files_named(&state.path().join("state/inbox/invoices/done"), ".xml").is_empty());
+
+    // A second run over the same state: the re-dropped files are recognised, nothing is
+    // planned or enqueued twice.
+    let second = run_demo(state.path());
+    assert!(second.contains("Outbox: 0 new entries"), "second run enqueued again:\n{second}");
+}
+
+#[test]
+fn reconcile_prints_the_offline_contract() {
+    let d = demo_dir();
+    let out = relance()
+        .arg("reconcile")
+        .arg("--invoices")
+        .arg(d.join("invoices"))
+        .arg("--bank")
+        .arg(d.join("bank/releve-2026-06.camt053.xml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let allocs = v["allocations"].as_array().unwrap();
+    assert!(!allocs.is_empty());
+    for a in allocs {
+        for k in ["transaction", "invoice", "amount", "auto", "confidence", "reason"] {
+            assert!(a.get(k).is_some(), "allocation without {k}: {a}");
+        }
+        assert!(a["amount"].is_string(), "amounts are decimal strings: {a}");
+    }
+    let clean = allocs
+        .iter()
+        .find(|a| a["transaction"] == "BQ2606020000001")
+        .expect("the clean payment is allocated");
+    assert_eq!(clean["invoice"], "FA-2026-0101");
+    assert_eq!(clean["amount"], "1200.00");
+    assert_eq!(clean["auto"], true);
+    let unmatched = v["unmatched"].as_array().unwrap();
+    assert!(
+        unmatched.iter().any(|t| t == "BQ2606250000007"),
+        "the stranger's payment stays in the exception queue: {v}"
+    );
+    // The debit (URSSAF) is neither allocated nor unmatched.
+    assert!(!allocs.iter().any(|a| a["transaction"] == "BQ2606260000008"));
+}
+
+#[test]
+fn inspect_prints_json_and_fails_on_unusable_files() {
+    let d = demo_dir();
+    let out = relance()
+        .arg("inspect")
+        .arg(d.join("invoices/FA-2026-0104.ubl.xml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["format"], "ubl");
+    assert_eq!(v["documents"][0]["number"], "FA-2026-0104");
+    assert_eq!(v["documents"][0]["total_with_vat"], "5040.00");
+    assert_eq!(v["documents"][0]["order_reference"], "EJ-2026-000458");
+
+    let out = relance()
+        .arg("inspect")
+        .arg(d.join("bank/releve-2026-06.camt053.xml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["statements"][0]["entries"].as_array().unwrap().len(), 9);
+
+    let bad = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(bad.path(), b"<Invoice><unclosed></Invoice>").unwrap();
+    let out = relance().arg("inspect").arg(bad.path()).output().unwrap();
+    assert!(!out.status.success(), "an unusable file must exit non-zero");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!v["diagnostics"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn dunning_plan_offline_prints_the_plan_contract() {
+    let d = demo_dir();
+    let out = relance()
+        .args(["dunning", "plan", "--date", "2026-06-30", "--invoices"])
+        .arg(d.join("invoices"))
+        .arg("--bank")
+        .arg(d.join("bank/releve-2026-06.camt053.xml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let actions = v["actions"].as_array().unwrap();
+    assert!(!actions.is_empty(), "{v}");
+    for a in actions {
+        for k in ["customer", "stage", "channel", "invoices", "reason"] {
+            assert!(a.get(k).is_some(), "action without {k}: {a}");
+        }
+        for i in a["invoices"].as_array().unwrap() {
+            for k in ["invoice", "amount_due", "days_overdue", "penalty", "indemnity", "rate_source"] {
+                assert!(i.get(k).is_some(), "invoice line without {k}: {i}");
+            }
+        }
+    }
+    // Paid in full on the statement: FA-2026-0101 is never reminded.
+    let all: Vec<&Value> = actions.iter().flat_map(|a| a["invoices"].as_array().unwrap()).collect();
+    assert!(!all.iter().any(|i| i["invoice"] == "FA-2026-0101"), "{v}");
+    assert!(v.get("held").is_some());
+}
