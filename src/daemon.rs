@@ -257,12 +257,13 @@ pub struct RateLimiters {
 /// A token bucket: `rate` tokens per second, holding at most one second's worth.
 #[derive(Debug)]
 struct TokenBucket {
+    /// Tokens per second; outside the lock so a reload can change it while a request waits.
+    rate: AtomicU32,
     state: tokio::sync::Mutex<BucketState>,
 }
 
 #[derive(Debug)]
 struct BucketState {
-    rate: u32,
     tokens: f64,
     last: tokio::time::Instant,
 }
@@ -290,17 +291,11 @@ impl RateLimiters {
         buckets.retain(|h, _| rates.get(h).is_some_and(|r| *r > 0));
         for (host, rate) in rates.into_iter().filter(|(_, r)| *r > 0) {
             match buckets.get(&host) {
-                Some(b) => {
-                    // Called from the scheduler between cycles; a cycle holding the lock
-                    // only does so for a refill computation.
-                    if let Ok(mut s) = b.state.try_lock() {
-                        s.rate = rate;
-                    }
-                }
+                Some(b) => b.rate.store(rate, Ordering::SeqCst),
                 None => {
                     let b = TokenBucket {
+                        rate: AtomicU32::new(rate),
                         state: tokio::sync::Mutex::new(BucketState {
-                            rate,
                             tokens: f64::from(rate),
                             last: tokio::time::Instant::now(),
                         }),
@@ -319,7 +314,7 @@ impl RateLimiters {
             .unwrap_or_else(|p| p.into_inner())
             .get(host)
             .cloned()?;
-        bucket.state.try_lock().ok().map(|s| s.rate)
+        Some(bucket.rate.load(Ordering::SeqCst))
     }
 
     /// Waits until a request to `host` (`host:port`, as [`config::http_host_port`] gives) may
@@ -335,7 +330,7 @@ impl RateLimiters {
         // The async mutex queues waiters in order, so requests are served first come first
         // served and a waiter holds the bucket while it sleeps for its token.
         let mut s = bucket.state.lock().await;
-        let rate = f64::from(s.rate.max(1));
+        let rate = f64::from(bucket.rate.load(Ordering::SeqCst).max(1));
         let now = tokio::time::Instant::now();
         let elapsed = now.saturating_duration_since(s.last).as_secs_f64();
         s.tokens = (s.tokens + elapsed * rate).min(rate);

@@ -231,6 +231,29 @@ fn mt940_french_and_german_structured_86() {
 }
 
 #[test]
+fn a_customer_reference_repeated_on_another_day_is_a_new_payment() {
+    // MT940 without bank reference: the id is the customer's reference (here an invoice
+    // number), which the same customer may use again for a second instalment.
+    let day = |d: &str| {
+        format!(
+            ":20:S{d}\n:25:FR7630004000031234567890143\n:28C:{d}\n:60F:C2602{d}EUR0,00\n\
+             :61:2602{d}C100,00NTRFVT2026-7\n:86:ACOMPTE\n:62F:C2602{d}EUR100,00\n-\n"
+        )
+    };
+    let mut dedup = Dedup::default();
+    let a = bank::parse("a.sta", day("10").as_bytes());
+    let b = bank::parse("b.sta", day("11").as_bytes());
+    assert_eq!(a.receipts()[0].id.as_str(), "VT2026-7");
+    assert_eq!(dedup.filter(a.keyed_receipts()).len(), 1);
+    assert_eq!(
+        dedup.filter(b.keyed_receipts()).len(),
+        1,
+        "another day, another payment"
+    );
+    assert!(dedup.filter(b.keyed_receipts()).is_empty());
+}
+
+#[test]
 fn cfonb120_records_and_overpunch() {
     let f = bank::parse("cfonb120_fr.txt", &fixture("cfonb120_fr.txt"));
     assert_eq!(f.format, Some(BankFormat::Cfonb120));

@@ -19,6 +19,22 @@ fn status_kb(field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// User + system CPU seconds of this process (/proc/self/stat, clock ticks of 1/100 s):
+/// on a shared machine wall time includes waiting for a core.
+fn cpu_s() -> f64 {
+    let Ok(s) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    let after = s.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let t = |k: usize| {
+        f.get(k)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (t(11) + t(12)) / 100.0
+}
+
 fn mib(kb: Option<u64>) -> String {
     kb.map(|k| format!("{:.0} MiB", k as f64 / 1024.0))
         .unwrap_or_else(|| "n/a".into())
@@ -63,6 +79,7 @@ fn main() {
     // and the exact amount.
     let base_rss = status_kb("VmRSS:");
     let reset = reset_peak();
+    let nc0 = cpu_s();
     let t = Instant::now();
     let by_number: HashMap<&str, usize> = ds
         .invoices
@@ -81,12 +98,14 @@ fn main() {
         }
     }
     let naive_s = t.elapsed().as_secs_f64();
+    let naive_cpu = cpu_s() - nc0;
     drop(by_number);
     println!(
-        "naive rule (number in text + exact amount): {naive} receipts matched in {naive_s:.2} s"
+        "naive rule (number in text + exact amount): {naive} receipts matched in {naive_s:.2} s wall, {naive_cpu:.2} s CPU"
     );
 
     let reset2 = reset_peak();
+    let c0 = cpu_s();
     let t = Instant::now();
     let out = reconcile(
         &ds.invoices,
@@ -96,10 +115,11 @@ fn main() {
         &Policy::default(),
     );
     let engine_s = t.elapsed().as_secs_f64();
+    let engine_cpu = cpu_s() - c0;
     let peak = status_kb("VmHWM:");
     let autos = out.allocations.iter().filter(|a| a.auto).count();
     println!(
-        "engine: {} allocations ({} automatic), {} unmatched, {} flags in {engine_s:.2} s; peak RSS {} (data alone {}; peak reset {})",
+        "engine: {} allocations ({} automatic), {} unmatched, {} flags in {engine_s:.2} s wall, {engine_cpu:.2} s CPU (one thread); peak RSS {} (data alone {}; peak reset {})",
         out.allocations.len(),
         autos,
         out.unmatched.len(),

@@ -1,6 +1,7 @@
 //! Table-driven cases of the reconciliation engine: one per phenomenon of
 //! domain/reconciliation.md, including the three traps (stranger with an equal amount,
 //! overpayment not spread, mistyped reference of another customer's invoice).
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 use chrono::NaiveDate;
 use relance_core::model::{Customer, Instalment, Invoice, InvoiceKind, InvoiceStatus, Receipt};
@@ -545,7 +546,7 @@ fn group_payer_learnt_from_prior_allocations() {
         "HOLDING DUPONT",
         "FR7699999000701111111111111",
     );
-    let o1 = run(&invoices, &customers, &[r1.clone()]);
+    let o1 = run(&invoices, &customers, std::slice::from_ref(&r1));
     assert_eq!(autos(&o1), vec![a("T1", "VT2026_000042", dec!(1200.00))]);
     // Next run: the parent pays without reference; its IBAN is now linked to customer A.
     let mut r2 = from(
@@ -742,7 +743,7 @@ fn incremental_prior_reduces_open_amounts() {
         "DUPONT",
         IBAN_A,
     );
-    let o1 = run(&invoices, &customers, &[r1.clone()]);
+    let o1 = run(&invoices, &customers, std::slice::from_ref(&r1));
     let mut r2 = from(
         rec("T2", dec!(700.00), "solde VT2026_000042"),
         "DUPONT",
@@ -827,7 +828,7 @@ fn fifo_imputation_only_when_policy_allows() {
     let (mut invoices, customers) = ledger();
     invoices.push(inv("VT2026_000045", "A", dec!(300.00), d(1, 20)));
     let r = from(rec("T1", dec!(300.00), "VIREMENT"), "DUPONT", IBAN_A);
-    let o = run(&invoices, &customers, &[r.clone()]);
+    let o = run(&invoices, &customers, std::slice::from_ref(&r));
     assert!(autos(&o).is_empty(), "{o:#?}");
     assert_eq!(o.allocations[0].invoice.as_str(), "VT2026_000045");
     let policy = Policy {
@@ -860,4 +861,58 @@ fn json_contract() {
     assert_eq!(al["confidence"], 0.99);
     assert!(al["reason"].as_str().unwrap().contains("VT2026_000042"));
     assert_eq!(v["unmatched"], serde_json::json!(["T9"]));
+}
+
+#[test]
+fn invoice_issued_after_the_payment_is_not_a_candidate() {
+    let (mut invoices, customers) = ledger();
+    // A later invoice of the same amount as VT2026_000043, issued after the receipt.
+    let mut later = inv("VT2026_000050", "A", dec!(300.00), d(5, 30));
+    later.issue_date = d(4, 30);
+    invoices.push(later);
+    let r = from(rec("T1", dec!(300.00), "VIREMENT"), "DUPONT", IBAN_A);
+    let o = run(&invoices, &customers, &[r]);
+    assert_eq!(
+        autos(&o),
+        vec![a("T1", "VT2026_000043", dec!(300.00))],
+        "{o:#?}"
+    );
+}
+
+#[test]
+fn unapplied_credit_attributable_to_identified_customer() {
+    let (invoices, customers) = ledger();
+    // Customer A pays an amount that fits nothing: not applied, but attributable to A, so
+    // dunning must hold A's reminders.
+    let r = from(rec("T1", dec!(123.45), "VIREMENT"), "DUPONT", IBAN_A);
+    let o = run(&invoices, &customers, std::slice::from_ref(&r));
+    assert!(autos(&o).is_empty());
+    let credits = unapplied_credits_by_customer(&invoices, &customers, &[r], &o.allocations);
+    let a_credits = credits.get(&"A".into()).expect("attributable to A");
+    assert_eq!(a_credits[0].remaining, dec!(123.45));
+    assert!(!a_credits[0].attributed);
+    assert!(!credits.contains_key(&"B".into()));
+}
+
+#[test]
+fn learnt_prefix_glued_to_a_word() {
+    let (mut invoices, customers) = ledger();
+    invoices.push(inv("CL000517", "B", dec!(64.00), d(3, 1)));
+    // "REGLTCL" is not a token of any number; the learnt prefix CL is split off.
+    let o = run(
+        &invoices,
+        &customers,
+        &[rec("T1", dec!(64.00), "REGLTCL000517")],
+    );
+    assert_eq!(autos(&o), vec![a("T1", "CL000517", dec!(64.00))], "{o:#?}");
+    let o = run(
+        &invoices,
+        &customers,
+        &[rec("T1", dec!(1200.00), "FACTVT2026000042")],
+    );
+    assert_eq!(
+        autos(&o),
+        vec![a("T1", "VT2026_000042", dec!(1200.00))],
+        "{o:#?}"
+    );
 }

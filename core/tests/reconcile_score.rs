@@ -1,5 +1,6 @@
 //! Scores the engine on generated labelled data and prints the table per phenomenon:
 //! `cargo test -p relance-core --release --test reconcile_score -- --nocapture`.
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 use relance_core::reconcile::score::score;
 use relance_core::reconcile::synth::{generate, Phenomenon, SynthConfig};

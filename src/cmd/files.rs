@@ -3,8 +3,18 @@
 use crate::offline;
 use relance_connectors::formats::{bank, einvoice};
 use serde_json::{json, Value};
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// Writes to stdout; a closed pipe (`relance inspect f | head`) ends the output quietly.
+fn out(text: &str) -> anyhow::Result<()> {
+    let mut o = std::io::stdout().lock();
+    match writeln!(o, "{text}").and_then(|_| o.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
 
 /// `relance inspect FILE...`: one JSON document per file (an array when several), or a
 /// readable view with `--human`. Exits non-zero when any file is unusable.
@@ -20,7 +30,7 @@ pub fn inspect(files: &[PathBuf], human: bool) -> anyhow::Result<ExitCode> {
                 let v = json!({"file": name, "format": null, "diagnostics": [{
                     "severity": "fatal", "rule": "FILE-READ", "path": "", "message": e.to_string()}]});
                 if human {
-                    println!("{name}: cannot read: {e}");
+                    out(&format!("{name}: cannot read: {e}"))?;
                 } else {
                     docs.push(v);
                 }
@@ -31,7 +41,7 @@ pub fn inspect(files: &[PathBuf], human: bool) -> anyhow::Result<ExitCode> {
             let parsed = bank::parse(&name, &bytes);
             all_usable &= bank::is_usable(&parsed);
             if human {
-                println!("{}", bank::render_text(&parsed));
+                out(&bank::render_text(&parsed))?;
             } else {
                 docs.push(bank::inspect_json(&parsed));
             }
@@ -39,15 +49,15 @@ pub fn inspect(files: &[PathBuf], human: bool) -> anyhow::Result<ExitCode> {
             let parsed = einvoice::parse(&name, &bytes);
             all_usable &= einvoice::is_usable(&parsed);
             if human {
-                println!("{}", einvoice::human(&parsed));
+                out(&einvoice::human(&parsed))?;
             } else {
                 docs.push(einvoice::inspect_json(&parsed));
             }
         }
     }
     if !human {
-        let out = if docs.len() == 1 { docs.remove(0) } else { Value::Array(docs) };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        let value = if docs.len() == 1 { docs.remove(0) } else { Value::Array(docs) };
+        out(&serde_json::to_string_pretty(&value)?)?;
     }
     Ok(if all_usable { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
@@ -85,6 +95,6 @@ pub fn reconcile(invoices: &std::path::Path, banks: &[PathBuf]) -> anyhow::Resul
         "suggestions": outcome.suggestions,
         "flags": outcome.flags,
     });
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    self::out(&serde_json::to_string_pretty(&out)?)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -94,23 +94,28 @@ pub fn demo(state_dir: Option<PathBuf>, date: Option<NaiveDate>) -> anyhow::Resu
         }
     };
     let cfg_dir = root.join("config");
-    for (path, bytes) in DEMO_FILES {
-        let target = match path.split_once('/') {
-            Some(("invoices", f)) => root.join("state/inbox/invoices").join(f),
-            Some(("bank", f)) => root.join("state/inbox/bank").join(f),
-            _ => cfg_dir.join(path),
-        };
+    for (path, bytes) in DEMO_FILES.iter().filter(|(p, _)| !p.contains('/') || p.starts_with("companies.d/")) {
+        let target = cfg_dir.join(path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        // Files already imported by an earlier run sit in done/: dropping them again shows
-        // that a second import adds nothing.
         std::fs::write(&target, bytes).with_context(|| format!("writing {}", target.display()))?;
     }
     let today = date.unwrap_or_else(|| {
         NaiveDate::from_ymd_opt(DEMO_DATE.0, DEMO_DATE.1, DEMO_DATE.2).unwrap_or_default()
     });
     let config = load_config(&cfg_dir)?;
+    // The documents are dropped into the company's folder sources, as a user would. Files
+    // already imported by an earlier run sit in done/: dropping them again shows that a
+    // second import adds nothing.
+    let inbox = config.global.state_dir.join("inbox");
+    for (path, bytes) in DEMO_FILES.iter().filter(|(p, _)| p.starts_with("invoices/") || p.starts_with("bank/")) {
+        let target = inbox.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&target, bytes).with_context(|| format!("writing {}", target.display()))?;
+    }
     let company = config.companies.first().context("the demo configuration has no company")?.clone();
     let store = open_store(&config)?;
     record_events(&store, &company, &cfg_dir.join("events.json"), Clock::fixed_date(today))?;

@@ -15,3 +15,4 @@ mod kill_delivery;
 mod store_model;
 mod systemd;
 mod demo;
+mod tryton_e2e;

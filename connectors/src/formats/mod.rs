@@ -2,5 +2,6 @@
 
 pub mod bank;
 pub mod diag;
+pub mod einvoice;
 pub mod fec;
 pub mod letter;

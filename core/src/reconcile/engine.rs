@@ -12,6 +12,10 @@ use crate::model::{Customer, Invoice, Receipt};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
 
+/// A payer (IBAN, name, mandate) linked to more customers than this is a shared payer (a
+/// public treasury, a factor, a payment platform): it no longer identifies a customer.
+pub(super) const SHARED_PAYER: usize = 20;
+
 /// One allocation line of a proposal: invoice index, signed cents, optional deduction.
 #[derive(Clone, Debug)]
 pub(super) struct Line {
@@ -77,6 +81,12 @@ pub(super) struct State<'a> {
     pub flags: Vec<Flag>,
     /// Partial readings withheld by the reference pass: (invoice, receipt).
     pub partials: Vec<(u32, usize)>,
+    /// Receipts that got suggestions, and those of them later applied (their suggestions are
+    /// dropped from the outcome).
+    pub suggested: Vec<bool>,
+    pub superseded: Vec<bool>,
+    /// References found by the reference pass, for the customer pass.
+    pub hits_cache: HashMap<usize, Vec<super::strategies::Hit>>,
 }
 
 impl<'a> State<'a> {
@@ -127,6 +137,9 @@ impl<'a> State<'a> {
             suggestions: Vec::new(),
             flags: Vec::new(),
             partials: Vec::new(),
+            hits_cache: HashMap::new(),
+            suggested: vec![false; n],
+            superseded: vec![false; n],
         }
     }
 
@@ -161,7 +174,7 @@ impl<'a> State<'a> {
             let k = normalise::iban(ib);
             if !k.is_empty() {
                 let v = self.learnt_iban.entry(k).or_default();
-                if !v.contains(&c) {
+                if v.len() <= SHARED_PAYER && !v.contains(&c) {
                     v.push(c);
                 }
             }
@@ -170,7 +183,7 @@ impl<'a> State<'a> {
             let k = normalise::name_tokens(n).join(" ");
             if !k.is_empty() {
                 let v = self.learnt_name.entry(k).or_default();
-                if !v.contains(&c) {
+                if v.len() <= SHARED_PAYER && !v.contains(&c) {
                     v.push(c);
                 }
             }
@@ -226,7 +239,7 @@ impl<'a> State<'a> {
                 } else {
                     0
                 };
-                if score > 0 && best.is_none_or(|(s, _)| score > s || (score == s)) {
+                if score > 0 && best.is_none_or(|(s, _)| score >= s) {
                     // Same score: the later original (receipts are sorted by date, then id).
                     best = Some((score, o));
                 }
@@ -314,6 +327,9 @@ impl<'a> State<'a> {
             }
             self.rem[r] -= total;
             self.has_auto[r] = true;
+            if self.suggested[r] {
+                self.superseded[r] = true;
+            }
             if p.surplus > 0 {
                 self.flags.push(Flag::Overpayment {
                     transaction: rec.id.clone(),
@@ -334,6 +350,7 @@ impl<'a> State<'a> {
                 }
             }
         } else {
+            self.suggested[r] = true;
             let mut rank = 1u8;
             for s in std::iter::once(&p).chain(p.alternatives.iter()) {
                 self.suggestions.push(Suggestion {
@@ -384,6 +401,19 @@ impl<'a> State<'a> {
         }
         unmatched.sort();
         unmatched.dedup();
+        let superseded: std::collections::HashSet<&crate::ids::TransactionId> = self
+            .receipts
+            .iter()
+            .zip(&self.superseded)
+            .filter(|(_, s)| **s)
+            .map(|(r, _)| &r.id)
+            .collect();
+        if !superseded.is_empty() {
+            self.out
+                .retain(|a| a.auto || !superseded.contains(&a.transaction));
+            self.suggestions
+                .retain(|s| !superseded.contains(&s.transaction));
+        }
         self.out.sort_by(|a, b| {
             a.transaction
                 .cmp(&b.transaction)
@@ -461,6 +491,9 @@ pub fn reconcile(
             st.customer_pass(r);
         }
     }
+    // Receipts the customer pass could only read as partial payments of one invoice may be
+    // several receipts paying it together.
+    st.several_receipts_pass();
     st.finish()
 }
 

@@ -135,6 +135,30 @@ pub(crate) struct Ledger<'a> {
     pub by_name_pair: KeyIndex<u32>,
     /// Open amount in cents → open items (initial amounts; the engine re-checks).
     pub by_amount: KeyIndex<u32>,
+    /// The seller's numbering pattern as learnt from its documents: the letter prefixes its
+    /// numbers start with (`VT`, `AV`, `FA`...), most frequent first.
+    pub prefixes: Vec<String>,
+}
+
+/// The letter prefixes of the seller's document numbers that begin at least 1 % of them (at
+/// most eight), most frequent first.
+fn learn_prefixes(invoices: &[&Invoice]) -> Vec<String> {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for inv in invoices {
+        if let Some(first) = normalise::tokens(&inv.number).into_iter().next() {
+            if first.bytes().all(|b| b.is_ascii_alphabetic()) && first.len() <= 6 {
+                *counts.entry(first).or_default() += 1;
+            }
+        }
+    }
+    let min = (invoices.len() / 100).max(1);
+    let mut v: Vec<(usize, String)> = counts
+        .into_iter()
+        .filter(|(_, n)| *n >= min)
+        .map(|(p, n)| (n, p))
+        .collect();
+    v.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    v.into_iter().take(8).map(|(_, p)| p).collect()
 }
 
 impl<'a> Ledger<'a> {
@@ -277,6 +301,7 @@ impl<'a> Ledger<'a> {
             }
             name_toks.push(t);
         }
+        let prefixes = learn_prefixes(&invoices);
         Self {
             invoices,
             cust_ids,
@@ -292,6 +317,7 @@ impl<'a> Ledger<'a> {
             by_name_token,
             by_name_pair: KeyIndex::build(pairs),
             by_amount: KeyIndex::build(amounts),
+            prefixes,
         }
     }
 

@@ -6,18 +6,28 @@
 //! mandates, payer IBANs, SIREN/VAT, payer names) and every strategy works within one
 //! customer's (or one payer's customers') open items.
 //!
-//! Decisions, in order of strength (each pass sees what the previous ones consumed):
-//! 1. returns (R-transactions) reverse what their original credit had settled;
+//! Decisions, in order of strength (each pass sees what the previous ones consumed; receipts
+//! are taken in (booking date, id) order, so the input order never matters):
+//! 1. returns (R-transactions) reverse what their original credit had settled in an earlier
+//!    run, or keep the original from being applied when both are in this run;
 //! 2. exact references (invoice number, RF, order/buyer reference, end-to-end id) with the
-//!    amount, a combination, a deduction within policy, or a partial payment;
-//! 3. tolerant references within the identified payer's own open items;
-//! 4. identified customer and a unique amount or combination of its open items;
-//! 5. Code civil art. 1342-10 imputation (automatic only when the policy says so);
-//! 6. otherwise ranked suggestions, never automatic; an amount alone is never evidence enough.
+//!    amount, a combination (1:N, credit notes netted as negative allocations), a deduction
+//!    within policy (discount, bank fees, rounding), or a partial payment / overpayment when
+//!    the payer is the invoice's customer and no neighbouring number of its own could have
+//!    been meant;
+//! 3. several receipts referencing one invoice that together pay it (N:1);
+//! 4. tolerant references within the identified payer's own open items (edit distance with
+//!    transpositions, truncated sequence numbers) — never across customers;
+//! 5. identified customer (IBAN known or learnt from the reference pass and `prior`, mandate,
+//!    SIREN/VAT in the text, payer name) and a unique amount or combination of its items;
+//! 6. Code civil art. 1342-10 imputation (debts due first, then the oldest), automatic only
+//!    when [`Policy::fifo_auto`] says so;
+//! 7. otherwise ranked suggestions, never automatic; an amount alone is never evidence.
 //!
 //! Debits that are not returns (refunds, fees, internal transfers) are ignored: they are neither
-//! allocated nor listed as unmatched. Credits with no automatic allocation are listed in
-//! [`Outcome::unmatched`] (the exception queue), with their suggestions if any.
+//! allocated nor listed as unmatched. Credits with no automatic allocation (now or in `prior`)
+//! are listed in [`Outcome::unmatched`] (the exception queue), with their suggestions if any;
+//! a credit reversed by a return in the same run is flagged, not listed.
 
 mod engine;
 mod index;

@@ -130,11 +130,25 @@ pub fn sequence(reference: &str) -> Option<String> {
 /// year (19xx/20xx) and longer than 4 digits is also tried split after the year, so that
 /// `"VT202642"` finds `"VT2026_000042"` once the zeros were dropped.
 pub fn text_keys(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for_each_text_key(text, |k| out.push(k.to_owned()));
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Calls `f` with each lookup key of [`text_keys`] (possibly repeated), without allocating
+/// one string per key.
+pub fn for_each_text_key(text: &str, mut f: impl FnMut(&str)) {
     let mut t = tokens(text);
+    if t.len() > 64 {
+        t.truncate(64);
+    }
     // Split glued year + sequence digit runs as an extra variant.
     let mut extra: Vec<Vec<String>> = Vec::new();
     for (i, p) in t.iter().enumerate() {
-        if p.len() > 4
+        if extra.len() < 4
+            && p.len() > 4
             && p.len() <= 12
             && p.bytes().all(|b| b.is_ascii_digit())
             && (p.starts_with("19") || p.starts_with("20"))
@@ -146,25 +160,27 @@ pub fn text_keys(text: &str) -> Vec<String> {
             extra.push(v);
         }
     }
-    if t.len() > 64 {
-        t.truncate(64);
-    }
-    let mut out = Vec::new();
-    for v in std::iter::once(&t).chain(extra.iter().take(4)) {
+    let mut c = String::new();
+    let mut sig = String::new();
+    for v in std::iter::once(&t).chain(extra.iter()) {
         for i in 0..v.len() {
-            let mut c = String::new();
-            for j in i..(i + 5).min(v.len()) {
-                c.push_str(&v[j]);
+            c.clear();
+            sig.clear();
+            for (j, part) in v.iter().enumerate().skip(i).take(5) {
+                c.push_str(part);
+                if j > i {
+                    sig.push('.');
+                }
+                sig.push_str(strip_zeros(part));
                 if c.len() >= 3 {
-                    out.push(c.clone());
-                    out.push(signature(&v[i..=j]));
+                    f(&c);
+                    if sig != c {
+                        f(&sig);
+                    }
                 }
             }
         }
     }
-    out.sort_unstable();
-    out.dedup();
-    out
 }
 
 /// Digit tokens of the text without leading zeros (candidate sequence numbers).
@@ -282,6 +298,13 @@ const NAME_STOP: &[&str] = &[
     "INC",
     "CO",
     "GROUPE",
+    "OU",
+    "MLE",
+    "MMES",
+    "MRS",
+    "SELAS",
+    "SCP",
+    "SCM",
 ];
 
 /// The identity tokens of a name, upper-case without accents, legal forms and civilities

@@ -97,4 +97,15 @@ mod tests {
         assert_eq!(p.max_bank_fee, Decimal::new(2500, 2));
         assert_eq!(p.auto_threshold, 900);
     }
+
+    #[test]
+    fn rates_as_numbers_or_strings() {
+        let p: Policy =
+            toml::from_str("discount_rates = [0.02, \"0.03\"]\nmax_bank_fee = 25").unwrap();
+        assert_eq!(
+            p.discount_rates,
+            vec![Decimal::new(2, 2), Decimal::new(3, 2)]
+        );
+        assert_eq!(p.max_bank_fee, Decimal::new(25, 0));
+    }
 }

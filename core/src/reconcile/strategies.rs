@@ -2,7 +2,7 @@
 //! payer's items, amount and combination within a customer, 1342-10 imputation, amount-only
 //! suggestions. Each returns a [`Proposal`] with evidence, a confidence and a reason.
 
-use super::engine::{Ident, Line, Proposal, State};
+use super::engine::{Ident, Line, Proposal, State, SHARED_PAYER};
 use super::index::{cents, from_cents, Ns};
 use super::normalise;
 use super::subset::{self, Limits};
@@ -17,6 +17,42 @@ pub(super) struct Hit {
     pub kind: RefKind,
     pub found: String,
     pub distance: u8,
+}
+
+/// The text with a learnt numbering prefix separated from letters glued before it
+/// (`"FACTVT2026000042"` → `"FACT VT2026000042"`), so the number is found whole.
+fn unglue(text: &str, prefixes: &[String]) -> String {
+    if prefixes.is_empty() {
+        return text.to_owned();
+    }
+    let toks = normalise::tokens(text);
+    let mut changed = false;
+    let mut out: Vec<String> = Vec::with_capacity(toks.len() + 2);
+    for (i, t) in toks.iter().enumerate() {
+        let next_digit = toks
+            .get(i + 1)
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+        let glued = if next_digit {
+            prefixes
+                .iter()
+                .find(|p| t.len() > p.len() && t.ends_with(p.as_str()))
+        } else {
+            None
+        };
+        match glued {
+            Some(p) if t.bytes().all(|b| b.is_ascii_alphabetic()) => {
+                out.push(t[..t.len() - p.len()].to_owned());
+                out.push(p.clone());
+                changed = true;
+            }
+            _ => out.push(t.clone()),
+        }
+    }
+    if !changed {
+        return text.to_owned();
+    }
+    // Keep letters and digits of a number together again ("VT" "2026" stay adjacent tokens).
+    out.join(" ")
 }
 
 /// All the text a payer could have put a reference in.
@@ -65,6 +101,14 @@ impl State<'_> {
         &self.ledger.invoices[i as usize].number
     }
 
+    /// Whether invoice `i` was issued by the receipt's booking date (with a week's slack for
+    /// documents dated after they were sent): a payment without reference does not pay an
+    /// invoice that did not exist yet.
+    fn issued_by(&self, r: usize, i: u32) -> bool {
+        self.ledger.invoices[i as usize].issue_date
+            <= self.receipts[r].booking_date + chrono::Duration::days(7)
+    }
+
     fn currency_ok(&self, r: usize, i: u32) -> bool {
         self.ledger.invoices[i as usize].currency == self.receipts[r].currency
     }
@@ -73,7 +117,12 @@ impl State<'_> {
     /// invoice numbers, order and buyer references, after normalisation.
     pub(super) fn collect_hits(&self, r: usize) -> Vec<Hit> {
         let rec = self.receipts[r];
-        let text = receipt_text(rec);
+        let mut text = receipt_text(rec);
+        let unglued = unglue(&text, &self.ledger.prefixes);
+        if unglued != text {
+            text.push(' ');
+            text.push_str(&unglued);
+        }
         let mut raw: Vec<(u32, Ns, String)> = Vec::new();
         let mut buf = Vec::new();
         for rf in normalise::rf_references(&text) {
@@ -87,13 +136,19 @@ impl State<'_> {
             }
             raw.extend(buf.drain(..).map(|(i, _)| (i, Ns::Creditor, rf.clone())));
         }
-        let keys = normalise::text_keys(&text);
-        for k in &keys {
+        normalise::for_each_text_key(&text, |k| {
             buf.clear();
             self.ledger
                 .lookup_any(&[Ns::Number, Ns::Order, Ns::Buyer], k, &mut buf);
-            raw.extend(buf.drain(..).map(|(i, n)| (i, n, k.clone())));
-        }
+            for (i, n) in buf.drain(..) {
+                if !raw
+                    .iter()
+                    .any(|(ri, rn, rk)| *ri == i && *rn == n && rk == k)
+                {
+                    raw.push((i, n, k.to_owned()));
+                }
+            }
+        });
         // A hit found only through a digits-only key is dropped when some hit has letters in
         // its key ("VT2026.43" beats "2026.43", which also fits the credit note AV2026_43).
         let has_letter_key = raw
@@ -147,16 +202,26 @@ impl State<'_> {
 
     /// Who the payer is: IBAN (ledger or learnt), mandate, SIREN/VAT in the text, name.
     pub(super) fn identify(&self, r: usize) -> Ident {
+        self.identify_with(r, true)
+    }
+
+    /// [`Self::identify`], with or without the payer-name search (the costly part).
+    pub(super) fn identify_with(&self, r: usize, names: bool) -> Ident {
         let rec = self.receipts[r];
         let mut custs: Vec<(u32, u16, super::Evidence)> = Vec::new();
         if let Some(ib) = rec.counterparty_iban.as_deref() {
             let k = normalise::iban(ib);
-            if let Some(v) = self.ledger.by_iban.get(&k) {
+            if let Some(v) = self
+                .ledger
+                .by_iban
+                .get(&k)
+                .filter(|v| v.len() <= SHARED_PAYER)
+            {
                 for &c in v {
                     custs.push((c, 950, Evidence::PayerIban { iban: k.clone() }));
                 }
             }
-            if let Some(v) = self.learnt_iban.get(&k) {
+            if let Some(v) = self.learnt_iban.get(&k).filter(|v| v.len() <= SHARED_PAYER) {
                 for &c in v {
                     custs.push((c, 940, Evidence::PayerIban { iban: k.clone() }));
                 }
@@ -164,22 +229,36 @@ impl State<'_> {
         }
         if let Some(m) = rec.mandate_id.as_deref() {
             let k = normalise::compact(m);
-            if let Some(v) = self.ledger.by_mandate.get(&k) {
+            if let Some(v) = self
+                .ledger
+                .by_mandate
+                .get(&k)
+                .filter(|v| v.len() <= SHARED_PAYER)
+            {
                 for &c in v {
                     custs.push((c, 960, Evidence::Mandate { id: m.to_owned() }));
                 }
             }
         }
         for s in normalise::siren_candidates(&rec.remittance) {
-            if let Some(v) = self.ledger.by_siren.get(&s) {
+            if let Some(v) = self
+                .ledger
+                .by_siren
+                .get(&s)
+                .filter(|v| v.len() <= SHARED_PAYER)
+            {
                 for &c in v {
                     custs.push((c, 940, Evidence::Identifier { id: s.clone() }));
                 }
             }
         }
-        if let Some(n) = rec.counterparty_name.as_deref() {
+        if let Some(n) = rec.counterparty_name.as_deref().filter(|_| names) {
             let toks = normalise::name_tokens(n);
-            if let Some(v) = self.learnt_name.get(&toks.join(" ")) {
+            if let Some(v) = self
+                .learnt_name
+                .get(&toks.join(" "))
+                .filter(|v| v.len() <= SHARED_PAYER)
+            {
                 for &c in v {
                     custs.push((
                         c,
@@ -202,9 +281,9 @@ impl State<'_> {
                         self.ledger
                             .by_name_pair
                             .get(super::index::pair_hash(&toks[i], &toks[j]))
-                            .take(101),
+                            .take(31),
                     );
-                    if cand.len() - before > 100 {
+                    if cand.len() - before > 30 {
                         cand.truncate(before);
                     }
                 }
@@ -264,12 +343,20 @@ impl State<'_> {
         if hits.is_empty() {
             return false;
         }
+        self.hits_cache.insert(r, hits.clone());
         if hits.len() > self.policy.max_combination_candidates {
             // A reference shared by too many items (a public buyer's service code): it
             // identifies the customer, the customer pass decides.
             return false;
         }
-        let ident = self.identify(r);
+        // The cheap identification (IBAN, mandate, SIREN) first: when it already designates
+        // the referenced items' customer, the name search adds nothing to the decision.
+        let fast = self.identify_with(r, false);
+        let fast_own = hits.iter().any(|h| {
+            fast.strength(self.ledger.inv_cust[h.inv as usize])
+                .is_some()
+        });
+        let ident = if fast_own { fast } else { self.identify(r) };
         let mut foreign = false;
         if !ident.custs.is_empty() {
             let own: Vec<Hit> = hits
@@ -295,7 +382,7 @@ impl State<'_> {
                 foreign = true;
             }
         }
-        let p = match self.from_hits(r, &hits, &ident, false, foreign) {
+        let p = match self.evaluate_hits(r, &hits, &ident, false, foreign) {
             HitsOutcome::Duplicate(items) => {
                 if foreign {
                     return false;
@@ -350,7 +437,7 @@ impl State<'_> {
             .collect();
         if exact.len() == 1 {
             let h = exact[0].clone();
-            if let HitsOutcome::Proposal(q) = self.from_hits(r, &[h], &ident, true, false) {
+            if let HitsOutcome::Proposal(q) = self.evaluate_hits(r, &[h], &ident, true, false) {
                 if q.eligible && q.confidence >= self.policy.auto_threshold {
                     return self.commit(r, q);
                 }
@@ -385,8 +472,10 @@ impl State<'_> {
     /// Several receipts referencing the same invoice, none applied alone, that together pay
     /// exactly its open amount (an invoice paid in instalments, N:1): applied together.
     pub(super) fn several_receipts_pass(&mut self) {
-        let mut v = std::mem::take(&mut self.partials);
+        let mut v = self.partials.clone();
         v.sort_unstable();
+        v.dedup();
+        v.retain(|&(_, r)| self.rem[r] > 0);
         let mut k = 0;
         while k < v.len() {
             let inv = v[k].0;
@@ -397,10 +486,7 @@ impl State<'_> {
             let rs: Vec<usize> = v[k..j].iter().map(|x| x.1).collect();
             k = j;
             let total: i64 = rs.iter().map(|&r| self.rem[r]).sum();
-            if rs.len() < 2
-                || total != self.open[inv as usize]
-                || rs.iter().any(|&r| self.rem[r] <= 0)
-            {
+            if rs.len() < 2 || total != self.open[inv as usize] {
                 continue;
             }
             let ids = rs
@@ -425,7 +511,7 @@ impl State<'_> {
                     eligible: true,
                     evidence,
                     reason: format!(
-                        "reference: {} in each of the receipts {ids}, which together pay its open amount {} (several receipts for one invoice); this one {}{}",
+                        "reference to {} (exact or by its sequence number) in each of the receipts {ids}, which together pay its open amount {} (several receipts for one invoice); this one {}{}",
                         self.inv_number(inv),
                         fmt_amount(total),
                         fmt_amount(a),
@@ -443,7 +529,7 @@ impl State<'_> {
     /// unique combination, then 1342-10 imputation; otherwise suggestions.
     pub(super) fn customer_pass(&mut self, r: usize) {
         let ident = self.identify(r);
-        let hits = self.collect_hits(r);
+        let hits = self.hits_cache.remove(&r).unwrap_or_default();
         let mut fallback: Vec<Proposal> = Vec::new();
         if !hits.is_empty() && hits.len() <= self.policy.max_combination_candidates {
             let foreign = !ident.custs.is_empty()
@@ -452,7 +538,7 @@ impl State<'_> {
                         .strength(self.ledger.inv_cust[h.inv as usize])
                         .is_none()
                 });
-            match self.from_hits(r, &hits, &ident, false, foreign) {
+            match self.evaluate_hits(r, &hits, &ident, false, foreign) {
                 // The reference pass did not apply it: only proposed now.
                 HitsOutcome::Proposal(mut p) => {
                     p.eligible = false;
@@ -511,7 +597,7 @@ impl State<'_> {
         if !custs.is_empty() {
             let tol = self.tolerant_hits(r, &custs, &[]);
             if !tol.is_empty() {
-                if let HitsOutcome::Proposal(p) = self.from_hits(r, &tol, &ident, true, false) {
+                if let HitsOutcome::Proposal(p) = self.evaluate_hits(r, &tol, &ident, true, false) {
                     if p.eligible && p.confidence >= self.policy.auto_threshold {
                         self.commit(r, p);
                         return;
@@ -532,7 +618,7 @@ impl State<'_> {
                 fallback.push(p);
             }
         }
-        fallback.sort_by(|a, b| b.confidence.cmp(&a.confidence));
+        fallback.sort_by_key(|p| std::cmp::Reverse(p.confidence));
         let mut it = fallback.into_iter();
         if let Some(mut best) = it.next() {
             // The best of several strategies, when below the threshold, is only proposed.
@@ -542,7 +628,19 @@ impl State<'_> {
                 p
             }));
             best.alternatives.truncate(4);
-            self.commit(r, best);
+            let single_partial = best.lines.len() == 1
+                && best.surplus == 0
+                && matches!(best.rule, Rule::Reference | Rule::TolerantReference)
+                && best.lines[0].deduction.is_none()
+                && best.lines[0].cents > 0
+                && best.lines[0].cents < self.open[best.lines[0].inv as usize];
+            let inv = best.lines.first().map(|l| l.inv);
+            if !self.commit(r, best) && single_partial {
+                if let Some(inv) = inv {
+                    // Perhaps one of several receipts paying this invoice (N:1).
+                    self.partials.push((inv, r));
+                }
+            }
         }
     }
 
@@ -623,7 +721,7 @@ impl State<'_> {
     }
 
     /// Evaluates a set of referenced items against the received amount.
-    fn from_hits(
+    fn evaluate_hits(
         &self,
         r: usize,
         hits: &[Hit],
@@ -1057,7 +1155,7 @@ impl State<'_> {
         let mut pool: Vec<u32> = Vec::new();
         for &c in custs {
             for &i in self.ledger.items_of(c) {
-                if self.open[i as usize] != 0 && self.currency_ok(r, i) {
+                if self.open[i as usize] != 0 && self.currency_ok(r, i) && self.issued_by(r, i) {
                     pool.push(i);
                 }
             }
@@ -1306,7 +1404,9 @@ impl State<'_> {
             .ledger
             .by_amount
             .get(a as u64)
-            .filter(|&i| self.open[i as usize] == a && self.currency_ok(r, i))
+            .filter(|&i| {
+                self.open[i as usize] == a && self.currency_ok(r, i) && self.issued_by(r, i)
+            })
             .take(50)
             .collect();
         if v.is_empty() {

@@ -28,9 +28,9 @@
 //! # Deduplication
 //! [`BankFile::keyed_receipts`] gives each receipt a key ([`dedup_key`]) built from the bank's
 //! id when there is one (account + id + booking date + amount + occurrence number of that id
-//! in the file),
-//! else from the booking content (account, date, amount, counterparty, remittance, end-to-end
-//! id) plus its occurrence number among identical-looking entries of the same file. The
+//! in the file), else from the booking content (account, date, amount, counterparty,
+//! remittance, end-to-end id) plus its occurrence number among identical-looking entries of
+//! the same file. The
 //! same file imported twice or renamed, or a camt.052 followed by the camt.053 of the same
 //! day, gives the same keys; two genuinely identical payments in one file get occurrence
 //! numbers 1 and 2 and are both kept. [`Dedup`] filters receipts against known keys.

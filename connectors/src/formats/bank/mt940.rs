@@ -581,23 +581,27 @@ fn apply_86(e: &mut Entry, v: &str) {
 /// The value after `/KEY/` up to the next known `/KEY/` (or the end).
 fn slash_value(s: &str, keys: &[&str]) -> Option<String> {
     const ALL: &[&str] = &[
-        "EREF", "REMI", "CNTP", "RTRN", "MARF", "PREF", "ORDP", "BENM", "NAME", "CSID", "PURP",
-        "ULTC", "ULTD", "ULTB", "TRCD", "BUSP", "ID", "ADDR", "ISDT", "FX", "EXCH", "IREF", "OCMT",
-        "CHGS", "SVCL", "ATTN", "RCUR", "LREF", "KREF",
+        "/EREF/", "/REMI/", "/CNTP/", "/RTRN/", "/MARF/", "/PREF/", "/ORDP/", "/BENM/", "/NAME/",
+        "/CSID/", "/PURP/", "/ULTC/", "/ULTD/", "/ULTB/", "/TRCD/", "/BUSP/", "/ID/", "/ADDR/",
+        "/ISDT/", "/FX/", "/EXCH/", "/IREF/", "/OCMT/", "/CHGS/", "/SVCL/", "/ATTN/", "/RCUR/",
+        "/LREF/", "/KREF/",
     ];
     for k in keys {
-        let pat = format!("/{k}/");
-        if let Some(i) = s.find(&pat) {
-            let start = i + pat.len();
-            let tail = &s[start..];
+        let Some(pat) = ALL
+            .iter()
+            .find(|p| p.len() == k.len() + 2 && p[1..].starts_with(k))
+        else {
+            continue;
+        };
+        if let Some(i) = s.find(pat) {
+            let tail = &s[i + pat.len()..];
             let end = ALL
                 .iter()
-                .filter_map(|k2| tail.find(&format!("/{k2}/")).filter(|&p| p > 0 || k2 != k))
-                .filter(|&p| !(p == 0 && tail.starts_with("/USTD")))
+                .filter_map(|p2| tail.find(p2))
                 .min()
                 .unwrap_or(tail.len());
             let mut v = tail[..end].to_owned();
-            // a value ending at a key boundary "…//REMI/" keeps its own trailing slash out
+            // a value ending at a key boundary ("…//REMI/") keeps its trailing slashes out
             while v.ends_with('/') {
                 v.pop();
             }
