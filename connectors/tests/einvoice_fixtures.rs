@@ -1,0 +1,181 @@
+//! E-invoice parsing on the project's own fixtures (no shared corpus needed): CII, UBL invoice
+//! and credit note, a Factur-X PDF built here, broken and hostile inputs.
+
+use chrono::NaiveDate;
+use lopdf::{dictionary, Document, Object, Stream, StringFormat};
+use relance_connectors::formats::einvoice::{self, write, Format};
+use relance_core::{CustomerKind, InvoiceKind, InvoiceStatus};
+use rust_decimal_macros::dec;
+
+fn sample(type_code: u16) -> write::SimpleInvoice {
+    write::SimpleInvoice {
+        number: "F2026-0042".into(),
+        type_code,
+        issue_date: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+        due_date: Some(NaiveDate::from_ymd_opt(2026, 4, 1).unwrap()),
+        currency: "EUR".into(),
+        seller: ("Atelier Lumière SAS".into(), Some("812345676".into())),
+        buyer: ("Garage Dupont & Fils SAS".into(), Some("523456788".into())),
+        buyer_reference: Some("SERVICE-ACHATS".into()),
+        order_reference: Some("PO-7781".into()),
+        iban: Some("FR7630004000031234567890143".into()),
+        lines: vec![
+            ("Réglette LED".into(), dec!(3), dec!(19.99), dec!(20)),
+            ("Livre technique".into(), dec!(1), dec!(35.00), dec!(5.5)),
+        ],
+    }
+}
+
+#[test]
+fn cii_written_then_read_back() {
+    let xml = write::cii(&sample(380));
+    let f = einvoice::parse("f.xml", xml.as_bytes());
+    assert_eq!(f.format, Some(Format::Cii));
+    assert_eq!(f.profile.as_deref(), Some("EN 16931"));
+    assert!(einvoice::is_usable(&f), "{:?}", f.diagnostics);
+    assert!(f.diagnostics.is_empty(), "{:?}", f.diagnostics);
+    let d = &f.documents[0];
+    // 3 × 19.99 = 59.97 at 20 % → 11.99; 35.00 at 5.5 % → 1.93 (1.925 rounded half away from zero).
+    assert_eq!(d.line_total, Some(dec!(94.97)));
+    assert_eq!(d.total_vat, Some(dec!(13.92)));
+    assert_eq!(d.total_with_vat, Some(dec!(108.89)));
+    assert_eq!(d.buyer.name.as_deref(), Some("Garage Dupont & Fils SAS"));
+    assert_eq!(d.order_reference.as_deref(), Some("PO-7781"));
+    let (inv, cust) = einvoice::to_core(d);
+    assert_eq!(inv.id.as_str(), "F2026-0042");
+    assert_eq!(inv.kind, InvoiceKind::Invoice);
+    assert_eq!(inv.amount_due, dec!(108.89));
+    assert_eq!(inv.status, InvoiceStatus::Open);
+    assert_eq!(cust.id.as_str(), "523456788");
+    assert_eq!(cust.kind, CustomerKind::Business);
+}
+
+#[test]
+fn ubl_invoice_and_credit_note() {
+    let f = einvoice::parse("u.xml", write::ubl(&sample(380)).as_bytes());
+    assert_eq!(f.format, Some(Format::Ubl));
+    assert!(f.diagnostics.is_empty(), "{:?}", f.diagnostics);
+    assert_eq!(f.documents[0].total_with_vat, Some(dec!(108.89)));
+    let c = einvoice::parse("c.xml", write::ubl(&sample(381)).as_bytes());
+    assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+    let (inv, _) = einvoice::to_core(&c.documents[0]);
+    assert_eq!(inv.kind, InvoiceKind::CreditNote);
+    assert_eq!(inv.total_with_vat, dec!(108.89));
+    assert_eq!(c.documents[0].lines.len(), 2);
+}
+
+#[test]
+fn arithmetic_rules_report_their_ids() {
+    let xml = write::cii(&sample(380)).replace(
+        "<ram:GrandTotalAmount>108.89</ram:GrandTotalAmount>",
+        "<ram:GrandTotalAmount>108.99</ram:GrandTotalAmount>",
+    );
+    let f = einvoice::parse("bad.xml", xml.as_bytes());
+    let rules: Vec<&str> = f.diagnostics.iter().map(|d| d.rule.as_str()).collect();
+    assert!(rules.contains(&"BR-CO-15"), "{rules:?}");
+    assert!(rules.contains(&"BR-CO-16"), "{rules:?}");
+    // A file with errors is still shown (and still usable: the policy decides).
+    assert!(einvoice::is_usable(&f));
+    let xml = write::cii(&sample(380)).replace("<ram:LineTotalAmount>59.97</ram:LineTotalAmount>", "<ram:LineTotalAmount>59.00</ram:LineTotalAmount>");
+    let f = einvoice::parse("bad.xml", xml.as_bytes());
+    assert!(f.diagnostics.iter().any(|d| d.rule == "BR-CO-10"), "{:?}", f.diagnostics);
+    let xml = write::cii(&sample(380)).replace("<ram:ID>F2026-0042</ram:ID>", "");
+    let f = einvoice::parse("bad.xml", xml.as_bytes());
+    assert!(f.diagnostics.iter().any(|d| d.rule == "BR-02"), "{:?}", f.diagnostics);
+    assert!(!einvoice::is_usable(&f));
+    let xml = write::cii(&sample(380)).replace("523456788", "523456789");
+    let f = einvoice::parse("bad.xml", xml.as_bytes());
+    assert!(f.diagnostics.iter().any(|d| d.rule == "FR-SIREN"), "{:?}", f.diagnostics);
+}
+
+/// A minimal PDF with `xml` attached as `name` (EmbeddedFiles name tree and /AF).
+fn pdf_with(name: &str, xml: &[u8]) -> Vec<u8> {
+    let mut doc = Document::with_version("1.7");
+    let pages = doc.new_object_id();
+    doc.objects.insert(pages, Object::Dictionary(dictionary! {"Type" => "Pages", "Kids" => Vec::<Object>::new(), "Count" => 0}));
+    let file = doc.add_object(Stream::new(dictionary! {"Type" => "EmbeddedFile", "Subtype" => "text/xml"}, xml.to_vec()));
+    let spec = doc.add_object(dictionary! {
+        "Type" => "Filespec",
+        "F" => Object::String(name.as_bytes().to_vec(), StringFormat::Literal),
+        "UF" => Object::String(name.as_bytes().to_vec(), StringFormat::Literal),
+        "AFRelationship" => "Data",
+        "EF" => dictionary! {"F" => file},
+    });
+    let catalog = doc.add_object(dictionary! {
+        "Type" => "Catalog",
+        "Pages" => pages,
+        "Names" => dictionary! {"EmbeddedFiles" => dictionary! {"Names" => vec![Object::String(name.as_bytes().to_vec(), StringFormat::Literal), Object::Reference(spec)]}},
+        "AF" => vec![Object::Reference(spec)],
+    });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn facturx_pdf_with_and_without_attachment() {
+    let mut xml = b"\xEF\xBB\xBF".to_vec();
+    xml.extend_from_slice(write::cii(&sample(380)).as_bytes());
+    let pdf = pdf_with("factur-x.xml", &xml);
+    let f = einvoice::parse("f.pdf", &pdf);
+    assert_eq!(f.format, Some(Format::FacturxPdf));
+    assert!(einvoice::is_usable(&f), "{:?}", f.diagnostics);
+    assert_eq!(f.documents[0].total_with_vat, Some(dec!(108.89)));
+
+    let pdf = pdf_with("notes.txt", b"hello");
+    let f = einvoice::parse("plain.pdf", &pdf);
+    assert!(!einvoice::is_usable(&f));
+    assert!(f.diagnostics.iter().any(|d| d.rule == "FX-NO-XML"), "{:?}", f.diagnostics);
+
+    let f = einvoice::parse("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog");
+    assert!(f.diagnostics.iter().any(|d| d.rule == "PDF-SYNTAX"), "{:?}", f.diagnostics);
+}
+
+#[test]
+fn hostile_inputs_are_refused_not_expanded() {
+    let bomb = br#"<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">]>
+<rsm:CrossIndustryInvoice xmlns:rsm="x"><a>&lol2;</a></rsm:CrossIndustryInvoice>"#;
+    let f = einvoice::parse("bomb.xml", bomb);
+    assert!(f.diagnostics.iter().any(|d| d.rule == "XML-DTD"));
+    let deep = format!("<Invoice>{}{}</Invoice>", "<x>".repeat(10_000), "</x>".repeat(10_000));
+    assert!(einvoice::parse("deep.xml", deep.as_bytes()).diagnostics.iter().any(|d| d.rule == "XML-DEPTH"));
+    let big = vec![b' '; einvoice::MAX_BYTES + 1];
+    assert!(einvoice::parse("big.xml", &big).diagnostics.iter().any(|d| d.rule == "FILE-SIZE"));
+    let f = einvoice::parse("trunc.xml", &write::cii(&sample(380)).as_bytes()[..500]);
+    assert!(f.diagnostics.iter().any(|d| d.rule == "XML-SYNTAX"), "{:?}", f.diagnostics);
+    assert!(!einvoice::is_usable(&f));
+    let f = einvoice::parse("other.xml", b"<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\"/>");
+    assert!(f.diagnostics.iter().any(|d| d.rule == "EINV-ROOT"));
+}
+
+#[test]
+fn zugferd1_is_recognised_not_misread() {
+    let xml = br#"<?xml version="1.0" encoding="UTF-8"?>
+<rsm:CrossIndustryDocument xmlns:rsm="urn:ferd:CrossIndustryDocument:invoice:1p0" xmlns:ram="urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:12" xmlns:udt="urn:un:unece:uncefact:data:standard:UnqualifiedDataType:15">
+<rsm:SpecifiedExchangedDocumentContext><ram:GuidelineSpecifiedDocumentContextParameter><ram:ID>urn:ferd:CrossIndustryDocument:invoice:1p0:basic</ram:ID></ram:GuidelineSpecifiedDocumentContextParameter></rsm:SpecifiedExchangedDocumentContext>
+<rsm:HeaderExchangedDocument><ram:ID>471102</ram:ID><ram:TypeCode>380</ram:TypeCode><ram:IssueDateTime><udt:DateTimeString format="102">20130305</udt:DateTimeString></ram:IssueDateTime></rsm:HeaderExchangedDocument>
+<rsm:SpecifiedSupplyChainTradeTransaction><ram:ApplicableSupplyChainTradeSettlement><ram:InvoiceCurrencyCode>EUR</ram:InvoiceCurrencyCode>
+<ram:SpecifiedTradeSettlementMonetarySummation><ram:LineTotalAmount currencyID="EUR">198.00</ram:LineTotalAmount><ram:TaxBasisTotalAmount currencyID="EUR">198.00</ram:TaxBasisTotalAmount><ram:TaxTotalAmount currencyID="EUR">37.62</ram:TaxTotalAmount><ram:GrandTotalAmount currencyID="EUR">235.62</ram:GrandTotalAmount><ram:DuePayableAmount currencyID="EUR">235.62</ram:DuePayableAmount></ram:SpecifiedTradeSettlementMonetarySummation>
+</ram:ApplicableSupplyChainTradeSettlement></rsm:SpecifiedSupplyChainTradeTransaction></rsm:CrossIndustryDocument>"#;
+    let f = einvoice::parse("z1.xml", xml);
+    assert_eq!(f.format, Some(Format::Zugferd1));
+    assert_eq!(f.documents[0].number.as_deref(), Some("471102"));
+    assert_eq!(f.documents[0].total_with_vat, Some(dec!(235.62)));
+}
+
+#[test]
+fn inspect_json_has_the_contract_shape() {
+    let f = einvoice::parse("f.xml", write::ubl(&sample(380)).as_bytes());
+    let v = einvoice::inspect_json(&f);
+    assert_eq!(v["format"], "ubl");
+    let d = &v["documents"][0];
+    for k in ["number", "type_code", "issue_date", "due_date", "currency", "seller", "buyer", "buyer_reference", "order_reference", "total_without_vat", "total_vat", "total_with_vat", "prepaid", "amount_due", "lines"] {
+        assert!(d.get(k).is_some(), "missing {k}");
+    }
+    assert_eq!(d["total_with_vat"], "108.89");
+    assert_eq!(d["buyer"]["kind"], "business");
+    assert!(v["diagnostics"].is_array());
+}
