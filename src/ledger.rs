@@ -217,20 +217,6 @@ pub fn previous_provision_state<S: Store>(
     Ok(best.map(|(_, s)| s).unwrap_or_default())
 }
 
-/// The provision state recorded for exactly `closing`, if that closing was applied.
-pub fn provision_state_at<S: Store>(
-    store: &S,
-    company: &CompanyId,
-    closing: NaiveDate,
-) -> Result<Option<CoreProvisionState>, StoreError> {
-    let subject = format!("closing {closing}");
-    Ok(audit_of_kind(store, company, AUDIT_PROVISION_STATE)?
-        .into_iter()
-        .rev()
-        .find(|e| e.subject == subject)
-        .and_then(|e| serde_json::from_value(e.explanation).ok()))
-}
-
 /// Open amount of each invoice after the automatic allocations (signed; credit notes negative).
 pub fn open_amounts(ledger: &Ledger, extra: &[Allocation]) -> BTreeMap<InvoiceId, Decimal> {
     let mut all = ledger.applied();

@@ -7,20 +7,17 @@ mod assets;
 mod cli;
 mod clock;
 mod cmd;
-#[allow(dead_code)] // parts used by the daemon and commands the lead wires
 mod config;
-#[allow(dead_code)] // the CycleRunner hooks are for the sync pipeline
 mod daemon;
 mod http;
 mod inbox_source;
 mod ledger;
-#[allow(dead_code)] // some families are updated by the sync pipeline
 mod metrics;
-#[allow(dead_code)] // wired into sync and delivery by the lead
 mod offline;
+#[allow(dead_code)] // run_delivery: the continuous loop, exercised by the tests
 mod outbox;
 mod pipeline;
-#[allow(dead_code)] // wired into sync and delivery by the lead
+#[allow(dead_code)] // the full read API serves tests, benches and inspection tools
 mod store;
 
 use clap::Parser;

@@ -122,6 +122,9 @@ pub fn load(invoices: &Path, banks: &[PathBuf]) -> anyhow::Result<OfflineLedger>
             out.rejected.push((name, r));
             continue;
         }
+        for d in l.diagnostics.iter().filter(|d| d.severity >= Severity::Warning) {
+            out.warnings.push(format!("{name}: {:?} {} at {}: {}", d.severity, d.rule, d.path, d.message));
+        }
         for c in l.customers {
             customers.entry(c.id.as_str().to_owned()).or_insert(c);
         }

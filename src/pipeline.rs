@@ -7,14 +7,10 @@
 use crate::daemon::{CycleContext, CycleReport, CycleRunner, SourceReport};
 use crate::ledger::{self, Ledger, AUDIT_DUNNING_ACTION};
 use crate::outbox::{self, RetryPolicy};
-use crate::store::{
-    AuditEvent, Batch, CustomerRecord, DeadLetter, InvoiceRecord, OutboxEntry, ReceiptRecord,
-    SeenFile, SledStore, Store,
-};
+use crate::store::{AuditEvent, Batch, OutboxEntry, SeenFile, SledStore, Store};
 use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use relance_connectors::contract::{IdempotencyKey, Page, Record, Source, WriteCommand};
-use relance_connectors::formats::bank::{dedup_key, key_basis};
 use relance_connectors::formats::letter::{render_action, RenderContext};
 use relance_connectors::systems::local::DirWriteBack;
 use relance_connectors::systems::tryton::TrytonConnector;
@@ -22,7 +18,6 @@ use relance_core::dunning::template::{SenderInfo, TemplateSet};
 use relance_core::dunning::{Plan, PlanInput, RateTable, SentAction};
 use relance_core::{CompanyId, Customer};
 use rust_decimal::Decimal;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -79,52 +74,11 @@ pub fn company_dir(state_dir: &Path, company: &CompanyId) -> PathBuf {
     state_dir.join("companies").join(company.as_str())
 }
 
-fn hash_json<T: serde::Serialize>(v: &T) -> String {
-    let bytes = serde_json::to_vec(v).unwrap_or_default();
-    hex::encode(Sha256::digest(&bytes))
-}
-
-/// The store batch of one pulled page: records upserted, receipts with their deduplication
-/// keys, quarantined files as dead letters, and the page's cursor — all in one commit.
+/// The store batch of one pulled page (records, receipts keyed for deduplication,
+/// quarantined files, and the page's cursor), committed at once.
 pub fn page_batch(source: &str, page: &Page, now: DateTime<Utc>) -> Batch {
     let mut b = Batch::default();
-    let mut occurrences: HashMap<String, usize> = HashMap::new();
-    for rec in &page.records {
-        match rec {
-            Record::Customer(c) => b.customers.push(CustomerRecord {
-                source: source.to_owned(),
-                customer: c.clone(),
-            }),
-            Record::Invoice(i) => b.invoices.push(InvoiceRecord {
-                source: source.to_owned(),
-                content_hash: hash_json(i),
-                invoice: i.clone(),
-            }),
-            Record::Receipt(r) => {
-                // Ids relance derived itself (no bank id) start with RLC-: those dedupe on the
-                // booking content and its occurrence, bank ids on the id.
-                let basis = key_basis(r, !r.id.as_str().starts_with("RLC-"));
-                let n = occurrences.entry(basis.clone()).or_insert(0);
-                *n += 1;
-                b.receipts.push(ReceiptRecord {
-                    dedup_key: dedup_key(&basis, *n),
-                    source: source.to_owned(),
-                    receipt: r.clone(),
-                })
-            }
-            Record::InvoiceRemoved { id } => b.removed_invoices.push(id.clone()),
-            Record::Quarantined { file, reason } => b.dead_letters.push(DeadLetter {
-                key: format!("{source}:{file}"),
-                origin: format!("sync:{source}"),
-                reason: reason.clone(),
-                payload: serde_json::json!({ "file": file }),
-                at: now,
-            }),
-        }
-    }
-    if let Some(c) = &page.next {
-        b.cursors.push((source.to_owned(), c.clone()));
-    }
+    b.add_page(source, page, now);
     b
 }
 

@@ -1,6 +1,7 @@
 //! Every e-invoice of the shared corpus is parsed or rejected with a reason, and agrees with
 //! the corpus's EXPECTED.md tables (type code, currency, BT-112, BT-115, line count). Skips,
 //! saying so, when the corpus is absent (a user's fresh clone).
+#![allow(clippy::unwrap_used)]
 
 use relance_connectors::formats::einvoice::{self, Format};
 use rust_decimal::Decimal;

@@ -1,5 +1,6 @@
 //! E-invoice parsing on the project's own fixtures (no shared corpus needed): CII, UBL invoice
 //! and credit note, a Factur-X PDF built here, broken and hostile inputs.
+#![allow(clippy::unwrap_used)]
 
 use chrono::NaiveDate;
 use lopdf::{dictionary, Document, Object, Stream, StringFormat};

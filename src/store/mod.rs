@@ -354,12 +354,6 @@ pub struct Batch {
     pub provisions: Vec<ProvisionState>,
 }
 
-/// The default deduplication key of a receipt: its account and the bank's own transaction id
-/// (unique per account; the same entry in two overlapping statements gives the same key).
-pub fn receipt_dedup_key(receipt: &Receipt) -> String {
-    format!("{}|{}", receipt.account, receipt.id)
-}
-
 /// Hex SHA-256 of a record's JSON: tells a changed record from a re-pulled unchanged one.
 pub fn content_hash<T: Serialize>(value: &T) -> String {
     // Serialising plain data types to JSON cannot fail (no maps with non-string keys, no
@@ -371,9 +365,12 @@ pub fn content_hash<T: Serialize>(value: &T) -> String {
 impl Batch {
     /// Adds a page pulled from `source`: its records and, when it has one, its next cursor,
     /// so both are committed together (a cursor advances only with its data). Receipts are
-    /// keyed by [`receipt_dedup_key`]; a quarantined file becomes a dead letter and an audit
-    /// entry with its reason.
+    /// keyed as the bank formats define it: the bank's id when it gave one, else the booking
+    /// content, with the occurrence of that basis in the page (two identical payments on one
+    /// day stay two receipts; the same statement imported twice adds nothing). A quarantined
+    /// file becomes a dead letter and an audit entry with its reason.
     pub fn add_page(&mut self, source: &str, page: &Page, at: DateTime<Utc>) {
+        let mut occurrences: std::collections::HashMap<String, usize> = Default::default();
         for record in &page.records {
             match record {
                 Record::Customer(c) => self.customers.push(CustomerRecord {
@@ -385,11 +382,20 @@ impl Batch {
                     content_hash: content_hash(i),
                     invoice: i.clone(),
                 }),
-                Record::Receipt(r) => self.receipts.push(ReceiptRecord {
-                    dedup_key: receipt_dedup_key(r),
-                    source: source.to_owned(),
-                    receipt: r.clone(),
-                }),
+                Record::Receipt(r) => {
+                    // Ids relance derived itself (the bank gave none) start with RLC-.
+                    let basis = relance_connectors::formats::bank::key_basis(
+                        r,
+                        !r.id.as_str().starts_with("RLC-"),
+                    );
+                    let n = occurrences.entry(basis.clone()).or_insert(0);
+                    *n += 1;
+                    self.receipts.push(ReceiptRecord {
+                        dedup_key: relance_connectors::formats::bank::dedup_key(&basis, *n),
+                        source: source.to_owned(),
+                        receipt: r.clone(),
+                    })
+                }
                 Record::InvoiceRemoved { id } => self.removed_invoices.push(id.clone()),
                 Record::Quarantined { file, reason } => {
                     self.dead_letters.push(DeadLetter {

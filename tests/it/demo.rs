@@ -69,7 +69,11 @@ fn demo_runs_the_whole_pipeline_and_a_second_run_adds_nothing() {
     let fec_text = std::fs::read_to_string(&fec[0]).unwrap();
     assert!(fec_text.starts_with("JournalCode"), "{fec_text}");
     // Files were moved to done/.
-    assert!(!files_named(&state.path().join("state/inbox/invoices/done"), ".xml").is_empty());
+    let imported = files_named(state.path(), "FA-2026-0101");
+    assert!(
+        imported.iter().any(|p| p.parent().is_some_and(|d| d.ends_with("done"))),
+        "imported files are moved to done/: {imported:?}"
+    );
 
     // A second run over the same state: the re-dropped files are recognised, nothing is
     // planned or enqueued twice.

@@ -1,4 +1,5 @@
 //! Integration tests of the relance binary and its parts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 // The store and the outbox live in the binary crate (no library target): their sources are
 // compiled into this test binary as modules, so the store tests reach them directly.

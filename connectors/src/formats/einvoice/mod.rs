@@ -358,13 +358,13 @@ fn date_102(n: Option<&Node>) -> Option<NaiveDate> {
     if t.len() == 8 {
         NaiveDate::parse_from_str(t, "%Y%m%d").ok()
     } else {
-        NaiveDate::parse_from_str(&t[..t.len().min(10)], "%Y-%m-%d").ok()
+        NaiveDate::parse_from_str(t.get(..10).unwrap_or(t), "%Y-%m-%d").ok()
     }
 }
 
 /// The amount child whose currency is the document's when several are given (BT-110 and its
 /// tax-currency twin BT-111), else the first.
-fn amount_in<'a>(parent: Option<&'a Node>, name: &str, currency: Option<&str>) -> Option<Decimal> {
+fn amount_in(parent: Option<&Node>, name: &str, currency: Option<&str>) -> Option<Decimal> {
     let p = parent?;
     let all: Vec<&Node> = p.children_named(name).collect();
     let pick = all

@@ -36,8 +36,11 @@ fn x(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// Line net amounts, VAT breakdown (rate, base, tax), total without VAT, total VAT.
+pub type Totals = (Vec<Decimal>, Vec<(Decimal, Decimal, Decimal)>, Decimal, Decimal);
+
 /// Line nets, VAT per rate, totals.
-pub fn totals(inv: &SimpleInvoice) -> (Vec<Decimal>, Vec<(Decimal, Decimal, Decimal)>, Decimal, Decimal) {
+pub fn totals(inv: &SimpleInvoice) -> Totals {
     let nets: Vec<Decimal> = inv.lines.iter().map(|(_, q, p, _)| round_cents(*q * *p)).collect();
     let mut by_rate: Vec<(Decimal, Decimal, Decimal)> = Vec::new();
     for ((_, _, _, r), n) in inv.lines.iter().zip(&nets) {
