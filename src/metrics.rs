@@ -202,7 +202,8 @@ impl Metrics {
         }
     }
 
-    /// The current value of a series (tests, status lines).
+    /// The current value of a series.
+    #[cfg(test)]
     pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         let key: Labels = labels
             .iter()

@@ -34,7 +34,9 @@ struct Env {
 }
 
 fn env() -> Option<Env> {
-    let url = std::env::var("RELANCE_TRYTON_URL").ok().filter(|u| !u.is_empty())?;
+    let url = std::env::var("RELANCE_TRYTON_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
     Some(Env {
         url,
         db: std::env::var("RELANCE_TRYTON_DB").unwrap_or_else(|_| "relance".into()),
@@ -76,8 +78,14 @@ impl Probe {
     fn new(e: &Env) -> Self {
         let mut cfg = TrytonConfig::new(&e.url, &e.db, &e.user, &e.password_file);
         cfg.requests_per_second = 0;
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        Self { rt, c: TrytonConnector::new(cfg).unwrap() }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Self {
+            rt,
+            c: TrytonConnector::new(cfg).unwrap(),
+        }
     }
 
     fn count(&self, model: &str, domain: Value) -> u64 {
@@ -88,7 +96,14 @@ impl Probe {
 
     fn read(&self, model: &str, domain: Value, fields: &[&str]) -> Vec<Value> {
         self.rt
-            .block_on(self.c.rpc().search_read(model, domain, 0, None, json!([["id", "ASC"]]), fields))
+            .block_on(self.c.rpc().search_read(
+                model,
+                domain,
+                0,
+                None,
+                json!([["id", "ASC"]]),
+                fields,
+            ))
             .unwrap_or_else(|e| panic!("{model}: {e}"))
     }
 
@@ -97,15 +112,26 @@ impl Probe {
         let mut keys: BTreeMap<String, usize> = BTreeMap::new();
         let mut move_keys: BTreeMap<String, usize> = BTreeMap::new();
         let mut dunning_notes = 0;
-        for n in self.read("ir.note", json!([["message", "like", "%[relance:%"]]), &["message", "resource"]) {
+        for n in self.read(
+            "ir.note",
+            json!([["message", "like", "%[relance:%"]]),
+            &["message", "resource"],
+        ) {
             for k in markers(n["message"].as_str().unwrap_or("")) {
                 *keys.entry(k).or_default() += 1;
             }
-            if n["message"].as_str().is_some_and(|m| m.contains("[relance:relance-dunning-")) {
+            if n["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("[relance:relance-dunning-"))
+            {
                 dunning_notes += 1;
             }
         }
-        for m in self.read("account.move", json!([["description", "like", "%[relance:%"]]), &["description"]) {
+        for m in self.read(
+            "account.move",
+            json!([["description", "like", "%[relance:%"]]),
+            &["description"],
+        ) {
             for k in markers(m["description"].as_str().unwrap_or("")) {
                 *move_keys.entry(k).or_default() += 1;
             }
@@ -113,9 +139,18 @@ impl Probe {
         let all = json!([["active", "in", [true, false]]]);
         // Without the id: a killed run may burn sequence numbers, not change the outcome.
         let mut dunning_rows: Vec<String> = self
-            .read("account.dunning", all.clone(), &["line", "level", "state", "blocked"])
+            .read(
+                "account.dunning",
+                all.clone(),
+                &["line", "level", "state", "blocked"],
+            )
             .iter()
-            .map(|d| format!("line {} level {} {} blocked {}", d["line"], d["level"], d["state"], d["blocked"]))
+            .map(|d| {
+                format!(
+                    "line {} level {} {} blocked {}",
+                    d["line"], d["level"], d["state"], d["blocked"]
+                )
+            })
             .collect();
         dunning_rows.sort();
         Effects {
@@ -131,10 +166,17 @@ impl Probe {
 
     /// Balance (debit − credit) of the posting account `code`.
     fn balance(&self, code: &str) -> Decimal {
-        self.read("account.move.line", json!([["account.code", "=", code]]), &["debit", "credit"])
-            .iter()
-            .map(|l| tv::decimal(&l["debit"], "debit").unwrap() - tv::decimal(&l["credit"], "credit").unwrap())
-            .sum()
+        self.read(
+            "account.move.line",
+            json!([["account.code", "=", code]]),
+            &["debit", "credit"],
+        )
+        .iter()
+        .map(|l| {
+            tv::decimal(&l["debit"], "debit").unwrap()
+                - tv::decimal(&l["credit"], "credit").unwrap()
+        })
+        .sum()
     }
 }
 
@@ -165,8 +207,16 @@ struct Effects {
 
 impl Effects {
     fn assert_each_once(&self) {
-        let twice: Vec<_> = self.keys.iter().chain(&self.move_keys).filter(|(_, n)| **n != 1).collect();
-        assert!(twice.is_empty(), "effects applied more than once: {twice:?}");
+        let twice: Vec<_> = self
+            .keys
+            .iter()
+            .chain(&self.move_keys)
+            .filter(|(_, n)| **n != 1)
+            .collect();
+        assert!(
+            twice.is_empty(),
+            "effects applied more than once: {twice:?}"
+        );
     }
 }
 
@@ -183,8 +233,18 @@ struct Target {
 fn pick_invoice(p: &Probe) -> Target {
     let rows = p.read(
         "account.invoice",
-        json!([["type", "=", "out"], ["state", "=", "posted"], ["total_amount", ">", 0]]),
-        &["number", "total_amount", "amount_to_pay", "lines_to_pay", "party.name"],
+        json!([
+            ["type", "=", "out"],
+            ["state", "=", "posted"],
+            ["total_amount", ">", 0]
+        ]),
+        &[
+            "number",
+            "total_amount",
+            "amount_to_pay",
+            "lines_to_pay",
+            "party.name",
+        ],
     );
     rows.iter()
         .find_map(|r| {
@@ -205,7 +265,9 @@ fn pick_invoice(p: &Probe) -> Target {
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// A camt.053 statement with one booked credit paying `t` exactly, its number in the
@@ -251,7 +313,10 @@ fn camt053(t: &Target, today: &str) -> String {
 fn test_rates() -> String {
     let shipped = std::fs::read_to_string(workspace().join("config/rates/fr.toml")).unwrap();
     let confirmed = "confirmed_until = \"2026-02-05\"";
-    assert!(shipped.contains(confirmed), "config/rates/fr.toml changed: update this test");
+    assert!(
+        shipped.contains(confirmed),
+        "config/rates/fr.toml changed: update this test"
+    );
     let mro_row = "# TEST-ONLY (tests/it/tryton_e2e.rs): NOT a real ECB decision, only so that\n\
                    # penalties can be computed at the test seed's date.\n\
                    [[ecb_mro.changes]]\neffective = \"2026-07-01\"\nrate_percent = \"2.15\"\n\
@@ -264,7 +329,9 @@ fn test_rates() -> String {
         confirmed,
         "# TEST-ONLY: confirmed_until moved past the seed's date.\nconfirmed_until = \"2026-12-31\"",
     );
-    let legal_at = out.find("# Taux de l'intérêt légal").expect("taux légal section");
+    let legal_at = out
+        .find("# Taux de l'intérêt légal")
+        .expect("taux légal section");
     out.insert_str(legal_at, mro_row);
     let indemnity_at = out.find("[indemnity]").expect("indemnity section");
     out.insert_str(indemnity_at, legal_row);
@@ -328,9 +395,20 @@ path = {bank:?}
 type = "tryton"
 source = "erp"
 
+# TEST policy. Tryton's account_fr has no "OD" journal: its miscellaneous journal is MISC.
+[provision]
+journal = "MISC"
+
 [provision.criteria]
 # Low threshold so that the seed's overdue invoices qualify as doubtful at its date.
 days_overdue = 30
+
+# One row replacing the default matrix, so that the seed's invoices (at most a few months
+# late) get an allowance and the allowance accounts move.
+[[provision.rates]]
+id = "R-TEST-60"
+min_days_overdue = 60
+rate = "0.40"
 "#,
             url = e.url,
             db = e.db,
@@ -341,7 +419,11 @@ days_overdue = 30
     )
     .unwrap();
     std::fs::write(cfg.join("rates/fr.toml"), test_rates()).unwrap();
-    std::fs::write(bank.join("releve-e2e.camt053.xml"), camt053(&target, &e.today)).unwrap();
+    std::fs::write(
+        bank.join("releve-e2e.camt053.xml"),
+        camt053(&target, &e.today),
+    )
+    .unwrap();
     Setup { dir, target }
 }
 
@@ -353,7 +435,16 @@ fn relance() -> Command {
 
 fn sync_cmd(s: &Setup, today: &str) -> Command {
     let mut c = relance();
-    c.args(["sync", "--once", "--company", "fr", "--date", today, "--config"]).arg(s.config());
+    c.args([
+        "sync",
+        "--once",
+        "--company",
+        "fr",
+        "--date",
+        today,
+        "--config",
+    ])
+    .arg(s.config());
     c
 }
 
@@ -369,16 +460,26 @@ fn show(out: &Output) -> String {
 /// Runs `sync --once` to the end; asserts success; returns the output and its duration.
 fn sync_ok(s: &Setup, today: &str) -> (Output, Duration) {
     let t = Instant::now();
-    let out = sync_cmd(s, today).output().expect("run relance sync --once");
+    let out = sync_cmd(s, today)
+        .output()
+        .expect("run relance sync --once");
     let d = t.elapsed();
     assert!(out.status.success(), "sync --once failed:\n{}", show(&out));
-    eprintln!("sync --once ({:.1} s): {}", d.as_secs_f64(), String::from_utf8_lossy(&out.stdout).trim());
+    eprintln!(
+        "sync --once ({:.1} s): {}",
+        d.as_secs_f64(),
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
     (out, d)
 }
 
 /// Starts `cmd` and SIGKILLs it after `after` (if it is still running). True if killed.
 fn kill_after(mut cmd: Command, after: Duration) -> bool {
-    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn relance");
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn relance");
     let t = Instant::now();
     while t.elapsed() < after {
         if child.try_wait().unwrap().is_some() {
@@ -393,7 +494,11 @@ fn kill_after(mut cmd: Command, after: Duration) -> bool {
 }
 
 fn invoice_state(p: &Probe, id: i64) -> (String, Decimal) {
-    let r = p.read("account.invoice", json!([["id", "=", id]]), &["state", "amount_to_pay"]);
+    let r = p.read(
+        "account.invoice",
+        json!([["id", "=", id]]),
+        &["state", "amount_to_pay"],
+    );
     (
         r[0]["state"].as_str().unwrap_or("").to_owned(),
         tv::decimal(&r[0]["amount_to_pay"], "amount_to_pay").unwrap(),
@@ -429,7 +534,10 @@ fn sync_once_end_to_end() {
         "no relance move in Tryton: {after:?}"
     );
     // Dunning written back: at least one dunning created/processed, with relance's note.
-    assert!(after.dunning_notes > 0, "no relance note on a dunning: {after:?}");
+    assert!(
+        after.dunning_notes > 0,
+        "no relance note on a dunning: {after:?}"
+    );
     assert!(
         after.dunning_rows != before.dunning_rows,
         "no dunning created or processed in Tryton: {before:?} → {after:?}"
@@ -479,7 +587,9 @@ fn sigkill_during_writeback_applies_each_effect_once() {
     let total = reference.keys.len();
     let mut kills = 0;
     let mut mid_batch = 0;
-    for frac in [0.15, 0.3, 0.45, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8] {
+    for frac in [
+        0.15, 0.3, 0.45, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8,
+    ] {
         let at = Duration::from_secs_f64((full * frac).max(0.3));
         if !kill_after(sync_cmd(&s, &e.today), at) {
             eprintln!("run ended by itself before {:.2} s", at.as_secs_f64());
@@ -487,7 +597,10 @@ fn sigkill_during_writeback_applies_each_effect_once() {
         }
         kills += 1;
         let done = p.effects().keys.len();
-        eprintln!("SIGKILL after {:.2} s: {done}/{total} effects in Tryton", at.as_secs_f64());
+        eprintln!(
+            "SIGKILL after {:.2} s: {done}/{total} effects in Tryton",
+            at.as_secs_f64()
+        );
         if done > 0 && done < total {
             mid_batch += 1;
         }
@@ -501,7 +614,15 @@ fn sigkill_during_writeback_applies_each_effect_once() {
     let got = p.effects();
     got.assert_each_once();
     assert_eq!(
-        (&got.keys, &got.move_keys, got.dunning_notes, got.notes, got.dunnings, got.moves, &got.dunning_rows),
+        (
+            &got.keys,
+            &got.move_keys,
+            got.dunning_notes,
+            got.notes,
+            got.dunnings,
+            got.moves,
+            &got.dunning_rows
+        ),
         (
             &reference.keys,
             &reference.move_keys,
@@ -522,27 +643,40 @@ fn sigkill_during_writeback_applies_each_effect_once() {
 
 fn provision_cmd(s: &Setup, today: &str, out: &Path) -> Command {
     let mut c = relance();
-    c.args(["provision", "--company", "fr", "--closing-date", today, "--apply", "--config"])
-        .arg(s.config())
-        .arg("--out")
-        .arg(out);
+    c.args([
+        "provision",
+        "--company",
+        "fr",
+        "--closing-date",
+        today,
+        "--apply",
+        "--config",
+    ])
+    .arg(s.config())
+    .arg("--out")
+    .arg(out);
     c
 }
 
 fn provision_ok(s: &Setup, today: &str, out: &Path) -> Value {
     let t = Instant::now();
-    let o = provision_cmd(s, today, out).output().expect("run relance provision");
+    let o = provision_cmd(s, today, out)
+        .output()
+        .expect("run relance provision");
     assert!(o.status.success(), "provision failed:\n{}", show(&o));
     eprintln!(
         "provision --apply ({:.1} s): {}",
         t.elapsed().as_secs_f64(),
         String::from_utf8_lossy(&o.stderr).trim()
     );
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|err| panic!("provision JSON: {err}\n{}", show(&o)))
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|err| panic!("provision JSON: {err}\n{}", show(&o)))
 }
 
 fn dec(v: &Value) -> Decimal {
-    v.as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not a decimal string: {v}"))
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not a decimal string: {v}"))
 }
 
 #[test]
@@ -561,25 +695,58 @@ fn provision_apply_posts_moves_once() {
     let before: Vec<Decimal> = accounts.iter().map(|a| p.balance(a)).collect();
     let out = s.dir.path().join("closing");
 
-    // First apply, SIGKILLed at a few points, then to the end.
-    for ms in [300, 800, 1500] {
-        if kill_after(provision_cmd(&s, &e.today, &out), Duration::from_millis(ms)) {
-            eprintln!("provision SIGKILL after {ms} ms");
+    // First apply, SIGKILLed at several points (each restart resumes the outbox, so the later
+    // short kills land among the postings), then to the end.
+    let moves_before = p.effects().move_keys.len();
+    let mut mid_batch = 0;
+    for ms in [300, 800, 1500, 400, 600, 800, 1000, 1200, 1500, 2000] {
+        if !kill_after(provision_cmd(&s, &e.today, &out), Duration::from_millis(ms)) {
+            eprintln!("provision ended by itself before {ms} ms");
+            break;
+        }
+        let posted = p.effects().move_keys.len() - moves_before;
+        eprintln!("provision SIGKILL after {ms} ms: {posted} moves posted");
+        if posted > 0 {
+            mid_batch += 1;
         }
     }
     let table = provision_ok(&s, &e.today, &out);
     let entries = table["entries"].as_array().map_or(0, Vec::len);
-    assert!(entries > 0, "no provision entry: lower the test's days_overdue?\n{table:#}");
+    assert!(
+        entries > 0,
+        "no provision entry: lower the test's days_overdue?\n{table:#}"
+    );
     let totals = &table["totals"];
     let after: Vec<Decimal> = accounts.iter().map(|a| p.balance(a)).collect();
     let delta: Vec<Decimal> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
     // 416 is a debit balance (doubtful receivables TTC), 491 a credit one (allowances),
     // 68174 a debit one (this closing's allowances).
-    assert_eq!(delta[0], dec(&totals["doubtful_ttc"]), "416 vs table\n{totals:#}");
-    assert_eq!(-delta[1], dec(&totals["new_provision"]) - dec(&totals["previous_provision"]), "491 vs table\n{totals:#}");
-    assert_eq!(delta[2], dec(&totals["increase"]), "68174 vs table\n{totals:#}");
+    assert_eq!(
+        delta[0],
+        dec(&totals["doubtful_ttc"]),
+        "416 vs table\n{totals:#}"
+    );
+    assert_eq!(
+        -delta[1],
+        dec(&totals["new_provision"]) - dec(&totals["previous_provision"]),
+        "491 vs table\n{totals:#}"
+    );
+    assert_eq!(
+        delta[2],
+        dec(&totals["increase"]),
+        "68174 vs table\n{totals:#}"
+    );
     let effects = p.effects();
     effects.assert_each_once();
+    assert_eq!(
+        effects.move_keys.len() - moves_before,
+        entries,
+        "one move per entry"
+    );
+    assert!(
+        mid_batch > 0,
+        "no SIGKILL landed after the first posting: adjust the kill points"
+    );
 
     // Second apply: no new move.
     let table2 = provision_ok(&s, &e.today, &out);
