@@ -21,10 +21,20 @@ macro_rules! builtin_templates {
 
 /// The templates shipped with this build (`config/templates/`).
 pub const BUILTIN_TEMPLATES: &[(&str, &str)] = builtin_templates![
-    "fr" / "preventive", "fr" / "amiable", "fr" / "amiable.firm", "fr" / "amiable.phone_task",
-    "fr" / "formelle", "fr" / "mise_en_demeure", "fr" / "contentieux",
-    "en" / "preventive", "en" / "amiable", "en" / "amiable.firm", "en" / "amiable.phone_task",
-    "en" / "formelle", "en" / "mise_en_demeure", "en" / "contentieux",
+    "fr" / "preventive",
+    "fr" / "amiable",
+    "fr" / "amiable.firm",
+    "fr" / "amiable.phone_task",
+    "fr" / "formelle",
+    "fr" / "mise_en_demeure",
+    "fr" / "contentieux",
+    "en" / "preventive",
+    "en" / "amiable",
+    "en" / "amiable.firm",
+    "en" / "amiable.phone_task",
+    "en" / "formelle",
+    "en" / "mise_en_demeure",
+    "en" / "contentieux",
 ];
 
 /// The rate table: `<config_dir>/rates/fr.toml` if present, else the built-in one. Checked.
@@ -34,10 +44,12 @@ pub fn rates(config_dir: Option<&Path>) -> anyhow::Result<RateTable> {
             std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?,
             p.display().to_string(),
         ),
-        _ => (BUILTIN_RATES.to_owned(), "built-in config/rates/fr.toml".to_owned()),
+        _ => (
+            BUILTIN_RATES.to_owned(),
+            "built-in config/rates/fr.toml".to_owned(),
+        ),
     };
-    let table: RateTable =
-        toml::from_str(&src).with_context(|| format!("rate table {origin}"))?;
+    let table: RateTable = toml::from_str(&src).with_context(|| format!("rate table {origin}"))?;
     table
         .validate()
         .with_context(|| format!("rate table {origin}"))?;
@@ -52,7 +64,9 @@ pub fn templates(config_dir: Option<&Path>) -> anyhow::Result<TemplateSet> {
     }
     if let Some(root) = config_dir.map(|d| d.join("templates")) {
         if root.is_dir() {
-            for lang in std::fs::read_dir(&root).with_context(|| format!("reading {}", root.display()))? {
+            for lang in
+                std::fs::read_dir(&root).with_context(|| format!("reading {}", root.display()))?
+            {
                 let lang = lang?;
                 if !lang.file_type()?.is_dir() {
                     continue;

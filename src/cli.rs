@@ -19,7 +19,12 @@ pub struct Cli {
 #[derive(Debug, Args, Clone)]
 pub struct ConfigArg {
     /// Configuration directory holding relance.toml and companies.d/*.toml.
-    #[arg(long, value_name = "DIR", env = "RELANCE_CONFIG", default_value = "/etc/relance")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "RELANCE_CONFIG",
+        default_value = "/etc/relance"
+    )]
     pub config: PathBuf,
 }
 

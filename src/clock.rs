@@ -28,6 +28,10 @@ impl Clock {
 
     /// A clock fixed at midnight UTC of `date`.
     pub fn fixed_date(date: NaiveDate) -> Self {
-        Clock::Fixed(date.and_hms_opt(0, 0, 0).map(|d| d.and_utc()).unwrap_or_default())
+        Clock::Fixed(
+            date.and_hms_opt(0, 0, 0)
+                .map(|d| d.and_utc())
+                .unwrap_or_default(),
+        )
     }
 }

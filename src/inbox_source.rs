@@ -46,7 +46,10 @@ pub fn ready_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 fn move_into(file: &Path, sub: &str) -> std::io::Result<PathBuf> {
     let dir = file.parent().unwrap_or(Path::new(".")).join(sub);
     std::fs::create_dir_all(&dir)?;
-    let name = file.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let name = file
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     let mut target = dir.join(&name);
     let mut n = 1;
     while target.exists() {
@@ -77,7 +80,10 @@ pub async fn pull_dir(
     now: DateTime<Utc>,
     quarantined: &mut Vec<(String, String)>,
 ) -> SourceReport {
-    let mut rep = SourceReport { connector: source.to_owned(), ..Default::default() };
+    let mut rep = SourceReport {
+        connector: source.to_owned(),
+        ..Default::default()
+    };
     if let Err(e) = std::fs::create_dir_all(dir) {
         tracing::error!(company = %company, source, dir = %dir.display(), "cannot create the folder: {e}");
         rep.errors += 1;
@@ -93,7 +99,10 @@ pub async fn pull_dir(
     };
     for file in files {
         rep.pulls += 1;
-        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         match import_file(store, company, source, bank, &file, &name, now) {
             Ok(Imported::Done(n)) => {
                 rep.documents += n;
@@ -165,9 +174,15 @@ fn import_file(
     records.extend(loaded.invoices.into_iter().map(Record::Invoice));
     records.extend(loaded.receipts.into_iter().map(Record::Receipt));
     let n = records.len() as u64;
-    let page = Page { records, next: None, has_more: false };
+    let page = Page {
+        records,
+        next: None,
+        has_more: false,
+    };
     let mut batch: Batch = crate::pipeline::page_batch(source, &page, now);
-    batch.seen_files.push(crate::pipeline::seen(&hash, name, source, now));
+    batch
+        .seen_files
+        .push(crate::pipeline::seen(&hash, name, source, now));
     store.commit(company, batch)?;
     Ok(Imported::Done(n))
 }

@@ -4,9 +4,7 @@
 //! Everything the core decides from is rebuilt here from the store alone, so a decision can be
 //! replayed (and explained) from what was committed.
 
-use crate::store::{
-    AllocationRecord, AuditEvent, InvoiceRecord, ReceiptRecord, Store, StoreError,
-};
+use crate::store::{AllocationRecord, AuditEvent, InvoiceRecord, ReceiptRecord, Store, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use relance_core::dunning::{Pause, SentAction};
 use relance_core::provision::{
@@ -65,12 +63,21 @@ impl Ledger {
             .iter()
             .filter_map(allocation_from_record)
             .collect();
-        Ok(Self { customers, invoices, receipts, allocations })
+        Ok(Self {
+            customers,
+            invoices,
+            receipts,
+            allocations,
+        })
     }
 
     /// The automatic allocations in force (suggestions are not applied).
     pub fn applied(&self) -> Vec<Allocation> {
-        self.allocations.iter().filter(|a| a.auto).cloned().collect()
+        self.allocations
+            .iter()
+            .filter(|a| a.auto)
+            .cloned()
+            .collect()
     }
 
     /// Runs the reconciliation engine over the whole ledger, with the automatic allocations
@@ -154,7 +161,11 @@ pub fn audit_of_kind<S: Store>(
         let Some(last) = page.last().map(|e| e.seq) else {
             break;
         };
-        out.extend(page.into_iter().filter(|e| e.event.kind == kind).map(|e| e.event));
+        out.extend(
+            page.into_iter()
+                .filter(|e| e.event.kind == kind)
+                .map(|e| e.event),
+        );
         from = last + 1;
     }
     Ok(out)
@@ -225,7 +236,10 @@ pub fn open_amounts(ledger: &Ledger, extra: &[Allocation]) -> BTreeMap<InvoiceId
 }
 
 /// Unapplied credits per customer (sum of remainders), for the reconcile-then-remind gate.
-pub fn unapplied_by_customer(ledger: &Ledger, extra: &[Allocation]) -> HashMap<CustomerId, Decimal> {
+pub fn unapplied_by_customer(
+    ledger: &Ledger,
+    extra: &[Allocation],
+) -> HashMap<CustomerId, Decimal> {
     let mut all = ledger.applied();
     all.extend(extra.iter().filter(|a| a.auto).cloned());
     relance_core::reconcile::unapplied_credits_by_customer(
@@ -252,7 +266,9 @@ pub fn payments_by_invoice(
     let mut out: HashMap<InvoiceId, Vec<(NaiveDate, Decimal)>> = HashMap::new();
     for a in ledger.allocations.iter().chain(extra).filter(|a| a.auto) {
         if let Some(d) = dates.get(a.transaction.as_str()) {
-            out.entry(a.invoice.clone()).or_default().push((*d, a.amount));
+            out.entry(a.invoice.clone())
+                .or_default()
+                .push((*d, a.amount));
         }
     }
     out
@@ -311,7 +327,10 @@ pub fn closing_input(
                     kind: SettlementKind::Payment,
                 });
             }
-            Receivable { invoice: i.clone(), settlements: s }
+            Receivable {
+                invoice: i.clone(),
+                settlements: s,
+            }
         })
         .collect();
     ClosingInput {

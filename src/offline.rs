@@ -30,7 +30,12 @@ fn reason_of(file: &str, diags: &[Diagnostic]) -> String {
         .iter()
         .filter(|d| d.severity >= Severity::Error)
         .take(5)
-        .map(|d| format!("{file}: {} at {}: {} [{:?}]", d.rule, d.path, d.message, d.severity))
+        .map(|d| {
+            format!(
+                "{file}: {} at {}: {} [{:?}]",
+                d.rule, d.path, d.message, d.severity
+            )
+        })
         .collect();
     if worst.is_empty() {
         format!("{file}: no document could be read from this file")
@@ -49,7 +54,11 @@ pub fn load_bank_bytes(name: &str, bytes: &[u8]) -> Loaded {
             ..Default::default()
         };
     }
-    Loaded { receipts: f.receipts(), diagnostics: f.diagnostics, ..Default::default() }
+    Loaded {
+        receipts: f.receipts(),
+        diagnostics: f.diagnostics,
+        ..Default::default()
+    }
 }
 
 /// Parses an e-invoice file (Factur-X/ZUGFeRD PDF, CII, UBL).
@@ -62,7 +71,10 @@ pub fn load_einvoice_bytes(name: &str, bytes: &[u8]) -> Loaded {
             ..Default::default()
         };
     }
-    let mut out = Loaded { diagnostics: parsed.diagnostics.clone(), ..Default::default() };
+    let mut out = Loaded {
+        diagnostics: parsed.diagnostics.clone(),
+        ..Default::default()
+    };
     for doc in &parsed.documents {
         let (invoice, customer) = einvoice::to_core(doc);
         out.invoices.push(invoice);
@@ -122,15 +134,25 @@ pub fn load(invoices: &Path, banks: &[PathBuf]) -> anyhow::Result<OfflineLedger>
             out.rejected.push((name, r));
             continue;
         }
-        for d in l.diagnostics.iter().filter(|d| d.severity >= Severity::Warning) {
-            out.warnings.push(format!("{name}: {:?} {} at {}: {}", d.severity, d.rule, d.path, d.message));
+        for d in l
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity >= Severity::Warning)
+        {
+            out.warnings.push(format!(
+                "{name}: {:?} {} at {}: {}",
+                d.severity, d.rule, d.path, d.message
+            ));
         }
         for c in l.customers {
             customers.entry(c.id.as_str().to_owned()).or_insert(c);
         }
         for i in l.invoices {
             if invs.contains_key(i.id.as_str()) {
-                out.warnings.push(format!("{name}: invoice {} already read from another file, skipped", i.id));
+                out.warnings.push(format!(
+                    "{name}: invoice {} already read from another file, skipped",
+                    i.id
+                ));
                 continue;
             }
             invs.insert(i.id.as_str().to_owned(), i);
@@ -142,7 +164,8 @@ pub fn load(invoices: &Path, banks: &[PathBuf]) -> anyhow::Result<OfflineLedger>
         let bytes = std::fs::read(f).with_context(|| format!("reading {name}"))?;
         let parsed = bank::parse(&name, &bytes);
         if !bank::is_usable(&parsed) {
-            out.rejected.push((name.clone(), reason_of(&name, &parsed.diagnostics)));
+            out.rejected
+                .push((name.clone(), reason_of(&name, &parsed.diagnostics)));
             continue;
         }
         for k in parsed.keyed_receipts() {

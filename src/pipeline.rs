@@ -102,7 +102,10 @@ pub async fn pull_all<S: Source>(
     shutdown: &watch::Receiver<bool>,
     quarantined: &mut Vec<(String, String)>,
 ) -> SourceReport {
-    let mut rep = SourceReport { connector: name.to_owned(), ..Default::default() };
+    let mut rep = SourceReport {
+        connector: name.to_owned(),
+        ..Default::default()
+    };
     // A bound on pages per cycle, so one huge backlog cannot starve delivery: the rest comes
     // at the next cycle, from the committed cursor.
     for _ in 0..10_000 {
@@ -174,12 +177,24 @@ impl Pipeline {
                     }
                     match TrytonConnector::new(t.tryton.clone()) {
                         Ok(mut c) => {
-                            pull_all(store, &cid, &name, &mut c, now, &ctx.shutdown, &mut summary.quarantined)
-                                .await
+                            pull_all(
+                                store,
+                                &cid,
+                                &name,
+                                &mut c,
+                                now,
+                                &ctx.shutdown,
+                                &mut summary.quarantined,
+                            )
+                            .await
                         }
                         Err(e) => {
                             tracing::error!(company = %cid, source = %name, "{e}");
-                            SourceReport { connector: name.clone(), errors: 1, ..Default::default() }
+                            SourceReport {
+                                connector: name.clone(),
+                                errors: 1,
+                                ..Default::default()
+                            }
                         }
                     }
                 }
@@ -204,7 +219,9 @@ impl Pipeline {
         let ledger = {
             let s = store.clone();
             let c = cid.clone();
-            tokio::task::spawn_blocking(move || Ledger::load(&s, &c)).await.context("store task")??
+            tokio::task::spawn_blocking(move || Ledger::load(&s, &c))
+                .await
+                .context("store task")??
         };
         let outcome = ledger.reconcile(&company.reconcile);
         let mut batch = Batch::default();
@@ -216,7 +233,9 @@ impl Pipeline {
         let writeback = writeback_target(company);
         if let Some(target) = &writeback {
             for (key, cmd) in reconcile_commands(&cid, &ledger, &outcome) {
-                batch.outbox_new.push(OutboxEntry::new(key, target.clone(), cmd, now));
+                batch
+                    .outbox_new
+                    .push(OutboxEntry::new(key, target.clone(), cmd, now));
             }
         }
         let enq_reconcile = batch.outbox_new.len();
@@ -238,7 +257,8 @@ impl Pipeline {
         let input = plan_input(company, &self.rates, &full, history.0, history.1);
         match relance_core::dunning::plan(&input, today) {
             Ok(plan) => {
-                let (batch, n) = self.plan_batch(ctx, &full, &plan, today, now, writeback.as_deref())?;
+                let (batch, n) =
+                    self.plan_batch(ctx, &full, &plan, today, now, writeback.as_deref())?;
                 commit(store, &cid, batch).await?;
                 summary.enqueued += n;
                 summary.report.actions = plan.actions.len() as u64;
@@ -269,8 +289,11 @@ impl Pipeline {
     ) -> anyhow::Result<(Batch, usize)> {
         let company = &ctx.company;
         let core_company = company.company();
-        let customers: HashMap<&str, &Customer> =
-            ledger.customers.iter().map(|c| (c.id.as_str(), c)).collect();
+        let customers: HashMap<&str, &Customer> = ledger
+            .customers
+            .iter()
+            .map(|c| (c.id.as_str(), c))
+            .collect();
         let sender = SenderInfo {
             address: String::new(),
             payment_link: None,
@@ -297,8 +320,9 @@ impl Pipeline {
                 today,
                 deadline_days: company.dunning.mise_en_demeure_deadline_days,
             };
-            let rendered = render_action(action, &self.templates, &cx)
-                .with_context(|| format!("rendering the action for customer {}", action.customer))?;
+            let rendered = render_action(action, &self.templates, &cx).with_context(|| {
+                format!("rendering the action for customer {}", action.customer)
+            })?;
             if let Some((name, pdf)) = &rendered.letter_pdf {
                 std::fs::create_dir_all(&letters)
                     .with_context(|| format!("creating {}", letters.display()))?;
@@ -316,7 +340,9 @@ impl Pipeline {
                         None => continue,
                     },
                 };
-                batch.outbox_new.push(OutboxEntry::new(key, target, cmd, now));
+                batch
+                    .outbox_new
+                    .push(OutboxEntry::new(key, target, cmd, now));
             }
             let sent = SentAction {
                 customer: action.customer.clone(),
@@ -371,8 +397,11 @@ pub fn reconcile_commands(
     ledger: &Ledger,
     outcome: &relance_core::reconcile::Outcome,
 ) -> Vec<(IdempotencyKey, WriteCommand)> {
-    let dates: HashMap<&str, NaiveDate> =
-        ledger.receipts.iter().map(|r| (r.id.as_str(), r.booking_date)).collect();
+    let dates: HashMap<&str, NaiveDate> = ledger
+        .receipts
+        .iter()
+        .map(|r| (r.id.as_str(), r.booking_date))
+        .collect();
     let mut by_tx: BTreeMap<&str, Vec<(String, Decimal)>> = BTreeMap::new();
     for a in outcome.allocations.iter().filter(|a| a.auto) {
         by_tx
@@ -390,7 +419,11 @@ pub fn reconcile_commands(
         let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
         out.push((
             IdempotencyKey::derive(company.as_str(), "reconcile", &refs),
-            WriteCommand::Reconcile { transaction: tx.to_owned(), allocations: allocs, date: *date },
+            WriteCommand::Reconcile {
+                transaction: tx.to_owned(),
+                allocations: allocs,
+                date: *date,
+            },
         ));
     }
     out
@@ -431,7 +464,16 @@ pub async fn deliver_all(
     let tasks = DirWriteBack::new(dir.join("tasks"));
     out.push((
         TARGET_TASKS.to_owned(),
-        outbox::deliver_pending(store, cid, TARGET_TASKS, &tasks, now, &policy, &ctx.shutdown).await?,
+        outbox::deliver_pending(
+            store,
+            cid,
+            TARGET_TASKS,
+            &tasks,
+            now,
+            &policy,
+            &ctx.shutdown,
+        )
+        .await?,
     ));
 
     match &company.mail {
@@ -447,16 +489,32 @@ pub async fn deliver_all(
             )?;
             out.push((
                 TARGET_MAIL.to_owned(),
-                outbox::deliver_pending(store, cid, TARGET_MAIL, &mailer, now, &policy, &ctx.shutdown)
-                    .await?,
+                outbox::deliver_pending(
+                    store,
+                    cid,
+                    TARGET_MAIL,
+                    &mailer,
+                    now,
+                    &policy,
+                    &ctx.shutdown,
+                )
+                .await?,
             ));
         }
         None => {
             let folder = DirWriteBack::new(dir.join("outgoing-mail"));
             out.push((
                 TARGET_MAIL.to_owned(),
-                outbox::deliver_pending(store, cid, TARGET_MAIL, &folder, now, &policy, &ctx.shutdown)
-                    .await?,
+                outbox::deliver_pending(
+                    store,
+                    cid,
+                    TARGET_MAIL,
+                    &folder,
+                    now,
+                    &policy,
+                    &ctx.shutdown,
+                )
+                .await?,
             ));
         }
     }
@@ -474,7 +532,8 @@ pub async fn deliver_all(
             let conn = TrytonConnector::new(cfg)?;
             out.push((
                 target.clone(),
-                outbox::deliver_pending(store, cid, &target, &conn, now, &policy, &ctx.shutdown).await?,
+                outbox::deliver_pending(store, cid, &target, &conn, now, &policy, &ctx.shutdown)
+                    .await?,
             ));
         }
     }
@@ -483,5 +542,10 @@ pub async fn deliver_all(
 
 /// Marks `files` as imported (used by the folder sources).
 pub fn seen(hash: &str, name: &str, source: &str, now: DateTime<Utc>) -> SeenFile {
-    SeenFile { hash: hash.to_owned(), name: name.to_owned(), source: source.to_owned(), seen_at: now }
+    SeenFile {
+        hash: hash.to_owned(),
+        name: name.to_owned(),
+        source: source.to_owned(),
+        seen_at: now,
+    }
 }

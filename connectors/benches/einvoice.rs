@@ -21,14 +21,19 @@ fn invoice(i: usize) -> write::SimpleInvoice {
                 format!("Article {l} de la commande {i}"),
                 Decimal::from(1 + (i + l) % 7),
                 Decimal::new(1999 + ((i * 37 + l * 11) % 50_000) as i64, 2),
-                if l % 3 == 0 { Decimal::new(55, 1) } else { Decimal::from(20) },
+                if l % 3 == 0 {
+                    Decimal::new(55, 1)
+                } else {
+                    Decimal::from(20)
+                },
             )
         })
         .collect();
     write::SimpleInvoice {
         number: format!("FA-2026-{i:06}"),
         type_code: if i % 20 == 0 { 381 } else { 380 },
-        issue_date: NaiveDate::from_ymd_opt(2026, 1 + (i % 12) as u32, 1 + (i % 28) as u32).unwrap(),
+        issue_date: NaiveDate::from_ymd_opt(2026, 1 + (i % 12) as u32, 1 + (i % 28) as u32)
+            .unwrap(),
         due_date: NaiveDate::from_ymd_opt(2026, 1 + (i % 12) as u32, 28),
         currency: "EUR".into(),
         seller: ("Atelier Lumière SAS".into(), Some("812345676".into())),
@@ -57,7 +62,12 @@ fn scan(bytes: &[u8]) -> usize {
 fn pdf_with(xml: &[u8]) -> Vec<u8> {
     let mut doc = Document::with_version("1.7");
     let pages = doc.new_object_id();
-    doc.objects.insert(pages, Object::Dictionary(dictionary! {"Type" => "Pages", "Kids" => Vec::<Object>::new(), "Count" => 0}));
+    doc.objects.insert(
+        pages,
+        Object::Dictionary(
+            dictionary! {"Type" => "Pages", "Kids" => Vec::<Object>::new(), "Count" => 0},
+        ),
+    );
     let mut stream = Stream::new(dictionary! {"Type" => "EmbeddedFile"}, xml.to_vec());
     let _ = stream.compress();
     let file = doc.add_object(stream);
@@ -72,32 +82,42 @@ fn pdf_with(xml: &[u8]) -> Vec<u8> {
 }
 
 fn bench(c: &mut Criterion) {
-    let cii: Vec<Vec<u8>> = (0..N).map(|i| write::cii(&invoice(i)).into_bytes()).collect();
-    let ubl: Vec<Vec<u8>> = (0..N).map(|i| write::ubl(&invoice(i)).into_bytes()).collect();
+    let cii: Vec<Vec<u8>> = (0..N)
+        .map(|i| write::cii(&invoice(i)).into_bytes())
+        .collect();
+    let ubl: Vec<Vec<u8>> = (0..N)
+        .map(|i| write::ubl(&invoice(i)).into_bytes())
+        .collect();
     let pdfs: Vec<Vec<u8>> = cii.iter().take(1_000).map(|x| pdf_with(x)).collect();
     let mut g = c.benchmark_group("einvoice");
     g.sample_size(10);
     for (label, docs) in [("cii", &cii), ("ubl", &ubl), ("facturx_pdf", &pdfs)] {
         let bytes: usize = docs.iter().map(Vec::len).sum();
         g.throughput(Throughput::Bytes(bytes as u64));
-        g.bench_with_input(BenchmarkId::new("parse_check_convert", label), docs, |b, docs| {
-            b.iter(|| {
-                let mut ok = 0;
-                for (i, d) in docs.iter().enumerate() {
-                    let f = einvoice::parse("bench", d);
-                    if einvoice::is_usable(&f) {
-                        black_box(einvoice::to_core(&f.documents[0]));
-                        ok += 1;
+        g.bench_with_input(
+            BenchmarkId::new("parse_check_convert", label),
+            docs,
+            |b, docs| {
+                b.iter(|| {
+                    let mut ok = 0;
+                    for (i, d) in docs.iter().enumerate() {
+                        let f = einvoice::parse("bench", d);
+                        if einvoice::is_usable(&f) {
+                            black_box(einvoice::to_core(&f.documents[0]));
+                            ok += 1;
+                        }
+                        black_box(i);
                     }
-                    black_box(i);
-                }
-                assert_eq!(ok, docs.len());
-            })
-        });
+                    assert_eq!(ok, docs.len());
+                })
+            },
+        );
         if label != "facturx_pdf" {
-            g.bench_with_input(BenchmarkId::new("quick_xml_scan", label), docs, |b, docs| {
-                b.iter(|| docs.iter().map(|d| scan(d)).sum::<usize>())
-            });
+            g.bench_with_input(
+                BenchmarkId::new("quick_xml_scan", label),
+                docs,
+                |b, docs| b.iter(|| docs.iter().map(|d| scan(d)).sum::<usize>()),
+            );
         }
     }
     g.finish();

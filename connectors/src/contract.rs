@@ -181,7 +181,12 @@ pub trait Source {
 #[allow(async_fn_in_trait)]
 pub trait WriteBack {
     /// The remote record of an effect already applied under `key`, if any.
-    async fn find_applied(&self, key: &IdempotencyKey) -> Result<Option<RemoteRef>, ConnectorError>;
+    async fn find_applied(&self, key: &IdempotencyKey)
+        -> Result<Option<RemoteRef>, ConnectorError>;
     /// Applies `cmd` under `key`; applying an already-applied key returns its reference.
-    async fn apply(&self, key: &IdempotencyKey, cmd: &WriteCommand) -> Result<RemoteRef, ConnectorError>;
+    async fn apply(
+        &self,
+        key: &IdempotencyKey,
+        cmd: &WriteCommand,
+    ) -> Result<RemoteRef, ConnectorError>;
 }

@@ -24,7 +24,10 @@ pub enum ConnectorError {
 impl ConnectorError {
     /// A transient error without a retry hint.
     pub fn transient(message: impl Into<String>) -> Self {
-        ConnectorError::Transient { message: message.into(), retry_after: None }
+        ConnectorError::Transient {
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     /// True when retrying may succeed.

@@ -15,5 +15,7 @@ pub mod error;
 pub mod formats;
 pub mod systems;
 
-pub use contract::{Cursor, IdempotencyKey, Page, Record, RemoteRef, Source, WriteBack, WriteCommand};
+pub use contract::{
+    Cursor, IdempotencyKey, Page, Record, RemoteRef, Source, WriteBack, WriteCommand,
+};
 pub use error::ConnectorError;

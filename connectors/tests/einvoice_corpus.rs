@@ -29,7 +29,10 @@ struct Row {
 
 fn table(md: &str) -> BTreeMap<String, Row> {
     let mut out = BTreeMap::new();
-    for l in md.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| file")) {
+    for l in md
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| file"))
+    {
         let c: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
         if c.len() < 8 || c[0].starts_with("---") {
             continue;
@@ -54,13 +57,18 @@ fn table(md: &str) -> BTreeMap<String, Row> {
 const EXPECTED_REJECTS: [(&str, &str); 3] = [
     ("cen_test_BR-CO-15-2.xml", "BR-CO-15"),
     ("cen_test_BR-CO-17.xml", "BR-CO-17"),
-    ("mustang_failfolder_factur-x-invalid-xml-encoding-attribute.pdf", "XML-ENCODING"),
+    (
+        "mustang_failfolder_factur-x-invalid-xml-encoding-attribute.pdf",
+        "XML-ENCODING",
+    ),
 ];
 
 #[test]
 fn corpus_matches_expected() {
     let Some(root) = corpus() else {
-        eprintln!("SKIP: ../shared/corpus/einvoice absent (set RELANCE_SHARED): corpus not checked");
+        eprintln!(
+            "SKIP: ../shared/corpus/einvoice absent (set RELANCE_SHARED): corpus not checked"
+        );
         return;
     };
     let (mut parsed, mut rejected_ok, mut mismatched) = (0, 0, Vec::new());
@@ -83,7 +91,10 @@ fn corpus_matches_expected() {
                 if r.diagnostics.iter().any(|d| d.rule == *rule) {
                     rejected_ok += 1;
                 } else {
-                    mismatched.push(format!("{name}: expected a {rule} diagnostic, got {:?}", r.diagnostics));
+                    mismatched.push(format!(
+                        "{name}: expected a {rule} diagnostic, got {:?}",
+                        r.diagnostics
+                    ));
                 }
                 continue;
             }
@@ -98,7 +109,10 @@ fn corpus_matches_expected() {
                 if z1 {
                     parsed += 1;
                 } else {
-                    mismatched.push(format!("{name}: a ZUGFeRD 1.0 file not recognised as such ({:?})", r.format));
+                    mismatched.push(format!(
+                        "{name}: a ZUGFeRD 1.0 file not recognised as such ({:?})",
+                        r.format
+                    ));
                 }
                 continue;
             }
@@ -153,7 +167,10 @@ fn corpus_matches_expected() {
                         .trim_end_matches(".cii.xml")
                         .trim_end_matches(".ubl.xml")
                         .to_owned();
-                    totals_by_stem.entry(stem).or_default().push((name.clone(), t));
+                    totals_by_stem
+                        .entry(stem)
+                        .or_default()
+                        .push((name.clone(), t));
                 }
             } else {
                 mismatched.push(format!("{name}: {}", errs.join(", ")));
@@ -165,7 +182,10 @@ fn corpus_matches_expected() {
     for (stem, v) in &totals_by_stem {
         if v.len() > 1 {
             twins += 1;
-            assert!(v.iter().all(|(_, t)| t.normalize() == v[0].1.normalize()), "twins of {stem} disagree: {v:?}");
+            assert!(
+                v.iter().all(|(_, t)| t.normalize() == v[0].1.normalize()),
+                "twins of {stem} disagree: {v:?}"
+            );
         }
     }
     println!(

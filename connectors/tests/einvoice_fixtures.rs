@@ -77,24 +77,47 @@ fn arithmetic_rules_report_their_ids() {
     assert!(rules.contains(&"BR-CO-16"), "{rules:?}");
     // A file with errors is still shown (and still usable: the policy decides).
     assert!(einvoice::is_usable(&f));
-    let xml = write::cii(&sample(380)).replace("<ram:LineTotalAmount>59.97</ram:LineTotalAmount>", "<ram:LineTotalAmount>59.00</ram:LineTotalAmount>");
+    let xml = write::cii(&sample(380)).replace(
+        "<ram:LineTotalAmount>59.97</ram:LineTotalAmount>",
+        "<ram:LineTotalAmount>59.00</ram:LineTotalAmount>",
+    );
     let f = einvoice::parse("bad.xml", xml.as_bytes());
-    assert!(f.diagnostics.iter().any(|d| d.rule == "BR-CO-10"), "{:?}", f.diagnostics);
+    assert!(
+        f.diagnostics.iter().any(|d| d.rule == "BR-CO-10"),
+        "{:?}",
+        f.diagnostics
+    );
     let xml = write::cii(&sample(380)).replace("<ram:ID>F2026-0042</ram:ID>", "");
     let f = einvoice::parse("bad.xml", xml.as_bytes());
-    assert!(f.diagnostics.iter().any(|d| d.rule == "BR-02"), "{:?}", f.diagnostics);
+    assert!(
+        f.diagnostics.iter().any(|d| d.rule == "BR-02"),
+        "{:?}",
+        f.diagnostics
+    );
     assert!(!einvoice::is_usable(&f));
     let xml = write::cii(&sample(380)).replace("523456788", "523456789");
     let f = einvoice::parse("bad.xml", xml.as_bytes());
-    assert!(f.diagnostics.iter().any(|d| d.rule == "FR-SIREN"), "{:?}", f.diagnostics);
+    assert!(
+        f.diagnostics.iter().any(|d| d.rule == "FR-SIREN"),
+        "{:?}",
+        f.diagnostics
+    );
 }
 
 /// A minimal PDF with `xml` attached as `name` (EmbeddedFiles name tree and /AF).
 fn pdf_with(name: &str, xml: &[u8]) -> Vec<u8> {
     let mut doc = Document::with_version("1.7");
     let pages = doc.new_object_id();
-    doc.objects.insert(pages, Object::Dictionary(dictionary! {"Type" => "Pages", "Kids" => Vec::<Object>::new(), "Count" => 0}));
-    let file = doc.add_object(Stream::new(dictionary! {"Type" => "EmbeddedFile", "Subtype" => "text/xml"}, xml.to_vec()));
+    doc.objects.insert(
+        pages,
+        Object::Dictionary(
+            dictionary! {"Type" => "Pages", "Kids" => Vec::<Object>::new(), "Count" => 0},
+        ),
+    );
+    let file = doc.add_object(Stream::new(
+        dictionary! {"Type" => "EmbeddedFile", "Subtype" => "text/xml"},
+        xml.to_vec(),
+    ));
     let spec = doc.add_object(dictionary! {
         "Type" => "Filespec",
         "F" => Object::String(name.as_bytes().to_vec(), StringFormat::Literal),
@@ -127,10 +150,18 @@ fn facturx_pdf_with_and_without_attachment() {
     let pdf = pdf_with("notes.txt", b"hello");
     let f = einvoice::parse("plain.pdf", &pdf);
     assert!(!einvoice::is_usable(&f));
-    assert!(f.diagnostics.iter().any(|d| d.rule == "FX-NO-XML"), "{:?}", f.diagnostics);
+    assert!(
+        f.diagnostics.iter().any(|d| d.rule == "FX-NO-XML"),
+        "{:?}",
+        f.diagnostics
+    );
 
     let f = einvoice::parse("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog");
-    assert!(f.diagnostics.iter().any(|d| d.rule == "PDF-SYNTAX"), "{:?}", f.diagnostics);
+    assert!(
+        f.diagnostics.iter().any(|d| d.rule == "PDF-SYNTAX"),
+        "{:?}",
+        f.diagnostics
+    );
 }
 
 #[test]
@@ -141,14 +172,31 @@ fn hostile_inputs_are_refused_not_expanded() {
 <rsm:CrossIndustryInvoice xmlns:rsm="x"><a>&lol2;</a></rsm:CrossIndustryInvoice>"#;
     let f = einvoice::parse("bomb.xml", bomb);
     assert!(f.diagnostics.iter().any(|d| d.rule == "XML-DTD"));
-    let deep = format!("<Invoice>{}{}</Invoice>", "<x>".repeat(10_000), "</x>".repeat(10_000));
-    assert!(einvoice::parse("deep.xml", deep.as_bytes()).diagnostics.iter().any(|d| d.rule == "XML-DEPTH"));
+    let deep = format!(
+        "<Invoice>{}{}</Invoice>",
+        "<x>".repeat(10_000),
+        "</x>".repeat(10_000)
+    );
+    assert!(einvoice::parse("deep.xml", deep.as_bytes())
+        .diagnostics
+        .iter()
+        .any(|d| d.rule == "XML-DEPTH"));
     let big = vec![b' '; einvoice::MAX_BYTES + 1];
-    assert!(einvoice::parse("big.xml", &big).diagnostics.iter().any(|d| d.rule == "FILE-SIZE"));
+    assert!(einvoice::parse("big.xml", &big)
+        .diagnostics
+        .iter()
+        .any(|d| d.rule == "FILE-SIZE"));
     let f = einvoice::parse("trunc.xml", &write::cii(&sample(380)).as_bytes()[..500]);
-    assert!(f.diagnostics.iter().any(|d| d.rule == "XML-SYNTAX"), "{:?}", f.diagnostics);
+    assert!(
+        f.diagnostics.iter().any(|d| d.rule == "XML-SYNTAX"),
+        "{:?}",
+        f.diagnostics
+    );
     assert!(!einvoice::is_usable(&f));
-    let f = einvoice::parse("other.xml", b"<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\"/>");
+    let f = einvoice::parse(
+        "other.xml",
+        b"<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\"/>",
+    );
     assert!(f.diagnostics.iter().any(|d| d.rule == "EINV-ROOT"));
 }
 
@@ -173,7 +221,23 @@ fn inspect_json_has_the_contract_shape() {
     let v = einvoice::inspect_json(&f);
     assert_eq!(v["format"], "ubl");
     let d = &v["documents"][0];
-    for k in ["number", "type_code", "issue_date", "due_date", "currency", "seller", "buyer", "buyer_reference", "order_reference", "total_without_vat", "total_vat", "total_with_vat", "prepaid", "amount_due", "lines"] {
+    for k in [
+        "number",
+        "type_code",
+        "issue_date",
+        "due_date",
+        "currency",
+        "seller",
+        "buyer",
+        "buyer_reference",
+        "order_reference",
+        "total_without_vat",
+        "total_vat",
+        "total_with_vat",
+        "prepaid",
+        "amount_due",
+        "lines",
+    ] {
         assert!(d.get(k).is_some(), "missing {k}");
     }
     assert_eq!(d["total_with_vat"], "108.89");

@@ -63,7 +63,11 @@ impl AgedBalance {
 
 /// Days sales outstanding by the count-back-free method: open receivables / sales over the
 /// period × days in the period. `None` when there were no sales.
-pub fn dso(open_receivables: Decimal, sales_in_period: Decimal, period_days: u32) -> Option<Decimal> {
+pub fn dso(
+    open_receivables: Decimal,
+    sales_in_period: Decimal,
+    period_days: u32,
+) -> Option<Decimal> {
     if sales_in_period <= Decimal::ZERO {
         return None;
     }
@@ -82,14 +86,17 @@ mod tests {
     #[test]
     fn buckets_at_their_edges() {
         let today = d(2026, 6, 30);
-        let item = |due, a| AgingItem { due_date: due, open: Money::eur(a) };
+        let item = |due, a| AgingItem {
+            due_date: due,
+            open: Money::eur(a),
+        };
         let items = vec![
             item(d(2026, 7, 1), dec!(1)),
             item(d(2026, 6, 30), dec!(2)),
-            item(d(2026, 5, 31), dec!(4)),  // 30 days
-            item(d(2026, 5, 30), dec!(8)),  // 31 days
-            item(d(2026, 4, 1), dec!(16)),  // 90 days
-            item(d(2026, 3, 31), dec!(32)), // 91 days
+            item(d(2026, 5, 31), dec!(4)),   // 30 days
+            item(d(2026, 5, 30), dec!(8)),   // 31 days
+            item(d(2026, 4, 1), dec!(16)),   // 90 days
+            item(d(2026, 3, 31), dec!(32)),  // 91 days
             item(d(2025, 12, 31), dec!(64)), // 181 days
         ];
         let b = AgedBalance::compute(&items, today, Currency::EUR);

@@ -46,7 +46,10 @@ pub enum CustomerKind {
 impl CustomerKind {
     /// True for public entities of any sort.
     pub fn is_public(self) -> bool {
-        matches!(self, CustomerKind::PublicEntity | CustomerKind::PublicHospital)
+        matches!(
+            self,
+            CustomerKind::PublicEntity | CustomerKind::PublicHospital
+        )
     }
 
     /// The kind inferred from identifiers alone: a SIREN starting with 1 or 2 is a public

@@ -107,12 +107,14 @@ impl Money {
 
     /// Sum of two amounts, `None` if the currencies differ.
     pub fn checked_add(self, other: Money) -> Option<Money> {
-        (self.currency == other.currency).then(|| Money::new(self.amount + other.amount, self.currency))
+        (self.currency == other.currency)
+            .then(|| Money::new(self.amount + other.amount, self.currency))
     }
 
     /// Difference of two amounts, `None` if the currencies differ.
     pub fn checked_sub(self, other: Money) -> Option<Money> {
-        (self.currency == other.currency).then(|| Money::new(self.amount - other.amount, self.currency))
+        (self.currency == other.currency)
+            .then(|| Money::new(self.amount - other.amount, self.currency))
     }
 
     /// True when the amount is zero.
@@ -129,7 +131,10 @@ impl fmt::Display for Money {
 
 /// Rounds an amount to the currency's minor unit, half away from zero.
 pub fn round_money(amount: Decimal, currency: Currency) -> Decimal {
-    amount.round_dp_with_strategy(currency.minor_units(), RoundingStrategy::MidpointAwayFromZero)
+    amount.round_dp_with_strategy(
+        currency.minor_units(),
+        RoundingStrategy::MidpointAwayFromZero,
+    )
 }
 
 /// Rounds to cents, half away from zero.

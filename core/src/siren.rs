@@ -50,7 +50,9 @@ pub fn luhn_valid(digits: &str) -> bool {
 }
 
 fn digits_only(s: &str) -> String {
-    s.chars().filter(|c| !c.is_whitespace() && *c != '.' && *c != '-').collect()
+    s.chars()
+        .filter(|c| !c.is_whitespace() && *c != '.' && *c != '-')
+        .collect()
 }
 
 impl Siren {
@@ -58,10 +60,17 @@ impl Siren {
     pub fn parse(s: &str) -> Result<Self, SirenError> {
         let d = digits_only(s);
         if d.len() != 9 || !d.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(SirenError::Length { kind: "SIREN", value: s.to_owned(), expected: 9 });
+            return Err(SirenError::Length {
+                kind: "SIREN",
+                value: s.to_owned(),
+                expected: 9,
+            });
         }
         if !luhn_valid(&d) {
-            return Err(SirenError::Luhn { kind: "SIREN", value: s.to_owned() });
+            return Err(SirenError::Luhn {
+                kind: "SIREN",
+                value: s.to_owned(),
+            });
         }
         Ok(Siren(d))
     }
@@ -70,7 +79,11 @@ impl Siren {
     pub fn from_siret(s: &str) -> Result<Self, SirenError> {
         let d = digits_only(s);
         if d.len() != 14 || !d.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(SirenError::Length { kind: "SIRET", value: s.to_owned(), expected: 14 });
+            return Err(SirenError::Length {
+                kind: "SIRET",
+                value: s.to_owned(),
+                expected: 14,
+            });
         }
         // La Poste's establishments (SIREN 356000000) use a digit-sum-multiple-of-5 rule.
         let ok = if d.starts_with("356000000") {
@@ -79,7 +92,10 @@ impl Siren {
             luhn_valid(&d)
         };
         if !ok {
-            return Err(SirenError::Luhn { kind: "SIRET", value: s.to_owned() });
+            return Err(SirenError::Luhn {
+                kind: "SIRET",
+                value: s.to_owned(),
+            });
         }
         Ok(Siren(d[..9].to_owned()))
     }
@@ -105,6 +121,9 @@ mod tests {
         assert!(Siren::parse("732 829 320").is_ok());
         assert!(Siren::parse("732829321").is_err());
         assert!(Siren::parse("12345").is_err());
-        assert_eq!(Siren::from_siret("73282932000074").unwrap().as_str(), "732829320");
+        assert_eq!(
+            Siren::from_siret("73282932000074").unwrap().as_str(),
+            "732829320"
+        );
     }
 }

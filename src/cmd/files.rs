@@ -56,10 +56,18 @@ pub fn inspect(files: &[PathBuf], human: bool) -> anyhow::Result<ExitCode> {
         }
     }
     if !human {
-        let value = if docs.len() == 1 { docs.remove(0) } else { Value::Array(docs) };
+        let value = if docs.len() == 1 {
+            docs.remove(0)
+        } else {
+            Value::Array(docs)
+        };
         out(&serde_json::to_string_pretty(&value)?)?;
     }
-    Ok(if all_usable { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if all_usable {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// `relance reconcile --invoices DIR --bank FILE...`: the offline contract, JSON on stdout.

@@ -24,13 +24,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(code))
         }
         Command::Check { config, company } => run::check(&config.config, company.as_deref()),
-        Command::Sync { config, once: _, company, date } => {
-            run::sync_once(&config.config, company.as_deref(), date)
-        }
+        Command::Sync {
+            config,
+            once: _,
+            company,
+            date,
+        } => run::sync_once(&config.config, company.as_deref(), date),
         Command::Demo { state_dir, date } => run::demo(state_dir, date),
         Command::Inspect { files, human } => files::inspect(&files, human),
         Command::Reconcile { invoices, bank } => files::reconcile(&invoices, &bank),
-        Command::Dunning { command: DunningCommand::Plan(a) } => match (&a.company, &a.invoices) {
+        Command::Dunning {
+            command: DunningCommand::Plan(a),
+        } => match (&a.company, &a.invoices) {
             (Some(c), None) => run::dunning_plan_company(&a.config.config, c, a.date),
             (None, Some(dir)) => {
                 let date = a.date.ok_or_else(|| {
@@ -38,7 +43,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 })?;
                 run::dunning_plan_offline(dir, &a.bank, date)
             }
-            _ => anyhow::bail!("give either --company C, or --invoices DIR --bank FILE... --date D"),
+            _ => {
+                anyhow::bail!("give either --company C, or --invoices DIR --bank FILE... --date D")
+            }
         },
         Command::Provision(a) => run::provision(
             &a.config.config,

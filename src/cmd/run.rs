@@ -48,7 +48,12 @@ const DEMO_FILES: &[(&str, &[u8])] = demo_files![
     "bank/releve-2026-06.camt053.xml",
 ];
 
-fn context(config: &Config, company: &CompanyConfig, store: SledStore, clock: Clock) -> CycleContext {
+fn context(
+    config: &Config,
+    company: &CompanyConfig,
+    store: SledStore,
+    clock: Clock,
+) -> CycleContext {
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let limiters = Arc::new(RateLimiters::new());
     limiters.configure(config.companies.iter());
@@ -94,7 +99,10 @@ pub fn demo(state_dir: Option<PathBuf>, date: Option<NaiveDate>) -> anyhow::Resu
         }
     };
     let cfg_dir = root.join("config");
-    for (path, bytes) in DEMO_FILES.iter().filter(|(p, _)| !p.contains('/') || p.starts_with("companies.d/")) {
+    for (path, bytes) in DEMO_FILES
+        .iter()
+        .filter(|(p, _)| !p.contains('/') || p.starts_with("companies.d/"))
+    {
         let target = cfg_dir.join(path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;
@@ -109,30 +117,54 @@ pub fn demo(state_dir: Option<PathBuf>, date: Option<NaiveDate>) -> anyhow::Resu
     // already imported by an earlier run sit in done/: dropping them again shows that a
     // second import adds nothing.
     let inbox = config.global.state_dir.join("inbox");
-    for (path, bytes) in DEMO_FILES.iter().filter(|(p, _)| p.starts_with("invoices/") || p.starts_with("bank/")) {
+    for (path, bytes) in DEMO_FILES
+        .iter()
+        .filter(|(p, _)| p.starts_with("invoices/") || p.starts_with("bank/"))
+    {
         let target = inbox.join(path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;
         }
         std::fs::write(&target, bytes).with_context(|| format!("writing {}", target.display()))?;
     }
-    let company = config.companies.first().context("the demo configuration has no company")?.clone();
+    let company = config
+        .companies
+        .first()
+        .context("the demo configuration has no company")?
+        .clone();
     let store = open_store(&config)?;
-    record_events(&store, &company, &cfg_dir.join("events.json"), Clock::fixed_date(today))?;
+    record_events(
+        &store,
+        &company,
+        &cfg_dir.join("events.json"),
+        Clock::fixed_date(today),
+    )?;
     let pipeline = Pipeline::load(Some(&cfg_dir))?;
     let ctx = context(&config, &company, store.clone(), Clock::fixed_date(today));
     let summary = runtime()?.block_on(pipeline.cycle(&ctx))?;
-    println!("relance demo — {} (SIREN {}), as of {today}", company.name,
-        company.siren.as_ref().map(|s| s.as_str()).unwrap_or("-"));
+    println!(
+        "relance demo — {} (SIREN {}), as of {today}",
+        company.name,
+        company.siren.as_ref().map(|s| s.as_str()).unwrap_or("-")
+    );
     println!("state directory: {}\n", root.display());
     print_summary(&store, &company, &summary, today)?;
+    println!(
+        "  tasks, letters and unsent mail are under {}",
+        pipeline::company_dir(&config.global.state_dir, &company.id).display()
+    );
     let closing = provision_run(&store, &company, today, Some(&root), false, true)?;
     println!("{closing}");
     Ok(ExitCode::SUCCESS)
 }
 
 /// Records the demo's pauses and credit events once (keyed, so a second run adds nothing).
-fn record_events(store: &SledStore, company: &CompanyConfig, path: &Path, clock: Clock) -> anyhow::Result<()> {
+fn record_events(
+    store: &SledStore,
+    company: &CompanyConfig,
+    path: &Path,
+    clock: Clock,
+) -> anyhow::Result<()> {
     #[derive(serde::Deserialize)]
     struct Events {
         #[serde(default)]
@@ -142,13 +174,21 @@ fn record_events(store: &SledStore, company: &CompanyConfig, path: &Path, clock:
     }
     let ev: Events = serde_json::from_slice(&std::fs::read(path)?)
         .with_context(|| format!("reading {}", path.display()))?;
-    let known: std::collections::HashSet<String> = ledger::audit_of_kind(store, &company.id, AUDIT_PAUSE)?
-        .into_iter()
-        .chain(ledger::audit_of_kind(store, &company.id, AUDIT_CREDIT_EVENT)?)
-        .map(|e| e.subject)
-        .collect();
+    let known: std::collections::HashSet<String> =
+        ledger::audit_of_kind(store, &company.id, AUDIT_PAUSE)?
+            .into_iter()
+            .chain(ledger::audit_of_kind(
+                store,
+                &company.id,
+                AUDIT_CREDIT_EVENT,
+            )?)
+            .map(|e| e.subject)
+            .collect();
     let mut batch = Batch::default();
-    for (kind, list) in [(AUDIT_PAUSE, &ev.pauses), (AUDIT_CREDIT_EVENT, &ev.credit_events)] {
+    for (kind, list) in [
+        (AUDIT_PAUSE, &ev.pauses),
+        (AUDIT_CREDIT_EVENT, &ev.credit_events),
+    ] {
         for v in list {
             // Check the shape now: a bad entry is an error naming the file, not a silent skip.
             if kind == AUDIT_PAUSE {
@@ -177,27 +217,49 @@ fn record_events(store: &SledStore, company: &CompanyConfig, path: &Path, clock:
     Ok(())
 }
 
-fn print_summary(store: &SledStore, company: &CompanyConfig, s: &CycleSummary, today: NaiveDate) -> anyhow::Result<()> {
+fn print_summary(
+    store: &SledStore,
+    company: &CompanyConfig,
+    s: &CycleSummary,
+    today: NaiveDate,
+) -> anyhow::Result<()> {
     let ledger = Ledger::load(store, &company.id)?;
     println!("Imported");
     for r in &s.report.sources {
-        println!("  {:<10} {} files read, {} documents, {} errors", r.connector, r.pulls, r.documents, r.errors);
+        println!(
+            "  {:<10} {} files read, {} records, {} errors",
+            r.connector, r.pulls, r.documents, r.errors
+        );
     }
-    println!("  in the store: {} customers, {} invoices and credit notes, {} bank entries",
-        ledger.customers.len(), ledger.invoices.len(), ledger.receipts.len());
+    println!(
+        "  in the store: {} customers, {} invoices and credit notes, {} bank entries",
+        ledger.customers.len(),
+        ledger.invoices.len(),
+        ledger.receipts.len()
+    );
     for (f, r) in &s.quarantined {
         println!("  quarantined {f}: {r}");
     }
     println!("\nReconciliation");
     for a in &s.outcome.allocations {
-        println!("  {} {} → {} {:>10}  {:.2}  {}", if a.auto { "auto      " } else { "suggestion" },
-            a.transaction, a.invoice, a.amount.to_string(), a.confidence.as_f64(), a.reason);
+        println!(
+            "  {} {} → {} {:>10}  {:.2}  {}",
+            if a.auto { "auto      " } else { "suggestion" },
+            a.transaction,
+            a.invoice,
+            a.amount.to_string(),
+            a.confidence.as_f64(),
+            a.reason
+        );
     }
     for t in &s.outcome.unmatched {
         println!("  unmatched  {t}");
     }
     for f in &s.outcome.flags {
-        println!("  flag       {}", serde_json::to_string(f).unwrap_or_default());
+        println!(
+            "  flag       {}",
+            serde_json::to_string(f).unwrap_or_default()
+        );
     }
     let open = ledger::open_amounts(&ledger, &[]);
     let mut items = Vec::new();
@@ -207,30 +269,76 @@ fn print_summary(store: &SledStore, company: &CompanyConfig, s: &CycleSummary, t
         if o.is_zero() {
             continue;
         }
-        let name = ledger.customers.iter().find(|c| c.id == i.customer).map(|c| c.name.as_str()).unwrap_or("?");
-        println!("  {:<14} {:<34} due {}  open {:>10}", i.number, name, i.effective_due_date(), o.to_string());
+        let name = ledger
+            .customers
+            .iter()
+            .find(|c| c.id == i.customer)
+            .map(|c| c.name.as_str())
+            .unwrap_or("?");
+        println!(
+            "  {:<14} {:<34} due {}  open {:>10}",
+            i.number,
+            name,
+            i.effective_due_date(),
+            o.to_string()
+        );
         if i.kind == InvoiceKind::Invoice || o < &Decimal::ZERO {
-            items.push(AgingItem { due_date: i.effective_due_date(), open: Money::new(*o, i.currency) });
+            items.push(AgingItem {
+                due_date: i.effective_due_date(),
+                open: Money::new(*o, i.currency),
+            });
         }
     }
     let aged = AgedBalance::compute(&items, today, company.currency);
     println!("\nAged balance ({})", company.currency);
-    println!("  not due {}  0-30 {}  31-60 {}  61-90 {}  91-180 {}  >180 {}  total {}",
-        aged.not_due, aged.days_0_30, aged.days_31_60, aged.days_61_90, aged.days_91_180, aged.over_180, aged.total);
+    println!(
+        "  not due {}  0-30 {}  31-60 {}  61-90 {}  91-180 {}  >180 {}  total {}",
+        aged.not_due,
+        aged.days_0_30,
+        aged.days_31_60,
+        aged.days_61_90,
+        aged.days_91_180,
+        aged.over_180,
+        aged.total
+    );
     println!("\nDunning as of {today}");
     match (&s.plan, &s.plan_error) {
         (Some(plan), _) => {
             for a in &plan.actions {
-                println!("  {:?} / {:?} → {} ({} invoice(s), due {}, penalties {}, indemnity {})",
-                    a.stage, a.channel, a.customer, a.invoices.len(), a.total_due, a.total_penalty, a.total_indemnity);
+                println!(
+                    "  {:?} / {:?} → {} ({} invoice(s), due {}, penalties {}, indemnity {})",
+                    a.stage,
+                    a.channel,
+                    a.customer,
+                    a.invoices.len(),
+                    a.total_due,
+                    a.total_penalty,
+                    a.total_indemnity
+                );
                 println!("      why: {}", a.reason);
                 for i in &a.invoices {
-                    println!("      {} due {} ({} days late) penalty {} indemnity {} [{}]",
-                        i.invoice, i.amount_due, i.days_overdue, i.penalty, i.indemnity, i.rate_source);
+                    println!(
+                        "      {} due {} ({} days late) penalty {} indemnity {} [{}]",
+                        i.invoice,
+                        i.amount_due,
+                        i.days_overdue,
+                        i.penalty,
+                        i.indemnity,
+                        i.rate_source
+                    );
                 }
             }
             for h in &plan.held {
                 println!("  held {}: {}", h.invoice, h.reason);
+            }
+            for a in &plan.alerts {
+                println!(
+                    "  alert {} {}{}: {}",
+                    a.kind,
+                    a.customer,
+                    a.deadline.map(|d| format!(" (by {d})")).unwrap_or_default(),
+                    a.message
+                );
             }
         }
         (None, Some(e)) => println!("  not planned: {e}"),
@@ -238,13 +346,20 @@ fn print_summary(store: &SledStore, company: &CompanyConfig, s: &CycleSummary, t
     }
     println!("\nOutbox: {} new entries; delivered:", s.enqueued);
     for (t, d) in &s.delivered {
-        println!("  {t:<6} applied {} (already applied {}), retried {}, dead {}", d.applied, d.found_applied, d.retried, d.dead);
+        println!(
+            "  {t:<6} applied {} (already applied {}), retried {}, dead {}",
+            d.applied, d.found_applied, d.retried, d.dead
+        );
     }
     Ok(())
 }
 
 /// `relance sync --once`.
-pub fn sync_once(config_dir: &Path, only: Option<&str>, date: Option<NaiveDate>) -> anyhow::Result<ExitCode> {
+pub fn sync_once(
+    config_dir: &Path,
+    only: Option<&str>,
+    date: Option<NaiveDate>,
+) -> anyhow::Result<ExitCode> {
     let config = load_config(config_dir)?;
     let store = open_store(&config)?;
     let clock = match date {
@@ -255,7 +370,11 @@ pub fn sync_once(config_dir: &Path, only: Option<&str>, date: Option<NaiveDate>)
     let rt = runtime()?;
     let mut failed = false;
     let mut ran = 0;
-    for company in config.companies.iter().filter(|c| only.is_none_or(|o| c.id.as_str() == o)) {
+    for company in config
+        .companies
+        .iter()
+        .filter(|c| only.is_none_or(|o| c.id.as_str() == o))
+    {
         ran += 1;
         let ctx = context(&config, company, store.clone(), clock.clone());
         match rt.block_on(pipeline.cycle(&ctx)) {
@@ -276,15 +395,30 @@ pub fn sync_once(config_dir: &Path, only: Option<&str>, date: Option<NaiveDate>)
         }
     }
     if ran == 0 {
-        bail!("no company {:?} in {}", only.unwrap_or(""), config_dir.display());
+        bail!(
+            "no company {:?} in {}",
+            only.unwrap_or(""),
+            config_dir.display()
+        );
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `relance dunning plan --company C [--date D]`: the plan from the store (dry run).
-pub fn dunning_plan_company(config_dir: &Path, company: &str, date: Option<NaiveDate>) -> anyhow::Result<ExitCode> {
+pub fn dunning_plan_company(
+    config_dir: &Path,
+    company: &str,
+    date: Option<NaiveDate>,
+) -> anyhow::Result<ExitCode> {
     let config = load_config(config_dir)?;
-    let company = config.companies.iter().find(|c| c.id.as_str() == company)
+    let company = config
+        .companies
+        .iter()
+        .find(|c| c.id.as_str() == company)
         .with_context(|| format!("no company {company:?} in {}", config_dir.display()))?;
     let store = open_store(&config)?;
     let today = date.unwrap_or_else(|| Clock::System.today());
@@ -293,25 +427,43 @@ pub fn dunning_plan_company(config_dir: &Path, company: &str, date: Option<Naive
     let outcome = ledger.reconcile(&company.reconcile);
     let mut full = ledger.clone();
     full.allocations.extend(outcome.allocations);
-    let input = pipeline::plan_input(company, &p.rates, &full,
-        ledger::dunning_history(&store, &company.id)?, ledger::pauses(&store, &company.id)?);
+    let input = pipeline::plan_input(
+        company,
+        &p.rates,
+        &full,
+        ledger::dunning_history(&store, &company.id)?,
+        ledger::pauses(&store, &company.id)?,
+    );
     let plan = relance_core::dunning::plan(&input, today)?;
     println!("{}", serde_json::to_string_pretty(&plan)?);
     Ok(ExitCode::SUCCESS)
 }
 
 /// `relance dunning plan --invoices DIR --bank FILE... --date D`: offline, default policy.
-pub fn dunning_plan_offline(invoices: &Path, banks: &[PathBuf], date: NaiveDate) -> anyhow::Result<ExitCode> {
+pub fn dunning_plan_offline(
+    invoices: &Path,
+    banks: &[PathBuf],
+    date: NaiveDate,
+) -> anyhow::Result<ExitCode> {
     let l = crate::offline::load(invoices, banks)?;
     for (f, r) in &l.rejected {
         eprintln!("relance: skipped unusable file {f}: {r}");
     }
     let policy = relance_core::reconcile::Policy::default();
-    let outcome = relance_core::reconcile::reconcile(&l.invoices, &l.customers, &l.receipts, &[], &policy);
-    let ledger = Ledger { customers: l.customers, invoices: l.invoices, receipts: l.receipts, allocations: outcome.allocations };
+    let outcome =
+        relance_core::reconcile::reconcile(&l.invoices, &l.customers, &l.receipts, &[], &policy);
+    let ledger = Ledger {
+        customers: l.customers,
+        invoices: l.invoices,
+        receipts: l.receipts,
+        allocations: outcome.allocations,
+    };
     let rates = crate::assets::rates(None)?;
     let mut input = relance_core::dunning::PlanInput::new(
-        relance_core::CompanyId::new("offline"), relance_core::dunning::Policy::default(), rates);
+        relance_core::CompanyId::new("offline"),
+        relance_core::dunning::Policy::default(),
+        rates,
+    );
     input.customers = ledger.customers.clone();
     input.invoices = ledger.invoices.clone();
     input.open_amounts = ledger::open_amounts(&ledger, &[]).into_iter().collect();
@@ -324,9 +476,19 @@ pub fn dunning_plan_offline(invoices: &Path, banks: &[PathBuf], date: NaiveDate)
 }
 
 /// `relance provision --company C --closing-date D [--apply] [--out DIR] [--human]`.
-pub fn provision(config_dir: &Path, company: &str, closing: NaiveDate, apply: bool, out: Option<&Path>, human: bool) -> anyhow::Result<ExitCode> {
+pub fn provision(
+    config_dir: &Path,
+    company: &str,
+    closing: NaiveDate,
+    apply: bool,
+    out: Option<&Path>,
+    human: bool,
+) -> anyhow::Result<ExitCode> {
     let config = load_config(config_dir)?;
-    let company = config.companies.iter().find(|c| c.id.as_str() == company)
+    let company = config
+        .companies
+        .iter()
+        .find(|c| c.id.as_str() == company)
         .with_context(|| format!("no company {company:?} in {}", config_dir.display()))?;
     let store = open_store(&config)?;
     let text = provision_run(&store, company, closing, out, apply, human)?;
@@ -335,7 +497,10 @@ pub fn provision(config_dir: &Path, company: &str, closing: NaiveDate, apply: bo
         let ctx = context(&config, company, store.clone(), Clock::System);
         let delivered = runtime()?.block_on(pipeline::deliver_all(&ctx, Clock::System.now()))?;
         for (t, d) in delivered {
-            eprintln!("{t}: applied {}, already applied {}, retried {}, dead {}", d.applied, d.found_applied, d.retried, d.dead);
+            eprintln!(
+                "{t}: applied {}, already applied {}, retried {}, dead {}",
+                d.applied, d.found_applied, d.retried, d.dead
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -344,7 +509,14 @@ pub fn provision(config_dir: &Path, company: &str, closing: NaiveDate, apply: bo
 /// Computes the closing table as of `closing`; writes the CSV state and the FEC export into
 /// `out` when given; with `apply`, records the entries in the outbox (keyed: a second run adds
 /// nothing) and the resulting state. Returns the text to print (JSON, or the table).
-fn provision_run(store: &SledStore, company: &CompanyConfig, closing: NaiveDate, out: Option<&Path>, apply: bool, human: bool) -> anyhow::Result<String> {
+fn provision_run(
+    store: &SledStore,
+    company: &CompanyConfig,
+    closing: NaiveDate,
+    out: Option<&Path>,
+    apply: bool,
+    human: bool,
+) -> anyhow::Result<String> {
     let ledger = Ledger::load(store, &company.id)?;
     let mut events = ledger::credit_events(store, &company.id)?;
     let history = ledger::dunning_history(store, &company.id)?;
@@ -357,7 +529,11 @@ fn provision_run(store: &SledStore, company: &CompanyConfig, closing: NaiveDate,
         std::fs::create_dir_all(dir)?;
         let csv = dir.join(format!("provisions-{}-{closing}.csv", company.id));
         std::fs::write(&csv, relance_core::provision::state_csv(&table))?;
-        let siren = company.siren.as_ref().map(|s| s.as_str().to_owned()).unwrap_or_else(|| "000000000".into());
+        let siren = company
+            .siren
+            .as_ref()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_else(|| "000000000".into());
         let fec_ctx = fec::FecContext {
             customer_names: ledger
                 .customers
@@ -366,9 +542,11 @@ fn provision_run(store: &SledStore, company: &CompanyConfig, closing: NaiveDate,
                 .collect(),
             ..Default::default()
         };
-        let (name, bytes) = fec::closing_file(&table, &siren, &fec_ctx, &fec::WriteOptions::default());
+        let (name, bytes) =
+            fec::closing_file(&table, &siren, &fec_ctx, &fec::WriteOptions::default());
         let fec_path = dir.join(name);
-        std::fs::write(&fec_path, bytes).with_context(|| format!("writing {}", fec_path.display()))?;
+        std::fs::write(&fec_path, bytes)
+            .with_context(|| format!("writing {}", fec_path.display()))?;
     }
     if apply {
         let mut batch = Batch::default();
@@ -379,7 +557,9 @@ fn provision_run(store: &SledStore, company: &CompanyConfig, closing: NaiveDate,
         let now = Clock::System.now();
         for e in &table.entries {
             let (key, cmd) = fec::post_move(&company.id, e);
-            batch.outbox_new.push(OutboxEntry::new(key, target.clone(), cmd, now));
+            batch
+                .outbox_new
+                .push(OutboxEntry::new(key, target.clone(), cmd, now));
         }
         batch.audit.push(AuditEvent {
             at: now,
@@ -403,21 +583,38 @@ pub fn check(config_dir: &Path, only: Option<&str>) -> anyhow::Result<ExitCode> 
     let config = load_config(config_dir)?;
     let rt = runtime()?;
     let mut ok = true;
-    for company in config.companies.iter().filter(|c| only.is_none_or(|o| c.id.as_str() == o)) {
+    for company in config
+        .companies
+        .iter()
+        .filter(|c| only.is_none_or(|o| c.id.as_str() == o))
+    {
         for src in &company.sources {
             let res: Result<String, String> = match src {
                 config::schema::SourceConfig::Tryton(t) => {
-                    match relance_connectors::systems::tryton::TrytonConnector::new(t.tryton.clone()) {
-                        Ok(c) => rt.block_on(c.check()).map(|_| "reachable, logged in".to_owned()).map_err(|e| e.to_string()),
+                    match relance_connectors::systems::tryton::TrytonConnector::new(
+                        t.tryton.clone(),
+                    ) {
+                        Ok(c) => rt
+                            .block_on(c.check())
+                            .map(|_| "reachable, logged in".to_owned())
+                            .map_err(|e| e.to_string()),
                         Err(e) => Err(e.to_string()),
                     }
                 }
-                config::schema::SourceConfig::EinvoiceInbox(d) | config::schema::SourceConfig::BankDir(d) => {
-                    let p = if d.path.is_absolute() { d.path.clone() } else { config.global.state_dir.join(&d.path) };
+                config::schema::SourceConfig::EinvoiceInbox(d)
+                | config::schema::SourceConfig::BankDir(d) => {
+                    let p = if d.path.is_absolute() {
+                        d.path.clone()
+                    } else {
+                        config.global.state_dir.join(&d.path)
+                    };
                     if p.is_dir() {
                         Ok(format!("folder {} present", p.display()))
                     } else {
-                        Ok(format!("folder {} will be created at the first cycle", p.display()))
+                        Ok(format!(
+                            "folder {} will be created at the first cycle",
+                            p.display()
+                        ))
                     }
                 }
             };
@@ -425,10 +622,19 @@ pub fn check(config_dir: &Path, only: Option<&str>) -> anyhow::Result<ExitCode> 
                 Ok(m) => println!("{} / {} ({}): ok, {m}", company.id, src.name(), src.kind()),
                 Err(e) => {
                     ok = false;
-                    println!("{} / {} ({}): FAILED: {e}", company.id, src.name(), src.kind());
+                    println!(
+                        "{} / {} ({}): FAILED: {e}",
+                        company.id,
+                        src.name(),
+                        src.kind()
+                    );
                 }
             }
         }
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -54,11 +54,17 @@ fn demo_runs_the_whole_pipeline_and_a_second_run_adds_nothing() {
     assert!(first.contains("Imported"), "{first}");
     assert!(first.contains("13 invoices and credit notes"), "{first}");
     assert!(first.contains("Reconciliation"), "{first}");
-    assert!(first.contains("BQ2606020000001"), "the clean payment is matched:\n{first}");
+    assert!(
+        first.contains("BQ2606020000001"),
+        "the clean payment is matched:\n{first}"
+    );
     assert!(first.contains("Dunning as of 2026-06-30"), "{first}");
     assert!(first.contains("Aged balance"), "{first}");
     // The stranger paying an amount equal to an open invoice is not applied automatically.
-    let stranger: Vec<&str> = first.lines().filter(|l| l.contains("BQ2606250000007")).collect();
+    let stranger: Vec<&str> = first
+        .lines()
+        .filter(|l| l.contains("BQ2606250000007"))
+        .collect();
     assert!(
         stranger.iter().all(|l| !l.trim_start().starts_with("auto")),
         "a stranger's payment was applied automatically: {stranger:?}"
@@ -71,14 +77,19 @@ fn demo_runs_the_whole_pipeline_and_a_second_run_adds_nothing() {
     // Files were moved to done/.
     let imported = files_named(state.path(), "FA-2026-0101");
     assert!(
-        imported.iter().any(|p| p.parent().is_some_and(|d| d.ends_with("done"))),
+        imported
+            .iter()
+            .any(|p| p.parent().is_some_and(|d| d.ends_with("done"))),
         "imported files are moved to done/: {imported:?}"
     );
 
     // A second run over the same state: the re-dropped files are recognised, nothing is
     // planned or enqueued twice.
     let second = run_demo(state.path());
-    assert!(second.contains("Outbox: 0 new entries"), "second run enqueued again:\n{second}");
+    assert!(
+        second.contains("Outbox: 0 new entries"),
+        "second run enqueued again:\n{second}"
+    );
 }
 
 #[test]
@@ -92,12 +103,23 @@ fn reconcile_prints_the_offline_contract() {
         .arg(d.join("bank/releve-2026-06.camt053.xml"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let allocs = v["allocations"].as_array().unwrap();
     assert!(!allocs.is_empty());
     for a in allocs {
-        for k in ["transaction", "invoice", "amount", "auto", "confidence", "reason"] {
+        for k in [
+            "transaction",
+            "invoice",
+            "amount",
+            "auto",
+            "confidence",
+            "reason",
+        ] {
             assert!(a.get(k).is_some(), "allocation without {k}: {a}");
         }
         assert!(a["amount"].is_string(), "amounts are decimal strings: {a}");
@@ -126,7 +148,11 @@ fn inspect_prints_json_and_fails_on_unusable_files() {
         .arg(d.join("invoices/FA-2026-0104.ubl.xml"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["format"], "ubl");
     assert_eq!(v["documents"][0]["number"], "FA-2026-0104");
@@ -160,7 +186,11 @@ fn dunning_plan_offline_prints_the_plan_contract() {
         .arg(d.join("bank/releve-2026-06.camt053.xml"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let actions = v["actions"].as_array().unwrap();
     assert!(!actions.is_empty(), "{v}");
@@ -169,13 +199,23 @@ fn dunning_plan_offline_prints_the_plan_contract() {
             assert!(a.get(k).is_some(), "action without {k}: {a}");
         }
         for i in a["invoices"].as_array().unwrap() {
-            for k in ["invoice", "amount_due", "days_overdue", "penalty", "indemnity", "rate_source"] {
+            for k in [
+                "invoice",
+                "amount_due",
+                "days_overdue",
+                "penalty",
+                "indemnity",
+                "rate_source",
+            ] {
                 assert!(i.get(k).is_some(), "invoice line without {k}: {i}");
             }
         }
     }
     // Paid in full on the statement: FA-2026-0101 is never reminded.
-    let all: Vec<&Value> = actions.iter().flat_map(|a| a["invoices"].as_array().unwrap()).collect();
+    let all: Vec<&Value> = actions
+        .iter()
+        .flat_map(|a| a["invoices"].as_array().unwrap())
+        .collect();
     assert!(!all.iter().any(|i| i["invoice"] == "FA-2026-0101"), "{v}");
     assert!(v.get("held").is_some());
 }

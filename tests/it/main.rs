@@ -12,8 +12,8 @@ mod store;
 
 mod config;
 mod daemon;
+mod demo;
 mod kill_delivery;
 mod store_model;
 mod systemd;
-mod demo;
 mod tryton_e2e;

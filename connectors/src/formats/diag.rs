@@ -31,8 +31,18 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic.
-    pub fn new(severity: Severity, rule: impl Into<String>, path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { severity, rule: rule.into(), path: path.into(), message: message.into() }
+    pub fn new(
+        severity: Severity,
+        rule: impl Into<String>,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            severity,
+            rule: rule.into(),
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 

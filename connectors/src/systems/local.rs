@@ -37,7 +37,13 @@ impl DirWriteBack {
 /// A file name made of the key's safe characters only.
 fn safe_name(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -48,7 +54,10 @@ fn io_err(what: &str, path: &Path, e: std::io::Error) -> ConnectorError {
 }
 
 impl WriteBack for DirWriteBack {
-    async fn find_applied(&self, key: &IdempotencyKey) -> Result<Option<RemoteRef>, ConnectorError> {
+    async fn find_applied(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<RemoteRef>, ConnectorError> {
         let dir = self.entry_dir(key);
         Ok(dir
             .join("command.json")
@@ -56,7 +65,11 @@ impl WriteBack for DirWriteBack {
             .then(|| RemoteRef(dir.display().to_string())))
     }
 
-    async fn apply(&self, key: &IdempotencyKey, cmd: &WriteCommand) -> Result<RemoteRef, ConnectorError> {
+    async fn apply(
+        &self,
+        key: &IdempotencyKey,
+        cmd: &WriteCommand,
+    ) -> Result<RemoteRef, ConnectorError> {
         if let Some(r) = self.find_applied(key).await? {
             return Ok(r);
         }
@@ -74,7 +87,10 @@ impl WriteBack for DirWriteBack {
                 bytes.clear();
             }
         }
-        if let WriteCommand::SendEmail { to, subject, body, .. } = cmd {
+        if let WriteCommand::SendEmail {
+            to, subject, body, ..
+        } = cmd
+        {
             let text = format!("To: {}\nSubject: {subject}\n\n{body}\n", to.join(", "));
             let p = tmp.join("message.txt");
             std::fs::write(&p, text).map_err(|e| io_err("cannot write", &p, e))?;
@@ -92,7 +108,13 @@ impl WriteBack for DirWriteBack {
 fn safe_file(name: &str) -> String {
     let n: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if n.starts_with('.') || n.is_empty() {
         format!("attachment{n}")
@@ -123,7 +145,9 @@ mod tests {
         assert!(t.find_applied(&key).await.unwrap().is_some());
         let d = t.entry_dir(&key);
         assert!(d.join(".._lettre.pdf").is_file() || d.join("attachment.._lettre.pdf").is_file());
-        assert!(std::fs::read_to_string(d.join("message.txt")).unwrap().contains("Bonjour"));
+        assert!(std::fs::read_to_string(d.join("message.txt"))
+            .unwrap()
+            .contains("Bonjour"));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

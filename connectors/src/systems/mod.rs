@@ -1,6 +1,6 @@
 //! One module per external system (ERP, bank API, mail, folders of files).
 
 pub mod compliance;
+pub mod local;
 pub mod smtp;
 pub mod tryton;
-pub mod local;

@@ -17,7 +17,9 @@ use crate::formats::diag::{has_fatal, Diagnostic, Severity};
 use chrono::NaiveDate;
 use relance_core::money::{round_cents, Currency};
 use relance_core::siren::Siren;
-use relance_core::{Customer, CustomerId, CustomerKind, Invoice, InvoiceId, InvoiceKind, InvoiceStatus};
+use relance_core::{
+    Customer, CustomerId, CustomerKind, Invoice, InvoiceId, InvoiceKind, InvoiceStatus,
+};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -176,12 +178,18 @@ fn fatal(rule: &str, path: &str, msg: impl Into<String>) -> Diagnostic {
 
 /// Parses an e-invoice file of any supported syntax. Never panics.
 pub fn parse(file_name: &str, bytes: &[u8]) -> ParsedFile {
-    let mut out = ParsedFile { file: file_name.to_owned(), ..Default::default() };
+    let mut out = ParsedFile {
+        file: file_name.to_owned(),
+        ..Default::default()
+    };
     if bytes.len() > MAX_BYTES {
         out.diagnostics.push(fatal(
             "FILE-SIZE",
             "",
-            format!("file of {} bytes is over the {MAX_BYTES}-byte limit", bytes.len()),
+            format!(
+                "file of {} bytes is over the {MAX_BYTES}-byte limit",
+                bytes.len()
+            ),
         ));
         return out;
     }
@@ -194,10 +202,11 @@ pub fn parse(file_name: &str, bytes: &[u8]) -> ParsedFile {
                 let inner = parse_xml(&name, &xml_bytes);
                 out.profile = inner.profile;
                 out.documents = inner.documents;
-                out.diagnostics.extend(inner.diagnostics.into_iter().map(|mut d| {
-                    d.path = format!("{name}:{}", d.path);
-                    d
-                }));
+                out.diagnostics
+                    .extend(inner.diagnostics.into_iter().map(|mut d| {
+                        d.path = format!("{name}:{}", d.path);
+                        d
+                    }));
                 if inner.format == Some(Format::Zugferd1) {
                     out.diagnostics.push(Diagnostic::new(
                         Severity::Info,
@@ -216,14 +225,28 @@ pub fn parse(file_name: &str, bytes: &[u8]) -> ParsedFile {
 
 fn trim_start(b: &[u8]) -> &[u8] {
     let b = b.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(b);
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
     &b[start..]
 }
 
 fn parse_xml(file_name: &str, bytes: &[u8]) -> ParsedFile {
-    let mut out = ParsedFile { file: file_name.to_owned(), ..Default::default() };
+    let mut out = ParsedFile {
+        file: file_name.to_owned(),
+        ..Default::default()
+    };
     if let Some(enc) = xml::declared_encoding(bytes) {
-        let known = ["utf-8", "utf8", "iso-8859-1", "iso-8859-15", "latin1", "us-ascii", "windows-1252"];
+        let known = [
+            "utf-8",
+            "utf8",
+            "iso-8859-1",
+            "iso-8859-15",
+            "latin1",
+            "us-ascii",
+            "windows-1252",
+        ];
         if !known.contains(&enc.to_ascii_lowercase().as_str()) {
             out.diagnostics.push(Diagnostic::new(
                 Severity::Warning,
@@ -262,7 +285,10 @@ fn parse_xml(file_name: &str, bytes: &[u8]) -> ParsedFile {
             ));
             for (i, t) in root.children_named("test").enumerate() {
                 for inv in t.children.iter().filter(|c| {
-                    matches!(c.name.as_str(), "CrossIndustryInvoice" | "Invoice" | "CreditNote")
+                    matches!(
+                        c.name.as_str(),
+                        "CrossIndustryInvoice" | "Invoice" | "CreditNote"
+                    )
                 }) {
                     let (doc, f) = if inv.name == "CrossIndustryInvoice" {
                         (read_cii(inv), Format::Cii)
@@ -300,7 +326,8 @@ fn parse_xml(file_name: &str, bytes: &[u8]) -> ParsedFile {
             "no specification identifier (BT-24): the profile cannot be detected",
         ));
     }
-    out.diagnostics.extend(rules::check(&doc, out.format, out.profile.as_deref()));
+    out.diagnostics
+        .extend(rules::check(&doc, out.format, out.profile.as_deref()));
     out.documents.push(doc);
     out
 }
@@ -344,7 +371,9 @@ fn dec(n: Option<&Node>) -> Option<Decimal> {
     if t.is_empty() {
         return None;
     }
-    Decimal::from_str(&t).or_else(|_| Decimal::from_scientific(&t)).ok()
+    Decimal::from_str(&t)
+        .or_else(|_| Decimal::from_scientific(&t))
+        .ok()
 }
 
 fn text(n: Option<&Node>) -> Option<String> {
@@ -399,7 +428,11 @@ fn cii_party(p: Option<&Node>) -> Party {
         has_address: p.child("PostalTradeAddress").is_some(),
         ..Default::default()
     };
-    for id in p.path(&["SpecifiedLegalOrganization"]).into_iter().flat_map(|o| o.children_named("ID")) {
+    for id in p
+        .path(&["SpecifiedLegalOrganization"])
+        .into_iter()
+        .flat_map(|o| o.children_named("ID"))
+    {
         match id.attr("schemeID") {
             Some("0009") => party.siret = text(Some(id)),
             _ => party.siren = party.siren.clone().or_else(|| siren_digits(text(Some(id)))),
@@ -450,7 +483,9 @@ fn read_cii(root: &Node) -> Document {
         seller: cii_party(agreement.and_then(|a| a.child("SellerTradeParty"))),
         buyer: cii_party(agreement.and_then(|a| a.child("BuyerTradeParty"))),
         buyer_reference: text(agreement.and_then(|a| a.child("BuyerReference"))),
-        order_reference: text(agreement.and_then(|a| a.path(&["BuyerOrderReferencedDocument", "IssuerAssignedID"]))),
+        order_reference: text(
+            agreement.and_then(|a| a.path(&["BuyerOrderReferencedDocument", "IssuerAssignedID"])),
+        ),
         remittance_reference: text(settlement.and_then(|s| s.child("PaymentReference"))),
         payment_means_code: text(means.and_then(|m| m.child("TypeCode"))),
         iban: text(means.and_then(|m| m.path(&["PayeePartyCreditorFinancialAccount", "IBANID"]))),
@@ -478,14 +513,25 @@ fn read_cii(root: &Node) -> Document {
         }
     }
     if let Some(t) = tx {
-        for (i, li) in t.children_named("IncludedSupplyChainTradeLineItem").enumerate() {
+        for (i, li) in t
+            .children_named("IncludedSupplyChainTradeLineItem")
+            .enumerate()
+        {
             let ls = li.child("SpecifiedLineTradeSettlement");
             doc.lines.push(Line {
-                id: text(li.path(&["AssociatedDocumentLineDocument", "LineID"])).unwrap_or_else(|| (i + 1).to_string()),
+                id: text(li.path(&["AssociatedDocumentLineDocument", "LineID"]))
+                    .unwrap_or_else(|| (i + 1).to_string()),
                 name: text(li.path(&["SpecifiedTradeProduct", "Name"])),
                 quantity: dec(li.path(&["SpecifiedLineTradeDelivery", "BilledQuantity"])),
-                net_amount: dec(ls.and_then(|s| s.path(&["SpecifiedTradeSettlementLineMonetarySummation", "LineTotalAmount"]))),
-                vat_rate: dec(ls.and_then(|s| s.path(&["ApplicableTradeTax", "RateApplicablePercent"]))),
+                net_amount: dec(ls.and_then(|s| {
+                    s.path(&[
+                        "SpecifiedTradeSettlementLineMonetarySummation",
+                        "LineTotalAmount",
+                    ])
+                })),
+                vat_rate: dec(
+                    ls.and_then(|s| s.path(&["ApplicableTradeTax", "RateApplicablePercent"]))
+                ),
             });
         }
     }
@@ -506,14 +552,21 @@ fn read_zugferd1(root: &Node) -> Document {
             "ID",
         ])),
         number: text(root.path(&["HeaderExchangedDocument", "ID"])),
-        type_code: text(root.path(&["HeaderExchangedDocument", "TypeCode"])).and_then(|t| t.parse().ok()),
-        issue_date: date_102(root.path(&["HeaderExchangedDocument", "IssueDateTime", "DateTimeString"])),
+        type_code: text(root.path(&["HeaderExchangedDocument", "TypeCode"]))
+            .and_then(|t| t.parse().ok()),
+        issue_date: date_102(root.path(&[
+            "HeaderExchangedDocument",
+            "IssueDateTime",
+            "DateTimeString",
+        ])),
         due_date: date_102(terms.and_then(|t| t.path(&["DueDateDateTime", "DateTimeString"]))),
         payment_terms: text(terms.and_then(|t| t.child("Description"))),
         seller: cii_party(agreement.and_then(|a| a.child("SellerTradeParty"))),
         buyer: cii_party(agreement.and_then(|a| a.child("BuyerTradeParty"))),
         buyer_reference: text(agreement.and_then(|a| a.child("BuyerReference"))),
-        order_reference: text(agreement.and_then(|a| a.path(&["BuyerOrderReferencedDocument", "ID"]))),
+        order_reference: text(
+            agreement.and_then(|a| a.path(&["BuyerOrderReferencedDocument", "ID"])),
+        ),
         remittance_reference: text(settlement.and_then(|s| s.child("PaymentReference"))),
         line_total: dec(sums.and_then(|s| s.child("LineTotalAmount"))),
         allowances: dec(sums.and_then(|s| s.child("AllowanceTotalAmount"))),
@@ -527,13 +580,25 @@ fn read_zugferd1(root: &Node) -> Document {
         ..Default::default()
     };
     if let Some(t) = tx {
-        for (i, li) in t.children_named("IncludedSupplyChainTradeLineItem").enumerate() {
+        for (i, li) in t
+            .children_named("IncludedSupplyChainTradeLineItem")
+            .enumerate()
+        {
             doc.lines.push(Line {
-                id: text(li.path(&["AssociatedDocumentLineDocument", "LineID"])).unwrap_or_else(|| (i + 1).to_string()),
+                id: text(li.path(&["AssociatedDocumentLineDocument", "LineID"]))
+                    .unwrap_or_else(|| (i + 1).to_string()),
                 name: text(li.path(&["SpecifiedTradeProduct", "Name"])),
                 quantity: dec(li.path(&["SpecifiedSupplyChainTradeDelivery", "BilledQuantity"])),
-                net_amount: dec(li.path(&["SpecifiedSupplyChainTradeSettlement", "SpecifiedTradeSettlementMonetarySummation", "LineTotalAmount"])),
-                vat_rate: dec(li.path(&["SpecifiedSupplyChainTradeSettlement", "ApplicableTradeTax", "ApplicablePercent"])),
+                net_amount: dec(li.path(&[
+                    "SpecifiedSupplyChainTradeSettlement",
+                    "SpecifiedTradeSettlementMonetarySummation",
+                    "LineTotalAmount",
+                ])),
+                vat_rate: dec(li.path(&[
+                    "SpecifiedSupplyChainTradeSettlement",
+                    "ApplicableTradeTax",
+                    "ApplicablePercent",
+                ])),
             });
         }
     }
@@ -541,10 +606,13 @@ fn read_zugferd1(root: &Node) -> Document {
 }
 
 fn ubl_party(p: Option<&Node>) -> Party {
-    let Some(p) = p.and_then(|p| p.child("Party")) else { return Party::default() };
+    let Some(p) = p.and_then(|p| p.child("Party")) else {
+        return Party::default();
+    };
     let legal = p.child("PartyLegalEntity");
     let mut party = Party {
-        name: text(legal.and_then(|l| l.child("RegistrationName"))).or_else(|| text(p.path(&["PartyName", "Name"]))),
+        name: text(legal.and_then(|l| l.child("RegistrationName")))
+            .or_else(|| text(p.path(&["PartyName", "Name"]))),
         country: text(p.path(&["PostalAddress", "Country", "IdentificationCode"])),
         has_address: p.child("PostalAddress").is_some(),
         ..Default::default()
@@ -555,7 +623,10 @@ fn ubl_party(p: Option<&Node>) -> Party {
             _ => party.siren = siren_digits(text(Some(id))),
         }
     }
-    for pid in p.children_named("PartyIdentification").filter_map(|x| x.child("ID")) {
+    for pid in p
+        .children_named("PartyIdentification")
+        .filter_map(|x| x.child("ID"))
+    {
         match pid.attr("schemeID") {
             Some("0009") if party.siret.is_none() => party.siret = text(Some(pid)),
             Some("0002") if party.siren.is_none() => party.siren = siren_digits(text(Some(pid))),
@@ -563,7 +634,10 @@ fn ubl_party(p: Option<&Node>) -> Party {
         }
     }
     for ts in p.children_named("PartyTaxScheme") {
-        let is_vat = ts.path(&["TaxScheme", "ID"]).map(|n| n.text.trim() == "VAT").unwrap_or(true);
+        let is_vat = ts
+            .path(&["TaxScheme", "ID"])
+            .map(|n| n.text.trim() == "VAT")
+            .unwrap_or(true);
         if is_vat && party.vat_id.is_none() {
             party.vat_id = text(ts.child("CompanyID"));
         }
@@ -586,11 +660,16 @@ fn read_ubl(root: &Node) -> Document {
     let mut doc = Document {
         specification: text(root.child("CustomizationID")),
         number: text(root.child("ID")),
-        type_code: text(root.child(if credit { "CreditNoteTypeCode" } else { "InvoiceTypeCode" }))
-            .and_then(|t| t.parse().ok())
-            .or(if credit { Some(381) } else { None }),
+        type_code: text(root.child(if credit {
+            "CreditNoteTypeCode"
+        } else {
+            "InvoiceTypeCode"
+        }))
+        .and_then(|t| t.parse().ok())
+        .or(if credit { Some(381) } else { None }),
         issue_date: date_102(root.child("IssueDate")),
-        due_date: date_102(root.child("DueDate")).or_else(|| date_102(means.and_then(|m| m.child("PaymentDueDate")))),
+        due_date: date_102(root.child("DueDate"))
+            .or_else(|| date_102(means.and_then(|m| m.child("PaymentDueDate")))),
         payment_terms: text(root.path(&["PaymentTerms", "Note"])),
         seller: ubl_party(root.child("AccountingSupplierParty")),
         buyer: ubl_party(root.child("AccountingCustomerParty")),
@@ -622,7 +701,11 @@ fn read_ubl(root: &Node) -> Document {
             });
         }
     }
-    let (line_name, qty_name) = if credit { ("CreditNoteLine", "CreditedQuantity") } else { ("InvoiceLine", "InvoicedQuantity") };
+    let (line_name, qty_name) = if credit {
+        ("CreditNoteLine", "CreditedQuantity")
+    } else {
+        ("InvoiceLine", "InvoicedQuantity")
+    };
     for (i, l) in root.children_named(line_name).enumerate() {
         doc.lines.push(Line {
             id: text(l.child("ID")).unwrap_or_else(|| (i + 1).to_string()),
@@ -639,14 +722,19 @@ fn read_ubl(root: &Node) -> Document {
 /// number and a total.
 pub fn is_usable(f: &ParsedFile) -> bool {
     !has_fatal(&f.diagnostics)
-        && f.documents.iter().any(|d| d.number.is_some() && (d.total_with_vat.is_some() || d.amount_due.is_some()))
+        && f.documents
+            .iter()
+            .any(|d| d.number.is_some() && (d.total_with_vat.is_some() || d.amount_due.is_some()))
 }
 
 /// Type codes of credit notes (UNTDID 1001).
 const CREDIT_CODES: [u16; 4] = [381, 261, 396, 532];
 
 fn normalised_name(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase()
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_uppercase()
 }
 
 /// The document as relance's invoice (id = number, BT-1) and its buyer as a customer
@@ -689,12 +777,20 @@ pub fn to_core(doc: &Document) -> (Invoice, Customer) {
     let invoice = Invoice {
         id: InvoiceId::new(number.clone()),
         number,
-        kind: if is_credit { InvoiceKind::CreditNote } else { InvoiceKind::Invoice },
+        kind: if is_credit {
+            InvoiceKind::CreditNote
+        } else {
+            InvoiceKind::Invoice
+        },
         type_code: doc.type_code.unwrap_or(380),
         issue_date: doc.issue_date.unwrap_or_default(),
         due_date: doc.due_date,
         instalments: Vec::new(),
-        currency: doc.currency.as_deref().and_then(|c| Currency::parse(c).ok()).unwrap_or(Currency::EUR),
+        currency: doc
+            .currency
+            .as_deref()
+            .and_then(|c| Currency::parse(c).ok())
+            .unwrap_or(Currency::EUR),
         total_without_vat: abs(doc.total_without_vat),
         total_vat: abs(doc.total_vat),
         total_with_vat: abs(doc.total_with_vat),
@@ -705,7 +801,11 @@ pub fn to_core(doc: &Document) -> (Invoice, Customer) {
         remittance_reference: doc.remittance_reference.clone(),
         payment_iban: doc.iban.clone(),
         mandate_id: doc.mandate_id.clone(),
-        status: if amount_due.is_zero() { InvoiceStatus::Paid } else { InvoiceStatus::Open },
+        status: if amount_due.is_zero() {
+            InvoiceStatus::Paid
+        } else {
+            InvoiceStatus::Open
+        },
     };
     (invoice, customer)
 }
@@ -784,7 +884,10 @@ pub fn human(f: &ParsedFile) -> String {
         ));
     }
     for d in &f.diagnostics {
-        o.push_str(&format!("  {:?} {} at {}: {}\n", d.severity, d.rule, d.path, d.message));
+        o.push_str(&format!(
+            "  {:?} {} at {}: {}\n",
+            d.severity, d.rule, d.path, d.message
+        ));
     }
     o
 }

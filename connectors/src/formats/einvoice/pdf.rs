@@ -6,13 +6,22 @@ use crate::formats::diag::{Diagnostic, Severity};
 use lopdf::{Document, Object};
 
 /// Attachment names an invoice travels under, in order of preference.
-const KNOWN: [&str; 4] = ["factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml", "order-x.xml"];
+const KNOWN: [&str; 4] = [
+    "factur-x.xml",
+    "zugferd-invoice.xml",
+    "xrechnung.xml",
+    "order-x.xml",
+];
 
 fn name_of(spec: &lopdf::Dictionary) -> Option<String> {
     for key in [b"UF".as_slice(), b"F".as_slice()] {
         if let Ok(Object::String(bytes, _)) = spec.get(key) {
             let s = if bytes.starts_with(&[0xFE, 0xFF]) {
-                let u: Vec<u16> = bytes[2..].chunks(2).filter(|c| c.len() == 2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
+                let u: Vec<u16> = bytes[2..]
+                    .chunks(2)
+                    .filter(|c| c.len() == 2)
+                    .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                    .collect();
                 String::from_utf16_lossy(&u)
             } else {
                 String::from_utf8_lossy(bytes).into_owned()
@@ -27,12 +36,18 @@ fn name_of(spec: &lopdf::Dictionary) -> Option<String> {
 /// attachments). An error when the PDF is unreadable or carries no XML attachment.
 pub fn embedded_invoice(bytes: &[u8]) -> Result<(String, Vec<u8>, Vec<Diagnostic>), Diagnostic> {
     let doc = Document::load_mem(bytes).map_err(|e| {
-        Diagnostic::new(Severity::Fatal, "PDF-SYNTAX", "", format!("the PDF cannot be read: {e}"))
+        Diagnostic::new(
+            Severity::Fatal,
+            "PDF-SYNTAX",
+            "",
+            format!("the PDF cannot be read: {e}"),
+        )
     })?;
     let mut found: Vec<(String, Vec<u8>)> = Vec::new();
     for obj in doc.objects.values() {
         let Ok(dict) = obj.as_dict() else { continue };
-        let is_spec = matches!(dict.get(b"Type"), Ok(Object::Name(n)) if n == b"Filespec") || dict.has(b"EF");
+        let is_spec =
+            matches!(dict.get(b"Type"), Ok(Object::Name(n)) if n == b"Filespec") || dict.has(b"EF");
         if !is_spec {
             continue;
         }
@@ -45,7 +60,9 @@ pub fn embedded_invoice(bytes: &[u8]) -> Result<(String, Vec<u8>, Vec<Diagnostic
         let Some(ef) = ef else {
             continue;
         };
-        let Ok(stream_ref) = ef.get(b"F").or_else(|_| ef.get(b"UF")) else { continue };
+        let Ok(stream_ref) = ef.get(b"F").or_else(|_| ef.get(b"UF")) else {
+            continue;
+        };
         let stream = match stream_ref {
             Object::Reference(r) => doc.get_object(*r).ok().and_then(|o| o.as_stream().ok()),
             Object::Stream(s) => Some(s),
@@ -53,17 +70,32 @@ pub fn embedded_invoice(bytes: &[u8]) -> Result<(String, Vec<u8>, Vec<Diagnostic
         };
         let Some(stream) = stream else { continue };
         if stream.content.len() > MAX_BYTES {
-            return Err(Diagnostic::new(Severity::Fatal, "FILE-SIZE", &name, "attachment over the size limit"));
+            return Err(Diagnostic::new(
+                Severity::Fatal,
+                "FILE-SIZE",
+                &name,
+                "attachment over the size limit",
+            ));
         }
-        let content = stream.decompressed_content().unwrap_or_else(|_| stream.content.clone());
+        let content = stream
+            .decompressed_content()
+            .unwrap_or_else(|_| stream.content.clone());
         if content.len() > MAX_BYTES {
-            return Err(Diagnostic::new(Severity::Fatal, "FILE-SIZE", &name, "attachment over the size limit once decompressed"));
+            return Err(Diagnostic::new(
+                Severity::Fatal,
+                "FILE-SIZE",
+                &name,
+                "attachment over the size limit once decompressed",
+            ));
         }
         if !found.iter().any(|(n, _)| n == &name) {
             found.push((name, content));
         }
     }
-    let xmls: Vec<&(String, Vec<u8>)> = found.iter().filter(|(n, _)| n.to_ascii_lowercase().ends_with(".xml")).collect();
+    let xmls: Vec<&(String, Vec<u8>)> = found
+        .iter()
+        .filter(|(n, _)| n.to_ascii_lowercase().ends_with(".xml"))
+        .collect();
     let pick = KNOWN
         .iter()
         .find_map(|k| xmls.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)))
@@ -76,7 +108,15 @@ pub fn embedded_invoice(bytes: &[u8]) -> Result<(String, Vec<u8>, Vec<Diagnostic
             "/Root/Names/EmbeddedFiles",
             format!(
                 "the PDF carries no XML invoice attachment (attachments: {})",
-                if found.is_empty() { "none".to_owned() } else { found.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ") }
+                if found.is_empty() {
+                    "none".to_owned()
+                } else {
+                    found
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
             ),
         ));
     };
@@ -91,8 +131,16 @@ pub fn embedded_invoice(bytes: &[u8]) -> Result<(String, Vec<u8>, Vec<Diagnostic
             ));
             continue;
         }
-        notes.push(Diagnostic::new(Severity::Info, "FX-ATTACHMENT", n, format!("other attachment {n} not read (the invoice is {name})")));
+        notes.push(Diagnostic::new(
+            Severity::Info,
+            "FX-ATTACHMENT",
+            n,
+            format!("other attachment {n} not read (the invoice is {name})"),
+        ));
     }
-    let content = content.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(content).to_vec();
+    let content = content
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(content)
+        .to_vec();
     Ok((name.clone(), content, notes))
 }

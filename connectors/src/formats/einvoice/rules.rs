@@ -26,31 +26,138 @@ pub fn check(d: &Document, format: Option<Format>, profile: Option<&str>) -> Vec
             out.push(e(rule, &path, format!("{what} is missing")));
         }
     };
-    need(d.specification.is_some(), "BR-01", p("ExchangedDocumentContext/GuidelineSpecifiedDocumentContextParameter/ID", "CustomizationID"), "the specification identifier (BT-24)");
-    need(d.number.is_some(), "BR-02", p("ExchangedDocument/ID", "ID"), "the invoice number (BT-1)");
-    need(d.issue_date.is_some(), "BR-03", p("ExchangedDocument/IssueDateTime", "IssueDate"), "the issue date (BT-2)");
-    need(d.type_code.is_some(), "BR-04", p("ExchangedDocument/TypeCode", "InvoiceTypeCode"), "the type code (BT-3)");
-    need(d.currency.is_some(), "BR-05", p("ApplicableHeaderTradeSettlement/InvoiceCurrencyCode", "DocumentCurrencyCode"), "the currency (BT-5)");
-    need(d.seller.name.is_some(), "BR-06", p("SellerTradeParty/Name", "AccountingSupplierParty/Party/PartyLegalEntity/RegistrationName"), "the seller name (BT-27)");
-    need(d.buyer.name.is_some(), "BR-07", p("BuyerTradeParty/Name", "AccountingCustomerParty/Party/PartyLegalEntity/RegistrationName"), "the buyer name (BT-44)");
+    need(
+        d.specification.is_some(),
+        "BR-01",
+        p(
+            "ExchangedDocumentContext/GuidelineSpecifiedDocumentContextParameter/ID",
+            "CustomizationID",
+        ),
+        "the specification identifier (BT-24)",
+    );
+    need(
+        d.number.is_some(),
+        "BR-02",
+        p("ExchangedDocument/ID", "ID"),
+        "the invoice number (BT-1)",
+    );
+    need(
+        d.issue_date.is_some(),
+        "BR-03",
+        p("ExchangedDocument/IssueDateTime", "IssueDate"),
+        "the issue date (BT-2)",
+    );
+    need(
+        d.type_code.is_some(),
+        "BR-04",
+        p("ExchangedDocument/TypeCode", "InvoiceTypeCode"),
+        "the type code (BT-3)",
+    );
+    need(
+        d.currency.is_some(),
+        "BR-05",
+        p(
+            "ApplicableHeaderTradeSettlement/InvoiceCurrencyCode",
+            "DocumentCurrencyCode",
+        ),
+        "the currency (BT-5)",
+    );
+    need(
+        d.seller.name.is_some(),
+        "BR-06",
+        p(
+            "SellerTradeParty/Name",
+            "AccountingSupplierParty/Party/PartyLegalEntity/RegistrationName",
+        ),
+        "the seller name (BT-27)",
+    );
+    need(
+        d.buyer.name.is_some(),
+        "BR-07",
+        p(
+            "BuyerTradeParty/Name",
+            "AccountingCustomerParty/Party/PartyLegalEntity/RegistrationName",
+        ),
+        "the buyer name (BT-44)",
+    );
     if has_lines_profile(profile) {
-        need(d.seller.has_address, "BR-08", p("SellerTradeParty/PostalTradeAddress", "AccountingSupplierParty/Party/PostalAddress"), "the seller postal address (BG-5)");
-        need(d.buyer.has_address, "BR-10", p("BuyerTradeParty/PostalTradeAddress", "AccountingCustomerParty/Party/PostalAddress"), "the buyer postal address (BG-8)");
-        need(d.line_total.is_some(), "BR-12", p("SpecifiedTradeSettlementHeaderMonetarySummation/LineTotalAmount", "LegalMonetaryTotal/LineExtensionAmount"), "the sum of line net amounts (BT-106)");
-        need(!d.lines.is_empty(), "BR-16", p("IncludedSupplyChainTradeLineItem", "InvoiceLine"), "at least one invoice line (BG-25)");
+        need(
+            d.seller.has_address,
+            "BR-08",
+            p(
+                "SellerTradeParty/PostalTradeAddress",
+                "AccountingSupplierParty/Party/PostalAddress",
+            ),
+            "the seller postal address (BG-5)",
+        );
+        need(
+            d.buyer.has_address,
+            "BR-10",
+            p(
+                "BuyerTradeParty/PostalTradeAddress",
+                "AccountingCustomerParty/Party/PostalAddress",
+            ),
+            "the buyer postal address (BG-8)",
+        );
+        need(
+            d.line_total.is_some(),
+            "BR-12",
+            p(
+                "SpecifiedTradeSettlementHeaderMonetarySummation/LineTotalAmount",
+                "LegalMonetaryTotal/LineExtensionAmount",
+            ),
+            "the sum of line net amounts (BT-106)",
+        );
+        need(
+            !d.lines.is_empty(),
+            "BR-16",
+            p("IncludedSupplyChainTradeLineItem", "InvoiceLine"),
+            "at least one invoice line (BG-25)",
+        );
     }
-    need(d.total_without_vat.is_some(), "BR-13", p("SpecifiedTradeSettlementHeaderMonetarySummation/TaxBasisTotalAmount", "LegalMonetaryTotal/TaxExclusiveAmount"), "the total without VAT (BT-109)");
-    need(d.total_with_vat.is_some(), "BR-14", p("SpecifiedTradeSettlementHeaderMonetarySummation/GrandTotalAmount", "LegalMonetaryTotal/TaxInclusiveAmount"), "the total with VAT (BT-112)");
-    need(d.amount_due.is_some(), "BR-15", p("SpecifiedTradeSettlementHeaderMonetarySummation/DuePayableAmount", "LegalMonetaryTotal/PayableAmount"), "the amount due for payment (BT-115)");
+    need(
+        d.total_without_vat.is_some(),
+        "BR-13",
+        p(
+            "SpecifiedTradeSettlementHeaderMonetarySummation/TaxBasisTotalAmount",
+            "LegalMonetaryTotal/TaxExclusiveAmount",
+        ),
+        "the total without VAT (BT-109)",
+    );
+    need(
+        d.total_with_vat.is_some(),
+        "BR-14",
+        p(
+            "SpecifiedTradeSettlementHeaderMonetarySummation/GrandTotalAmount",
+            "LegalMonetaryTotal/TaxInclusiveAmount",
+        ),
+        "the total with VAT (BT-112)",
+    );
+    need(
+        d.amount_due.is_some(),
+        "BR-15",
+        p(
+            "SpecifiedTradeSettlementHeaderMonetarySummation/DuePayableAmount",
+            "LegalMonetaryTotal/PayableAmount",
+        ),
+        "the amount due for payment (BT-115)",
+    );
 
     let c = |x: Decimal| round_cents(x);
-    let sums = p("SpecifiedTradeSettlementHeaderMonetarySummation", "LegalMonetaryTotal");
+    let sums = p(
+        "SpecifiedTradeSettlementHeaderMonetarySummation",
+        "LegalMonetaryTotal",
+    );
     // BR-CO-10: BT-106 = Σ BT-131.
     if let (Some(total), false) = (d.line_total, d.lines.is_empty()) {
         if d.lines.iter().all(|l| l.net_amount.is_some()) {
             let s: Decimal = d.lines.iter().filter_map(|l| l.net_amount).sum();
             if c(s) != c(total) {
-                out.push(e("BR-CO-10", &sums, format!("sum of line net amounts (BT-106) is {total}, the lines add up to {s}")));
+                out.push(e(
+                    "BR-CO-10",
+                    &sums,
+                    format!("sum of line net amounts (BT-106) is {total}, the lines add up to {s}"),
+                ));
             }
         }
     }
@@ -76,7 +183,10 @@ pub fn check(d: &Document, format: Option<Format>, profile: Option<&str>) -> Vec
         }
     }
     // BR-CO-17: VAT category tax amount = taxable amount × rate / 100, rounded to 2 decimals.
-    let vat_path = p("ApplicableHeaderTradeSettlement/ApplicableTradeTax", "TaxTotal/TaxSubtotal");
+    let vat_path = p(
+        "ApplicableHeaderTradeSettlement/ApplicableTradeTax",
+        "TaxTotal/TaxSubtotal",
+    );
     for (i, v) in d.vat.iter().enumerate() {
         if let (Some(base), Some(rate), Some(tax)) = (v.taxable, v.rate, v.tax) {
             let expected = c(base * rate / Decimal::ONE_HUNDRED);
@@ -89,7 +199,12 @@ pub fn check(d: &Document, format: Option<Format>, profile: Option<&str>) -> Vec
     for (who, party) in [("seller", &d.seller), ("buyer", &d.buyer)] {
         if let Some(s) = &party.siren {
             if !(s.len() == 9 && luhn_valid(s)) {
-                out.push(Diagnostic::new(Severity::Warning, "FR-SIREN", who, format!("{who} SIREN {s} fails the Luhn check")));
+                out.push(Diagnostic::new(
+                    Severity::Warning,
+                    "FR-SIREN",
+                    who,
+                    format!("{who} SIREN {s} fails the Luhn check"),
+                ));
             }
         }
     }

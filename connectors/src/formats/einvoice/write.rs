@@ -33,15 +33,27 @@ pub struct SimpleInvoice {
 
 /// Escapes text for XML.
 fn x(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Line net amounts, VAT breakdown (rate, base, tax), total without VAT, total VAT.
-pub type Totals = (Vec<Decimal>, Vec<(Decimal, Decimal, Decimal)>, Decimal, Decimal);
+pub type Totals = (
+    Vec<Decimal>,
+    Vec<(Decimal, Decimal, Decimal)>,
+    Decimal,
+    Decimal,
+);
 
 /// Line nets, VAT per rate, totals.
 pub fn totals(inv: &SimpleInvoice) -> Totals {
-    let nets: Vec<Decimal> = inv.lines.iter().map(|(_, q, p, _)| round_cents(*q * *p)).collect();
+    let nets: Vec<Decimal> = inv
+        .lines
+        .iter()
+        .map(|(_, q, p, _)| round_cents(*q * *p))
+        .collect();
     let mut by_rate: Vec<(Decimal, Decimal, Decimal)> = Vec::new();
     for ((_, _, _, r), n) in inv.lines.iter().zip(&nets) {
         match by_rate.iter_mut().find(|(rate, _, _)| rate == r) {
@@ -74,7 +86,10 @@ pub fn cii(inv: &SimpleInvoice) -> String {
     }
     s.push_str("<ram:ApplicableHeaderTradeAgreement>");
     if let Some(b) = &inv.buyer_reference {
-        s.push_str(&format!("<ram:BuyerReference>{}</ram:BuyerReference>", x(b)));
+        s.push_str(&format!(
+            "<ram:BuyerReference>{}</ram:BuyerReference>",
+            x(b)
+        ));
     }
     s.push_str(&party("SellerTradeParty", &inv.seller));
     s.push_str(&party("BuyerTradeParty", &inv.buyer));
@@ -102,13 +117,25 @@ pub fn ubl(inv: &SimpleInvoice) -> String {
     let (nets, rates, ht, tva) = totals(inv);
     let credit = inv.type_code == 381;
     let (root, tc, line, qty) = if credit {
-        ("CreditNote", "CreditNoteTypeCode", "CreditNoteLine", "CreditedQuantity")
+        (
+            "CreditNote",
+            "CreditNoteTypeCode",
+            "CreditNoteLine",
+            "CreditedQuantity",
+        )
     } else {
-        ("Invoice", "InvoiceTypeCode", "InvoiceLine", "InvoicedQuantity")
+        (
+            "Invoice",
+            "InvoiceTypeCode",
+            "InvoiceLine",
+            "InvoicedQuantity",
+        )
     };
     let cur = x(&inv.currency);
     let party = |tag: &str, (name, siren): &(String, Option<String>)| {
-        let id = siren.as_ref().map_or(String::new(), |s| format!("<cbc:CompanyID schemeID=\"0002\">{}</cbc:CompanyID>", x(s)));
+        let id = siren.as_ref().map_or(String::new(), |s| {
+            format!("<cbc:CompanyID schemeID=\"0002\">{}</cbc:CompanyID>", x(s))
+        });
         format!("<cac:{tag}><cac:Party><cac:PartyName><cbc:Name>{n}</cbc:Name></cac:PartyName><cac:PostalAddress><cac:Country><cbc:IdentificationCode>FR</cbc:IdentificationCode></cac:Country></cac:PostalAddress><cac:PartyLegalEntity><cbc:RegistrationName>{n}</cbc:RegistrationName>{id}</cac:PartyLegalEntity></cac:Party></cac:{tag}>", n = x(name))
     };
     let mut s = String::with_capacity(4096);
@@ -117,21 +144,35 @@ pub fn ubl(inv: &SimpleInvoice) -> String {
     if let (Some(due), false) = (inv.due_date, credit) {
         s.push_str(&format!("<cbc:DueDate>{due}</cbc:DueDate>"));
     }
-    s.push_str(&format!("<cbc:{tc}>{}</cbc:{tc}><cbc:DocumentCurrencyCode>{cur}</cbc:DocumentCurrencyCode>", inv.type_code));
+    s.push_str(&format!(
+        "<cbc:{tc}>{}</cbc:{tc}><cbc:DocumentCurrencyCode>{cur}</cbc:DocumentCurrencyCode>",
+        inv.type_code
+    ));
     if let Some(b) = &inv.buyer_reference {
-        s.push_str(&format!("<cbc:BuyerReference>{}</cbc:BuyerReference>", x(b)));
+        s.push_str(&format!(
+            "<cbc:BuyerReference>{}</cbc:BuyerReference>",
+            x(b)
+        ));
     }
     if let Some(o) = &inv.order_reference {
-        s.push_str(&format!("<cac:OrderReference><cbc:ID>{}</cbc:ID></cac:OrderReference>", x(o)));
+        s.push_str(&format!(
+            "<cac:OrderReference><cbc:ID>{}</cbc:ID></cac:OrderReference>",
+            x(o)
+        ));
     }
     s.push_str(&party("AccountingSupplierParty", &inv.seller));
     s.push_str(&party("AccountingCustomerParty", &inv.buyer));
     s.push_str(&format!("<cac:PaymentMeans><cbc:PaymentMeansCode>58</cbc:PaymentMeansCode><cbc:PaymentID>{}</cbc:PaymentID>", x(&inv.number)));
     if let Some(iban) = &inv.iban {
-        s.push_str(&format!("<cac:PayeeFinancialAccount><cbc:ID>{}</cbc:ID></cac:PayeeFinancialAccount>", x(iban)));
+        s.push_str(&format!(
+            "<cac:PayeeFinancialAccount><cbc:ID>{}</cbc:ID></cac:PayeeFinancialAccount>",
+            x(iban)
+        ));
     }
     s.push_str("</cac:PaymentMeans>");
-    s.push_str(&format!("<cac:TaxTotal><cbc:TaxAmount currencyID=\"{cur}\">{tva}</cbc:TaxAmount>"));
+    s.push_str(&format!(
+        "<cac:TaxTotal><cbc:TaxAmount currencyID=\"{cur}\">{tva}</cbc:TaxAmount>"
+    ));
     for (r, base, tax) in &rates {
         s.push_str(&format!("<cac:TaxSubtotal><cbc:TaxableAmount currencyID=\"{cur}\">{base}</cbc:TaxableAmount><cbc:TaxAmount currencyID=\"{cur}\">{tax}</cbc:TaxAmount><cac:TaxCategory><cbc:ID>S</cbc:ID><cbc:Percent>{r}</cbc:Percent><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:TaxCategory></cac:TaxSubtotal>"));
     }

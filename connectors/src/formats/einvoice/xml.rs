@@ -45,7 +45,10 @@ impl Node {
 
     /// An attribute by local name.
     pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -78,7 +81,10 @@ pub fn declared_encoding(bytes: &[u8]) -> Option<String> {
     let decl = head.strip_prefix("<?xml")?;
     let decl = &decl[..decl.find("?>")?];
     let i = decl.find("encoding")?;
-    let rest = decl[i + "encoding".len()..].trim_start().strip_prefix('=')?.trim_start();
+    let rest = decl[i + "encoding".len()..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
     let q = rest.chars().next()?;
     let rest = &rest[1..];
     Some(rest[..rest.find(q)?].to_owned())
@@ -96,7 +102,11 @@ pub fn parse(bytes: &[u8]) -> Result<Node, Diagnostic> {
     loop {
         let pos = reader.buffer_position();
         let ev = reader.read_event().map_err(|e| {
-            err("XML-SYNTAX", reader.error_position(), format!("malformed XML: {e}"))
+            err(
+                "XML-SYNTAX",
+                reader.error_position(),
+                format!("malformed XML: {e}"),
+            )
         })?;
         match ev {
             Event::DocType(_) => {
@@ -109,9 +119,16 @@ pub fn parse(bytes: &[u8]) -> Result<Node, Diagnostic> {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 count += 1;
                 if count > MAX_NODES {
-                    return Err(err("XML-SIZE", pos, format!("more than {MAX_NODES} elements")));
+                    return Err(err(
+                        "XML-SIZE",
+                        pos,
+                        format!("more than {MAX_NODES} elements"),
+                    ));
                 }
-                let mut node = Node { name: local(e.name().as_ref()), ..Default::default() };
+                let mut node = Node {
+                    name: local(e.name().as_ref()),
+                    ..Default::default()
+                };
                 for a in e.attributes().with_checks(false).flatten() {
                     let v = a
                         .unescape_value()
@@ -127,7 +144,11 @@ pub fn parse(bytes: &[u8]) -> Result<Node, Diagnostic> {
                     }
                 } else {
                     if stack.len() >= MAX_DEPTH {
-                        return Err(err("XML-DEPTH", pos, format!("elements nested deeper than {MAX_DEPTH}")));
+                        return Err(err(
+                            "XML-DEPTH",
+                            pos,
+                            format!("elements nested deeper than {MAX_DEPTH}"),
+                        ));
                     }
                     stack.push(node);
                 }
@@ -144,7 +165,11 @@ pub fn parse(bytes: &[u8]) -> Result<Node, Diagnostic> {
             Event::Text(t) => {
                 if let Some(cur) = stack.last_mut() {
                     let s = t.unescape().map_err(|e| {
-                        err("XML-ENTITY", pos, format!("unknown or malformed entity reference: {e}"))
+                        err(
+                            "XML-ENTITY",
+                            pos,
+                            format!("unknown or malformed entity reference: {e}"),
+                        )
                     })?;
                     cur.text.push_str(&s);
                 }
@@ -168,10 +193,19 @@ pub fn parse(bytes: &[u8]) -> Result<Node, Diagnostic> {
         return Err(err(
             "XML-SYNTAX",
             reader.buffer_position(),
-            format!("unexpected end of file inside <{}>", stack.last().map(|n| n.name.as_str()).unwrap_or("")),
+            format!(
+                "unexpected end of file inside <{}>",
+                stack.last().map(|n| n.name.as_str()).unwrap_or("")
+            ),
         ));
     }
-    root.ok_or_else(|| err("XML-SYNTAX", 0, "no root element: the file is empty or not XML"))
+    root.ok_or_else(|| {
+        err(
+            "XML-SYNTAX",
+            0,
+            "no root element: the file is empty or not XML",
+        )
+    })
 }
 
 #[cfg(test)]
