@@ -1,5 +1,6 @@
 //! Folder sources (`einvoice_inbox`, `bank_dir`): every file dropped in the folder is parsed,
-//! its records committed with its content hash, and only then moved to `done/` — or to
+//! its records committed with its content hash (up to 256 files or 32 MiB in one store batch),
+//! and only then moved to `done/` — or to
 //! `quarantine/` with a `<file>.reason.txt` naming the file, the element or line, the rule
 //! and the message. A crash between the commit and the move is harmless: the next pass finds
 //! the hash already imported and only finishes the move. Re-dropping a file adds nothing.
@@ -45,7 +46,6 @@ pub fn ready_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 
 fn move_into(file: &Path, sub: &str) -> std::io::Result<PathBuf> {
     let dir = file.parent().unwrap_or(Path::new(".")).join(sub);
-    std::fs::create_dir_all(&dir)?;
     let name = file
         .file_name()
         .map(|n| n.to_os_string())
@@ -56,7 +56,14 @@ fn move_into(file: &Path, sub: &str) -> std::io::Result<PathBuf> {
         target = dir.join(format!("{}.{n}", name.to_string_lossy()));
         n += 1;
     }
-    std::fs::rename(file, &target)?;
+    match std::fs::rename(file, &target) {
+        // The folder is made on first use (a missing source file is an error of its own).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !dir.exists() => {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::rename(file, &target)?;
+        }
+        other => other?,
+    }
     Ok(target)
 }
 
@@ -69,8 +76,8 @@ pub fn quarantine(file: &Path, reason: &str) -> std::io::Result<PathBuf> {
     Ok(target)
 }
 
-/// One pass over a folder source. Every file is read whole (size-checked), parsed, committed
-/// with its hash and moved.
+/// One pass over a folder source. Every file is read whole (size-checked) and parsed; the
+/// usable ones are committed with their hashes in batches, then moved.
 pub async fn pull_dir(
     store: &SledStore,
     company: &CompanyId,
@@ -97,94 +104,251 @@ pub async fn pull_dir(
             return rep;
         }
     };
-    for file in files {
-        rep.pulls += 1;
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        match import_file(store, company, source, bank, &file, &name, now) {
-            Ok(Imported::Done(n)) => {
-                rep.documents += n;
-                if let Err(e) = move_into(&file, "done") {
-                    tracing::error!(company = %company, source, file = %name, "cannot move to done/: {e}");
+    let mut pending = Pending::default();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    for chunk in files.chunks(BATCH_FILES) {
+        // Reading, hashing and parsing are independent per file: done on every core. What
+        // they produce is then taken in name order, so the result does not depend on timing.
+        let outcomes = read_all(store, company, bank, chunk, workers);
+        for (file, outcome) in chunk.iter().zip(outcomes) {
+            rep.pulls += 1;
+            let name = file_name(file);
+            match outcome.and_then(|o| pending.take(o, file, &name, source, now)) {
+                Ok(Imported::Pending) => {}
+                Ok(Imported::Already) => {
+                    if let Err(e) = move_into(file, "done") {
+                        tracing::error!(company = %company, source, file = %name, "cannot move to done/: {e}");
+                        rep.errors += 1;
+                    }
+                }
+                Ok(Imported::Quarantined(reason)) => {
+                    tracing::warn!(company = %company, source, file = %name, "quarantined: {reason}");
+                    quarantined.push((name.clone(), reason.clone()));
+                    if let Err(e) = quarantine(file, &reason) {
+                        tracing::error!(company = %company, source, file = %name, "cannot quarantine: {e}");
+                        rep.errors += 1;
+                    }
+                }
+                Err(e) => {
+                    // The file stays where it is and is tried again at the next pass.
+                    tracing::error!(company = %company, source, file = %name, "import failed: {e:#}");
                     rep.errors += 1;
                 }
             }
-            Ok(Imported::Already) => {
-                if let Err(e) = move_into(&file, "done") {
-                    tracing::error!(company = %company, source, file = %name, "cannot move to done/: {e}");
-                    rep.errors += 1;
-                }
-            }
-            Ok(Imported::Quarantined(reason)) => {
-                tracing::warn!(company = %company, source, file = %name, "quarantined: {reason}");
-                quarantined.push((name.clone(), reason.clone()));
-                if let Err(e) = quarantine(&file, &reason) {
-                    tracing::error!(company = %company, source, file = %name, "cannot quarantine: {e}");
-                    rep.errors += 1;
-                }
-            }
-            Err(e) => {
-                // The file stays where it is and is tried again at the next pass.
-                tracing::error!(company = %company, source, file = %name, "import failed: {e:#}");
-                rep.errors += 1;
+            if pending.is_full() {
+                pending.flush(store, company, source, &mut rep);
             }
         }
     }
+    pending.flush(store, company, source, &mut rep);
     rep
 }
 
+fn file_name(file: &Path) -> String {
+    file.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// What reading one file gave, before it joins a batch.
+enum Read {
+    /// Its content hash is already in the store.
+    Seen,
+    /// Over the size limit, or unusable: the reason.
+    Unusable(String),
+    /// Parsed: its hash, size and content.
+    Parsed {
+        hash: String,
+        len: u64,
+        loaded: Box<Loaded>,
+    },
+}
+
+/// Reads, hashes and parses `files` on `workers` threads; one outcome per file, in order.
+fn read_all(
+    store: &SledStore,
+    company: &CompanyId,
+    bank: bool,
+    files: &[PathBuf],
+    workers: usize,
+) -> Vec<anyhow::Result<Read>> {
+    if workers <= 1 || files.len() < 2 {
+        return files
+            .iter()
+            .map(|f| read_one(store, company, bank, f))
+            .collect();
+    }
+    let per = files.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(per)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|f| read_one(store, company, bank, f))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(files.chunks(per))
+            .flat_map(|(h, part)| {
+                h.join().unwrap_or_else(|_| {
+                    part.iter()
+                        .map(|f| {
+                            Err(anyhow::anyhow!(
+                                "{}: the parser stopped unexpectedly",
+                                file_name(f)
+                            ))
+                        })
+                        .collect()
+                })
+            })
+            .collect()
+    })
+}
+
+fn read_one(
+    store: &SledStore,
+    company: &CompanyId,
+    bank: bool,
+    file: &Path,
+) -> anyhow::Result<Read> {
+    use std::io::Read as _;
+    let name = file_name(file);
+    let mut f = std::fs::File::open(file)?;
+    let len = f.metadata()?.len();
+    if len > MAX_FILE_BYTES {
+        return Ok(Read::Unusable(format!(
+            "{name}: file of {len} bytes is over the {MAX_FILE_BYTES}-byte limit (rule FILE-SIZE)"
+        )));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    f.by_ref()
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Ok(Read::Unusable(format!(
+            "{name}: file grew over the {MAX_FILE_BYTES}-byte limit while read (rule FILE-SIZE)"
+        )));
+    }
+    let hash = hex::encode(Sha256::digest(&bytes));
+    if store.seen_file(company, &hash)?.is_some() {
+        return Ok(Read::Seen);
+    }
+    let loaded: Loaded = if bank {
+        offline::load_bank_bytes(&name, &bytes)
+    } else {
+        offline::load_einvoice_bytes(&name, &bytes)
+    };
+    if let Some(reason) = loaded.unusable {
+        return Ok(Read::Unusable(reason));
+    }
+    Ok(Read::Parsed {
+        hash,
+        len: bytes.len() as u64,
+        loaded: Box::new(loaded),
+    })
+}
+
+/// Files parsed but not yet committed: committed together in one store batch (flushed), and
+/// only then moved to `done/`. A crash before the commit leaves every file in place; a crash
+/// after it leaves files whose hashes are known, which the next pass only moves.
+#[derive(Default)]
+struct Pending {
+    batch: Batch,
+    /// (file, name, records it adds)
+    files: Vec<(PathBuf, String, u64)>,
+    hashes: std::collections::HashSet<String>,
+    bytes: u64,
+}
+
+/// At most this many files, or this many bytes of input, in one committed batch.
+const BATCH_FILES: usize = 256;
+const BATCH_BYTES: u64 = 32 * 1024 * 1024;
+
 enum Imported {
-    Done(u64),
+    /// Parsed and added to the pending batch.
+    Pending,
     Already,
     Quarantined(String),
 }
 
-fn import_file(
-    store: &SledStore,
-    company: &CompanyId,
-    source: &str,
-    bank: bool,
-    file: &Path,
-    name: &str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Imported> {
-    let len = std::fs::metadata(file)?.len();
-    if len > MAX_FILE_BYTES {
-        return Ok(Imported::Quarantined(format!(
-            "{name}: file of {len} bytes is over the {MAX_FILE_BYTES}-byte limit (rule FILE-SIZE)"
-        )));
+impl Pending {
+    fn is_full(&self) -> bool {
+        self.files.len() >= BATCH_FILES || self.bytes >= BATCH_BYTES
     }
-    let bytes = std::fs::read(file)?;
-    let hash = hex::encode(Sha256::digest(&bytes));
-    if store.seen_file(company, &hash)?.is_some() {
-        return Ok(Imported::Already);
+
+    /// Adds what was read of `file` to the batch.
+    fn take(
+        &mut self,
+        read: Read,
+        file: &Path,
+        name: &str,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Imported> {
+        let (hash, len, loaded) = match read {
+            Read::Seen => return Ok(Imported::Already),
+            Read::Unusable(reason) => return Ok(Imported::Quarantined(reason)),
+            Read::Parsed { hash, len, loaded } => (hash, len, loaded),
+        };
+        if self.hashes.contains(&hash) {
+            // The same content twice in one pass (a copy under another name): nothing to add,
+            // moved to done/ once the batch that holds the first one is committed.
+            self.files.push((file.to_path_buf(), name.to_owned(), 0));
+            return Ok(Imported::Pending);
+        }
+        let loaded = *loaded;
+        let mut records: Vec<Record> = Vec::new();
+        records.extend(loaded.customers.into_iter().map(Record::Customer));
+        records.extend(loaded.invoices.into_iter().map(Record::Invoice));
+        records.extend(loaded.receipts.into_iter().map(Record::Receipt));
+        let n = records.len() as u64;
+        let page = Page {
+            records,
+            next: None,
+            has_more: false,
+        };
+        self.batch.add_page(source, &page, now);
+        self.batch
+            .seen_files
+            .push(crate::pipeline::seen(&hash, name, source, now));
+        self.hashes.insert(hash);
+        self.bytes += len;
+        self.files.push((file.to_path_buf(), name.to_owned(), n));
+        Ok(Imported::Pending)
     }
-    let loaded: Loaded = if bank {
-        offline::load_bank_bytes(name, &bytes)
-    } else {
-        offline::load_einvoice_bytes(name, &bytes)
-    };
-    if let Some(reason) = loaded.unusable {
-        return Ok(Imported::Quarantined(reason));
+
+    fn flush(
+        &mut self,
+        store: &SledStore,
+        company: &CompanyId,
+        source: &str,
+        rep: &mut SourceReport,
+    ) {
+        if self.files.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let files = std::mem::take(&mut self.files);
+        self.hashes.clear();
+        self.bytes = 0;
+        if let Err(e) = store.commit(company, batch) {
+            // Nothing was committed: every file stays where it is for the next pass.
+            tracing::error!(company = %company, source, files = files.len(), "store commit failed: {e}");
+            rep.errors += files.len() as u64;
+            return;
+        }
+        for (file, name, n) in files {
+            rep.documents += n;
+            if let Err(e) = move_into(&file, "done") {
+                tracing::error!(company = %company, source, file = %name, "cannot move to done/: {e}");
+                rep.errors += 1;
+            }
+        }
     }
-    let mut records: Vec<Record> = Vec::new();
-    records.extend(loaded.customers.into_iter().map(Record::Customer));
-    records.extend(loaded.invoices.into_iter().map(Record::Invoice));
-    records.extend(loaded.receipts.into_iter().map(Record::Receipt));
-    let n = records.len() as u64;
-    let page = Page {
-        records,
-        next: None,
-        has_more: false,
-    };
-    let mut batch: Batch = crate::pipeline::page_batch(source, &page, now);
-    batch
-        .seen_files
-        .push(crate::pipeline::seen(&hash, name, source, now));
-    store.commit(company, batch)?;
-    Ok(Imported::Done(n))
 }
 
 #[cfg(test)]

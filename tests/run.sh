@@ -8,7 +8,10 @@
 #   - a real Tryton 8.2 server with the French chart (tests/tryton/server.sh), for the Tryton
 #     connector's integration tests (RELANCE_TRYTON_URL);
 #   - a real SMTP server (Python aiosmtpd, started by the tests themselves);
-#   - pdftotext (poppler-utils) to read back the PDF letters.
+#   - pdftotext (poppler-utils) to read back the PDF letters;
+#   - systemd-analyze, for the unit checks (verify, security exposure ≤ 2.0).
+# With RELANCE_REQUIRE_PEERS=1 a test whose peer is missing fails instead of skipping; with
+# RELANCE_REQUIRE_CORPUS=1 so does a test whose reference corpus (../shared) is missing.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REQUIRE=${RELANCE_REQUIRE_PEERS:-0}
@@ -24,6 +27,13 @@ if ! command -v pdftotext >/dev/null; then
     say "installing poppler-utils (pdftotext)"
     { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils; } >/dev/null 2>&1 \
         || fail_or_skip "could not install poppler-utils"
+fi
+
+# systemd-analyze, to verify the units and score their exposure.
+if ! command -v systemd-analyze >/dev/null; then
+    say "installing systemd (systemd-analyze)"
+    { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd; } >/dev/null 2>&1 \
+        || fail_or_skip "could not install systemd (systemd-analyze)"
 fi
 
 # aiosmtpd, the SMTP server the mail tests start on 127.0.0.1.

@@ -14,6 +14,8 @@ pub mod contract;
 pub mod error;
 pub mod formats;
 pub mod systems;
+#[doc(hidden)]
+pub mod testkit;
 
 pub use contract::{
     Cursor, IdempotencyKey, Page, Record, RemoteRef, Source, WriteBack, WriteCommand,

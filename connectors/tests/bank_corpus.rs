@@ -838,7 +838,9 @@ fn check_genkgo(f: &BankFile, json: &serde_json::Value) -> Result<(), String> {
 #[test]
 fn bank_corpus_matches_expected() {
     let Some(root) = corpus() else {
-        eprintln!("SKIP: bank corpus not found (set RELANCE_SHARED or place shared/ beside the workspace)");
+        relance_connectors::testkit::skip_corpus(
+            "bank corpus not found (set RELANCE_SHARED or place shared/ beside the workspace)",
+        );
         return;
     };
     let up = upstream();
@@ -999,7 +1001,7 @@ fn known_oracle_divergence(name: &str) -> bool {
 #[test]
 fn betterplace_reconciles() {
     let Some(root) = corpus() else {
-        eprintln!("SKIP: bank corpus not found");
+        relance_connectors::testkit::skip_corpus("bank corpus not found");
         return;
     };
     let bytes =

@@ -66,8 +66,8 @@ const EXPECTED_REJECTS: [(&str, &str); 3] = [
 #[test]
 fn corpus_matches_expected() {
     let Some(root) = corpus() else {
-        eprintln!(
-            "SKIP: ../shared/corpus/einvoice absent (set RELANCE_SHARED): corpus not checked"
+        relance_connectors::testkit::skip_corpus(
+            "../shared/corpus/einvoice absent (set RELANCE_SHARED): corpus not checked",
         );
         return;
     };

@@ -421,7 +421,7 @@ type Case = (
 #[test]
 fn reads_the_shared_corpus() {
     let Some(dir) = shared() else {
-        eprintln!("SKIP: shared corpus not found (set RELANCE_SHARED or place it at <workspace>/../shared): corpus/fec not checked");
+        relance_connectors::testkit::skip_corpus("shared corpus not found (set RELANCE_SHARED or place it at <workspace>/../shared): corpus/fec not checked");
         return;
     };
     // (file, separator, extra columns, data lines (None: approximate), entries, total)
@@ -525,7 +525,9 @@ fn reads_the_shared_corpus() {
 #[test]
 fn corpus_round_trip() {
     let Some(dir) = shared() else {
-        eprintln!("SKIP: shared corpus not found: FEC round trip on the corpus not checked");
+        relance_connectors::testkit::skip_corpus(
+            "shared corpus not found: FEC round trip on the corpus not checked",
+        );
         return;
     };
     let bytes = std::fs::read(dir.join("tryton_FEC-previous.csv")).unwrap();

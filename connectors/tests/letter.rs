@@ -18,8 +18,8 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 /// Text of a PDF through pdftotext, NBSPs as spaces; `None` (loudly) when poppler is absent.
 fn pdftotext(pdf: &[u8]) -> Option<String> {
     if Command::new("pdftotext").arg("-v").output().is_err() {
-        eprintln!(
-            "SKIP: pdftotext not found (apt-get install -y poppler-utils); PDF text not checked"
+        relance_connectors::testkit::skip_peer(
+            "pdftotext not found (apt-get install -y poppler-utils); PDF text not checked",
         );
         return None;
     }

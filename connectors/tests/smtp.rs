@@ -34,7 +34,9 @@ impl Sink {
             .output()
             .map(|o| o.status.success());
         if !matches!(ok, Ok(true)) {
-            eprintln!("SKIP: python3 with aiosmtpd not available (pip install aiosmtpd); SMTP tests not run");
+            relance_connectors::testkit::skip_peer(
+                "python3 with aiosmtpd not available (pip install aiosmtpd); SMTP tests not run",
+            );
             return None;
         }
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/smtp/smtp_sink.py");
@@ -156,7 +158,7 @@ async fn sends_a_french_reminder_with_its_pdf() {
             "{text}"
         );
     } else {
-        eprintln!("SKIP: pdftotext not found; attachment text not checked");
+        relance_connectors::testkit::skip_peer("pdftotext not found; attachment text not checked");
     }
     assert_eq!(
         mailer.log().get(key.as_str()),

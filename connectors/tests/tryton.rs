@@ -464,7 +464,7 @@ fn signed_total(records: &[Record]) -> (usize, Decimal, Decimal) {
 #[tokio::test]
 async fn real_tryton_server() {
     let Some(real) = real_env() else {
-        eprintln!("SKIP: RELANCE_TRYTON_URL not set");
+        relance_connectors::testkit::skip_peer("RELANCE_TRYTON_URL not set");
         return;
     };
     let mut c = TrytonConnector::new(real.config(7)).unwrap();

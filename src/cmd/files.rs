@@ -1,20 +1,11 @@
 //! The file commands: `inspect` (parse and show) and `reconcile` (offline matching).
 
+use super::out;
 use crate::offline;
 use relance_connectors::formats::{bank, einvoice};
 use serde_json::{json, Value};
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// Writes to stdout; a closed pipe (`relance inspect f | head`) ends the output quietly.
-fn out(text: &str) -> anyhow::Result<()> {
-    let mut o = std::io::stdout().lock();
-    match writeln!(o, "{text}").and_then(|_| o.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => Ok(r?),
-    }
-}
 
 /// `relance inspect FILE...`: one JSON document per file (an array when several), or a
 /// readable view with `--human`. Exits non-zero when any file is unusable.
@@ -103,6 +94,6 @@ pub fn reconcile(invoices: &std::path::Path, banks: &[PathBuf]) -> anyhow::Resul
         "suggestions": outcome.suggestions,
         "flags": outcome.flags,
     });
-    self::out(&serde_json::to_string_pretty(&out)?)?;
+    super::out(&serde_json::to_string_pretty(&out)?)?;
     Ok(ExitCode::SUCCESS)
 }

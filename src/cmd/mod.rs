@@ -4,7 +4,17 @@ mod files;
 mod run;
 
 use crate::cli::{Cli, Command, DunningCommand};
+use std::io::Write as _;
 use std::process::ExitCode;
+
+/// Prints `text` and a newline on stdout; a reader that went away (`| head`) is not an error.
+pub(crate) fn out(text: &str) -> anyhow::Result<()> {
+    let mut o = std::io::stdout().lock();
+    match writeln!(o, "{text}").and_then(|_| o.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {

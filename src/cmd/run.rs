@@ -435,7 +435,7 @@ pub fn dunning_plan_company(
         ledger::pauses(&store, &company.id)?,
     );
     let plan = relance_core::dunning::plan(&input, today)?;
-    println!("{}", serde_json::to_string_pretty(&plan)?);
+    super::out(&serde_json::to_string_pretty(&plan)?)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -471,7 +471,7 @@ pub fn dunning_plan_offline(
     input.bank_data_as_of = ledger.bank_data_as_of();
     input.payments = ledger::payments_by_invoice(&ledger, &[]);
     let plan = relance_core::dunning::plan(&input, date)?;
-    println!("{}", serde_json::to_string_pretty(&plan)?);
+    super::out(&serde_json::to_string_pretty(&plan)?)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -492,7 +492,7 @@ pub fn provision(
         .with_context(|| format!("no company {company:?} in {}", config_dir.display()))?;
     let store = open_store(&config)?;
     let text = provision_run(&store, company, closing, out, apply, human)?;
-    println!("{text}");
+    super::out(&text)?;
     if apply {
         let ctx = context(&config, company, store.clone(), Clock::System);
         let delivered = runtime()?.block_on(pipeline::deliver_all(&ctx, Clock::System.now()))?;

@@ -8,6 +8,12 @@
 //! and the company file says `password_file = "cred:tryton-acme"`; relance reads
 //! `$CREDENTIALS_DIRECTORY/tryton-acme`, a private copy only the service can read, so the
 //! original file may stay root-only even under `DynamicUser=`.
+//!
+//! The shipped unit loads a whole directory, `LoadCredential=relance:/etc/relance/credentials`,
+//! so the file `credentials/smtp-acme` becomes the credential `relance_smtp-acme`. Outside
+//! systemd (`relance check-config` from a shell, a test run) `$CREDENTIALS_DIRECTORY` is not
+//! set, and `cred:relance_<name>` is read from `<config dir>/credentials/<name>`: the same file
+//! the unit would load.
 
 use super::schema::SecretRef;
 use std::fmt;
@@ -51,6 +57,18 @@ pub enum SecretError {
         /// The credential name.
         name: String,
     },
+    /// `cred:relance_<name>` outside systemd, and `<config dir>/credentials/<name>` is absent.
+    #[error(
+        "credential {name:?}: $CREDENTIALS_DIRECTORY is not set (not under systemd) and {} \
+         (the file LoadCredential=relance:<config dir>/credentials gives that name) does not exist",
+        path.display()
+    )]
+    NoCredentialFile {
+        /// The credential name.
+        name: String,
+        /// Where it was looked for.
+        path: PathBuf,
+    },
     /// The file cannot be read.
     #[error("cannot read secret file {}: {source}", path.display())]
     Read {
@@ -80,17 +98,28 @@ pub enum SecretError {
 }
 
 /// The file a reference points to: `$CREDENTIALS_DIRECTORY/<name>` for `cred:<name>` (with
-/// `credentials_dir` the value of that variable, if set), else the path, taken from
-/// `config_dir` when relative.
+/// `credentials_dir` the value of that variable, if set; without it, `cred:relance_<file>` is
+/// `<config_dir>/credentials/<file>`), else the path, taken from `config_dir` when relative.
 pub fn resolve(
     r: &SecretRef,
     config_dir: &Path,
     credentials_dir: Option<&Path>,
 ) -> Result<PathBuf, SecretError> {
     match r {
-        SecretRef::Credential(name) => match credentials_dir {
-            Some(dir) => Ok(dir.join(name)),
-            None => Err(SecretError::NoCredentialsDirectory { name: name.clone() }),
+        SecretRef::Credential(name) => match (credentials_dir, name.strip_prefix("relance_")) {
+            (Some(dir), _) => Ok(dir.join(name)),
+            (None, Some(file)) => {
+                let path = config_dir.join("credentials").join(file);
+                if path.exists() {
+                    Ok(path)
+                } else {
+                    Err(SecretError::NoCredentialFile {
+                        name: name.clone(),
+                        path,
+                    })
+                }
+            }
+            (None, None) => Err(SecretError::NoCredentialsDirectory { name: name.clone() }),
         },
         SecretRef::File(p) if p.is_absolute() => Ok(p.clone()),
         SecretRef::File(p) => Ok(config_dir.join(p)),
@@ -178,6 +207,19 @@ mod tests {
         assert_eq!(
             resolve(&rel, cfg, None).unwrap(),
             PathBuf::from("/etc/relance/secrets/acme.pw")
+        );
+        // Outside systemd, the unit's credential directory under the configuration.
+        let dir = tempfile::tempdir().unwrap();
+        let shipped = SecretRef::parse("cred:relance_smtp-acme").unwrap();
+        assert!(matches!(
+            resolve(&shipped, dir.path(), None),
+            Err(SecretError::NoCredentialFile { .. })
+        ));
+        std::fs::create_dir(dir.path().join("credentials")).unwrap();
+        std::fs::write(dir.path().join("credentials/smtp-acme"), "pw\n").unwrap();
+        assert_eq!(
+            resolve(&shipped, dir.path(), None).unwrap(),
+            dir.path().join("credentials/smtp-acme")
         );
         assert!(SecretRef::parse("cred:../x").is_err());
         assert!(SecretRef::parse("cred:").is_err());

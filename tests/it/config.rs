@@ -85,13 +85,43 @@ fn shipped_example_configuration_is_valid() {
     assert!(!text.contains("not-a-real-password"), "{text}");
 }
 
+/// Copies a directory tree (files and folders only).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
 #[test]
-fn example_without_credentials_names_each_missing_credential() {
+fn shipped_example_is_valid_outside_systemd_from_its_credentials_folder() {
+    // `relance check-config --config config/` from a shell, as the README says.
     let state = tempfile::tempdir().unwrap();
     let (ok, text) = check(
         &workspace().join("config"),
         &[("STATE_DIRECTORY", state.path())],
     );
+    assert!(ok, "{text}");
+    assert!(text.contains("is valid: 2 companies"), "{text}");
+    assert!(
+        !text.contains("replace-with-the"),
+        "a secret was printed: {text}"
+    );
+}
+
+#[test]
+fn example_without_credentials_names_each_missing_credential() {
+    let state = tempfile::tempdir().unwrap();
+    let conf = tempfile::tempdir().unwrap();
+    copy_tree(&workspace().join("config"), conf.path());
+    std::fs::remove_dir_all(conf.path().join("credentials")).unwrap();
+    let (ok, text) = check(conf.path(), &[("STATE_DIRECTORY", state.path())]);
     assert!(!ok, "{text}");
     // The line each reference is written on, found in the shipped files themselves.
     let line_of = |file: &str, needle: &str| {
@@ -105,12 +135,13 @@ fn example_without_credentials_names_each_missing_credential() {
         "password_file = \"cred:relance_tryton-dupont\"",
     );
     let want_acme = format!(
-        "acme.toml: line {acme}, column 1: mail.password_file: credential \"relance_smtp-acme\" needs $CREDENTIALS_DIRECTORY"
+        "acme.toml: line {acme}, column 1: mail.password_file: credential \"relance_smtp-acme\": $CREDENTIALS_DIRECTORY is not set"
     );
     let want_dupont =
         format!("dupont.toml: line {dupont}, column 1: sources[0].tryton.password_file");
     assert!(text.contains(&want_acme), "{text}");
     assert!(text.contains(&want_dupont), "{text}");
+    assert!(text.contains("credentials/smtp-acme"), "{text}");
     assert!(text.contains("2 errors in 2 files"), "{text}");
 }
 
@@ -245,6 +276,21 @@ fn credentials_resolve_from_the_credentials_directory() {
     let dir = config_dir(&[("alpha.toml", &text)]);
     let (ok, out) = check(dir.path(), &[("CREDENTIALS_DIRECTORY", creds.path())]);
     assert!(ok, "{out}");
+    // Outside systemd: the unit's credentials folder under the configuration, absent here.
+    let (ok, out) = check(dir.path(), &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("$CREDENTIALS_DIRECTORY is not set") && out.contains("credentials/smtp-alpha"),
+        "{out}"
+    );
+    // ... and found once it is there.
+    std::fs::create_dir(dir.path().join("credentials")).unwrap();
+    std::fs::write(dir.path().join("credentials/smtp-alpha"), "pw\n").unwrap();
+    let (ok, out) = check(dir.path(), &[]);
+    assert!(ok, "{out}");
+    // A credential not named after the unit's folder still needs systemd.
+    let other = text.replace("cred:relance_smtp-alpha", "cred:smtp-alpha");
+    let dir = config_dir(&[("alpha.toml", &other)]);
     let (ok, out) = check(dir.path(), &[]);
     assert!(!ok, "{out}");
     assert!(out.contains("needs $CREDENTIALS_DIRECTORY"), "{out}");

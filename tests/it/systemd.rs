@@ -14,7 +14,9 @@ fn analyze_available() -> bool {
     match Command::new("systemd-analyze").arg("--version").output() {
         Ok(o) if o.status.success() => true,
         _ => {
-            eprintln!("SKIP: systemd-analyze is not installed; the unit files were not checked");
+            relance_connectors::testkit::skip_peer(
+                "systemd-analyze is not installed; the unit files were not checked",
+            );
             false
         }
     }
@@ -157,11 +159,15 @@ fn is_root() -> bool {
 /// a SKIP message) when the tool is absent or the test is not root.
 fn apply_in_root(tool: &str, args: &[&str], file: &str) -> Option<tempfile::TempDir> {
     if Command::new(tool).arg("--version").output().is_err() {
-        eprintln!("SKIP: {tool} is not installed; {file} was not applied");
+        relance_connectors::testkit::skip_peer(&format!(
+            "{tool} is not installed; {file} was not applied"
+        ));
         return None;
     }
     if !is_root() {
-        eprintln!("SKIP: {tool} --root needs root to chown; {file} was not applied");
+        relance_connectors::testkit::skip_peer(&format!(
+            "{tool} --root needs root to chown; {file} was not applied"
+        ));
         return None;
     }
     let root = tempfile::tempdir().unwrap();

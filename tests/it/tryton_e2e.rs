@@ -508,7 +508,9 @@ fn invoice_state(p: &Probe, id: i64) -> (String, Decimal) {
 #[test]
 fn sync_once_end_to_end() {
     let Some(e) = env() else {
-        eprintln!("SKIP: RELANCE_TRYTON_URL not set (eval \"$(bash tests/tryton/server.sh env)\")");
+        relance_connectors::testkit::skip_peer(
+            "RELANCE_TRYTON_URL not set (eval \"$(bash tests/tryton/server.sh env)\")",
+        );
         return;
     };
     let _g = serial();
@@ -560,7 +562,9 @@ fn sync_once_end_to_end() {
 #[test]
 fn sigkill_during_writeback_applies_each_effect_once() {
     let Some(e) = env() else {
-        eprintln!("SKIP: RELANCE_TRYTON_URL not set (eval \"$(bash tests/tryton/server.sh env)\")");
+        relance_connectors::testkit::skip_peer(
+            "RELANCE_TRYTON_URL not set (eval \"$(bash tests/tryton/server.sh env)\")",
+        );
         return;
     };
     let _g = serial();
@@ -682,7 +686,9 @@ fn dec(v: &Value) -> Decimal {
 #[test]
 fn provision_apply_posts_moves_once() {
     let Some(e) = env() else {
-        eprintln!("SKIP: RELANCE_TRYTON_URL not set (eval \"$(bash tests/tryton/server.sh env)\")");
+        relance_connectors::testkit::skip_peer(
+            "RELANCE_TRYTON_URL not set (eval \"$(bash tests/tryton/server.sh env)\")",
+        );
         return;
     };
     let _g = serial();
