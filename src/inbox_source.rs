@@ -104,44 +104,93 @@ pub async fn pull_dir(
             return rep;
         }
     };
-    let mut pending = Pending::default();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    for chunk in files.chunks(BATCH_FILES) {
-        // Reading, hashing and parsing are independent per file: done on every core. What
-        // they produce is then taken in name order, so the result does not depend on timing.
-        let outcomes = read_all(store, company, bank, chunk, workers);
-        for (file, outcome) in chunk.iter().zip(outcomes) {
-            rep.pulls += 1;
-            let name = file_name(file);
-            match outcome.and_then(|o| pending.take(o, file, &name, source, now)) {
-                Ok(Imported::Pending) => {}
-                Ok(Imported::Already) => {
-                    if let Err(e) = move_into(file, "done") {
-                        tracing::error!(company = %company, source, file = %name, "cannot move to done/: {e}");
-                        rep.errors += 1;
-                    }
-                }
-                Ok(Imported::Quarantined(reason)) => {
-                    tracing::warn!(company = %company, source, file = %name, "quarantined: {reason}");
-                    quarantined.push((name.clone(), reason.clone()));
-                    if let Err(e) = quarantine(file, &reason) {
-                        tracing::error!(company = %company, source, file = %name, "cannot quarantine: {e}");
-                        rep.errors += 1;
-                    }
-                }
-                Err(e) => {
-                    // The file stays where it is and is tried again at the next pass.
-                    tracing::error!(company = %company, source, file = %name, "import failed: {e:#}");
-                    rep.errors += 1;
-                }
+    std::thread::scope(|scope| {
+        // Batches are committed (and their files moved) by one thread, in order, while the
+        // next files are read and parsed.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Pending>(1);
+        let committer = scope.spawn(move || {
+            let mut done = SourceReport::default();
+            for mut batch in rx {
+                batch.flush(store, company, source, &mut done);
             }
-            if pending.is_full() {
-                pending.flush(store, company, source, &mut rep);
+            done
+        });
+        let mut pending = Pending::default();
+        // Every hash taken in this pass, committed or still in flight.
+        let mut pass: std::collections::HashSet<String> = Default::default();
+        for chunk in files.chunks(BATCH_FILES) {
+            // Reading, hashing and parsing are independent per file: done on every core. What
+            // they produce is then taken in name order, so the result does not depend on timing.
+            let outcomes = read_all(store, company, bank, chunk, workers);
+            for (file, outcome) in chunk.iter().zip(outcomes) {
+                rep.pulls += 1;
+                let name = file_name(file);
+                match outcome.and_then(|o| pending.take(o, file, &name, source, now, &mut pass)) {
+                    Ok(Imported::Pending) => {}
+                    Ok(Imported::Already) => {
+                        if let Err(e) = move_into(file, "done") {
+                            tracing::error!(company = %company, source, file = %name, "cannot move to done/: {e}");
+                            rep.errors += 1;
+                        }
+                    }
+                    Ok(Imported::Quarantined(reason)) => {
+                        tracing::warn!(company = %company, source, file = %name, "quarantined: {reason}");
+                        quarantined.push((name.clone(), reason.clone()));
+                        if let Err(e) = quarantine(file, &reason) {
+                            tracing::error!(company = %company, source, file = %name, "cannot quarantine: {e}");
+                            rep.errors += 1;
+                        }
+                    }
+                    Err(e) => {
+                        // The file stays where it is and is tried again at the next pass.
+                        tracing::error!(company = %company, source, file = %name, "import failed: {e:#}");
+                        rep.errors += 1;
+                    }
+                }
+                if pending.is_full() {
+                    send(
+                        &tx,
+                        std::mem::take(&mut pending),
+                        store,
+                        company,
+                        source,
+                        &mut rep,
+                    );
+                }
             }
         }
-    }
-    pending.flush(store, company, source, &mut rep);
+        send(&tx, pending, store, company, source, &mut rep);
+        drop(tx);
+        match committer.join() {
+            Ok(done) => {
+                rep.documents += done.documents;
+                rep.errors += done.errors;
+            }
+            Err(_) => {
+                tracing::error!(company = %company, source, "the store commit thread stopped unexpectedly");
+                rep.errors += 1;
+            }
+        }
+    });
     rep
+}
+
+/// Hands a batch to the committer; commits it here if the committer has gone.
+fn send(
+    tx: &std::sync::mpsc::SyncSender<Pending>,
+    batch: Pending,
+    store: &SledStore,
+    company: &CompanyId,
+    source: &str,
+    rep: &mut SourceReport,
+) {
+    if batch.files.is_empty() {
+        return;
+    }
+    if let Err(std::sync::mpsc::SendError(mut batch)) = tx.send(batch) {
+        batch.flush(store, company, source, rep);
+    }
 }
 
 fn file_name(file: &Path) -> String {
@@ -260,7 +309,6 @@ struct Pending {
     batch: Batch,
     /// (file, name, records it adds)
     files: Vec<(PathBuf, String, u64)>,
-    hashes: std::collections::HashSet<String>,
     bytes: u64,
 }
 
@@ -288,15 +336,16 @@ impl Pending {
         name: &str,
         source: &str,
         now: DateTime<Utc>,
+        pass: &mut std::collections::HashSet<String>,
     ) -> anyhow::Result<Imported> {
         let (hash, len, loaded) = match read {
             Read::Seen => return Ok(Imported::Already),
             Read::Unusable(reason) => return Ok(Imported::Quarantined(reason)),
             Read::Parsed { hash, len, loaded } => (hash, len, loaded),
         };
-        if self.hashes.contains(&hash) {
+        if pass.contains(&hash) {
             // The same content twice in one pass (a copy under another name): nothing to add,
-            // moved to done/ once the batch that holds the first one is committed.
+            // moved to done/ with the batch that holds it, once committed after the first.
             self.files.push((file.to_path_buf(), name.to_owned(), 0));
             return Ok(Imported::Pending);
         }
@@ -315,7 +364,7 @@ impl Pending {
         self.batch
             .seen_files
             .push(crate::pipeline::seen(&hash, name, source, now));
-        self.hashes.insert(hash);
+        pass.insert(hash);
         self.bytes += len;
         self.files.push((file.to_path_buf(), name.to_owned(), n));
         Ok(Imported::Pending)
@@ -333,7 +382,6 @@ impl Pending {
         }
         let batch = std::mem::take(&mut self.batch);
         let files = std::mem::take(&mut self.files);
-        self.hashes.clear();
         self.bytes = 0;
         if let Err(e) = store.commit(company, batch) {
             // Nothing was committed: every file stays where it is for the next pass.
