@@ -521,7 +521,10 @@ fn provision_run(
     let mut events = ledger::credit_events(store, &company.id)?;
     let history = ledger::dunning_history(store, &company.id)?;
     let pauses = ledger::pauses(store, &company.id)?;
-    events.extend(relance_core::provision::from_dunning(&history, &pauses));
+    relance_core::provision::merge_derived(
+        &mut events,
+        relance_core::provision::from_dunning(&history, &pauses),
+    );
     let previous = ledger::previous_provision_state(store, &company.id, closing)?;
     let input = ledger::closing_input(&company.id, company.currency, &ledger, events, previous);
     let table = relance_core::provision::closing(&input, &company.provision, closing)?;

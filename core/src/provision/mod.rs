@@ -40,6 +40,6 @@ pub use events::{
     CreditEvent, CreditEventKind, LossReason, ProcedureKind, RateOverride, Settlement,
     SettlementKind, Stage,
 };
-pub use feed::from_dunning;
+pub use feed::{from_dunning, merge_derived};
 pub use policy::{Accounts, Criteria, PaymentBooking, Policy, PolicyError, RateRow, VatRegime};
 pub use report::{rectification_mention, state_csv, table_text, STATE_CSV_HEADER};
