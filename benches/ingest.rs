@@ -12,69 +12,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use chrono::NaiveDate;
-use lopdf::{dictionary, Document, Object, Stream, StringFormat};
 use relance_connectors::formats::einvoice::write;
-use rust_decimal::Decimal;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
-
-fn invoice(i: usize) -> write::SimpleInvoice {
-    let lines = (0..1 + i % 5)
-        .map(|l| {
-            (
-                format!("Prestation {l} du dossier {i}"),
-                Decimal::from(1 + (i + l) % 7),
-                Decimal::new(1999 + ((i * 37 + l * 11) % 50_000) as i64, 2),
-                if l % 3 == 0 {
-                    Decimal::new(55, 1)
-                } else {
-                    Decimal::from(20)
-                },
-            )
-        })
-        .collect();
-    write::SimpleInvoice {
-        number: format!("FA-2026-{i:06}"),
-        type_code: if i % 20 == 0 { 381 } else { 380 },
-        issue_date: NaiveDate::from_ymd_opt(2026, 1 + (i % 12) as u32, 1 + (i % 28) as u32)
-            .unwrap(),
-        due_date: NaiveDate::from_ymd_opt(2026, 1 + (i % 12) as u32, 28),
-        currency: "EUR".into(),
-        seller: ("Atelier Lumière SAS".into(), Some("812345676".into())),
-        buyer: (format!("Client numéro {} SARL", i % 2_000), None),
-        buyer_reference: (i % 4 == 0).then(|| format!("SERVICE-{}", i % 97)),
-        order_reference: (i % 3 == 0).then(|| format!("PO-{i}")),
-        iban: Some("FR7630004000031234567890143".into()),
-        lines,
-    }
-}
-
-fn pdf_with(xml: &[u8]) -> Vec<u8> {
-    let mut doc = Document::with_version("1.7");
-    let pages = doc.new_object_id();
-    doc.objects.insert(
-        pages,
-        Object::Dictionary(
-            dictionary! {"Type" => "Pages", "Kids" => Vec::<Object>::new(), "Count" => 0},
-        ),
-    );
-    let mut stream = Stream::new(dictionary! {"Type" => "EmbeddedFile"}, xml.to_vec());
-    let _ = stream.compress();
-    let file = doc.add_object(stream);
-    let name = || Object::String(b"factur-x.xml".to_vec(), StringFormat::Literal);
-    let spec = doc.add_object(
-        dictionary! {"Type" => "Filespec", "F" => name(), "UF" => name(), "EF" => dictionary! {"F" => file}},
-    );
-    let catalog = doc.add_object(dictionary! {"Type" => "Catalog", "Pages" => pages,
-        "AF" => vec![Object::Reference(spec)],
-        "Names" => dictionary! {"EmbeddedFiles" => dictionary! {"Names" => vec![name(), Object::Reference(spec)]}}});
-    doc.trailer.set("Root", catalog);
-    let mut out = Vec::new();
-    doc.save_to(&mut out).unwrap();
-    out
-}
 
 fn scan(bytes: &[u8]) -> usize {
     let mut r = quick_xml::Reader::from_reader(bytes);
@@ -183,7 +124,7 @@ fn main() {
         .unwrap_or(1_000);
     println!("end-to-end e-invoice ingest (files → parse + EN 16931 checks → store → done/):");
     let cii: Vec<Vec<u8>> = (0..n)
-        .map(|i| write::cii(&invoice(i)).into_bytes())
+        .map(|i| write::cii(&write::sample(i)).into_bytes())
         .collect();
     let files: Vec<(String, Vec<u8>)> = cii
         .iter()
@@ -193,7 +134,7 @@ fn main() {
     run("cii", &files, &cii);
 
     let ubl: Vec<Vec<u8>> = (0..n)
-        .map(|i| write::ubl(&invoice(i)).into_bytes())
+        .map(|i| write::ubl(&write::sample(i)).into_bytes())
         .collect();
     let files: Vec<(String, Vec<u8>)> = ubl
         .iter()
@@ -206,7 +147,12 @@ fn main() {
     let files: Vec<(String, Vec<u8>)> = xml
         .iter()
         .enumerate()
-        .map(|(i, b)| (format!("FA-{i:06}.pdf"), pdf_with(b)))
+        .map(|(i, b)| {
+            (
+                format!("FA-{i:06}.pdf"),
+                write::facturx_pdf(b).expect("a PDF in memory"),
+            )
+        })
         .collect();
     run("facturx_pdf", &files, &xml);
 }

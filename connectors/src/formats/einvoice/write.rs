@@ -1,4 +1,5 @@
-//! Writers of simple EN 16931 invoices in CII and UBL, for generated test data and benchmarks.
+//! Writers of simple EN 16931 invoices in CII and UBL (and a Factur-X PDF around them), for
+//! generated test data and benchmarks.
 
 use chrono::NaiveDate;
 use relance_core::money::round_cents;
@@ -183,4 +184,72 @@ pub fn ubl(inv: &SimpleInvoice) -> String {
     }
     s.push_str(&format!("</{root}>\n"));
     s
+}
+
+/// The `i`-th of a family of varied synthetic invoices (1 to 5 lines at 5.5 % or 20 % VAT, one
+/// credit note in 20, buyer and order references on some, 2 000 distinct buyers), for
+/// benchmarks and generated data.
+pub fn sample(i: usize) -> SimpleInvoice {
+    let lines = (0..1 + i % 5)
+        .map(|l| {
+            (
+                format!("Article {l} de la commande {i}"),
+                Decimal::from(1 + (i + l) % 7),
+                Decimal::new(1999 + ((i * 37 + l * 11) % 50_000) as i64, 2),
+                if l % 3 == 0 {
+                    Decimal::new(55, 1)
+                } else {
+                    Decimal::from(20)
+                },
+            )
+        })
+        .collect();
+    let month = 1 + (i % 12) as u32;
+    SimpleInvoice {
+        number: format!("FA-2026-{i:06}"),
+        type_code: if i % 20 == 0 { 381 } else { 380 },
+        issue_date: NaiveDate::from_ymd_opt(2026, month, 1 + (i % 28) as u32).unwrap_or_default(),
+        due_date: NaiveDate::from_ymd_opt(2026, month, 28),
+        currency: "EUR".into(),
+        seller: ("Atelier Lumière SAS".into(), Some("812345676".into())),
+        buyer: (format!("Client numéro {} SARL", i % 2_000), None),
+        buyer_reference: (i % 4 == 0).then(|| format!("SERVICE-{}", i % 97)),
+        order_reference: (i % 3 == 0).then(|| format!("PO-{i}")),
+        iban: Some("FR7630004000031234567890143".into()),
+        lines,
+    }
+}
+
+/// A minimal Factur-X PDF: `xml` embedded (compressed) as `factur-x.xml`, found through both the
+/// `EmbeddedFiles` name tree and the catalog's `/AF` array, as the Factur-X reader looks for it.
+pub fn facturx_pdf(xml: &[u8]) -> std::io::Result<Vec<u8>> {
+    use lopdf::{dictionary, Document, Object, Stream, StringFormat};
+    let mut doc = Document::with_version("1.7");
+    let pages = doc.new_object_id();
+    doc.objects.insert(
+        pages,
+        Object::Dictionary(
+            dictionary! {"Type" => "Pages", "Kids" => Vec::<Object>::new(), "Count" => 0},
+        ),
+    );
+    let mut stream = Stream::new(
+        dictionary! {"Type" => "EmbeddedFile", "Subtype" => "text/xml"},
+        xml.to_vec(),
+    );
+    // Uncompressed when compression would not help: both are valid.
+    let _ = stream.compress();
+    let file = doc.add_object(stream);
+    let name = || Object::String(b"factur-x.xml".to_vec(), StringFormat::Literal);
+    let spec = doc.add_object(dictionary! {
+        "Type" => "Filespec", "F" => name(), "UF" => name(), "AFRelationship" => "Data",
+        "EF" => dictionary! {"F" => file},
+    });
+    let catalog = doc.add_object(dictionary! {
+        "Type" => "Catalog", "Pages" => pages, "AF" => vec![Object::Reference(spec)],
+        "Names" => dictionary! {"EmbeddedFiles" => dictionary! {"Names" => vec![name(), Object::Reference(spec)]}},
+    });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out)?;
+    Ok(out)
 }
