@@ -80,6 +80,11 @@ pub enum Command {
         /// A readable view instead of JSON.
         #[arg(long)]
         human: bool,
+        /// E-invoices: also run the full EN 16931 rule set (CEN's business rules, code lists)
+        /// of the `en16931` crate and list its findings with their rule ids. Slower; the
+        /// import path runs relance's own checks only.
+        #[arg(long)]
+        deep: bool,
     },
     /// Match bank receipts to invoices from files and print the allocations as JSON (read-only).
     Reconcile {

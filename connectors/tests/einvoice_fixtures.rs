@@ -104,6 +104,50 @@ fn arithmetic_rules_report_their_ids() {
     );
 }
 
+/// BT-110 is the TaxTotalAmount in the invoice currency: one only in another currency (the VAT
+/// accounting currency, BT-111) is not read as the invoice's VAT (CEN's BR-CO-15 test set).
+#[test]
+fn vat_total_only_in_another_currency_is_not_bt110() {
+    let xml = write::cii(&sample(380));
+    let f = einvoice::parse("ok.xml", xml.as_bytes());
+    assert_eq!(f.documents[0].total_vat, Some(dec!(13.92)));
+    let xml = xml.replace(
+        "<ram:TaxTotalAmount currencyID=\"EUR\">",
+        "<ram:TaxTotalAmount currencyID=\"DKK\">",
+    );
+    let f = einvoice::parse("bad.xml", xml.as_bytes());
+    assert_eq!(f.documents[0].total_vat, None);
+    assert!(
+        f.diagnostics.iter().any(|d| d.rule == "BR-CO-15"),
+        "{:?}",
+        f.diagnostics
+    );
+}
+
+/// Found by the `einvoice_xml` fuzzer: the XML declaration is read without slicing inside a
+/// character, whatever stands where the encoding's quote should be.
+#[test]
+fn xml_declaration_oddities_do_not_panic() {
+    let f = einvoice::parse(
+        "quote.xml",
+        b"<?xml version=\"1.0\" encoding=\xEF\xBB\xBF<?xml version='1.0' encoding='UTF-8'?><a/>",
+    );
+    assert!(!einvoice::is_usable(&f));
+    // A declaration whose first 200 bytes end inside a character is still read.
+    let decl = "<?xml version=\"1.0\" encoding=\"x-unknown\"?><!--";
+    let mut xml = format!("{decl}{}", "a".repeat(199 - decl.len()));
+    xml.push_str("é-->");
+    assert_eq!(xml.as_bytes()[199], 0xC3, "é straddles byte 200");
+    xml.push_str(write::cii(&sample(380)).split_once("?>").unwrap().1);
+    let f = einvoice::parse("long.xml", xml.as_bytes());
+    assert!(einvoice::is_usable(&f), "{:?}", f.diagnostics);
+    assert!(
+        f.diagnostics.iter().any(|d| d.rule == "XML-ENCODING"),
+        "{:?}",
+        f.diagnostics
+    );
+}
+
 /// A minimal PDF with `xml` attached as `name` (EmbeddedFiles name tree and /AF).
 fn pdf_with(name: &str, xml: &[u8]) -> Vec<u8> {
     let mut doc = Document::with_version("1.7");
@@ -243,4 +287,55 @@ fn inspect_json_has_the_contract_shape() {
     assert_eq!(d["total_with_vat"], "108.89");
     assert_eq!(d["buyer"]["kind"], "business");
     assert!(v["diagnostics"].is_array());
+}
+
+/// The EN 16931 rule set of the `en16931` crate, as an extra pass (feature `en16931-rules`).
+#[cfg(feature = "en16931-rules")]
+#[test]
+fn deep_rules_add_en16931_findings_with_rule_ids() {
+    use relance_connectors::formats::diag::Severity;
+    let xml = write::cii(&sample(380));
+    // The written invoice has standard-rated lines and no seller VAT id: BR-S-02, a rule
+    // relance does not check itself.
+    assert!(einvoice::parse("f.xml", xml.as_bytes())
+        .diagnostics
+        .is_empty());
+    let f = einvoice::parse_deep("f.xml", xml.as_bytes());
+    let br_s_02 = f.diagnostics.iter().find(|d| d.rule == "BR-S-02");
+    let br_s_02 = br_s_02.unwrap_or_else(|| panic!("{:?}", f.diagnostics));
+    assert_eq!(br_s_02.severity, Severity::Error);
+    assert!(br_s_02.path.contains("BT-31"), "{br_s_02:?}");
+    assert!(
+        einvoice::is_usable(&f),
+        "deep findings never make a file unusable"
+    );
+
+    // A direct-debit mandate beside the payee IBAN: the crate's reader loses the IBAN and
+    // reports BR-61; relance read the IBAN, so that finding is dropped.
+    let with_mandate = xml.replace(
+        "</ram:DueDateDateTime>",
+        "</ram:DueDateDateTime><ram:DirectDebitMandateID>MANDAT-1</ram:DirectDebitMandateID>",
+    );
+    let f = einvoice::parse_deep("m.xml", with_mandate.as_bytes());
+    assert!(f.documents[0].iban.is_some());
+    assert!(
+        !f.diagnostics.iter().any(|d| d.rule == "BR-61"),
+        "{:?}",
+        f.diagnostics
+    );
+
+    // Inside a Factur-X PDF the findings carry the attachment name in their path.
+    let pdf = pdf_with("factur-x.xml", xml.as_bytes());
+    let f = einvoice::parse_deep("f.pdf", &pdf);
+    assert!(
+        f.diagnostics
+            .iter()
+            .any(|d| d.rule == "BR-S-02" && d.path.starts_with("factur-x.xml:")),
+        "{:?}",
+        f.diagnostics
+    );
+
+    // Broken XML: relance's own fatal diagnostic, the rule set does not run.
+    let f = einvoice::parse_deep("t.xml", &xml.as_bytes()[..500]);
+    assert!(!einvoice::is_usable(&f));
 }

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// `relance inspect FILE...`: one JSON document per file (an array when several), or a
-/// readable view with `--human`. Exits non-zero when any file is unusable.
-pub fn inspect(files: &[PathBuf], human: bool) -> anyhow::Result<ExitCode> {
+/// readable view with `--human`; `--deep` adds the full EN 16931 rule set to e-invoices.
+/// Exits non-zero when any file is unusable.
+pub fn inspect(files: &[PathBuf], human: bool, deep: bool) -> anyhow::Result<ExitCode> {
     let mut all_usable = true;
     let mut docs: Vec<Value> = Vec::new();
     for f in files {
@@ -37,7 +38,11 @@ pub fn inspect(files: &[PathBuf], human: bool) -> anyhow::Result<ExitCode> {
                 docs.push(bank::inspect_json(&parsed));
             }
         } else {
-            let parsed = einvoice::parse(&name, &bytes);
+            let parsed = if deep {
+                einvoice::parse_deep(&name, &bytes)
+            } else {
+                einvoice::parse(&name, &bytes)
+            };
             all_usable &= einvoice::is_usable(&parsed);
             if human {
                 out(&einvoice::human(&parsed))?;

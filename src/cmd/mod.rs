@@ -41,7 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             date,
         } => run::sync_once(&config.config, company.as_deref(), date),
         Command::Demo { state_dir, date } => run::demo(state_dir, date),
-        Command::Inspect { files, human } => files::inspect(&files, human),
+        Command::Inspect { files, human, deep } => files::inspect(&files, human, deep),
         Command::Reconcile { invoices, bank } => files::reconcile(&invoices, &bank),
         Command::Dunning {
             command: DunningCommand::Plan(a),

@@ -219,3 +219,38 @@ fn dunning_plan_offline_prints_the_plan_contract() {
     assert!(!all.iter().any(|i| i["invoice"] == "FA-2026-0101"), "{v}");
     assert!(v.get("held").is_some());
 }
+
+#[test]
+fn inspect_deep_adds_the_en16931_rule_set() {
+    // A tax category outside UNCL 5305: relance's own import checks let it through, the full
+    // EN 16931 rule set names the code-list rules it breaks.
+    let text = std::fs::read_to_string(demo_dir().join("invoices/FA-2026-0101.xml"))
+        .unwrap()
+        .replace("CategoryCode>S<", "CategoryCode>Q<");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad-category.xml");
+    std::fs::write(&file, text).unwrap();
+    let rules = |deep: bool| -> Vec<String> {
+        let mut cmd = relance();
+        cmd.arg("inspect");
+        if deep {
+            cmd.arg("--deep");
+        }
+        let out = cmd.arg(&file).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["rule"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert!(!rules(false).iter().any(|r| r == "BR-CL-18"));
+    let deep = rules(true);
+    assert!(deep.iter().any(|r| r == "BR-CL-18"), "{deep:?}");
+}

@@ -8,6 +8,8 @@
 //! assert!(!einvoice::is_usable(&f));
 //! ```
 
+#[cfg(feature = "en16931-rules")]
+mod deep;
 mod pdf;
 mod rules;
 pub mod write;
@@ -178,6 +180,19 @@ fn fatal(rule: &str, path: &str, msg: impl Into<String>) -> Diagnostic {
 
 /// Parses an e-invoice file of any supported syntax. Never panics.
 pub fn parse(file_name: &str, bytes: &[u8]) -> ParsedFile {
+    parse_with(file_name, bytes, false)
+}
+
+/// As [`parse`], then runs the full EN 16931 rule set of the `en16931` crate on the invoice
+/// XML (embedded or not) and adds its findings to the diagnostics, each with its rule id, a
+/// severity and its EN 16931 path. A second reading of the same bytes, about as costly as the
+/// first: meant for files a person will look at. Cargo feature `en16931-rules`.
+#[cfg(feature = "en16931-rules")]
+pub fn parse_deep(file_name: &str, bytes: &[u8]) -> ParsedFile {
+    parse_with(file_name, bytes, true)
+}
+
+fn parse_with(file_name: &str, bytes: &[u8], deep: bool) -> ParsedFile {
     let mut out = ParsedFile {
         file: file_name.to_owned(),
         ..Default::default()
@@ -199,7 +214,7 @@ pub fn parse(file_name: &str, bytes: &[u8]) -> ParsedFile {
         match pdf::embedded_invoice(bytes) {
             Ok((name, xml_bytes, notes)) => {
                 out.diagnostics.extend(notes);
-                let inner = parse_xml(&name, &xml_bytes);
+                let inner = parse_xml(&name, &xml_bytes, deep);
                 out.profile = inner.profile;
                 out.documents = inner.documents;
                 out.diagnostics
@@ -220,7 +235,7 @@ pub fn parse(file_name: &str, bytes: &[u8]) -> ParsedFile {
         }
         return out;
     }
-    parse_xml(file_name, bytes)
+    parse_xml(file_name, bytes, deep)
 }
 
 fn trim_start(b: &[u8]) -> &[u8] {
@@ -232,7 +247,7 @@ fn trim_start(b: &[u8]) -> &[u8] {
     &b[start..]
 }
 
-fn parse_xml(file_name: &str, bytes: &[u8]) -> ParsedFile {
+fn parse_xml(file_name: &str, bytes: &[u8], deep: bool) -> ParsedFile {
     let mut out = ParsedFile {
         file: file_name.to_owned(),
         ..Default::default()
@@ -329,8 +344,19 @@ fn parse_xml(file_name: &str, bytes: &[u8]) -> ParsedFile {
     out.diagnostics
         .extend(rules::check(&doc, out.format, out.profile.as_deref()));
     out.documents.push(doc);
+    if deep {
+        deep_rules(bytes, &root, &mut out);
+    }
     out
 }
+
+#[cfg(feature = "en16931-rules")]
+fn deep_rules(bytes: &[u8], root: &Node, out: &mut ParsedFile) {
+    deep::append(bytes, root, out);
+}
+
+#[cfg(not(feature = "en16931-rules"))]
+fn deep_rules(_: &[u8], _: &Node, _: &mut ParsedFile) {}
 
 fn spec_path(f: Option<Format>) -> &'static str {
     match f {
@@ -391,17 +417,21 @@ fn date_102(n: Option<&Node>) -> Option<NaiveDate> {
     }
 }
 
-/// The amount child whose currency is the document's when several are given (BT-110 and its
-/// tax-currency twin BT-111), else the first.
+/// The amount child in the document's currency when several are given (BT-110 and its
+/// tax-currency twin BT-111), else one that names no currency, else the first when the
+/// document's currency is unknown. An amount only in another currency is not BT-110 (CEN's
+/// BR-CO-15 test set): none is returned, and BR-CO-15 then says so.
 fn amount_in(parent: Option<&Node>, name: &str, currency: Option<&str>) -> Option<Decimal> {
     let p = parent?;
     let all: Vec<&Node> = p.children_named(name).collect();
-    let pick = all
-        .iter()
-        .find(|n| currency.is_some() && n.attr("currencyID") == currency)
-        .or_else(|| all.first())
-        .copied();
-    dec(pick)
+    let pick = match currency {
+        Some(c) => all
+            .iter()
+            .find(|n| n.attr("currencyID") == Some(c))
+            .or_else(|| all.iter().find(|n| n.attr("currencyID").is_none())),
+        None => all.first(),
+    };
+    dec(pick.copied())
 }
 
 fn siren_from(party: &mut Party) {

@@ -77,7 +77,12 @@ fn decode(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
 /// The `encoding` of the XML declaration, if any.
 pub fn declared_encoding(bytes: &[u8]) -> Option<String> {
     let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let head = std::str::from_utf8(&b[..b.len().min(200)]).ok()?;
+    let head = &b[..b.len().min(200)];
+    // The first 200 bytes may end inside a character: keep the valid prefix.
+    let head = match std::str::from_utf8(head) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).ok()?,
+    };
     let decl = head.strip_prefix("<?xml")?;
     let decl = &decl[..decl.find("?>")?];
     let i = decl.find("encoding")?;
@@ -85,7 +90,9 @@ pub fn declared_encoding(bytes: &[u8]) -> Option<String> {
         .trim_start()
         .strip_prefix('=')?
         .trim_start();
-    let q = rest.chars().next()?;
+    // Only an ASCII quote opens the value (anything else, say a stray U+FEFF, is no
+    // declaration), so slicing one byte past it stays on a character boundary.
+    let q = rest.chars().next().filter(|c| matches!(c, '"' | '\''))?;
     let rest = &rest[1..];
     Some(rest[..rest.find(q)?].to_owned())
 }
