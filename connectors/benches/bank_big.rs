@@ -41,7 +41,9 @@ fn entry(i: u64, day: NaiveDate) -> write::EntrySpec {
         value_date: Some(day),
         acct_svcr_ref: Some(format!("BQ{i:012}")),
         end_to_end_id: Some(format!("E2E-{i:010}")),
-        mandate_id: (i % 7 == 0).then(|| format!("RUM-{:06}", i % 100_000)),
+        mandate_id: i
+            .is_multiple_of(7)
+            .then(|| format!("RUM-{:06}", i % 100_000)),
         debtor_name: credit.then(|| format!("CLIENT {} SARL", i % 5000)),
         debtor_iban: credit.then(|| "FR1420041010050500013M02606".to_owned()),
         creditor_name: (!credit).then(|| "FOURNISSEUR SAS".to_owned()),
@@ -50,7 +52,7 @@ fn entry(i: u64, day: NaiveDate) -> write::EntrySpec {
             "FACTURE VT2026_{:06} REGLEMENT CLIENT",
             i % 1_000_000
         )),
-        structured_ref: (i % 10 == 0).then(|| "RF18539007547034".to_owned()),
+        structured_ref: i.is_multiple_of(10).then(|| "RF18539007547034".to_owned()),
         bank_code: None,
         reversal: false,
         return_reason: None,

@@ -237,7 +237,7 @@ fn serve(remote: Arc<Remote>, mut stream: TcpStream) {
         };
         // Every fifth key fails transiently on its first call (a 503 with Retry-After).
         let hash: u32 = key.bytes().map(u32::from).sum();
-        if calls == 1 && hash % 5 == 0 {
+        if calls == 1 && hash.is_multiple_of(5) {
             respond(&mut stream, "503 Service Unavailable", "");
             return;
         }

@@ -144,7 +144,7 @@ pub fn batch(seed: u64, k: u64) -> Batch {
         let i = rng.gen_range(0..60);
         let mut e = OutboxEntry::new(IdempotencyKey(format!("K{i:02}")), "t", note(i), at(0));
         e.attempts = k as u32;
-        if k % 3 == 0 {
+        if k.is_multiple_of(3) {
             e.state = OutboxState::Dead {
                 at: at(k),
                 reason: "model".into(),

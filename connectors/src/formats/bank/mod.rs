@@ -150,7 +150,7 @@ fn not_a_statement(bytes: &[u8]) -> Diagnostic {
         .find(|l| !l.trim().is_empty())
         .unwrap_or("")
         .trim_end();
-    let msg = if first.len() == 240 || bytes.len() % 240 == 0 && first.len() >= 240 {
+    let msg = if first.len() == 240 || bytes.len().is_multiple_of(240) && first.len() >= 240 {
         "not a bank statement: 240-character records (CFONB 240 transfer/remittance format), \
          not a CFONB 120 statement"
             .to_owned()

@@ -207,14 +207,14 @@ pub fn sample(i: usize) -> SimpleInvoice {
     let month = 1 + (i % 12) as u32;
     SimpleInvoice {
         number: format!("FA-2026-{i:06}"),
-        type_code: if i % 20 == 0 { 381 } else { 380 },
+        type_code: if i.is_multiple_of(20) { 381 } else { 380 },
         issue_date: NaiveDate::from_ymd_opt(2026, month, 1 + (i % 28) as u32).unwrap_or_default(),
         due_date: NaiveDate::from_ymd_opt(2026, month, 28),
         currency: "EUR".into(),
         seller: ("Atelier Lumière SAS".into(), Some("812345676".into())),
         buyer: (format!("Client numéro {} SARL", i % 2_000), None),
-        buyer_reference: (i % 4 == 0).then(|| format!("SERVICE-{}", i % 97)),
-        order_reference: (i % 3 == 0).then(|| format!("PO-{i}")),
+        buyer_reference: i.is_multiple_of(4).then(|| format!("SERVICE-{}", i % 97)),
+        order_reference: i.is_multiple_of(3).then(|| format!("PO-{i}")),
         iban: Some("FR7630004000031234567890143".into()),
         lines,
     }
