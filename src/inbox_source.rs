@@ -111,8 +111,33 @@ pub async fn pull_dir(
         let (tx, rx) = std::sync::mpsc::sync_channel::<Pending>(1);
         let committer = scope.spawn(move || {
             let mut done = SourceReport::default();
+            // The files of a committed batch are moved while the next batch is committed;
+            // one batch's moves finish before the next one's start.
+            let mut mover: Option<std::thread::ScopedJoinHandle<'_, SourceReport>> = None;
+            let join = |h: std::thread::ScopedJoinHandle<'_, SourceReport>,
+                        done: &mut SourceReport| {
+                match h.join() {
+                    Ok(r) => {
+                        done.documents += r.documents;
+                        done.errors += r.errors;
+                    }
+                    Err(_) => done.errors += 1,
+                }
+            };
             for mut batch in rx {
-                batch.flush(store, company, source, &mut done);
+                if let Some(files) = batch.commit(store, company, source, &mut done) {
+                    if let Some(h) = mover.take() {
+                        join(h, &mut done);
+                    }
+                    mover = Some(scope.spawn(move || {
+                        let mut moved = SourceReport::default();
+                        move_done(files, company, source, &mut moved);
+                        moved
+                    }));
+                }
+            }
+            if let Some(h) = mover.take() {
+                join(h, &mut done);
             }
             done
         });
@@ -377,24 +402,47 @@ impl Pending {
         source: &str,
         rep: &mut SourceReport,
     ) {
+        if let Some(files) = self.commit(store, company, source, rep) {
+            move_done(files, company, source, rep);
+        }
+    }
+
+    /// Commits the batch (one flushed store batch); the files to move, or `None` when the
+    /// commit failed and every file stays where it is for the next pass.
+    fn commit(
+        &mut self,
+        store: &SledStore,
+        company: &CompanyId,
+        source: &str,
+        rep: &mut SourceReport,
+    ) -> Option<Vec<(PathBuf, String, u64)>> {
         if self.files.is_empty() {
-            return;
+            return None;
         }
         let batch = std::mem::take(&mut self.batch);
         let files = std::mem::take(&mut self.files);
         self.bytes = 0;
         if let Err(e) = store.commit(company, batch) {
-            // Nothing was committed: every file stays where it is for the next pass.
             tracing::error!(company = %company, source, files = files.len(), "store commit failed: {e}");
             rep.errors += files.len() as u64;
-            return;
+            return None;
         }
-        for (file, name, n) in files {
-            rep.documents += n;
-            if let Err(e) = move_into(&file, "done") {
-                tracing::error!(company = %company, source, file = %name, "cannot move to done/: {e}");
-                rep.errors += 1;
-            }
+        Some(files)
+    }
+}
+
+/// Moves committed files to `done/`.
+fn move_done(
+    files: Vec<(PathBuf, String, u64)>,
+    company: &CompanyId,
+    source: &str,
+    rep: &mut SourceReport,
+) {
+    for (file, name, n) in files {
+        rep.documents += n;
+        if let Err(e) = move_into(&file, "done") {
+            tracing::error!(company = %company, source, file = %name, "cannot move to done/: {e}");
+            rep.errors += 1;
         }
     }
 }
@@ -402,6 +450,48 @@ impl Pending {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_pass_imports_each_content_once_and_moves_every_file() {
+        use relance_connectors::formats::einvoice::write;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(&dir.path().join("store")).unwrap();
+        let company = CompanyId::new("c");
+        let inbox = dir.path().join("inbox");
+        std::fs::create_dir_all(&inbox).unwrap();
+        // More files than one batch holds, one of them twice under another name, one unusable.
+        let n = BATCH_FILES + 10;
+        for i in 0..n {
+            std::fs::write(
+                inbox.join(format!("f{i:04}.xml")),
+                write::cii(&write::sample(i)),
+            )
+            .unwrap();
+        }
+        std::fs::write(
+            inbox.join("copy-of-f0003.xml"),
+            write::cii(&write::sample(3)),
+        )
+        .unwrap();
+        std::fs::write(inbox.join("broken.xml"), "<Invoice").unwrap();
+        let now = chrono::DateTime::from_timestamp(1_780_000_000, 0).unwrap();
+        let mut quarantined = Vec::new();
+        let rep = pull_dir(&store, &company, "in", false, &inbox, now, &mut quarantined).await;
+        assert_eq!(rep.pulls, n as u64 + 2);
+        assert_eq!(rep.errors, 0);
+        assert_eq!(store.invoices(&company).unwrap().len(), n);
+        assert_eq!(
+            std::fs::read_dir(inbox.join("done")).unwrap().count(),
+            n + 1
+        );
+        assert_eq!(quarantined.len(), 1);
+        assert!(inbox.join("quarantine/broken.xml.reason.txt").exists());
+        // Dropped again: recognised by hash, nothing added.
+        std::fs::write(inbox.join("again.xml"), write::cii(&write::sample(7))).unwrap();
+        let rep = pull_dir(&store, &company, "in", false, &inbox, now, &mut quarantined).await;
+        assert_eq!((rep.pulls, rep.documents), (1, 0));
+        assert_eq!(store.invoices(&company).unwrap().len(), n);
+    }
 
     #[test]
     fn partial_names_are_skipped() {
