@@ -459,13 +459,24 @@ fn deductions_discount_fees_rounding() {
 #[test]
 fn discount_without_reference_customer_known() {
     let (invoices, customers) = ledger();
-    let r = from(rec("T1", dec!(441.00), "ESCOMPTE 2%"), "DUPONT", IBAN_A);
-    let o = run(&invoices, &customers, &[r]);
+    // Paid before the due date (1 March) of VT2026_000044 (450.00), less 2 %.
+    let mut r = from(rec("T1", dec!(441.00), "ESCOMPTE 2%"), "DUPONT", IBAN_A);
+    r.booking_date = d(2, 20);
+    let o = run(&invoices, &customers, std::slice::from_ref(&r));
     assert_eq!(
         autos(&o),
         vec![a("T1", "VT2026_000044", dec!(441.00))],
         "{o:#?}"
     );
+    assert_eq!(
+        o.allocations[0].deduction.map(|d| (d.kind, d.amount)),
+        Some((DeductionKind::Discount, dec!(9.00)))
+    );
+    // Without a reference, a "discount" taken well after the due date is no escompte (it is
+    // for paying early): not applied as one.
+    r.booking_date = d(3, 20);
+    let o = run(&invoices, &customers, &[r]);
+    assert!(autos(&o).is_empty(), "{o:#?}");
 }
 
 #[test]
@@ -915,4 +926,244 @@ fn learnt_prefix_glued_to_a_word() {
         vec![a("T1", "VT2026_000042", dec!(1200.00))],
         "{o:#?}"
     );
+}
+
+#[test]
+fn truncated_reference_with_the_amount() {
+    // The remittance cut at the bank's field length loses the last one or two characters:
+    // the payer's invoices one or two edits away, the amount says which.
+    let (invoices, customers) = ledger();
+    for text in [
+        "REGLEMENT FACTURE VT2026_00004",
+        "REGLEMENT FACTURE VT2026_0000",
+    ] {
+        let r = from(rec("T1", dec!(1200.00), text), "DUPONT", IBAN_A);
+        let o = run(&invoices, &customers, &[r]);
+        assert_eq!(
+            autos(&o),
+            vec![a("T1", "VT2026_000042", dec!(1200.00))],
+            "{text}: {o:#?}"
+        );
+        assert_eq!(o.allocations[0].rule, Rule::TolerantReference);
+    }
+    // Cut, from an unknown payer: nothing says whose invoice it is.
+    let o = run(
+        &invoices,
+        &customers,
+        &[rec("T1", dec!(1200.00), "REGLEMENT FACTURE VT2026_0000")],
+    );
+    assert!(autos(&o).is_empty(), "{o:#?}");
+}
+
+#[test]
+fn invoice_number_in_the_structured_field() {
+    let (invoices, customers) = ledger();
+    let mut r = rec("T1", dec!(300.00), "");
+    r.structured_ref = Some("VT2026_000043".into());
+    let o = run(&invoices, &customers, &[r]);
+    assert_eq!(autos(&o), vec![a("T1", "VT2026_000043", dec!(300.00))]);
+}
+
+#[test]
+fn bank_fees_only_on_a_transfer_from_abroad() {
+    let (invoices, customers) = ledger();
+    // From a British bank, 15.00 short: bank charges, the invoice is settled.
+    let r = from(
+        rec("T1", dec!(1185.00), "VT2026_000042"),
+        "DUPONT",
+        "GB29NWBK60161331926819",
+    );
+    let o = run(&invoices, &customers, &[r]);
+    assert_eq!(autos(&o), vec![a("T1", "VT2026_000042", dec!(1185.00))]);
+    let ded = o.allocations[0].deduction.expect("bank fees");
+    assert_eq!(
+        (ded.kind, ded.amount),
+        (DeductionKind::BankFees, dec!(15.00))
+    );
+    // From the customer's French account: a domestic SEPA transfer arrives whole (PSD2 art.
+    // 81), so 15.00 short is a partial payment, the 15.00 stay open.
+    let r = from(rec("T1", dec!(1185.00), "VT2026_000042"), "DUPONT", IBAN_A);
+    let o = run(&invoices, &customers, &[r]);
+    assert_eq!(autos(&o), vec![a("T1", "VT2026_000042", dec!(1185.00))]);
+    assert!(o.allocations[0].deduction.is_none(), "{o:#?}");
+    assert!(o
+        .flags
+        .iter()
+        .any(|f| matches!(f, Flag::Partial { remaining, .. } if *remaining == dec!(15.00))));
+    // A "fee" read into a payment its text calls a down payment: not booked as fees.
+    let r = from(
+        rec("T1", dec!(1185.00), "ACOMPTE VT2026_000042"),
+        "DUPONT",
+        "GB29NWBK60161331926819",
+    );
+    let o = run(&invoices, &customers, &[r]);
+    assert!(
+        o.allocations.iter().all(|x| x.deduction.is_none()),
+        "{o:#?}"
+    );
+}
+
+#[test]
+fn down_payment_and_balance_without_reference() {
+    // The identified customer pays 500.00 then 700.00, no reference: neither fits an open
+    // item alone; together they pay VT2026_000042 exactly (N:1).
+    let (invoices, customers) = ledger();
+    let r1 = from(rec("T1", dec!(500.00), "ACOMPTE"), "DUPONT", IBAN_A);
+    let mut r2 = from(rec("T2", dec!(700.00), "SOLDE"), "DUPONT", IBAN_A);
+    r2.booking_date = d(4, 10);
+    let o = run(&invoices, &customers, &[r2.clone(), r1.clone()]);
+    assert_eq!(
+        autos(&o),
+        vec![
+            a("T1", "VT2026_000042", dec!(500.00)),
+            a("T2", "VT2026_000042", dec!(700.00))
+        ],
+        "{o:#?}"
+    );
+    // Only the down payment: which invoice it is for is not known, only proposed.
+    let o = run(&invoices, &customers, &[r1]);
+    assert!(autos(&o).is_empty(), "{o:#?}");
+    // An unknown payer's two receipts are not combined.
+    let mut s1 = rec("T1", dec!(500.00), "ACOMPTE");
+    s1.counterparty_name = Some("SCI LES TILLEULS".into());
+    let mut s2 = rec("T2", dec!(700.00), "SOLDE");
+    s2.counterparty_name = Some("SCI LES TILLEULS".into());
+    let o = run(&invoices, &customers, &[s1, s2]);
+    assert!(autos(&o).is_empty(), "{o:#?}");
+}
+
+#[test]
+fn instalment_without_reference() {
+    let (mut invoices, customers) = ledger();
+    invoices[0].instalments = (0..3)
+        .map(|k| Instalment {
+            due_date: d(2 + k, 15),
+            amount: dec!(400.00),
+        })
+        .collect();
+    let r = from(rec("T1", dec!(400.00), "ECHEANCE"), "DUPONT", IBAN_A);
+    let o = run(&invoices, &customers, &[r]);
+    assert_eq!(
+        autos(&o),
+        vec![a("T1", "VT2026_000042", dec!(400.00))],
+        "{o:#?}"
+    );
+    assert!(o.flags.contains(&Flag::Partial {
+        transaction: "T1".into(),
+        invoice: "VT2026_000042".into(),
+        remaining: dec!(800.00),
+        instalment: true
+    }));
+}
+
+#[test]
+fn group_payer_names_the_subsidiary_in_the_remittance() {
+    let (invoices, mut customers) = ledger();
+    customers.push(cust("H", "Holding Dupont", &[]));
+    let r = from(
+        rec("T1", dec!(75.10), "REGLEMENT POUR GARAGE MARTIN"),
+        "HOLDING DUPONT",
+        "FR7699999000701111111111111",
+    );
+    let o = run(&invoices, &customers, &[r]);
+    assert_eq!(
+        autos(&o),
+        vec![a("T1", "VT2026_000102", dec!(75.10))],
+        "{o:#?}"
+    );
+    assert!(o.allocations[0].reason.contains("in the remittance"));
+}
+
+#[test]
+fn payer_name_cut_at_the_field_length() {
+    let (mut invoices, mut customers) = ledger();
+    invoices.push(inv("VT2026_000300", "C", dec!(2240.96), d(3, 1)));
+    customers.push(cust("C", "Charpente Mantroubeull Saint-Michel SA", &[]));
+    let r = from(
+        rec("T1", dec!(2240.96), "VIREMENT"),
+        "SA CHARPENTE MANTROUBEULL SAINT-MIC",
+        IBAN_X,
+    );
+    let o = run(&invoices, &customers, &[r]);
+    assert_eq!(
+        autos(&o),
+        vec![a("T1", "VT2026_000300", dec!(2240.96))],
+        "{o:#?}"
+    );
+}
+
+#[test]
+fn paid_twice_the_second_time_with_a_typo() {
+    // VT2026_000043 (300.00) is paid, then paid again citing VT2026_000044 (450.00 open):
+    // not a partial payment of VT2026_000044.
+    let (invoices, customers) = ledger();
+    let r1 = from(rec("T1", dec!(300.00), "VT2026_000043"), "DUPONT", IBAN_A);
+    let mut r2 = from(rec("T2", dec!(300.00), "VT2026_000044"), "DUPONT", IBAN_A);
+    r2.booking_date = d(3, 12);
+    let o = run(&invoices, &customers, &[r1, r2]);
+    assert_eq!(autos(&o), vec![a("T1", "VT2026_000043", dec!(300.00))]);
+    assert_eq!(o.unmatched, vec![TransactionId::new("T2")]);
+}
+
+#[test]
+fn typo_lands_on_a_settled_own_invoice() {
+    // VT2026_000043 is paid by its own receipt; another receipt cites it with exactly the
+    // open amount of VT2026_000044, one digit away: that one was meant.
+    let (invoices, customers) = ledger();
+    let r1 = rec("T1", dec!(300.00), "VT2026_000043");
+    let mut r2 = from(rec("T2", dec!(450.00), "VT2026_000043"), "DUPONT", IBAN_A);
+    r2.booking_date = d(3, 12);
+    let o = run(&invoices, &customers, &[r1, r2]);
+    assert_eq!(
+        autos(&o),
+        vec![
+            a("T1", "VT2026_000043", dec!(300.00)),
+            a("T2", "VT2026_000044", dec!(450.00))
+        ],
+        "{o:#?}"
+    );
+}
+
+#[test]
+fn trap_overpayment_not_absorbed_by_a_chance_combination() {
+    // The surplus of 200.00 equals three small unrelated open invoices of the customer:
+    // only the referenced invoice is settled, the surplus stays unapplied and flagged.
+    let (mut invoices, customers) = ledger();
+    invoices.push(inv("VT2026_000045", "A", dec!(100.00), d(2, 25)));
+    invoices.push(inv("VT2026_000046", "A", dec!(80.00), d(2, 25)));
+    invoices.push(inv("VT2026_000047", "A", dec!(20.00), d(2, 25)));
+    let r = from(rec("T1", dec!(1400.00), "VT2026_000042"), "DUPONT", IBAN_A);
+    let o = run(&invoices, &customers, &[r]);
+    assert_eq!(
+        autos(&o),
+        vec![a("T1", "VT2026_000042", dec!(1200.00))],
+        "{o:#?}"
+    );
+    assert!(o.flags.contains(&Flag::Overpayment {
+        transaction: "T1".into(),
+        surplus: dec!(200.00)
+    }));
+    // Invoices issued after the payment are no part of a combination either.
+    let (mut invoices, customers) = ledger();
+    let mut later = inv("VT2026_000048", "A", dec!(200.00), d(5, 30));
+    later.issue_date = d(4, 30);
+    invoices.push(later);
+    let r = from(rec("T1", dec!(1400.00), "VT2026_000042"), "DUPONT", IBAN_A);
+    let o = run(&invoices, &customers, &[r]);
+    assert_eq!(
+        autos(&o),
+        vec![a("T1", "VT2026_000042", dec!(1200.00))],
+        "{o:#?}"
+    );
+}
+
+#[test]
+fn trap_gross_overpayment_next_to_an_open_neighbour() {
+    // 1250.00 citing VT2026_000043 (300.00 open): four times what is open, while
+    // VT2026_000042 (1200.00), one digit away, is open: the reference is likelier wrong than
+    // the amount; nothing is applied.
+    let (invoices, customers) = ledger();
+    let r = from(rec("T1", dec!(1250.00), "VT2026_000043"), "DUPONT", IBAN_A);
+    let o = run(&invoices, &customers, &[r]);
+    assert!(autos(&o).is_empty(), "{o:#?}");
 }

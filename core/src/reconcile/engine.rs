@@ -42,11 +42,36 @@ pub(super) struct Proposal {
     pub alternatives: Vec<Proposal>,
 }
 
+/// How a receipt designates an invoice it may pay together with other receipts (N:1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum N1Kind {
+    /// An exact reference (invoice number, RF, order or buyer reference).
+    Exact,
+    /// A reference close to one of the identified payer's own open invoices.
+    Tolerant,
+    /// No reference: an open item of the identified customer.
+    Open,
+}
+
+/// A candidate of the several-receipts pass: receipt `r` may pay part of invoice `inv`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct N1Cand {
+    pub inv: u32,
+    pub r: usize,
+    pub kind: N1Kind,
+    /// Strength (per-mille) of the identification of the payer as the invoice's customer;
+    /// 0 when the payer is not identified.
+    pub strength: u16,
+}
+
 /// How a customer was identified for a receipt, with the strength of that identification.
 #[derive(Clone, Debug)]
 pub(super) struct Ident {
     /// (customer, per-mille strength, evidence), strongest first, then by customer id.
     pub custs: Vec<(u32, u16, Evidence)>,
+    /// Customers identified only by a name several customers share (2 or 3 homonyms whose
+    /// strength was lowered for it).
+    pub homonyms: Vec<u32>,
 }
 
 impl Ident {
@@ -62,6 +87,29 @@ impl Ident {
     }
 }
 
+/// What the reference pass did with a receipt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum RefStep {
+    /// Applied, or flagged as a duplicate: nothing more to do.
+    Settled,
+    /// To be weighed again in the second sweep (a partial payment, an overpayment, a
+    /// deduction a neighbour could explain better).
+    Deferred,
+    /// For the customer pass.
+    Open,
+}
+
+/// The sweeps of the reference pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Stage {
+    /// References whose amount is explained.
+    First,
+    /// Partial payments, overpayments, deductions a neighbour could explain.
+    Second,
+    /// After the customer pass: readings that depend on whether the payer makes typos.
+    Late,
+}
+
 /// Mutable state of one run.
 pub(super) struct State<'a> {
     pub ledger: Ledger<'a>,
@@ -71,6 +119,8 @@ pub(super) struct State<'a> {
     pub open: Vec<i64>,
     /// Unapplied remainder of each receipt (cents; credits only).
     pub rem: Vec<i64>,
+    /// What this run applied automatically to each invoice (cents, deductions excluded).
+    pub received: Vec<i64>,
     pub has_auto: Vec<bool>,
     pub returned: Vec<bool>,
     pub inv_by_id: HashMap<&'a str, u32>,
@@ -79,12 +129,20 @@ pub(super) struct State<'a> {
     pub out: Vec<Allocation>,
     pub suggestions: Vec<Suggestion>,
     pub flags: Vec<Flag>,
-    /// Partial readings withheld by the reference pass: (invoice, receipt).
-    pub partials: Vec<(u32, usize)>,
+    /// Invoices a receipt not applied alone may pay together with others (N:1): filled by
+    /// the reference and customer passes, read by the several-receipts pass.
+    pub n1: Vec<N1Cand>,
     /// Receipts that got suggestions, and those of them later applied (their suggestions are
     /// dropped from the outcome).
     pub suggested: Vec<bool>,
     pub superseded: Vec<bool>,
+    /// Receipts whose partial or overpayment reading waits for the payer's profile.
+    pub late: Vec<usize>,
+    /// Set when the late stage begins: the profile no longer changes.
+    pub profile_frozen: bool,
+    /// Per customer, what its receipts of this run showed before the late stage: (an
+    /// automatic allocation by its exact invoice number, one by a mistyped reference).
+    pub profile: (Vec<bool>, Vec<bool>),
     /// References found by the reference pass, for the customer pass.
     pub hits_cache: HashMap<usize, Vec<super::strategies::Hit>>,
 }
@@ -97,6 +155,7 @@ impl<'a> State<'a> {
         policy: &'a Policy,
     ) -> Self {
         let ledger = Ledger::build(invoices, customers);
+        let n_cust = ledger.cust_ids.len();
         let mut open = vec![0i64; ledger.invoices.len()];
         let mut inv_by_id = HashMap::with_capacity(ledger.invoices.len());
         for (i, inv) in ledger.invoices.iter().enumerate() {
@@ -117,6 +176,7 @@ impl<'a> State<'a> {
                 .then(a.source.cmp(&b.source))
                 .then(a.counterparty_iban.cmp(&b.counterparty_iban))
         });
+        let open_len = open.len();
         let rem = receipts
             .iter()
             .map(|r| if r.is_credit() { cents(r.amount) } else { 0 })
@@ -128,6 +188,7 @@ impl<'a> State<'a> {
             policy,
             open,
             rem,
+            received: vec![0; open_len],
             has_auto: vec![false; n],
             returned: vec![false; n],
             inv_by_id,
@@ -136,7 +197,10 @@ impl<'a> State<'a> {
             out: Vec::new(),
             suggestions: Vec::new(),
             flags: Vec::new(),
-            partials: Vec::new(),
+            n1: Vec::new(),
+            late: Vec::new(),
+            profile_frozen: false,
+            profile: (vec![false; n_cust], vec![false; n_cust]),
             hits_cache: HashMap::new(),
             suggested: vec![false; n],
             superseded: vec![false; n],
@@ -298,6 +362,42 @@ impl<'a> State<'a> {
         }
     }
 
+    /// Notes what an applied proposal shows of the payer's habits: an exact invoice number,
+    /// or a mistyped one.
+    fn note_profile(&mut self, p: &Proposal) {
+        let exact = p.rule == Rule::Reference
+            && p.evidence.iter().any(|e| {
+                matches!(
+                    e,
+                    Evidence::Reference {
+                        kind: super::RefKind::InvoiceNumber | super::RefKind::CreditorReference,
+                        distance: 0,
+                        ..
+                    }
+                )
+            });
+        let typo = p.rule == Rule::TolerantReference
+            && p.evidence.iter().any(|e| {
+                matches!(
+                    e,
+                    Evidence::Reference {
+                        kind: super::RefKind::Tolerant,
+                        distance: 1..,
+                        ..
+                    }
+                )
+            });
+        for l in &p.lines {
+            let c = self.ledger.inv_cust[l.inv as usize] as usize;
+            if exact {
+                self.profile.0[c] = true;
+            }
+            if typo {
+                self.profile.1[c] = true;
+            }
+        }
+    }
+
     /// Records a proposal: applied when eligible and confident enough and within what is open
     /// and received; otherwise proposed.
     pub(super) fn commit(&mut self, r: usize, p: Proposal) -> bool {
@@ -324,9 +424,13 @@ impl<'a> State<'a> {
             for l in &p.lines {
                 let d = l.deduction.map(|d| d.1).unwrap_or(0);
                 self.open[l.inv as usize] -= l.cents + d;
+                self.received[l.inv as usize] += l.cents;
             }
             self.rem[r] -= total;
             self.has_auto[r] = true;
+            if !self.profile_frozen {
+                self.note_profile(&p);
+            }
             if self.suggested[r] {
                 self.superseded[r] = true;
             }
@@ -465,11 +569,30 @@ pub fn reconcile(
     st.returns(prior);
     let n = st.receipts.len();
     let mut pending = Vec::new();
+    let mut deferred = Vec::new();
+    // First sweep: references whose amount is explained (equal, a combination, a deduction
+    // no neighbouring invoice could explain better). Partial payments and overpayments wait
+    // for the second sweep, so that the neighbours of the referenced invoice that were paid
+    // by their own receipts are settled when the typo reading is weighed.
     for r in 0..n {
-        if st.rem[r] > 0 && !st.returned[r] && !st.reference_pass(r) {
-            pending.push(r);
+        if st.rem[r] > 0 && !st.returned[r] {
+            match st.reference_pass(r, Stage::First) {
+                RefStep::Settled => {
+                    st.hits_cache.remove(&r);
+                }
+                RefStep::Deferred => deferred.push(r),
+                RefStep::Open => pending.push(r),
+            }
         }
     }
+    for r in deferred {
+        if st.rem[r] > 0 && st.reference_pass(r, Stage::Second) != RefStep::Settled {
+            pending.push(r);
+        } else {
+            st.hits_cache.remove(&r);
+        }
+    }
+    pending.sort_unstable();
     st.several_receipts_pass();
     // Learn payer IBANs and names from what the reference pass applied (never from within the
     // pass itself, so the order of receipts does not matter).
@@ -491,9 +614,21 @@ pub fn reconcile(
             st.customer_pass(r);
         }
     }
-    // Receipts the customer pass could only read as partial payments of one invoice may be
-    // several receipts paying it together.
+    // Receipts the customer pass could only read as partial payments (by reference, tolerant
+    // reference or, without reference, within the identified customer's items) may be
+    // several receipts paying one invoice together.
     st.several_receipts_pass();
+    // Partial payments and overpayments next to open invoices the payer could have meant:
+    // decided by what the payer's other receipts showed of its typing.
+    st.profile_frozen = true;
+    let mut late = std::mem::take(&mut st.late);
+    late.sort_unstable();
+    late.dedup();
+    for r in late {
+        if st.rem[r] > 0 && !st.has_auto[r] {
+            st.reference_pass(r, Stage::Late);
+        }
+    }
     st.finish()
 }
 

@@ -152,6 +152,12 @@ pub enum Evidence {
         /// Similarity in per-mille.
         similarity: u16,
     },
+    /// The customer's name appears in the remittance ("règlement pour …"): a group or a
+    /// factor paying for it.
+    CustomerNameInText {
+        /// The customer's name.
+        name: String,
+    },
     /// The only combination of the customer's open items with this sum.
     UniqueCombination {
         /// Number of items.
@@ -162,7 +168,7 @@ pub enum Evidence {
 }
 
 /// What a difference between paid and open amount was booked as.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeductionKind {
     /// Early-payment discount (escompte) at one of the policy rates.

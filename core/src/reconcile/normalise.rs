@@ -28,6 +28,12 @@ pub fn compact(s: &str) -> String {
     s.chars().filter_map(fold_char).collect()
 }
 
+/// [`compact`] into a buffer (cleared first), to avoid an allocation per call in loops.
+pub fn compact_into(s: &str, out: &mut String) {
+    out.clear();
+    out.extend(s.chars().filter_map(fold_char));
+}
+
 /// Splits text into tokens at separators and at every letter/digit boundary:
 /// `"VT2026_000042"` → `["VT", "2026", "000042"]`.
 pub fn tokens(s: &str) -> Vec<String> {
@@ -195,6 +201,24 @@ pub fn numbers(text: &str) -> Vec<String> {
     v
 }
 
+/// [`numbers`] that end a reference: digit tokens not followed by another digit group
+/// (`"2026/0476"` gives `"476"`, not the year `"2026"`).
+pub fn trailing_numbers(text: &str) -> Vec<String> {
+    let t = tokens(text);
+    let is_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    let mut v: Vec<String> = t
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| {
+            is_digits(p) && p.len() <= 12 && !t.get(i + 1).is_some_and(|n| is_digits(n))
+        })
+        .map(|(_, p)| strip_zeros(p).to_owned())
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 /// Whether `s` (any case, blanks allowed) is an ISO 11649 creditor reference with valid check
 /// digits: `RF` + 2 digits + 1 to 21 letters or digits, mod 97 of the rearranged number is 1.
 pub fn rf_valid(s: &str) -> bool {
@@ -345,6 +369,50 @@ pub fn name_similarity(a: &[String], b: &[String]) -> u16 {
     u16::try_from(m.min(1000)).unwrap_or(1000)
 }
 
+/// The last word of a name as printed on a statement, compacted, when the name is long
+/// enough to have been cut at the bank's field length (banks print 18 to 70 characters of
+/// it): that word may be the beginning of a longer one ("SAINT-MIC", "VAL DE LO").
+pub fn cut_tail(name: &str) -> Option<String> {
+    if name.trim_end().chars().count() < 18 || !name.trim_end().ends_with(char::is_alphanumeric) {
+        return None;
+    }
+    let last = name
+        .split(|c: char| !c.is_alphanumeric())
+        .rfind(|w| !w.is_empty())?;
+    let c = compact(last);
+    (!c.is_empty()).then_some(c)
+}
+
+/// [`name_similarity`] of a statement name `a` to a ledger name `b`, where `tail` (see
+/// [`cut_tail`]) may have been cut: it matches a word of `b` it begins, and a tail that
+/// begins a legal form or civility (the "E" of a cut "EURL") is not counted.
+pub fn payer_name_similarity(a: &[String], b: &[String], tail: Option<&str>) -> u16 {
+    let Some(t) = tail.filter(|t| a.iter().any(|x| x == t)) else {
+        return name_similarity(a, b);
+    };
+    if b.iter().any(|y| y == t) {
+        return name_similarity(a, b);
+    }
+    if b.iter().any(|y| y.starts_with(t)) {
+        // The cut word counts as the word it begins.
+        let full = b
+            .iter()
+            .find(|y| y.starts_with(t))
+            .cloned()
+            .unwrap_or_default();
+        let a2: Vec<String> = a
+            .iter()
+            .map(|x| if x == t { full.clone() } else { x.clone() })
+            .collect();
+        return name_similarity(&a2, b);
+    }
+    if NAME_STOP.iter().any(|w| w.starts_with(t)) {
+        let a2: Vec<String> = a.iter().filter(|x| *x != t).cloned().collect();
+        return name_similarity(&a2, b);
+    }
+    name_similarity(a, b)
+}
+
 /// Optimal-string-alignment distance (edits and adjacent transpositions) when it is at most
 /// `max`, else `None`. Bounded: stops early once every cell of a row exceeds `max`.
 pub fn edit_distance(a: &str, b: &str, max: u8) -> Option<u8> {
@@ -352,6 +420,24 @@ pub fn edit_distance(a: &str, b: &str, max: u8) -> Option<u8> {
     let b = b.as_bytes();
     let max = usize::from(max);
     if a.len().abs_diff(b.len()) > max {
+        return None;
+    }
+    // Each edit changes the character counts by at most 2 (a transposition by none): strings
+    // whose counts differ more are farther apart. Counts are folded into 64 buckets, which
+    // only lowers the difference, so the bound stays valid. Cheap, and most pairs stop here.
+    let mut hist = [0i16; 64];
+    for &x in a {
+        hist[usize::from(x & 63)] += 1;
+    }
+    for &x in b {
+        hist[usize::from(x & 63)] -= 1;
+    }
+    if hist
+        .iter()
+        .map(|h| usize::from(h.unsigned_abs()))
+        .sum::<usize>()
+        > 2 * max
+    {
         return None;
     }
     let n = b.len();
@@ -505,6 +591,26 @@ mod tests {
             ),
             0
         );
+    }
+
+    #[test]
+    fn names_cut_at_the_field_length() {
+        let cust = name_tokens("Conseil Grangeugronr Saint-Michel EURL");
+        let printed = "CONSEIL GRANGEUGRONR SAINT-MICHEL E";
+        let t = cut_tail(printed);
+        assert_eq!(t.as_deref(), Some("E"));
+        assert_eq!(
+            payer_name_similarity(&name_tokens(printed), &cust, t.as_deref()),
+            1000
+        );
+        let printed = "SA CHARPENTE MANTROUBEULL SAINT-MIC";
+        let cust = name_tokens("Charpente Mantroubeull Saint-Michel SA");
+        assert_eq!(
+            payer_name_similarity(&name_tokens(printed), &cust, cut_tail(printed).as_deref()),
+            1000
+        );
+        // A short name is not cut.
+        assert_eq!(cut_tail("GARAGE MAR"), None);
     }
 
     #[test]

@@ -1,8 +1,14 @@
 //! Scoring of reconciliation outcomes against labelled data (see [`super::synth`]): automatic
 //! rate among matchable events and wrong automatic allocations, per phenomenon.
+//!
+//! An event is right when its automatic allocations, netted per invoice, are exactly the
+//! expected ones *and* so are the differences written off beside them (discount, bank
+//! charges, rounding, by kind): a shortfall booked as a partial payment leaves an invoice open
+//! that the truth closes, and a partial payment booked as bank charges closes one the truth
+//! leaves open; both are wrong, although the amount applied is the received one.
 
 use super::synth::{Phenomenon, Truth};
-use super::Outcome;
+use super::{DeductionKind, Outcome};
 use crate::ids::{InvoiceId, TransactionId};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
@@ -91,6 +97,7 @@ pub fn score(truth: &[Truth], outcome: &Outcome) -> Scorecard {
     let mut card = Scorecard::default();
     for t in truth {
         let mut net: BTreeMap<InvoiceId, Decimal> = BTreeMap::new();
+        let mut off: BTreeMap<(InvoiceId, DeductionKind), Decimal> = BTreeMap::new();
         let mut lines = 0usize;
         let mut proposed: BTreeMap<InvoiceId, Decimal> = BTreeMap::new();
         for tx in &t.transactions {
@@ -98,6 +105,9 @@ pub fn score(truth: &[Truth], outcome: &Outcome) -> Scorecard {
                 let a = &outcome.allocations[k];
                 if a.auto {
                     *net.entry(a.invoice.clone()).or_default() += a.amount;
+                    if let Some(d) = a.deduction {
+                        *off.entry((a.invoice.clone(), d.kind)).or_default() += d.amount;
+                    }
                     lines += 1;
                 }
             }
@@ -108,14 +118,31 @@ pub fn score(truth: &[Truth], outcome: &Outcome) -> Scorecard {
             }
         }
         net.retain(|_, v| !v.is_zero());
+        off.retain(|_, v| !v.is_zero());
         let expected: BTreeMap<InvoiceId, Decimal> = t.expected.iter().cloned().collect();
+        let expected_off: BTreeMap<(InvoiceId, DeductionKind), Decimal> = t
+            .deductions
+            .iter()
+            .map(|(i, k, a)| ((i.clone(), *k), *a))
+            .collect();
+        let off_of = |m: &BTreeMap<(InvoiceId, DeductionKind), Decimal>, i: &InvoiceId| {
+            m.iter()
+                .filter(|((j, _), _)| j == i)
+                .map(|((_, k), a)| (*k, *a))
+                .collect::<Vec<_>>()
+        };
         let row = card.rows.entry(t.phenomenon).or_default();
         row.events += 1;
         row.auto_lines += lines;
+        // A line is wrong when its invoice is not expected, its amount differs, or what was
+        // written off beside it differs.
         let wrong_lines = net
             .iter()
-            .filter(|(i, a)| expected.get(*i) != Some(*a))
+            .filter(|(i, a)| {
+                expected.get(*i) != Some(*a) || off_of(&off, i) != off_of(&expected_off, i)
+            })
             .count();
+        let net_right = net == expected && off == expected_off;
         row.wrong_lines += wrong_lines.min(lines);
         if expected.is_empty() {
             if net.is_empty() {
@@ -125,7 +152,7 @@ pub fn score(truth: &[Truth], outcome: &Outcome) -> Scorecard {
             }
         } else {
             row.matchable += 1;
-            if net == expected {
+            if net_right {
                 row.auto_correct += 1;
             } else if !net.is_empty() {
                 row.auto_wrong += 1;
@@ -195,5 +222,73 @@ impl fmt::Display for Scorecard {
             self.total.auto_lines,
             self.total.auto_wrong
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::synth::Phenomenon;
+    use crate::reconcile::{Allocation, Confidence, Deduction, Rule};
+
+    fn alloc(invoice: &str, amount: i64, deduction: Option<(DeductionKind, i64)>) -> Allocation {
+        Allocation {
+            transaction: "T1".into(),
+            invoice: invoice.into(),
+            amount: Decimal::new(amount, 2),
+            auto: true,
+            confidence: Confidence(990),
+            rule: Rule::Reference,
+            reason: "test".into(),
+            evidence: vec![],
+            deduction: deduction.map(|(kind, a)| Deduction {
+                kind,
+                amount: Decimal::new(a, 2),
+            }),
+        }
+    }
+
+    fn card(truth: Truth, a: Allocation) -> Row {
+        let o = Outcome {
+            allocations: vec![a],
+            ..Outcome::default()
+        };
+        score(&[truth], &o).total
+    }
+
+    #[test]
+    fn write_offs_are_part_of_being_right() {
+        let fees = Truth {
+            phenomenon: Phenomenon::BankFees,
+            transactions: vec!["T1".into()],
+            expected: vec![("F1".into(), Decimal::new(118_500, 2))],
+            deductions: vec![("F1".into(), DeductionKind::BankFees, Decimal::new(1_500, 2))],
+        };
+        let right = card(
+            fees.clone(),
+            alloc("F1", 118_500, Some((DeductionKind::BankFees, 1_500))),
+        );
+        assert_eq!((right.auto_correct, right.wrong_lines), (1, 0));
+        // The received amount applied, but the shortfall left open: wrong.
+        let partial = card(fees.clone(), alloc("F1", 118_500, None));
+        assert_eq!((partial.auto_wrong, partial.wrong_lines), (1, 1));
+        // Booked as a discount instead of bank charges: wrong too.
+        let discount = card(
+            fees,
+            alloc("F1", 118_500, Some((DeductionKind::Discount, 1_500))),
+        );
+        assert_eq!(discount.auto_wrong, 1);
+        // A partial payment booked as bank charges closes an invoice that stays open: wrong.
+        let part = Truth {
+            phenomenon: Phenomenon::Partial,
+            transactions: vec!["T1".into()],
+            expected: vec![("F1".into(), Decimal::new(118_500, 2))],
+            deductions: vec![],
+        };
+        let r = card(
+            part,
+            alloc("F1", 118_500, Some((DeductionKind::BankFees, 1_500))),
+        );
+        assert_eq!((r.auto_wrong, r.wrong_lines), (1, 1));
     }
 }

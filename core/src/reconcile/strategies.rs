@@ -2,7 +2,7 @@
 //! payer's items, amount and combination within a customer, 1342-10 imputation, amount-only
 //! suggestions. Each returns a [`Proposal`] with evidence, a confidence and a reason.
 
-use super::engine::{Ident, Line, Proposal, State, SHARED_PAYER};
+use super::engine::{Ident, Line, N1Cand, N1Kind, Proposal, RefStep, Stage, State, SHARED_PAYER};
 use super::index::{cents, from_cents, Ns};
 use super::normalise;
 use super::subset::{self, Limits};
@@ -70,6 +70,80 @@ fn receipt_text(r: &Receipt) -> String {
     }
     t
 }
+
+/// Candidate reference words of a receipt for tolerant matching: runs of up to four
+/// consecutive tokens, compacted, of 4 characters or more with a digit.
+fn ref_words(r: &Receipt) -> Vec<String> {
+    let text = receipt_text(r);
+    let mut words: Vec<String> = Vec::new();
+    let toks = normalise::tokens(&text);
+    for i in 0..toks.len().min(64) {
+        let mut c = String::new();
+        for t in &toks[i..(i + 4).min(toks.len())] {
+            c.push_str(t);
+            if c.len() >= 4 && c.bytes().any(|b| b.is_ascii_digit()) {
+                words.push(c.clone());
+            }
+        }
+    }
+    words.sort_unstable();
+    words.dedup();
+    words
+}
+
+/// Whether the text says the payment is partial: a down payment, an instalment or the
+/// balance ("acompte", "échéance 2/3", "solde", "paiement partiel").
+fn partial_words(text: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "ACOMPTE",
+        "ACOMPTES",
+        "ACPTE",
+        "ACPT",
+        "ECHEANCE",
+        "ECHEANCES",
+        "ECH",
+        "PARTIEL",
+        "PARTIELLE",
+        "PARTIAL",
+        "SOLDE",
+        "RELIQUAT",
+        "VERSEMENT",
+        "INSTALMENT",
+        "INSTALLMENT",
+        "DEPOSIT",
+    ];
+    normalise::tokens(text)
+        .iter()
+        .any(|t| WORDS.contains(&t.as_str()))
+}
+
+/// Where the payer's bank is, from its IBAN: `Some(true)` outside France (a foreign
+/// transfer, the only kind that arrives less bank charges: within the EEA, PSD2 art. 81
+/// forbids deducting charges from the amount transferred), `Some(false)` in France or
+/// Monaco, `None` when the statement gives no IBAN.
+fn payer_abroad(r: &Receipt) -> Option<bool> {
+    let ib = normalise::iban(r.counterparty_iban.as_deref()?);
+    if ib.len() < 2 {
+        return None;
+    }
+    Some(!(ib.starts_with("FR") || ib.starts_with("MC")))
+}
+
+/// How many combinations of `k` among `n` items one would expect, by chance alone, to add up
+/// exactly to `target` cents: C(n, k) spread over the amount's range (a rough count of the
+/// sums a combination of that size can take). Among many open items, some combination of
+/// several matches almost any amount; a combination is evidence only when a chance match is
+/// unlikely.
+fn chance_combinations(n: usize, k: usize, target: i64) -> f64 {
+    let mut c = 1.0f64;
+    for i in 0..k.min(n) {
+        c = c * (n - i) as f64 / (i + 1) as f64;
+    }
+    c / (target.max(1) as f64)
+}
+
+/// Above this expected number of chance matches, a unique combination is not applied.
+const CHANCE_MAX: f64 = 0.01;
 
 fn kind_rank(k: RefKind) -> u8 {
     match k {
@@ -209,6 +283,7 @@ impl State<'_> {
     pub(super) fn identify_with(&self, r: usize, names: bool) -> Ident {
         let rec = self.receipts[r];
         let mut custs: Vec<(u32, u16, super::Evidence)> = Vec::new();
+        let mut homonyms: Vec<u32> = Vec::new();
         if let Some(ib) = rec.counterparty_iban.as_deref() {
             let k = normalise::iban(ib);
             if let Some(v) = self
@@ -254,15 +329,22 @@ impl State<'_> {
         }
         if let Some(n) = rec.counterparty_name.as_deref().filter(|_| names) {
             let toks = normalise::name_tokens(n);
+            let tail = normalise::cut_tail(n);
             if let Some(v) = self
                 .learnt_name
                 .get(&toks.join(" "))
                 .filter(|v| v.len() <= SHARED_PAYER)
             {
+                // A name learnt for several customers is a name they share: it no longer
+                // tells which one paid.
+                let shared = v.len() > 1;
                 for &c in v {
+                    if shared {
+                        homonyms.push(c);
+                    }
                     custs.push((
                         c,
-                        930,
+                        if shared { 780 } else { 930 },
                         Evidence::PayerName {
                             name: n.to_owned(),
                             similarity: 1000,
@@ -305,7 +387,11 @@ impl State<'_> {
                 .into_iter()
                 .map(|c| {
                     (
-                        normalise::name_similarity(&toks, &self.ledger.name_toks[c as usize]),
+                        normalise::payer_name_similarity(
+                            &toks,
+                            &self.ledger.name_toks[c as usize],
+                            tail.as_deref(),
+                        ),
                         c,
                     )
                 })
@@ -320,6 +406,9 @@ impl State<'_> {
                     let penalty = if close.len() > 1 { 150 } else { 0 };
                     for (s, c) in close {
                         let base: u16 = if s >= 950 { 930 } else { 910 };
+                        if penalty > 0 {
+                            homonyms.push(c);
+                        }
                         custs.push((
                             c,
                             base - penalty,
@@ -332,22 +421,78 @@ impl State<'_> {
                 }
             }
         }
+        if names {
+            // A group or a factor paying for a customer often names it in the remittance:
+            // every word of a name of two words or more, in the text.
+            let words: Vec<String> = normalise::name_tokens(&rec.remittance)
+                .into_iter()
+                .filter(|w| w.len() >= 2 && w.bytes().all(|b| b.is_ascii_alphabetic()))
+                .collect();
+            let m = words.len().min(10);
+            let mut cand: Vec<u32> = Vec::new();
+            for i in 0..m {
+                for j in i + 1..m {
+                    cand.extend(
+                        self.ledger
+                            .by_name_pair
+                            .get(super::index::pair_hash(&words[i], &words[j]))
+                            .take(31),
+                    );
+                }
+            }
+            cand.sort_unstable();
+            cand.dedup();
+            let named: Vec<u32> = cand
+                .into_iter()
+                .filter(|&c| {
+                    let t = &self.ledger.name_toks[c as usize];
+                    t.len() >= 2 && t.iter().all(|w| words.contains(w))
+                })
+                .collect();
+            if named.len() == 1 && !custs.iter().any(|x| x.0 == named[0] && x.1 >= 920) {
+                let c = named[0];
+                custs.push((
+                    c,
+                    920,
+                    Evidence::CustomerNameInText {
+                        name: self.ledger.cust_names[c as usize].clone(),
+                    },
+                ));
+            }
+        }
         custs.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        Ident { custs }
+        Ident { custs, homonyms }
     }
 
-    /// The reference pass: exact references decide. Returns true when the receipt is settled
-    /// (applied or flagged as a duplicate) and needs no further pass.
-    pub(super) fn reference_pass(&mut self, r: usize) -> bool {
-        let mut hits = self.collect_hits(r);
-        if hits.is_empty() {
-            return false;
+    /// The reference pass: exact references decide. In the first sweep (`strict`) only a
+    /// reference whose amount is explained (equal, a combination, a deduction no neighbouring
+    /// invoice of the payer explains as well) is applied; partial payments, overpayments and
+    /// such deductions are deferred to the second sweep, which weighs them against the payer's
+    /// neighbouring invoices still open (a mistyped digit lands on a neighbour).
+    pub(super) fn reference_pass(&mut self, r: usize, stage: Stage) -> RefStep {
+        let strict = stage == Stage::First;
+        let mut hits = if stage != Stage::Second {
+            let h = self.collect_hits(r);
+            if h.is_empty() {
+                return RefStep::Open;
+            }
+            if strict {
+                self.hits_cache.insert(r, h.clone());
+            }
+            h
+        } else {
+            match self.hits_cache.get(&r) {
+                Some(h) => h.clone(),
+                None => return RefStep::Open,
+            }
+        };
+        if stage == Stage::Late && hits.is_empty() {
+            return RefStep::Open;
         }
-        self.hits_cache.insert(r, hits.clone());
         if hits.len() > self.policy.max_combination_candidates {
             // A reference shared by too many items (a public buyer's service code): it
             // identifies the customer, the customer pass decides.
-            return false;
+            return RefStep::Open;
         }
         // The cheap identification (IBAN, mandate, SIREN) first: when it already designates
         // the referenced items' customer, the name search adds nothing to the decision.
@@ -377,44 +522,11 @@ impl State<'_> {
                 let custs: Vec<u32> = ident.custs.iter().map(|x| x.0).collect();
                 let tol = self.tolerant_hits(r, &custs, &[]);
                 if !tol.is_empty() {
-                    return false;
+                    return RefStep::Open;
                 }
                 foreign = true;
             }
         }
-        let p = match self.evaluate_hits(r, &hits, &ident, false, foreign) {
-            HitsOutcome::Duplicate(items) => {
-                if foreign {
-                    return false;
-                }
-                let rec = self.receipts[r];
-                self.flags.push(super::Flag::Duplicate {
-                    transaction: rec.id.clone(),
-                    invoices: items
-                        .iter()
-                        .map(|&i| self.ledger.invoices[i as usize].id.clone())
-                        .collect(),
-                });
-                return true;
-            }
-            HitsOutcome::Nothing => return false,
-            HitsOutcome::Proposal(p) => p,
-        };
-        let partial_or_over = p.surplus > 0
-            || p.lines.iter().any(|l| {
-                l.deduction.is_none() && l.cents > 0 && l.cents < self.open[l.inv as usize]
-            });
-        if !partial_or_over {
-            // The amount is explained (equal, a combination, a deduction).
-            if p.eligible && p.confidence >= self.policy.auto_threshold {
-                return self.commit(r, p);
-            }
-            return false;
-        }
-        // The amount does not fit the referenced items: the payer's own open items one edit
-        // away from what was typed may be what was meant (sequential numbers make such typos
-        // land on a neighbour). One whose open amount is exactly the amount wins; any that
-        // could be meant makes the partial or overpayment reading unsafe to apply.
         let a = self.rem[r];
         let mut cs: Vec<u32> = hits
             .iter()
@@ -423,97 +535,475 @@ impl State<'_> {
         cs.sort_unstable();
         cs.dedup();
         let exclude: Vec<u32> = hits.iter().map(|h| h.inv).collect();
-        let near: Vec<Hit> = if foreign {
+        let p = match self.evaluate_hits(r, &hits, &ident, false, foreign) {
+            HitsOutcome::Duplicate(items) => {
+                if foreign {
+                    return RefStep::Open;
+                }
+                if self.is_repayment(r, &items) {
+                    self.flag_duplicate(r, &items);
+                    return RefStep::Settled;
+                }
+                if strict {
+                    return RefStep::Deferred;
+                }
+                // A settled neighbour of exactly this amount: paid twice, the second time
+                // with a typo in the reference.
+                let repaid: Vec<u32> = self
+                    .near_items(r, &cs, &exclude, 1)
+                    .into_iter()
+                    .filter(|&i| self.open[i as usize] == 0 && self.is_repayment(r, &[i]))
+                    .collect();
+                if !repaid.is_empty() {
+                    self.flag_duplicate(r, &repaid);
+                    return RefStep::Settled;
+                }
+                // The referenced items are settled and the amount is not theirs: a mistyped
+                // reference of a neighbouring invoice of the same customer whose open amount
+                // it is.
+                let near = self.near_items(r, &cs, &exclude, self.policy.max_edit_distance);
+                let exact: Vec<u32> = near
+                    .iter()
+                    .copied()
+                    .filter(|&i| self.open[i as usize] == a)
+                    .collect();
+                if exact.len() == 1 && self.apply_neighbour(r, exact[0], &ident) {
+                    return RefStep::Settled;
+                }
+                return RefStep::Open;
+            }
+            HitsOutcome::Nothing => return RefStep::Open,
+            HitsOutcome::Proposal(p) => p,
+        };
+        let partial_or_over = p.surplus > 0
+            || p.lines.iter().any(|l| {
+                l.deduction.is_none() && l.cents > 0 && l.cents < self.open[l.inv as usize]
+            });
+        let deducted = p.lines.iter().any(|l| l.deduction.is_some());
+        let confident = p.eligible && p.confidence >= self.policy.auto_threshold;
+        if !partial_or_over && !deducted {
+            // The amount is explained exactly (equal, a combination).
+            if confident {
+                return self.commit_step(r, p);
+            }
+            return RefStep::Open;
+        }
+        // The amount does not equal the referenced items: the payer's own open items one edit
+        // away from what was typed may be what was meant (sequential numbers make such typos
+        // land on a neighbour).
+        let near2: Vec<(u32, u8)> = if foreign {
             Vec::new()
         } else {
-            self.tolerant_hits(r, &cs, &exclude)
-                .into_iter()
-                .filter(|h| h.kind == RefKind::Tolerant && h.distance <= 1)
-                .collect()
+            self.near_items_dist(r, &cs, &exclude, self.policy.max_edit_distance.max(1))
         };
-        let exact: Vec<&Hit> = near
+        let near: Vec<u32> = near2.iter().filter(|x| x.1 <= 1).map(|x| x.0).collect();
+        let near_open: Vec<u32> = near
             .iter()
-            .filter(|h| self.open[h.inv as usize] == a)
+            .copied()
+            .filter(|&i| self.open[i as usize] > 0)
             .collect();
-        if exact.len() == 1 {
-            let h = exact[0].clone();
-            if let HitsOutcome::Proposal(q) = self.evaluate_hits(r, &[h], &ident, true, false) {
-                if q.eligible && q.confidence >= self.policy.auto_threshold {
-                    return self.commit(r, q);
+        // Open exactly the amount: one edit away, or two for long numbers (a number cut
+        // short at the field length, two digits mistyped).
+        let mut near_exact: Vec<u32> = near_open
+            .iter()
+            .copied()
+            .filter(|&i| self.open[i as usize] == a)
+            .collect();
+        if near_exact.is_empty() {
+            near_exact = near2
+                .iter()
+                .map(|x| x.0)
+                .filter(|&i| self.open[i as usize] == a)
+                .collect();
+        }
+        let near_fit: Vec<u32> = near_open
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let o = self.open[i as usize];
+                o > a && self.deduction_kind(r, &[i], o, a, false).is_some()
+            })
+            .collect();
+        // A settled neighbour of exactly this amount: perhaps paid twice, the second time with
+        // a typo in the reference.
+        let repaid_neighbour = near
+            .iter()
+            .any(|&i| self.open[i as usize] == 0 && self.original_amounts(i).contains(&a));
+        if !partial_or_over {
+            // A deduction: applied unless a neighbour explains the amount as well.
+            if near_exact.is_empty() && near_fit.is_empty() && !repaid_neighbour {
+                if confident {
+                    return self.commit_step(r, p);
                 }
+                return RefStep::Open;
             }
+            if strict {
+                return RefStep::Deferred;
+            }
+            if near_exact.len() == 1 && self.apply_neighbour(r, near_exact[0], &ident) {
+                return RefStep::Settled;
+            }
+            self.push_n1(r, &hits, &ident, N1Kind::Exact);
+            return RefStep::Open;
+        }
+        if strict {
+            return RefStep::Deferred;
+        }
+        // One neighbour whose open amount is exactly the amount wins.
+        if near_exact.len() == 1 && self.apply_neighbour(r, near_exact[0], &ident) {
+            return RefStep::Settled;
+        }
+        let sum: i64 = p.lines.iter().map(|l| l.cents).sum();
+        let overpaid = p.surplus > 0;
+        // Paying more than twice what the referenced items have open is not an overpayment
+        // one would make: a neighbour the amount fits less a deduction is what was meant.
+        if overpaid
+            && p.surplus > sum
+            && near_exact.is_empty()
+            && near_fit.len() == 1
+            && self.apply_neighbour(r, near_fit[0], &ident)
+        {
+            return RefStep::Settled;
         }
         // An amount equal to one instalment of the referenced invoice's schedule is its own
         // evidence.
         let instalment = p.lines.len() == 1
-            && p.surplus == 0
+            && !overpaid
             && self.ledger.invoices[p.lines[0].inv as usize]
                 .instalments
                 .iter()
                 .any(|i| cents(i.amount) == a);
-        let ambiguous_near = !instalment && near.iter().any(|h| self.open[h.inv as usize] >= a);
+        // Words of a partial payment ("acompte", "solde", "échéance") contradict an
+        // overpayment.
+        let contradicted = overpaid && partial_words(&receipt_text(self.receipts[r]));
         // A partial or overpayment reading is applied only for a payer identified as the
-        // invoice's customer, with no neighbour it could have meant.
+        // invoice's customer.
         let payer_is_customer = cs.len() == 1 && ident.strength(cs[0]).is_some();
-        if p.eligible
-            && p.confidence >= self.policy.auto_threshold
-            && !ambiguous_near
-            && payer_is_customer
-        {
-            return self.commit(r, p);
+        if !(confident && payer_is_customer && !contradicted) {
+            if !foreign {
+                // Perhaps one of several receipts paying this invoice (N:1).
+                self.push_n1(r, &hits, &ident, N1Kind::Exact);
+            }
+            return RefStep::Open;
         }
-        if p.surplus == 0 && p.lines.len() == 1 && !foreign {
-            // Perhaps one of several receipts paying this invoice (N:1).
-            self.partials.push((p.lines[0].inv, r));
+        if instalment {
+            return self.commit_step(r, p);
+        }
+        // The payer may have meant a neighbour of the invoice it typed. Never applied: when
+        // a neighbour fits the amount less a deduction, or a settled neighbour had exactly
+        // this amount (paid twice, the second time with a typo); for an overpayment, when
+        // the amount is a round figure (as down payments are) it could be a partial payment
+        // of a neighbour, or when it is more than twice what is open (not an overpayment
+        // one makes) and any neighbour is open.
+        let could_be_partial_of_neighbour = near_open.iter().any(|&i| self.open[i as usize] >= a);
+        let hard_ambiguous = !near_fit.is_empty()
+            || !near_exact.is_empty()
+            || repaid_neighbour
+            || (overpaid
+                && ((a % 1000 == 0 && could_be_partial_of_neighbour)
+                    || (p.surplus > sum && !near_open.is_empty())));
+        if hard_ambiguous {
+            self.push_n1(r, &hits, &ident, N1Kind::Exact);
+            return RefStep::Open;
+        }
+        if near_open.is_empty() {
+            return self.commit_step(r, p);
+        }
+        // Open neighbours the amount does not fit: whether the payer makes typos decides,
+        // once its other receipts of the run were matched.
+        match stage {
+            Stage::First | Stage::Second => {
+                self.late.push(r);
+                self.push_n1(r, &hits, &ident, N1Kind::Exact);
+                RefStep::Open
+            }
+            Stage::Late => {
+                let c = cs[0] as usize;
+                let (exact_refs, typos) = &self.profile;
+                let typo_prone = typos.get(c).copied().unwrap_or(true);
+                let careful = exact_refs.get(c).copied().unwrap_or(false) && !typo_prone;
+                // An overpayment of the very invoice typed is likelier than a typo and an
+                // overpayment of a neighbour, unless the payer is seen to make typos; a
+                // partial payment, only for a payer seen to type its references right, or
+                // when no neighbour has as much open.
+                let allow = if overpaid {
+                    !typo_prone
+                } else {
+                    careful || (!typo_prone && !could_be_partial_of_neighbour)
+                };
+                if allow {
+                    self.commit_step(r, p)
+                } else {
+                    RefStep::Open
+                }
+            }
+        }
+    }
+
+    /// Commits a proposal and says whether the receipt is settled.
+    fn commit_step(&mut self, r: usize, p: Proposal) -> RefStep {
+        if self.commit(r, p) {
+            RefStep::Settled
+        } else {
+            RefStep::Open
+        }
+    }
+
+    /// Applies receipt `r` to invoice `i`, a neighbour of the invoice its reference names (one
+    /// edit away, same customer), when the tolerant reading is confident. True when applied.
+    fn apply_neighbour(&mut self, r: usize, i: u32, ident: &Ident) -> bool {
+        let number = normalise::compact(self.inv_number(i));
+        let words = ref_words(self.receipts[r]);
+        let max = if number.len() >= 8 {
+            self.policy.max_edit_distance
+        } else {
+            1
+        };
+        let Some((d, w)) = words
+            .iter()
+            .filter_map(|w| normalise::edit_distance(w, &number, max).map(|d| (d, w.clone())))
+            .min()
+        else {
+            return false;
+        };
+        let h = Hit {
+            inv: i,
+            kind: RefKind::Tolerant,
+            found: w,
+            distance: d,
+        };
+        if let HitsOutcome::Proposal(q) = self.evaluate_hits(r, &[h], ident, true, false) {
+            if q.eligible && q.confidence >= self.policy.auto_threshold {
+                return self.commit(r, q);
+            }
         }
         false
     }
 
-    /// Several receipts referencing the same invoice, none applied alone, that together pay
-    /// exactly its open amount (an invoice paid in instalments, N:1): applied together.
+    /// Open or settled items of the customers `custs` (other than `exclude`) whose number is
+    /// one edit (or transposition) away from a word of the receipt, or up to `max` edits for
+    /// numbers of 8 characters or more.
+    fn near_items(&self, r: usize, custs: &[u32], exclude: &[u32], max: u8) -> Vec<u32> {
+        self.near_items_dist(r, custs, exclude, max)
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// [`Self::near_items`] with the distance of each.
+    fn near_items_dist(&self, r: usize, custs: &[u32], exclude: &[u32], max: u8) -> Vec<(u32, u8)> {
+        let words = ref_words(self.receipts[r]);
+        let mut out: Vec<(u32, u8)> = Vec::new();
+        let mut number = String::new();
+        for &c in custs {
+            for &i in self.ledger.items_of(c) {
+                if exclude.contains(&i) || !self.currency_ok(r, i) {
+                    continue;
+                }
+                normalise::compact_into(self.inv_number(i), &mut number);
+                let m = if number.len() >= 8 { max } else { max.min(1) };
+                let d = words
+                    .iter()
+                    .filter(|w| w.len().abs_diff(number.len()) <= usize::from(m))
+                    .filter_map(|w| normalise::edit_distance(w, &number, m))
+                    .min();
+                if let Some(d) = d {
+                    out.push((i, d));
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup_by_key(|x| x.0);
+        out
+    }
+
+    /// The amounts a payment of invoice `i` would have: its total, what the source had open,
+    /// and what was applied to it in this run.
+    fn original_amounts(&self, i: u32) -> [i64; 3] {
+        let inv = self.ledger.invoices[i as usize];
+        [
+            cents(inv.total_with_vat.abs()),
+            cents(inv.amount_due.abs()),
+            self.received[i as usize],
+        ]
+    }
+
+    /// Whether the amount is what the settled `items` were (or were paid): a second payment.
+    fn is_repayment(&self, r: usize, items: &[u32]) -> bool {
+        let a = self.rem[r];
+        let total: i64 = items.iter().map(|&i| self.original_amounts(i)[0]).sum();
+        a == total || items.iter().any(|&i| self.original_amounts(i).contains(&a))
+    }
+
+    fn flag_duplicate(&mut self, r: usize, items: &[u32]) {
+        let rec = self.receipts[r];
+        self.flags.push(super::Flag::Duplicate {
+            transaction: rec.id.clone(),
+            invoices: items
+                .iter()
+                .map(|&i| self.ledger.invoices[i as usize].id.clone())
+                .collect(),
+        });
+    }
+
+    /// Records the open items of `hits` as N:1 candidates of receipt `r`.
+    fn push_n1(&mut self, r: usize, hits: &[Hit], ident: &Ident, kind: N1Kind) {
+        for h in hits {
+            if self.open[h.inv as usize] > 0 {
+                let strength = ident
+                    .strength(self.ledger.inv_cust[h.inv as usize])
+                    .unwrap_or(0);
+                self.n1.push(N1Cand {
+                    inv: h.inv,
+                    r,
+                    kind,
+                    strength,
+                });
+            }
+        }
+    }
+
+    /// Several receipts, none applied alone, that together pay exactly the open amount of one
+    /// invoice they all designate (an invoice paid in instalments, or a down payment and the
+    /// balance, N:1): applied together. A receipt designates an invoice by an exact reference,
+    /// by a reference close to one of its identified payer's invoices, or, without any
+    /// reference, as an open item of its identified customer (then each receipt's payer must
+    /// be identified as that customer). The combination must be the only one for the invoice,
+    /// and no receipt may take part in the combination of another invoice.
     pub(super) fn several_receipts_pass(&mut self) {
-        let mut v = self.partials.clone();
-        v.sort_unstable();
-        v.dedup();
-        v.retain(|&(_, r)| self.rem[r] > 0);
+        let mut v: Vec<N1Cand> = self
+            .n1
+            .iter()
+            .copied()
+            .filter(|c| {
+                let o = self.open[c.inv as usize];
+                self.rem[c.r] > 0 && !self.has_auto[c.r] && o > 0 && self.rem[c.r] < o
+            })
+            .collect();
+        v.sort_by(|a, b| {
+            (a.inv, a.r, a.kind, std::cmp::Reverse(a.strength)).cmp(&(
+                b.inv,
+                b.r,
+                b.kind,
+                std::cmp::Reverse(b.strength),
+            ))
+        });
+        v.dedup_by_key(|c| (c.inv, c.r));
+        let mut sols: Vec<Vec<N1Cand>> = Vec::new();
         let mut k = 0;
         while k < v.len() {
-            let inv = v[k].0;
+            let inv = v[k].inv;
             let mut j = k;
-            while j < v.len() && v[j].0 == inv {
+            while j < v.len() && v[j].inv == inv {
                 j += 1;
             }
-            let rs: Vec<usize> = v[k..j].iter().map(|x| x.1).collect();
+            let group: Vec<N1Cand> = v[k..j].iter().copied().take(16).collect();
             k = j;
-            let total: i64 = rs.iter().map(|&r| self.rem[r]).sum();
-            if rs.len() < 2 || total != self.open[inv as usize] {
+            if group.len() < 2 {
                 continue;
             }
-            let ids = rs
+            let vals: Vec<i64> = group.iter().map(|c| self.rem[c.r]).collect();
+            let s = subset::find(
+                &vals,
+                self.open[inv as usize],
+                &[],
+                Limits {
+                    max_items: 6,
+                    max_solutions: 2,
+                    max_nodes: 20_000,
+                },
+            );
+            if s.solutions.len() == 1
+                && !s.exhausted
+                && s.solutions[0].len() >= 2
+                && chance_combinations(group.len(), s.solutions[0].len(), self.open[inv as usize])
+                    <= CHANCE_MAX
+            {
+                sols.push(s.solutions[0].iter().map(|&x| group[x]).collect());
+            }
+        }
+        let mut uses: HashMap<usize, usize> = HashMap::new();
+        for sol in &sols {
+            for c in sol {
+                *uses.entry(c.r).or_default() += 1;
+            }
+        }
+        for sol in sols {
+            if sol.iter().any(|c| uses.get(&c.r).copied().unwrap_or(0) > 1) {
+                continue;
+            }
+            let inv = sol[0].inv;
+            let worst = sol.iter().map(|c| c.kind).max().unwrap_or(N1Kind::Exact);
+            let (rule, conf, how) = match worst {
+                N1Kind::Exact => (
+                    Rule::Reference,
+                    950,
+                    "reference to it in each of the receipts",
+                ),
+                N1Kind::Tolerant => (
+                    Rule::TolerantReference,
+                    if sol
+                        .iter()
+                        .all(|c| c.kind == N1Kind::Exact || c.strength > 0)
+                    {
+                        930
+                    } else {
+                        0
+                    },
+                    "reference to it, exact or within the payer's own invoices, in each of the receipts",
+                ),
+                N1Kind::Open => (
+                    Rule::CustomerCombination,
+                    sol.iter()
+                        .map(|c| c.strength)
+                        .min()
+                        .unwrap_or(0)
+                        .saturating_sub(20),
+                    "receipts of the identified customer",
+                ),
+            };
+            if conf < self.policy.auto_threshold {
+                continue;
+            }
+            let total = self.open[inv as usize];
+            let ids = sol
                 .iter()
-                .map(|&r| self.receipts[r].id.to_string())
+                .map(|c| self.receipts[c.r].id.to_string())
                 .collect::<Vec<_>>()
                 .join(", ");
-            for &r in &rs {
+            let c = self.ledger.inv_cust[inv as usize];
+            for cand in &sol {
+                let r = cand.r;
                 let a = self.rem[r];
                 let ident = self.identify(r);
-                let c = self.ledger.inv_cust[inv as usize];
-                let mut evidence = vec![Evidence::Reference {
-                    kind: RefKind::InvoiceNumber,
-                    found: self.inv_number(inv).to_owned(),
-                    distance: 0,
-                }];
+                let mut evidence = Vec::new();
+                if cand.kind != N1Kind::Open {
+                    evidence.push(Evidence::Reference {
+                        kind: if cand.kind == N1Kind::Exact {
+                            RefKind::InvoiceNumber
+                        } else {
+                            RefKind::Tolerant
+                        },
+                        found: self.inv_number(inv).to_owned(),
+                        distance: 0,
+                    });
+                }
                 evidence.extend(ident.evidence(c));
+                evidence.push(Evidence::UniqueCombination { items: sol.len() });
                 let p = Proposal {
-                    lines: vec![Line { inv, cents: a, deduction: None }],
-                    rule: Rule::Reference,
-                    confidence: 950,
+                    lines: vec![Line {
+                        inv,
+                        cents: a,
+                        deduction: None,
+                    }],
+                    rule,
+                    confidence: conf,
                     eligible: true,
                     evidence,
                     reason: format!(
-                        "reference to {} (exact or by its sequence number) in each of the receipts {ids}, which together pay its open amount {} (several receipts for one invoice); this one {}{}",
-                        self.inv_number(inv),
+                        "{how} {ids}, which together pay exactly its open amount {} (several receipts for one invoice {}); this one {}{}",
                         fmt_amount(total),
+                        self.inv_number(inv),
                         fmt_amount(a),
                         self.payer_text(&ident, &[c])
                     ),
@@ -528,16 +1018,29 @@ impl State<'_> {
     /// The customer pass: tolerant references within the payer's items, then amount or a
     /// unique combination, then 1342-10 imputation; otherwise suggestions.
     pub(super) fn customer_pass(&mut self, r: usize) {
+        // What the reference pass could not apply may be applicable now that other receipts
+        // were applied (the balance of an invoice paid before its down payment was weighed).
+        if self.hits_cache.contains_key(&r)
+            && self.reference_pass(r, Stage::Second) == RefStep::Settled
+        {
+            self.hits_cache.remove(&r);
+            return;
+        }
         let ident = self.identify(r);
         let hits = self.hits_cache.remove(&r).unwrap_or_default();
         let mut fallback: Vec<Proposal> = Vec::new();
-        if !hits.is_empty() && hits.len() <= self.policy.max_combination_candidates {
-            let foreign = !ident.custs.is_empty()
-                && hits.iter().all(|h| {
-                    ident
-                        .strength(self.ledger.inv_cust[h.inv as usize])
-                        .is_none()
-                });
+        let shared = hits.len() > self.policy.max_combination_candidates;
+        let foreign = !ident.custs.is_empty()
+            && hits.iter().all(|h| {
+                ident
+                    .strength(self.ledger.inv_cust[h.inv as usize])
+                    .is_none()
+            });
+        // An exact reference to an open item of the payer (or of an unknown payer) that the
+        // reference pass did not apply: no other item of the customer is applied instead.
+        let own_open_ref =
+            !shared && !foreign && hits.iter().any(|h| self.open[h.inv as usize] != 0);
+        if !hits.is_empty() && !shared {
             match self.evaluate_hits(r, &hits, &ident, false, foreign) {
                 // The reference pass did not apply it: only proposed now.
                 HitsOutcome::Proposal(mut p) => {
@@ -546,21 +1049,16 @@ impl State<'_> {
                 }
                 HitsOutcome::Duplicate(_) if foreign => {}
                 HitsOutcome::Duplicate(items) => {
-                    let rec = self.receipts[r];
-                    self.flags.push(super::Flag::Duplicate {
-                        transaction: rec.id.clone(),
-                        invoices: items
-                            .iter()
-                            .map(|&i| self.ledger.invoices[i as usize].id.clone())
-                            .collect(),
-                    });
-                    return;
+                    if self.is_repayment(r, &items) {
+                        self.flag_duplicate(r, &items);
+                        return;
+                    }
                 }
                 HitsOutcome::Nothing => {}
             }
         }
         let mut ident = ident;
-        if hits.len() > self.policy.max_combination_candidates {
+        if shared {
             // A shared order/buyer reference identifies the customer.
             let mut cs: Vec<u32> = hits
                 .iter()
@@ -580,24 +1078,52 @@ impl State<'_> {
                 ));
             }
         }
-        let mut custs: Vec<u32> = ident.custs.iter().map(|x| x.0).collect();
-        custs.dedup();
-        {
-            let mut seen = Vec::new();
-            custs.retain(|c| {
-                if seen.contains(c) {
-                    false
-                } else {
-                    seen.push(*c);
-                    true
-                }
-            });
+        let mut custs: Vec<u32> = Vec::new();
+        for x in &ident.custs {
+            if !custs.contains(&x.0) {
+                custs.push(x.0);
+            }
         }
         custs.truncate(8);
+        let mut tol: Vec<Hit> = Vec::new();
         if !custs.is_empty() {
-            let tol = self.tolerant_hits(r, &custs, &[]);
+            tol = self.tolerant_hits(r, &custs, &[]);
+            if tol.len() > 1 {
+                // Several of the payer's invoices as close to what was typed: the one the
+                // amount fits (equal, or less a deduction within policy), if only one does.
+                let a = self.rem[r];
+                let fits: Vec<Hit> = tol
+                    .iter()
+                    .filter(|h| {
+                        let o = self.open[h.inv as usize];
+                        o == a || (o > a && self.deduction_kind(r, &[h.inv], o, a, false).is_some())
+                    })
+                    .cloned()
+                    .collect();
+                if fits.len() == 1 {
+                    tol = fits;
+                }
+            }
+            if !tol.is_empty() && !own_open_ref {
+                // A settled invoice of the payer close to what was typed, of exactly this
+                // amount: paid twice (the second time with a typo or a cut reference).
+                let repaid: Vec<u32> = self
+                    .near_items(r, &custs, &[], self.policy.max_edit_distance)
+                    .into_iter()
+                    .filter(|&i| self.open[i as usize] == 0 && self.is_repayment(r, &[i]))
+                    .collect();
+                if !repaid.is_empty() {
+                    self.flag_duplicate(r, &repaid);
+                    return;
+                }
+            }
             if !tol.is_empty() {
-                if let HitsOutcome::Proposal(p) = self.evaluate_hits(r, &tol, &ident, true, false) {
+                if let HitsOutcome::Proposal(mut p) =
+                    self.evaluate_hits(r, &tol, &ident, true, false)
+                {
+                    if own_open_ref {
+                        p.eligible = false;
+                    }
                     if p.eligible && p.confidence >= self.policy.auto_threshold {
                         self.commit(r, p);
                         return;
@@ -605,7 +1131,10 @@ impl State<'_> {
                     fallback.push(p);
                 }
             }
-            if let Some(p) = self.by_customer(r, &ident, &custs) {
+            if let Some(mut p) = self.by_customer(r, &ident, &custs) {
+                if own_open_ref {
+                    p.eligible = false;
+                }
                 if p.eligible && p.confidence >= self.policy.auto_threshold {
                     self.commit(r, p);
                     return;
@@ -618,6 +1147,42 @@ impl State<'_> {
                 fallback.push(p);
             }
         }
+        // The receipt is not applied alone: it may be one of several paying one invoice.
+        let amount_fits = fallback
+            .iter()
+            .any(|p| p.evidence.contains(&Evidence::AmountEqual));
+        if !foreign && !shared {
+            self.push_n1(r, &hits, &ident, N1Kind::Exact);
+        }
+        let tol_n1: Vec<Hit> = tol.iter().filter(|h| h.distance <= 1).cloned().collect();
+        self.push_n1(r, &tol_n1, &ident, N1Kind::Tolerant);
+        if hits.is_empty() && tol.is_empty() && !amount_fits {
+            // No reference and no amount fits: any open item of a customer identified
+            // strongly enough.
+            for &(c, strength, _) in &ident.custs {
+                if strength < self.policy.auto_threshold + 20 {
+                    continue;
+                }
+                let items: Vec<u32> = self
+                    .ledger
+                    .items_of(c)
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        self.open[i as usize] > 0 && self.currency_ok(r, i) && self.issued_by(r, i)
+                    })
+                    .take(self.policy.max_combination_candidates)
+                    .collect();
+                for inv in items {
+                    self.n1.push(N1Cand {
+                        inv,
+                        r,
+                        kind: N1Kind::Open,
+                        strength,
+                    });
+                }
+            }
+        }
         fallback.sort_by_key(|p| std::cmp::Reverse(p.confidence));
         let mut it = fallback.into_iter();
         if let Some(mut best) = it.next() {
@@ -628,19 +1193,7 @@ impl State<'_> {
                 p
             }));
             best.alternatives.truncate(4);
-            let single_partial = best.lines.len() == 1
-                && best.surplus == 0
-                && matches!(best.rule, Rule::Reference | Rule::TolerantReference)
-                && best.lines[0].deduction.is_none()
-                && best.lines[0].cents > 0
-                && best.lines[0].cents < self.open[best.lines[0].inv as usize];
-            let inv = best.lines.first().map(|l| l.inv);
-            if !self.commit(r, best) && single_partial {
-                if let Some(inv) = inv {
-                    // Perhaps one of several receipts paying this invoice (N:1).
-                    self.partials.push((inv, r));
-                }
-            }
+            self.commit(r, best);
         }
     }
 
@@ -649,28 +1202,17 @@ impl State<'_> {
     pub(super) fn tolerant_hits(&self, r: usize, custs: &[u32], exclude: &[u32]) -> Vec<Hit> {
         let rec = self.receipts[r];
         let text = receipt_text(rec);
-        let mut words: Vec<String> = Vec::new();
-        let toks = normalise::tokens(&text);
-        for i in 0..toks.len().min(64) {
-            let mut c = String::new();
-            for t in &toks[i..(i + 4).min(toks.len())] {
-                c.push_str(t);
-                if c.len() >= 4 && c.bytes().any(|b| b.is_ascii_digit()) {
-                    words.push(c.clone());
-                }
-            }
-        }
-        words.sort_unstable();
-        words.dedup();
-        let nums = normalise::numbers(&text);
+        let words = ref_words(rec);
+        let nums = normalise::trailing_numbers(&text);
         let amount_text = fmt_amount(self.rem[r]);
         let mut out = Vec::new();
+        let mut number = String::new();
         for &c in custs {
             for &i in self.ledger.items_of(c) {
                 if self.open[i as usize] == 0 || !self.currency_ok(r, i) || exclude.contains(&i) {
                     continue;
                 }
-                let number = normalise::compact(self.inv_number(i));
+                normalise::compact_into(self.inv_number(i), &mut number);
                 let max = if number.len() >= 8 {
                     self.policy.max_edit_distance
                 } else {
@@ -745,7 +1287,13 @@ impl State<'_> {
             (_, true) => 920,
             (true, _) => {
                 if open_hits.iter().all(|h| h.kind == RefKind::Sequence) {
-                    930
+                    // A sequence number of three digits or more within the payer's items is
+                    // nearly as specific as the whole number.
+                    if open_hits.iter().all(|h| h.found.len() >= 3) {
+                        945
+                    } else {
+                        930
+                    }
                 } else {
                     950
                 }
@@ -863,7 +1411,10 @@ impl State<'_> {
         // 2. A unique subset of the referenced items (a reference shared or listed in excess).
         if open_hits.len() > 1 {
             let s = subset::find(&items, a, &[], limits);
-            if s.solutions.len() == 1 && !s.exhausted {
+            if s.solutions.len() == 1
+                && !s.exhausted
+                && chance_combinations(items.len(), s.solutions[0].len(), a) <= CHANCE_MAX
+            {
                 let tail = format!(
                     "amount {} equal to the only combination of {} referenced items",
                     fmt_amount(a),
@@ -878,6 +1429,79 @@ impl State<'_> {
                 ));
             }
         }
+        // A tolerant reference designating one open item of the identified payer, one edit
+        // away or by a sequence number of three digits or more, no other open item of the
+        // payer fitting the amount: it may carry an imperfect amount too.
+        let single_tolerant = || {
+            tolerant
+                && open_hits.len() == 1
+                && hit_custs.len() == 1
+                && ident.strength(hit_custs[0]).is_some()
+                && (open_hits[0].distance <= 1
+                    || (open_hits[0].kind == RefKind::Sequence && open_hits[0].found.len() >= 3))
+                && !self.other_item_fits(r, hit_custs[0], open_hits[0].inv)
+        };
+        // A partial payment of the one referenced item.
+        let partial_one = || {
+            let inv = self.ledger.invoices[open_hits[0].inv as usize];
+            let instalment = inv.instalments.iter().any(|i| cents(i.amount) == a);
+            let tail = format!(
+                "partial payment {} of the open {}{}, {} remains open",
+                fmt_amount(a),
+                fmt_amount(items[0]),
+                if instalment {
+                    " (an instalment of its schedule)"
+                } else {
+                    ""
+                },
+                fmt_amount(items[0] - a)
+            );
+            // On a tolerant reference, an amount equal to one instalment of the schedule is
+            // the confirmation; otherwise only a clear sequence number with no neighbouring
+            // sequence of the payer's open items it could be a partial payment of.
+            let clear_sequence = || {
+                open_hits[0].kind == RefKind::Sequence
+                    && !self.sequence_neighbour_open(
+                        r,
+                        hit_custs[0],
+                        open_hits[0].inv,
+                        &open_hits[0].found,
+                    )
+            };
+            let tolerant_ok = single_tolerant() && (instalment || clear_sequence());
+            let eligible =
+                self.policy.auto_partial_with_reference && !foreign && (!tolerant || tolerant_ok);
+            let conf = if instalment {
+                base.saturating_sub(40)
+            } else if tolerant {
+                905
+            } else {
+                base.saturating_sub(70)
+            };
+            HitsOutcome::Proposal(make(
+                vec![Line {
+                    inv: open_hits[0].inv,
+                    cents: a,
+                    deduction: None,
+                }],
+                conf,
+                eligible,
+                0,
+                tail,
+            ))
+        };
+        // An amount equal to one instalment of the one referenced invoice's schedule is a
+        // partial payment, whatever else could add up to it.
+        if open_hits.len() == 1
+            && a > 0
+            && a < items[0]
+            && self.ledger.invoices[open_hits[0].inv as usize]
+                .instalments
+                .iter()
+                .any(|i| cents(i.amount) == a)
+        {
+            return partial_one();
+        }
         // 3. The referenced items with other open items of the same customer (1:N with some
         //    references missing, or credit notes netted).
         if hit_custs.len() == 1 && !foreign {
@@ -887,15 +1511,37 @@ impl State<'_> {
                 if pool.len() >= self.policy.max_combination_candidates {
                     break;
                 }
-                if self.open[i as usize] != 0 && !pool.contains(&i) && self.currency_ok(r, i) {
+                if self.open[i as usize] != 0
+                    && !pool.contains(&i)
+                    && self.currency_ok(r, i)
+                    && self.issued_by(r, i)
+                {
                     pool.push(i);
                 }
             }
             if pool.len() > open_hits.len() {
                 let vals: Vec<i64> = pool.iter().map(|&i| self.open[i as usize]).collect();
                 let forced: Vec<usize> = (0..open_hits.len()).collect();
-                let s = subset::find(&vals, a, &forced, limits);
-                if s.solutions.len() == 1 && !s.exhausted {
+                // At most two items beyond the referenced ones: among many open items, some
+                // combination of several would match any amount by chance (an overpayment
+                // must not be spread over unrelated invoices).
+                let s = subset::find(
+                    &vals,
+                    a,
+                    &forced,
+                    Limits {
+                        max_items: self.policy.max_combination_items.min(forced.len() + 2),
+                        ..limits
+                    },
+                );
+                if s.solutions.len() == 1
+                    && !s.exhausted
+                    && chance_combinations(
+                        pool.len() - forced.len(),
+                        s.solutions[0].len() - forced.len(),
+                        a,
+                    ) <= CHANCE_MAX
+                {
                     let sol = &s.solutions[0];
                     let lines: Vec<Line> = sol
                         .iter()
@@ -928,7 +1574,8 @@ impl State<'_> {
         // 4. Deductions within policy: discount, rounding, bank fees.
         if a < sum && a > 0 && !positive.is_empty() {
             let short = sum - a;
-            if let Some((kind, conf, note)) = self.deduction_kind(sum, a, open_hits.len()) {
+            let hit_items: Vec<u32> = open_hits.iter().map(|h| h.inv).collect();
+            if let Some((kind, conf, note)) = self.deduction_kind(r, &hit_items, sum, a, false) {
                 let big = *positive
                     .iter()
                     .max_by(|&&x, &&y| items[x].cmp(&items[y]).then(y.cmp(&x)))
@@ -944,12 +1591,14 @@ impl State<'_> {
                             fmt_amount(sum),
                             fmt_amount(short)
                         );
-                        // A deduction on top of a tolerant or foreign reference is two
-                        // imperfections: proposed, not applied.
+                        // A deduction on top of a tolerant reference is applied only when
+                        // the reference designates one invoice of the identified payer, one
+                        // edit away or by its sequence number, and no other open item of the
+                        // payer fits the amount; on top of a foreign reference, never.
                         return HitsOutcome::Proposal(make(
                             lines,
                             base.saturating_sub(1000 - conf),
-                            !foreign && !tolerant,
+                            !foreign && (!tolerant || single_tolerant()),
                             0,
                             tail,
                         ));
@@ -965,47 +1614,20 @@ impl State<'_> {
                 fmt_amount(sum),
                 fmt_amount(a - sum)
             );
+            // On a tolerant reference, not when more than twice what is open was paid (that
+            // is no overpayment one makes: the reference is more likely wrong).
             return HitsOutcome::Proposal(make(
                 full(&all),
                 base.saturating_sub(30),
-                !foreign && !tolerant,
+                !foreign && (!tolerant || (a - sum <= sum && single_tolerant())),
                 a - sum,
                 tail,
             ));
         }
         // 6. Less: a partial payment of one item, or imputation over several.
         if a < pos_sum && a > 0 {
-            if positive.len() == 1 {
-                let k = positive[0];
-                let inv = self.ledger.invoices[open_hits[k].inv as usize];
-                let instalment = inv.instalments.iter().any(|i| cents(i.amount) == a);
-                let tail = format!(
-                    "partial payment {} of the open {}{}, {} remains open",
-                    fmt_amount(a),
-                    fmt_amount(items[k]),
-                    if instalment {
-                        " (an instalment of its schedule)"
-                    } else {
-                        ""
-                    },
-                    fmt_amount(items[k] - a)
-                );
-                let eligible = self.policy.auto_partial_with_reference && !tolerant && !foreign;
-                return HitsOutcome::Proposal(make(
-                    vec![Line {
-                        inv: open_hits[k].inv,
-                        cents: a,
-                        deduction: None,
-                    }],
-                    if instalment {
-                        base.saturating_sub(40)
-                    } else {
-                        base.saturating_sub(70)
-                    },
-                    eligible,
-                    0,
-                    tail,
-                ));
+            if positive.len() == 1 && open_hits.len() == 1 {
+                return partial_one();
             }
             let order: Vec<u32> = {
                 let mut v: Vec<u32> = positive.iter().map(|&k| open_hits[k].inv).collect();
@@ -1032,29 +1654,60 @@ impl State<'_> {
         HitsOutcome::Nothing
     }
 
-    /// The deduction that explains `open − paid`, if within policy: (kind, per-mille, label).
+    /// The deduction that explains `open − paid` on `items` (their open total is `open`),
+    /// if within policy: (kind, per-mille, label). Bank charges are deducted only from a
+    /// transfer from abroad; neither they nor a discount are read into a payment its text
+    /// calls partial. With `early`, an early-payment discount (escompte) is read only into a
+    /// payment made by the due date (C. com. art. L441-9: the discount is for paying before
+    /// the date of the terms), as when no reference says which invoice was paid.
     fn deduction_kind(
         &self,
+        r: usize,
+        items: &[u32],
         open: i64,
         paid: i64,
-        n: usize,
+        early: bool,
     ) -> Option<(DeductionKind, u16, String)> {
         let short = open - paid;
         if short <= 0 {
             return None;
         }
-        let tol = i64::try_from(n).unwrap_or(1).max(1);
-        for rate in &self.policy.discount_rates {
-            let expected = cents(from_cents(open) * (rust_decimal::Decimal::ONE - rate));
-            if (expected - paid).abs() <= tol {
-                return Some((
-                    DeductionKind::Discount,
-                    970,
-                    format!(
-                        "early-payment discount at {} %",
-                        (rate * rust_decimal::Decimal::ONE_HUNDRED).normalize()
-                    ),
-                ));
+        let rec = self.receipts[r];
+        let partial = partial_words(&receipt_text(rec));
+        let tol = i64::try_from(items.len()).unwrap_or(1).max(1);
+        let due = items
+            .iter()
+            .map(|&i| self.ledger.invoices[i as usize].effective_due_date())
+            .max();
+        let on_time = due.is_some_and(|d| rec.booking_date <= d + chrono::Duration::days(7));
+        let abroad = payer_abroad(rec);
+        let fee_possible = !partial
+            && abroad != Some(false)
+            && short <= cents(self.policy.max_bank_fee)
+            && from_cents(short) <= from_cents(open) * self.policy.max_fee_fraction;
+        let says_discount = normalise::tokens(&rec.remittance)
+            .iter()
+            .any(|t| matches!(t.as_str(), "ESCOMPTE" | "ESC" | "DISCOUNT" | "SKONTO"));
+        // A late payment from abroad short by what a discount rate would give is more likely
+        // short by bank charges, unless its text says it takes a discount.
+        let in_time = if early {
+            on_time
+        } else {
+            on_time || says_discount || !(fee_possible && abroad == Some(true))
+        };
+        if in_time && !partial {
+            for rate in &self.policy.discount_rates {
+                let expected = cents(from_cents(open) * (rust_decimal::Decimal::ONE - rate));
+                if (expected - paid).abs() <= tol {
+                    return Some((
+                        DeductionKind::Discount,
+                        970,
+                        format!(
+                            "early-payment discount at {} %",
+                            (rate * rust_decimal::Decimal::ONE_HUNDRED).normalize()
+                        ),
+                    ));
+                }
             }
         }
         if short <= cents(self.policy.rounding_tolerance) {
@@ -1064,16 +1717,45 @@ impl State<'_> {
                 "rounding difference".to_owned(),
             ));
         }
-        if short <= cents(self.policy.max_bank_fee)
-            && from_cents(short) <= from_cents(open) * self.policy.max_fee_fraction
-        {
+        if fee_possible {
             return Some((
                 DeductionKind::BankFees,
-                940,
-                "bank charges of the transfer".to_owned(),
+                if abroad == Some(true) { 960 } else { 940 },
+                if abroad == Some(true) {
+                    "bank charges of a transfer from abroad".to_owned()
+                } else {
+                    "bank charges of the transfer".to_owned()
+                },
             ));
         }
         None
+    }
+
+    /// Whether an open item of customer `c` other than `except` has exactly the receipt's
+    /// amount open, or an open amount the receipt pays less a deduction within policy.
+    fn other_item_fits(&self, r: usize, c: u32, except: u32) -> bool {
+        let a = self.rem[r];
+        self.ledger.items_of(c).iter().any(|&i| {
+            let o = self.open[i as usize];
+            i != except
+                && o > 0
+                && self.currency_ok(r, i)
+                && self.issued_by(r, i)
+                && (o == a || (o > a && self.deduction_kind(r, &[i], o, a, false).is_some()))
+        })
+    }
+
+    /// Whether an open item of customer `c` other than `except`, whose sequence number is one
+    /// edit away from `seq`, has at least the receipt's amount open (it could be the invoice
+    /// a partial payment citing `seq` was meant for).
+    fn sequence_neighbour_open(&self, r: usize, c: u32, except: u32, seq: &str) -> bool {
+        let a = self.rem[r];
+        self.ledger.items_of(c).iter().any(|&i| {
+            i != except
+                && self.open[i as usize] >= a
+                && normalise::sequence(self.inv_number(i))
+                    .is_some_and(|s| normalise::edit_distance(&s, seq, 1).is_some())
+        })
     }
 
     /// Sorts invoice indexes by Code civil art. 1342-10: debts due first (at the receipt's
@@ -1129,6 +1811,9 @@ impl State<'_> {
                     }
                     Evidence::Identifier { id } => {
                         format!("SIREN {id} of customer {} in the text", self.cust_label(c))
+                    }
+                    Evidence::CustomerNameInText { name } => {
+                        format!("customer name \"{name}\" in the remittance")
                     }
                     Evidence::PayerName { name, similarity } => format!(
                         "payer name \"{name}\" matches customer {} ({:.2})",
@@ -1217,6 +1902,19 @@ impl State<'_> {
             .collect();
         if singles.len() == 1 {
             let i = singles[0];
+            let c = self.ledger.inv_cust[i as usize];
+            // A name shared by two or three customers (and nothing else identifying any of
+            // them): the amount, the only one of its value among all their open items, tells
+            // which one paid. (A stranger of the same name paying exactly that amount is
+            // the coincidence the amount must rule out, hence no more than three.)
+            let homonyms_only = custs.len() <= 3
+                && ident.homonyms.contains(&c)
+                && ident.custs.iter().all(|x| ident.homonyms.contains(&x.0));
+            let conf = if homonyms_only {
+                strength(i).saturating_add(130)
+            } else {
+                strength(i)
+            };
             return Some(mk(
                 vec![Line {
                     inv: i,
@@ -1224,7 +1922,7 @@ impl State<'_> {
                     deduction: None,
                 }],
                 Rule::CustomerAmount,
-                strength(i),
+                conf,
                 true,
                 format!(
                     "identified customer, the only open item of amount {} equal",
@@ -1263,6 +1961,36 @@ impl State<'_> {
             }
             return Some(p);
         }
+        // One item whose payment schedule has an instalment of exactly the amount.
+        let by_instalment: Vec<u32> = pool
+            .iter()
+            .copied()
+            .filter(|&i| {
+                self.open[i as usize] > a
+                    && self.ledger.invoices[i as usize]
+                        .instalments
+                        .iter()
+                        .any(|x| cents(x.amount) == a)
+            })
+            .collect();
+        if by_instalment.len() == 1 {
+            let i = by_instalment[0];
+            return Some(mk(
+                vec![Line {
+                    inv: i,
+                    cents: a,
+                    deduction: None,
+                }],
+                Rule::CustomerAmount,
+                strength(i).saturating_sub(10),
+                true,
+                format!(
+                    "identified customer, the only open item with an instalment of {} in its payment schedule",
+                    fmt_amount(a)
+                ),
+                vec![Evidence::AmountEqual],
+            ));
+        }
         // Combinations (with credit notes).
         let cand: Vec<u32> = pool
             .iter()
@@ -1285,7 +2013,28 @@ impl State<'_> {
                 })
                 .collect()
         };
-        if s.solutions.len() == 1 && !s.exhausted {
+        // A combination spanning several customers is no payment one makes, unless they share
+        // a payer (a group); and a unique one among many items may be chance.
+        let one_payer = |sol: &[usize]| {
+            let mut cs: Vec<u32> = sol
+                .iter()
+                .map(|&k| self.ledger.inv_cust[cand[k] as usize])
+                .collect();
+            cs.sort_unstable();
+            cs.dedup();
+            cs.len() == 1
+                || cs.iter().all(|&c| {
+                    ident
+                        .evidence(c)
+                        .iter()
+                        .any(|e| matches!(e, Evidence::PayerIban { .. } | Evidence::Mandate { .. }))
+                })
+        };
+        if s.solutions.len() == 1
+            && !s.exhausted
+            && one_payer(&s.solutions[0])
+            && chance_combinations(cand.len(), s.solutions[0].len(), a) <= CHANCE_MAX
+        {
             let lines = to_lines(&s.solutions[0]);
             let conf = lines.iter().map(|l| strength(l.inv)).min().unwrap_or(0);
             let n = lines.len();
@@ -1333,7 +2082,7 @@ impl State<'_> {
         for &i in &pool {
             let o = self.open[i as usize];
             if o > a {
-                if let Some((k, c, note)) = self.deduction_kind(o, a, 1) {
+                if let Some((k, c, note)) = self.deduction_kind(r, &[i], o, a, true) {
                     deducted.push((i, k, c, note));
                 }
             }

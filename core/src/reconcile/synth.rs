@@ -10,8 +10,11 @@
 //! cannot lean on one pattern.
 
 use crate::ids::{CustomerId, InvoiceId, TransactionId};
-use crate::model::{Customer, CustomerKind, Invoice, InvoiceKind, InvoiceStatus, Receipt};
+use crate::model::{
+    Customer, CustomerKind, Instalment, Invoice, InvoiceKind, InvoiceStatus, Receipt,
+};
 use crate::money::Currency;
+use crate::reconcile::DeductionKind;
 use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -70,12 +73,17 @@ pub enum Phenomenon {
     NoRef,
     /// One payment for several invoices.
     OneToMany,
-    /// A partial payment (instalment or round figure).
+    /// A partial payment (a round figure or a third), the balance paid later or not.
     Partial,
+    /// One receipt per instalment of an invoice's payment schedule (several receipts for one
+    /// invoice), the last sometimes not paid yet.
+    Instalment,
     /// Early-payment discount deducted.
     Discount,
-    /// Bank charges deducted.
+    /// Bank charges deducted from a transfer from abroad.
     BankFees,
+    /// A few cents short (écart de règlement).
+    Rounding,
     /// A credit note netted.
     CreditNote,
     /// A parent company or factor pays.
@@ -90,7 +98,7 @@ pub enum Phenomenon {
     Duplicate,
     /// More than due.
     Overpayment,
-    /// A direct debit returned (R-transaction).
+    /// A direct debit returned (R-transaction) or a transfer reversed.
     Return,
     /// Interest, internal transfers, refunds.
     Noise,
@@ -113,8 +121,10 @@ fn serde_json_name(p: Phenomenon) -> &'static str {
         Phenomenon::NoRef => "no_ref",
         Phenomenon::OneToMany => "one_to_many",
         Phenomenon::Partial => "partial",
+        Phenomenon::Instalment => "instalment",
         Phenomenon::Discount => "discount",
         Phenomenon::BankFees => "bank_fees",
+        Phenomenon::Rounding => "rounding",
         Phenomenon::CreditNote => "credit_note",
         Phenomenon::GroupPayer => "group_payer",
         Phenomenon::SddBatch => "sdd_batch",
@@ -138,6 +148,9 @@ pub struct Truth {
     pub transactions: Vec<TransactionId>,
     /// Net allocations expected (credit notes negative).
     pub expected: Vec<(InvoiceId, Decimal)>,
+    /// Differences expected to be written off beside them, closing the invoice although
+    /// less was received: an early-payment discount, bank charges, a rounding difference.
+    pub deductions: Vec<(InvoiceId, DeductionKind, Decimal)>,
 }
 
 /// A labelled data set.
@@ -166,6 +179,12 @@ pub struct SynthConfig {
     pub unpaid_per_mille: u64,
     /// Per-mille of extra noise receipts (interest, internal transfers, refunds, strangers).
     pub noise_per_mille: u64,
+    /// Numbering order: `Some(false)` chronological across all customers (as French law
+    /// requires of one sequence, CGI ann. II art. 242 nonies A), customers invoiced in runs
+    /// getting consecutive numbers; `Some(true)` account by account (a seller whose billing
+    /// runs invoice each customer's account in turn, so a customer's invoices are
+    /// consecutive); `None`: drawn from the seed (one seed in three by account).
+    pub numbering_by_account: Option<bool>,
 }
 
 impl Default for SynthConfig {
@@ -176,6 +195,7 @@ impl Default for SynthConfig {
             invoices_per_customer: 8,
             unpaid_per_mille: 120,
             noise_per_mille: 40,
+            numbering_by_account: None,
         }
     }
 }
@@ -441,7 +461,7 @@ fn sloppy(rng: &mut Rng, number: &str) -> String {
             s.into()
         }
     };
-    match rng.below(7) {
+    match rng.below(8) {
         0 => format!("Fac n° {}", number.to_lowercase()),
         1 => format!("FACTURE {}", number.replace(['_', '-', '/'], " ")),
         2 => number.replace(['_', '-', '/'], ""),
@@ -473,6 +493,13 @@ fn sloppy(rng: &mut Rng, number: &str) -> String {
             }
             b.swap(digits_at[k], digits_at[k + 1]);
             format!("fact {}", String::from_utf8(b).unwrap_or_default())
+        }
+        7 => {
+            // The remittance cut at the bank's field length: the last one or two characters
+            // of the number lost.
+            let t = format!("REGLEMENT FACTURE {number}");
+            let cut = 1 + usize::try_from(rng.below(2)).unwrap_or(0);
+            t[..t.len() - cut].to_owned()
         }
         _ => format!("FACTURE N {seq_tail}"),
     }
@@ -516,12 +543,35 @@ impl Gen {
     }
 
     fn push(&mut self, r: Receipt, p: Phenomenon, expected: Vec<(InvoiceId, Decimal)>) {
+        self.push_with(r, p, expected, Vec::new());
+    }
+
+    fn push_with(
+        &mut self,
+        r: Receipt,
+        p: Phenomenon,
+        expected: Vec<(InvoiceId, Decimal)>,
+        deductions: Vec<(InvoiceId, DeductionKind, Decimal)>,
+    ) {
         self.ds.truth.push(Truth {
             phenomenon: p,
             transactions: vec![r.id.clone()],
             expected,
+            deductions,
         });
         self.ds.receipts.push(r);
+    }
+
+    /// A credit and the return or reversal that undoes it: one event, nothing to apply.
+    fn push_returned(&mut self, r: Receipt, ret: Receipt) {
+        self.ds.truth.push(Truth {
+            phenomenon: Phenomenon::Return,
+            transactions: vec![r.id.clone(), ret.id.clone()],
+            expected: vec![],
+            deductions: vec![],
+        });
+        self.ds.receipts.push(r);
+        self.ds.receipts.push(ret);
     }
 
     fn invoice(&mut self, c: &Cust, kind: InvoiceKind, cents: i64, issue: NaiveDate) -> Invoice {
@@ -682,8 +732,16 @@ pub fn generate(cfg: &SynthConfig) -> Dataset {
             mandate: format!("MDT{k:08}"),
         });
     }
-    for c in &custs {
-        generate_customer(&mut g, cfg, c);
+    let mut ledgers: Vec<(Vec<Invoice>, Option<Invoice>)> = custs
+        .iter()
+        .map(|c| draw_invoices(&mut g, cfg, c))
+        .collect();
+    let by_account = cfg
+        .numbering_by_account
+        .unwrap_or_else(|| g.rng.chance(333));
+    renumber(&mut g, &mut ledgers, by_account);
+    for (c, (invs, credit)) in custs.iter().zip(ledgers) {
+        pay_customer(&mut g, cfg, c, invs, credit);
     }
     // Noise: interest, internal transfers, refunds, strangers paying an open amount.
     let n_noise = g.ds.receipts.len() * usize::try_from(cfg.noise_per_mille).unwrap_or(0) / 1000;
@@ -751,7 +809,9 @@ pub fn generate(cfg: &SynthConfig) -> Dataset {
     g.ds
 }
 
-fn generate_customer(g: &mut Gen, cfg: &SynthConfig, c: &Cust) {
+/// Draws a customer's invoices (and perhaps a credit note): amounts, issue dates, payment
+/// schedules. Numbers are assigned afterwards for the whole ledger (see [`renumber`]).
+fn draw_invoices(g: &mut Gen, cfg: &SynthConfig, c: &Cust) -> (Vec<Invoice>, Option<Invoice>) {
     let kind = g.ds.customers[c.idx].kind;
     let n = g.rng.range(
         1,
@@ -759,6 +819,9 @@ fn generate_customer(g: &mut Gen, cfg: &SynthConfig, c: &Cust) {
             .unwrap_or(1)
             .max(1),
     );
+    // Some business customers are invoiced in runs: several invoices the same day.
+    let runs = kind == CustomerKind::Business && g.rng.chance(300);
+    let mut run: Option<(NaiveDate, i64)> = None;
     let mut invs: Vec<Invoice> = Vec::new();
     for _ in 0..n {
         let cents = if kind == CustomerKind::Consumer {
@@ -769,8 +832,41 @@ fn generate_customer(g: &mut Gen, cfg: &SynthConfig, c: &Cust) {
             let base = [4_000, 40_000, 400_000, 2_500_000][usize::try_from(e).unwrap_or(0)];
             g.rng.range(base / 2, base * 2)
         };
-        let issue = g.start + Duration::days(g.rng.range(0, 150));
-        let inv = g.invoice(c, InvoiceKind::Invoice, cents, issue);
+        let issue = match run {
+            Some((d, left)) if left > 0 => {
+                run = Some((d, left - 1));
+                d
+            }
+            _ => {
+                let d = g.start + Duration::days(g.rng.range(0, 150));
+                if runs {
+                    run = Some((d, g.rng.range(1, 3)));
+                }
+                d
+            }
+        };
+        let mut inv = g.invoice(c, InvoiceKind::Invoice, cents, issue);
+        // A payment schedule (échéancier) on some larger business invoices.
+        if kind == CustomerKind::Business
+            && c.habit != Habit::Sdd
+            && c.habit != Habit::Public
+            && cents > 100_000
+            && g.rng.chance(80)
+        {
+            let parts = g.rng.range(2, 4);
+            let each = cents / parts;
+            let first = inv.effective_due_date();
+            inv.instalments = (0..parts)
+                .map(|j| Instalment {
+                    due_date: first + Duration::days(30 * j),
+                    amount: money(if j + 1 == parts {
+                        cents - each * (parts - 1)
+                    } else {
+                        each
+                    }),
+                })
+                .collect();
+        }
         invs.push(inv);
     }
     // Some customers have a credit note.
@@ -786,6 +882,57 @@ fn generate_customer(g: &mut Gen, cfg: &SynthConfig, c: &Cust) {
         let cn = g.invoice(c, InvoiceKind::CreditNote, cn_cents, issue);
         credit = Some(cn);
     }
+    (invs, credit)
+}
+
+/// Numbers the whole ledger in one sequence: chronologically by issue date (a customer's
+/// invoices of one day consecutive), or account by account.
+fn renumber(g: &mut Gen, ledgers: &mut [(Vec<Invoice>, Option<Invoice>)], by_account: bool) {
+    let mut keys: Vec<(NaiveDate, usize, usize)> = Vec::new();
+    for (k, (invs, cn)) in ledgers.iter().enumerate() {
+        for (p, i) in invs.iter().enumerate() {
+            keys.push((i.issue_date, k, p));
+        }
+        if let Some(c) = cn {
+            keys.push((c.issue_date, k, usize::MAX));
+        }
+    }
+    if by_account {
+        keys.sort_by_key(|&(_, k, p)| (k, p));
+    } else {
+        keys.sort_unstable();
+    }
+    g.seq = 0;
+    for (_, k, p) in keys {
+        g.seq += 1;
+        let (invs, cn) = &mut ledgers[k];
+        let inv = if p == usize::MAX {
+            cn.as_mut()
+        } else {
+            invs.get_mut(p)
+        };
+        if let Some(inv) = inv {
+            let number = g
+                .numbering
+                .format(inv.kind == InvoiceKind::CreditNote, g.seq);
+            inv.id = InvoiceId::new(number.clone());
+            if inv.remittance_reference.is_some() {
+                inv.remittance_reference = Some(make_rf(&number));
+            }
+            inv.number = number;
+        }
+    }
+}
+
+/// The customer's payments of its invoices, with their phenomena and the truth.
+fn pay_customer(
+    g: &mut Gen,
+    cfg: &SynthConfig,
+    c: &Cust,
+    invs: Vec<Invoice>,
+    mut credit: Option<Invoice>,
+) {
+    let kind = g.ds.customers[c.idx].kind;
     let mut k = 0;
     while k < invs.len() {
         let inv = invs[k].clone();
@@ -823,13 +970,7 @@ fn generate_customer(g: &mut Gen, cfg: &SynthConfig, c: &Cust) {
                     ret.booking_date = r.booking_date + Duration::days(g.rng.range(2, 5));
                     ret.bank_code = Some("PMNT-RDDT-UPDD".into());
                     ret.source = format!("synth.camt053#{}", ret.id);
-                    g.ds.truth.push(Truth {
-                        phenomenon: Phenomenon::Return,
-                        transactions: vec![r.id.clone(), ret.id.clone()],
-                        expected: vec![],
-                    });
-                    g.ds.receipts.push(r);
-                    g.ds.receipts.push(ret);
+                    g.push_returned(r, ret);
                 } else {
                     g.push(r, Phenomenon::SddBatch, vec![(id, amount)]);
                 }
@@ -878,8 +1019,20 @@ fn generate_customer(g: &mut Gen, cfg: &SynthConfig, c: &Cust) {
             Habit::BuyerRef => Phenomenon::BuyerRef,
             _ => Phenomenon::Clean,
         };
-        // Credit note netting on the first invoice.
-        if let Some(cn) = credit.take() {
+        // A payment schedule: one receipt per instalment, the last not always paid yet.
+        if !inv.instalments.is_empty() {
+            let n = inv.instalments.len();
+            let paid = if g.rng.chance(250) { n - 1 } else { n };
+            for (j, ins) in inv.instalments.iter().enumerate().take(paid) {
+                let t = format!("ECHEANCE {}/{} {}", j + 1, n, ref_text(g, &number));
+                let d = ins.due_date + Duration::days(g.rng.range(-3, 10));
+                let r = g.receipt(c, ins.amount, d, t);
+                g.push(r, Phenomenon::Instalment, vec![(id.clone(), ins.amount)]);
+            }
+            continue;
+        }
+        // Credit note netting on the invoice it credits (the first one, issued before it).
+        if let Some(cn) = credit.take_if(|_| k == 1) {
             let net = cents - crate::reconcile::index::cents(cn.amount_due);
             if net > 0 {
                 let text = if g.rng.chance(500) {
@@ -899,13 +1052,21 @@ fn generate_customer(g: &mut Gen, cfg: &SynthConfig, c: &Cust) {
             g.ds.invoices.push(cn);
         }
         match roll {
-            // One payment for several invoices of this customer.
+            // One payment for several invoices of this customer (2 to 10).
             0..=89 if k < invs.len() && kind != CustomerKind::Consumer => {
-                let extra = usize::try_from(g.rng.range(1, 4))
-                    .unwrap_or(1)
-                    .min(invs.len() - k);
+                let extra = if g.rng.chance(100) {
+                    g.rng.range(4, 9)
+                } else {
+                    g.rng.range(1, 4)
+                };
+                let extra = usize::try_from(extra).unwrap_or(1).min(invs.len() - k);
                 let mut group = vec![inv.clone()];
-                group.extend(invs[k..k + extra].iter().cloned());
+                group.extend(
+                    invs[k..k + extra]
+                        .iter()
+                        .filter(|i| i.instalments.is_empty())
+                        .cloned(),
+                );
                 k += extra;
                 let total: Decimal = group.iter().map(|i| i.amount_due).sum();
                 let text = if c.habit == Habit::NoRef || g.rng.chance(300) {
@@ -954,15 +1115,26 @@ fn generate_customer(g: &mut Gen, cfg: &SynthConfig, c: &Cust) {
                     rate * Decimal::ONE_HUNDRED
                 );
                 let r = g.receipt(c, paid, inv.issue_date + Duration::days(8), t);
-                g.push(r, Phenomenon::Discount, vec![(id, paid)]);
+                g.push_with(
+                    r,
+                    Phenomenon::Discount,
+                    vec![(id.clone(), paid)],
+                    vec![(id, DeductionKind::Discount, amount - paid)],
+                );
             }
-            // Bank charges of a foreign transfer.
+            // Bank charges of a transfer from abroad.
             170..=199 if c.habit != Habit::NoRef && cents > 60_000 => {
                 let fee = g.rng.range(500, 2_500);
                 let t = ref_text(g, &number);
                 let mut r = g.receipt(c, money(cents - fee), date, t);
-                r.counterparty_iban = Some(iban(&mut g.rng, "GB"));
-                g.push(r, Phenomenon::BankFees, vec![(id, money(cents - fee))]);
+                let country = *g.rng.pick(&["GB", "CH"]);
+                r.counterparty_iban = Some(iban(&mut g.rng, country));
+                g.push_with(
+                    r,
+                    Phenomenon::BankFees,
+                    vec![(id.clone(), money(cents - fee))],
+                    vec![(id, DeductionKind::BankFees, money(fee))],
+                );
             }
             // Overpayment.
             200..=214 if c.habit != Habit::NoRef => {
@@ -980,12 +1152,41 @@ fn generate_customer(g: &mut Gen, cfg: &SynthConfig, c: &Cust) {
                 let r = g.receipt(c, amount, date + Duration::days(dd), t);
                 g.push(r, Phenomenon::Duplicate, vec![]);
             }
-            // RF structured reference for RF customers; no-reference payments occasionally.
+            // A few cents short: a rounding difference (écart de règlement).
+            230..=244 if cents > 1_000 => {
+                let diff = g.rng.range(1, 5);
+                let t = ref_text(g, &number);
+                let r = g.receipt(c, money(cents - diff), date, t);
+                g.push_with(
+                    r,
+                    Phenomenon::Rounding,
+                    vec![(id.clone(), money(cents - diff))],
+                    vec![(id, DeductionKind::Rounding, money(diff))],
+                );
+            }
+            // A down payment, the balance not paid yet.
+            245..=259 if cents > 20_000 => {
+                let part = if g.rng.chance(500) {
+                    (cents / 2 / 10_000).max(1) * 10_000
+                } else {
+                    cents / 3
+                };
+                let part = part.min(cents - 100);
+                let t = format!("ACOMPTE {}", ref_text(g, &number));
+                let r = g.receipt(c, money(part), date, t);
+                g.push(r, Phenomenon::Partial, vec![(id, money(part))]);
+            }
+            // RF structured reference for RF customers (or the invoice number in the
+            // structured field); no-reference payments occasionally.
             _ => {
                 let mut r = g.receipt(c, amount, date, String::new());
                 let mut phen = base_phen;
                 if c.habit == Habit::Rf {
-                    r.structured_ref = inv.remittance_reference.clone();
+                    r.structured_ref = if g.rng.chance(250) {
+                        Some(number.clone())
+                    } else {
+                        inv.remittance_reference.clone()
+                    };
                     r.remittance = "PAIEMENT".into();
                 } else if g.rng.chance(80) && c.habit != Habit::Group {
                     r.remittance = format!("VIREMENT {}", c.bank_name);
@@ -998,7 +1199,20 @@ fn generate_customer(g: &mut Gen, cfg: &SynthConfig, c: &Cust) {
                 } else {
                     r.remittance = ref_text(g, &number);
                 }
-                g.push(r, phen, vec![(id, amount)]);
+                if g.rng.chance(8) {
+                    // The transfer is reversed by the bank a few days later.
+                    let mut ret = r.clone();
+                    ret.id = g.next_tx();
+                    ret.amount = -amount;
+                    ret.reversal = true;
+                    ret.remittance = format!("RETOUR VIREMENT {}", r.remittance);
+                    ret.booking_date = r.booking_date + Duration::days(g.rng.range(1, 6));
+                    ret.bank_code = Some("PMNT-RCDT-RRTN".into());
+                    ret.source = format!("synth.camt053#{}", ret.id);
+                    g.push_returned(r, ret);
+                } else {
+                    g.push(r, phen, vec![(id, amount)]);
+                }
             }
         }
     }
@@ -1029,6 +1243,74 @@ mod tests {
                 assert!(a.receipts.iter().any(|r| &r.id == tx));
             }
         }
+    }
+
+    #[test]
+    fn every_phenomenon_is_generated() {
+        use std::collections::BTreeSet;
+        for by_account in [false, true] {
+            let ds = generate(&SynthConfig {
+                customers: 800,
+                numbering_by_account: Some(by_account),
+                ..SynthConfig::default()
+            });
+            let seen: BTreeSet<Phenomenon> = ds.truth.iter().map(|t| t.phenomenon).collect();
+            for p in [
+                Phenomenon::Clean,
+                Phenomenon::SloppyRef,
+                Phenomenon::RfRef,
+                Phenomenon::NoRef,
+                Phenomenon::OneToMany,
+                Phenomenon::Partial,
+                Phenomenon::Instalment,
+                Phenomenon::Discount,
+                Phenomenon::BankFees,
+                Phenomenon::Rounding,
+                Phenomenon::CreditNote,
+                Phenomenon::GroupPayer,
+                Phenomenon::SddBatch,
+                Phenomenon::PublicBuyer,
+                Phenomenon::BuyerRef,
+                Phenomenon::Duplicate,
+                Phenomenon::Overpayment,
+                Phenomenon::Return,
+                Phenomenon::Noise,
+                Phenomenon::Stranger,
+            ] {
+                assert!(seen.contains(&p), "{p} not generated");
+            }
+            // Returns include reversed transfers, not only direct debits.
+            assert!(ds.receipts.iter().any(|r| r.reversal));
+            // Write-offs are labelled with their kind.
+            for t in &ds.truth {
+                let want = match t.phenomenon {
+                    Phenomenon::Discount => Some(DeductionKind::Discount),
+                    Phenomenon::BankFees => Some(DeductionKind::BankFees),
+                    Phenomenon::Rounding => Some(DeductionKind::Rounding),
+                    _ => None,
+                };
+                assert_eq!(t.deductions.first().map(|d| d.1), want, "{t:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn numbering_is_chronological_unless_by_account() {
+        let ds = generate(&SynthConfig {
+            customers: 200,
+            numbering_by_account: Some(false),
+            ..SynthConfig::default()
+        });
+        let mut v: Vec<&Invoice> = ds.invoices.iter().collect();
+        v.sort_by(|a, b| a.number.cmp(&b.number));
+        // Same prefix and zero-padded sequence: number order is issue-date order.
+        let invoices: Vec<&&Invoice> = v
+            .iter()
+            .filter(|i| i.kind == InvoiceKind::Invoice)
+            .collect();
+        assert!(invoices
+            .windows(2)
+            .all(|w| w[0].issue_date <= w[1].issue_date));
     }
 
     #[test]
