@@ -24,10 +24,15 @@ fn score_table_on_generated_data() {
         );
         let card = score(&ds.truth, &out);
         println!(
-            "seed {seed}: {} customers, {} invoices, {} bank lines\n{card}",
+            "seed {seed}: {} customers, {} invoices, {} bank lines, numbering {}\n{card}",
             ds.customers.len(),
             ds.invoices.len(),
-            ds.receipts.len()
+            ds.receipts.len(),
+            if ds.numbering_by_account {
+                "account by account"
+            } else {
+                "chronological"
+            }
         );
         // The traps: nothing applied for strangers and noise.
         for p in [Phenomenon::Stranger, Phenomenon::Noise] {
@@ -35,8 +40,9 @@ fn score_table_on_generated_data() {
                 assert_eq!(r.auto_wrong, 0, "seed {seed}: {p} applied automatically");
             }
         }
-        // Loose regression guards (the figures are reported, not tuned to).
-        assert!(card.wrong_per_mille() < 5.0, "seed {seed}: {card}");
-        assert!(card.auto_rate() > 80.0, "seed {seed}: {card}");
+        // Regression guards, below the figures reported (which are not tuned to): the
+        // issue's goal is 97 % applied and at most 1 wrong in 1 000.
+        assert!(card.wrong_per_mille() < 1.0, "seed {seed}: {card}");
+        assert!(card.auto_rate() > 97.0, "seed {seed}: {card}");
     }
 }

@@ -10,19 +10,33 @@
 //! are taken in (booking date, id) order, so the input order never matters):
 //! 1. returns (R-transactions) reverse what their original credit had settled in an earlier
 //!    run, or keep the original from being applied when both are in this run;
-//! 2. exact references (invoice number, RF, order/buyer reference, end-to-end id) with the
-//!    amount, a combination (1:N, credit notes netted as negative allocations), a deduction
-//!    within policy (discount, bank fees, rounding), or a partial payment / overpayment when
-//!    the payer is the invoice's customer and no neighbouring number of its own could have
-//!    been meant;
-//! 3. several receipts referencing one invoice that together pay it (N:1);
+//! 2. exact references (invoice number, RF, order/buyer reference, end-to-end id), in two
+//!    sweeps. The first applies those whose amount is explained: equal, a combination (1:N,
+//!    credit notes netted as negative allocations), a deduction within policy (a discount,
+//!    bank charges of a transfer from abroad, rounding) that no neighbouring invoice of the
+//!    payer explains as well. The second weighs partial payments and overpayments, once the
+//!    neighbours paid by their own receipts are settled: applied for a payer identified as the
+//!    invoice's customer unless a neighbour one edit away fits the amount (then that one, when
+//!    it is exactly its open amount) or could be meant; an instalment of the invoice's
+//!    schedule is its own evidence; a second payment of an invoice, also with a typo, is
+//!    flagged as a duplicate, never applied;
+//! 3. several receipts that together pay exactly one invoice they all designate (N:1);
 //! 4. tolerant references within the identified payer's own open items (edit distance with
-//!    transpositions, truncated sequence numbers) — never across customers;
+//!    transpositions, numbers cut short, sequence numbers ending a reference) — never across
+//!    customers; with a deduction or a surplus only when the reference designates one invoice
+//!    and nothing else of the payer fits;
 //! 5. identified customer (IBAN known or learnt from the reference pass and `prior`, mandate,
-//!    SIREN/VAT in the text, payer name) and a unique amount or combination of its items;
-//! 6. Code civil art. 1342-10 imputation (debts due first, then the oldest), automatic only
+//!    SIREN/VAT or its name in the text, payer name — also cut at the bank's field length) and
+//!    a unique amount, instalment or combination of its items; a combination only when a
+//!    chance match among that many items is unlikely;
+//! 6. the same N:1 pass with tolerant references and, without reference, receipts of one
+//!    identified customer paying one of its items together;
+//! 7. partial payments and overpayments next to open invoices the payer could have meant,
+//!    decided by what its other receipts of the run showed: applied for a payer seen to type
+//!    its references right, never for one seen to mistype them;
+//! 8. Code civil art. 1342-10 imputation (debts due first, then the oldest), automatic only
 //!    when [`Policy::fifo_auto`] says so;
-//! 7. otherwise ranked suggestions, never automatic; an amount alone is never evidence.
+//! 9. otherwise ranked suggestions, never automatic; an amount alone is never evidence.
 //!
 //! Debits that are not returns (refunds, fees, internal transfers) are ignored: they are neither
 //! allocated nor listed as unmatched. Credits with no automatic allocation (now or in `prior`)

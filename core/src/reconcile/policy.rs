@@ -25,7 +25,10 @@ pub struct Policy {
     pub discount_rates: Vec<Decimal>,
     /// Largest shortfall booked as bank charges of a transfer (frais bancaires), in the
     /// account currency. Default 30.00. The shortfall must also be under
-    /// `max_fee_fraction` of the invoice, else it is a partial payment.
+    /// `max_fee_fraction` of the invoice, else it is a partial payment. Only a transfer from
+    /// abroad (payer IBAN outside France and Monaco, or none given) arrives less charges: a
+    /// domestic SEPA transfer is credited whole (PSD2 art. 81), so its shortfall is a partial
+    /// payment.
     pub max_bank_fee: Decimal,
     /// Largest fraction of the open amount a bank-fee deduction may represent. Default 0.05.
     pub max_fee_fraction: Decimal,

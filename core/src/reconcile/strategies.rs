@@ -71,10 +71,29 @@ fn receipt_text(r: &Receipt) -> String {
     t
 }
 
+/// What the payer typed: the remittance and the structured reference, without the
+/// end-to-end id (an identifier its software generates, matched exactly or not at all).
+fn typed_text(r: &Receipt) -> String {
+    let mut t = r.remittance.clone();
+    if let Some(s) = &r.structured_ref {
+        t.push(' ');
+        t.push_str(s);
+    }
+    t
+}
+
+/// Whether the remittance says the payer takes an early-payment discount.
+fn says_discount(r: &Receipt) -> bool {
+    normalise::tokens(&r.remittance)
+        .iter()
+        .any(|t| matches!(t.as_str(), "ESCOMPTE" | "ESC" | "DISCOUNT" | "SKONTO"))
+}
+
 /// Candidate reference words of a receipt for tolerant matching: runs of up to four
-/// consecutive tokens, compacted, of 4 characters or more with a digit.
+/// consecutive tokens of what the payer typed, compacted, of 4 characters or more with a
+/// digit.
 fn ref_words(r: &Receipt) -> Vec<String> {
-    let text = receipt_text(r);
+    let text = typed_text(r);
     let mut words: Vec<String> = Vec::new();
     let toks = normalise::tokens(&text);
     for i in 0..toks.len().min(64) {
@@ -117,6 +136,17 @@ fn partial_words(text: &str) -> bool {
         .any(|t| WORDS.contains(&t.as_str()))
 }
 
+/// Whether the text calls the payment a down payment ("acompte"): not the settlement of an
+/// invoice's whole open amount.
+fn down_payment_words(text: &str) -> bool {
+    normalise::tokens(text).iter().any(|t| {
+        matches!(
+            t.as_str(),
+            "ACOMPTE" | "ACOMPTES" | "ACPTE" | "ACPT" | "DEPOSIT"
+        )
+    })
+}
+
 /// Where the payer's bank is, from its IBAN: `Some(true)` outside France (a foreign
 /// transfer, the only kind that arrives less bank charges: within the EEA, PSD2 art. 81
 /// forbids deducting charges from the amount transferred), `Some(false)` in France or
@@ -143,7 +173,7 @@ fn chance_combinations(n: usize, k: usize, target: i64) -> f64 {
 }
 
 /// Above this expected number of chance matches, a unique combination is not applied.
-const CHANCE_MAX: f64 = 0.01;
+const CHANCE_MAX: f64 = 0.001;
 
 fn kind_rank(k: RefKind) -> u8 {
     match k {
@@ -591,10 +621,23 @@ impl State<'_> {
         // The amount does not equal the referenced items: the payer's own open items one edit
         // away from what was typed may be what was meant (sequential numbers make such typos
         // land on a neighbour).
+        // The neighbours are looked for among the referenced items' customer and the
+        // identified payer's (a homonym's invoice may have been typed).
+        let mut near_custs = cs.clone();
+        for x in ident.custs.iter().take(4) {
+            if !near_custs.contains(&x.0) {
+                near_custs.push(x.0);
+            }
+        }
         let near2: Vec<(u32, u8)> = if foreign {
             Vec::new()
         } else {
-            self.near_items_dist(r, &cs, &exclude, self.policy.max_edit_distance.max(1))
+            self.near_items_dist(
+                r,
+                &near_custs,
+                &exclude,
+                self.policy.max_edit_distance.max(1),
+            )
         };
         let near: Vec<u32> = near2.iter().filter(|x| x.1 <= 1).map(|x| x.0).collect();
         let near_open: Vec<u32> = near
@@ -621,7 +664,12 @@ impl State<'_> {
             .copied()
             .filter(|&i| {
                 let o = self.open[i as usize];
-                o > a && self.deduction_kind(r, &[i], o, a, false).is_some()
+                o > a
+                    && (self.deduction_kind(r, &[i], o, a, false).is_some()
+                        || self.ledger.invoices[i as usize]
+                            .instalments
+                            .iter()
+                            .any(|x| cents(x.amount) == a))
             })
             .collect();
         // A settled neighbour of exactly this amount: perhaps paid twice, the second time with
@@ -630,8 +678,12 @@ impl State<'_> {
             .iter()
             .any(|&i| self.open[i as usize] == 0 && self.original_amounts(i).contains(&a));
         if !partial_or_over {
+            let kind = p.lines.iter().find_map(|l| l.deduction.map(|d| d.0));
+            // A discount the text announces is the payer's own account of the amount.
+            let announced =
+                kind == Some(DeductionKind::Discount) && says_discount(self.receipts[r]);
             // A deduction: applied unless a neighbour explains the amount as well.
-            if near_exact.is_empty() && near_fit.is_empty() && !repaid_neighbour {
+            if announced || (near_exact.is_empty() && near_fit.is_empty() && !repaid_neighbour) {
                 if confident {
                     return self.commit_step(r, p);
                 }
@@ -639,6 +691,35 @@ impl State<'_> {
             }
             if strict {
                 return RefStep::Deferred;
+            }
+            // A few cents of rounding on the invoice typed, or the exact amount of a
+            // neighbour: what the payer's other receipts show of its typing decides.
+            if kind == Some(DeductionKind::Rounding)
+                && near_exact.len() == 1
+                && near_fit.is_empty()
+                && !repaid_neighbour
+                && confident
+                && cs.len() == 1
+            {
+                match stage {
+                    Stage::First | Stage::Second => {
+                        self.late.push(r);
+                        return RefStep::Open;
+                    }
+                    Stage::Late => {
+                        let c = cs[0] as usize;
+                        let (exact_refs, typos) = &self.profile;
+                        let typo_prone = typos.get(c).copied().unwrap_or(true);
+                        let careful = exact_refs.get(c).copied().unwrap_or(false) && !typo_prone;
+                        if careful {
+                            return self.commit_step(r, p);
+                        }
+                        if typo_prone && self.apply_neighbour(r, near_exact[0], &ident) {
+                            return RefStep::Settled;
+                        }
+                        return RefStep::Open;
+                    }
+                }
             }
             if near_exact.len() == 1 && self.apply_neighbour(r, near_exact[0], &ident) {
                 return RefStep::Settled;
@@ -913,9 +994,14 @@ impl State<'_> {
                     max_nodes: 20_000,
                 },
             );
+            let open_kind = s
+                .solutions
+                .first()
+                .is_some_and(|sol| sol.iter().any(|&x| group[x].kind == N1Kind::Open));
             if s.solutions.len() == 1
                 && !s.exhausted
                 && s.solutions[0].len() >= 2
+                && (!open_kind || s.solutions[0].len() <= 4)
                 && chance_combinations(group.len(), s.solutions[0].len(), self.open[inv as usize])
                     <= CHANCE_MAX
             {
@@ -1201,7 +1287,7 @@ impl State<'_> {
     /// (with transpositions) on the compact number, or the trailing sequence number alone.
     pub(super) fn tolerant_hits(&self, r: usize, custs: &[u32], exclude: &[u32]) -> Vec<Hit> {
         let rec = self.receipts[r];
-        let text = receipt_text(rec);
+        let text = typed_text(rec);
         let words = ref_words(rec);
         let nums = normalise::trailing_numbers(&text);
         let amount_text = fmt_amount(self.rem[r]);
@@ -1390,8 +1476,12 @@ impl State<'_> {
                 .collect()
         };
         let all: Vec<usize> = (0..open_hits.len()).collect();
-        // 1. The amount equals the referenced items.
+        // 1. The amount equals the referenced items (on a mistyped reference, not when the
+        //    text calls it a down payment: then the amount equal to that invoice is chance).
         if sum == a {
+            let down = tolerant
+                && open_hits.iter().any(|h| h.distance > 0)
+                && down_payment_words(&receipt_text(self.receipts[r]));
             let tail = if open_hits.len() > 1 {
                 format!(
                     "amount {} equal to the sum of {} items",
@@ -1401,7 +1491,7 @@ impl State<'_> {
             } else {
                 format!("amount {} equal to the open amount", fmt_amount(a))
             };
-            return HitsOutcome::Proposal(make(full(&all), base, true, 0, tail));
+            return HitsOutcome::Proposal(make(full(&all), base, !down, 0, tail));
         }
         let limits = Limits {
             max_items: self.policy.max_combination_items,
@@ -1436,7 +1526,9 @@ impl State<'_> {
             tolerant
                 && open_hits.len() == 1
                 && hit_custs.len() == 1
-                && ident.strength(hit_custs[0]).is_some()
+                && ident
+                    .strength(hit_custs[0])
+                    .is_some_and(|s| s >= self.policy.auto_threshold)
                 && (open_hits[0].distance <= 1
                     || (open_hits[0].kind == RefKind::Sequence && open_hits[0].found.len() >= 3))
                 && !self.other_item_fits(r, hit_custs[0], open_hits[0].inv)
@@ -1534,13 +1626,22 @@ impl State<'_> {
                         ..limits
                     },
                 );
+                // Credit notes netted are the common case and there are few of them: the
+                // chance is counted among the items of the kind added.
+                let extras: Vec<usize> = s
+                    .solutions
+                    .first()
+                    .map(|sol| sol.iter().copied().filter(|&k| k >= forced.len()).collect())
+                    .unwrap_or_default();
+                let only_credit_notes = extras.iter().all(|&k| vals[k] < 0);
+                let among = if only_credit_notes {
+                    vals[forced.len()..].iter().filter(|&&v| v < 0).count()
+                } else {
+                    pool.len() - forced.len()
+                };
                 if s.solutions.len() == 1
                     && !s.exhausted
-                    && chance_combinations(
-                        pool.len() - forced.len(),
-                        s.solutions[0].len() - forced.len(),
-                        a,
-                    ) <= CHANCE_MAX
+                    && chance_combinations(among, extras.len(), a) <= CHANCE_MAX
                 {
                     let sol = &s.solutions[0];
                     let lines: Vec<Line> = sol
@@ -1685,15 +1786,15 @@ impl State<'_> {
             && abroad != Some(false)
             && short <= cents(self.policy.max_bank_fee)
             && from_cents(short) <= from_cents(open) * self.policy.max_fee_fraction;
-        let says_discount = normalise::tokens(&rec.remittance)
-            .iter()
-            .any(|t| matches!(t.as_str(), "ESCOMPTE" | "ESC" | "DISCOUNT" | "SKONTO"));
-        // A late payment from abroad short by what a discount rate would give is more likely
-        // short by bank charges, unless its text says it takes a discount.
+        let says_discount = says_discount(rec);
+        // A payment from abroad short by what a discount rate would give is more likely short
+        // by bank charges, unless its text says it takes a discount.
         let in_time = if early {
             on_time
+        } else if fee_possible && abroad == Some(true) {
+            says_discount
         } else {
-            on_time || says_discount || !(fee_possible && abroad == Some(true))
+            true
         };
         if in_time && !partial {
             for rate in &self.policy.discount_rates {
@@ -1710,7 +1811,7 @@ impl State<'_> {
                 }
             }
         }
-        if short <= cents(self.policy.rounding_tolerance) {
+        if short <= cents(self.policy.rounding_tolerance) && !partial {
             return Some((
                 DeductionKind::Rounding,
                 980,
@@ -1961,6 +2062,16 @@ impl State<'_> {
             }
             return Some(p);
         }
+        // A down payment is no settlement of several items; an amount some item of the
+        // customer had and was already paid is perhaps a second payment of it: neither is
+        // read as a combination or a deduction without a person.
+        let partial_text = partial_words(&receipt_text(self.receipts[r]));
+        let repaid_item = custs.iter().any(|&c| {
+            self.ledger
+                .items_of(c)
+                .iter()
+                .any(|&i| self.open[i as usize] == 0 && self.received[i as usize] == a)
+        });
         // One item whose payment schedule has an instalment of exactly the amount.
         let by_instalment: Vec<u32> = pool
             .iter()
@@ -2032,6 +2143,8 @@ impl State<'_> {
         };
         if s.solutions.len() == 1
             && !s.exhausted
+            && !partial_text
+            && !repaid_item
             && one_payer(&s.solutions[0])
             && chance_combinations(cand.len(), s.solutions[0].len(), a) <= CHANCE_MAX
         {
@@ -2092,7 +2205,7 @@ impl State<'_> {
             let o = self.open[i as usize];
             // Bank fees without a reference are indistinguishable from a partial payment:
             // proposed only. Discount and rounding are precise enough to apply.
-            let eligible = kind != DeductionKind::BankFees;
+            let eligible = kind != DeductionKind::BankFees && !repaid_item;
             let conf = strength(i).saturating_sub(1000 - c).saturating_sub(10);
             return Some(mk(
                 vec![Line {

@@ -6,8 +6,15 @@
 //! every phenomenon of `domain/reconciliation.md`, plus the truth: for each payment event, the
 //! invoices it settles. The output is plain model structs (easy to write as UBL/CII and
 //! camt.053 by the connectors). Its own small PRNG (SplitMix64) keeps `relance-core` free of
-//! dependencies; the numbering pattern of the seller varies with the seed, so the engine
-//! cannot lean on one pattern.
+//! dependencies; the numbering pattern of the seller varies with the seed, and so does its
+//! order (one chronological sequence, as the law requires, or account by account), so the
+//! engine cannot lean on one pattern.
+//!
+//! The truth is what a careful person would book: the invoices each event settles with the
+//! amounts, and the differences written off beside them (a discount, bank charges, rounding),
+//! which [`super::score`] checks too. Events that cannot be resolved from what the statement
+//! shows (a down payment without any reference, a common name shared by many customers) stay
+//! matchable: the rate is measured against everything that should eventually be applied.
 
 use crate::ids::{CustomerId, InvoiceId, TransactionId};
 use crate::model::{
@@ -164,6 +171,8 @@ pub struct Dataset {
     pub receipts: Vec<Receipt>,
     /// The truth per event.
     pub truth: Vec<Truth>,
+    /// Whether the seller numbers account by account (else one chronological sequence).
+    pub numbering_by_account: bool,
 }
 
 /// Size and shape of a data set.
@@ -740,6 +749,7 @@ pub fn generate(cfg: &SynthConfig) -> Dataset {
         .numbering_by_account
         .unwrap_or_else(|| g.rng.chance(333));
     renumber(&mut g, &mut ledgers, by_account);
+    g.ds.numbering_by_account = by_account;
     for (c, (invs, credit)) in custs.iter().zip(ledgers) {
         pay_customer(&mut g, cfg, c, invs, credit);
     }
