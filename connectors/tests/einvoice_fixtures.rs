@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::NaiveDate;
-use lopdf::{dictionary, Document, Object, Stream, StringFormat};
 use relance_connectors::formats::einvoice::{self, write, Format};
 use relance_core::{CustomerKind, InvoiceKind, InvoiceStatus};
 use rust_decimal_macros::dec;
@@ -148,37 +147,9 @@ fn xml_declaration_oddities_do_not_panic() {
     );
 }
 
-/// A minimal PDF with `xml` attached as `name` (EmbeddedFiles name tree and /AF).
+/// A minimal PDF with `xml` attached, uncompressed, as `name` (EmbeddedFiles name tree and /AF).
 fn pdf_with(name: &str, xml: &[u8]) -> Vec<u8> {
-    let mut doc = Document::with_version("1.7");
-    let pages = doc.new_object_id();
-    doc.objects.insert(
-        pages,
-        Object::Dictionary(
-            dictionary! {"Type" => "Pages", "Kids" => Vec::<Object>::new(), "Count" => 0},
-        ),
-    );
-    let file = doc.add_object(Stream::new(
-        dictionary! {"Type" => "EmbeddedFile", "Subtype" => "text/xml"},
-        xml.to_vec(),
-    ));
-    let spec = doc.add_object(dictionary! {
-        "Type" => "Filespec",
-        "F" => Object::String(name.as_bytes().to_vec(), StringFormat::Literal),
-        "UF" => Object::String(name.as_bytes().to_vec(), StringFormat::Literal),
-        "AFRelationship" => "Data",
-        "EF" => dictionary! {"F" => file},
-    });
-    let catalog = doc.add_object(dictionary! {
-        "Type" => "Catalog",
-        "Pages" => pages,
-        "Names" => dictionary! {"EmbeddedFiles" => dictionary! {"Names" => vec![Object::String(name.as_bytes().to_vec(), StringFormat::Literal), Object::Reference(spec)]}},
-        "AF" => vec![Object::Reference(spec)],
-    });
-    doc.trailer.set("Root", catalog);
-    let mut out = Vec::new();
-    doc.save_to(&mut out).unwrap();
-    out
+    write::pdf_with_attachment(name, xml).unwrap()
 }
 
 #[test]

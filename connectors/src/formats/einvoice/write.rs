@@ -223,6 +223,16 @@ pub fn sample(i: usize) -> SimpleInvoice {
 /// A minimal Factur-X PDF: `xml` embedded (compressed) as `factur-x.xml`, found through both the
 /// `EmbeddedFiles` name tree and the catalog's `/AF` array, as the Factur-X reader looks for it.
 pub fn facturx_pdf(xml: &[u8]) -> std::io::Result<Vec<u8>> {
+    pdf(b"factur-x.xml", xml, true)
+}
+
+/// A minimal PDF with `bytes` attached, uncompressed, under the file name `name` (name tree and
+/// `/AF`): for trying the reader on other attachment names or contents.
+pub fn pdf_with_attachment(name: &str, bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    pdf(name.as_bytes(), bytes, false)
+}
+
+fn pdf(name: &[u8], xml: &[u8], compress: bool) -> std::io::Result<Vec<u8>> {
     use lopdf::{dictionary, Document, Object, Stream, StringFormat};
     let mut doc = Document::with_version("1.7");
     let pages = doc.new_object_id();
@@ -236,10 +246,12 @@ pub fn facturx_pdf(xml: &[u8]) -> std::io::Result<Vec<u8>> {
         dictionary! {"Type" => "EmbeddedFile", "Subtype" => "text/xml"},
         xml.to_vec(),
     );
-    // Uncompressed when compression would not help: both are valid.
-    let _ = stream.compress();
+    if compress {
+        // Left uncompressed when compression would not help: both are valid.
+        let _ = stream.compress();
+    }
     let file = doc.add_object(stream);
-    let name = || Object::String(b"factur-x.xml".to_vec(), StringFormat::Literal);
+    let name = || Object::String(name.to_vec(), StringFormat::Literal);
     let spec = doc.add_object(dictionary! {
         "Type" => "Filespec", "F" => name(), "UF" => name(), "AFRelationship" => "Data",
         "EF" => dictionary! {"F" => file},
