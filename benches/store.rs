@@ -5,10 +5,6 @@
 //! A one-shot throughput measure, not a criterion sampling: ingesting 2 million records is
 //! what is measured, and repeating it to build statistics would take minutes per sample.
 
-#[allow(dead_code, unused_imports)]
-#[path = "../src/store/mod.rs"]
-mod store;
-
 use chrono::NaiveDate;
 use relance_connectors::contract::Cursor;
 use relance_core::{
@@ -16,7 +12,7 @@ use relance_core::{
 };
 use rust_decimal::Decimal;
 use std::time::Instant;
-use store::{Batch, InvoiceRecord, ReceiptRecord, SledStore, Store};
+use relance::store::{Batch, InvoiceRecord, ReceiptRecord, SledStore, Store};
 
 fn invoice(i: u64) -> Invoice {
     let d = NaiveDate::from_ymd_opt(2026, 1, 1).expect("valid date")

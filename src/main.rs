@@ -2,29 +2,13 @@
 //!
 //! `relance demo` runs the whole pipeline on the bundled demo company; `relance daemon` runs
 //! the service; the other subcommands inspect files, reconcile, plan dunning and provisions.
-
-mod assets;
-mod cli;
-mod clock;
-mod cmd;
-mod config;
-mod daemon;
-mod http;
-mod inbox_source;
-mod ledger;
-mod metrics;
-mod offline;
-#[allow(dead_code)] // run_delivery: the continuous loop, exercised by the tests
-mod outbox;
-mod pipeline;
-#[allow(dead_code)] // the full read API serves tests, benches and inspection tools
-mod store;
+//! The work is in the `relance` library; this file only parses the command line.
 
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    let cli = cli::Cli::parse();
-    match cmd::run(cli) {
+    let cli = relance::cli::Cli::parse();
+    match relance::cmd::run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("relance: error: {e:#}");

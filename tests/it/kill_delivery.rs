@@ -8,8 +8,8 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use crate::outbox::{deliver_pending, RetryPolicy};
-use crate::store::{Batch, OutboxEntry, OutboxState, SledStore, Store};
+use relance::outbox::{deliver_pending, RetryPolicy};
+use relance::store::{Batch, OutboxEntry, OutboxState, SledStore, Store};
 use crate::store_model::{self, Model};
 use chrono::{DateTime, TimeZone, Utc};
 use rand::rngs::StdRng;

@@ -14,7 +14,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use crate::store::{
+use relance::store::{
     AuditEvent, Batch, InvoiceRecord, OutboxEntry, OutboxState, ReceiptRecord, SeenFile, SledStore,
     Store,
 };
