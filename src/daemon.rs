@@ -28,7 +28,7 @@ use crate::config::schema::{LogFormat, SourceConfig};
 use crate::config::{self, CompanyConfig, Config};
 use crate::http::{self, HttpState};
 use crate::metrics::{self, Metrics};
-use crate::store::{SledStore, Store};
+use crate::store::{SharedStore, Store};
 use relance_core::CompanyId;
 use sd_notify::NotifyState;
 use std::collections::{BTreeMap, HashMap};
@@ -73,8 +73,8 @@ pub struct SourceReport {
 pub struct CycleContext {
     /// The company, as configured (paths absolute, secrets resolved to files).
     pub company: Arc<CompanyConfig>,
-    /// The store shared by all companies.
-    pub store: SledStore,
+    /// The store shared by all companies (any backend).
+    pub store: SharedStore,
     /// The state directory (quarantine, letters).
     pub state_dir: PathBuf,
     /// The clock (the cycle's `today` comes from it).
@@ -378,7 +378,7 @@ impl Future for AbortOnDrop {
 /// What the company tasks share.
 #[derive(Clone, Debug)]
 struct Shared {
-    store: SledStore,
+    store: SharedStore,
     state_dir: PathBuf,
     clock: Clock,
     metrics: Arc<Metrics>,
@@ -737,8 +737,8 @@ impl<R: CycleRunner> Daemon<R> {
                 g.state_dir.display()
             )
         })?;
-        let store_path = g.state_dir.join("store");
-        let store = tokio::task::spawn_blocking(move || SledStore::open(&store_path))
+        let state_dir = g.state_dir.clone();
+        let store = tokio::task::spawn_blocking(move || crate::store::open_shared(&state_dir))
             .await
             .map_err(|e| anyhow::anyhow!("store open task failed: {e}"))??;
         create_source_dirs(&g.state_dir, &config.companies);
@@ -962,7 +962,7 @@ mod tests {
 
     fn shared(dir: &Path) -> Shared {
         Shared {
-            store: SledStore::open(&dir.join("store")).unwrap(),
+            store: Arc::new(crate::store::SledStore::open(&dir.join("store")).unwrap()),
             state_dir: dir.to_owned(),
             clock: Clock::fixed_date(chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()),
             metrics: Arc::new(Metrics::new()),

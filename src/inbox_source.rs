@@ -7,7 +7,7 @@
 
 use crate::daemon::SourceReport;
 use crate::offline::{self, Loaded};
-use crate::store::{Batch, SledStore, Store};
+use crate::store::{Batch, SharedStore, Store};
 use chrono::{DateTime, Utc};
 use relance_connectors::contract::{Page, Record};
 use relance_core::CompanyId;
@@ -79,7 +79,7 @@ pub fn quarantine(file: &Path, reason: &str) -> std::io::Result<PathBuf> {
 /// One pass over a folder source. Every file is read whole (size-checked) and parsed; the
 /// usable ones are committed with their hashes in batches, then moved.
 pub async fn pull_dir(
-    store: &SledStore,
+    store: &SharedStore,
     company: &CompanyId,
     source: &str,
     bank: bool,
@@ -205,7 +205,7 @@ pub async fn pull_dir(
 fn send(
     tx: &std::sync::mpsc::SyncSender<Pending>,
     batch: Pending,
-    store: &SledStore,
+    store: &SharedStore,
     company: &CompanyId,
     source: &str,
     rep: &mut SourceReport,
@@ -240,7 +240,7 @@ enum Read {
 
 /// Reads, hashes and parses `files` on `workers` threads; one outcome per file, in order.
 fn read_all(
-    store: &SledStore,
+    store: &SharedStore,
     company: &CompanyId,
     bank: bool,
     files: &[PathBuf],
@@ -284,7 +284,7 @@ fn read_all(
 }
 
 fn read_one(
-    store: &SledStore,
+    store: &SharedStore,
     company: &CompanyId,
     bank: bool,
     file: &Path,
@@ -397,7 +397,7 @@ impl Pending {
 
     fn flush(
         &mut self,
-        store: &SledStore,
+        store: &SharedStore,
         company: &CompanyId,
         source: &str,
         rep: &mut SourceReport,
@@ -411,7 +411,7 @@ impl Pending {
     /// commit failed and every file stays where it is for the next pass.
     fn commit(
         &mut self,
-        store: &SledStore,
+        store: &SharedStore,
         company: &CompanyId,
         source: &str,
         rep: &mut SourceReport,
@@ -455,7 +455,7 @@ mod tests {
     async fn a_pass_imports_each_content_once_and_moves_every_file() {
         use relance_connectors::formats::einvoice::write;
         let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(&dir.path().join("store")).unwrap();
+        let store: SharedStore = std::sync::Arc::new(crate::store::SledStore::open(&dir.path().join("store")).unwrap());
         let company = CompanyId::new("c");
         let inbox = dir.path().join("inbox");
         std::fs::create_dir_all(&inbox).unwrap();

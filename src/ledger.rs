@@ -42,7 +42,7 @@ pub struct Ledger {
 
 impl Ledger {
     /// Reads the company's ledger from the store.
-    pub fn load<S: Store>(store: &S, company: &CompanyId) -> Result<Self, StoreError> {
+    pub fn load<S: Store + ?Sized>(store: &S, company: &CompanyId) -> Result<Self, StoreError> {
         let customers = store
             .customers(company)?
             .into_iter()
@@ -149,7 +149,7 @@ pub fn allocation_audit(a: &Allocation, now: DateTime<Utc>) -> AuditEvent {
 }
 
 /// Reads every audit event of `kind`, in order.
-pub fn audit_of_kind<S: Store>(
+pub fn audit_of_kind<S: Store + ?Sized>(
     store: &S,
     company: &CompanyId,
     kind: &str,
@@ -172,7 +172,7 @@ pub fn audit_of_kind<S: Store>(
 }
 
 /// Dunning actions already planned and enqueued (never planned twice: the engine reads them).
-pub fn dunning_history<S: Store>(
+pub fn dunning_history<S: Store + ?Sized>(
     store: &S,
     company: &CompanyId,
 ) -> Result<Vec<SentAction>, StoreError> {
@@ -183,7 +183,7 @@ pub fn dunning_history<S: Store>(
 }
 
 /// Pauses recorded by people (disputes, promises, payment plans, holds, procédures).
-pub fn pauses<S: Store>(store: &S, company: &CompanyId) -> Result<Vec<Pause>, StoreError> {
+pub fn pauses<S: Store + ?Sized>(store: &S, company: &CompanyId) -> Result<Vec<Pause>, StoreError> {
     Ok(audit_of_kind(store, company, AUDIT_PAUSE)?
         .into_iter()
         .filter_map(|e| serde_json::from_value(e.explanation).ok())
@@ -191,7 +191,7 @@ pub fn pauses<S: Store>(store: &S, company: &CompanyId) -> Result<Vec<Pause>, St
 }
 
 /// Credit events recorded by people (procédure collective, injonction filed, definitive loss).
-pub fn credit_events<S: Store>(
+pub fn credit_events<S: Store + ?Sized>(
     store: &S,
     company: &CompanyId,
 ) -> Result<Vec<CreditEvent>, StoreError> {
@@ -202,7 +202,7 @@ pub fn credit_events<S: Store>(
 }
 
 /// The provision state left by the latest closing strictly before `closing` (empty if none).
-pub fn previous_provision_state<S: Store>(
+pub fn previous_provision_state<S: Store + ?Sized>(
     store: &S,
     company: &CompanyId,
     closing: NaiveDate,

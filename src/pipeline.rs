@@ -7,7 +7,7 @@
 use crate::daemon::{CycleContext, CycleReport, CycleRunner, SourceReport};
 use crate::ledger::{self, Ledger, AUDIT_DUNNING_ACTION};
 use crate::outbox::{self, RetryPolicy};
-use crate::store::{AuditEvent, Batch, OutboxEntry, SeenFile, SledStore, Store};
+use crate::store::{AuditEvent, Batch, OutboxEntry, SeenFile, SharedStore, Store};
 use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use relance_connectors::contract::{IdempotencyKey, Page, Record, Source, WriteCommand};
@@ -82,7 +82,7 @@ pub fn page_batch(source: &str, page: &Page, now: DateTime<Utc>) -> Batch {
     b
 }
 
-async fn commit(store: &SledStore, company: &CompanyId, batch: Batch) -> anyhow::Result<()> {
+async fn commit(store: &SharedStore, company: &CompanyId, batch: Batch) -> anyhow::Result<()> {
     let s = store.clone();
     let c = company.clone();
     tokio::task::spawn_blocking(move || s.commit(&c, batch))
@@ -94,7 +94,7 @@ async fn commit(store: &SledStore, company: &CompanyId, batch: Batch) -> anyhow:
 /// Pulls every page of `src` after the committed cursor, committing each page with its
 /// cursor, until the source has no more or shutdown is asked.
 pub async fn pull_all<S: Source>(
-    store: &SledStore,
+    store: &SharedStore,
     company: &CompanyId,
     name: &str,
     src: &mut S,

@@ -6,7 +6,7 @@ use crate::daemon::{CycleContext, RateLimiters};
 use crate::ledger::{self, Ledger, AUDIT_CREDIT_EVENT, AUDIT_PAUSE, AUDIT_PROVISION_STATE};
 use crate::metrics::Metrics;
 use crate::pipeline::{self, CycleSummary, Pipeline};
-use crate::store::{AuditEvent, Batch, OutboxEntry, SledStore, Store};
+use crate::store::{AuditEvent, Batch, OutboxEntry, SharedStore, Store};
 use anyhow::{bail, Context as _};
 use chrono::NaiveDate;
 use relance_connectors::contract::IdempotencyKey;
@@ -51,7 +51,7 @@ const DEMO_FILES: &[(&str, &[u8])] = demo_files![
 fn context(
     config: &Config,
     company: &CompanyConfig,
-    store: SledStore,
+    store: SharedStore,
     clock: Clock,
 ) -> CycleContext {
     let (_tx, rx) = tokio::sync::watch::channel(false);
@@ -79,11 +79,10 @@ fn load_config(dir: &Path) -> anyhow::Result<Config> {
     config::load(dir).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
 }
 
-fn open_store(config: &Config) -> anyhow::Result<SledStore> {
+fn open_store(config: &Config) -> anyhow::Result<SharedStore> {
     let p = config.global.state_dir.join("store");
-    std::fs::create_dir_all(&config.global.state_dir)
-        .with_context(|| format!("creating {}", config.global.state_dir.display()))?;
-    SledStore::open(&p).with_context(|| format!("opening the store at {}", p.display()))
+    crate::store::open_shared(&config.global.state_dir)
+        .with_context(|| format!("opening the store at {}", p.display()))
 }
 
 /// `relance demo [--state-dir DIR] [--date D]`.
@@ -160,7 +159,7 @@ pub fn demo(state_dir: Option<PathBuf>, date: Option<NaiveDate>) -> anyhow::Resu
 
 /// Records the demo's pauses and credit events once (keyed, so a second run adds nothing).
 fn record_events(
-    store: &SledStore,
+    store: &SharedStore,
     company: &CompanyConfig,
     path: &Path,
     clock: Clock,
@@ -218,7 +217,7 @@ fn record_events(
 }
 
 fn print_summary(
-    store: &SledStore,
+    store: &SharedStore,
     company: &CompanyConfig,
     s: &CycleSummary,
     today: NaiveDate,
@@ -510,7 +509,7 @@ pub fn provision(
 /// `out` when given; with `apply`, records the entries in the outbox (keyed: a second run adds
 /// nothing) and the resulting state. Returns the text to print (JSON, or the table).
 fn provision_run(
-    store: &SledStore,
+    store: &SharedStore,
     company: &CompanyConfig,
     closing: NaiveDate,
     out: Option<&Path>,

@@ -36,8 +36,21 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-#[allow(unused_imports)] // the binary names `store::SledStore` once sync is wired
 pub use self::sled::SledStore;
+
+/// The store as the daemon, the pipeline and the commands hold it: any backend behind the
+/// [`Store`] trait, shared between tasks. Cheap to clone.
+pub type SharedStore = std::sync::Arc<dyn Store>;
+
+/// Opens the store of a state directory (`<state_dir>/store`, the embedded sled backend),
+/// creating the directory when missing. The one place that chooses a backend.
+pub fn open_shared(state_dir: &std::path::Path) -> Result<SharedStore, StoreError> {
+    std::fs::create_dir_all(state_dir).map_err(|e| StoreError::Io {
+        path: state_dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(std::sync::Arc::new(SledStore::open(&state_dir.join("store"))?))
+}
 
 /// What can go wrong reading or writing the store.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +113,14 @@ pub enum StoreError {
     /// The blocking task running a store operation panicked or was cancelled.
     #[error("store task failed: {0}")]
     Task(String),
+    /// The store's directory cannot be created or read.
+    #[error("store directory {path}: {message}")]
+    Io {
+        /// The directory.
+        path: String,
+        /// The IO error.
+        message: String,
+    },
 }
 
 /// A customer as stored, with the source it came from.
@@ -456,7 +477,11 @@ pub struct CommitOutcome {
 /// The store of every company's data. Implementations must apply a [`Batch`] atomically
 /// (all of it or none of it, also across a crash) and durably (flushed) before
 /// [`Store::commit`] returns.
-pub trait Store {
+///
+/// Object-safe: the daemon holds a [`SharedStore`] (`Arc<dyn Store>`), so another backend
+/// (PostgreSQL) plugs in without touching the pipeline, the outbox or the commands. Every call
+/// may block on disk or network: async callers run it in `spawn_blocking`.
+pub trait Store: Send + Sync + std::fmt::Debug {
     /// Applies `batch` for `company` atomically and flushes it to disk.
     fn commit(&self, company: &CompanyId, batch: Batch) -> Result<CommitOutcome, StoreError>;
     /// Flushes anything not yet on disk (commit already does; for shutdown).
@@ -527,6 +552,171 @@ pub trait Store {
     ) -> Result<Option<ProvisionState>, StoreError>;
     /// All provision states, ordered by closing date.
     fn provisions(&self, company: &CompanyId) -> Result<Vec<ProvisionState>, StoreError>;
+
+    /// Reads every record of every company back (each decoded, so a damaged or misversioned
+    /// record is an error naming its key) and counts them: `relance store check`. A backend
+    /// may check more (indexes, sequences) than this default, which only uses the reads above.
+    fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let mut report = VerifyReport::default();
+        for c in self.companies()? {
+            let audit = {
+                let mut n = 0u64;
+                let mut from = 0u64;
+                loop {
+                    let page = self.audit(&c, from, 10_000)?;
+                    let Some(last) = page.last() else { break };
+                    from = last.seq + 1;
+                    n += page.len() as u64;
+                }
+                n
+            };
+            report.companies.push(CompanyCounts {
+                company: c.clone(),
+                customers: self.customers(&c)?.len() as u64,
+                invoices: self.invoices(&c)?.len() as u64,
+                receipts: self.receipts(&c)?.len() as u64,
+                allocations: self.allocations(&c)?.len() as u64,
+                cursors: self.cursors(&c)?.len() as u64,
+                outbox: self.outbox(&c)?.len() as u64,
+                dead_letters: self.dead_letters(&c)?.len() as u64,
+                audit,
+                provisions: self.provisions(&c)?.len() as u64,
+            });
+        }
+        Ok(report)
+    }
+}
+
+/// What [`Store::verify`] read, per company.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Record counts of each company with data.
+    pub companies: Vec<CompanyCounts>,
+    /// Problems found that reading did not turn into an error (index entries without their
+    /// record, gaps in the audit sequence...), each naming its key.
+    pub problems: Vec<String>,
+}
+
+/// Record counts of one company.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompanyCounts {
+    /// The company.
+    pub company: CompanyId,
+    /// Customers.
+    pub customers: u64,
+    /// Invoices and credit notes.
+    pub invoices: u64,
+    /// Bank receipts.
+    pub receipts: u64,
+    /// Allocations.
+    pub allocations: u64,
+    /// Source cursors.
+    pub cursors: u64,
+    /// Outbox entries (any state).
+    pub outbox: u64,
+    /// Dead letters.
+    pub dead_letters: u64,
+    /// Audit entries.
+    pub audit: u64,
+    /// Provision states.
+    pub provisions: u64,
+}
+
+/// A shared store is a store (so `Arc<SledStore>` and [`SharedStore`] go wherever a
+/// `S: Store` does).
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    fn commit(&self, company: &CompanyId, batch: Batch) -> Result<CommitOutcome, StoreError> {
+        (**self).commit(company, batch)
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        (**self).flush()
+    }
+    fn companies(&self) -> Result<Vec<CompanyId>, StoreError> {
+        (**self).companies()
+    }
+    fn customer(
+        &self,
+        company: &CompanyId,
+        id: &CustomerId,
+    ) -> Result<Option<CustomerRecord>, StoreError> {
+        (**self).customer(company, id)
+    }
+    fn customers(&self, company: &CompanyId) -> Result<Vec<CustomerRecord>, StoreError> {
+        (**self).customers(company)
+    }
+    fn invoice(
+        &self,
+        company: &CompanyId,
+        id: &InvoiceId,
+    ) -> Result<Option<InvoiceRecord>, StoreError> {
+        (**self).invoice(company, id)
+    }
+    fn invoices(&self, company: &CompanyId) -> Result<Vec<InvoiceRecord>, StoreError> {
+        (**self).invoices(company)
+    }
+    fn receipt(
+        &self,
+        company: &CompanyId,
+        dedup_key: &str,
+    ) -> Result<Option<ReceiptRecord>, StoreError> {
+        (**self).receipt(company, dedup_key)
+    }
+    fn receipts(&self, company: &CompanyId) -> Result<Vec<ReceiptRecord>, StoreError> {
+        (**self).receipts(company)
+    }
+    fn allocations(&self, company: &CompanyId) -> Result<Vec<AllocationRecord>, StoreError> {
+        (**self).allocations(company)
+    }
+    fn cursor(&self, company: &CompanyId, source: &str) -> Result<Option<Cursor>, StoreError> {
+        (**self).cursor(company, source)
+    }
+    fn cursors(&self, company: &CompanyId) -> Result<Vec<(String, Cursor)>, StoreError> {
+        (**self).cursors(company)
+    }
+    fn seen_file(&self, company: &CompanyId, hash: &str) -> Result<Option<SeenFile>, StoreError> {
+        (**self).seen_file(company, hash)
+    }
+    fn outbox_entry(
+        &self,
+        company: &CompanyId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<OutboxEntry>, StoreError> {
+        (**self).outbox_entry(company, key)
+    }
+    fn outbox(&self, company: &CompanyId) -> Result<Vec<OutboxEntry>, StoreError> {
+        (**self).outbox(company)
+    }
+    fn outbox_pending(
+        &self,
+        company: &CompanyId,
+        target: &str,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        (**self).outbox_pending(company, target)
+    }
+    fn dead_letters(&self, company: &CompanyId) -> Result<Vec<DeadLetter>, StoreError> {
+        (**self).dead_letters(company)
+    }
+    fn audit(
+        &self,
+        company: &CompanyId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        (**self).audit(company, from_seq, limit)
+    }
+    fn provision(
+        &self,
+        company: &CompanyId,
+        closing: NaiveDate,
+    ) -> Result<Option<ProvisionState>, StoreError> {
+        (**self).provision(company, closing)
+    }
+    fn provisions(&self, company: &CompanyId) -> Result<Vec<ProvisionState>, StoreError> {
+        (**self).provisions(company)
+    }
+    fn verify(&self) -> Result<VerifyReport, StoreError> {
+        (**self).verify()
+    }
 }
 
 #[cfg(test)]
