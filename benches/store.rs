@@ -6,13 +6,13 @@
 //! what is measured, and repeating it to build statistics would take minutes per sample.
 
 use chrono::NaiveDate;
+use relance::store::{Batch, InvoiceRecord, ReceiptRecord, SledStore, Store};
 use relance_connectors::contract::Cursor;
 use relance_core::{
     CompanyId, Currency, Invoice, InvoiceId, InvoiceKind, InvoiceStatus, Receipt, TransactionId,
 };
 use rust_decimal::Decimal;
 use std::time::Instant;
-use relance::store::{Batch, InvoiceRecord, ReceiptRecord, SledStore, Store};
 
 fn invoice(i: u64) -> Invoice {
     let d = NaiveDate::from_ymd_opt(2026, 1, 1).expect("valid date")

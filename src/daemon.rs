@@ -6,8 +6,11 @@
 //!   next one runs at the next interval; a cycle that *panics* ends the task, which its
 //!   supervisor sees through the `JoinHandle` and restarts after an exponential backoff
 //!   (1 s doubling to 5 min). Nothing one company does stops another.
-//! - **Rate limits.** A token bucket per remote `host:port`, shared by every company that talks
-//!   to that host ([`RateLimiters`]); cycles call [`RateLimiters::acquire`] before a request.
+//! - **Rate limits.** One HTTP layer ([`HttpLayer`]) shared by every company: a limiter per
+//!   remote `host:port`, taken by every request, configured from all companies at start and at
+//!   each reload.
+//! - **Connectors** are built once per company task, that is once per configuration
+//!   generation ([`CycleRunner::prepare`]), and reused by every cycle of that task.
 //! - **systemd** (`Type=notify`): `READY=1` once the configuration is valid, the store open and
 //!   the HTTP endpoint bound; `WATCHDOG=1` from the scheduler loop at half of `WATCHDOG_USEC`;
 //!   `STATUS=` lines; `STOPPING=1` on SIGTERM/SIGINT; `RELOADING=1` then `READY=1` on SIGHUP.
@@ -24,19 +27,20 @@
 //! passed to [`run_with`].
 
 use crate::clock::Clock;
-use crate::config::schema::{LogFormat, SourceConfig};
+use crate::config::schema::LogFormat;
 use crate::config::{self, CompanyConfig, Config};
 use crate::http::{self, HttpState};
 use crate::metrics::{self, Metrics};
 use crate::store::{SharedStore, Store};
+use relance_connectors::http::HttpLayer;
 use relance_core::CompanyId;
 use sd_notify::NotifyState;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
@@ -62,10 +66,27 @@ pub struct SourceReport {
     pub connector: String,
     /// Pages pulled.
     pub pulls: u64,
+    /// Files imported (folder sources).
+    pub files: u64,
     /// Documents stored.
     pub documents: u64,
     /// Errors met (the cycle went on).
     pub errors: u64,
+    /// Each error, naming the file or call and the reason.
+    pub problems: Vec<String>,
+    /// Files quarantined, with their reason.
+    pub quarantined: Vec<(String, String)>,
+    /// Entries not read (links, FIFOs...), with why.
+    pub skipped: Vec<(String, String)>,
+}
+
+impl SourceReport {
+    /// Counts and logs an error of this source.
+    pub fn error(&mut self, company: &CompanyId, source: &str, message: String) {
+        error!(company = %company, source, "{message}");
+        self.errors += 1;
+        self.problems.push(message);
+    }
 }
 
 /// Everything a cycle may use.
@@ -82,8 +103,8 @@ pub struct CycleContext {
     /// Turns `true` when the cycle should finish the item it is on and return (SIGTERM, or
     /// the company was removed or changed by a reload). Pass it to outbox delivery.
     pub shutdown: watch::Receiver<bool>,
-    /// Per-host rate limiters shared by every company.
-    pub limiters: Arc<RateLimiters>,
+    /// The HTTP layer shared by every company (per-host rate limits, Retry-After holds).
+    pub http: Arc<HttpLayer>,
     /// The metrics registry (the daemon records the [`CycleReport`] itself; a cycle may add
     /// its own series).
     #[allow(dead_code)] // offered to cycles; the current pipeline reports through CycleReport
@@ -92,23 +113,32 @@ pub struct CycleContext {
 
 /// One company's cycle: what the daemon runs every poll interval.
 pub trait CycleRunner: Send + Sync + 'static {
+    /// What a company's task keeps from one cycle to the next (its connectors): made once
+    /// when the task starts, so once per configuration generation (and again after a panic).
+    type State: Send + 'static;
+    /// Makes the task's state.
+    fn prepare(&self, ctx: &CycleContext) -> Self::State;
     /// Runs one cycle. An `Err` is logged and counted, and the next cycle runs at the next
     /// interval; a panic restarts the company's task after a backoff.
-    fn run_cycle(
-        &self,
+    fn run_cycle<'a>(
+        &'a self,
         ctx: CycleContext,
-    ) -> impl Future<Output = anyhow::Result<CycleReport>> + Send;
+        state: &'a mut Self::State,
+    ) -> impl Future<Output = anyhow::Result<CycleReport>> + Send + 'a;
 }
 
 impl<F, Fut> CycleRunner for F
 where
     F: Fn(CycleContext) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = anyhow::Result<CycleReport>> + Send,
+    Fut: Future<Output = anyhow::Result<CycleReport>> + Send + 'static,
 {
-    fn run_cycle(
-        &self,
+    type State = ();
+    fn prepare(&self, _ctx: &CycleContext) {}
+    fn run_cycle<'a>(
+        &'a self,
         ctx: CycleContext,
-    ) -> impl Future<Output = anyhow::Result<CycleReport>> + Send {
+        _state: &'a mut (),
+    ) -> impl Future<Output = anyhow::Result<CycleReport>> + Send + 'a {
         self(ctx)
     }
 }
@@ -232,102 +262,9 @@ pub fn init_logging(format: LogFormat, level: &str) {
         .try_init();
 }
 
-/// Token buckets keyed by remote `host:port`, shared by every company.
-#[derive(Debug, Default)]
-pub struct RateLimiters {
-    buckets: Mutex<HashMap<String, Arc<TokenBucket>>>,
-}
-
-/// A token bucket: `rate` tokens per second, holding at most one second's worth.
-#[derive(Debug)]
-struct TokenBucket {
-    /// Tokens per second; outside the lock so a reload can change it while a request waits.
-    rate: AtomicU32,
-    state: tokio::sync::Mutex<BucketState>,
-}
-
-#[derive(Debug)]
-struct BucketState {
-    tokens: f64,
-    last: tokio::time::Instant,
-}
-
-impl RateLimiters {
-    /// An empty set: every host unbounded.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets the rate of each host from every company's configuration: the lowest non-zero
-    /// `requests_per_second` configured for a host wins (the host's owner gave one limit,
-    /// whichever company states it); hosts no company bounds are unbounded.
-    pub fn configure<'a>(&self, companies: impl IntoIterator<Item = &'a CompanyConfig>) {
-        let mut rates: HashMap<String, u32> = HashMap::new();
-        for c in companies {
-            for (host, rps) in c.remote_hosts() {
-                let e = rates.entry(host).or_insert(0);
-                if rps > 0 && (*e == 0 || rps < *e) {
-                    *e = rps;
-                }
-            }
-        }
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        buckets.retain(|h, _| rates.get(h).is_some_and(|r| *r > 0));
-        for (host, rate) in rates.into_iter().filter(|(_, r)| *r > 0) {
-            match buckets.get(&host) {
-                Some(b) => b.rate.store(rate, Ordering::SeqCst),
-                None => {
-                    let b = TokenBucket {
-                        rate: AtomicU32::new(rate),
-                        state: tokio::sync::Mutex::new(BucketState {
-                            tokens: f64::from(rate),
-                            last: tokio::time::Instant::now(),
-                        }),
-                    };
-                    buckets.insert(host, Arc::new(b));
-                }
-            }
-        }
-    }
-
-    /// The configured rate of a host (requests per second), if bounded.
-    #[cfg(test)]
-    pub fn rate(&self, host: &str) -> Option<u32> {
-        let bucket = self
-            .buckets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(host)
-            .cloned()?;
-        Some(bucket.rate.load(Ordering::SeqCst))
-    }
-
-    /// Waits until a request to `host` (`host:port`, as [`config::http_host_port`] gives) may
-    /// be sent. Unbounded hosts return at once.
-    pub async fn acquire(&self, host: &str) {
-        let bucket = self
-            .buckets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(host)
-            .cloned();
-        let Some(bucket) = bucket else { return };
-        // The async mutex queues waiters in order, so requests are served first come first
-        // served and a waiter holds the bucket while it sleeps for its token.
-        let mut s = bucket.state.lock().await;
-        let rate = f64::from(bucket.rate.load(Ordering::SeqCst).max(1));
-        let now = tokio::time::Instant::now();
-        let elapsed = now.saturating_duration_since(s.last).as_secs_f64();
-        s.tokens = (s.tokens + elapsed * rate).min(rate);
-        s.last = now;
-        if s.tokens < 1.0 {
-            let wait = Duration::from_secs_f64((1.0 - s.tokens) / rate);
-            tokio::time::sleep(wait).await;
-            s.tokens = 1.0;
-            s.last = tokio::time::Instant::now();
-        }
-        s.tokens -= 1.0;
-    }
+/// Sets the per-host rates of `http` from every company's configuration.
+pub fn configure_http(http: &HttpLayer, companies: &[CompanyConfig]) {
+    http.configure(companies.iter().flat_map(crate::registry::remote_hosts));
 }
 
 /// How a panicked company task is restarted: `base` doubled per consecutive panic, at most
@@ -382,7 +319,7 @@ struct Shared {
     state_dir: PathBuf,
     clock: Clock,
     metrics: Arc<Metrics>,
-    limiters: Arc<RateLimiters>,
+    http: Arc<HttpLayer>,
     restart: RestartPolicy,
 }
 
@@ -605,23 +542,25 @@ async fn company_loop<R: CycleRunner>(
 ) {
     let id = company.id.to_string();
     let mut wait = first_cycle_offset(&id, company.poll_interval);
+    let context = |stop: &watch::Receiver<bool>| CycleContext {
+        company: company.clone(),
+        store: shared.store.clone(),
+        state_dir: shared.state_dir.clone(),
+        clock: shared.clock.clone(),
+        shutdown: stop.clone(),
+        http: shared.http.clone(),
+        metrics: shared.metrics.clone(),
+    };
+    let mut state = runner.prepare(&context(&stop));
     loop {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
         wait = company.poll_interval;
-        let ctx = CycleContext {
-            company: company.clone(),
-            store: shared.store.clone(),
-            state_dir: shared.state_dir.clone(),
-            clock: shared.clock.clone(),
-            shutdown: stop.clone(),
-            limiters: shared.limiters.clone(),
-            metrics: shared.metrics.clone(),
-        };
+        let ctx = context(&stop);
         debug!(company = %id, "cycle starts");
-        let result = runner.run_cycle(ctx).await;
+        let result = runner.run_cycle(ctx, &mut state).await;
         consecutive_panics.store(0, Ordering::SeqCst);
         record_cycle(&shared, &id, &result);
         update_outbox_depth(&shared, &company.id).await;
@@ -645,10 +584,18 @@ fn record_cycle(shared: &Shared, id: &str, result: &anyhow::Result<CycleReport>)
             }
             m.add(metrics::MATCHES, &[("company", id)], r.matches);
             m.add(metrics::ACTIONS, &[("company", id)], r.actions);
-            m.inc(metrics::CYCLES, &[("company", id), ("outcome", "ok")]);
-            // Seconds since the epoch fit f64 exactly for the next few million years.
-            let ts = shared.clock.now().timestamp() as f64;
-            m.set(metrics::LAST_SUCCESS, &[("company", id)], ts);
+            // A cycle is a success only when every source pulled without an error: one whose
+            // pulls failed must not look fresh on the dashboard.
+            let failed = r.sources.iter().filter(|s| s.errors > 0).count();
+            if failed == 0 {
+                m.inc(metrics::CYCLES, &[("company", id), ("outcome", "ok")]);
+                // Seconds since the epoch fit f64 exactly for the next few million years.
+                let ts = shared.clock.now().timestamp() as f64;
+                m.set(metrics::LAST_SUCCESS, &[("company", id)], ts);
+            } else {
+                m.inc(metrics::CYCLES, &[("company", id), ("outcome", "partial")]);
+                warn!(company = %id, failed_sources = failed, "cycle done with source errors: not counted as a success");
+            }
             let docs: u64 = r.sources.iter().map(|s| s.documents).sum();
             debug!(company = %id, documents = docs, matches = r.matches, actions = r.actions, "cycle done");
         }
@@ -687,12 +634,10 @@ async fn update_outbox_depth(shared: &Shared, company: &CompanyId) {
 /// in the configuration), so an operator can drop files in them at once.
 fn create_source_dirs(state_dir: &Path, companies: &[CompanyConfig]) {
     for c in companies {
-        for s in &c.sources {
-            if let SourceConfig::EinvoiceInbox(d) | SourceConfig::BankDir(d) = s {
-                if d.path.starts_with(state_dir) && !d.path.exists() {
-                    if let Err(e) = std::fs::create_dir_all(&d.path) {
-                        warn!(company = %c.id, source = %d.name, path = %d.path.display(), error = %e, "cannot create the source folder");
-                    }
+        for path in crate::registry::folders(c) {
+            if path.starts_with(state_dir) && !path.exists() {
+                if let Err(e) = std::fs::create_dir_all(&path) {
+                    warn!(company = %c.id, path = %path.display(), error = %e, "cannot create the source folder");
                 }
             }
         }
@@ -770,14 +715,14 @@ impl<R: CycleRunner> Daemon<R> {
             }
         });
 
-        let limiters = Arc::new(RateLimiters::new());
-        limiters.configure(&config.companies);
+        let http = Arc::new(HttpLayer::new()?);
+        configure_http(&http, &config.companies);
         let shared = Shared {
             store,
             state_dir: g.state_dir.clone(),
             clock,
             metrics: metrics.clone(),
-            limiters,
+            http,
             restart: RestartPolicy::default(),
         };
         let mut scheduler = Scheduler::new(runner, shared.clone());
@@ -850,7 +795,7 @@ impl<R: CycleRunner> Daemon<R> {
                     warn!(warning = %w, "configuration warning");
                 }
                 create_source_dirs(&self.shared.state_dir, &new.companies);
-                self.shared.limiters.configure(&new.companies);
+                configure_http(&self.shared.http, &new.companies);
                 let changes = self.scheduler.apply(&new.companies);
                 self.generation += 1;
                 m.inc(metrics::RELOADS, &[("result", "ok")]);
@@ -948,9 +893,10 @@ mod tests {
             siren: None,
             currency: Currency::EUR,
             poll_interval: Duration::from_secs(poll_secs),
-            sources: vec![SourceConfig::BankDir(DirSource {
+            sources: vec![crate::config::schema::SourceConfig::BankDir(DirSource {
                 name: "bank".into(),
                 path: PathBuf::from("/x/bank"),
+                settle_secs: 0,
             })],
             writeback: WritebackConfig::None,
             reconcile: ReconcilePolicy::default(),
@@ -966,7 +912,7 @@ mod tests {
             state_dir: dir.to_owned(),
             clock: Clock::fixed_date(chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()),
             metrics: Arc::new(Metrics::new()),
-            limiters: Arc::new(RateLimiters::new()),
+            http: Arc::new(HttpLayer::new().unwrap()),
             restart: RestartPolicy::default(),
         }
     }
@@ -987,7 +933,7 @@ mod tests {
     async fn a_panicking_company_is_restarted_and_others_keep_running() {
         let dir = tempfile::tempdir().unwrap();
         let sh = shared(dir.path());
-        let calls: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
+        let calls: Arc<std::sync::Mutex<BTreeMap<String, u64>>> = Arc::default();
         let c2 = calls.clone();
         let runner = move |ctx: CycleContext| {
             let calls = c2.clone();
@@ -1010,7 +956,7 @@ mod tests {
                         connector: "bank".into(),
                         pulls: 1,
                         documents: 2,
-                        errors: 0,
+                        ..Default::default()
                     }],
                     matches: 1,
                     actions: 0,
@@ -1106,39 +1052,6 @@ mod tests {
         s.apply(&[company("stuck", 1)]);
         tokio::time::sleep(Duration::from_secs(5)).await;
         assert_eq!(s.shutdown(Duration::from_secs(10)).await, 1);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn rate_limiter_is_shared_per_host() {
-        let mut a = company("a", 60);
-        let mut b = company("b", 60);
-        let tryton = |rps| {
-            let mut t = relance_connectors::systems::tryton::TrytonConfig::new(
-                "http://127.0.0.1:8000",
-                "db",
-                "u",
-                "/pw",
-            );
-            t.requests_per_second = rps;
-            SourceConfig::Tryton(Box::new(crate::config::schema::TrytonSource {
-                name: "erp".into(),
-                tryton: t,
-            }))
-        };
-        a.sources.push(tryton(5));
-        b.sources.push(tryton(0));
-        let l = RateLimiters::new();
-        l.configure([&a, &b]);
-        assert_eq!(l.rate("127.0.0.1:8000"), Some(5));
-        let start = tokio::time::Instant::now();
-        for _ in 0..15 {
-            l.acquire("127.0.0.1:8000").await;
-        }
-        // 5 at once (a full bucket), then 10 more at 5 per second: 2 s of virtual time.
-        assert_eq!(tokio::time::Instant::now() - start, Duration::from_secs(2));
-        let start = tokio::time::Instant::now();
-        l.acquire("other:80").await;
-        assert_eq!(tokio::time::Instant::now() - start, Duration::ZERO);
     }
 
     #[test]

@@ -24,25 +24,7 @@ pub struct Loaded {
     pub unusable: Option<String>,
 }
 
-/// The reason of an unusable file: its worst findings, with rule and path.
-fn reason_of(file: &str, diags: &[Diagnostic]) -> String {
-    let worst: Vec<String> = diags
-        .iter()
-        .filter(|d| d.severity >= Severity::Error)
-        .take(5)
-        .map(|d| {
-            format!(
-                "{file}: {} at {}: {} [{:?}]",
-                d.rule, d.path, d.message, d.severity
-            )
-        })
-        .collect();
-    if worst.is_empty() {
-        format!("{file}: no document could be read from this file")
-    } else {
-        worst.join("\n")
-    }
-}
+use relance_connectors::systems::folder::unusable_reason as reason_of;
 
 /// Parses a bank statement file.
 pub fn load_bank_bytes(name: &str, bytes: &[u8]) -> Loaded {

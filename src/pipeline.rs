@@ -1,35 +1,33 @@
 //! One company's cycle: pull every source into the store (each page committed with its
-//! cursor), reconcile, plan the dunning, record every remote effect in the outbox, deliver.
+//! cursor, then acknowledged), reconcile, plan the dunning, record every remote effect in the
+//! outbox, deliver.
 //!
 //! The daemon runs [`Pipeline`] every poll interval; `relance sync --once` and `relance demo`
-//! run it once. Everything a cycle decides is committed before anything is sent.
+//! run it once. Everything a cycle decides is committed before anything is sent. The cycle
+//! knows no connector type: it loops over the [`Connectors`] the registry built for the
+//! company's configuration generation. Engines (reconciliation, dunning plan) and store reads
+//! run on the blocking pool, never on the async workers.
 
 use crate::daemon::{CycleContext, CycleReport, CycleRunner, SourceReport};
 use crate::ledger::{self, Ledger, AUDIT_DUNNING_ACTION};
 use crate::outbox::{self, RetryPolicy};
+use crate::registry::{BuildContext, Connectors};
 use crate::store::{AuditEvent, Batch, OutboxEntry, SeenFile, SharedStore, Store};
 use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, Utc};
-use relance_connectors::contract::{IdempotencyKey, Page, Record, Source, WriteCommand};
+use relance_connectors::contract::{DynSource, IdempotencyKey, Page, Record, WriteCommand};
 use relance_connectors::formats::letter::{render_action, RenderContext};
-use relance_connectors::systems::local::DirWriteBack;
-use relance_connectors::systems::tryton::TrytonConnector;
 use relance_core::dunning::template::{SenderInfo, TemplateSet};
 use relance_core::dunning::{Plan, PlanInput, RateTable, SentAction};
 use relance_core::{CompanyId, Customer};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::watch;
 
-use crate::config::schema::{SourceConfig, WritebackConfig};
 use crate::config::CompanyConfig;
-
-/// Target name of the tasks folder (calls to make, registered letters to post).
-pub const TARGET_TASKS: &str = "tasks";
-/// Target name of outgoing mail (SMTP when `[mail]` is set, else the outgoing-mail folder).
-pub const TARGET_MAIL: &str = "mail";
+pub use crate::registry::{company_dir, TARGET_MAIL, TARGET_TASKS};
 
 /// The cycle the daemon runs for each company.
 #[derive(Clone, Debug)]
@@ -41,12 +39,27 @@ pub struct Pipeline {
 }
 
 impl CycleRunner for Pipeline {
-    fn run_cycle(
-        &self,
+    type State = Connectors;
+
+    fn prepare(&self, ctx: &CycleContext) -> Connectors {
+        Connectors::build(ctx.company.clone(), build_context(ctx))
+    }
+
+    fn run_cycle<'a>(
+        &'a self,
         ctx: CycleContext,
-    ) -> impl std::future::Future<Output = anyhow::Result<CycleReport>> + Send {
-        let this = self.clone();
-        async move { this.cycle(&ctx).await.map(|s| s.report) }
+        conns: &'a mut Connectors,
+    ) -> impl std::future::Future<Output = anyhow::Result<CycleReport>> + Send + 'a {
+        async move { self.cycle(&ctx, conns).await.map(|s| s.report) }
+    }
+}
+
+/// What the registry needs from a cycle's context.
+pub fn build_context(ctx: &CycleContext) -> BuildContext {
+    BuildContext {
+        state_dir: ctx.state_dir.clone(),
+        store: ctx.store.clone(),
+        http: ctx.http.clone(),
     }
 }
 
@@ -69,38 +82,39 @@ pub struct CycleSummary {
     pub quarantined: Vec<(String, String)>,
 }
 
-/// Where a company's files live under the state directory.
-pub fn company_dir(state_dir: &Path, company: &CompanyId) -> PathBuf {
-    state_dir.join("companies").join(company.as_str())
-}
-
 /// The store batch of one pulled page (records, receipts keyed for deduplication,
-/// quarantined files, and the page's cursor), committed at once.
+/// quarantined files, imported files and the page's cursor), committed at once.
 pub fn page_batch(source: &str, page: &Page, now: DateTime<Utc>) -> Batch {
     let mut b = Batch::default();
     b.add_page(source, page, now);
     b
 }
 
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .context("blocking task")?
+}
+
 async fn commit(store: &SharedStore, company: &CompanyId, batch: Batch) -> anyhow::Result<()> {
     let s = store.clone();
     let c = company.clone();
-    tokio::task::spawn_blocking(move || s.commit(&c, batch))
-        .await
-        .context("store task")??;
+    blocking(move || Ok(s.commit(&c, batch)?)).await?;
     Ok(())
 }
 
 /// Pulls every page of `src` after the committed cursor, committing each page with its
-/// cursor, until the source has no more or shutdown is asked.
-pub async fn pull_all<S: Source>(
+/// cursor and acknowledging it after the commit, until the source has no more or shutdown is
+/// asked.
+pub async fn pull_all(
     store: &SharedStore,
     company: &CompanyId,
     name: &str,
-    src: &mut S,
+    src: &mut dyn DynSource,
     now: DateTime<Utc>,
     shutdown: &watch::Receiver<bool>,
-    quarantined: &mut Vec<(String, String)>,
 ) -> SourceReport {
     let mut rep = SourceReport {
         connector: name.to_owned(),
@@ -109,38 +123,58 @@ pub async fn pull_all<S: Source>(
     // A bound on pages per cycle, so one huge backlog cannot starve delivery: the rest comes
     // at the next cycle, from the committed cursor.
     for _ in 0..10_000 {
-        let cursor = match store.cursor(company, name) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(company = %company, source = name, "reading cursor: {e}");
-                rep.errors += 1;
-                break;
+        let cursor = {
+            let (s, c, n) = (store.clone(), company.clone(), name.to_owned());
+            match blocking(move || Ok(s.cursor(&c, &n)?)).await {
+                Ok(c) => c,
+                Err(e) => {
+                    rep.error(company, name, format!("reading the cursor: {e:#}"));
+                    break;
+                }
             }
         };
         let page = match src.pull(cursor.as_ref()).await {
             Ok(p) => p,
             Err(e) => {
-                tracing::warn!(company = %company, source = name, "pull failed: {e}");
-                rep.errors += 1;
+                rep.error(company, name, format!("pull failed: {e}"));
                 break;
             }
         };
         rep.pulls += 1;
+        for s in &page.skipped {
+            if let Some(why) = s.reason.strip_prefix("error: ") {
+                rep.error(company, name, format!("{}: {why}", s.entry));
+            } else {
+                tracing::warn!(company = %company, source = name, entry = %s.entry, "skipped: {}", s.reason);
+                rep.skipped.push((s.entry.clone(), s.reason.clone()));
+            }
+        }
+        let mut documents = 0;
+        let mut quarantined = Vec::new();
         for r in &page.records {
             match r {
                 Record::Quarantined { file, reason } => {
-                    tracing::warn!(company = %company, source = name, file, "quarantined: {reason}");
                     quarantined.push((file.clone(), reason.clone()));
                 }
-                _ => rep.documents += 1,
+                _ => documents += 1,
             }
         }
         let has_more = page.has_more;
         let batch = page_batch(name, &page, now);
         if let Err(e) = commit(store, company, batch).await {
-            tracing::error!(company = %company, source = name, "commit failed: {e:#}");
-            rep.errors += 1;
+            rep.error(company, name, format!("commit failed: {e:#}"));
             break;
+        }
+        rep.documents += documents;
+        rep.files += page.imported.len() as u64;
+        for (file, reason) in quarantined {
+            tracing::warn!(company = %company, source = name, file, "quarantined: {reason}");
+            rep.quarantined.push((file, reason));
+        }
+        if !page.acks.is_empty() {
+            if let Err(e) = src.ack(page.acks).await {
+                rep.error(company, name, e.to_string());
+            }
         }
         if !has_more || *shutdown.borrow() {
             break;
@@ -158,8 +192,12 @@ impl Pipeline {
         })
     }
 
-    /// Runs one cycle for the company of `ctx`.
-    pub async fn cycle(&self, ctx: &CycleContext) -> anyhow::Result<CycleSummary> {
+    /// Runs one cycle for the company of `ctx` with its connectors.
+    pub async fn cycle(
+        &self,
+        ctx: &CycleContext,
+        conns: &mut Connectors,
+    ) -> anyhow::Result<CycleSummary> {
         let now = ctx.clock.now();
         let today = ctx.clock.today();
         let company = &ctx.company;
@@ -167,70 +205,42 @@ impl Pipeline {
         let store = &ctx.store;
         let mut summary = CycleSummary::default();
 
-        // 1. Pull.
-        for src in &company.sources {
-            let name = src.name().to_owned();
-            let rep = match src {
-                SourceConfig::Tryton(t) => {
-                    if let Some(host) = host_of(&t.tryton.url) {
-                        ctx.limiters.acquire(&host).await;
-                    }
-                    match TrytonConnector::new(t.tryton.clone()) {
-                        Ok(mut c) => {
-                            pull_all(
-                                store,
-                                &cid,
-                                &name,
-                                &mut c,
-                                now,
-                                &ctx.shutdown,
-                                &mut summary.quarantined,
-                            )
-                            .await
-                        }
-                        Err(e) => {
-                            tracing::error!(company = %cid, source = %name, "{e}");
-                            SourceReport {
-                                connector: name.clone(),
-                                errors: 1,
-                                ..Default::default()
-                            }
-                        }
-                    }
+        // 1. Pull, every source, whatever its type.
+        conns.retry_broken();
+        for slot in &mut conns.sources {
+            let rep = match &mut slot.source {
+                Ok(src) => {
+                    pull_all(store, &cid, &slot.name, src.as_mut(), now, &ctx.shutdown).await
                 }
-                SourceConfig::EinvoiceInbox(d) | SourceConfig::BankDir(d) => {
-                    let dir = resolve_dir(&ctx.state_dir, &d.path);
-                    crate::inbox_source::pull_dir(
-                        store,
-                        &cid,
-                        &name,
-                        matches!(src, SourceConfig::BankDir(_)),
-                        &dir,
-                        now,
-                        &mut summary.quarantined,
-                    )
-                    .await
+                Err(e) => {
+                    let mut rep = SourceReport {
+                        connector: slot.name.clone(),
+                        ..Default::default()
+                    };
+                    rep.error(&cid, &slot.name, e.clone());
+                    rep
                 }
             };
+            summary.quarantined.extend(rep.quarantined.iter().cloned());
             summary.report.sources.push(rep);
         }
 
-        // 2. Reconcile.
+        // 2. Reconcile (off the async workers: the engine is CPU-bound).
         let ledger = {
-            let s = store.clone();
-            let c = cid.clone();
-            tokio::task::spawn_blocking(move || Ledger::load(&s, &c))
-                .await
-                .context("store task")??
+            let (s, c) = (store.clone(), cid.clone());
+            Arc::new(blocking(move || Ok(Ledger::load(&s, &c)?)).await?)
         };
-        let outcome = ledger.reconcile(&company.reconcile);
+        let outcome = {
+            let (l, policy) = (ledger.clone(), company.reconcile.clone());
+            blocking(move || Ok(l.reconcile(&policy))).await?
+        };
         let mut batch = Batch::default();
         for a in &outcome.allocations {
             batch.allocations.push(ledger::allocation_record(a, now));
             batch.audit.push(ledger::allocation_audit(a, now));
         }
         summary.report.matches = outcome.allocations.iter().filter(|a| a.auto).count() as u64;
-        let writeback = writeback_target(company);
+        let writeback = conns.writeback.clone();
         if let Some(target) = &writeback {
             for (key, cmd) in reconcile_commands(&cid, &ledger, &outcome) {
                 batch
@@ -244,21 +254,22 @@ impl Pipeline {
 
         // 3. Dunning plan, recorded in the outbox with its audit before any delivery.
         let history = {
-            let s = store.clone();
-            let c = cid.clone();
-            tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-                Ok((ledger::dunning_history(&s, &c)?, ledger::pauses(&s, &c)?))
-            })
-            .await
-            .context("store task")??
+            let (s, c) = (store.clone(), cid.clone());
+            blocking(move || Ok((ledger::dunning_history(&s, &c)?, ledger::pauses(&s, &c)?)))
+                .await?
         };
-        let mut full = ledger.clone();
+        let mut full = (*ledger).clone();
         full.allocations.extend(outcome.allocations.iter().cloned());
         let input = plan_input(company, &self.rates, &full, history.0, history.1);
-        match relance_core::dunning::plan(&input, today) {
+        let planned = blocking(move || Ok(relance_core::dunning::plan(&input, today))).await?;
+        match planned {
             Ok(plan) => {
-                let (batch, n) =
-                    self.plan_batch(ctx, &full, &plan, today, now, writeback.as_deref())?;
+                let (this, cx, plan2, wb) =
+                    (self.clone(), ctx.clone(), plan.clone(), writeback.clone());
+                let (batch, n) = blocking(move || {
+                    this.plan_batch(&cx, &full, &plan2, today, now, wb.as_deref())
+                })
+                .await?;
                 commit(store, &cid, batch).await?;
                 summary.enqueued += n;
                 summary.report.actions = plan.actions.len() as u64;
@@ -272,7 +283,7 @@ impl Pipeline {
         summary.outcome = outcome;
 
         // 4. Deliver.
-        summary.delivered = deliver_all(ctx, now).await?;
+        summary.delivered = deliver_all(ctx, conns, now).await?;
         Ok(summary)
     }
 
@@ -413,12 +424,8 @@ pub fn reconcile_commands(
     for (tx, mut allocs) in by_tx {
         let Some(date) = dates.get(tx) else { continue };
         allocs.sort();
-        let parts: Vec<String> = std::iter::once(tx.to_owned())
-            .chain(allocs.iter().map(|(i, a)| format!("{i}={a}")))
-            .collect();
-        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
         out.push((
-            IdempotencyKey::derive(company.as_str(), "reconcile", &refs),
+            relance_connectors::keys::reconcile(company, tx, &allocs),
             WriteCommand::Reconcile {
                 transaction: tx.to_owned(),
                 allocations: allocs,
@@ -429,112 +436,35 @@ pub fn reconcile_commands(
     out
 }
 
-fn writeback_target(company: &CompanyConfig) -> Option<String> {
-    match &company.writeback {
-        WritebackConfig::None => None,
-        WritebackConfig::Tryton(t) => Some(format!("tryton:{}", t.source)),
-    }
-}
-
-fn host_of(url: &str) -> Option<String> {
-    let rest = url.split("://").nth(1)?;
-    Some(rest.split('/').next()?.to_owned())
-}
-
-fn resolve_dir(state_dir: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() {
-        p.to_owned()
-    } else {
-        state_dir.join(p)
-    }
-}
-
-/// Delivers the company's pending outbox entries to every target it uses.
+/// Delivers the company's pending outbox entries to every target it has, one target after
+/// the other (one delivery per company and target at a time). A target that could not be
+/// built is skipped with its error logged; its entries wait.
 pub async fn deliver_all(
     ctx: &CycleContext,
+    conns: &Connectors,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<(String, outbox::DeliveryReport)>> {
-    let company = &ctx.company;
-    let cid = &company.id;
-    let store = &ctx.store;
+    let cid = &ctx.company.id;
     let policy = RetryPolicy::default();
-    let dir = company_dir(&ctx.state_dir, cid);
     let mut out = Vec::new();
-
-    let tasks = DirWriteBack::new(dir.join("tasks"));
-    out.push((
-        TARGET_TASKS.to_owned(),
-        outbox::deliver_pending(
-            store,
-            cid,
-            TARGET_TASKS,
-            &tasks,
-            now,
-            &policy,
-            &ctx.shutdown,
-        )
-        .await?,
-    ));
-
-    match &company.mail {
-        Some(mail) => {
-            let password = match &mail.password_file {
-                Some(p) => Some(crate::config::secrets::read(p)?),
-                None => None,
-            };
-            let mailer = relance_connectors::systems::smtp::SmtpMailer::new(
-                &mail.smtp,
-                password.as_ref().map(|s| s.expose()),
-                dir.join("mail-sent.log"),
-            )?;
-            out.push((
-                TARGET_MAIL.to_owned(),
+    for slot in &conns.targets {
+        match &slot.target {
+            Ok(target) => out.push((
+                slot.name.clone(),
                 outbox::deliver_pending(
-                    store,
+                    &ctx.store,
                     cid,
-                    TARGET_MAIL,
-                    &mailer,
+                    &slot.name,
+                    target,
                     now,
                     &policy,
                     &ctx.shutdown,
                 )
                 .await?,
-            ));
-        }
-        None => {
-            let folder = DirWriteBack::new(dir.join("outgoing-mail"));
-            out.push((
-                TARGET_MAIL.to_owned(),
-                outbox::deliver_pending(
-                    store,
-                    cid,
-                    TARGET_MAIL,
-                    &folder,
-                    now,
-                    &policy,
-                    &ctx.shutdown,
-                )
-                .await?,
-            ));
-        }
-    }
-
-    if let WritebackConfig::Tryton(w) = &company.writeback {
-        let target = format!("tryton:{}", w.source);
-        let cfg = company.sources.iter().find_map(|s| match s {
-            SourceConfig::Tryton(t) if t.name == w.source => Some(t.tryton.clone()),
-            _ => None,
-        });
-        if let Some(cfg) = cfg {
-            if let Some(host) = host_of(&cfg.url) {
-                ctx.limiters.acquire(&host).await;
+            )),
+            Err(e) => {
+                tracing::error!(company = %cid, target = %slot.name, "write-back target not available, its entries wait: {e}");
             }
-            let conn = TrytonConnector::new(cfg)?;
-            out.push((
-                target.clone(),
-                outbox::deliver_pending(store, cid, &target, &conn, now, &policy, &ctx.shutdown)
-                    .await?,
-            ));
         }
     }
     Ok(out)

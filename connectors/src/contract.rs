@@ -1,5 +1,24 @@
-//! The connector contract: a [`Source`] pulls pages of records since a cursor; a [`WriteBack`]
-//! applies commands exactly once, keyed by a deterministic [`IdempotencyKey`].
+//! The connector contract: a [`Source`] pulls pages of records since a cursor and is told
+//! when each page is committed ([`Source::ack`]); a [`WriteBack`] applies commands exactly
+//! once, keyed by a deterministic [`IdempotencyKey`] (built in [`crate::keys`]).
+//!
+//! The protocol the pipeline follows for every source, whatever its type:
+//! 1. `pull(cursor)` returns a bounded [`Page`]: records, the cursor after them, the files the
+//!    page completes ([`Page::imported`]) and opaque [`Ack`] tokens;
+//! 2. the page's records, cursor and imported files are committed in one flushed store batch;
+//! 3. only then `ack(page.acks)`: a folder source moves its files to `done/` (or `quarantine/`);
+//!    a remote source has nothing to do. A crash between 2 and 3 loses nothing: the next pass
+//!    finds the files' hashes committed and only finishes the moves.
+//!
+//! A unit of work larger than one page (a big bank file) is handed over in several pages:
+//! the intermediate pages carry records only, and its last page carries its
+//! [`ImportedFile`] and its [`Ack`], so the unit is acknowledged after its last batch and a
+//! crash in between re-reads it (receipts keyed per file, [`Record::BankEntry`], add nothing
+//! twice).
+//!
+//! [`Source`] and [`WriteBack`] are the traits connectors implement (async, `Send` futures);
+//! [`DynSource`] and [`DynWriteBack`] are their object-safe forms, implemented for every
+//! connector, which the registry hands to the pipeline as [`BoxSource`] / [`SharedWriteBack`].
 
 use crate::error::ConnectorError;
 use chrono::NaiveDate;
@@ -7,6 +26,8 @@ use relance_core::{Customer, Invoice, Receipt};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::future::Future;
+use std::pin::Pin;
 
 /// An opaque position in a source, committed in the same store batch as the data it covers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,8 +42,18 @@ pub enum Record {
     Customer(Customer),
     /// An invoice or credit note, created or changed.
     Invoice(Invoice),
-    /// A bank receipt (credit or debit entry).
+    /// A bank receipt (credit or debit entry); the store keys it for deduplication from its
+    /// content and its occurrence in the page.
     Receipt(Receipt),
+    /// A bank receipt with the source's own deduplication key: a statement file's entry, keyed
+    /// over the whole file (see `formats::bank::keyed_receipts`), so the same statement
+    /// imported twice, or committed across several pages, adds nothing twice.
+    BankEntry {
+        /// Deduplication key, stable across re-imports.
+        key: String,
+        /// The receipt.
+        receipt: Receipt,
+    },
     /// The source no longer has this invoice (deleted or cancelled).
     InvoiceRemoved {
         /// Its id.
@@ -38,7 +69,7 @@ pub enum Record {
 }
 
 /// A bounded page of records and the cursor after it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Page {
     /// The records of this page.
     pub records: Vec<Record>,
@@ -46,6 +77,53 @@ pub struct Page {
     pub next: Option<Cursor>,
     /// True when more pages are ready now.
     pub has_more: bool,
+    /// Files whose import this page completes: committed with it (by content hash), so a copy
+    /// dropped again is recognised.
+    #[serde(default)]
+    pub imported: Vec<ImportedFile>,
+    /// Tokens to hand back to [`Source::ack`] once the page is committed.
+    #[serde(default)]
+    pub acks: Vec<Ack>,
+    /// What the source saw and did not read, with why (a symbolic link, a FIFO...), for the
+    /// log and the summary; nothing of it is stored.
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
+}
+
+impl Page {
+    /// A page of `records` ending at `next`.
+    pub fn new(records: Vec<Record>, next: Option<Cursor>, has_more: bool) -> Self {
+        Page {
+            records,
+            next,
+            has_more,
+            ..Page::default()
+        }
+    }
+}
+
+/// A file a page finishes importing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedFile {
+    /// Hex SHA-256 of its bytes.
+    pub hash: String,
+    /// Its name when imported.
+    pub name: String,
+}
+
+/// An opaque token a source gives with a page and gets back in [`Source::ack`] once the page
+/// is committed (a folder source: the file to move).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Ack(pub String);
+
+/// An entry a source left alone, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// The entry (file name).
+    pub entry: String,
+    /// Why it was not read.
+    pub reason: String,
 }
 
 /// Deterministic key of a remote effect: the same decision always gives the same key.
@@ -168,25 +246,123 @@ pub enum WriteCommand {
     },
 }
 
-/// A system relance pulls records from.
-#[allow(async_fn_in_trait)]
-pub trait Source {
+/// A system relance pulls records from. Implement it with `async fn`s; the futures must be
+/// `Send` (the daemon runs each company on the tokio pool).
+pub trait Source: Send + Sync {
     /// Checks credentials and reachability.
-    async fn check(&self) -> Result<(), ConnectorError>;
+    fn check(&self) -> impl Future<Output = Result<(), ConnectorError>> + Send;
     /// Pulls the next bounded page after `from` (the start when `None`).
-    async fn pull(&mut self, from: Option<&Cursor>) -> Result<Page, ConnectorError>;
+    fn pull(
+        &mut self,
+        from: Option<&Cursor>,
+    ) -> impl Future<Output = Result<Page, ConnectorError>> + Send;
+    /// Told after the page carrying `acks` was committed (records, cursor and imported files
+    /// flushed): finish what the page handed over. Never called for a page whose commit
+    /// failed. The default does nothing (remote sources keep their position in the cursor).
+    fn ack(&mut self, acks: Vec<Ack>) -> impl Future<Output = Result<(), ConnectorError>> + Send {
+        let _ = acks;
+        async { Ok(()) }
+    }
 }
 
 /// A system relance writes effects to, exactly once.
-#[allow(async_fn_in_trait)]
-pub trait WriteBack {
+pub trait WriteBack: Send + Sync {
     /// The remote record of an effect already applied under `key`, if any.
-    async fn find_applied(&self, key: &IdempotencyKey)
-        -> Result<Option<RemoteRef>, ConnectorError>;
+    fn find_applied(
+        &self,
+        key: &IdempotencyKey,
+    ) -> impl Future<Output = Result<Option<RemoteRef>, ConnectorError>> + Send;
     /// Applies `cmd` under `key`; applying an already-applied key returns its reference.
+    fn apply(
+        &self,
+        key: &IdempotencyKey,
+        cmd: &WriteCommand,
+    ) -> impl Future<Output = Result<RemoteRef, ConnectorError>> + Send;
+}
+
+/// A boxed `Send` future, the return type of the object-safe traits.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// [`Source`] in object-safe form; every `Source` is one.
+pub trait DynSource: Send + Sync {
+    /// [`Source::check`].
+    fn check(&self) -> BoxFuture<'_, Result<(), ConnectorError>>;
+    /// [`Source::pull`].
+    fn pull<'a>(
+        &'a mut self,
+        from: Option<&'a Cursor>,
+    ) -> BoxFuture<'a, Result<Page, ConnectorError>>;
+    /// [`Source::ack`].
+    fn ack(&mut self, acks: Vec<Ack>) -> BoxFuture<'_, Result<(), ConnectorError>>;
+}
+
+impl<T: Source> DynSource for T {
+    fn check(&self) -> BoxFuture<'_, Result<(), ConnectorError>> {
+        Box::pin(Source::check(self))
+    }
+    fn pull<'a>(
+        &'a mut self,
+        from: Option<&'a Cursor>,
+    ) -> BoxFuture<'a, Result<Page, ConnectorError>> {
+        Box::pin(Source::pull(self, from))
+    }
+    fn ack(&mut self, acks: Vec<Ack>) -> BoxFuture<'_, Result<(), ConnectorError>> {
+        Box::pin(Source::ack(self, acks))
+    }
+}
+
+/// A source as the pipeline holds it.
+pub type BoxSource = Box<dyn DynSource>;
+
+/// [`WriteBack`] in object-safe form; every `WriteBack` is one.
+pub trait DynWriteBack: Send + Sync {
+    /// [`WriteBack::find_applied`].
+    fn find_applied<'a>(
+        &'a self,
+        key: &'a IdempotencyKey,
+    ) -> BoxFuture<'a, Result<Option<RemoteRef>, ConnectorError>>;
+    /// [`WriteBack::apply`].
+    fn apply<'a>(
+        &'a self,
+        key: &'a IdempotencyKey,
+        cmd: &'a WriteCommand,
+    ) -> BoxFuture<'a, Result<RemoteRef, ConnectorError>>;
+}
+
+impl<T: WriteBack> DynWriteBack for T {
+    fn find_applied<'a>(
+        &'a self,
+        key: &'a IdempotencyKey,
+    ) -> BoxFuture<'a, Result<Option<RemoteRef>, ConnectorError>> {
+        Box::pin(WriteBack::find_applied(self, key))
+    }
+    fn apply<'a>(
+        &'a self,
+        key: &'a IdempotencyKey,
+        cmd: &'a WriteCommand,
+    ) -> BoxFuture<'a, Result<RemoteRef, ConnectorError>> {
+        Box::pin(WriteBack::apply(self, key, cmd))
+    }
+}
+
+/// A write-back target as the pipeline holds it (shared by the cycles of one configuration
+/// generation).
+pub type SharedWriteBack = std::sync::Arc<dyn DynWriteBack>;
+
+/// A shared target is a target, so outbox delivery takes either a concrete connector or a
+/// [`SharedWriteBack`].
+impl<'t> WriteBack for std::sync::Arc<dyn DynWriteBack + 't> {
+    async fn find_applied(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<RemoteRef>, ConnectorError> {
+        DynWriteBack::find_applied(&**self, key).await
+    }
     async fn apply(
         &self,
         key: &IdempotencyKey,
         cmd: &WriteCommand,
-    ) -> Result<RemoteRef, ConnectorError>;
+    ) -> Result<RemoteRef, ConnectorError> {
+        DynWriteBack::apply(&**self, key, cmd).await
+    }
 }

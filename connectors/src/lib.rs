@@ -13,6 +13,8 @@
 pub mod contract;
 pub mod error;
 pub mod formats;
+pub mod http;
+pub mod keys;
 pub mod systems;
 #[doc(hidden)]
 pub mod testkit;

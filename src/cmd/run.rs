@@ -2,10 +2,11 @@
 
 use crate::clock::Clock;
 use crate::config::{self, CompanyConfig, Config};
-use crate::daemon::{CycleContext, RateLimiters};
+use crate::daemon::CycleContext;
 use crate::ledger::{self, Ledger, AUDIT_CREDIT_EVENT, AUDIT_PAUSE, AUDIT_PROVISION_STATE};
 use crate::metrics::Metrics;
 use crate::pipeline::{self, CycleSummary, Pipeline};
+use crate::registry::{self, Connectors};
 use crate::store::{AuditEvent, Batch, OutboxEntry, SharedStore, Store};
 use anyhow::{bail, Context as _};
 use chrono::NaiveDate;
@@ -53,19 +54,30 @@ fn context(
     company: &CompanyConfig,
     store: SharedStore,
     clock: Clock,
+    http: &Arc<relance_connectors::http::HttpLayer>,
 ) -> CycleContext {
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let limiters = Arc::new(RateLimiters::new());
-    limiters.configure(config.companies.iter());
     CycleContext {
         company: Arc::new(company.clone()),
         store,
         state_dir: config.global.state_dir.clone(),
         clock,
         shutdown: rx,
-        limiters,
+        http: http.clone(),
         metrics: Arc::new(Metrics::new()),
     }
+}
+
+/// The HTTP layer of a command, bounded per host as the daemon would be.
+fn http_layer(config: &Config) -> anyhow::Result<Arc<relance_connectors::http::HttpLayer>> {
+    let http = relance_connectors::http::HttpLayer::new()?;
+    crate::daemon::configure_http(&http, &config.companies);
+    Ok(Arc::new(http))
+}
+
+/// The connectors of a command's company (built once, as a daemon task would).
+fn connectors(ctx: &CycleContext) -> Connectors {
+    Connectors::build(ctx.company.clone(), pipeline::build_context(ctx))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -139,8 +151,19 @@ pub fn demo(state_dir: Option<PathBuf>, date: Option<NaiveDate>) -> anyhow::Resu
         Clock::fixed_date(today),
     )?;
     let pipeline = Pipeline::load(Some(&cfg_dir))?;
-    let ctx = context(&config, &company, store.clone(), Clock::fixed_date(today));
-    let summary = runtime()?.block_on(pipeline.cycle(&ctx))?;
+    let http = http_layer(&config)?;
+    let ctx = context(
+        &config,
+        &company,
+        store.clone(),
+        Clock::fixed_date(today),
+        &http,
+    );
+    let rt = runtime()?;
+    let summary = rt.block_on(async {
+        let mut conns = connectors(&ctx);
+        pipeline.cycle(&ctx, &mut conns).await
+    })?;
     println!(
         "relance demo — {} (SIREN {}), as of {today}",
         company.name,
@@ -197,7 +220,7 @@ fn record_events(
                 serde_json::from_value::<relance_core::provision::CreditEvent>(v.clone())
                     .with_context(|| format!("{}: credit event {v}", path.display()))?;
             }
-            let subject = IdempotencyKey::derive(company.id.as_str(), kind, &[&v.to_string()]).0;
+            let subject = relance_connectors::keys::staff_fact(&company.id, kind, v).0;
             if known.contains(&subject) {
                 continue;
             }
@@ -367,6 +390,7 @@ pub fn sync_once(
     };
     let pipeline = Pipeline::load(Some(config_dir))?;
     let rt = runtime()?;
+    let http = http_layer(&config)?;
     let mut failed = false;
     let mut ran = 0;
     for company in config
@@ -375,8 +399,12 @@ pub fn sync_once(
         .filter(|c| only.is_none_or(|o| c.id.as_str() == o))
     {
         ran += 1;
-        let ctx = context(&config, company, store.clone(), clock.clone());
-        match rt.block_on(pipeline.cycle(&ctx)) {
+        let ctx = context(&config, company, store.clone(), clock.clone(), &http);
+        let result = rt.block_on(async {
+            let mut conns = connectors(&ctx);
+            pipeline.cycle(&ctx, &mut conns).await
+        });
+        match result {
             Ok(s) => {
                 let docs: u64 = s.report.sources.iter().map(|r| r.documents).sum();
                 let errors: u64 = s.report.sources.iter().map(|r| r.errors).sum();
@@ -493,8 +521,12 @@ pub fn provision(
     let text = provision_run(&store, company, closing, out, apply, human)?;
     super::out(&text)?;
     if apply {
-        let ctx = context(&config, company, store.clone(), Clock::System);
-        let delivered = runtime()?.block_on(pipeline::deliver_all(&ctx, Clock::System.now()))?;
+        let http = http_layer(&config)?;
+        let ctx = context(&config, company, store.clone(), Clock::System, &http);
+        let delivered = runtime()?.block_on(async {
+            let conns = connectors(&ctx);
+            pipeline::deliver_all(&ctx, &conns, Clock::System.now()).await
+        })?;
         for (t, d) in delivered {
             eprintln!(
                 "{t}: applied {}, already applied {}, retried {}, dead {}",
@@ -552,10 +584,8 @@ fn provision_run(
     }
     if apply {
         let mut batch = Batch::default();
-        let target = match &company.writeback {
-            config::schema::WritebackConfig::Tryton(t) => format!("tryton:{}", t.source),
-            config::schema::WritebackConfig::None => pipeline::TARGET_TASKS.to_owned(),
-        };
+        let target = registry::writeback_target(company)
+            .unwrap_or_else(|| registry::TARGET_TASKS.to_owned());
         let now = Clock::System.now();
         for e in &table.entries {
             let (key, cmd) = fec::post_move(&company.id, e);
@@ -581,56 +611,40 @@ fn provision_run(
 
 /// `relance check`: each connector's credentials and reachability.
 pub fn check(config_dir: &Path, only: Option<&str>) -> anyhow::Result<ExitCode> {
-    use relance_connectors::contract::Source as _;
     let config = load_config(config_dir)?;
     let rt = runtime()?;
+    let http = http_layer(&config)?;
     let mut ok = true;
+    // The store is not opened (a running daemon holds it): folder sources check their
+    // folders, and their import log is never read by a check.
+    let store: SharedStore = Arc::new(NoStore);
     for company in config
         .companies
         .iter()
         .filter(|c| only.is_none_or(|o| c.id.as_str() == o))
     {
-        for src in &company.sources {
-            let res: Result<String, String> = match src {
-                config::schema::SourceConfig::Tryton(t) => {
-                    match relance_connectors::systems::tryton::TrytonConnector::new(
-                        t.tryton.clone(),
-                    ) {
-                        Ok(c) => rt
-                            .block_on(c.check())
-                            .map(|_| "reachable, logged in".to_owned())
-                            .map_err(|e| e.to_string()),
-                        Err(e) => Err(e.to_string()),
-                    }
-                }
-                config::schema::SourceConfig::EinvoiceInbox(d)
-                | config::schema::SourceConfig::BankDir(d) => {
-                    let p = if d.path.is_absolute() {
-                        d.path.clone()
-                    } else {
-                        config.global.state_dir.join(&d.path)
-                    };
-                    if p.is_dir() {
-                        Ok(format!("folder {} present", p.display()))
-                    } else {
-                        Ok(format!(
-                            "folder {} will be created at the first cycle",
-                            p.display()
-                        ))
-                    }
-                }
+        let ctx = context(&config, company, store.clone(), Clock::System, &http);
+        let conns = connectors(&ctx);
+        for slot in &conns.sources {
+            let res: Result<(), String> = match &slot.source {
+                Ok(src) => rt.block_on(src.check()).map_err(|e| e.to_string()),
+                Err(e) => Err(e.clone()),
             };
             match res {
-                Ok(m) => println!("{} / {} ({}): ok, {m}", company.id, src.name(), src.kind()),
+                Ok(()) => println!("{} / {} ({}): ok", company.id, slot.name, slot.kind),
                 Err(e) => {
                     ok = false;
                     println!(
                         "{} / {} ({}): FAILED: {e}",
-                        company.id,
-                        src.name(),
-                        src.kind()
+                        company.id, slot.name, slot.kind
                     );
                 }
+            }
+        }
+        for t in &conns.targets {
+            if let Err(e) = &t.target {
+                ok = false;
+                println!("{} / write-back {}: FAILED: {e}", company.id, t.name);
             }
         }
     }
@@ -639,4 +653,138 @@ pub fn check(config_dir: &Path, only: Option<&str>) -> anyhow::Result<ExitCode> 
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// A store that holds nothing, for commands that build connectors without opening the store.
+#[derive(Debug)]
+struct NoStore;
+
+impl crate::store::Store for NoStore {
+    fn commit(
+        &self,
+        _: &relance_core::CompanyId,
+        _: Batch,
+    ) -> Result<crate::store::CommitOutcome, crate::store::StoreError> {
+        Err(crate::store::StoreError::Task(
+            "no store is open in this command".to_owned(),
+        ))
+    }
+    fn flush(&self) -> Result<(), crate::store::StoreError> {
+        Ok(())
+    }
+    fn companies(&self) -> Result<Vec<relance_core::CompanyId>, crate::store::StoreError> {
+        Ok(Vec::new())
+    }
+    fn customer(
+        &self,
+        _: &relance_core::CompanyId,
+        _: &relance_core::CustomerId,
+    ) -> Result<Option<crate::store::CustomerRecord>, crate::store::StoreError> {
+        Ok(None)
+    }
+    fn customers(
+        &self,
+        _: &relance_core::CompanyId,
+    ) -> Result<Vec<crate::store::CustomerRecord>, crate::store::StoreError> {
+        Ok(Vec::new())
+    }
+    fn invoice(
+        &self,
+        _: &relance_core::CompanyId,
+        _: &relance_core::InvoiceId,
+    ) -> Result<Option<crate::store::InvoiceRecord>, crate::store::StoreError> {
+        Ok(None)
+    }
+    fn invoices(
+        &self,
+        _: &relance_core::CompanyId,
+    ) -> Result<Vec<crate::store::InvoiceRecord>, crate::store::StoreError> {
+        Ok(Vec::new())
+    }
+    fn receipt(
+        &self,
+        _: &relance_core::CompanyId,
+        _: &str,
+    ) -> Result<Option<crate::store::ReceiptRecord>, crate::store::StoreError> {
+        Ok(None)
+    }
+    fn receipts(
+        &self,
+        _: &relance_core::CompanyId,
+    ) -> Result<Vec<crate::store::ReceiptRecord>, crate::store::StoreError> {
+        Ok(Vec::new())
+    }
+    fn allocations(
+        &self,
+        _: &relance_core::CompanyId,
+    ) -> Result<Vec<crate::store::AllocationRecord>, crate::store::StoreError> {
+        Ok(Vec::new())
+    }
+    fn cursor(
+        &self,
+        _: &relance_core::CompanyId,
+        _: &str,
+    ) -> Result<Option<relance_connectors::contract::Cursor>, crate::store::StoreError> {
+        Ok(None)
+    }
+    fn cursors(
+        &self,
+        _: &relance_core::CompanyId,
+    ) -> Result<Vec<(String, relance_connectors::contract::Cursor)>, crate::store::StoreError> {
+        Ok(Vec::new())
+    }
+    fn seen_file(
+        &self,
+        _: &relance_core::CompanyId,
+        _: &str,
+    ) -> Result<Option<crate::store::SeenFile>, crate::store::StoreError> {
+        Ok(None)
+    }
+    fn outbox_entry(
+        &self,
+        _: &relance_core::CompanyId,
+        _: &IdempotencyKey,
+    ) -> Result<Option<OutboxEntry>, crate::store::StoreError> {
+        Ok(None)
+    }
+    fn outbox(
+        &self,
+        _: &relance_core::CompanyId,
+    ) -> Result<Vec<OutboxEntry>, crate::store::StoreError> {
+        Ok(Vec::new())
+    }
+    fn outbox_pending(
+        &self,
+        _: &relance_core::CompanyId,
+        _: &str,
+    ) -> Result<Vec<OutboxEntry>, crate::store::StoreError> {
+        Ok(Vec::new())
+    }
+    fn dead_letters(
+        &self,
+        _: &relance_core::CompanyId,
+    ) -> Result<Vec<crate::store::DeadLetter>, crate::store::StoreError> {
+        Ok(Vec::new())
+    }
+    fn audit(
+        &self,
+        _: &relance_core::CompanyId,
+        _: u64,
+        _: usize,
+    ) -> Result<Vec<crate::store::AuditEntry>, crate::store::StoreError> {
+        Ok(Vec::new())
+    }
+    fn provision(
+        &self,
+        _: &relance_core::CompanyId,
+        _: NaiveDate,
+    ) -> Result<Option<crate::store::ProvisionState>, crate::store::StoreError> {
+        Ok(None)
+    }
+    fn provisions(
+        &self,
+        _: &relance_core::CompanyId,
+    ) -> Result<Vec<crate::store::ProvisionState>, crate::store::StoreError> {
+        Ok(Vec::new())
+    }
 }

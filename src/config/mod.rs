@@ -108,20 +108,6 @@ impl CompanyConfig {
             currency: self.currency,
         }
     }
-
-    /// The remote hosts this company talks to (`host:port`), with the requests-per-second
-    /// bound configured for each (0 = unbounded), for the shared per-host rate limiter.
-    pub fn remote_hosts(&self) -> Vec<(String, u32)> {
-        let mut out = Vec::new();
-        for s in &self.sources {
-            if let SourceConfig::Tryton(t) = s {
-                if let Some(host) = http_host_port(&t.tryton.url) {
-                    out.push((host, t.tryton.requests_per_second));
-                }
-            }
-        }
-        out
-    }
 }
 
 /// Outgoing mail settings, validated.
@@ -420,10 +406,7 @@ pub fn check_config_with(dir: &Path, env: &Env) -> (u8, String) {
                     c.sources.len(),
                     plural(c.sources.len()),
                     kinds.join(", "),
-                    match &c.writeback {
-                        WritebackConfig::None => "none".to_owned(),
-                        WritebackConfig::Tryton(t) => format!("tryton via {}", t.source),
-                    },
+                    crate::registry::writeback_summary(c),
                     c.mail
                         .as_ref()
                         .map(|m| format!("{}:{}", m.smtp.host, m.smtp.port))
@@ -729,17 +712,12 @@ impl Validator<'_> {
             }
             sources.push(self.source(dir, state_dir, file, &c.id, at, s, folders));
         }
-        if let WritebackConfig::Tryton(w) = &c.writeback {
-            let ok = sources
-                .iter()
-                .any(|s| matches!(s, SourceConfig::Tryton(t) if t.name == w.source));
-            if !ok {
+        if let Some(w) = crate::registry::writeback_source(&c.writeback) {
+            if !crate::registry::is_tryton_source(&sources, w) {
                 self.error(
                     file,
                     k(&["writeback", "source"]),
-                    ErrorKind::WritebackSource {
-                        name: w.source.clone(),
-                    },
+                    ErrorKind::WritebackSource { name: w.to_owned() },
                 );
             }
         }
@@ -779,103 +757,58 @@ impl Validator<'_> {
         file: &SourceFile,
         company: &str,
         at: KeyPath,
-        mut s: SourceConfig,
+        s: SourceConfig,
         folders: &mut BTreeMap<PathBuf, String>,
     ) -> SourceConfig {
         let name = s.name().to_owned();
-        match &mut s {
-            SourceConfig::EinvoiceInbox(d) | SourceConfig::BankDir(d) => {
-                let key = at.key("path");
-                if self.check_no_dotdot(file, key.clone(), &d.path) {
-                    let resolved = if d.path.is_absolute() {
-                        if !d.path.exists() {
-                            self.error(
-                                file,
-                                key.clone(),
-                                ErrorKind::PathMissing {
-                                    path: d.path.clone(),
-                                },
-                            );
-                        } else if !d.path.is_dir() {
-                            self.error(
-                                file,
-                                key.clone(),
-                                ErrorKind::NotADirectory {
-                                    path: d.path.clone(),
-                                },
-                            );
-                        }
-                        d.path.clone()
-                    } else {
-                        let p = state_dir.join(&d.path);
-                        if p.exists() && !p.is_dir() {
-                            self.error(
-                                file,
-                                key.clone(),
-                                ErrorKind::NotADirectory { path: p.clone() },
-                            );
-                        }
-                        p
-                    };
-                    let me = format!("{company}/{name}");
-                    if let Some(other) = folders.get(&resolved) {
-                        let other = other.clone();
-                        self.error(
-                            file,
-                            key,
-                            ErrorKind::PathShared {
-                                path: resolved.clone(),
-                                other,
-                            },
-                        );
-                    } else {
-                        folders.insert(resolved.clone(), me);
+        let mut secret_errors = Vec::new();
+        let env = self.env;
+        let mut resolve = |raw: &str| -> Result<PathBuf, ErrorKind> {
+            let r = SecretRef::parse(raw).map_err(ErrorKind::Schema)?;
+            match check_secret(dir, env, &r) {
+                Ok((p, warning)) => {
+                    if let Some(w) = warning {
+                        secret_errors.push(w);
                     }
-                    d.path = resolved;
+                    Ok(p)
                 }
+                Err(e) => Err(ErrorKind::Secret(e)),
             }
-            SourceConfig::Tryton(t) => {
-                let tk = at.key("tryton");
-                if http_host_port(&t.tryton.url).is_none() {
-                    self.error(
-                        file,
-                        tk.key("url"),
-                        ErrorKind::BadUrl {
-                            url: t.tryton.url.clone(),
-                        },
-                    );
-                } else if t.tryton.url.starts_with("http://")
-                    && !url_host_is_loopback(&t.tryton.url)
-                {
-                    self.warn(
-                        file,
-                        tk.key("url"),
-                        "plain http to a remote host: the Tryton password travels unencrypted, use https".to_owned(),
-                    );
-                }
-                for (key, v) in [("database", &t.tryton.database), ("user", &t.tryton.user)] {
-                    if v.trim().is_empty() {
-                        self.error(file, tk.key(key), ErrorKind::Empty);
-                    }
-                }
-                if t.tryton.page_size == 0 {
-                    self.error(file, tk.key("page_size"), ErrorKind::Zero);
-                }
-                if t.tryton.timeout_seconds == 0 {
-                    self.error(file, tk.key("timeout_seconds"), ErrorKind::Zero);
-                }
-                let raw = t.tryton.password_file.to_string_lossy().into_owned();
-                match SecretRef::parse(&raw) {
-                    Ok(r) => {
-                        if let Some(p) = self.secret(dir, file, tk.key("password_file"), &r) {
-                            t.tryton.password_file = p;
-                        }
-                    }
-                    Err(msg) => self.error(file, tk.key("password_file"), ErrorKind::Schema(msg)),
-                }
+        };
+        let check = crate::registry::check_source(s, state_dir, &mut resolve);
+        let key = |rel: &[&str]| {
+            let mut k = at.clone();
+            for r in rel {
+                k = k.key(r);
+            }
+            k
+        };
+        for (rel, kind) in check.errors {
+            self.error(file, key(&rel), kind);
+        }
+        for (rel, msg) in check.warnings {
+            self.warn(file, key(&rel), msg);
+        }
+        for w in secret_errors {
+            self.warn(file, key(&["tryton", "password_file"]), w);
+        }
+        if let Some(path) = crate::registry::folder_of(&check.resolved) {
+            let me = format!("{company}/{name}");
+            if let Some(other) = folders.get(path) {
+                let other = other.clone();
+                self.error(
+                    file,
+                    key(&["path"]),
+                    ErrorKind::PathShared {
+                        path: path.to_owned(),
+                        other,
+                    },
+                );
+            } else {
+                folders.insert(path.to_owned(), me);
             }
         }
-        s
+        check.resolved
     }
 
     /// Range checks of the reconciliation policy (its own type checks only the types).
@@ -927,24 +860,10 @@ impl Validator<'_> {
         key: KeyPath,
         r: &SecretRef,
     ) -> Option<PathBuf> {
-        let path = match secrets::resolve(r, dir, self.env.credentials_dir.as_deref()) {
-            Ok(p) => p,
-            Err(e) => {
-                self.error(file, key, ErrorKind::Secret(e));
-                return None;
-            }
-        };
-        match secrets::read(&path) {
-            Ok(_secret) => {
-                if matches!(r, SecretRef::File(_)) && secrets::too_open(&path) {
-                    self.warn(
-                        file,
-                        key,
-                        format!(
-                            "secret file {} is readable by group or others, expected mode 0600 or 0400",
-                            path.display()
-                        ),
-                    );
+        match check_secret(dir, self.env, r) {
+            Ok((path, warning)) => {
+                if let Some(w) = warning {
+                    self.warn(file, key, w);
                 }
                 Some(path)
             }
@@ -1035,79 +954,27 @@ pub fn valid_identifier(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
 }
 
-/// `host:port` of an http(s) URL (default ports 80/443), or `None` when it is not one.
-pub fn http_host_port(url: &str) -> Option<String> {
-    let (rest, default_port) = if let Some(r) = url.strip_prefix("https://") {
-        (r, 443)
-    } else if let Some(r) = url.strip_prefix("http://") {
-        (r, 80)
-    } else {
-        return None;
-    };
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let hostport = authority.rsplit('@').next()?;
-    if hostport.is_empty() || authority.contains('@') {
-        // No host, or user:password@ in the URL (a secret in the configuration).
-        return None;
-    }
-    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-        let end = v6.find(']')?;
-        let port = v6[end + 1..].strip_prefix(':').map(str::parse::<u16>);
-        (&hostport[..end + 2], port)
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p.parse::<u16>())),
-            None => (hostport, None),
-        }
-    };
-    let port = match port {
-        Some(Ok(p)) => p,
-        Some(Err(_)) => return None,
-        None => default_port,
-    };
-    if host.is_empty() {
-        return None;
-    }
-    Some(format!("{}:{port}", host.to_ascii_lowercase()))
-}
-
-fn url_host_is_loopback(url: &str) -> bool {
-    let Some(hp) = http_host_port(url) else {
-        return false;
-    };
-    let host = hp.rsplit_once(':').map(|(h, _)| h).unwrap_or(&hp);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
+/// Resolves and reads a secret reference (the value is dropped at once); the file and a
+/// warning when a plain file is readable by others.
+fn check_secret(
+    dir: &Path,
+    env: &Env,
+    r: &SecretRef,
+) -> Result<(PathBuf, Option<String>), secrets::SecretError> {
+    let path = secrets::resolve(r, dir, env.credentials_dir.as_deref())?;
+    secrets::read(&path)?;
+    let warning = (matches!(r, SecretRef::File(_)) && secrets::too_open(&path)).then(|| {
+        format!(
+            "secret file {} is readable by group or others, expected mode 0600 or 0400",
+            path.display()
+        )
+    });
+    Ok((path, warning))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn host_port_of_urls() {
-        assert_eq!(
-            http_host_port("http://127.0.0.1:8000").as_deref(),
-            Some("127.0.0.1:8000")
-        );
-        assert_eq!(
-            http_host_port("https://ERP.example.com/").as_deref(),
-            Some("erp.example.com:443")
-        );
-        assert_eq!(
-            http_host_port("http://[::1]:8000/x").as_deref(),
-            Some("[::1]:8000")
-        );
-        assert_eq!(http_host_port("ftp://x"), None);
-        assert_eq!(http_host_port("http://user:pw@host"), None);
-        assert_eq!(http_host_port("http://host:notaport"), None);
-        assert!(url_host_is_loopback("http://[::1]:8000"));
-        assert!(!url_host_is_loopback("http://erp.example.com"));
-    }
 
     #[test]
     fn load_resolves_paths_and_checks_policy_ranges() {

@@ -171,6 +171,15 @@ pub struct DirSource {
     /// The folder. A relative path is taken from the state directory (the daemon creates it
     /// there); an absolute path must exist and be a directory.
     pub path: PathBuf,
+    /// Seconds a file must stay unchanged (size, modification time) before it is read, so a
+    /// file still being copied in is never imported half-written. Default 3; 0 reads at once
+    /// (only when files are moved in atomically).
+    #[serde(default = "default_settle_secs")]
+    pub settle_secs: u64,
+}
+
+fn default_settle_secs() -> u64 {
+    3
 }
 
 /// A Tryton source: a name and the connection (`[sources.tryton]`).

@@ -49,7 +49,9 @@ pub fn open_shared(state_dir: &std::path::Path) -> Result<SharedStore, StoreErro
         path: state_dir.display().to_string(),
         message: e.to_string(),
     })?;
-    Ok(std::sync::Arc::new(SledStore::open(&state_dir.join("store"))?))
+    Ok(std::sync::Arc::new(SledStore::open(
+        &state_dir.join("store"),
+    )?))
 }
 
 /// What can go wrong reading or writing the store.
@@ -417,6 +419,11 @@ impl Batch {
                         receipt: r.clone(),
                     })
                 }
+                Record::BankEntry { key, receipt } => self.receipts.push(ReceiptRecord {
+                    dedup_key: key.clone(),
+                    source: source.to_owned(),
+                    receipt: receipt.clone(),
+                }),
                 Record::InvoiceRemoved { id } => self.removed_invoices.push(id.clone()),
                 Record::Quarantined { file, reason } => {
                     self.dead_letters.push(DeadLetter {
@@ -438,6 +445,14 @@ impl Batch {
         }
         if let Some(next) = &page.next {
             self.cursors.push((source.to_owned(), next.clone()));
+        }
+        for f in &page.imported {
+            self.seen_files.push(SeenFile {
+                hash: f.hash.clone(),
+                name: f.name.clone(),
+                source: source.to_owned(),
+                seen_at: at,
+            });
         }
     }
 
@@ -729,6 +744,10 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).unwrap();
         let inv = schema::tests_support::invoice("F1");
         let page = Page {
+            imported: vec![relance_connectors::contract::ImportedFile {
+                hash: "h1".into(),
+                name: "f.xml".into(),
+            }],
             records: vec![
                 Record::Invoice(inv.clone()),
                 Record::InvoiceRemoved { id: "F0".into() },
@@ -739,6 +758,7 @@ mod tests {
             ],
             next: Some(Cursor("c2".into())),
             has_more: false,
+            ..Page::default()
         };
         let mut b = Batch::default();
         b.add_page("inbox", &page, at);
@@ -748,6 +768,7 @@ mod tests {
         assert_eq!(b.dead_letters[0].origin, "sync:inbox");
         assert_eq!(b.audit[0].kind, "sync.quarantine");
         assert_eq!(b.cursors, vec![("inbox".to_owned(), Cursor("c2".into()))]);
+        assert_eq!(b.seen_files[0].hash, "h1");
         let mut changed = inv.clone();
         changed.amount_due = Decimal::ZERO;
         assert_ne!(content_hash(&changed), content_hash(&inv));

@@ -169,7 +169,7 @@ fn unknown_key_inside_a_tagged_source_is_placed_exactly() {
     let (ok, text) = check(dir.path(), &[]);
     assert!(!ok, "{text}");
     assert!(
-        text.contains("alpha.toml: line 15, column 1: sources[1].paht: unknown field `paht`, expected `name` or `path`"),
+        text.contains("alpha.toml: line 15, column 1: sources[1].paht: unknown field `paht`, expected one of `name`, `path`, `settle_secs`"),
         "{text}"
     );
 }

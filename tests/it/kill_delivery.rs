@@ -8,12 +8,12 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use relance::outbox::{deliver_pending, RetryPolicy};
-use relance::store::{Batch, OutboxEntry, OutboxState, SledStore, Store};
 use crate::store_model::{self, Model};
 use chrono::{DateTime, TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use relance::outbox::{deliver_pending, RetryPolicy};
+use relance::store::{Batch, OutboxEntry, OutboxState, SledStore, Store};
 use relance_connectors::contract::{IdempotencyKey, RemoteRef, WriteBack, WriteCommand};
 use relance_connectors::error::ConnectorError;
 use std::collections::HashMap;

@@ -14,13 +14,13 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use relance::store::{
     AuditEvent, Batch, InvoiceRecord, OutboxEntry, OutboxState, ReceiptRecord, SeenFile, SledStore,
     Store,
 };
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use relance_connectors::contract::{Cursor, IdempotencyKey, WriteCommand};
 use relance_core::{
     CompanyId, Currency, Invoice, InvoiceId, InvoiceKind, InvoiceStatus, Receipt, TransactionId,

@@ -765,7 +765,7 @@ pub fn closing_file(
 /// The outbox form of a provision entry: its idempotency key (derived from the entry's
 /// deterministic key) and a `PostMove` command with the same lines.
 pub fn post_move(company: &CompanyId, entry: &Entry) -> (IdempotencyKey, WriteCommand) {
-    let key = IdempotencyKey::derive(company.as_str(), "provision", &[&entry.key]);
+    let key: IdempotencyKey = crate::keys::provision(company, &entry.key);
     let cmd = WriteCommand::PostMove {
         journal: entry.journal.clone(),
         date: entry.date,

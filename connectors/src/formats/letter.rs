@@ -457,7 +457,6 @@ pub fn render_action(
     );
     let message = templates.render_action(action, &ctx)?;
     let key = IdempotencyKey(action.key.clone());
-    let sub = |suffix: &str| IdempotencyKey(format!("{}-{suffix}", action.key));
     let mut commands = Vec::new();
     let mut letter_pdf = None;
     let email = |attachments: Vec<(String, Vec<u8>)>| WriteCommand::SendEmail {
@@ -506,14 +505,17 @@ pub fn render_action(
                 },
             ));
             if !cx.customer.emails.is_empty() {
-                commands.push((sub("copy"), email(vec![(name.clone(), pdf.clone())])));
+                commands.push((
+                    crate::keys::dunning_copy(&action.key),
+                    email(vec![(name.clone(), pdf.clone())]),
+                ));
             }
             letter_pdf = Some((name, pdf));
         }
     }
     for i in &action.invoices {
         commands.push((
-            sub(&format!("level-{}", i.invoice)),
+            crate::keys::dunning_level(&action.key, i.invoice.as_str()),
             WriteCommand::SetDunningLevel {
                 invoice: i.invoice.to_string(),
                 level: action.stage.number(),

@@ -137,6 +137,7 @@ fn ids_of(records: &[Record]) -> Vec<String> {
             Record::Customer(c) => format!("customer:{}", c.id),
             Record::Invoice(i) => format!("invoice:{}", i.id),
             Record::Receipt(r) => format!("receipt:{}", r.id),
+            Record::BankEntry { key, .. } => format!("bank-entry:{key}"),
             Record::InvoiceRemoved { id } => format!("removed:{id}"),
             Record::Quarantined { file, .. } => format!("quarantined:{file}"),
         })

@@ -1,6 +1,7 @@
 //! One module per external system (ERP, bank API, mail, folders of files).
 
 pub mod compliance;
+pub mod folder;
 pub mod local;
 pub mod smtp;
 pub mod tryton;

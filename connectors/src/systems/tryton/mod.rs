@@ -29,20 +29,33 @@ pub use error::TrytonError;
 
 use crate::contract::{Cursor, IdempotencyKey, Page, RemoteRef, Source, WriteBack, WriteCommand};
 use crate::error::ConnectorError;
+use crate::http::HttpLayer;
 use rpc::RpcClient;
 use serde_json::json;
+use std::sync::Arc;
 
-/// The Tryton connector: a [`Source`] and a [`WriteBack`] over one database.
-#[derive(Debug)]
+/// The Tryton connector: a [`Source`] and a [`WriteBack`] over one database. Clones share one
+/// client (one session, one rate limit): the registry gives a clone to the source and one to
+/// the write-back target of the same database.
+#[derive(Clone, Debug)]
 pub struct TrytonConnector {
-    rpc: RpcClient,
+    rpc: Arc<RpcClient>,
 }
 
 impl TrytonConnector {
-    /// A connector for `cfg`. Reads the password file now; connects lazily.
+    /// A connector for `cfg` with its own HTTP layer (bounded at `cfg.requests_per_second`).
+    /// Reads the password file now; connects lazily.
     pub fn new(cfg: TrytonConfig) -> Result<Self, ConnectorError> {
         Ok(Self {
-            rpc: RpcClient::new(cfg)?,
+            rpc: Arc::new(RpcClient::new(cfg)?),
+        })
+    }
+
+    /// A connector for `cfg` over the shared HTTP layer (the daemon's, whose per-host rates
+    /// it configures from every company).
+    pub fn with_http(cfg: TrytonConfig, http: Arc<HttpLayer>) -> Result<Self, ConnectorError> {
+        Ok(Self {
+            rpc: Arc::new(RpcClient::with_http(cfg, http)?),
         })
     }
 

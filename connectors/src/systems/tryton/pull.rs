@@ -139,11 +139,7 @@ pub async fn pull(rpc: &RpcClient, from: Option<&Cursor>) -> Result<Page, Tryton
     loop {
         if st.stream >= STREAMS.len() {
             st.end_pass(overlap);
-            return Ok(Page {
-                records: Vec::new(),
-                next: Some(st.encode()),
-                has_more: false,
-            });
+            return Ok(Page::new(Vec::new(), Some(st.encode()), false));
         }
         let stream = STREAMS[st.stream];
         if stream == Stream::Receipts && !cfg.pull_receipts {
@@ -180,11 +176,7 @@ pub async fn pull(rpc: &RpcClient, from: Option<&Cursor>) -> Result<Page, Tryton
             // nothing in this stream: go straight on to the next one, same page
             continue;
         }
-        return Ok(Page {
-            records,
-            next: Some(st.encode()),
-            has_more,
-        });
+        return Ok(Page::new(records, Some(st.encode()), has_more));
     }
 }
 

@@ -1,15 +1,18 @@
-//! The JSON-RPC client: login, `Session` authorization, context, re-login, warnings, pacing.
+//! The JSON-RPC client: login, `Session` authorization, context, re-login, warnings. Every
+//! request goes through the shared HTTP layer ([`crate::http`]): per-host rate limit, holds on
+//! `Retry-After`, gzip, timeouts, and the password and session redacted from every error.
 
 use super::config::TrytonConfig;
 use super::error::TrytonError;
 use super::value;
+use crate::http::{HttpClient, HttpError, HttpLayer};
 use chrono::NaiveDateTime;
 use serde_json::{json, Value};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
-use tokio::time::Instant;
 
 /// A secret string (password, session header) whose `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -69,12 +72,11 @@ struct Session {
 /// A JSON-RPC client bound to one database and user.
 pub struct RpcClient {
     cfg: TrytonConfig,
-    http: reqwest::Client,
+    http: HttpClient,
     password: Secret,
     session: Mutex<Option<Session>>,
     context: Mutex<Option<Value>>,
     next_id: AtomicU64,
-    next_slot: Mutex<Option<Instant>>,
     server_time: std::sync::Mutex<Option<NaiveDateTime>>,
 }
 
@@ -106,27 +108,27 @@ pub fn read_password(cfg: &TrytonConfig) -> Result<Secret, TrytonError> {
     Ok(Secret(pw))
 }
 
-fn detail(body: &str) -> String {
-    let flat: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    flat.chars().take(200).collect()
-}
-
 impl RpcClient {
-    /// A client for `cfg`; reads the password file now, logs in lazily.
+    /// A client for `cfg` with its own HTTP layer, bounded at `cfg.requests_per_second`
+    /// (tools and tests; the daemon shares one layer across companies, [`RpcClient::with_http`]).
     pub fn new(cfg: TrytonConfig) -> Result<Self, TrytonError> {
+        let layer = HttpLayer::new().map_err(|e| TrytonError::Config(e.to_string()))?;
+        layer.configure([(cfg.url.clone(), cfg.requests_per_second)]);
+        Self::with_http(cfg, Arc::new(layer))
+    }
+
+    /// A client for `cfg` over the shared HTTP `layer` (whose per-host rates the caller
+    /// configures); reads the password file now, logs in lazily.
+    pub fn with_http(cfg: TrytonConfig, layer: Arc<HttpLayer>) -> Result<Self, TrytonError> {
         let password = read_password(&cfg)?;
-        if !(cfg.url.starts_with("http://") || cfg.url.starts_with("https://")) {
+        if let Err(e) = crate::http::host_key(&cfg.url) {
             return Err(TrytonError::Config(format!(
-                "Tryton url must start with http:// or https://, got {:?}",
+                "Tryton url {:?} cannot be used: {e}",
                 cfg.url
             )));
         }
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(cfg.timeout_seconds.max(1)))
-            .connect_timeout(Duration::from_secs(10))
-            .gzip(true)
-            .build()
-            .map_err(|e| TrytonError::Config(format!("HTTP client: {e}")))?;
+        let http = HttpClient::new(layer, Duration::from_secs(cfg.timeout_seconds.max(1)));
+        http.add_secret(password.expose());
         Ok(Self {
             cfg,
             http,
@@ -134,7 +136,6 @@ impl RpcClient {
             session: Mutex::new(None),
             context: Mutex::new(None),
             next_id: AtomicU64::new(1),
-            next_slot: Mutex::new(None),
             server_time: std::sync::Mutex::new(None),
         })
     }
@@ -149,24 +150,6 @@ impl RpcClient {
         self.server_time.lock().map(|g| *g).unwrap_or(None)
     }
 
-    async fn pace(&self) {
-        if self.cfg.requests_per_second == 0 {
-            return;
-        }
-        let gap = Duration::from_secs(1) / self.cfg.requests_per_second;
-        let wait_until = {
-            let mut slot = self.next_slot.lock().await;
-            let now = Instant::now();
-            let at = match *slot {
-                Some(t) if t > now => t,
-                _ => now,
-            };
-            *slot = Some(at + gap);
-            at
-        };
-        tokio::time::sleep_until(wait_until).await;
-    }
-
     /// One HTTP exchange. `auth` adds the session header. Returns the `result` or the error.
     async fn post(
         &self,
@@ -175,41 +158,35 @@ impl RpcClient {
         params: &Value,
         auth: Option<&Secret>,
     ) -> Result<Value, TrytonError> {
-        self.pace().await;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         // Exactly {"id","method","params"}: any other key makes trytond answer bare results.
         let body = json!({"id": id, "method": method, "params": params});
-        let mut req = self.http.post(url).json(&body);
+        let mut headers = Vec::new();
         if let Some(h) = auth {
-            req = req.header(reqwest::header::AUTHORIZATION, h.expose());
+            headers.push(("authorization", h.expose()));
         }
         tracing::trace!(method, id, "tryton rpc");
-        let resp = req.send().await.map_err(|e| TrytonError::Network {
-            method: method.to_owned(),
-            detail: e.without_url().to_string(),
-        })?;
-        let status = resp.status().as_u16();
-        if let Some(date) = resp
-            .headers()
-            .get(reqwest::header::DATE)
-            .and_then(|d| d.to_str().ok())
-        {
-            if let Ok(t) = chrono::DateTime::parse_from_rfc2822(date) {
-                if let Ok(mut g) = self.server_time.lock() {
-                    *g = Some(t.naive_utc());
-                }
+        let resp = self
+            .http
+            .post_json(url, &body, &headers)
+            .await
+            .map_err(|e| match e {
+                HttpError::Url(u) => TrytonError::Config(u.to_string()),
+                HttpError::Client(c) => TrytonError::Config(c),
+                other => TrytonError::Network {
+                    method: method.to_owned(),
+                    detail: other.to_string(),
+                },
+            })?;
+        let status = resp.status;
+        if let Some(t) = resp.date {
+            if let Ok(mut g) = self.server_time.lock() {
+                *g = Some(t.naive_utc());
             }
         }
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let text = resp.text().await.map_err(|e| TrytonError::Network {
-            method: method.to_owned(),
-            detail: e.without_url().to_string(),
-        })?;
+        let retry_after = resp.retry_after;
+        let text = resp.body;
+        let detail = |t: &str| self.http.excerpt(t, 200);
         let m = method.to_owned();
         match status {
             200 => {}
@@ -273,6 +250,8 @@ impl RpcClient {
             "Session {}",
             base64(format!("{}:{}:{}", self.cfg.user, user_id, token).as_bytes())
         ));
+        self.http.add_secret(token);
+        self.http.add_secret(header.expose());
         tracing::debug!(user = %self.cfg.user, user_id, "tryton login");
         Ok(Session { user_id, header })
     }

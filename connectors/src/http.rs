@@ -1,0 +1,419 @@
+//! The HTTP client layer every HTTP connector goes through: one `reqwest` client (gzip,
+//! connect and request timeouts), a rate limit **per request and per remote host** shared by
+//! every company that talks to that host, `429`/`503` answers with `Retry-After` honoured for
+//! the whole host, and errors that never carry a secret.
+//!
+//! - **Hosts** are keyed from parsed URLs ([`host_key`]): `host:port` with the scheme's default
+//!   port made explicit, the host lower-cased, so `https://ERP.example.com/rpc` and
+//!   `https://erp.example.com:443` share one limiter, whichever form the configuration and
+//!   the request use.
+//! - **Rate limits** ([`HttpLayer::configure`]) are `governor` quotas (requests per second,
+//!   bursts of one second's worth); every request waits for its host's quota before it is sent.
+//!   The lowest non-zero rate configured for a host wins (the host's owner gave one limit).
+//! - **Retry-After**: an answer `429` or `503` with `Retry-After` (seconds or an HTTP date)
+//!   holds every request to that host until then (at most [`MAX_HOLD`]); the answer goes back
+//!   to the connector, which classifies it as `Transient { retry_after }`.
+//! - **Secrets**: a connector registers its secrets ([`HttpClient::add_secret`]); every error
+//!   and every excerpt of a response body that this layer produces has them replaced by
+//!   `<redacted>`, and `reqwest` errors are shown without their URL.
+//!
+//! ```
+//! let key = relance_connectors::http::host_key("https://ERP.example.com/rpc").unwrap();
+//! assert_eq!(key, "erp.example.com:443");
+//! assert_eq!(relance_connectors::http::host_key("https://erp.example.com:443/x").unwrap(), key);
+//! ```
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+/// Longest a `Retry-After` holds a host.
+pub const MAX_HOLD: Duration = Duration::from_secs(300);
+/// Connect timeout of every request.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a URL cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    /// Not a URL.
+    #[error("not a URL: {0}")]
+    Parse(String),
+    /// Another scheme than http or https.
+    #[error("scheme {0:?} is not http or https")]
+    Scheme(String),
+    /// No host.
+    #[error("no host in the URL")]
+    NoHost,
+    /// `user:password@` in the URL: a secret in the configuration.
+    #[error("the URL carries credentials (user:password@): put the password in a *_file key")]
+    Credentials,
+}
+
+/// The rate-limit key of a URL: `host:port`, default port explicit, host lower-cased (IPv6 in
+/// brackets).
+pub fn host_key(url: &str) -> Result<String, UrlError> {
+    let u = url::Url::parse(url).map_err(|e| UrlError::Parse(e.to_string()))?;
+    if u.scheme() != "http" && u.scheme() != "https" {
+        return Err(UrlError::Scheme(u.scheme().to_owned()));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(UrlError::Credentials);
+    }
+    let host = match u.host() {
+        Some(url::Host::Domain(d)) if !d.is_empty() => d.to_ascii_lowercase(),
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
+        _ => return Err(UrlError::NoHost),
+    };
+    let port = u.port_or_known_default().ok_or(UrlError::NoHost)?;
+    Ok(format!("{host}:{port}"))
+}
+
+/// True when the URL's host is a loopback address or `localhost`.
+pub fn is_loopback(url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// What went wrong sending a request. The text never holds a URL or a registered secret.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HttpError {
+    /// The URL cannot be used.
+    #[error("{0}")]
+    Url(#[from] UrlError),
+    /// No answer in time.
+    #[error("timeout talking to {host}: {detail}")]
+    Timeout {
+        /// `host:port`.
+        host: String,
+        /// reqwest's description, redacted.
+        detail: String,
+    },
+    /// Connection refused, reset, TLS failure, body not readable.
+    #[error("network error talking to {host}: {detail}")]
+    Network {
+        /// `host:port`.
+        host: String,
+        /// reqwest's description, redacted.
+        detail: String,
+    },
+    /// The client could not be built.
+    #[error("HTTP client: {0}")]
+    Client(String),
+}
+
+/// An answer, read whole.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// `Retry-After`, when given (seconds or HTTP date, relative to the answer's `Date`).
+    pub retry_after: Option<Duration>,
+    /// The server's clock (`Date`), when given.
+    pub date: Option<chrono::DateTime<chrono::Utc>>,
+    /// The body (decompressed).
+    pub body: String,
+}
+
+/// The shared layer: one client, the per-host limiters and holds. Cheap to share (`Arc`).
+pub struct HttpLayer {
+    client: reqwest::Client,
+    limits: RwLock<HashMap<String, (u32, Arc<DefaultDirectRateLimiter>)>>,
+    holds: Mutex<HashMap<String, tokio::time::Instant>>,
+}
+
+impl std::fmt::Debug for HttpLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hosts: Vec<(String, u32)> = self
+            .limits
+            .read()
+            .map(|m| m.iter().map(|(h, (r, _))| (h.clone(), *r)).collect())
+            .unwrap_or_default();
+        f.debug_struct("HttpLayer")
+            .field("limits", &hosts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpLayer {
+    /// A layer with no host bounded.
+    pub fn new() -> Result<Self, HttpError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .gzip(true)
+            .build()
+            .map_err(|e| HttpError::Client(e.without_url().to_string()))?;
+        Ok(HttpLayer {
+            client,
+            limits: RwLock::new(HashMap::new()),
+            holds: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Sets the rate of each host from `(host key or URL, requests per second)` pairs, the
+    /// lowest non-zero rate per host winning; hosts not listed (or only with 0) are unbounded.
+    /// A host whose rate is unchanged keeps its limiter (and the tokens it has spent).
+    pub fn configure(&self, hosts: impl IntoIterator<Item = (String, u32)>) {
+        let mut rates: HashMap<String, u32> = HashMap::new();
+        for (h, rps) in hosts {
+            let key = host_key(&h).unwrap_or(h);
+            let e = rates.entry(key).or_insert(0);
+            if rps > 0 && (*e == 0 || rps < *e) {
+                *e = rps;
+            }
+        }
+        let mut limits = self.limits.write().unwrap_or_else(|p| p.into_inner());
+        limits.retain(|h, (r, _)| rates.get(h) == Some(r));
+        for (host, rate) in rates {
+            let Some(n) = NonZeroU32::new(rate) else {
+                continue;
+            };
+            limits
+                .entry(host)
+                .or_insert_with(|| (rate, Arc::new(RateLimiter::direct(Quota::per_second(n)))));
+        }
+    }
+
+    /// The configured rate of the host of `url` (requests per second), if bounded.
+    pub fn rate(&self, url: &str) -> Option<u32> {
+        let key = host_key(url).ok()?;
+        let limits = self.limits.read().unwrap_or_else(|p| p.into_inner());
+        limits.get(&key).map(|(r, _)| *r)
+    }
+
+    /// Waits until a request to `host` may go: its hold (Retry-After), then its quota.
+    async fn admit(&self, host: &str) {
+        let hold = {
+            let holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+            holds.get(host).copied()
+        };
+        if let Some(t) = hold {
+            if t > tokio::time::Instant::now() {
+                tracing::debug!(host, "holding requests as the server asked (Retry-After)");
+                tokio::time::sleep_until(t).await;
+            }
+        }
+        let limiter = {
+            let limits = self.limits.read().unwrap_or_else(|p| p.into_inner());
+            limits.get(host).map(|(_, l)| l.clone())
+        };
+        if let Some(l) = limiter {
+            l.until_ready().await;
+        }
+    }
+
+    fn hold(&self, host: &str, d: Duration) {
+        let until = tokio::time::Instant::now() + d.min(MAX_HOLD);
+        let mut holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+        let e = holds.entry(host.to_owned()).or_insert(until);
+        if *e < until {
+            *e = until;
+        }
+    }
+}
+
+/// One connector's handle on the layer: its request timeout and the secrets to redact.
+#[derive(Clone)]
+pub struct HttpClient {
+    layer: Arc<HttpLayer>,
+    timeout: Duration,
+    secrets: Arc<RwLock<Vec<String>>>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses `Retry-After`: delay-seconds or an HTTP date (taken relative to `now`).
+pub fn parse_retry_after(v: &str, now: Option<chrono::DateTime<chrono::Utc>>) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(s) = v.parse::<u64>() {
+        return Some(Duration::from_secs(s));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let now = now?;
+    (at.with_timezone(&chrono::Utc) - now).to_std().ok()
+}
+
+impl HttpClient {
+    /// A handle with `timeout` per request.
+    pub fn new(layer: Arc<HttpLayer>, timeout: Duration) -> Self {
+        HttpClient {
+            layer,
+            timeout,
+            secrets: Arc::default(),
+        }
+    }
+
+    /// The shared layer.
+    pub fn layer(&self) -> &Arc<HttpLayer> {
+        &self.layer
+    }
+
+    /// Registers a secret (password, token, session header) to redact from errors and excerpts.
+    pub fn add_secret(&self, s: &str) {
+        if s.len() < 4 {
+            return; // too short to redact without mangling ordinary text
+        }
+        let mut v = self.secrets.write().unwrap_or_else(|p| p.into_inner());
+        if !v.iter().any(|x| x == s) {
+            v.push(s.to_owned());
+        }
+    }
+
+    /// `text` with every registered secret replaced by `<redacted>`.
+    pub fn redact(&self, text: &str) -> String {
+        let v = self.secrets.read().unwrap_or_else(|p| p.into_inner());
+        let mut out = text.to_owned();
+        for s in v.iter() {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), "<redacted>");
+            }
+        }
+        out
+    }
+
+    /// At most `max` characters of a body, on one line, redacted (for error messages).
+    pub fn excerpt(&self, body: &str, max: usize) -> String {
+        let flat: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+        let redacted = self.redact(&flat);
+        redacted.chars().take(max).collect()
+    }
+
+    /// POSTs `body` as JSON to `url` with `headers`, after the host's hold and quota; reads the
+    /// whole answer. A `429`/`503` with `Retry-After` holds the host for everyone.
+    pub async fn post_json(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+        headers: &[(&str, &str)],
+    ) -> Result<HttpResponse, HttpError> {
+        let host = host_key(url)?;
+        self.layer.admit(&host).await;
+        let mut req = self.layer.client.post(url).timeout(self.timeout).json(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let net = |e: reqwest::Error, host: &str| {
+            let timeout = e.is_timeout();
+            let detail = self.redact(&e.without_url().to_string());
+            if timeout {
+                HttpError::Timeout {
+                    host: host.to_owned(),
+                    detail,
+                }
+            } else {
+                HttpError::Network {
+                    host: host.to_owned(),
+                    detail,
+                }
+            }
+        };
+        let resp = req.send().await.map_err(|e| net(e, &host))?;
+        let status = resp.status().as_u16();
+        let date = resp
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|d| d.to_str().ok())
+            .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+            .map(|d| d.with_timezone(&chrono::Utc));
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, date));
+        if matches!(status, 429 | 503) {
+            if let Some(d) = retry_after {
+                self.layer.hold(&host, d);
+            }
+        }
+        let body = resp.text().await.map_err(|e| net(e, &host))?;
+        Ok(HttpResponse {
+            status,
+            retry_after,
+            date,
+            body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_keyed_with_the_default_port_on_both_sides() {
+        assert_eq!(host_key("http://127.0.0.1:8000").unwrap(), "127.0.0.1:8000");
+        assert_eq!(
+            host_key("https://ERP.example.com/").unwrap(),
+            "erp.example.com:443"
+        );
+        assert_eq!(
+            host_key("http://erp.example.com").unwrap(),
+            "erp.example.com:80"
+        );
+        assert_eq!(host_key("http://[::1]:8000/x").unwrap(), "[::1]:8000");
+        assert!(matches!(host_key("ftp://x"), Err(UrlError::Scheme(_))));
+        assert_eq!(host_key("http://user:pw@host"), Err(UrlError::Credentials));
+        assert!(host_key("http://host:notaport").is_err());
+        assert!(is_loopback("http://[::1]:8000"));
+        assert!(is_loopback("http://localhost:8000"));
+        assert!(!is_loopback("http://erp.example.com"));
+        // A limit configured with the explicit port is found from a URL without it, and back.
+        let l = HttpLayer::new().unwrap();
+        l.configure([("erp.example.com:443".to_owned(), 5)]);
+        assert_eq!(l.rate("https://erp.example.com/db/rpc/"), Some(5));
+        l.configure([("https://erp.example.com".to_owned(), 7)]);
+        assert_eq!(l.rate("https://erp.example.com:443/"), Some(7));
+        assert_eq!(l.rate("http://erp.example.com/"), None);
+    }
+
+    #[test]
+    fn lowest_rate_wins_and_zero_is_unbounded() {
+        let l = HttpLayer::new().unwrap();
+        l.configure([
+            ("http://h:1".to_owned(), 0),
+            ("http://h:1".to_owned(), 9),
+            ("http://h:1/x".to_owned(), 4),
+            ("http://free:1".to_owned(), 0),
+        ]);
+        assert_eq!(l.rate("http://h:1"), Some(4));
+        assert_eq!(l.rate("http://free:1"), None);
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        assert_eq!(parse_retry_after("7", None), Some(Duration::from_secs(7)));
+        let now = chrono::DateTime::parse_from_rfc2822("Wed, 21 Oct 2026 07:28:00 GMT")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2026 07:28:30 GMT", Some(now)),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(parse_retry_after("soon", Some(now)), None);
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let c = HttpClient::new(Arc::new(HttpLayer::new().unwrap()), Duration::from_secs(1));
+        c.add_secret("hunter22");
+        assert_eq!(
+            c.excerpt("bad  password\nhunter22 refused", 100),
+            "bad password <redacted> refused"
+        );
+    }
+}

@@ -1,0 +1,898 @@
+//! Folder sources (`einvoice_inbox`, `bank_dir`): files dropped in a folder become pages of
+//! records, and each file is moved to `done/` (or to `quarantine/` with a `.reason.txt`) only
+//! once the page that carries it is committed ([`Source::ack`]).
+//!
+//! A pass over the folder:
+//! 1. **Listing.** Regular files at the top level only. Symbolic links, FIFOs, sockets,
+//!    devices and sub-folders are not read and are reported once ([`Page::skipped`]); names a
+//!    writer uses while a file is incomplete (`.part`, `.tmp`, hidden files...) are left alone.
+//!    `done/` or `quarantine/` being a symbolic link (or not a folder) stops the pass: files
+//!    are never moved out of the inbox through a link.
+//! 2. **Settling.** A file is read only once its size, modification time and inode have been
+//!    observed unchanged for the settle time ([`FolderOptions::settle`]); a pass that meets new
+//!    files waits that long once. A file that changes while it is read is left for the next
+//!    pass.
+//! 3. **Reading and parsing** on a pool of threads (`spawn_blocking`), never on the async
+//!    workers: bounded batches of at most [`FolderOptions::batch_files`] files or
+//!    [`FolderOptions::batch_bytes`] bytes, each one page.
+//! 4. **Deciding**, in name order: a content hash already imported (the [`ImportLedger`]) or
+//!    already in this pass adds nothing and the file goes to `done/`; an unusable file is
+//!    quarantined with the reason (file, element or line, rule id); an invoice whose number
+//!    was already imported with another customer or amount keeps the first version, and the
+//!    new file is quarantined with both versions named (rule `INV-CONFLICT`).
+//!
+//! A file's [`ImportedFile`] and its [`Ack`] travel with the page that completes it. Today a
+//! file fits in one page; a streaming reader that hands one big file over in several pages
+//! keeps the same protocol: its receipts are [`Record::BankEntry`] keyed over the whole file,
+//! and only its last page carries its `ImportedFile` and `Ack`.
+
+use crate::contract::{Ack, Cursor, ImportedFile, Page, Record, Skipped, Source};
+use crate::error::ConnectorError;
+use crate::formats::bank;
+use crate::formats::diag::{Diagnostic, Severity};
+use crate::formats::einvoice;
+use relance_core::{Customer, Invoice, InvoiceId};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// What a folder holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FolderKind {
+    /// E-invoices (Factur-X/ZUGFeRD PDF, CII, UBL).
+    Einvoices,
+    /// Bank statements (camt.052/053/054, MT940, CFONB120, OFX).
+    Bank,
+}
+
+/// Limits of a folder source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FolderOptions {
+    /// How long a file must stay unchanged (size, modification time, inode) before it is read.
+    pub settle: Duration,
+    /// Largest file read; a bigger one is quarantined, never half-read.
+    pub max_file_bytes: u64,
+    /// At most this many files in one page.
+    pub batch_files: usize,
+    /// At most about this many bytes of input in one page.
+    pub batch_bytes: u64,
+    /// Threads reading and parsing one batch.
+    pub workers: usize,
+}
+
+/// Default settle time.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(3);
+
+impl Default for FolderOptions {
+    /// Settle 3 s, files up to 512 MiB, pages of 256 files or 32 MiB, up to 4 threads.
+    fn default() -> Self {
+        FolderOptions {
+            settle: DEFAULT_SETTLE,
+            max_file_bytes: 512 * 1024 * 1024,
+            batch_files: 256,
+            batch_bytes: 32 * 1024 * 1024,
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+        }
+    }
+}
+
+/// What the store already knows, for a folder source to decide before it hands records over.
+/// Implemented by the binary over its store; calls may block (they run on the blocking pool).
+pub trait ImportLedger: Send + Sync {
+    /// True when a file with this content hash (hex SHA-256) was already imported.
+    fn seen(&self, hash: &str) -> Result<bool, ConnectorError>;
+    /// The invoice stored under `id`, if any.
+    fn invoice(&self, id: &InvoiceId) -> Result<Option<Invoice>, ConnectorError>;
+}
+
+/// A folder source. One per configured folder and configuration generation: it remembers the
+/// files it has observed (for the settle time) and the entries it has already reported.
+pub struct FolderSource {
+    dir: PathBuf,
+    kind: FolderKind,
+    opts: FolderOptions,
+    ledger: Arc<dyn ImportLedger>,
+    /// Last observation of each file: its signature and when it was first seen so.
+    observed: HashMap<PathBuf, (Sig, tokio::time::Instant)>,
+    /// Files of the pass in progress, not yet read.
+    queue: VecDeque<(PathBuf, Sig)>,
+    in_pass: bool,
+    /// What to do with each file once its page is acknowledged.
+    pending: HashMap<Ack, (PathBuf, Disposition)>,
+    /// True between returning a page with acks and its `ack`.
+    awaiting_ack: bool,
+    /// Hashes and invoices taken in this pass (committed or not yet), by file name.
+    pass_hashes: HashSet<String>,
+    pass_invoices: HashMap<InvoiceId, (Invoice, String)>,
+    /// Entries already reported as skipped (reported once per source).
+    reported: HashSet<String>,
+}
+
+impl std::fmt::Debug for FolderSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FolderSource")
+            .field("dir", &self.dir)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What identifies a file's state: size, modification time, inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Sig {
+    len: u64,
+    mtime: Option<SystemTime>,
+    ino: u64,
+}
+
+impl Sig {
+    fn of(m: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Sig {
+            len: m.len(),
+            mtime: m.modified().ok(),
+            ino: m.ino(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Disposition {
+    Done,
+    Quarantine(String),
+}
+
+/// Sub-folder of imported files.
+pub const DONE: &str = "done";
+/// Sub-folder of unusable files, each beside its `.reason.txt`.
+pub const QUARANTINE: &str = "quarantine";
+/// Suffix of the file explaining a quarantined file.
+pub const REASON_SUFFIX: &str = ".reason.txt";
+/// Longest file name the file systems relance runs on accept (bytes).
+const NAME_MAX: usize = 255;
+
+/// True for names a writer uses while the file is incomplete, and for hidden files.
+pub fn is_partial(name: &str) -> bool {
+    name.starts_with('.')
+        || name.starts_with('~')
+        || [".part", ".tmp", ".crdownload", ".filepart", REASON_SUFFIX]
+            .iter()
+            .any(|s| name.ends_with(s))
+}
+
+impl FolderSource {
+    /// A source reading `dir` (created at the first pass when missing).
+    pub fn new(
+        dir: impl Into<PathBuf>,
+        kind: FolderKind,
+        opts: FolderOptions,
+        ledger: Arc<dyn ImportLedger>,
+    ) -> Self {
+        FolderSource {
+            dir: dir.into(),
+            kind,
+            opts,
+            ledger,
+            observed: HashMap::new(),
+            queue: VecDeque::new(),
+            in_pass: false,
+            pending: HashMap::new(),
+            awaiting_ack: false,
+            pass_hashes: HashSet::new(),
+            pass_invoices: HashMap::new(),
+            reported: HashSet::new(),
+        }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn reset_pass(&mut self) {
+        self.queue.clear();
+        self.pending.clear();
+        self.pass_hashes.clear();
+        self.pass_invoices.clear();
+        self.in_pass = false;
+        self.awaiting_ack = false;
+    }
+
+    /// Lists the folder, waits for new files to settle, and queues the settled ones.
+    async fn start_pass(&mut self, skipped: &mut Vec<Skipped>) -> Result<(), ConnectorError> {
+        self.reset_pass();
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || check_layout(&dir))
+            .await
+            .map_err(|e| ConnectorError::transient(format!("folder task: {e}")))??;
+        let mut listing = self.list().await?;
+        let now = tokio::time::Instant::now();
+        // Files not yet observed unchanged for the settle time: wait once for the longest.
+        let wait = listing
+            .files
+            .iter()
+            .map(|(p, sig)| match self.observed.get(p) {
+                Some((s, since)) if s == sig => {
+                    self.opts.settle.saturating_sub(now.duration_since(*since))
+                }
+                _ => self.opts.settle,
+            })
+            .max()
+            .unwrap_or(Duration::ZERO);
+        for (p, sig) in &listing.files {
+            match self.observed.get(p) {
+                Some((s, _)) if s == sig => {}
+                _ => {
+                    self.observed.insert(p.clone(), (*sig, now));
+                }
+            }
+        }
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+            listing = self.list().await?;
+        }
+        let now = tokio::time::Instant::now();
+        let present: HashSet<PathBuf> = listing.files.iter().map(|(p, _)| p.clone()).collect();
+        self.observed.retain(|p, _| present.contains(p));
+        for (p, sig) in listing.files {
+            match self.observed.get(&p) {
+                Some((s, since)) if *s == sig && now.duration_since(*since) >= self.opts.settle => {
+                    self.queue.push_back((p, sig));
+                }
+                Some((s, _)) if *s == sig => {} // still settling (seen during the wait)
+                _ => {
+                    // Changed during the wait: still being written.
+                    tracing::debug!(file = %p.display(), "still changing, left for the next pass");
+                    self.observed.insert(p, (sig, now));
+                }
+            }
+        }
+        for s in listing.skipped {
+            if self.reported.insert(s.entry.clone()) {
+                tracing::warn!(dir = %self.dir.display(), entry = %s.entry, "not read: {}", s.reason);
+                skipped.push(s);
+            }
+        }
+        self.in_pass = true;
+        Ok(())
+    }
+
+    async fn list(&self) -> Result<Listing, ConnectorError> {
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || list(&dir))
+            .await
+            .map_err(|e| ConnectorError::transient(format!("folder task: {e}")))?
+    }
+
+    /// Takes the next batch of the queue.
+    fn next_batch(&mut self) -> Vec<(PathBuf, Sig)> {
+        let mut out = Vec::new();
+        let mut bytes = 0u64;
+        while let Some((p, sig)) = self.queue.front() {
+            if out.len() >= self.opts.batch_files.max(1)
+                || (!out.is_empty() && bytes + sig.len > self.opts.batch_bytes)
+            {
+                break;
+            }
+            bytes += sig.len;
+            out.push((p.clone(), *sig));
+            self.queue.pop_front();
+        }
+        out
+    }
+}
+
+struct Listing {
+    files: Vec<(PathBuf, Sig)>,
+    skipped: Vec<Skipped>,
+}
+
+fn io_config(what: String) -> ConnectorError {
+    ConnectorError::Config(what)
+}
+
+/// Refuses a `done/` or `quarantine/` that is a symbolic link or not a folder.
+fn check_layout(dir: &Path) -> Result<(), ConnectorError> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() || m.file_type().is_symlink() => {}
+        Ok(_) => return Err(io_config(format!("{} is not a folder", dir.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                io_config(format!("cannot create the folder {}: {e}", dir.display()))
+            })?;
+        }
+        Err(e) => return Err(ConnectorError::transient(format!("{}: {e}", dir.display()))),
+    }
+    for sub in [DONE, QUARANTINE] {
+        sub_dir(dir, sub, false)?;
+    }
+    Ok(())
+}
+
+/// `dir/sub`, refused when it is a symbolic link or not a folder; created when `create`.
+fn sub_dir(dir: &Path, sub: &str, create: bool) -> Result<PathBuf, ConnectorError> {
+    let p = dir.join(sub);
+    match std::fs::symlink_metadata(&p) {
+        Ok(m) if m.file_type().is_symlink() => Err(io_config(format!(
+            "{} is a symbolic link: refusing to move files out of the inbox through it (make it a plain folder)",
+            p.display()
+        ))),
+        Ok(m) if !m.is_dir() => Err(io_config(format!(
+            "{} is not a folder: files cannot be moved into it",
+            p.display()
+        ))),
+        Ok(_) => Ok(p),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if create {
+                match std::fs::create_dir(&p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        return sub_dir(dir, sub, false)
+                    }
+                    Err(e) => {
+                        return Err(ConnectorError::transient(format!(
+                            "cannot create {}: {e}",
+                            p.display()
+                        )))
+                    }
+                }
+            }
+            Ok(p)
+        }
+        Err(e) => Err(ConnectorError::transient(format!("{}: {e}", p.display()))),
+    }
+}
+
+fn list(dir: &Path) -> Result<Listing, ConnectorError> {
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| ConnectorError::transient(format!("cannot list {}: {e}", dir.display())))?;
+    for e in rd {
+        let e = e.map_err(|e| {
+            ConnectorError::transient(format!("cannot list {}: {e}", dir.display()))
+        })?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ft = match e.file_type() {
+            Ok(t) => t,
+            Err(err) => {
+                skipped.push(Skipped {
+                    entry: name,
+                    reason: format!("cannot read its type: {err}"),
+                });
+                continue;
+            }
+        };
+        if ft.is_dir() && (name == DONE || name == QUARANTINE) {
+            continue;
+        }
+        if is_partial(&name) {
+            continue;
+        }
+        let why = if ft.is_symlink() {
+            Some("a symbolic link: not followed (it could point outside the state directory); copy or move the file itself into the folder")
+        } else if ft.is_dir() {
+            Some("a sub-folder: only files at the top of the folder are read")
+        } else if !ft.is_file() {
+            Some("not a regular file (a FIFO, socket or device): not read")
+        } else {
+            None
+        };
+        if let Some(reason) = why {
+            skipped.push(Skipped {
+                entry: name,
+                reason: reason.to_owned(),
+            });
+            continue;
+        }
+        match std::fs::symlink_metadata(e.path()) {
+            Ok(m) => files.push((e.path(), Sig::of(&m))),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => skipped.push(Skipped {
+                entry: name,
+                reason: format!("cannot read its metadata: {err}"),
+            }),
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Listing { files, skipped })
+}
+
+/// The file name of a path, as text.
+fn name_of(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The reason of an unusable file: its worst findings, with rule and path.
+pub fn unusable_reason(file: &str, diags: &[Diagnostic]) -> String {
+    let worst: Vec<String> = diags
+        .iter()
+        .filter(|d| d.severity >= Severity::Error)
+        .take(5)
+        .map(|d| {
+            format!(
+                "{file}: {} at {}: {} [{:?}]",
+                d.rule, d.path, d.message, d.severity
+            )
+        })
+        .collect();
+    if worst.is_empty() {
+        format!("{file}: no document could be read from this file")
+    } else {
+        worst.join("\n")
+    }
+}
+
+/// What one file gave.
+enum FileRead {
+    /// It changed while it was read: left for the next pass.
+    Unsettled,
+    /// It could not be read (it stays where it is).
+    Failed(String),
+    /// Over the size limit, or unusable: the reason.
+    Unusable { reason: String },
+    /// Parsed.
+    Parsed { hash: String, content: Content },
+}
+
+enum Content {
+    Invoices(Vec<(Invoice, Customer)>),
+    Receipts(Vec<bank::KeyedReceipt>),
+}
+
+/// Opens a file without following a symbolic link and without blocking on a FIFO.
+fn open_plain(p: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(p)
+}
+
+fn read_one(p: &Path, sig: Sig, kind: FolderKind, max: u64) -> FileRead {
+    use std::io::Read as _;
+    let name = name_of(p);
+    let mut f = match open_plain(p) {
+        Ok(f) => f,
+        Err(e) => return FileRead::Failed(format!("cannot open: {e}")),
+    };
+    let meta = match f.metadata() {
+        Ok(m) => m,
+        Err(e) => return FileRead::Failed(format!("cannot read its metadata: {e}")),
+    };
+    if !meta.is_file() || Sig::of(&meta) != sig {
+        return FileRead::Unsettled;
+    }
+    if meta.len() > max {
+        return FileRead::Unusable {
+            reason: format!(
+                "{name}: file of {} bytes is over the {max}-byte limit (rule FILE-SIZE)",
+                meta.len()
+            ),
+        };
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    if let Err(e) = f.by_ref().take(max + 1).read_to_end(&mut bytes) {
+        return FileRead::Failed(format!("cannot read: {e}"));
+    }
+    // Changed while read (a writer still at work): the next pass takes it once it settles.
+    match std::fs::symlink_metadata(p) {
+        Ok(m) if Sig::of(&m) == sig && bytes.len() as u64 == sig.len => {}
+        _ => return FileRead::Unsettled,
+    }
+    let hash = hex::encode(Sha256::digest(&bytes));
+    match kind {
+        FolderKind::Einvoices => {
+            let parsed = einvoice::parse(&name, &bytes);
+            if !einvoice::is_usable(&parsed) {
+                return FileRead::Unusable {
+                    reason: unusable_reason(&name, &parsed.diagnostics),
+                };
+            }
+            FileRead::Parsed {
+                hash,
+                content: Content::Invoices(
+                    parsed.documents.iter().map(einvoice::to_core).collect(),
+                ),
+            }
+        }
+        FolderKind::Bank => {
+            let parsed = bank::parse(&name, &bytes);
+            if !bank::is_usable(&parsed) {
+                return FileRead::Unusable {
+                    reason: unusable_reason(&name, &parsed.diagnostics),
+                };
+            }
+            FileRead::Parsed {
+                hash,
+                content: Content::Receipts(parsed.keyed_receipts()),
+            }
+        }
+    }
+}
+
+/// Reads and parses `files` on `workers` threads; one outcome per file, in order.
+fn read_batch(
+    files: &[(PathBuf, Sig)],
+    kind: FolderKind,
+    max: u64,
+    workers: usize,
+) -> Vec<FileRead> {
+    if workers <= 1 || files.len() < 2 {
+        return files
+            .iter()
+            .map(|(p, s)| read_one(p, *s, kind, max))
+            .collect();
+    }
+    let per = files.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(per)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(p, s)| read_one(p, *s, kind, max))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(files.chunks(per))
+            .flat_map(|(h, part)| {
+                h.join().unwrap_or_else(|_| {
+                    part.iter()
+                        .map(|_| FileRead::Failed("the parser stopped unexpectedly".to_owned()))
+                        .collect()
+                })
+            })
+            .collect()
+    })
+}
+
+/// Two versions of one invoice number are the same document when they agree on who owes
+/// what: customer, kind, currency, total and issue date.
+fn same_document(a: &Invoice, b: &Invoice) -> bool {
+    a.customer == b.customer
+        && a.kind == b.kind
+        && a.currency == b.currency
+        && a.total_with_vat == b.total_with_vat
+        && a.issue_date == b.issue_date
+}
+
+fn describe(i: &Invoice) -> String {
+    format!(
+        "customer {}, {:?} of {} {} issued {}",
+        i.customer, i.kind, i.total_with_vat, i.currency, i.issue_date
+    )
+}
+
+/// The state the deciding step reads and updates, moved to the blocking pool and back.
+struct Decide {
+    ledger: Arc<dyn ImportLedger>,
+    pass_hashes: HashSet<String>,
+    pass_invoices: HashMap<InvoiceId, (Invoice, String)>,
+}
+
+struct Decided {
+    page: Page,
+    dispositions: Vec<(Ack, PathBuf, Disposition)>,
+    unsettled: Vec<PathBuf>,
+}
+
+impl Decide {
+    fn run(&mut self, files: &[(PathBuf, Sig)], reads: Vec<FileRead>) -> Decided {
+        let mut page = Page::default();
+        let mut dispositions = Vec::new();
+        let mut unsettled = Vec::new();
+        for ((p, _), read) in files.iter().zip(reads) {
+            let name = name_of(p);
+            let ack = Ack(p.display().to_string());
+            match read {
+                FileRead::Unsettled => unsettled.push(p.clone()),
+                FileRead::Failed(why) => {
+                    tracing::error!(file = %p.display(), "{why}");
+                    page.skipped.push(Skipped {
+                        entry: name,
+                        reason: format!("error: {why} (the file stays and is tried again)"),
+                    });
+                }
+                FileRead::Unusable { reason } => {
+                    page.records.push(Record::Quarantined {
+                        file: name,
+                        reason: reason.clone(),
+                    });
+                    page.acks.push(ack.clone());
+                    dispositions.push((ack, p.clone(), Disposition::Quarantine(reason)));
+                }
+                FileRead::Parsed { hash, content } => {
+                    let known = self.pass_hashes.contains(&hash)
+                        || match self.ledger.seen(&hash) {
+                            Ok(b) => b,
+                            Err(e) => {
+                                page.skipped.push(Skipped {
+                                    entry: name,
+                                    reason: format!("error: cannot check the import log: {e}"),
+                                });
+                                continue;
+                            }
+                        };
+                    page.acks.push(ack.clone());
+                    if known {
+                        // A copy of content already imported: nothing to add.
+                        dispositions.push((ack, p.clone(), Disposition::Done));
+                        continue;
+                    }
+                    match content {
+                        Content::Receipts(rs) => {
+                            page.records
+                                .extend(rs.into_iter().map(|k| Record::BankEntry {
+                                    key: k.key,
+                                    receipt: k.receipt,
+                                }));
+                        }
+                        Content::Invoices(docs) => {
+                            match self.invoices(&name, docs, &mut page.records) {
+                                Ok(None) => {}
+                                Ok(Some(reason)) => {
+                                    page.records.push(Record::Quarantined {
+                                        file: name,
+                                        reason: reason.clone(),
+                                    });
+                                    dispositions.push((
+                                        ack,
+                                        p.clone(),
+                                        Disposition::Quarantine(reason),
+                                    ));
+                                    continue;
+                                }
+                                Err(e) => {
+                                    page.acks.pop();
+                                    page.skipped.push(Skipped {
+                                        entry: name,
+                                        reason: format!(
+                                            "error: cannot read the stored invoices: {e}"
+                                        ),
+                                    });
+                                    continue;
+                                }
+                            }
+                        }
+                    }
+                    self.pass_hashes.insert(hash.clone());
+                    page.imported.push(ImportedFile { hash, name });
+                    dispositions.push((ack, p.clone(), Disposition::Done));
+                }
+            }
+        }
+        Decided {
+            page,
+            dispositions,
+            unsettled,
+        }
+    }
+
+    /// Adds a file's documents, keeping the first version of each invoice number; returns the
+    /// quarantine reason when one of them conflicts with a version already imported.
+    fn invoices(
+        &mut self,
+        file: &str,
+        docs: Vec<(Invoice, Customer)>,
+        out: &mut Vec<Record>,
+    ) -> Result<Option<String>, ConnectorError> {
+        let mut conflicts = Vec::new();
+        let mut accepted = Vec::new();
+        for (inv, cust) in docs {
+            let first = match self.pass_invoices.get(&inv.id) {
+                Some((i, from)) => Some((i.clone(), format!("file {from}"))),
+                None => self
+                    .ledger
+                    .invoice(&inv.id)?
+                    .map(|i| (i, "an earlier import".to_owned())),
+            };
+            match first {
+                None => accepted.push((inv, cust)),
+                Some((kept, _)) if same_document(&kept, &inv) => {
+                    tracing::info!(file, invoice = %inv.number, "invoice already imported (same document): kept the first");
+                }
+                Some((kept, from)) => conflicts.push(format!(
+                    "invoice {} conflicts with the version already imported from {from}: kept {}; this file gives {} (rule INV-CONFLICT: an invoice number identifies one document)",
+                    inv.number,
+                    describe(&kept),
+                    describe(&inv)
+                )),
+            }
+        }
+        let n = accepted.len();
+        for (inv, cust) in accepted {
+            self.pass_invoices
+                .insert(inv.id.clone(), (inv.clone(), file.to_owned()));
+            out.push(Record::Customer(cust));
+            out.push(Record::Invoice(inv));
+        }
+        if conflicts.is_empty() {
+            return Ok(None);
+        }
+        let mut reason = format!("{file}: {}", conflicts.join("; "));
+        if n > 0 {
+            reason.push_str(&format!(
+                " ({n} other document(s) of this file were imported)"
+            ));
+        }
+        Ok(Some(reason))
+    }
+}
+
+impl Source for FolderSource {
+    async fn check(&self) -> Result<(), ConnectorError> {
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || {
+            check_layout(&dir)?;
+            std::fs::read_dir(&dir)
+                .map(|_| ())
+                .map_err(|e| io_config(format!("cannot list {}: {e}", dir.display())))
+        })
+        .await
+        .map_err(|e| ConnectorError::transient(format!("folder task: {e}")))?
+    }
+
+    async fn pull(&mut self, _from: Option<&Cursor>) -> Result<Page, ConnectorError> {
+        let mut skipped = Vec::new();
+        if self.awaiting_ack || !self.in_pass {
+            // A page not acknowledged was not committed: start over from the folder.
+            self.start_pass(&mut skipped).await?;
+        }
+        let files = self.next_batch();
+        if files.is_empty() {
+            self.reset_pass();
+            let mut page = Page::default();
+            page.skipped = skipped;
+            return Ok(page);
+        }
+        let (kind, max, workers) = (self.kind, self.opts.max_file_bytes, self.opts.workers);
+        let mut decide = Decide {
+            ledger: self.ledger.clone(),
+            pass_hashes: std::mem::take(&mut self.pass_hashes),
+            pass_invoices: std::mem::take(&mut self.pass_invoices),
+        };
+        let (decide, decided) = tokio::task::spawn_blocking(move || {
+            let reads = read_batch(&files, kind, max, workers);
+            let d = decide.run(&files, reads);
+            (decide, d)
+        })
+        .await
+        .map_err(|e| ConnectorError::transient(format!("folder parse task: {e}")))?;
+        self.pass_hashes = decide.pass_hashes;
+        self.pass_invoices = decide.pass_invoices;
+        let now = tokio::time::Instant::now();
+        for p in decided.unsettled {
+            // Seen changing: observe it again from now.
+            if let Ok(m) = std::fs::symlink_metadata(&p) {
+                self.observed.insert(p, (Sig::of(&m), now));
+            }
+        }
+        for (ack, p, d) in decided.dispositions {
+            self.pending.insert(ack, (p, d));
+        }
+        let mut page = decided.page;
+        page.skipped.splice(0..0, skipped);
+        page.has_more = !self.queue.is_empty();
+        self.awaiting_ack = !page.acks.is_empty();
+        if !page.has_more {
+            self.in_pass = false;
+        }
+        Ok(page)
+    }
+
+    async fn ack(&mut self, acks: Vec<Ack>) -> Result<(), ConnectorError> {
+        self.awaiting_ack = false;
+        let mut moves = Vec::new();
+        for a in acks {
+            if let Some((p, d)) = self.pending.remove(&a) {
+                self.observed.remove(&p);
+                moves.push((p, d));
+            }
+        }
+        let dir = self.dir.clone();
+        let errors = tokio::task::spawn_blocking(move || {
+            let mut errors = Vec::new();
+            for (p, d) in moves {
+                let r = match &d {
+                    Disposition::Done => move_into(&dir, &p, DONE).map(|_| ()),
+                    Disposition::Quarantine(reason) => quarantine(&dir, &p, reason).map(|_| ()),
+                };
+                if let Err(e) = r {
+                    errors.push(format!("{}: {e}", name_of(&p)));
+                }
+            }
+            errors
+        })
+        .await
+        .map_err(|e| ConnectorError::transient(format!("folder move task: {e}")))?;
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConnectorError::transient(format!(
+                "committed, but cannot move {} file(s) (the next pass finishes the move): {}",
+                errors.len(),
+                errors.join("; ")
+            )))
+        }
+    }
+}
+
+/// A file name of at most [`NAME_MAX`] bytes once `suffix` is added: `name` itself when it
+/// fits, else its start and a hash of the whole name (`<start>~<8 hex>`), so two long names
+/// stay apart and the same name always gives the same result.
+pub fn fitting_name(name: &str, suffix: &str) -> String {
+    if name.len() + suffix.len() <= NAME_MAX {
+        return format!("{name}{suffix}");
+    }
+    let tag = &hex::encode(Sha256::digest(name.as_bytes()))[..8];
+    let room = NAME_MAX.saturating_sub(suffix.len() + 1 + tag.len());
+    let mut end = room.min(name.len());
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}~{tag}{suffix}", &name[..end])
+}
+
+/// Moves `file` into `dir/sub/` under a free name; refuses a `sub` that is a link.
+fn move_into(dir: &Path, file: &Path, sub: &str) -> Result<PathBuf, ConnectorError> {
+    let target_dir = sub_dir(dir, sub, true)?;
+    let name = name_of(file);
+    let mut target = target_dir.join(&name);
+    let mut n = 1;
+    while std::fs::symlink_metadata(&target).is_ok() {
+        target = target_dir.join(fitting_name(&name, &format!(".{n}")));
+        n += 1;
+    }
+    std::fs::rename(file, &target)
+        .map_err(|e| ConnectorError::transient(format!("cannot move into {sub}/: {e}")))?;
+    Ok(target)
+}
+
+/// Moves `file` to `quarantine/` and writes the reason beside it (its name shortened when the
+/// file's own name leaves no room for the suffix).
+fn quarantine(dir: &Path, file: &Path, reason: &str) -> Result<PathBuf, ConnectorError> {
+    let target = move_into(dir, file, QUARANTINE)?;
+    let name = name_of(&target);
+    let reason_path = target.with_file_name(fitting_name(&name, REASON_SUFFIX));
+    let text = format!("file: {name}\n{reason}\n");
+    std::fs::write(&reason_path, text).map_err(|e| {
+        ConnectorError::transient(format!("cannot write {}: {e}", reason_path.display()))
+    })?;
+    Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_names_are_skipped() {
+        assert!(is_partial(".hidden.xml"));
+        assert!(is_partial("f.xml.part"));
+        assert!(is_partial("f.xml.reason.txt"));
+        assert!(!is_partial("releve.xml"));
+    }
+
+    #[test]
+    fn long_names_are_shortened_deterministically() {
+        let long = "a".repeat(254);
+        let r = fitting_name(&long, REASON_SUFFIX);
+        assert!(r.len() <= NAME_MAX, "{}", r.len());
+        assert!(r.ends_with(REASON_SUFFIX));
+        assert_eq!(r, fitting_name(&long, REASON_SUFFIX));
+        let other = format!("{}b", "a".repeat(253));
+        assert_ne!(r, fitting_name(&other, REASON_SUFFIX));
+        assert_eq!(fitting_name("x.xml", REASON_SUFFIX), "x.xml.reason.txt");
+        // Multi-byte characters are not cut in half.
+        let accents = "é".repeat(127);
+        assert!(fitting_name(&accents, REASON_SUFFIX).len() <= NAME_MAX);
+    }
+}
