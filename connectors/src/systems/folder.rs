@@ -872,6 +872,240 @@ fn quarantine(dir: &Path, file: &Path, reason: &str) -> Result<PathBuf, Connecto
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::einvoice::write;
+    use std::sync::Mutex;
+
+    /// The store's part a folder source reads, filled by [`Mem::commit`] as the pipeline would.
+    #[derive(Default)]
+    struct Mem {
+        seen: Mutex<HashSet<String>>,
+        invoices: Mutex<HashMap<InvoiceId, Invoice>>,
+        receipts: Mutex<HashSet<String>>,
+    }
+
+    impl ImportLedger for Mem {
+        fn seen(&self, hash: &str) -> Result<bool, ConnectorError> {
+            Ok(self.seen.lock().unwrap().contains(hash))
+        }
+        fn invoice(&self, id: &InvoiceId) -> Result<Option<Invoice>, ConnectorError> {
+            Ok(self.invoices.lock().unwrap().get(id).cloned())
+        }
+    }
+
+    impl Mem {
+        fn commit(&self, page: &Page) {
+            for f in &page.imported {
+                self.seen.lock().unwrap().insert(f.hash.clone());
+            }
+            for r in &page.records {
+                match r {
+                    Record::Invoice(i) => {
+                        self.invoices.lock().unwrap().insert(i.id.clone(), i.clone());
+                    }
+                    Record::BankEntry { key, .. } => {
+                        self.receipts.lock().unwrap().insert(key.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn opts(settle_ms: u64) -> FolderOptions {
+        FolderOptions {
+            settle: Duration::from_millis(settle_ms),
+            ..FolderOptions::default()
+        }
+    }
+
+    /// Pulls every page of a pass, committing (into `mem`) and acknowledging each.
+    async fn pass(src: &mut FolderSource, mem: &Mem) -> Vec<Page> {
+        let mut pages = Vec::new();
+        loop {
+            let page = src.pull(None).await.unwrap();
+            mem.commit(&page);
+            src.ack(page.acks.clone()).await.unwrap();
+            let more = page.has_more;
+            pages.push(page);
+            if !more {
+                return pages;
+            }
+        }
+    }
+
+    fn count(dir: &Path) -> usize {
+        std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn a_pass_imports_each_content_once_and_moves_every_file_after_its_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path().join("inbox");
+        std::fs::create_dir_all(&inbox).unwrap();
+        let o = opts(0);
+        let n = o.batch_files + 10;
+        for i in 0..n {
+            std::fs::write(inbox.join(format!("f{i:04}.xml")), write::cii(&write::sample(i)))
+                .unwrap();
+        }
+        std::fs::write(inbox.join("copy-of-f0003.xml"), write::cii(&write::sample(3))).unwrap();
+        std::fs::write(inbox.join("broken.xml"), "<Invoice").unwrap();
+        let mem = Arc::new(Mem::default());
+        let mut src = FolderSource::new(&inbox, FolderKind::Einvoices, o, mem.clone());
+        // The first page is not acknowledged (its commit failed): nothing moved, and the next
+        // pull starts the pass again.
+        let first = src.pull(None).await.unwrap();
+        assert!(first.has_more);
+        assert_eq!(count(&inbox.join(DONE)), 0, "moved before the commit");
+        let pages = pass(&mut src, &mem).await;
+        assert!(pages.len() >= 2, "one page per bounded batch");
+        assert!(pages.iter().all(|p| p.imported.len() <= 256));
+        assert_eq!(mem.invoices.lock().unwrap().len(), n);
+        assert_eq!(count(&inbox.join(DONE)), n + 1);
+        assert!(inbox.join("quarantine/broken.xml.reason.txt").exists());
+        // Dropped again under another name: recognised by hash, nothing added, moved.
+        std::fs::write(inbox.join("again.xml"), write::cii(&write::sample(7))).unwrap();
+        let pages = pass(&mut src, &mem).await;
+        assert!(pages.iter().all(|p| p.records.is_empty() && p.imported.is_empty()));
+        assert_eq!(count(&inbox.join(DONE)), n + 2);
+    }
+
+    /// An MT940 file with two statements, written slowly (as a transfer would): it is read only
+    /// once it has stopped changing, whole, never half of it.
+    #[tokio::test]
+    async fn a_file_still_being_written_is_read_only_once_settled() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path().join("bank");
+        std::fs::create_dir_all(&inbox).unwrap();
+        let text = include_str!("../../tests/fixtures/bank/mt940_fr_de.sta");
+        let path = inbox.join("releve.sta");
+        let cut = text.find(":86:166").unwrap() + 20; // inside the second statement's :86:
+        std::fs::write(&path, &text[..cut]).unwrap();
+        let rest = text[cut..].to_owned();
+        let p2 = path.clone();
+        let writer = std::thread::spawn(move || {
+            use std::io::Write as _;
+            let mut f = std::fs::OpenOptions::new().append(true).open(&p2).unwrap();
+            for chunk in rest.as_bytes().chunks(8) {
+                std::thread::sleep(Duration::from_millis(15));
+                f.write_all(chunk).unwrap();
+                f.flush().unwrap();
+            }
+        });
+        let mem = Arc::new(Mem::default());
+        let mut src = FolderSource::new(&inbox, FolderKind::Bank, opts(400), mem.clone());
+        let mut imported = 0;
+        for _ in 0..50 {
+            let pages = pass(&mut src, &mem).await;
+            imported += pages.iter().map(|p| p.imported.len()).sum::<usize>();
+            if imported > 0 {
+                break;
+            }
+        }
+        writer.join().unwrap();
+        assert_eq!(imported, 1);
+        assert_eq!(
+            std::fs::read_to_string(inbox.join("done/releve.sta")).unwrap(),
+            text,
+            "the file imported is the whole file"
+        );
+        // Both statements: 3 entries of the first, 2 of the second (one is unusable and
+        // reported by the parser, not dropped by the folder).
+        assert!(mem.receipts.lock().unwrap().len() >= 4, "{:?}", mem.receipts);
+    }
+
+    #[tokio::test]
+    async fn the_same_invoice_number_with_another_customer_keeps_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path().join("inbox");
+        std::fs::create_dir_all(&inbox).unwrap();
+        let first = write::sample(1);
+        std::fs::write(inbox.join("a-first.xml"), write::cii(&first)).unwrap();
+        let mut other = write::sample(2);
+        other.number = first.number.clone();
+        std::fs::write(inbox.join("b-other.xml"), write::cii(&other)).unwrap();
+        let mem = Arc::new(Mem::default());
+        let mut src = FolderSource::new(&inbox, FolderKind::Einvoices, opts(0), mem.clone());
+        let pages = pass(&mut src, &mem).await;
+        let stored = mem.invoices.lock().unwrap().clone();
+        assert_eq!(stored.len(), 1);
+        let kept = stored.values().next().unwrap();
+        assert!(kept.customer.as_str().contains("1") || kept.customer.as_str().contains("numéro 1"), "{kept:?}");
+        let reason = std::fs::read_to_string(inbox.join("quarantine/b-other.xml.reason.txt")).unwrap();
+        assert!(reason.contains("INV-CONFLICT"), "{reason}");
+        assert!(reason.contains(&first.number), "{reason}");
+        assert!(reason.contains("kept customer") && reason.contains("this file gives customer"), "{reason}");
+        assert!(pages.iter().any(|p| p.records.iter().any(|r| matches!(r, Record::Quarantined { file, .. } if file == "b-other.xml"))));
+        // Arriving in a later pass, after the first was committed: the same.
+        std::fs::write(inbox.join("c-later.xml"), write::cii(&other)).unwrap();
+        pass(&mut src, &mem).await;
+        assert!(inbox.join("quarantine/c-later.xml.reason.txt").exists());
+        assert_eq!(mem.invoices.lock().unwrap().get(&kept.id).unwrap(), kept);
+        // The same document again (same customer and amount) is a copy, not a conflict.
+        let mut again = write::sample(1);
+        again.order_reference = Some("PO-other".into());
+        std::fs::write(inbox.join("d-same.xml"), write::cii(&again)).unwrap();
+        pass(&mut src, &mem).await;
+        assert!(inbox.join("done/d-same.xml").exists());
+    }
+
+    #[tokio::test]
+    async fn links_and_fifos_are_skipped_and_reported_and_linked_folders_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path().join("inbox");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(&inbox).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("secret.xml"), write::cii(&write::sample(1))).unwrap();
+        std::os::unix::fs::symlink(outside.join("secret.xml"), inbox.join("link.xml")).unwrap();
+        let fifo = inbox.join("pipe.xml");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        std::fs::write(inbox.join("ok.xml"), write::cii(&write::sample(2))).unwrap();
+        let mem = Arc::new(Mem::default());
+        let mut src = FolderSource::new(&inbox, FolderKind::Einvoices, opts(0), mem.clone());
+        let pages = pass(&mut src, &mem).await;
+        let skipped: Vec<&Skipped> = pages.iter().flat_map(|p| &p.skipped).collect();
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert!(skipped.iter().any(|s| s.entry == "link.xml" && s.reason.contains("symbolic link")));
+        assert!(skipped.iter().any(|s| s.entry == "pipe.xml" && s.reason.contains("FIFO")));
+        assert_eq!(mem.invoices.lock().unwrap().len(), 1);
+        assert!(outside.join("secret.xml").exists());
+        // Reported once, not at every pass.
+        let again = pass(&mut src, &mem).await;
+        assert!(again.iter().all(|p| p.skipped.is_empty()));
+        // done/ replaced by a link out of the inbox: the pass is refused, nothing moves there.
+        std::fs::remove_dir_all(inbox.join(DONE)).unwrap();
+        std::os::unix::fs::symlink(&outside, inbox.join(DONE)).unwrap();
+        std::fs::write(inbox.join("new.xml"), write::cii(&write::sample(3))).unwrap();
+        let err = src.pull(None).await.unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(inbox.join("new.xml").exists());
+        assert!(!outside.join("new.xml").exists());
+    }
+
+    #[tokio::test]
+    async fn a_quarantined_file_with_a_very_long_name_gets_its_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path().join("inbox");
+        std::fs::create_dir_all(&inbox).unwrap();
+        let name = format!("{}.xml", "r".repeat(250));
+        assert_eq!(name.len(), 254);
+        std::fs::write(inbox.join(&name), "<Invoice").unwrap();
+        let mem = Arc::new(Mem::default());
+        let mut src = FolderSource::new(&inbox, FolderKind::Einvoices, opts(0), mem.clone());
+        pass(&mut src, &mem).await;
+        let q = inbox.join(QUARANTINE);
+        assert!(q.join(&name).exists());
+        let reasons: Vec<String> = std::fs::read_dir(&q)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(REASON_SUFFIX))
+            .collect();
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
+        let text = std::fs::read_to_string(q.join(&reasons[0])).unwrap();
+        assert!(text.contains(&name), "the reason names the whole file: {text}");
+    }
+
 
     #[test]
     fn partial_names_are_skipped() {
