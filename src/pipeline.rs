@@ -45,12 +45,12 @@ impl CycleRunner for Pipeline {
         Connectors::build(ctx.company.clone(), build_context(ctx))
     }
 
-    fn run_cycle<'a>(
-        &'a self,
+    async fn run_cycle(
+        &self,
         ctx: CycleContext,
-        conns: &'a mut Connectors,
-    ) -> impl std::future::Future<Output = anyhow::Result<CycleReport>> + Send + 'a {
-        async move { self.cycle(&ctx, conns).await.map(|s| s.report) }
+        conns: &mut Connectors,
+    ) -> anyhow::Result<CycleReport> {
+        self.cycle(&ctx, conns).await.map(|s| s.report)
     }
 }
 

@@ -7,78 +7,10 @@ use relance_connectors::contract::{IdempotencyKey, WriteBack, WriteCommand};
 use relance_connectors::formats::letter::{render_pdf, Letter};
 use relance_connectors::systems::smtp::{LogState, Security, SmtpConfig, SmtpMailer};
 use relance_connectors::ConnectorError;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// The sink process; killed on drop.
-struct Sink {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Sink {
-    /// Starts the sink, or prints SKIP and returns `None` when python3 or aiosmtpd is missing.
-    fn start(extra: &[&str]) -> Option<Sink> {
-        let ok = Command::new("python3")
-            .args(["-c", "import aiosmtpd"])
-            .output()
-            .map(|o| o.status.success());
-        if !matches!(ok, Ok(true)) {
-            relance_connectors::testkit::skip_peer(
-                "python3 with aiosmtpd not available (pip install aiosmtpd); SMTP tests not run",
-            );
-            return None;
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/smtp/smtp_sink.py");
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .arg(dir.path())
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("sink said {line:?}"))
-            .parse()
-            .unwrap();
-        Some(Sink { child, port, dir })
-    }
-
-    fn messages(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-            .collect();
-        v.sort();
-        v
-    }
-
-    fn summary(&self, n: usize) -> serde_json::Value {
-        serde_json::from_str(
-            &std::fs::read_to_string(self.dir.path().join(format!("{n}.json"))).unwrap(),
-        )
-        .unwrap()
-    }
-}
+use relance_testkit::smtp::Sink;
+use std::process::Command;
 
 fn config(port: u16) -> SmtpConfig {
     SmtpConfig {
@@ -143,11 +75,11 @@ async fn sends_a_french_reminder_with_its_pdf() {
     let att = &m["attachments"][0];
     assert_eq!(att["filename"], "mise-en-demeure-FA-2026-0007.pdf");
     assert_eq!(att["content_type"], "application/pdf");
-    let pdf = std::fs::read(sink.dir.path().join("1-mise-en-demeure-FA-2026-0007.pdf")).unwrap();
+    let pdf = std::fs::read(sink.dir().join("1-mise-en-demeure-FA-2026-0007.pdf")).unwrap();
     assert!(pdf.starts_with(b"%PDF-"));
     if Command::new("pdftotext").arg("-v").output().is_ok() {
         let out = Command::new("pdftotext")
-            .arg(sink.dir.path().join("1-mise-en-demeure-FA-2026-0007.pdf"))
+            .arg(sink.dir().join("1-mise-en-demeure-FA-2026-0007.pdf"))
             .arg("-")
             .output()
             .unwrap();
@@ -302,4 +234,86 @@ fn dunning_keys_match_the_outbox_key_construction() {
         ],
     );
     assert_eq!(core, outbox.0);
+}
+
+/// The SMTP target passes the connectors' compliance suite against the real server: applied
+/// once under retries and after a restart, a refused mailbox (550) is Permanent and not
+/// marked sent, nothing secret in logs or errors.
+#[tokio::test]
+async fn smtp_passes_the_compliance_suite() {
+    use relance_testkit::compliance::{self, Fault, WriteBackHarness};
+    struct H {
+        sink: Sink,
+        state: tempfile::TempDir,
+    }
+    impl WriteBackHarness for H {
+        type Target = SmtpMailer;
+        async fn target(&self) -> Result<SmtpMailer, ConnectorError> {
+            SmtpMailer::new(
+                &config(self.sink.port),
+                None,
+                self.state.path().join("sent.log"),
+            )
+        }
+        async fn target_with_bad_credentials(&self) -> Option<Result<SmtpMailer, ConnectorError>> {
+            None // the test server takes no AUTH
+        }
+        fn secrets(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn commands(&self) -> Vec<(IdempotencyKey, WriteCommand)> {
+            vec![(
+                IdempotencyKey::derive("acme", "dunning", &["C1", "compliance"]),
+                reminder(),
+            )]
+        }
+        fn refused_command(&self) -> Option<(IdempotencyKey, WriteCommand)> {
+            let WriteCommand::SendEmail {
+                subject,
+                body,
+                attachments,
+                ..
+            } = reminder()
+            else {
+                return None;
+            };
+            Some((
+                IdempotencyKey::derive("acme", "dunning", &["C9", "refused"]),
+                WriteCommand::SendEmail {
+                    to: vec!["refused@herault-fils.example".into()],
+                    subject,
+                    body,
+                    attachments,
+                },
+            ))
+        }
+        async fn effects(&self, key: &IdempotencyKey) -> Result<usize, ConnectorError> {
+            Ok(self
+                .sink
+                .messages()
+                .iter()
+                .filter(|m| {
+                    std::fs::read_to_string(m)
+                        .unwrap_or_default()
+                        .contains(key.as_str())
+                })
+                .count())
+        }
+        fn inject(&self, _: Fault) -> bool {
+            false
+        }
+    }
+    let Some(sink) = Sink::start(&[]) else { return };
+    let h = H {
+        sink,
+        state: tempfile::tempdir().unwrap(),
+    };
+    let report = compliance::writeback_suite(&h)
+        .await
+        .unwrap_or_else(|e| panic!("smtp compliance: {e}"));
+    eprintln!("SMTP compliance:\n{report}");
+    assert!(
+        report.passed.iter().any(|p| p.contains("Permanent")),
+        "{report}"
+    );
 }

@@ -8,12 +8,12 @@ use chrono::NaiveDate;
 use relance_connectors::contract::{
     Cursor, IdempotencyKey, MoveLine, Record, RemoteRef, Source, WriteBack, WriteCommand,
 };
-use relance_connectors::systems::compliance::{self, Fault, Harness};
-use relance_connectors::systems::tryton::fake::{FakeFault, FakeTryton};
 use relance_connectors::systems::tryton::pull::{customer_domain, invoice_domain, receipt_domain};
 use relance_connectors::systems::tryton::value as tv;
 use relance_connectors::systems::tryton::{TrytonConfig, TrytonConnector};
 use relance_connectors::ConnectorError;
+use relance_testkit::compliance::{self, Fault, SourceHarness, WriteBackHarness};
+use relance_testkit::tryton_fake::{FakeFault, FakeTryton};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -90,13 +90,27 @@ impl FakeHarness {
     }
 }
 
-impl Harness for FakeHarness {
-    type Conn = TrytonConnector;
-    async fn connector(&self) -> Result<TrytonConnector, ConnectorError> {
+impl FakeHarness {
+    fn fault(&self, fault: Fault) -> bool {
+        match fault {
+            Fault::SessionExpired => self.fake.expire_sessions(),
+            Fault::ServerError => self.fake.fail_next(FakeFault::Http(503)),
+            Fault::RateLimited => self.fake.fail_next(FakeFault::RateLimited(1)),
+            Fault::BusinessRule => self.fake.fail_next(FakeFault::UserError(
+                "Line can be used only once on dunning.".into(),
+            )),
+        }
+        true
+    }
+}
+
+impl SourceHarness for FakeHarness {
+    type Source = TrytonConnector;
+    async fn source(&self) -> Result<TrytonConnector, ConnectorError> {
         TrytonConnector::new(self.config(&self.good))
     }
-    async fn connector_with_bad_password(&self) -> Result<TrytonConnector, ConnectorError> {
-        TrytonConnector::new(self.config(&self.bad))
+    async fn source_with_bad_credentials(&self) -> Option<Result<TrytonConnector, ConnectorError>> {
+        Some(TrytonConnector::new(self.config(&self.bad)))
     }
     fn secrets(&self) -> Vec<String> {
         vec![FAKE_PASSWORD.to_owned(), "fake-session-0001".to_owned()]
@@ -106,6 +120,22 @@ impl Harness for FakeHarness {
     }
     fn min_records(&self) -> usize {
         7 + 23
+    }
+    fn inject(&self, fault: Fault) -> bool {
+        self.fault(fault)
+    }
+}
+
+impl WriteBackHarness for FakeHarness {
+    type Target = TrytonConnector;
+    async fn target(&self) -> Result<TrytonConnector, ConnectorError> {
+        TrytonConnector::new(self.config(&self.good))
+    }
+    async fn target_with_bad_credentials(&self) -> Option<Result<TrytonConnector, ConnectorError>> {
+        Some(TrytonConnector::new(self.config(&self.bad)))
+    }
+    fn secrets(&self) -> Vec<String> {
+        vec![FAKE_PASSWORD.to_owned(), "fake-session-0001".to_owned()]
     }
     fn commands(&self) -> Vec<(IdempotencyKey, WriteCommand)> {
         let inv = self.first_invoice().to_string();
@@ -130,14 +160,7 @@ impl Harness for FakeHarness {
             .count())
     }
     fn inject(&self, fault: Fault) -> bool {
-        match fault {
-            Fault::SessionExpired => self.fake.expire_sessions(),
-            Fault::ServerError => self.fake.fail_next(FakeFault::Http(503)),
-            Fault::BusinessRule => self.fake.fail_next(FakeFault::UserError(
-                "Line can be used only once on dunning.".into(),
-            )),
-        }
-        true
+        self.fault(fault)
     }
 }
 
@@ -160,7 +183,7 @@ async fn compliance_suite_against_the_fake_server() {
 #[tokio::test]
 async fn fake_incremental_pull_sees_exactly_the_changes() {
     let h = FakeHarness::new().await;
-    let mut c = h.connector().await.unwrap();
+    let mut c = h.source().await.unwrap();
     let (all, cursor) = drain(&mut c, None).await;
     assert_eq!(all.len(), 30);
     let (none, cursor) = drain(&mut c, Some(cursor)).await;
@@ -229,7 +252,7 @@ async fn fake_warnings_are_acknowledged_only_when_configured() {
         target: inv,
         text: "x".into(),
     };
-    let strict = h.connector().await.unwrap();
+    let strict = h.source().await.unwrap();
     h.fake
         .fail_next(FakeFault::UserWarning("abc.invoice_date_future".into()));
     let e = strict
@@ -258,7 +281,7 @@ async fn fake_warnings_are_acknowledged_only_when_configured() {
 #[tokio::test]
 async fn fake_errors_are_classified() {
     let h = FakeHarness::new().await;
-    let c = h.connector().await.unwrap();
+    let c = h.source().await.unwrap();
     for (status, transient) in [(500, true), (503, true), (403, false), (400, false)] {
         h.fake.fail_next(FakeFault::Http(status));
         let e = c
@@ -394,12 +417,8 @@ struct RealHarness<'a> {
     probe: TrytonConnector,
 }
 
-impl Harness for RealHarness<'_> {
-    type Conn = TrytonConnector;
-    async fn connector(&self) -> Result<TrytonConnector, ConnectorError> {
-        TrytonConnector::new(self.real.config(7))
-    }
-    async fn connector_with_bad_password(&self) -> Result<TrytonConnector, ConnectorError> {
+impl RealHarness<'_> {
+    fn bad(&self) -> Result<TrytonConnector, ConnectorError> {
         let f = password_file("not-the-password");
         let mut cfg = self.real.config(7);
         cfg.password_file = f.path().to_owned();
@@ -407,17 +426,46 @@ impl Harness for RealHarness<'_> {
         drop(f);
         c
     }
-    fn secrets(&self) -> Vec<String> {
+    fn password(&self) -> Vec<String> {
         vec![std::fs::read_to_string(&self.real.password_file)
             .unwrap_or_default()
             .trim()
             .to_owned()]
+    }
+}
+
+impl SourceHarness for RealHarness<'_> {
+    type Source = TrytonConnector;
+    async fn source(&self) -> Result<TrytonConnector, ConnectorError> {
+        TrytonConnector::new(self.real.config(7))
+    }
+    async fn source_with_bad_credentials(&self) -> Option<Result<TrytonConnector, ConnectorError>> {
+        Some(self.bad())
+    }
+    fn secrets(&self) -> Vec<String> {
+        self.password()
     }
     fn max_page(&self) -> usize {
         7
     }
     fn min_records(&self) -> usize {
         11 + 42
+    }
+    fn inject(&self, _: Fault) -> bool {
+        false
+    }
+}
+
+impl WriteBackHarness for RealHarness<'_> {
+    type Target = TrytonConnector;
+    async fn target(&self) -> Result<TrytonConnector, ConnectorError> {
+        TrytonConnector::new(self.real.config(7))
+    }
+    async fn target_with_bad_credentials(&self) -> Option<Result<TrytonConnector, ConnectorError>> {
+        Some(self.bad())
+    }
+    fn secrets(&self) -> Vec<String> {
+        self.password()
     }
     fn commands(&self) -> Vec<(IdempotencyKey, WriteCommand)> {
         self.commands.clone()

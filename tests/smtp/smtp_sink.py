@@ -6,6 +6,8 @@ Each message received is written to OUTDIR as N.eml (raw bytes as received), N.j
 with Python's email package: envelope recipients, headers, decoded subject and text body,
 attachments) and N-<filename> for each attachment. Stops when stdin closes or on SIGTERM.
 
+Recipients starting with "refused@" are refused with 550 (a permanent refusal).
+
 Options:
   --delay-data-reply SECONDS  write the message, then wait before answering 250 to DATA
                               (lets a test kill the sender in the middle of the transaction)
@@ -31,6 +33,13 @@ class Sink:
         self.outdir = outdir
         self.delay = delay
         self.count = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        # A mailbox the server refuses for good (the compliance suite's business-rule case).
+        if address.lower().startswith("refused@"):
+            return "550 5.1.1 Mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.count += 1

@@ -749,9 +749,10 @@ impl Source for FolderSource {
         let files = self.next_batch();
         if files.is_empty() {
             self.reset_pass();
-            let mut page = Page::default();
-            page.skipped = skipped;
-            return Ok(page);
+            return Ok(Page {
+                skipped,
+                ..Page::default()
+            });
         }
         let (kind, max, workers) = (self.kind, self.opts.max_file_bytes, self.opts.workers);
         let mut decide = Decide {
@@ -900,7 +901,10 @@ mod tests {
             for r in &page.records {
                 match r {
                     Record::Invoice(i) => {
-                        self.invoices.lock().unwrap().insert(i.id.clone(), i.clone());
+                        self.invoices
+                            .lock()
+                            .unwrap()
+                            .insert(i.id.clone(), i.clone());
                     }
                     Record::BankEntry { key, .. } => {
                         self.receipts.lock().unwrap().insert(key.clone());
@@ -945,10 +949,17 @@ mod tests {
         let o = opts(0);
         let n = o.batch_files + 10;
         for i in 0..n {
-            std::fs::write(inbox.join(format!("f{i:04}.xml")), write::cii(&write::sample(i)))
-                .unwrap();
+            std::fs::write(
+                inbox.join(format!("f{i:04}.xml")),
+                write::cii(&write::sample(i)),
+            )
+            .unwrap();
         }
-        std::fs::write(inbox.join("copy-of-f0003.xml"), write::cii(&write::sample(3))).unwrap();
+        std::fs::write(
+            inbox.join("copy-of-f0003.xml"),
+            write::cii(&write::sample(3)),
+        )
+        .unwrap();
         std::fs::write(inbox.join("broken.xml"), "<Invoice").unwrap();
         let mem = Arc::new(Mem::default());
         let mut src = FolderSource::new(&inbox, FolderKind::Einvoices, o, mem.clone());
@@ -966,7 +977,9 @@ mod tests {
         // Dropped again under another name: recognised by hash, nothing added, moved.
         std::fs::write(inbox.join("again.xml"), write::cii(&write::sample(7))).unwrap();
         let pages = pass(&mut src, &mem).await;
-        assert!(pages.iter().all(|p| p.records.is_empty() && p.imported.is_empty()));
+        assert!(pages
+            .iter()
+            .all(|p| p.records.is_empty() && p.imported.is_empty()));
         assert_eq!(count(&inbox.join(DONE)), n + 2);
     }
 
@@ -1011,7 +1024,11 @@ mod tests {
         );
         // Both statements: 3 entries of the first, 2 of the second (one is unusable and
         // reported by the parser, not dropped by the folder).
-        assert!(mem.receipts.lock().unwrap().len() >= 4, "{:?}", mem.receipts);
+        assert!(
+            mem.receipts.lock().unwrap().len() >= 4,
+            "{:?}",
+            mem.receipts
+        );
     }
 
     #[tokio::test]
@@ -1030,12 +1047,22 @@ mod tests {
         let stored = mem.invoices.lock().unwrap().clone();
         assert_eq!(stored.len(), 1);
         let kept = stored.values().next().unwrap();
-        assert!(kept.customer.as_str().contains("1") || kept.customer.as_str().contains("numéro 1"), "{kept:?}");
-        let reason = std::fs::read_to_string(inbox.join("quarantine/b-other.xml.reason.txt")).unwrap();
+        assert!(
+            kept.customer.as_str().contains("1") || kept.customer.as_str().contains("numéro 1"),
+            "{kept:?}"
+        );
+        let reason =
+            std::fs::read_to_string(inbox.join("quarantine/b-other.xml.reason.txt")).unwrap();
         assert!(reason.contains("INV-CONFLICT"), "{reason}");
         assert!(reason.contains(&first.number), "{reason}");
-        assert!(reason.contains("kept customer") && reason.contains("this file gives customer"), "{reason}");
-        assert!(pages.iter().any(|p| p.records.iter().any(|r| matches!(r, Record::Quarantined { file, .. } if file == "b-other.xml"))));
+        assert!(
+            reason.contains("kept customer") && reason.contains("this file gives customer"),
+            "{reason}"
+        );
+        assert!(pages.iter().any(|p| p
+            .records
+            .iter()
+            .any(|r| matches!(r, Record::Quarantined { file, .. } if file == "b-other.xml"))));
         // Arriving in a later pass, after the first was committed: the same.
         std::fs::write(inbox.join("c-later.xml"), write::cii(&other)).unwrap();
         pass(&mut src, &mem).await;
@@ -1059,15 +1086,23 @@ mod tests {
         std::fs::write(outside.join("secret.xml"), write::cii(&write::sample(1))).unwrap();
         std::os::unix::fs::symlink(outside.join("secret.xml"), inbox.join("link.xml")).unwrap();
         let fifo = inbox.join("pipe.xml");
-        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
         std::fs::write(inbox.join("ok.xml"), write::cii(&write::sample(2))).unwrap();
         let mem = Arc::new(Mem::default());
         let mut src = FolderSource::new(&inbox, FolderKind::Einvoices, opts(0), mem.clone());
         let pages = pass(&mut src, &mem).await;
         let skipped: Vec<&Skipped> = pages.iter().flat_map(|p| &p.skipped).collect();
         assert_eq!(skipped.len(), 2, "{skipped:?}");
-        assert!(skipped.iter().any(|s| s.entry == "link.xml" && s.reason.contains("symbolic link")));
-        assert!(skipped.iter().any(|s| s.entry == "pipe.xml" && s.reason.contains("FIFO")));
+        assert!(skipped
+            .iter()
+            .any(|s| s.entry == "link.xml" && s.reason.contains("symbolic link")));
+        assert!(skipped
+            .iter()
+            .any(|s| s.entry == "pipe.xml" && s.reason.contains("FIFO")));
         assert_eq!(mem.invoices.lock().unwrap().len(), 1);
         assert!(outside.join("secret.xml").exists());
         // Reported once, not at every pass.
@@ -1103,9 +1138,11 @@ mod tests {
             .collect();
         assert_eq!(reasons.len(), 1, "{reasons:?}");
         let text = std::fs::read_to_string(q.join(&reasons[0])).unwrap();
-        assert!(text.contains(&name), "the reason names the whole file: {text}");
+        assert!(
+            text.contains(&name),
+            "the reason names the whole file: {text}"
+        );
     }
-
 
     #[test]
     fn partial_names_are_skipped() {

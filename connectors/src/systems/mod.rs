@@ -1,6 +1,5 @@
 //! One module per external system (ERP, bank API, mail, folders of files).
 
-pub mod compliance;
 pub mod folder;
 pub mod local;
 pub mod smtp;

@@ -7,8 +7,9 @@
 //! values, naive UTC timestamps stamped at transaction start.
 //!
 //! Testing: `connectors/tests/tryton.rs` runs the shared compliance suite
-//! ([`crate::systems::compliance`]) against [`fake::FakeTryton`] always, and against a real
-//! seeded Tryton 8.2 when `RELANCE_TRYTON_URL` is set:
+//! (`relance_testkit::compliance`) against the fake server of the test-support crate
+//! (`relance_testkit::tryton_fake`) always, and against a real seeded Tryton 8.2 when
+//! `RELANCE_TRYTON_URL` is set:
 //!
 //! ```text
 //! bash tests/tryton/server.sh setup && eval "$(bash tests/tryton/server.sh env)"
@@ -18,7 +19,6 @@
 
 pub mod config;
 pub mod error;
-pub mod fake;
 pub mod pull;
 pub mod rpc;
 pub mod value;

@@ -1,14 +1,19 @@
-//! The connector compliance suite, shared by every system connector: bounded pages, a cursor
-//! that only moves forward, exactly-once write-back, secrets kept out of errors, `Debug` output
-//! and logs, and errors classified (credentials → Config, 5xx → Transient, business rule →
-//! Permanent, expired session → transparent re-login).
+//! The connector compliance suite, one for every connector: bounded pages, a cursor that only
+//! moves forward, each page acknowledged only after its commit, exactly-once write-back under
+//! retry and after a restart, secrets kept out of errors, `Debug` output and logs, and errors
+//! classified (credentials → Config, 429 → Transient with its Retry-After, 5xx → Transient,
+//! business rule or error body → Permanent, expired session → transparent re-login).
 //!
-//! A test implements [`Harness`] for its target (a fake server, or a real one) and runs
-//! [`suite`]. The suite captures `tracing` events on the current thread, so run it on a
-//! current-thread runtime (`#[tokio::test]`'s default).
+//! A source's test implements [`SourceHarness`] and runs [`source_suite`]; a write-back
+//! target's implements [`WriteBackHarness`] and runs [`writeback_suite`]; a connector that is
+//! both (Tryton) runs [`suite`]. A check a target cannot exercise (a folder has no password)
+//! is listed as skipped with the reason, never silently passed. The suite captures `tracing`
+//! events on the current thread: run it on a current-thread runtime (`#[tokio::test]`).
 
-use crate::contract::{Cursor, IdempotencyKey, Record, Source, WriteBack, WriteCommand};
-use crate::error::ConnectorError;
+use relance_connectors::contract::{
+    Cursor, IdempotencyKey, Page, Record, Source, WriteBack, WriteCommand,
+};
+use relance_connectors::error::ConnectorError;
 use std::collections::HashSet;
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,29 +27,52 @@ pub enum Fault {
     SessionExpired,
     /// HTTP 503: the call must fail as Transient.
     ServerError,
-    /// A business-rule refusal (Tryton UserError): Permanent.
+    /// HTTP 429 with `Retry-After: 1`: Transient, carrying the delay.
+    RateLimited,
+    /// A business-rule refusal (Tryton UserError, an HTTP 200 whose body is an error):
+    /// Permanent.
     BusinessRule,
 }
 
-/// What the suite needs from a target.
+/// What the source half of the suite needs.
 #[allow(async_fn_in_trait)]
-pub trait Harness {
-    /// The connector type under test.
-    type Conn: Source + WriteBack + fmt::Debug;
-    /// A fresh connector with valid credentials (the factory).
-    async fn connector(&self) -> Result<Self::Conn, ConnectorError>;
-    /// A connector whose password is wrong.
-    async fn connector_with_bad_password(&self) -> Result<Self::Conn, ConnectorError>;
+pub trait SourceHarness {
+    /// The source under test.
+    type Source: Source + fmt::Debug;
+    /// A fresh source with valid credentials.
+    async fn source(&self) -> Result<Self::Source, ConnectorError>;
+    /// A source whose credentials are wrong; `None` when the source has none.
+    async fn source_with_bad_credentials(&self) -> Option<Result<Self::Source, ConnectorError>>;
     /// Strings that must never be shown: passwords, tokens.
     fn secrets(&self) -> Vec<String>;
-    /// The largest page the connector was configured for.
+    /// The largest page the source was configured for, in records.
     fn max_page(&self) -> usize;
     /// The number of records a full pull from the start must give at least.
     fn min_records(&self) -> usize;
+    /// Called with each page before it is acknowledged: record what the pipeline's commit
+    /// would (a folder source's import log).
+    fn commit(&self, page: &Page) {
+        let _ = page;
+    }
+    /// Arms `fault` for the next call; false when the target cannot inject it.
+    fn inject(&self, fault: Fault) -> bool;
+}
+
+/// What the write-back half of the suite needs.
+#[allow(async_fn_in_trait)]
+pub trait WriteBackHarness {
+    /// The target under test.
+    type Target: WriteBack + fmt::Debug;
+    /// A fresh target with valid credentials (a new one stands for a restart).
+    async fn target(&self) -> Result<Self::Target, ConnectorError>;
+    /// A target whose credentials are wrong; `None` when the target has none.
+    async fn target_with_bad_credentials(&self) -> Option<Result<Self::Target, ConnectorError>>;
+    /// Strings that must never be shown: passwords, tokens.
+    fn secrets(&self) -> Vec<String>;
     /// Commands to apply, each under its own key; each must succeed.
     fn commands(&self) -> Vec<(IdempotencyKey, WriteCommand)>;
-    /// A command the target refuses by a business rule (Permanent), if the target has one
-    /// without fault injection.
+    /// A command the target refuses by a business rule (Permanent), if it has one without
+    /// fault injection.
     fn refused_command(&self) -> Option<(IdempotencyKey, WriteCommand)>;
     /// How many remote records carry `key` (the proof of "no duplicate").
     async fn effects(&self, key: &IdempotencyKey) -> Result<usize, ConnectorError>;
@@ -144,9 +172,11 @@ fn ids_of(records: &[Record]) -> Vec<String> {
         .collect()
 }
 
-/// Drains a source from `from`; returns the records' ids and the final cursor.
-async fn drain<S: Source>(
-    src: &mut S,
+/// Drains a source from `from` as the pipeline does (pull, commit, acknowledge); returns the
+/// records' ids and the final cursor.
+async fn drain<H: SourceHarness>(
+    h: &H,
+    src: &mut H::Source,
     from: Option<Cursor>,
     max_page: usize,
     max_pages: usize,
@@ -158,6 +188,10 @@ async fn drain<S: Source>(
             .pull(cursor.as_ref())
             .await
             .map_err(|e| format!("pull failed: {e}"))?;
+        h.commit(&page);
+        src.ack(page.acks.clone())
+            .await
+            .map_err(|e| format!("ack failed: {e}"))?;
         if page.records.len() > max_page {
             return Err(format!(
                 "page of {} records, above the configured {max_page}",
@@ -165,7 +199,9 @@ async fn drain<S: Source>(
             ));
         }
         ids.extend(ids_of(&page.records));
-        if page.next.is_none() && page.has_more {
+        // A source that keeps its position in a cursor must keep giving one; a source
+        // without cursors (a folder: its position is the pass it is in) gives none.
+        if page.next.is_none() && page.has_more && cursor.is_some() {
             return Err("has_more without a next cursor".to_owned());
         }
         if page.next.is_some() {
@@ -188,20 +224,22 @@ fn check(cond: bool, what: &str) -> Result<(), String> {
     }
 }
 
-/// Runs every check against `h`; the first failure is returned as `Err` with its reason.
-pub async fn suite<H: Harness>(h: &H) -> Result<Report, String> {
+/// Runs `checks` with `tracing` captured, then checks no secret was logged or shown.
+async fn captured<F, Fut>(secrets: Vec<String>, checks: F) -> Result<Report, String>
+where
+    F: FnOnce(Report, String) -> Fut,
+    Fut: std::future::Future<Output = Result<(Report, String), String>>,
+{
     let capture = Capture::default();
     let dispatch = tracing::Dispatch::new(capture.clone());
     let guard = tracing::dispatcher::set_default(&dispatch);
     // callsites first hit on other threads (no subscriber) may have cached "never": re-ask
     tracing::callsite::rebuild_interest_cache();
-    let mut report = Report::default();
-    let mut shown = String::new(); // every error and Debug text the suite saw
-    let result = run(h, &mut report, &mut shown).await;
+    let result = checks(Report::default(), String::new()).await;
     drop(guard);
-    result?;
+    let (mut report, shown) = result?;
     let logs = capture.text();
-    for secret in h.secrets().iter().filter(|s| !s.is_empty()) {
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
         check(
             !logs.contains(secret.as_str()),
             "a secret appears in the tracing output",
@@ -218,9 +256,60 @@ pub async fn suite<H: Harness>(h: &H) -> Result<Report, String> {
     Ok(report)
 }
 
-async fn run<H: Harness>(h: &H, report: &mut Report, shown: &mut String) -> Result<(), String> {
+/// The source checks; the first failure is returned as `Err` with its reason.
+pub async fn source_suite<H: SourceHarness>(h: &H) -> Result<Report, String> {
+    captured(
+        SourceHarness::secrets(h),
+        |mut report, mut shown| async move {
+            run_source(h, &mut report, &mut shown).await?;
+            Ok((report, shown))
+        },
+    )
+    .await
+}
+
+/// The write-back checks; the first failure is returned as `Err` with its reason.
+pub async fn writeback_suite<H: WriteBackHarness>(h: &H) -> Result<Report, String> {
+    captured(
+        WriteBackHarness::secrets(h),
+        |mut report, mut shown| async move {
+            run_writeback(h, &mut report, &mut shown).await?;
+            Ok((report, shown))
+        },
+    )
+    .await
+}
+
+/// Both halves, for a connector that is a source and a write-back target.
+pub async fn suite<H: SourceHarness + WriteBackHarness>(h: &H) -> Result<Report, String> {
+    let mut a = source_suite(h).await?;
+    let b = writeback_suite(h).await?;
+    a.passed.extend(b.passed);
+    a.skipped.extend(b.skipped);
+    Ok(a)
+}
+
+fn classify_bad_credentials(
+    e: &ConnectorError,
+    shown: &mut String,
+    report: &mut Report,
+) -> Result<(), String> {
+    let _ = write!(shown, "{e} {e:?}");
+    check(
+        matches!(e, ConnectorError::Config(_)),
+        &format!("bad credentials gave {e:?}, expected Config"),
+    )?;
+    report.passed.push("bad credentials → Config".into());
+    Ok(())
+}
+
+async fn run_source<H: SourceHarness>(
+    h: &H,
+    report: &mut Report,
+    shown: &mut String,
+) -> Result<(), String> {
     let max_page = h.max_page();
-    let mut conn = h.connector().await.map_err(|e| format!("connector: {e}"))?;
+    let mut conn = h.source().await.map_err(|e| format!("source: {e}"))?;
     let _ = write!(shown, "{conn:?}");
     conn.check()
         .await
@@ -229,7 +318,7 @@ async fn run<H: Harness>(h: &H, report: &mut Report, shown: &mut String) -> Resu
 
     // bounded pages, forward-only cursor, full coverage
     let max_pages = h.min_records() / max_page.max(1) + 50;
-    let (ids, end) = drain(&mut conn, None, max_page, max_pages).await?;
+    let (ids, end) = drain(h, &mut conn, None, max_page, max_pages).await?;
     let unique: HashSet<&String> = ids.iter().collect();
     check(
         unique.len() == ids.len(),
@@ -247,7 +336,7 @@ async fn run<H: Harness>(h: &H, report: &mut Report, shown: &mut String) -> Resu
         "full pull: {} records in pages of at most {max_page}, no duplicate",
         ids.len()
     ));
-    let (again, _) = drain(&mut conn, end.clone(), max_page, max_pages).await?;
+    let (again, _) = drain(h, &mut conn, end.clone(), max_page, max_pages).await?;
     let seen: HashSet<&String> = ids.iter().collect();
     check(
         again.iter().all(|i| seen.contains(i)),
@@ -261,9 +350,9 @@ async fn run<H: Harness>(h: &H, report: &mut Report, shown: &mut String) -> Resu
         "cursor moves forward: {} record(s) re-read from the final cursor",
         again.len()
     ));
-    // replaying from the start gives the same first page (reads are repeatable)
-    let p1 = conn.pull(None).await.map_err(|e| e.to_string())?;
-    let p2 = conn.pull(None).await.map_err(|e| e.to_string())?;
+    // replaying from the same cursor gives the same first page (reads are repeatable)
+    let p1 = conn.pull(end.as_ref()).await.map_err(|e| e.to_string())?;
+    let p2 = conn.pull(end.as_ref()).await.map_err(|e| e.to_string())?;
     // (the next cursors may differ: a cursor may record the server's clock)
     check(
         ids_of(&p1.records) == ids_of(&p2.records),
@@ -273,6 +362,79 @@ async fn run<H: Harness>(h: &H, report: &mut Report, shown: &mut String) -> Resu
         .passed
         .push("pull from the same cursor is repeatable".into());
 
+    match h.source_with_bad_credentials().await {
+        None => report
+            .skipped
+            .push("bad credentials: the source has none".into()),
+        Some(Err(e)) => classify_bad_credentials(&e, shown, report)?,
+        Some(Ok(bad)) => {
+            let _ = write!(shown, "{bad:?}");
+            let e = bad
+                .check()
+                .await
+                .err()
+                .ok_or("check() with bad credentials succeeded")?;
+            classify_bad_credentials(&e, shown, report)?;
+        }
+    }
+    if h.inject(Fault::SessionExpired) {
+        conn.pull(None)
+            .await
+            .map_err(|e| format!("pull after session expiry should re-login, got {e}"))?;
+        report
+            .passed
+            .push("expired session (401) → transparent re-login".into());
+    } else {
+        report
+            .skipped
+            .push("expired session: the source has no session".into());
+    }
+    for (fault, what) in [(Fault::ServerError, "5xx"), (Fault::RateLimited, "429")] {
+        if !h.inject(fault) {
+            report
+                .skipped
+                .push(format!("{what}: the source cannot meet it"));
+            continue;
+        }
+        let e = conn
+            .pull(None)
+            .await
+            .err()
+            .ok_or(format!("pull during a {what} succeeded"))?;
+        let _ = write!(shown, "{e} {e:?}");
+        check(
+            e.is_transient(),
+            &format!("{what} gave {e:?}, expected Transient"),
+        )?;
+        if fault == Fault::RateLimited {
+            check(
+                matches!(
+                    e,
+                    ConnectorError::Transient {
+                        retry_after: Some(_),
+                        ..
+                    }
+                ),
+                &format!("429 with Retry-After gave {e:?}, expected its delay"),
+            )?;
+        }
+        conn.pull(None)
+            .await
+            .map_err(|e| format!("pull after the {what} failed: {e}"))?;
+        report
+            .passed
+            .push(format!("{what} → Transient, next call works"));
+    }
+    Ok(())
+}
+
+async fn run_writeback<H: WriteBackHarness>(
+    h: &H,
+    report: &mut Report,
+    shown: &mut String,
+) -> Result<(), String> {
+    let conn = h.target().await.map_err(|e| format!("target: {e}"))?;
+    let _ = write!(shown, "{conn:?}");
     // exactly-once write-back
     for (key, cmd) in h.commands() {
         let before = conn
@@ -301,7 +463,7 @@ async fn run<H: Harness>(h: &H, report: &mut Report, shown: &mut String) -> Resu
             .map_err(|e| format!("re-apply {}: {e}", key.as_str()))?;
         check(r1 == r2, "re-applying a key gave another reference")?;
         // a new connector (after a restart) must see it too
-        let fresh = h.connector().await.map_err(|e| e.to_string())?;
+        let fresh = h.target().await.map_err(|e| e.to_string())?;
         let r3 = fresh
             .apply(&key, &cmd)
             .await
@@ -322,61 +484,26 @@ async fn run<H: Harness>(h: &H, report: &mut Report, shown: &mut String) -> Resu
         ));
     }
 
-    // error classification
-    match h.connector_with_bad_password().await {
-        Err(e) => {
-            let _ = write!(shown, "{e} {e:?}");
-            check(
-                matches!(e, ConnectorError::Config(_)),
-                &format!("bad password at construction gave {e:?}"),
-            )?;
-        }
-        Ok(bad) => {
+    match h.target_with_bad_credentials().await {
+        None => report
+            .skipped
+            .push("bad credentials: the target has none".into()),
+        Some(Err(e)) => classify_bad_credentials(&e, shown, report)?,
+        Some(Ok(bad)) => {
             let _ = write!(shown, "{bad:?}");
+            let (key, cmd) = h
+                .commands()
+                .into_iter()
+                .next()
+                .ok_or("no command to try with bad credentials")?;
+            let key = IdempotencyKey(format!("{}-badcred", key.as_str()));
             let e = bad
-                .check()
+                .apply(&key, &cmd)
                 .await
                 .err()
-                .ok_or("check() with a bad password succeeded")?;
-            let _ = write!(shown, "{e} {e:?}");
-            check(
-                matches!(e, ConnectorError::Config(_)),
-                &format!("bad password gave {e:?}, expected Config"),
-            )?;
+                .ok_or("apply with bad credentials succeeded")?;
+            classify_bad_credentials(&e, shown, report)?;
         }
-    }
-    report.passed.push("bad password → Config".into());
-    if h.inject(Fault::SessionExpired) {
-        conn.pull(None)
-            .await
-            .map_err(|e| format!("pull after session expiry should re-login, got {e}"))?;
-        report
-            .passed
-            .push("expired session (401) → transparent re-login".into());
-    } else {
-        report
-            .skipped
-            .push("expired session: target cannot inject it".into());
-    }
-    if h.inject(Fault::ServerError) {
-        let e = conn
-            .pull(None)
-            .await
-            .err()
-            .ok_or("pull during a 503 succeeded")?;
-        let _ = write!(shown, "{e} {e:?}");
-        check(
-            e.is_transient(),
-            &format!("503 gave {e:?}, expected Transient"),
-        )?;
-        conn.pull(None)
-            .await
-            .map_err(|e| format!("pull after the 503 failed: {e}"))?;
-        report
-            .passed
-            .push("5xx → Transient, next call works".into());
-    } else {
-        report.skipped.push("5xx: target cannot inject it".into());
     }
     let refused = match h.refused_command() {
         Some(kc) => Some(kc),
@@ -403,11 +530,44 @@ async fn run<H: Harness>(h: &H, report: &mut Report, shown: &mut String) -> Resu
             check(none.is_none(), "a refused command is reported applied")?;
             report
                 .passed
-                .push("business-rule refusal (UserError) → Permanent, not marked applied".into());
+                .push("business-rule refusal → Permanent, not marked applied".into());
         }
         None => report
             .skipped
             .push("business-rule refusal: no refused command and no injection".into()),
+    }
+    for (fault, what) in [(Fault::ServerError, "5xx"), (Fault::RateLimited, "429")] {
+        if !h.inject(fault) {
+            report
+                .skipped
+                .push(format!("write-back {what}: the target cannot meet it"));
+            continue;
+        }
+        let (key, cmd) = h.commands().into_iter().next().ok_or("no command to try")?;
+        let key = IdempotencyKey(format!("{}-{what}", key.as_str()));
+        let e = conn
+            .apply(&key, &cmd)
+            .await
+            .err()
+            .ok_or(format!("apply during a {what} succeeded"))?;
+        let _ = write!(shown, "{e} {e:?}");
+        check(
+            e.is_transient(),
+            &format!("write-back {what} gave {e:?}, expected Transient"),
+        )?;
+        let r = conn
+            .apply(&key, &cmd)
+            .await
+            .map_err(|e| format!("apply after the {what} failed: {e}"))?;
+        let n = h.effects(&key).await.map_err(|e| e.to_string())?;
+        check(
+            n == 1,
+            &format!("after a {what} and a retry, {n} remote records carry the key"),
+        )?;
+        report.passed.push(format!(
+            "write-back {what} → Transient, retry applies once ({})",
+            r.0
+        ));
     }
     Ok(())
 }

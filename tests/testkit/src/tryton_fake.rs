@@ -20,6 +20,8 @@ pub enum FakeFault {
     UserError(String),
     /// A JSON-RPC `UserWarning` with this name.
     UserWarning(String),
+    /// HTTP 429 with `Retry-After: <seconds>` (trytond's answer past its request limits).
+    RateLimited(u64),
 }
 
 #[derive(Default)]
@@ -34,6 +36,10 @@ struct State {
     faults: VecDeque<FakeFault>,
     bodies: Vec<String>,
     warnings_acknowledged: Vec<String>,
+    /// When each request arrived (the rate-limit tests count them per window).
+    arrivals: Vec<std::time::Instant>,
+    /// `Retry-After` of the 429 being answered.
+    retry_after: Option<u64>,
 }
 
 /// The running fake server. Dropping it stops accepting connections.
@@ -57,7 +63,7 @@ fn clock_value(secs: i64) -> Value {
     let base = chrono::NaiveDate::from_ymd_opt(2026, 11, 16)
         .and_then(|d| d.and_hms_opt(8, 0, 0))
         .unwrap_or_default();
-    super::value::enc_datetime(base + chrono::Duration::seconds(secs))
+    relance_connectors::systems::tryton::value::enc_datetime(base + chrono::Duration::seconds(secs))
 }
 
 impl FakeTryton {
@@ -133,6 +139,11 @@ impl FakeTryton {
         lock(&self.state).bodies.clone()
     }
 
+    /// When each request arrived, in order.
+    pub fn arrivals(&self) -> Vec<std::time::Instant> {
+        lock(&self.state).arrivals.clone()
+    }
+
     /// Warning names acknowledged through `res.user.warning.create`.
     pub fn acknowledged(&self) -> Vec<String> {
         lock(&self.state).warnings_acknowledged.clone()
@@ -151,11 +162,11 @@ impl FakeTryton {
             let day = 1 + (i % 28) as u32;
             let issue = chrono::NaiveDate::from_ymd_opt(2026, 9, day).unwrap_or_default();
             let due = issue + chrono::Duration::days(30);
-            let line = s.insert("account.move.line", json!({"maturity_date": super::value::enc_date(due),
+            let line = s.insert("account.move.line", json!({"maturity_date": relance_connectors::systems::tryton::value::enc_date(due),
                 "debit": {"__class__": "Decimal", "decimal": "120.00"}, "credit": {"__class__": "Decimal", "decimal": "0"},
                 "second_currency": null, "amount_second_currency": null, "reconciliation": null}));
             s.insert("account.invoice", json!({"number": format!("FA2026-{:05}", i + 1), "reference": null, "party": party,
-                "invoice_date": super::value::enc_date(issue), "currency.": {"id": 1, "code": "EUR"},
+                "invoice_date": relance_connectors::systems::tryton::value::enc_date(issue), "currency.": {"id": 1, "code": "EUR"},
                 "untaxed_amount": {"__class__": "Decimal", "decimal": "100.00"}, "tax_amount": {"__class__": "Decimal", "decimal": "20.00"},
                 "total_amount": {"__class__": "Decimal", "decimal": "120.00"}, "amount_to_pay": {"__class__": "Decimal", "decimal": "120.00"},
                 "state": "posted", "lines_to_pay": [line], "payment_lines": [], "type": "out", "company": 1}));
@@ -240,16 +251,27 @@ async fn serve(mut sock: TcpStream, st: Arc<Mutex<State>>) -> std::io::Result<()
     let (status, reply, date) = {
         let mut s = lock(&st);
         s.bodies.push(body.clone());
+        s.arrivals.push(std::time::Instant::now());
         let (status, reply) = handle(&mut s, &path, auth.as_deref(), &body);
         let date = clock_value(s.clock);
         (status, reply, date)
     };
-    let date = super::value::datetime(&date, "clock")
+    let retry_after = if status == 429 {
+        lock(&st)
+            .retry_after
+            .take()
+            .map(|s| format!("Retry-After: {s}\r\n"))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let date = relance_connectors::systems::tryton::value::datetime(&date, "clock")
         .map(|d| d.and_utc().to_rfc2822().replace("+0000", "GMT"))
         .unwrap_or_default();
     let reason = match status {
         200 => "OK",
         401 => "UNAUTHORIZED",
+        429 => "TOO MANY REQUESTS",
         403 => "FORBIDDEN",
         500 => "INTERNAL SERVER ERROR",
         503 => "SERVICE UNAVAILABLE",
@@ -260,7 +282,7 @@ async fn serve(mut sock: TcpStream, st: Arc<Mutex<State>>) -> std::io::Result<()
     } else {
         "text/html"
     };
-    let resp = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nDate: {date}\r\nConnection: close\r\n\r\n{reply}", reply.len());
+    let resp = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nDate: {date}\r\n{retry_after}Connection: close\r\n\r\n{reply}", reply.len());
     sock.write_all(resp.as_bytes()).await?;
     sock.shutdown().await
 }
@@ -325,6 +347,10 @@ fn handle(s: &mut State, path: &str, auth: Option<&str>, body: &str) -> (u16, St
     if let Some(f) = s.faults.pop_front() {
         return match f {
             FakeFault::Http(code) => html(code),
+            FakeFault::RateLimited(secs) => {
+                s.retry_after = Some(secs);
+                html(429)
+            }
             FakeFault::UserError(msg) => rpc_err(&id, json!(["UserError", [msg, "", null]])),
             FakeFault::UserWarning(name) => {
                 rpc_err(&id, json!(["UserWarning", [name, "a warning", ""]]))
@@ -501,7 +527,7 @@ fn select(s: &State, model: &str, domain: &Value, order: &Value) -> Vec<Value> {
 }
 
 fn cmp_key(v: &Value) -> String {
-    super::value::datetime(v, "t")
+    relance_connectors::systems::tryton::value::datetime(v, "t")
         .map(|d| d.format("%Y%m%d%H%M%S%6f").to_string())
         .unwrap_or_default()
 }
