@@ -102,6 +102,22 @@ pub enum Command {
     },
     /// Doubtful-debt provisions as of a closing date (dry run unless --apply).
     Provision(ProvisionArgs),
+    /// The store: check that it reads back whole.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+/// Store subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Open the store (stop the daemon first: it holds the store), read every record back and
+    /// check its indexes; exits non-zero, saying what is wrong, when it is damaged.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 /// Dunning subcommands.

@@ -3,7 +3,7 @@
 mod files;
 mod run;
 
-use crate::cli::{Cli, Command, DunningCommand};
+use crate::cli::{Cli, Command, DunningCommand, StoreCommand};
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -57,6 +57,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("give either --company C, or --invoices DIR --bank FILE... --date D")
             }
         },
+        Command::Store {
+            command: StoreCommand::Check { config },
+        } => run::store_check(&config.config),
         Command::Provision(a) => run::provision(
             &a.config.config,
             &a.company,

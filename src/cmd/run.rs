@@ -609,6 +609,43 @@ fn provision_run(
     })
 }
 
+/// `relance store check`: open the store, read every record back, check its indexes.
+pub fn store_check(config_dir: &Path) -> anyhow::Result<ExitCode> {
+    let config = load_config(config_dir)?;
+    let path = config.global.state_dir.join("store");
+    if !path.exists() {
+        bail!(
+            "no store at {} yet (the daemon creates it at its first start)",
+            path.display()
+        );
+    }
+    let store = open_store(&config)?;
+    let report = store
+        .verify()
+        .with_context(|| format!("reading the store at {} back", path.display()))?;
+    for c in &report.companies {
+        println!(
+            "{}: {} customers, {} invoices, {} receipts, {} allocations, {} cursors, {} outbox entries, {} dead letters, {} audit entries, {} closings",
+            c.company, c.customers, c.invoices, c.receipts, c.allocations, c.cursors, c.outbox,
+            c.dead_letters, c.audit, c.provisions
+        );
+    }
+    for p in &report.problems {
+        println!("problem: {p}");
+    }
+    if report.problems.is_empty() {
+        println!("store {} is whole: every record read back", path.display());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "store {} has {} problem(s): restore it from a backup (README: \"Backup and restore\")",
+            path.display(),
+            report.problems.len()
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}
+
 /// `relance check`: each connector's credentials and reachability.
 pub fn check(config_dir: &Path, only: Option<&str>) -> anyhow::Result<ExitCode> {
     let config = load_config(config_dir)?;

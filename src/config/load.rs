@@ -223,6 +223,64 @@ impl SourceFile {
         Some((tag, table))
     }
 
+    /// Deserializes the whole file into `T`; on failure, every schema error of the file, each
+    /// placed: after each error the offending key is taken out of a copy of the document and
+    /// the copy read again, until it reads or an error cannot be taken out (a missing key).
+    pub fn parse_all<T: DeserializeOwned>(&self) -> Result<T, Vec<ParseFailure>> {
+        let first = match self.parse::<T>() {
+            Ok(t) => return Ok(t),
+            Err(f) => f,
+        };
+        if first.syntax {
+            return Err(vec![first]);
+        }
+        let Ok(mut doc) = self.text.parse::<toml_edit::DocumentMut>() else {
+            return Err(vec![first]);
+        };
+        let mut removed: Vec<KeyPath> = Vec::new();
+        let mut failures = vec![first];
+        let mut take_out = failures.last().map(|f| f.key.clone());
+        for _ in 0..64 {
+            if let Some(key) = take_out.take() {
+                if key.is_root() || !remove_key(&mut doc, &key) {
+                    break;
+                }
+                removed.push(key);
+            }
+            // Read the reduced document, but place its errors in the original file.
+            let reduced = SourceFile::from_text(self.path.clone(), doc.to_string());
+            match reduced.parse::<T>() {
+                Ok(_) => break,
+                Err(mut f) => {
+                    // A required key we took out ourselves is not a new mistake.
+                    if let Some(name) = f.message.strip_prefix("missing field `") {
+                        let name = name.split('`').next().unwrap_or("");
+                        let ours = removed.iter().any(|k| {
+                            k.0.last() == Some(&Seg::Key(name.to_owned()))
+                                && KeyPath(k.0[..k.0.len() - 1].to_vec()) == f.key
+                        });
+                        if ours {
+                            // Take the table out too (reported already) and read on, unless
+                            // it is the file itself.
+                            if f.key.is_root() || !remove_key(&mut doc, &f.key) {
+                                break;
+                            }
+                            removed.push(f.key.clone());
+                            continue;
+                        }
+                    }
+                    if removed.contains(&f.key) {
+                        break;
+                    }
+                    f.location = self.locate(&f.key).or(f.location);
+                    take_out = Some(f.key.clone());
+                    failures.push(f);
+                }
+            }
+        }
+        Err(failures)
+    }
+
     /// Deserializes the whole file into `T`; the first error is returned, placed.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ParseFailure> {
         if let Err(e) = ImDocument::parse(self.text.as_str()) {
@@ -301,6 +359,43 @@ impl SourceFile {
             failure.key = key;
             failure.message = message;
         }
+    }
+}
+
+/// Takes the key at `path` out of `doc`; false when it is not there.
+fn remove_key(doc: &mut toml_edit::DocumentMut, path: &KeyPath) -> bool {
+    remove_in_table(doc.as_table_mut(), &path.0)
+}
+
+fn remove_in_table(t: &mut toml_edit::Table, path: &[Seg]) -> bool {
+    match path {
+        [Seg::Key(k)] => t.remove(k).is_some(),
+        [Seg::Key(k), rest @ ..] => t.get_mut(k).is_some_and(|i| remove_in_item(i, rest)),
+        _ => false,
+    }
+}
+
+fn remove_in_item(item: &mut Item, path: &[Seg]) -> bool {
+    match (item, path) {
+        (Item::Table(t), _) => remove_in_table(t, path),
+        (Item::ArrayOfTables(a), [Seg::Index(i), rest @ ..]) => {
+            a.get_mut(*i).is_some_and(|t| remove_in_table(t, rest))
+        }
+        (Item::Value(v), _) => remove_in_value(v, path),
+        _ => false,
+    }
+}
+
+fn remove_in_value(v: &mut Value, path: &[Seg]) -> bool {
+    match (v, path) {
+        (Value::InlineTable(t), [Seg::Key(k)]) => t.remove(k).is_some(),
+        (Value::InlineTable(t), [Seg::Key(k), rest @ ..]) => {
+            t.get_mut(k).is_some_and(|v| remove_in_value(v, rest))
+        }
+        (Value::Array(a), [Seg::Index(i), rest @ ..]) if !rest.is_empty() => {
+            a.get_mut(*i).is_some_and(|v| remove_in_value(v, rest))
+        }
+        _ => false,
     }
 }
 
@@ -422,6 +517,24 @@ mod tests {
         let e = f.parse::<T>().unwrap_err();
         assert!(e.syntax);
         assert_eq!(e.location.map(|l| l.line), Some(2));
+    }
+
+    #[test]
+    fn every_wrong_type_is_reported_not_only_the_first() {
+        let f = file(
+            "a = \"one\"\n[inner]\nx = \"two\"\n[[list]]\nx = 1\n[[list]]\nx = \"three\"\ny = 4\n",
+        );
+        let all = f.parse_all::<T>().unwrap_err();
+        let keys: Vec<String> = all.iter().map(|e| e.key.to_string()).collect();
+        assert_eq!(keys, ["a", "inner.x", "list[1].x", "list[1].y"], "{all:?}");
+        assert_eq!(
+            all.iter()
+                .map(|e| e.location.map(|l| l.line))
+                .collect::<Vec<_>>(),
+            [Some(1), Some(3), Some(7), Some(8)]
+        );
+        // Taking out a wrong required key does not add a "missing field" of our own.
+        assert!(all.iter().all(|e| !e.message.contains("missing field")));
     }
 
     #[test]

@@ -477,19 +477,21 @@ impl Validator<'_> {
                 return None;
             }
         };
-        match file.parse::<T>() {
+        match file.parse_all::<T>() {
             Ok(t) => Some((file, t)),
-            Err(f) => {
-                self.errors.push(ConfigError {
-                    file: file.path.clone(),
-                    key: f.key,
-                    location: f.location,
-                    kind: if f.syntax {
-                        ErrorKind::Syntax(f.message)
-                    } else {
-                        ErrorKind::Schema(f.message)
-                    },
-                });
+            Err(failures) => {
+                for f in failures {
+                    self.errors.push(ConfigError {
+                        file: file.path.clone(),
+                        key: f.key,
+                        location: f.location,
+                        kind: if f.syntax {
+                            ErrorKind::Syntax(f.message)
+                        } else {
+                            ErrorKind::Schema(f.message)
+                        },
+                    });
+                }
                 None
             }
         }

@@ -69,6 +69,10 @@ pub enum SecretError {
         /// Where it was looked for.
         path: PathBuf,
     },
+    /// The path does not name an existing file. The value is not shown: a `*_file` key that
+    /// names nothing may hold a secret pasted in by mistake.
+    #[error("the file this key names does not exist (the value is not shown: if it is the secret itself, put it in a file and name that file here)")]
+    Missing,
     /// The file cannot be read.
     #[error("cannot read secret file {}: {source}", path.display())]
     Read {
@@ -139,7 +143,14 @@ pub fn read(path: &Path) -> Result<Secret, SecretError> {
         path: path.to_owned(),
         source,
     };
-    let meta = std::fs::metadata(path).map_err(read_err)?;
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SecretError::Missing),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            return Err(SecretError::Missing)
+        }
+        Err(e) => return Err(read_err(e)),
+    };
     if !meta.is_file() {
         return Err(SecretError::NotAFile {
             path: path.to_owned(),
@@ -224,6 +235,16 @@ mod tests {
         assert!(SecretRef::parse("cred:../x").is_err());
         assert!(SecretRef::parse("cred:").is_err());
         assert!(SecretRef::parse("").is_err());
+    }
+
+    #[test]
+    fn a_value_naming_no_file_is_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = SecretRef::parse("S3cr3t-Pasted-By-Mistake").unwrap();
+        let p = resolve(&r, dir.path(), None).unwrap();
+        let e = read(&p).unwrap_err();
+        assert!(matches!(e, SecretError::Missing));
+        assert!(!e.to_string().contains("S3cr3t"), "{e}");
     }
 
     #[test]

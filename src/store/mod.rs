@@ -60,6 +60,15 @@ pub enum StoreError {
     /// The underlying database failed (IO, corruption reported by sled).
     #[error("store database error: {0}")]
     Db(#[from] ::sled::Error),
+    /// The store's files are damaged (truncated, overwritten, partly restored): opening it
+    /// would lose committed data or crash.
+    #[error("store at {path} is damaged: {detail}. Stop relance, restore the state directory from your last backup (README: \"Backup and restore\"), then run `relance store check`")]
+    Damaged {
+        /// The store directory.
+        path: String,
+        /// What was found.
+        detail: String,
+    },
     /// Another process (or a store not yet released in this one) holds the directory lock.
     #[error("store at {path} is locked by another process (is another relance running?)")]
     Locked {
@@ -572,34 +581,39 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// record is an error naming its key) and counts them: `relance store check`. A backend
     /// may check more (indexes, sequences) than this default, which only uses the reads above.
     fn verify(&self) -> Result<VerifyReport, StoreError> {
-        let mut report = VerifyReport::default();
-        for c in self.companies()? {
-            let audit = {
-                let mut n = 0u64;
-                let mut from = 0u64;
-                loop {
-                    let page = self.audit(&c, from, 10_000)?;
-                    let Some(last) = page.last() else { break };
-                    from = last.seq + 1;
-                    n += page.len() as u64;
-                }
-                n
-            };
-            report.companies.push(CompanyCounts {
-                company: c.clone(),
-                customers: self.customers(&c)?.len() as u64,
-                invoices: self.invoices(&c)?.len() as u64,
-                receipts: self.receipts(&c)?.len() as u64,
-                allocations: self.allocations(&c)?.len() as u64,
-                cursors: self.cursors(&c)?.len() as u64,
-                outbox: self.outbox(&c)?.len() as u64,
-                dead_letters: self.dead_letters(&c)?.len() as u64,
-                audit,
-                provisions: self.provisions(&c)?.len() as u64,
-            });
-        }
-        Ok(report)
+        verify_records(self)
     }
+}
+
+/// [`Store::verify`]'s reading part, through the trait's reads alone (any backend).
+pub fn verify_records<S: Store + ?Sized>(store: &S) -> Result<VerifyReport, StoreError> {
+    let mut report = VerifyReport::default();
+    for c in store.companies()? {
+        let audit = {
+            let mut n = 0u64;
+            let mut from = 0u64;
+            loop {
+                let page = store.audit(&c, from, 10_000)?;
+                let Some(last) = page.last() else { break };
+                from = last.seq + 1;
+                n += page.len() as u64;
+            }
+            n
+        };
+        report.companies.push(CompanyCounts {
+            company: c.clone(),
+            customers: store.customers(&c)?.len() as u64,
+            invoices: store.invoices(&c)?.len() as u64,
+            receipts: store.receipts(&c)?.len() as u64,
+            allocations: store.allocations(&c)?.len() as u64,
+            cursors: store.cursors(&c)?.len() as u64,
+            outbox: store.outbox(&c)?.len() as u64,
+            dead_letters: store.dead_letters(&c)?.len() as u64,
+            audit,
+            provisions: store.provisions(&c)?.len() as u64,
+        });
+    }
+    Ok(report)
 }
 
 /// What [`Store::verify`] read, per company.

@@ -5,8 +5,16 @@
 //! `cust/<id>`, `inv/<id>`, `rcpt/<dedup key>`, `alloc/<transaction>\0<invoice>`,
 //! `cur/<source>`, `seen/<hash>`, `obx/<key>` (every outbox entry), `obxp/<key>` (index of the
 //! pending ones, empty value), `dead/<key>`, `aud/<seq as 8 bytes big-endian>`,
-//! `prov/<YYYY-MM-DD>`, `meta/audit_seq` (last audit sequence number, 8 bytes big-endian).
+//! `prov/<YYYY-MM-DD>`, `meta/audit_seq` (last audit sequence number, 8 bytes big-endian),
+//! `meta/commit_seq` (commits applied to this company, 8 bytes big-endian).
 //! Values are JSON envelopes `{"v":2,"body":…}` (see [`super::schema`]).
+//!
+//! **Damage.** sled recovers a truncated or partly overwritten log by dropping what it cannot
+//! read, so a damaged store would open as an older or empty one, silently. Two checks refuse
+//! that at open ([`StoreError::Damaged`]): a store whose files hold data but no schema version,
+//! and a company whose `meta/commit_seq` is behind the count written, after each flushed
+//! commit, to `relance-commits/<company>` beside sled's files. A panic inside sled while it
+//! opens is caught and reported the same way.
 
 use super::schema::{self, RECORD_VERSION};
 use super::{
@@ -35,6 +43,10 @@ pub(crate) const AUD: &[u8] = b"aud/";
 pub(crate) const PROV: &[u8] = b"prov/";
 pub(crate) const META: &[u8] = b"meta/";
 pub(crate) const AUDIT_SEQ: &[u8] = b"meta/audit_seq";
+pub(crate) const COMMIT_SEQ: &[u8] = b"meta/commit_seq";
+/// Folder (inside the store directory) of the per-company commit counts written after each
+/// flushed commit.
+const COMMITS_DIR: &str = "relance-commits";
 /// How long [`SledStore::open`] waits for the directory lock.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Prefix of company tree names.
@@ -152,8 +164,9 @@ impl SledStore {
     /// [`LOCK_WAIT`] before [`StoreError::Locked`] is returned (another process holds it).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let started = std::time::Instant::now();
+        let had_data = std::fs::metadata(path.join("db")).is_ok_and(|m| m.len() > 0);
         let db = loop {
-            match ::sled::Config::new().path(path).open() {
+            match open_catching_panics(path)? {
                 Ok(db) => break db,
                 Err(::sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
                     if started.elapsed() >= LOCK_WAIT {
@@ -166,7 +179,17 @@ impl SledStore {
                 Err(e) => return Err(e.into()),
             }
         };
+        if had_data && db.get(schema::VERSION_KEY)?.is_none() && db.tree_names().len() <= 1 {
+            return Err(StoreError::Damaged {
+                path: path.display().to_string(),
+                detail: "its files hold data but sled reads no schema version and no record \
+                         (a truncated or overwritten db file; if this store never held data, \
+                         remove the directory instead)"
+                    .to_owned(),
+            });
+        }
         schema::prepare(&db, path)?;
+        check_commit_counts(&db, path)?;
         Ok(SledStore {
             db,
             path: path.to_path_buf(),
@@ -355,18 +378,116 @@ impl SledStore {
     }
 }
 
+/// Opens sled, turning a panic inside it (a damaged file it indexes out of bounds) into
+/// [`StoreError::Damaged`]. The panic's own message is kept off stderr.
+fn open_catching_panics(path: &Path) -> Result<Result<::sled::Db, ::sled::Error>, StoreError> {
+    QUIET_PANICS.with(|q| q.set(true));
+    install_quiet_hook();
+    let p = path.to_owned();
+    let r = std::panic::catch_unwind(move || ::sled::Config::new().path(&p).open());
+    QUIET_PANICS.with(|q| q.set(false));
+    r.map_err(|panic| StoreError::Damaged {
+        path: path.display().to_string(),
+        detail: format!(
+            "sled stopped reading it ({})",
+            panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned())
+        ),
+    })
+}
+
+thread_local! {
+    /// True while this thread opens a store: a panic then is reported as damage, not printed.
+    static QUIET_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Wraps the panic hook once so that panics of a thread opening a store stay quiet; every
+/// other panic goes to the previous hook as before.
+fn install_quiet_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET_PANICS.with(|q| q.get()) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+fn commits_file(path: &Path, company: &str) -> PathBuf {
+    path.join(COMMITS_DIR).join(company)
+}
+
+/// Refuses a store in which a company holds fewer commits than were written (see the module
+/// documentation).
+fn check_commit_counts(db: &::sled::Db, path: &Path) -> Result<(), StoreError> {
+    let Ok(rd) = std::fs::read_dir(path.join(COMMITS_DIR)) else {
+        return Ok(());
+    };
+    for e in rd.flatten() {
+        let company = e.file_name().to_string_lossy().into_owned();
+        if company.starts_with('.') {
+            continue;
+        }
+        let Some(written) = std::fs::read_to_string(e.path())
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let name = format!("{COMPANY_TREE}{company}");
+        let held = if db.tree_names().iter().any(|n| n == name.as_bytes()) {
+            db.open_tree(&name)?
+                .get(COMMIT_SEQ)?
+                .and_then(|v| read_u64(&v))
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        if held < written {
+            return Err(StoreError::Damaged {
+                path: path.display().to_string(),
+                detail: format!(
+                    "company {company} holds {held} commits, but {written} were committed and flushed (committed data is missing)"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 impl Store for SledStore {
     fn commit(&self, company: &CompanyId, batch: Batch) -> Result<CommitOutcome, StoreError> {
         let tree = self.tree(company)?;
-        let outcome = {
+        let (outcome, seq) = {
             // A poisoned lock only means another commit panicked; sled's state is whole
             // (a batch is applied entirely or not at all), so going on is safe.
             let _guard = self.commit_lock.lock().unwrap_or_else(|p| p.into_inner());
-            let (b, outcome) = Self::build(&tree, &batch)?;
+            let (mut b, outcome) = Self::build(&tree, &batch)?;
+            let seq = tree
+                .get(COMMIT_SEQ)?
+                .and_then(|v| read_u64(&v))
+                .unwrap_or(0)
+                + 1;
+            b.insert(COMMIT_SEQ, &seq.to_be_bytes());
             tree.apply_batch(b)?;
-            outcome
+            (outcome, seq)
         };
         self.db.flush()?;
+        // After the flush: the count on the side is never ahead of what sled holds durably.
+        // Not synced: a stale count only weakens the check, never trips it.
+        let file = commits_file(&self.path, company.as_str());
+        let tmp = file.with_file_name(format!(".{}.{seq}.tmp", company.as_str()));
+        let written = std::fs::create_dir_all(self.path.join(COMMITS_DIR))
+            .and_then(|()| std::fs::write(&tmp, seq.to_string()))
+            .and_then(|()| std::fs::rename(&tmp, &file));
+        if let Err(e) = written {
+            tracing::warn!(store = %self.path.display(), company = %company, error = %e, "cannot record the commit count (damage detection weakened)");
+        }
         Ok(outcome)
     }
 
@@ -524,6 +645,65 @@ impl Store for SledStore {
 
     fn provisions(&self, company: &CompanyId) -> Result<Vec<ProvisionState>, StoreError> {
         self.scan(company, PROV)
+    }
+
+    /// Every record decoded, then sled's own invariants: known key prefixes, each pending
+    /// index entry with its pending outbox entry, an audit log without gaps.
+    fn verify(&self) -> Result<super::VerifyReport, StoreError> {
+        let mut report = super::verify_records(self)?;
+        let prefixes: [&[u8]; 12] = [
+            CUST,
+            INV,
+            RCPT,
+            ALLOC,
+            CUR,
+            SEEN,
+            OBX,
+            OBX_PENDING,
+            DEAD,
+            AUD,
+            PROV,
+            META,
+        ];
+        for c in &report.companies {
+            let Some(tree) = self.existing_tree(&c.company)? else {
+                continue;
+            };
+            for kv in tree.iter() {
+                let (k, _) = kv?;
+                if !prefixes.iter().any(|p| k.starts_with(p)) {
+                    report.problems.push(format!(
+                        "company {}: key {} has no known prefix",
+                        c.company,
+                        printable(&k)
+                    ));
+                }
+            }
+            for kv in tree.scan_prefix(OBX_PENDING) {
+                let (pk, _) = kv?;
+                let mut k = OBX.to_vec();
+                k.extend_from_slice(&pk[OBX_PENDING.len()..]);
+                let pending = match tree.get(&k)? {
+                    Some(v) => decode::<OutboxEntry>(&k, &v)?.is_pending(),
+                    None => false,
+                };
+                if !pending {
+                    report.problems.push(format!(
+                        "company {}: pending index {} without a pending outbox entry",
+                        c.company,
+                        printable(&pk)
+                    ));
+                }
+            }
+            let last = tree.get(AUDIT_SEQ)?.and_then(|v| read_u64(&v)).unwrap_or(0);
+            if last != c.audit {
+                report.problems.push(format!(
+                    "company {}: audit log holds {} entries, its sequence says {last}",
+                    c.company, c.audit
+                ));
+            }
+        }
+        Ok(report)
     }
 }
 
@@ -790,5 +970,74 @@ mod tests {
         b.removed_invoices.push("F1".into());
         s.commit(&c, b).unwrap();
         assert!(s.invoice(&c, &"F1".into()).unwrap().is_none());
+    }
+
+    fn filled(dir: &Path) {
+        let s = SledStore::open(dir).unwrap();
+        let c = CompanyId::new("acme");
+        for k in 0..40 {
+            let mut b = Batch::default();
+            for i in 0..100 {
+                b.cursors
+                    .push((format!("s{k}-{i}"), Cursor("y".repeat(1000))));
+            }
+            b.audit.push(ev(k));
+            s.commit(&c, b).unwrap();
+        }
+        let report = s.verify().unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        assert_eq!(report.companies[0].cursors, 4000);
+        assert_eq!(report.companies[0].audit, 40);
+    }
+
+    /// A copy of `from` whose `db` file is cut to `keep` bytes.
+    fn truncated_copy(from: &Path, keep: u64) -> tempfile::TempDir {
+        let to = tempfile::tempdir().unwrap();
+        let mut stack = vec![(from.to_owned(), to.path().to_owned())];
+        while let Some((a, b)) = stack.pop() {
+            std::fs::create_dir_all(&b).unwrap();
+            for e in std::fs::read_dir(&a).unwrap() {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() {
+                    stack.push((e.path(), b.join(e.file_name())));
+                } else {
+                    std::fs::copy(e.path(), b.join(e.file_name())).unwrap();
+                }
+            }
+        }
+        let db = to.path().join("db");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&db)
+            .unwrap()
+            .set_len(keep)
+            .unwrap();
+        to
+    }
+
+    #[test]
+    fn a_truncated_store_is_refused_with_its_path_never_opened_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        filled(dir.path());
+        std::thread::sleep(std::time::Duration::from_millis(200)); // sled releases its lock
+        let len = std::fs::metadata(dir.path().join("db")).unwrap().len();
+        for keep in [0, 100, len / 4, len / 2, len * 3 / 4] {
+            let copy = truncated_copy(dir.path(), keep);
+            match SledStore::open(copy.path()) {
+                Err(e @ StoreError::Damaged { .. }) => {
+                    let text = e.to_string();
+                    assert!(text.contains(&copy.path().display().to_string()), "{text}");
+                    assert!(text.contains("restore"), "{text}");
+                }
+                Err(other) => panic!("cut at {keep}/{len}: {other}"),
+                Ok(s) => panic!(
+                    "cut at {keep}/{len}: opened, with {} cursors of 4000",
+                    s.cursors(&CompanyId::new("acme")).unwrap().len()
+                ),
+            }
+        }
+        // The intact store opens and verifies.
+        let s = SledStore::open(dir.path()).unwrap();
+        assert!(s.verify().unwrap().problems.is_empty());
     }
 }

@@ -196,10 +196,47 @@ fn missing_credential_file_names_file_key_and_line() {
     let (ok, text) = check(dir.path(), &[]);
     assert!(!ok, "{text}");
     assert!(
-        text.contains("alpha.toml: line 15, column 1: mail.password_file: cannot read secret file"),
+        text.contains("alpha.toml: line 15, column 1: mail.password_file: the file this key names does not exist"),
         "{text}"
     );
-    assert!(text.contains("secrets/smtp.pw"), "{text}");
+    // A *_file value naming nothing is never printed: it may be the secret itself.
+    assert!(!text.contains("secrets/smtp.pw"), "{text}");
+}
+
+#[test]
+fn a_secret_pasted_into_a_file_key_is_not_echoed() {
+    let bad = format!(
+        "{GOOD}\n[mail]\nhost = \"smtp.example.org\"\nusername = \"relance\"\npassword_file = \"inline/S3cr3t-Pasted-42\"\nfrom = \"compta@alpha.example\"\n"
+    );
+    let dir = config_dir(&[("alpha.toml", &bad)]);
+    let (ok, text) = check(dir.path(), &[]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("mail.password_file"), "{text}");
+    assert!(
+        !text.contains("S3cr3t"),
+        "the pasted secret is echoed: {text}"
+    );
+}
+
+#[test]
+fn three_wrong_types_in_one_file_are_all_reported() {
+    let bad = GOOD
+        .replace("poll_interval_secs = 60", "poll_interval_secs = \"often\"")
+        .replace("siren = \"732829320\"", "siren = 732829320")
+        .replace(
+            "path = \"inbox/alpha/bank\"",
+            "path = \"inbox/alpha/bank\"\nsettle_secs = \"soon\"",
+        );
+    let dir = config_dir(&[("alpha.toml", &bad)]);
+    let (ok, text) = check(dir.path(), &[]);
+    assert!(!ok, "{text}");
+    for key in ["siren", "poll_interval_secs", "sources[0].settle_secs"] {
+        assert!(
+            text.contains(&format!(": {key}: invalid type")),
+            "{key} not reported:\n{text}"
+        );
+    }
+    assert!(text.contains("3 errors in 1 file"), "{text}");
 }
 
 #[test]

@@ -303,8 +303,15 @@ pub fn check_consistent(store: &SledStore, seed: u64, snaps: &[Model], lo: u64, 
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
+    let mut entries: Vec<_> = std::fs::read_dir(from)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .collect();
+    // The commit counts first, sled's files after: a real crash image has counts no newer
+    // than the data they count (they are written after each flush), so a copy taken over
+    // time must not read them later than the data.
+    entries.sort_by_key(|e| e.file_name() != "relance-commits");
+    for entry in entries {
         let target = to.join(entry.file_name());
         if entry.file_type().unwrap().is_dir() {
             copy_dir(&entry.path(), &target);
