@@ -777,14 +777,33 @@ impl<R: CycleRunner> Daemon<R> {
         ]);
         info!(config = %self.config.dir.display(), "SIGHUP: reloading the configuration");
         let dir = self.config.dir.clone();
-        let loaded = tokio::task::spawn_blocking(move || config::load(&dir)).await;
+        let running = self.shared.state_dir.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            // Paths resolve under the running state directory: a new `state_dir` waits for
+            // the restart, as the log says, and nothing moves to it before.
+            let env = config::Env::from_process();
+            let asked = config::load_with(&dir, &env)
+                .ok()
+                .map(|c| c.global.state_dir);
+            let env = config::Env {
+                state_dir_override: Some(running),
+                ..env
+            };
+            config::load_with(&dir, &env).map(|c| (c, asked))
+        })
+        .await;
         let m = &self.shared.metrics;
         let status = match loaded {
-            Ok(Ok(new)) => {
+            Ok(Ok((new, asked_state_dir))) => {
                 let g_old = &self.config.global;
                 let g_new = &new.global;
+                if asked_state_dir.is_some_and(|a| a != g_old.state_dir) {
+                    warn!(
+                        running = %g_old.state_dir.display(),
+                        "state_dir changed: it takes effect at the next restart; until then every path stays under the running state directory"
+                    );
+                }
                 if g_old.listen != g_new.listen
-                    || g_old.state_dir != g_new.state_dir
                     || g_old.log_format != g_new.log_format
                     || g_old.log_level != g_new.log_level
                     || g_old.shard != g_new.shard

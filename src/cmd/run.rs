@@ -383,6 +383,8 @@ pub fn sync_once(
     date: Option<NaiveDate>,
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(config_dir)?;
+    // The same logs as the daemon's, on stderr (RUST_LOG overrides the configured level).
+    crate::daemon::init_logging(config.global.log_format, &config.global.log_level);
     let store = open_store(&config)?;
     let clock = match date {
         Some(d) => Clock::fixed_date(d),
@@ -412,8 +414,23 @@ pub fn sync_once(
                 println!(
                     "{}: {} documents, {} matches, {} actions, {} outbox entries, {} source errors{}",
                     company.id, docs, s.report.matches, s.report.actions, s.enqueued, errors,
-                    s.plan_error.map(|e| format!(", dunning not planned: {e}")).unwrap_or_default()
+                    s.plan_error.as_ref().map(|e| format!(", dunning not planned: {e}")).unwrap_or_default()
                 );
+                for r in &s.report.sources {
+                    for p in &r.problems {
+                        println!("  {} error: {p}", r.connector);
+                    }
+                    for (f, why) in &r.quarantined {
+                        println!(
+                            "  {} quarantined {f}: {}",
+                            r.connector,
+                            why.replace('\n', "; ")
+                        );
+                    }
+                    for (f, why) in &r.skipped {
+                        println!("  {} not read {f}: {why}", r.connector);
+                    }
+                }
             }
             Err(e) => {
                 failed = true;

@@ -324,6 +324,9 @@ pub struct Env {
     pub credentials_dir: Option<PathBuf>,
     /// `$STATE_DIRECTORY` (systemd `StateDirectory=`), the default state directory.
     pub state_directory: Option<PathBuf>,
+    /// The state directory to resolve paths under whatever the file says: the running one,
+    /// when the daemon reloads (a new `state_dir` takes effect at the next restart only).
+    pub state_dir_override: Option<PathBuf>,
 }
 
 impl Env {
@@ -336,6 +339,7 @@ impl Env {
                 .ok()
                 .and_then(|v| v.split(':').next().map(PathBuf::from))
                 .filter(|p| p.is_absolute()),
+            state_dir_override: None,
         }
     }
 }
@@ -348,6 +352,12 @@ pub fn load(dir: &Path) -> Result<Config, ConfigErrors> {
 
 /// [`load`] with an explicit environment.
 pub fn load_with(dir: &Path, env: &Env) -> Result<Config, ConfigErrors> {
+    // Every path is resolved once, from the absolute configuration directory: how the
+    // directory was named on the command line (`./dir`, a symlink) changes nothing.
+    let absolute = std::fs::canonicalize(dir)
+        .or_else(|_| std::path::absolute(dir))
+        .unwrap_or_else(|_| dir.to_owned());
+    let dir = absolute.as_path();
     let mut v = Validator {
         errors: Vec::new(),
         warnings: Vec::new(),
@@ -510,17 +520,23 @@ impl Validator<'_> {
         let state_dir = match &g.state_dir {
             Some(p) => {
                 self.check_no_dotdot(&file, KeyPath::keys(&["state_dir"]), p);
-                if p.is_absolute() {
+                let p = if p.is_absolute() {
                     p.clone()
                 } else {
                     dir.join(p)
-                }
+                };
+                p.components().filter(|c| *c != Component::CurDir).collect()
             }
             None => self
                 .env
                 .state_directory
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("/var/lib/relance")),
+        };
+        // A reload keeps the running state directory (see `Env::state_dir_override`).
+        let state_dir = match &self.env.state_dir_override {
+            Some(running) => running.clone(),
+            None => state_dir,
         };
         if state_dir.exists() && !state_dir.is_dir() {
             self.error(
@@ -990,6 +1006,7 @@ mod tests {
         let env = Env {
             credentials_dir: None,
             state_directory: Some(PathBuf::from("/var/lib/relance-test")),
+            state_dir_override: None,
         };
         let cfg = load_with(d, &env).unwrap();
         assert_eq!(cfg.global.state_dir, PathBuf::from("/var/lib/relance-test"));

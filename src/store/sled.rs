@@ -176,6 +176,12 @@ impl SledStore {
                     }
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
+                Err(e @ (::sled::Error::Corruption { .. } | ::sled::Error::ReportableBug(_))) => {
+                    return Err(StoreError::Damaged {
+                        path: path.display().to_string(),
+                        detail: format!("sled cannot read it ({e})"),
+                    })
+                }
                 Err(e) => return Err(e.into()),
             }
         };

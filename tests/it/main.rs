@@ -7,4 +7,5 @@ mod demo;
 mod kill_delivery;
 mod store_model;
 mod systemd;
+mod trust;
 mod tryton_e2e;
