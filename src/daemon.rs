@@ -409,6 +409,10 @@ impl<R: CycleRunner> Scheduler<R> {
             };
             let config = Arc::new(c.clone());
             let (stop, stop_rx) = watch::channel(false);
+            // Up from the moment it is scheduled (READY=1 follows), before its task first runs.
+            self.shared
+                .metrics
+                .set(metrics::COMPANY_UP, &[("company", c.id.as_str())], 1.0);
             let handle = tokio::spawn(supervise(
                 self.runner.clone(),
                 self.shared.clone(),
@@ -1071,6 +1075,49 @@ mod tests {
         s.apply(&[company("stuck", 1)]);
         tokio::time::sleep(Duration::from_secs(5)).await;
         assert_eq!(s.shutdown(Duration::from_secs(10)).await, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cycle_whose_pulls_all_failed_is_not_a_success() {
+        let dir = tempfile::tempdir().unwrap();
+        let sh = shared(dir.path());
+        let runner = |ctx: CycleContext| async move {
+            let failing = ctx.company.id.as_str() == "down";
+            Ok(CycleReport {
+                sources: vec![SourceReport {
+                    connector: "erp".into(),
+                    errors: u64::from(failing),
+                    problems: if failing {
+                        vec!["pull failed: connection refused".into()]
+                    } else {
+                        vec![]
+                    },
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+        };
+        let mut s = Scheduler::new(Arc::new(runner), sh.clone());
+        s.apply(&[company("down", 60), company("up", 60)]);
+        let m = sh.metrics.clone();
+        let ok = until(Duration::from_secs(600), || {
+            m.get(
+                metrics::CYCLES,
+                &[("company", "down"), ("outcome", "partial")],
+            ) >= Some(2.0)
+                && m.get(metrics::CYCLES, &[("company", "up"), ("outcome", "ok")]) >= Some(2.0)
+        })
+        .await;
+        assert!(ok, "{}", m.render());
+        assert_eq!(m.get(metrics::LAST_SUCCESS, &[("company", "down")]), None);
+        assert!(m.get(metrics::LAST_SUCCESS, &[("company", "up")]).is_some());
+        assert!(
+            m.get(
+                metrics::ERRORS,
+                &[("company", "down"), ("connector", "erp")]
+            ) >= Some(2.0)
+        );
+        assert_eq!(s.shutdown(Duration::from_secs(5)).await, 0);
     }
 
     #[test]

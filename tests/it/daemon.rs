@@ -58,12 +58,29 @@ impl Drop for Daemon {
 
 impl Daemon {
     fn start(dir: tempfile::TempDir, watchdog_usec: Option<u64>) -> Daemon {
+        Self::start_limited(dir, watchdog_usec, None)
+    }
+
+    /// Starts the daemon, with at most `nofile` open file descriptors when given.
+    fn start_limited(
+        dir: tempfile::TempDir,
+        watchdog_usec: Option<u64>,
+        nofile: Option<u32>,
+    ) -> Daemon {
         let sock_path = dir.path().join("notify.sock");
         let notify = UnixDatagram::bind(&sock_path).unwrap();
         notify
             .set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_relance"));
+        let mut cmd = match nofile {
+            Some(n) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}"))
+                    .arg(env!("CARGO_BIN_EXE_relance"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_relance")),
+        };
         cmd.arg("daemon")
             .arg("--config")
             .arg(dir.path())
@@ -341,4 +358,114 @@ fn an_invalid_configuration_at_start_exits_non_zero_with_the_errors() {
         d.log()
     );
     assert!(!d.notes.iter().any(|n| n == "READY=1"));
+}
+
+#[test]
+fn sighup_with_a_new_state_dir_keeps_every_path_under_the_running_one() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path());
+    let mut d = Daemon::start(dir, None);
+    assert!(d.wait_note("READY=1"), "no READY=1; log:\n{}", d.log());
+    std::fs::write(
+        d.dir().join("relance.toml"),
+        "version = 1\nstate_dir = \"state2\"\nlisten = \"127.0.0.1:0\"\nshutdown_timeout_secs = 20\n",
+    )
+    .unwrap();
+    d.signal("HUP");
+    assert!(d.wait_log("configuration reloaded"), "{}", d.log());
+    assert!(
+        d.log().contains("takes effect at the next restart"),
+        "{}",
+        d.log()
+    );
+    // Files dropped in the running inbox are imported into the running store.
+    let inbox = d.dir().join("state/inbox/alpha/invoices");
+    std::fs::write(
+        inbox.join("after-reload.xml"),
+        relance_connectors::formats::einvoice::write::cii(
+            &relance_connectors::formats::einvoice::write::sample(3),
+        ),
+    )
+    .unwrap();
+    assert!(
+        wait_until(|| inbox.join("done/after-reload.xml").exists()),
+        "the file in the running inbox was not imported:\n{}",
+        d.log()
+    );
+    assert!(
+        !d.dir().join("state2").exists(),
+        "the new state_dir was used before a restart"
+    );
+    assert!(
+        d.log().contains("unchanged=1"),
+        "the company was restarted: {}",
+        d.log()
+    );
+    d.signal("TERM");
+    assert!(d.wait_exit().is_some_and(|s| s.success()), "{}", d.log());
+}
+
+/// 1,100 idle connections to the health port of a daemon limited to 256 descriptors: it keeps
+/// importing files and `/healthz` answers again within seconds (idle connections are closed
+/// after the header timeout, extra ones refused at once).
+#[test]
+fn idle_connections_cannot_exhaust_the_daemons_descriptors() {
+    if Command::new("prlimit").arg("--version").output().is_err() {
+        relance_connectors::testkit::skip_peer("prlimit (util-linux) not found");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path());
+    let mut d = Daemon::start_limited(dir, None, Some(256));
+    assert!(d.wait_note("READY=1"), "no READY=1; log:\n{}", d.log());
+    let addr = d.addr();
+    let mut idle = Vec::new();
+    for _ in 0..1100 {
+        match TcpStream::connect(&addr) {
+            Ok(s) => idle.push(s),
+            Err(e) => panic!("connect {}: {e}", idle.len()),
+        }
+    }
+    let inbox = d.dir().join("state/inbox/alpha/invoices");
+    std::fs::write(
+        inbox.join("during-flood.xml"),
+        relance_connectors::formats::einvoice::write::cii(
+            &relance_connectors::formats::einvoice::write::sample(4),
+        ),
+    )
+    .unwrap();
+    let bound = Duration::from_secs(20);
+    let start = Instant::now();
+    let mut healthy = false;
+    while start.elapsed() < bound {
+        let ok = TcpStream::connect(&addr).ok().and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+            write!(s, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
+            let mut r = String::new();
+            s.read_to_string(&mut r).ok()?;
+            Some(r.contains("200 OK"))
+        });
+        if ok == Some(true) {
+            healthy = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        healthy,
+        "/healthz unreachable for {bound:?}; log:\n{}",
+        d.log()
+    );
+    assert!(
+        wait_until(|| inbox.join("done/during-flood.xml").exists()),
+        "the inbox was not imported during the flood; log:\n{}",
+        d.log()
+    );
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", d.child.id()))
+        .map(|r| r.count())
+        .unwrap_or(0);
+    assert!(fds < 200, "{fds} descriptors open");
+    drop(idle);
+    d.signal("TERM");
+    assert!(d.wait_exit().is_some_and(|s| s.success()), "{}", d.log());
 }

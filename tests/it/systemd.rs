@@ -120,6 +120,7 @@ fn units_keep_the_required_settings() {
             "Type=notify",
             "WatchdogSec=",
             "TimeoutStopSec=",
+            "LimitNOFILE=",
             "ExecReload=/bin/kill -HUP $MAINPID",
             "DynamicUser=yes",
             "StateDirectory=relance",
