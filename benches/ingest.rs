@@ -42,7 +42,7 @@ fn write_config(dir: &Path) {
         dir.join("companies.d/bench.toml"),
         "version = 1\nid = \"bench\"\nname = \"Atelier Lumière SAS\"\nsiren = \"812345676\"\n\
          currency = \"EUR\"\n\n[[sources]]\ntype = \"einvoice_inbox\"\nname = \"invoices\"\n\
-         path = \"inbox\"\n\n[writeback]\ntype = \"none\"\n",
+         path = \"inbox\"\nsettle_secs = 0\n\n[writeback]\ntype = \"none\"\n",
     )
     .unwrap();
 }

@@ -58,7 +58,7 @@ impl CycleRunner for Pipeline {
 pub fn build_context(ctx: &CycleContext) -> BuildContext {
     BuildContext {
         state_dir: ctx.state_dir.clone(),
-        store: ctx.store.clone(),
+        store: Some(ctx.store.clone()),
         http: ctx.http.clone(),
     }
 }

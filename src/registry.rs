@@ -44,8 +44,9 @@ pub fn company_dir(state_dir: &Path, company: &CompanyId) -> PathBuf {
 pub struct BuildContext {
     /// The state directory (folders, sent-logs).
     pub state_dir: PathBuf,
-    /// The store (folder sources read the import log through it).
-    pub store: SharedStore,
+    /// The store (folder sources read the import log through it); `None` for a command that
+    /// only checks connectors while a daemon holds the store.
+    pub store: Option<SharedStore>,
     /// The shared HTTP client layer.
     pub http: Arc<HttpLayer>,
 }
@@ -151,20 +152,28 @@ pub fn folders(company: &CompanyConfig) -> Vec<PathBuf> {
 /// The import log a folder source reads: the store, for one company.
 #[derive(Debug)]
 struct StoreLedger {
-    store: SharedStore,
+    store: Option<SharedStore>,
     company: CompanyId,
+}
+
+impl StoreLedger {
+    fn store(&self) -> Result<&SharedStore, ConnectorError> {
+        self.store.as_ref().ok_or_else(|| {
+            ConnectorError::Config("no store is open in this command: nothing is imported".into())
+        })
+    }
 }
 
 impl ImportLedger for StoreLedger {
     fn seen(&self, hash: &str) -> Result<bool, ConnectorError> {
-        self.store
+        self.store()?
             .seen_file(&self.company, hash)
             .map(|f| f.is_some())
             .map_err(|e| ConnectorError::transient(e.to_string()))
     }
 
     fn invoice(&self, id: &InvoiceId) -> Result<Option<Invoice>, ConnectorError> {
-        self.store
+        self.store()?
             .invoice(&self.company, id)
             .map(|r| r.map(|r| r.invoice))
             .map_err(|e| ConnectorError::transient(e.to_string()))
@@ -440,5 +449,22 @@ pub fn writeback_source(w: &WritebackConfig) -> Option<&str> {
     match w {
         WritebackConfig::None => None,
         WritebackConfig::Tryton(t) => Some(&t.source),
+    }
+}
+
+/// Reads a `type`-tagged table (`sources[i]` or `writeback`) again as its variant's own struct,
+/// for the exact key of a schema error inside it (see `config::load`).
+pub fn reread_variant(
+    table: &str,
+    tag: &str,
+    text: &str,
+) -> Option<crate::config::load::DeError> {
+    use crate::config::load::deserialize_str;
+    use crate::config::schema::{TrytonSource, TrytonWriteback};
+    match (table, tag) {
+        ("sources", "einvoice_inbox" | "bank_dir") => deserialize_str::<DirSource>(text).err(),
+        ("sources", "tryton") => deserialize_str::<TrytonSource>(text).err(),
+        ("writeback", "tryton") => deserialize_str::<TrytonWriteback>(text).err(),
+        _ => None,
     }
 }

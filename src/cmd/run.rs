@@ -10,7 +10,6 @@ use crate::registry::{self, Connectors};
 use crate::store::{AuditEvent, Batch, OutboxEntry, SharedStore, Store};
 use anyhow::{bail, Context as _};
 use chrono::NaiveDate;
-use relance_connectors::contract::IdempotencyKey;
 use relance_connectors::formats::fec;
 use relance_core::aging::{AgedBalance, AgingItem};
 use relance_core::{InvoiceKind, Money};
@@ -671,14 +670,17 @@ pub fn check(config_dir: &Path, only: Option<&str>) -> anyhow::Result<ExitCode> 
     let mut ok = true;
     // The store is not opened (a running daemon holds it): folder sources check their
     // folders, and their import log is never read by a check.
-    let store: SharedStore = Arc::new(NoStore);
     for company in config
         .companies
         .iter()
         .filter(|c| only.is_none_or(|o| c.id.as_str() == o))
     {
-        let ctx = context(&config, company, store.clone(), Clock::System, &http);
-        let conns = connectors(&ctx);
+        let cx = registry::BuildContext {
+            state_dir: config.global.state_dir.clone(),
+            store: None,
+            http: http.clone(),
+        };
+        let conns = Connectors::build(Arc::new(company.clone()), cx);
         for slot in &conns.sources {
             let res: Result<(), String> = match &slot.source {
                 Ok(src) => rt.block_on(src.check()).map_err(|e| e.to_string()),
@@ -707,138 +709,4 @@ pub fn check(config_dir: &Path, only: Option<&str>) -> anyhow::Result<ExitCode> 
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// A store that holds nothing, for commands that build connectors without opening the store.
-#[derive(Debug)]
-struct NoStore;
-
-impl crate::store::Store for NoStore {
-    fn commit(
-        &self,
-        _: &relance_core::CompanyId,
-        _: Batch,
-    ) -> Result<crate::store::CommitOutcome, crate::store::StoreError> {
-        Err(crate::store::StoreError::Task(
-            "no store is open in this command".to_owned(),
-        ))
-    }
-    fn flush(&self) -> Result<(), crate::store::StoreError> {
-        Ok(())
-    }
-    fn companies(&self) -> Result<Vec<relance_core::CompanyId>, crate::store::StoreError> {
-        Ok(Vec::new())
-    }
-    fn customer(
-        &self,
-        _: &relance_core::CompanyId,
-        _: &relance_core::CustomerId,
-    ) -> Result<Option<crate::store::CustomerRecord>, crate::store::StoreError> {
-        Ok(None)
-    }
-    fn customers(
-        &self,
-        _: &relance_core::CompanyId,
-    ) -> Result<Vec<crate::store::CustomerRecord>, crate::store::StoreError> {
-        Ok(Vec::new())
-    }
-    fn invoice(
-        &self,
-        _: &relance_core::CompanyId,
-        _: &relance_core::InvoiceId,
-    ) -> Result<Option<crate::store::InvoiceRecord>, crate::store::StoreError> {
-        Ok(None)
-    }
-    fn invoices(
-        &self,
-        _: &relance_core::CompanyId,
-    ) -> Result<Vec<crate::store::InvoiceRecord>, crate::store::StoreError> {
-        Ok(Vec::new())
-    }
-    fn receipt(
-        &self,
-        _: &relance_core::CompanyId,
-        _: &str,
-    ) -> Result<Option<crate::store::ReceiptRecord>, crate::store::StoreError> {
-        Ok(None)
-    }
-    fn receipts(
-        &self,
-        _: &relance_core::CompanyId,
-    ) -> Result<Vec<crate::store::ReceiptRecord>, crate::store::StoreError> {
-        Ok(Vec::new())
-    }
-    fn allocations(
-        &self,
-        _: &relance_core::CompanyId,
-    ) -> Result<Vec<crate::store::AllocationRecord>, crate::store::StoreError> {
-        Ok(Vec::new())
-    }
-    fn cursor(
-        &self,
-        _: &relance_core::CompanyId,
-        _: &str,
-    ) -> Result<Option<relance_connectors::contract::Cursor>, crate::store::StoreError> {
-        Ok(None)
-    }
-    fn cursors(
-        &self,
-        _: &relance_core::CompanyId,
-    ) -> Result<Vec<(String, relance_connectors::contract::Cursor)>, crate::store::StoreError> {
-        Ok(Vec::new())
-    }
-    fn seen_file(
-        &self,
-        _: &relance_core::CompanyId,
-        _: &str,
-    ) -> Result<Option<crate::store::SeenFile>, crate::store::StoreError> {
-        Ok(None)
-    }
-    fn outbox_entry(
-        &self,
-        _: &relance_core::CompanyId,
-        _: &IdempotencyKey,
-    ) -> Result<Option<OutboxEntry>, crate::store::StoreError> {
-        Ok(None)
-    }
-    fn outbox(
-        &self,
-        _: &relance_core::CompanyId,
-    ) -> Result<Vec<OutboxEntry>, crate::store::StoreError> {
-        Ok(Vec::new())
-    }
-    fn outbox_pending(
-        &self,
-        _: &relance_core::CompanyId,
-        _: &str,
-    ) -> Result<Vec<OutboxEntry>, crate::store::StoreError> {
-        Ok(Vec::new())
-    }
-    fn dead_letters(
-        &self,
-        _: &relance_core::CompanyId,
-    ) -> Result<Vec<crate::store::DeadLetter>, crate::store::StoreError> {
-        Ok(Vec::new())
-    }
-    fn audit(
-        &self,
-        _: &relance_core::CompanyId,
-        _: u64,
-        _: usize,
-    ) -> Result<Vec<crate::store::AuditEntry>, crate::store::StoreError> {
-        Ok(Vec::new())
-    }
-    fn provision(
-        &self,
-        _: &relance_core::CompanyId,
-        _: NaiveDate,
-    ) -> Result<Option<crate::store::ProvisionState>, crate::store::StoreError> {
-        Ok(None)
-    }
-    fn provisions(
-        &self,
-        _: &relance_core::CompanyId,
-    ) -> Result<Vec<crate::store::ProvisionState>, crate::store::StoreError> {
-        Ok(Vec::new())
-    }
 }

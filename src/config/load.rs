@@ -7,7 +7,6 @@
 //! never quote a TOML source line, and string values in serde's type errors are elided: a
 //! secret pasted into the wrong key is not echoed back.
 
-use super::schema::{DirSource, TrytonSource, TrytonWriteback};
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::ops::Range;
@@ -337,19 +336,11 @@ impl SourceFile {
             doc.insert(k, v.clone());
         }
         let text = doc.to_string();
-        let kind = prefix.0.first().cloned();
-        let result = match (kind, tag.as_str()) {
-            (Some(Seg::Key(k)), "einvoice_inbox" | "bank_dir") if k == "sources" => {
-                deserialize_str::<DirSource>(&text).err()
-            }
-            (Some(Seg::Key(k)), "tryton") if k == "sources" => {
-                deserialize_str::<TrytonSource>(&text).err()
-            }
-            (Some(Seg::Key(k)), "tryton") if k == "writeback" => {
-                deserialize_str::<TrytonWriteback>(&text).err()
-            }
-            _ => None,
+        let table = match prefix.0.first() {
+            Some(Seg::Key(k)) => k.clone(),
+            _ => return,
         };
+        let result = crate::registry::reread_variant(&table, &tag, &text);
         if let Some((inner, _, message)) = result {
             let mut key = prefix;
             key.0.extend(inner.0);
@@ -406,9 +397,11 @@ enum Node<'a> {
     Table(&'a toml_edit::Table),
 }
 
-type DeError = (KeyPath, Option<Range<usize>>, String);
+/// A deserialization error: key path, byte span, message.
+pub type DeError = (KeyPath, Option<Range<usize>>, String);
 
-fn deserialize_str<T: DeserializeOwned>(text: &str) -> Result<T, DeError> {
+/// Deserializes TOML text, the error placed at its key path.
+pub fn deserialize_str<T: DeserializeOwned>(text: &str) -> Result<T, DeError> {
     let de = toml::Deserializer::new(text);
     serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
         let mut key = convert_path(e.path());
