@@ -454,11 +454,7 @@ pub fn writeback_source(w: &WritebackConfig) -> Option<&str> {
 
 /// Reads a `type`-tagged table (`sources[i]` or `writeback`) again as its variant's own struct,
 /// for the exact key of a schema error inside it (see `config::load`).
-pub fn reread_variant(
-    table: &str,
-    tag: &str,
-    text: &str,
-) -> Option<crate::config::load::DeError> {
+pub fn reread_variant(table: &str, tag: &str, text: &str) -> Option<crate::config::load::DeError> {
     use crate::config::load::deserialize_str;
     use crate::config::schema::{TrytonSource, TrytonWriteback};
     match (table, tag) {

@@ -108,6 +108,15 @@ pub struct FolderSource {
     pass_invoices: HashMap<InvoiceId, (Invoice, String)>,
     /// Entries already reported as skipped (reported once per source).
     reported: HashSet<String>,
+    /// The next batch, read and parsed on the blocking pool while the pipeline commits the
+    /// page before it.
+    prefetch: Option<Prefetch>,
+}
+
+/// A batch being read ahead.
+struct Prefetch {
+    files: Vec<(PathBuf, Sig)>,
+    reads: tokio::task::JoinHandle<Vec<FileRead>>,
 }
 
 impl std::fmt::Debug for FolderSource {
@@ -183,6 +192,7 @@ impl FolderSource {
             pass_hashes: HashSet::new(),
             pass_invoices: HashMap::new(),
             reported: HashSet::new(),
+            prefetch: None,
         }
     }
 
@@ -192,6 +202,8 @@ impl FolderSource {
     }
 
     fn reset_pass(&mut self) {
+        // A batch read ahead for an abandoned pass is dropped (read again in the next one).
+        self.prefetch = None;
         self.queue.clear();
         self.pending.clear();
         self.pass_hashes.clear();
@@ -746,7 +758,11 @@ impl Source for FolderSource {
             // A page not acknowledged was not committed: start over from the folder.
             self.start_pass(&mut skipped).await?;
         }
-        let files = self.next_batch();
+        let (kind, max, workers) = (self.kind, self.opts.max_file_bytes, self.opts.workers);
+        let (files, reads) = match self.prefetch.take() {
+            Some(p) => (p.files, Some(p.reads)),
+            None => (self.next_batch(), None),
+        };
         if files.is_empty() {
             self.reset_pass();
             return Ok(Page {
@@ -754,19 +770,37 @@ impl Source for FolderSource {
                 ..Page::default()
             });
         }
-        let (kind, max, workers) = (self.kind, self.opts.max_file_bytes, self.opts.workers);
+        let reads = match reads {
+            Some(handle) => handle
+                .await
+                .map_err(|e| ConnectorError::transient(format!("folder parse task: {e}")))?,
+            None => {
+                let f = files.clone();
+                tokio::task::spawn_blocking(move || read_batch(&f, kind, max, workers))
+                    .await
+                    .map_err(|e| ConnectorError::transient(format!("folder parse task: {e}")))?
+            }
+        };
+        // Read the next batch while this page is committed.
+        let next = self.next_batch();
+        if !next.is_empty() {
+            let f = next.clone();
+            self.prefetch = Some(Prefetch {
+                files: next,
+                reads: tokio::task::spawn_blocking(move || read_batch(&f, kind, max, workers)),
+            });
+        }
         let mut decide = Decide {
             ledger: self.ledger.clone(),
             pass_hashes: std::mem::take(&mut self.pass_hashes),
             pass_invoices: std::mem::take(&mut self.pass_invoices),
         };
         let (decide, decided) = tokio::task::spawn_blocking(move || {
-            let reads = read_batch(&files, kind, max, workers);
             let d = decide.run(&files, reads);
             (decide, d)
         })
         .await
-        .map_err(|e| ConnectorError::transient(format!("folder parse task: {e}")))?;
+        .map_err(|e| ConnectorError::transient(format!("folder decide task: {e}")))?;
         self.pass_hashes = decide.pass_hashes;
         self.pass_invoices = decide.pass_invoices;
         let now = tokio::time::Instant::now();
@@ -781,7 +815,7 @@ impl Source for FolderSource {
         }
         let mut page = decided.page;
         page.skipped.splice(0..0, skipped);
-        page.has_more = !self.queue.is_empty();
+        page.has_more = !self.queue.is_empty() || self.prefetch.is_some();
         self.awaiting_ack = !page.acks.is_empty();
         if !page.has_more {
             self.in_pass = false;
