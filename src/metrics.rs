@@ -38,7 +38,8 @@ pub const READY: &str = "relance_ready";
 pub const COMPANIES: &str = "relance_companies";
 /// 1 while a company's task runs, 0 while it waits to be restarted after a failure.
 pub const COMPANY_UP: &str = "relance_company_up";
-/// Cycles run, by company and outcome (`ok`, `error`, `panic`).
+/// Cycles run, by company and outcome (`ok`; `partial`: done, but a source had errors;
+/// `error`; `panic`).
 pub const CYCLES: &str = "relance_cycles_total";
 /// Source pulls, by company and connector (source name).
 pub const PULLS: &str = "relance_pulls_total";

@@ -12,7 +12,7 @@ use crate::daemon::{CycleContext, CycleReport, CycleRunner, SourceReport};
 use crate::ledger::{self, Ledger, AUDIT_DUNNING_ACTION};
 use crate::outbox::{self, RetryPolicy};
 use crate::registry::{BuildContext, Connectors};
-use crate::store::{AuditEvent, Batch, OutboxEntry, SeenFile, SharedStore, Store};
+use crate::store::{AuditEvent, Batch, OutboxEntry, SharedStore, Store};
 use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use relance_connectors::contract::{DynSource, IdempotencyKey, Page, Record, WriteCommand};
@@ -468,14 +468,4 @@ pub async fn deliver_all(
         }
     }
     Ok(out)
-}
-
-/// Marks `files` as imported (used by the folder sources).
-pub fn seen(hash: &str, name: &str, source: &str, now: DateTime<Utc>) -> SeenFile {
-    SeenFile {
-        hash: hash.to_owned(),
-        name: name.to_owned(),
-        source: source.to_owned(),
-        seen_at: now,
-    }
 }

@@ -33,7 +33,11 @@ impl ImportLedger for Ledger {
 struct Folder {
     dir: tempfile::TempDir,
     ledger: Arc<Ledger>,
-    files: usize,
+    kind: FolderKind,
+    /// Records a full pull must give at least.
+    records: usize,
+    /// Records a page may hold at most.
+    max_page: usize,
 }
 
 const BATCH: usize = 5;
@@ -48,7 +52,7 @@ impl SourceHarness for Folder {
         };
         Ok(FolderSource::new(
             self.dir.path(),
-            FolderKind::Einvoices,
+            self.kind,
             opts,
             self.ledger.clone(),
         ))
@@ -60,10 +64,10 @@ impl SourceHarness for Folder {
         Vec::new()
     }
     fn max_page(&self) -> usize {
-        2 * BATCH // a customer and an invoice per file
+        self.max_page
     }
     fn min_records(&self) -> usize {
-        2 * self.files
+        self.records
     }
     fn commit(&self, page: &Page) {
         for f in &page.imported {
@@ -98,7 +102,9 @@ async fn folder_source_passes_the_compliance_suite() {
     let h = Folder {
         dir,
         ledger: Arc::default(),
-        files,
+        kind: FolderKind::Einvoices,
+        records: 2 * files,
+        max_page: 2 * BATCH, // a customer and an invoice per file
     };
     let report = compliance::source_suite(&h)
         .await
@@ -111,6 +117,37 @@ async fn folder_source_passes_the_compliance_suite() {
         files,
         "every file moved once acknowledged"
     );
+}
+
+#[tokio::test]
+async fn bank_folder_source_passes_the_compliance_suite() {
+    // Statements of different accounts and days (an intraday report of the same day would
+    // repeat entries of the statement: the same keys, deduplicated by the store).
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bank");
+    let names = [
+        "camt053_v08_batch.xml",
+        "mt940_fr_de.sta",
+        "cfonb120_fr.txt",
+        "ofx211_xml.ofx",
+    ];
+    for n in names {
+        std::fs::copy(fixtures.join(n), dir.path().join(n)).unwrap();
+    }
+    let h = Folder {
+        dir,
+        ledger: Arc::default(),
+        kind: FolderKind::Bank,
+        records: 6,
+        max_page: 10_000,
+    };
+    let report = compliance::source_suite(&h)
+        .await
+        .unwrap_or_else(|e| panic!("bank folder compliance: {e}"));
+    eprintln!("bank folder compliance:\n{report}");
+    let moved = std::fs::read_dir(h.dir.path().join("done")).map_or(0, |d| d.count())
+        + std::fs::read_dir(h.dir.path().join("quarantine")).map_or(0, |d| d.count());
+    assert!(moved >= names.len(), "every file moved once acknowledged");
 }
 
 struct Local {

@@ -28,17 +28,7 @@ fn password_file(pw: &str) -> tempfile::NamedTempFile {
 }
 
 fn record_ids(records: &[Record]) -> Vec<String> {
-    records
-        .iter()
-        .map(|r| match r {
-            Record::Customer(c) => format!("customer:{}", c.id),
-            Record::Invoice(i) => format!("invoice:{}", i.id),
-            Record::Receipt(r) => format!("receipt:{}", r.id),
-            Record::BankEntry { key, .. } => format!("bank-entry:{key}"),
-            Record::InvoiceRemoved { id } => format!("removed:{id}"),
-            Record::Quarantined { file, .. } => format!("quarantined:{file}"),
-        })
-        .collect()
+    compliance::ids_of(records)
 }
 
 /// Drains every page from `from`; returns the records and the final cursor.

@@ -743,7 +743,12 @@ impl Source for FolderSource {
     async fn check(&self) -> Result<(), ConnectorError> {
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || {
-            check_layout(&dir)?;
+            if !dir.exists() {
+                return Ok(()); // made at the first pass
+            }
+            for sub in [DONE, QUARANTINE] {
+                sub_dir(&dir, sub, false)?;
+            }
             std::fs::read_dir(&dir)
                 .map(|_| ())
                 .map_err(|e| io_config(format!("cannot list {}: {e}", dir.display())))

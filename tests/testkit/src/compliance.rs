@@ -158,7 +158,8 @@ impl tracing::Subscriber for Capture {
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
-fn ids_of(records: &[Record]) -> Vec<String> {
+/// A printable id of each record (`invoice:<id>`, `receipt:<id>`...), to compare pulls.
+pub fn ids_of(records: &[Record]) -> Vec<String> {
     records
         .iter()
         .map(|r| match r {
