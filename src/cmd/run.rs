@@ -248,9 +248,12 @@ fn print_summary(
     println!("Imported");
     for r in &s.report.sources {
         println!(
-            "  {:<10} {} files read, {} records, {} errors",
-            r.connector, r.pulls, r.documents, r.errors
+            "  {:<10} {} files imported, {} records, {} errors",
+            r.connector, r.files, r.documents, r.errors
         );
+        for p in &r.problems {
+            println!("  {:<10} error: {p}", r.connector);
+        }
     }
     println!(
         "  in the store: {} customers, {} invoices and credit notes, {} bank entries",
