@@ -22,6 +22,7 @@ pub mod secrets;
 use self::load::{KeyPath, Location, SourceFile};
 use self::schema::{
     CompanyFile, GlobalFile, LogFormat, MailConfig, ReconcilePolicy, SecretRef, Security,
+    StoreConfig,
     SmtpConfig, SourceConfig, WritebackConfig, VERSION,
 };
 use relance_core::siren::{Siren, SirenError};
@@ -65,6 +66,31 @@ pub struct Global {
     pub shard: Option<String>,
     /// How long SIGTERM waits for in-flight work.
     pub shutdown_timeout: Duration,
+    /// The store backend (secrets resolved to files, read when the store is opened).
+    pub store: StoreSettings,
+}
+
+/// The store backend, validated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum StoreSettings {
+    /// The embedded sled store in `<state_dir>/store`.
+    #[default]
+    Sled,
+    /// A PostgreSQL database shared by several instances.
+    Postgres {
+        /// File holding the connection URL.
+        url_file: PathBuf,
+        /// File holding the password, if apart from the URL.
+        password_file: Option<PathBuf>,
+        /// Connections in the pool.
+        pool_size: usize,
+        /// Lease time.
+        lease: Duration,
+        /// Renewal interval.
+        renew: Duration,
+        /// This instance's name.
+        instance: Option<String>,
+    },
 }
 
 /// One company, validated: paths are absolute, secret references resolved to files.
@@ -586,6 +612,7 @@ impl Validator<'_> {
                     .to_owned(),
             );
         }
+        let store = self.store(dir, &file, &g.store);
         (self.errors.len() == before).then(|| Global {
             state_dir,
             listen: g.listen,
@@ -593,7 +620,50 @@ impl Validator<'_> {
             log_level: g.log_level,
             shard: g.shard,
             shutdown_timeout: Duration::from_secs(g.shutdown_timeout_secs),
+            store,
         })
+    }
+
+    fn store(&mut self, dir: &Path, file: &SourceFile, s: &StoreConfig) -> StoreSettings {
+        let StoreConfig::Postgres(p) = s else {
+            return StoreSettings::Sled;
+        };
+        let k = |key: &str| KeyPath::keys(&["store", key]);
+        let url_file = self.secret(dir, file, k("url_file"), &p.url_file);
+        let password_file = match &p.password_file {
+            Some(r) => self.secret(dir, file, k("password_file"), r),
+            None => None,
+        };
+        if p.pool_size == 0 {
+            self.error(file, k("pool_size"), ErrorKind::Zero);
+        }
+        if p.lease_secs == 0 {
+            self.error(file, k("lease_secs"), ErrorKind::Zero);
+        }
+        let renew = p.renew_secs.unwrap_or((p.lease_secs / 3).max(1));
+        if renew == 0 || renew >= p.lease_secs.max(1) {
+            self.error(
+                file,
+                k("renew_secs"),
+                ErrorKind::Policy(format!(
+                    "{renew} s is not below lease_secs ({} s): leases would run out between renewals",
+                    p.lease_secs
+                )),
+            );
+        }
+        if let Some(i) = &p.instance {
+            if !valid_identifier(i) {
+                self.error(file, k("instance"), ErrorKind::BadIdentifier { value: i.clone() });
+            }
+        }
+        StoreSettings::Postgres {
+            url_file: url_file.unwrap_or_default(),
+            password_file,
+            pool_size: p.pool_size,
+            lease: Duration::from_secs(p.lease_secs),
+            renew: Duration::from_secs(renew),
+            instance: p.instance.clone(),
+        }
     }
 
     fn companies(&mut self, dir: &Path, state_dir: &Path) -> Vec<CompanyConfig> {

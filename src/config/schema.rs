@@ -47,6 +47,56 @@ pub struct GlobalFile {
     /// cancelled. Keep it below the unit's `TimeoutStopSec=` (90 s). Default 60.
     #[serde(default = "default_shutdown_timeout")]
     pub shutdown_timeout_secs: u64,
+    /// The store: `{ type = "sled" }` (the default, embedded, in the state directory) or
+    /// `{ type = "postgres", url_file = "…" }` (shared by several instances).
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+/// Which store the daemon uses (`store = { type = … }`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StoreConfig {
+    /// The embedded sled store in `<state_dir>/store`: one process per machine.
+    #[default]
+    Sled,
+    /// A PostgreSQL database shared by every instance of this configuration.
+    Postgres(PostgresStoreConfig),
+}
+
+/// `store = { type = "postgres", … }`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresStoreConfig {
+    /// Where the connection URL is (`postgres://user@host:5432/relance`; it may hold the
+    /// password): a path or `cred:<name>` (see [`SecretRef`]).
+    pub url_file: SecretRef,
+    /// Where the password is, when the URL has none: a path or `cred:<name>`.
+    #[serde(default)]
+    pub password_file: Option<SecretRef>,
+    /// Connections in this instance's pool. Default 8.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: usize,
+    /// Lease time in seconds: a dead instance's companies are taken over after at most this
+    /// plus one renewal interval. Default 30.
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: u64,
+    /// Seconds between two renewals (and claims of free companies). Default a third of
+    /// `lease_secs` (at least 1); must be below `lease_secs`.
+    #[serde(default)]
+    pub renew_secs: Option<u64>,
+    /// This instance's name, unique among the instances sharing the database. Default
+    /// `<hostname>-<pid>`.
+    #[serde(default)]
+    pub instance: Option<String>,
+}
+
+fn default_pool_size() -> usize {
+    8
+}
+
+fn default_lease_secs() -> u64 {
+    30
 }
 
 /// The default listen address: `127.0.0.1:9187`.

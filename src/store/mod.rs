@@ -15,8 +15,15 @@
 //!
 //! Records are stored as versioned JSON envelopes (`{"v":2,"body":…}`, invariant 7); a store
 //! written by an older schema is migrated when opened ([`schema`]), one written by a newer one
-//! is refused, never misread. The only implementation is [`sled::SledStore`] (sled 0.34),
-//! behind the [`Store`] trait so it can be replaced.
+//! is refused, never misread. Two backends implement the [`Store`] trait: [`sled::SledStore`]
+//! (sled 0.34, embedded, the default: one process per store directory) and
+//! [`postgres::PgStore`] (PostgreSQL, for several instances on several machines, each
+//! company leased by one instance at a time: see [`lease`]).
+//!
+//! Beyond the company records, the store holds what instances share: leases (who runs which
+//! company, with the fencing token every write carries), an inbox of decisions per company
+//! (recorded by any instance, applied by the company's lease owner), and documents that belong
+//! to no company (operator sessions, users).
 //!
 //! ```ignore
 //! let store = SledStore::open(Path::new("/var/lib/relance/store"))?;
@@ -26,6 +33,8 @@
 //! store.commit(&CompanyId::new("acme"), batch)?; // atomic and flushed
 //! ```
 
+pub mod lease;
+pub mod postgres;
 pub mod schema;
 pub mod sled;
 
@@ -36,22 +45,85 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use self::lease::{FencedStore, LeaseGrant};
+pub use self::postgres::PgStore;
 pub use self::sled::SledStore;
 
 /// The store as the daemon, the pipeline and the commands hold it: any backend behind the
 /// [`Store`] trait, shared between tasks. Cheap to clone.
 pub type SharedStore = std::sync::Arc<dyn Store>;
 
+/// Which backend a configuration asks for (`store = { type = … }` in `relance.toml`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded sled store in `<state_dir>/store` (the default).
+    #[default]
+    Sled,
+    /// A PostgreSQL database shared by every instance.
+    Postgres(postgres::PgConfig),
+}
+
+impl Backend {
+    /// The backend of a validated configuration, its secrets read now (the URL file, the
+    /// password file). Errors name the file, never its content.
+    pub fn from_settings(s: &crate::config::StoreSettings) -> Result<Self, StoreError> {
+        use crate::config::secrets;
+        match s {
+            crate::config::StoreSettings::Sled => Ok(Backend::Sled),
+            crate::config::StoreSettings::Postgres {
+                url_file,
+                password_file,
+                pool_size,
+                ..
+            } => {
+                let url = secrets::read(url_file)
+                    .map_err(|e| StoreError::Postgres(format!("store url_file: {e}")))?;
+                let password = match password_file {
+                    Some(p) => Some(
+                        secrets::read(p)
+                            .map_err(|e| StoreError::Postgres(format!("store password_file: {e}")))?,
+                    ),
+                    None => None,
+                };
+                let mut cfg =
+                    postgres::PgConfig::new(url.expose(), password.as_ref().map(|p| p.expose()))?;
+                cfg.pool_size = *pool_size;
+                Ok(Backend::Postgres(cfg))
+            }
+        }
+    }
+
+    /// `sled` or `postgres user@host:port/db`, for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Backend::Sled => "sled".to_owned(),
+            Backend::Postgres(c) => format!("postgres {}", c.describe()),
+        }
+    }
+}
+
 /// Opens the store of a state directory (`<state_dir>/store`, the embedded sled backend),
-/// creating the directory when missing. The one place that chooses a backend.
+/// creating the directory when missing.
 pub fn open_shared(state_dir: &std::path::Path) -> Result<SharedStore, StoreError> {
-    std::fs::create_dir_all(state_dir).map_err(|e| StoreError::Io {
-        path: state_dir.display().to_string(),
-        message: e.to_string(),
-    })?;
-    Ok(std::sync::Arc::new(SledStore::open(
-        &state_dir.join("store"),
-    )?))
+    open_backend(&Backend::Sled, state_dir)
+}
+
+/// Opens the store a configuration names: sled under `state_dir`, or PostgreSQL (migrated to
+/// this build's schema first). The one place that chooses a backend.
+pub fn open_backend(
+    backend: &Backend,
+    state_dir: &std::path::Path,
+) -> Result<SharedStore, StoreError> {
+    match backend {
+        Backend::Sled => {
+            std::fs::create_dir_all(state_dir).map_err(|e| StoreError::Io {
+                path: state_dir.display().to_string(),
+                message: e.to_string(),
+            })?;
+            Ok(std::sync::Arc::new(SledStore::open(&state_dir.join("store"))?))
+        }
+        Backend::Postgres(cfg) => Ok(std::sync::Arc::new(PgStore::open(cfg)?)),
+    }
 }
 
 /// What can go wrong reading or writing the store.
@@ -68,6 +140,18 @@ pub enum StoreError {
         path: String,
         /// What was found.
         detail: String,
+    },
+    /// PostgreSQL failed or cannot be reached (the message never holds the password).
+    #[error("PostgreSQL store: {0}")]
+    Postgres(String),
+    /// A write or delivery under a lease this instance no longer holds: another instance
+    /// runs the company now (or nobody does and the lease has run out). Nothing was written.
+    #[error("company {company}: lease token {token} is no longer valid; write refused (fenced)")]
+    Fenced {
+        /// The company.
+        company: String,
+        /// The token the write carried.
+        token: u64,
     },
     /// Another process (or a store not yet released in this one) holds the directory lock.
     #[error("store at {path} is locked by another process (is another relance running?)")]
@@ -124,6 +208,9 @@ pub enum StoreError {
     /// The blocking task running a store operation panicked or was cancelled.
     #[error("store task failed: {0}")]
     Task(String),
+    /// The target of `relance store migrate` already holds data.
+    #[error("the target store already holds data for {0} (use --overwrite to replace it)")]
+    TargetNotEmpty(String),
     /// The store's directory cannot be created or read.
     #[error("store directory {path}: {message}")]
     Io {
@@ -384,6 +471,51 @@ pub struct Batch {
     pub audit: Vec<AuditEvent>,
     /// Provision states to upsert by closing date.
     pub provisions: Vec<ProvisionState>,
+    /// Inbox entries (decisions) this batch applied, by sequence number, with the instant:
+    /// marked done in the same transaction as their effects.
+    pub inbox_done: Vec<(u64, DateTime<Utc>)>,
+    /// The lease token this batch is written under. With a token, the commit is refused
+    /// ([`StoreError::Fenced`]) unless the company's lease still holds exactly this token and
+    /// has not run out, checked in the same transaction as the writes. `None`: an unleased
+    /// write (commands run while no daemon runs, tests, `store migrate`).
+    pub fence: Option<u64>,
+}
+
+/// A decision (or any input for a company) recorded by whichever instance received it, to
+/// be applied by the instance that holds the company's lease, at its next cycle.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InboxItem {
+    /// The client's idempotency key: the same key twice records one entry.
+    pub key: String,
+    /// What it is, e.g. "decision.confirm_match"; the consumer dispatches on it.
+    pub kind: String,
+    /// When it was received (an input, never read from the clock here).
+    pub recorded_at: DateTime<Utc>,
+    /// Who recorded it (user, token name, instance), for the audit log.
+    pub actor: String,
+    /// The decision itself.
+    pub body: serde_json::Value,
+}
+
+/// An inbox item as stored, with its position in the company's inbox.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InboxEntry {
+    /// Position: 1, 2, 3... per company, in recording order.
+    pub seq: u64,
+    /// The item.
+    pub item: InboxItem,
+    /// When a cycle applied it (`None` while pending).
+    pub done_at: Option<DateTime<Utc>>,
+}
+
+/// A record shared by every instance that belongs to no company (an operator session, a
+/// user, an API token), under a namespace.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// The record.
+    pub value: serde_json::Value,
+    /// After this instant it may be purged ([`Store::purge_documents`]); readers check it.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Hex SHA-256 of a record's JSON: tells a changed record from a re-pulled unchanged one.
@@ -480,6 +612,7 @@ impl Batch {
             && self.dead_letters.is_empty()
             && self.audit.is_empty()
             && self.provisions.is_empty()
+            && self.inbox_done.is_empty()
     }
 }
 
@@ -576,6 +709,72 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<ProvisionState>, StoreError>;
     /// All provision states, ordered by closing date.
     fn provisions(&self, company: &CompanyId) -> Result<Vec<ProvisionState>, StoreError>;
+    /// Every imported file, ordered by hash.
+    fn seen_files(&self, company: &CompanyId) -> Result<Vec<SeenFile>, StoreError>;
+
+    /// Records an inbox item for `company` unless one with the same key exists; returns its
+    /// sequence number when it is new. Any instance may record (no lease needed): the lease
+    /// owner applies it at its next cycle and marks it done in that cycle's batch
+    /// ([`Batch::inbox_done`]).
+    fn inbox_record(&self, company: &CompanyId, item: InboxItem)
+        -> Result<Option<u64>, StoreError>;
+    /// Up to `limit` inbox entries with `seq >= from_seq`, in order; only the pending ones
+    /// when `pending_only`.
+    fn inbox(
+        &self,
+        company: &CompanyId,
+        from_seq: u64,
+        limit: usize,
+        pending_only: bool,
+    ) -> Result<Vec<InboxEntry>, StoreError>;
+
+    /// A shared document by namespace and key.
+    fn document(&self, namespace: &str, key: &str) -> Result<Option<Document>, StoreError>;
+    /// Every document of a namespace, ordered by key.
+    fn documents(&self, namespace: &str) -> Result<Vec<(String, Document)>, StoreError>;
+    /// Writes (`Some`) or deletes (`None`) a shared document, durably.
+    fn put_document(
+        &self,
+        namespace: &str,
+        key: &str,
+        doc: Option<Document>,
+    ) -> Result<(), StoreError>;
+    /// Deletes the documents whose `expires_at` is before `now`; returns how many.
+    fn purge_documents(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Says `instance` is alive for `ttl`; returns how many instances are alive (this one
+    /// included), so each can take its share of the companies.
+    fn heartbeat(&self, instance: &str, ttl: std::time::Duration) -> Result<usize, StoreError>;
+    /// Forgets `instance` (a clean stop), so the others count one fewer at once.
+    fn instance_gone(&self, instance: &str) -> Result<(), StoreError>;
+    /// Leases to `instance`, for `ttl`, up to `max` of the `candidates` that nobody holds or
+    /// whose lease ran out, skipping any another instance is claiming at the same moment
+    /// (PostgreSQL: `FOR UPDATE SKIP LOCKED`). Each grant has a new fencing token, larger
+    /// than every token the company had before.
+    fn lease_claim(
+        &self,
+        instance: &str,
+        candidates: &[CompanyId],
+        max: usize,
+        ttl: std::time::Duration,
+    ) -> Result<Vec<LeaseGrant>, StoreError>;
+    /// Extends by `ttl` the leases of `held` (company, token) that `instance` still holds
+    /// with that token; returns the companies renewed (the others are lost).
+    fn lease_renew(
+        &self,
+        instance: &str,
+        held: &[(CompanyId, u64)],
+        ttl: std::time::Duration,
+    ) -> Result<Vec<CompanyId>, StoreError>;
+    /// Gives up the leases of `held` at once (SIGTERM, or shedding load to a new instance).
+    fn lease_release(&self, instance: &str, held: &[(CompanyId, u64)]) -> Result<(), StoreError>;
+    /// True while the company's lease holds `token` and has not run out.
+    fn lease_check(&self, company: &CompanyId, token: u64) -> Result<bool, StoreError>;
+    /// Before a remote call made under a lease: `Err(Fenced)` when the lease is known lost.
+    /// A plain store has no lease and allows it; [`FencedStore`] checks its lease.
+    fn ensure_lease(&self, _company: &CompanyId) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// Reads every record of every company back (each decoded, so a damaged or misversioned
     /// record is an error naming its key) and counts them: `relance store check`. A backend
@@ -611,6 +810,8 @@ pub fn verify_records<S: Store + ?Sized>(store: &S) -> Result<VerifyReport, Stor
             dead_letters: store.dead_letters(&c)?.len() as u64,
             audit,
             provisions: store.provisions(&c)?.len() as u64,
+            seen_files: store.seen_files(&c)?.len() as u64,
+            inbox: store.inbox(&c, 0, usize::MAX, false)?.len() as u64,
         });
     }
     Ok(report)
@@ -649,6 +850,78 @@ pub struct CompanyCounts {
     pub audit: u64,
     /// Provision states.
     pub provisions: u64,
+    /// Imported files.
+    pub seen_files: u64,
+    /// Inbox entries (pending or done).
+    pub inbox: u64,
+}
+
+/// Counts and a content digest of one company's records, read through the [`Store`] trait:
+/// two stores holding the same records give the same digest whatever their backend
+/// (`relance store migrate` checks the copy with it).
+pub fn company_digest(
+    store: &dyn Store,
+    company: &CompanyId,
+) -> Result<(CompanyCounts, String), StoreError> {
+    fn feed<T: Serialize>(h: &mut Sha256, tag: &str, items: &[T]) {
+        h.update(tag.as_bytes());
+        h.update((items.len() as u64).to_be_bytes());
+        for i in items {
+            let bytes = serde_json::to_vec(i).unwrap_or_default();
+            h.update((bytes.len() as u64).to_be_bytes());
+            h.update(&bytes);
+        }
+    }
+    let mut h = Sha256::new();
+    let customers = store.customers(company)?;
+    let invoices = store.invoices(company)?;
+    let receipts = store.receipts(company)?;
+    let allocations = store.allocations(company)?;
+    let cursors = store.cursors(company)?;
+    let seen = store.seen_files(company)?;
+    let outbox = store.outbox(company)?;
+    let dead = store.dead_letters(company)?;
+    let provisions = store.provisions(company)?;
+    let inbox = store.inbox(company, 0, usize::MAX, false)?;
+    feed(&mut h, "customers", &customers);
+    feed(&mut h, "invoices", &invoices);
+    feed(&mut h, "receipts", &receipts);
+    feed(&mut h, "allocations", &allocations);
+    feed(&mut h, "cursors", &cursors);
+    feed(&mut h, "seen", &seen);
+    feed(&mut h, "outbox", &outbox);
+    feed(&mut h, "dead", &dead);
+    feed(&mut h, "provisions", &provisions);
+    feed(&mut h, "inbox", &inbox);
+    let mut audit_n = 0u64;
+    let mut from = 0u64;
+    h.update(b"audit");
+    loop {
+        let page = store.audit(company, from, 10_000)?;
+        let Some(last) = page.last() else { break };
+        from = last.seq + 1;
+        audit_n += page.len() as u64;
+        for e in &page {
+            let bytes = serde_json::to_vec(e).unwrap_or_default();
+            h.update((bytes.len() as u64).to_be_bytes());
+            h.update(&bytes);
+        }
+    }
+    let counts = CompanyCounts {
+        company: company.clone(),
+        customers: customers.len() as u64,
+        invoices: invoices.len() as u64,
+        receipts: receipts.len() as u64,
+        allocations: allocations.len() as u64,
+        cursors: cursors.len() as u64,
+        outbox: outbox.len() as u64,
+        dead_letters: dead.len() as u64,
+        audit: audit_n,
+        provisions: provisions.len() as u64,
+        seen_files: seen.len() as u64,
+        inbox: inbox.len() as u64,
+    };
+    Ok((counts, hex::encode(h.finalize())))
 }
 
 /// A shared store is a store (so `Arc<SledStore>` and [`SharedStore`] go wherever a
@@ -742,6 +1015,74 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn provisions(&self, company: &CompanyId) -> Result<Vec<ProvisionState>, StoreError> {
         (**self).provisions(company)
+    }
+    fn seen_files(&self, company: &CompanyId) -> Result<Vec<SeenFile>, StoreError> {
+        (**self).seen_files(company)
+    }
+    fn inbox_record(
+        &self,
+        company: &CompanyId,
+        item: InboxItem,
+    ) -> Result<Option<u64>, StoreError> {
+        (**self).inbox_record(company, item)
+    }
+    fn inbox(
+        &self,
+        company: &CompanyId,
+        from_seq: u64,
+        limit: usize,
+        pending_only: bool,
+    ) -> Result<Vec<InboxEntry>, StoreError> {
+        (**self).inbox(company, from_seq, limit, pending_only)
+    }
+    fn document(&self, namespace: &str, key: &str) -> Result<Option<Document>, StoreError> {
+        (**self).document(namespace, key)
+    }
+    fn documents(&self, namespace: &str) -> Result<Vec<(String, Document)>, StoreError> {
+        (**self).documents(namespace)
+    }
+    fn put_document(
+        &self,
+        namespace: &str,
+        key: &str,
+        doc: Option<Document>,
+    ) -> Result<(), StoreError> {
+        (**self).put_document(namespace, key, doc)
+    }
+    fn purge_documents(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        (**self).purge_documents(now)
+    }
+    fn heartbeat(&self, instance: &str, ttl: std::time::Duration) -> Result<usize, StoreError> {
+        (**self).heartbeat(instance, ttl)
+    }
+    fn instance_gone(&self, instance: &str) -> Result<(), StoreError> {
+        (**self).instance_gone(instance)
+    }
+    fn lease_claim(
+        &self,
+        instance: &str,
+        candidates: &[CompanyId],
+        max: usize,
+        ttl: std::time::Duration,
+    ) -> Result<Vec<LeaseGrant>, StoreError> {
+        (**self).lease_claim(instance, candidates, max, ttl)
+    }
+    fn lease_renew(
+        &self,
+        instance: &str,
+        held: &[(CompanyId, u64)],
+        ttl: std::time::Duration,
+    ) -> Result<Vec<CompanyId>, StoreError> {
+        (**self).lease_renew(instance, held, ttl)
+    }
+    fn lease_release(&self, instance: &str, held: &[(CompanyId, u64)]) -> Result<(), StoreError> {
+        (**self).lease_release(instance, held)
+    }
+    fn lease_check(&self, company: &CompanyId, token: u64) -> Result<bool, StoreError> {
+        (**self).lease_check(company, token)
+    }
+    fn ensure_lease(&self, company: &CompanyId) -> Result<(), StoreError> {
+        (**self).ensure_lease(company)
     }
     fn verify(&self) -> Result<VerifyReport, StoreError> {
         (**self).verify()

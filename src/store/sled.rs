@@ -6,8 +6,12 @@
 //! `cur/<source>`, `seen/<hash>`, `obx/<key>` (every outbox entry), `obxp/<key>` (index of the
 //! pending ones, empty value), `dead/<key>`, `aud/<seq as 8 bytes big-endian>`,
 //! `prov/<YYYY-MM-DD>`, `meta/audit_seq` (last audit sequence number, 8 bytes big-endian),
-//! `meta/commit_seq` (commits applied to this company, 8 bytes big-endian).
-//! Values are JSON envelopes `{"v":2,"body":…}` (see [`super::schema`]).
+//! `meta/commit_seq` (commits applied to this company, 8 bytes big-endian),
+//! `ibx/<seq>` (inbox entries), `ibxk/<key>` (inbox key → seq), `ibxp/<seq>` (pending inbox
+//! index), `meta/inbox_seq`. Shared documents live in the tree `docs` under
+//! `<namespace>\0<key>`. Values are JSON envelopes `{"v":2,"body":…}` (see [`super::schema`]).
+//!
+//! Leases are in memory ([`LocalLeases`]): only one process opens a sled store.
 //!
 //! **Damage.** sled recovers a truncated or partly overwritten log by dropping what it cannot
 //! read, so a damaged store would open as an older or empty one, silently. Two checks refuse
@@ -16,12 +20,14 @@
 //! commit, to `relance-commits/<company>` beside sled's files. A panic inside sled while it
 //! opens is caught and reported the same way.
 
+use super::lease::{LeaseGrant, LocalLeases};
 use super::schema::{self, RECORD_VERSION};
 use super::{
-    AllocationRecord, AuditEntry, Batch, CommitOutcome, CustomerRecord, DeadLetter, InvoiceRecord,
-    OutboxEntry, ProvisionState, ReceiptRecord, SeenFile, Store, StoreError,
+    AllocationRecord, AuditEntry, Batch, CommitOutcome, CustomerRecord, DeadLetter, Document,
+    InboxEntry, InboxItem, InvoiceRecord, OutboxEntry, ProvisionState, ReceiptRecord, SeenFile,
+    Store, StoreError,
 };
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use relance_connectors::contract::{Cursor, IdempotencyKey};
 use relance_core::{CompanyId, CustomerId, InvoiceId};
 use serde::de::DeserializeOwned;
@@ -47,6 +53,12 @@ pub(crate) const COMMIT_SEQ: &[u8] = b"meta/commit_seq";
 /// Folder (inside the store directory) of the per-company commit counts written after each
 /// flushed commit.
 const COMMITS_DIR: &str = "relance-commits";
+pub(crate) const IBX: &[u8] = b"ibx/";
+pub(crate) const IBX_KEY: &[u8] = b"ibxk/";
+pub(crate) const IBX_PENDING: &[u8] = b"ibxp/";
+pub(crate) const INBOX_SEQ: &[u8] = b"meta/inbox_seq";
+/// The tree of shared documents.
+const DOCS_TREE: &str = "docs";
 /// How long [`SledStore::open`] waits for the directory lock.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Prefix of company tree names.
@@ -64,6 +76,8 @@ pub struct SledStore {
     commit_lock: Arc<Mutex<()>>,
     /// Company trees opened so far, by tree name (reads never create a tree).
     trees: Arc<RwLock<HashMap<String, ::sled::Tree>>>,
+    /// The lease table (in memory: one process per store).
+    leases: Arc<LocalLeases>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -147,8 +161,19 @@ fn alloc_key(transaction: &str, invoice: &str) -> Vec<u8> {
 }
 
 fn audit_key(seq: u64) -> Vec<u8> {
-    let mut k = AUD.to_vec();
+    seq_key(AUD, seq)
+}
+
+fn seq_key(prefix: &[u8], seq: u64) -> Vec<u8> {
+    let mut k = prefix.to_vec();
     k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn doc_key(namespace: &str, key: &str) -> Vec<u8> {
+    let mut k = namespace.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(key.as_bytes());
     k
 }
 
@@ -201,6 +226,7 @@ impl SledStore {
             path: path.to_path_buf(),
             commit_lock: Arc::new(Mutex::new(())),
             trees: Arc::default(),
+            leases: Arc::default(),
         })
     }
 
@@ -369,6 +395,17 @@ impl SledStore {
             let v = encode(&k, p)?;
             b.insert(k, v);
         }
+        for (seq, at) in &batch.inbox_done {
+            let k = seq_key(IBX, *seq);
+            if let Some(v) = tree.get(&k)? {
+                let mut e: InboxEntry = decode(&k, &v)?;
+                if e.done_at.is_none() {
+                    e.done_at = Some(*at);
+                    b.insert(k.clone(), encode(&k, &e)?);
+                    b.remove(seq_key(IBX_PENDING, *seq));
+                }
+            }
+        }
         Ok((b, outcome))
     }
 
@@ -473,6 +510,14 @@ impl Store for SledStore {
             // A poisoned lock only means another commit panicked; sled's state is whole
             // (a batch is applied entirely or not at all), so going on is safe.
             let _guard = self.commit_lock.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(token) = batch.fence {
+                if !self.leases.check(company, token) {
+                    return Err(StoreError::Fenced {
+                        company: company.to_string(),
+                        token,
+                    });
+                }
+            }
             let (mut b, outcome) = Self::build(&tree, &batch)?;
             let seq = tree
                 .get(COMMIT_SEQ)?
@@ -657,7 +702,10 @@ impl Store for SledStore {
     /// index entry with its pending outbox entry, an audit log without gaps.
     fn verify(&self) -> Result<super::VerifyReport, StoreError> {
         let mut report = super::verify_records(self)?;
-        let prefixes: [&[u8]; 12] = [
+        let prefixes: [&[u8]; 15] = [
+            IBX,
+            IBX_KEY,
+            IBX_PENDING,
             CUST,
             INV,
             RCPT,
@@ -710,6 +758,166 @@ impl Store for SledStore {
             }
         }
         Ok(report)
+    }
+
+    fn seen_files(&self, company: &CompanyId) -> Result<Vec<SeenFile>, StoreError> {
+        self.scan(company, SEEN)
+    }
+
+    fn inbox_record(
+        &self,
+        company: &CompanyId,
+        item: InboxItem,
+    ) -> Result<Option<u64>, StoreError> {
+        let tree = self.tree(company)?;
+        {
+            let _guard = self.commit_lock.lock().unwrap_or_else(|p| p.into_inner());
+            let kk = key(IBX_KEY, &item.key);
+            if tree.contains_key(&kk)? {
+                return Ok(None);
+            }
+            let seq = tree.get(INBOX_SEQ)?.and_then(|v| read_u64(&v)).unwrap_or(0) + 1;
+            let k = seq_key(IBX, seq);
+            let entry = InboxEntry {
+                seq,
+                item,
+                done_at: None,
+            };
+            let mut b = ::sled::Batch::default();
+            b.insert(k.clone(), encode(&k, &entry)?);
+            b.insert(kk, &seq.to_be_bytes());
+            b.insert(seq_key(IBX_PENDING, seq), &[] as &[u8]);
+            b.insert(INBOX_SEQ, &seq.to_be_bytes());
+            tree.apply_batch(b)?;
+            self.db.flush()?;
+            Ok(Some(seq))
+        }
+    }
+
+    fn inbox(
+        &self,
+        company: &CompanyId,
+        from_seq: u64,
+        limit: usize,
+        pending_only: bool,
+    ) -> Result<Vec<InboxEntry>, StoreError> {
+        let mut out = Vec::new();
+        let Some(tree) = self.existing_tree(company)? else {
+            return Ok(out);
+        };
+        let prefix = if pending_only { IBX_PENDING } else { IBX };
+        for kv in tree.range(seq_key(prefix, from_seq)..) {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = kv?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            if pending_only {
+                let Some(seq) = read_u64(&k[prefix.len()..]) else { continue };
+                let ek = seq_key(IBX, seq);
+                if let Some(v) = tree.get(&ek)? {
+                    out.push(decode(&ek, &v)?);
+                }
+            } else {
+                out.push(decode(&k, &v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn document(&self, namespace: &str, key_: &str) -> Result<Option<Document>, StoreError> {
+        let k = doc_key(namespace, key_);
+        match self.db.open_tree(DOCS_TREE)?.get(&k)? {
+            Some(v) => decode(&k, &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn documents(&self, namespace: &str) -> Result<Vec<(String, Document)>, StoreError> {
+        let prefix = doc_key(namespace, "");
+        let mut out = Vec::new();
+        for kv in self.db.open_tree(DOCS_TREE)?.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            let name = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            out.push((name, decode(&k, &v)?));
+        }
+        Ok(out)
+    }
+
+    fn put_document(
+        &self,
+        namespace: &str,
+        key_: &str,
+        doc: Option<Document>,
+    ) -> Result<(), StoreError> {
+        let k = doc_key(namespace, key_);
+        let tree = self.db.open_tree(DOCS_TREE)?;
+        match doc {
+            Some(d) => {
+                tree.insert(k.clone(), encode(&k, &d)?)?;
+            }
+            None => {
+                tree.remove(k)?;
+            }
+        }
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn purge_documents(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let tree = self.db.open_tree(DOCS_TREE)?;
+        let mut n = 0;
+        for kv in tree.iter() {
+            let (k, v) = kv?;
+            let d: Document = decode(&k, &v)?;
+            if d.expires_at.is_some_and(|e| e < now) {
+                tree.remove(k)?;
+                n += 1;
+            }
+        }
+        self.db.flush()?;
+        Ok(n)
+    }
+
+    fn heartbeat(&self, instance: &str, ttl: std::time::Duration) -> Result<usize, StoreError> {
+        Ok(self.leases.heartbeat(instance, ttl))
+    }
+
+    fn instance_gone(&self, instance: &str) -> Result<(), StoreError> {
+        self.leases.instance_gone(instance);
+        Ok(())
+    }
+
+    fn lease_claim(
+        &self,
+        instance: &str,
+        candidates: &[CompanyId],
+        max: usize,
+        ttl: std::time::Duration,
+    ) -> Result<Vec<LeaseGrant>, StoreError> {
+        Ok(self.leases.claim(instance, candidates, max, ttl))
+    }
+
+    fn lease_renew(
+        &self,
+        instance: &str,
+        held: &[(CompanyId, u64)],
+        ttl: std::time::Duration,
+    ) -> Result<Vec<CompanyId>, StoreError> {
+        Ok(self.leases.renew(instance, held, ttl))
+    }
+
+    fn lease_release(&self, instance: &str, held: &[(CompanyId, u64)]) -> Result<(), StoreError> {
+        // Under the commit lock: a commit that passed its fence check finishes first.
+        let _guard = self.commit_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.leases.release(instance, held);
+        Ok(())
+    }
+
+    fn lease_check(&self, company: &CompanyId, token: u64) -> Result<bool, StoreError> {
+        Ok(self.leases.check(company, token))
     }
 }
 

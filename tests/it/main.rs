@@ -5,6 +5,8 @@ mod config;
 mod daemon;
 mod demo;
 mod kill_delivery;
+mod pg;
+mod pg_store;
 mod store_model;
 mod systemd;
 mod trust;

@@ -7,6 +7,9 @@
 //! `1..=k`. The SIGKILL variant of this check (a child process killed while committing) is in
 //! `kill_delivery.rs`, which reuses [`batch`] and [`Model`].
 //!
+//! The same model runs on both backends: sled (with crash images) and PostgreSQL (commits,
+//! reads and reopenings; its crash test is the SIGKILL one in `kill_delivery.rs`).
+//!
 //! Dropping a sled 0.34 store is not a crash: `Drop for TreeInner` flushes until nothing is
 //! dirty. A crash is imitated here by copying the store directory while another thread
 //! commits (what a killed process leaves is what the kernel has at that instant); the copy is
@@ -18,8 +21,8 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use relance::store::{
-    AuditEvent, Batch, InvoiceRecord, OutboxEntry, OutboxState, ReceiptRecord, SeenFile, SledStore,
-    Store,
+    AuditEvent, Batch, InvoiceRecord, OutboxEntry, OutboxState, PgStore, ReceiptRecord, SeenFile,
+    SharedStore, SledStore, Store,
 };
 use relance_connectors::contract::{Cursor, IdempotencyKey, WriteCommand};
 use relance_core::{
@@ -232,7 +235,7 @@ impl Model {
 
     /// What `store` holds, read through the `Store` trait. `seen` is probed for the hashes
     /// batches `1..=last` may have written.
-    pub fn observe(store: &SledStore, seed: u64, last: u64) -> Model {
+    pub fn observe(store: &dyn Store, seed: u64, last: u64) -> Model {
         let c = company();
         let audit = store.audit(&c, 0, usize::MAX).unwrap();
         for (i, e) in audit.iter().enumerate() {
@@ -277,7 +280,7 @@ impl Model {
 }
 
 /// The batch number a store's cursor says it holds (0 when none).
-pub fn cursor_batch(store: &SledStore) -> u64 {
+pub fn cursor_batch(store: &dyn Store) -> u64 {
     store
         .cursor(&company(), SOURCE)
         .unwrap()
@@ -286,7 +289,7 @@ pub fn cursor_batch(store: &SledStore) -> u64 {
 
 /// Checks that `store` holds exactly the model state its cursor names, and that the cursor is
 /// within `lo..=hi`; returns the cursor's batch number.
-pub fn check_consistent(store: &SledStore, seed: u64, snaps: &[Model], lo: u64, hi: u64) -> u64 {
+pub fn check_consistent(store: &dyn Store, seed: u64, snaps: &[Model], lo: u64, hi: u64) -> u64 {
     let k = cursor_batch(store);
     assert!(
         lo <= k && k <= hi,
@@ -323,24 +326,44 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Random operations on one store: commits, full reads, clean reopenings, and crash images
-/// (the directory copied while another thread commits), each checked against the model.
-#[test]
-fn random_batches_reads_reopens_and_crash_images_match_the_model() {
-    // RELANCE_MODEL_SEEDS=n runs seeds 1..=n (a longer soak); the default is 3 seeds.
-    let seeds: u64 = std::env::var("RELANCE_MODEL_SEEDS")
+/// How many seeds: RELANCE_MODEL_SEEDS=n runs seeds 1..=n (a longer soak); the default is 3.
+fn seeds() -> u64 {
+    std::env::var("RELANCE_MODEL_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
-    for seed in 1..=seeds {
-        run_model(seed, 160);
+        .unwrap_or(3)
+}
+
+/// Random operations on one sled store: commits, full reads, clean reopenings, and crash
+/// images (the directory copied while another thread commits), each checked against the model.
+#[test]
+fn random_batches_reads_reopens_and_crash_images_match_the_model() {
+    for seed in 1..=seeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_owned();
+        let open = move || -> SharedStore { Arc::new(SledStore::open(&path).unwrap()) };
+        run_model(seed, 160, &open, Some(dir.path()));
     }
 }
 
-fn run_model(seed: u64, total: u64) {
+/// The same operations on PostgreSQL (a database of its own): commits, reads, reopenings.
+#[test]
+fn random_batches_reads_and_reopens_match_the_model_on_postgres() {
+    if crate::pg::admin().is_none() {
+        return;
+    }
+    for seed in 1..=seeds() {
+        let db = crate::pg::test_db(&format!("model{seed}")).unwrap();
+        let cfg = db.cfg.clone();
+        let open = move || -> SharedStore { Arc::new(PgStore::open(&cfg).unwrap()) };
+        run_model(seed, 160, &open, None);
+        drop(db);
+    }
+}
+
+fn run_model(seed: u64, total: u64, open: &dyn Fn() -> SharedStore, crash_dir: Option<&Path>) {
     let snaps = Model::snapshots(seed, total);
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = SledStore::open(dir.path()).unwrap();
+    let mut store = open();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut k = 0u64;
     let (mut images, mut mid_write) = (0, 0);
@@ -351,14 +374,30 @@ fn run_model(seed: u64, total: u64) {
                 store.commit(&company(), batch(seed, k)).unwrap();
             }
             65..=79 => {
-                check_consistent(&store, seed, &snaps, k, k);
+                check_consistent(&*store, seed, &snaps, k, k);
             }
             80..=87 => {
                 drop(store);
-                store = SledStore::open(dir.path()).unwrap();
-                check_consistent(&store, seed, &snaps, k, k);
+                store = open();
+                check_consistent(&*store, seed, &snaps, k, k);
             }
             _ => {
+                let Some(dir) = crash_dir else {
+                    // No crash image of a server: commit a run of batches from another
+                    // thread, as a concurrent writer would, and check the result.
+                    let n = rng.gen_range(1..=8).min(total - k);
+                    let s = store.clone();
+                    std::thread::spawn(move || {
+                        for j in k + 1..=k + n {
+                            s.commit(&company(), batch(seed, j)).unwrap();
+                        }
+                    })
+                    .join()
+                    .unwrap();
+                    k += n;
+                    check_consistent(&*store, seed, &snaps, k, k);
+                    continue;
+                };
                 // Crash image: copy the directory while a thread commits the next batches.
                 let n = rng.gen_range(1..=8).min(total - k);
                 let done = Arc::new(AtomicU64::new(k));
@@ -374,7 +413,7 @@ fn run_model(seed: u64, total: u64) {
                 std::thread::sleep(std::time::Duration::from_micros(rng.gen_range(0..3000)));
                 let before = done.load(Ordering::SeqCst);
                 let image = tempfile::tempdir().unwrap();
-                copy_dir(dir.path(), image.path());
+                copy_dir(dir, image.path());
                 let after = done.load(Ordering::SeqCst);
                 writer.join().unwrap();
                 k += n;
@@ -388,8 +427,8 @@ fn run_model(seed: u64, total: u64) {
         }
     }
     drop(store);
-    let store = SledStore::open(dir.path()).unwrap();
-    check_consistent(&store, seed, &snaps, total, total);
+    let store = open();
+    check_consistent(&*store, seed, &snaps, total, total);
     eprintln!(
         "store_model seed {seed}: {total} batches, {images} crash images checked \
          ({mid_write} taken before the writer's last batch)"
