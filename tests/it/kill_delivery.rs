@@ -5,6 +5,10 @@
 //!
 //! The child is started as `<this test binary> kill_delivery::child_process_entry --exact`
 //! with `RELANCE_KILLTEST_CHILD` set; run normally, that entry point does nothing.
+//!
+//! Both tests run on both backends: sled (a store directory) and PostgreSQL (a database of
+//! the test's own on the test server; a killed child's open transaction is rolled back by
+//! the server when its connection drops).
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
@@ -13,7 +17,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use relance::outbox::{deliver_pending, RetryPolicy};
-use relance::store::{Batch, OutboxEntry, OutboxState, SledStore, Store};
+use relance::store::{Batch, OutboxEntry, OutboxState, PgStore, SharedStore, SledStore, Store};
 use relance_connectors::contract::{IdempotencyKey, RemoteRef, WriteBack, WriteCommand};
 use relance_connectors::error::ConnectorError;
 use std::collections::HashMap;
@@ -31,10 +35,55 @@ const REMOTE_ENV: &str = "RELANCE_KILLTEST_REMOTE";
 const SEED_ENV: &str = "RELANCE_KILLTEST_SEED";
 const LAST_ENV: &str = "RELANCE_KILLTEST_LAST";
 const EPOCH_ENV: &str = "RELANCE_KILLTEST_EPOCH_SECS";
+/// The PostgreSQL database of the test (unset: sled in the directory of `DIR_ENV`).
+const PGDB_ENV: &str = "RELANCE_KILLTEST_PG_DB";
 const TARGET: &str = "fake";
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).unwrap()
+}
+
+/// Where a test keeps its store.
+enum Backend {
+    Sled(tempfile::TempDir),
+    Pg(crate::pg::TestDb),
+}
+
+impl Backend {
+    fn sled() -> Self {
+        Backend::Sled(tempfile::tempdir().unwrap())
+    }
+
+    /// A database of the test's own, or `None` after a loud skip.
+    fn pg(tag: &str) -> Option<Self> {
+        crate::pg::test_db(tag).map(Backend::Pg)
+    }
+
+    /// What the child needs to open the same store.
+    fn envs(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Backend::Sled(d) => vec![(DIR_ENV, d.path().display().to_string())],
+            Backend::Pg(db) => vec![(DIR_ENV, String::new()), (PGDB_ENV, db.name.clone())],
+        }
+    }
+
+    fn open(&self) -> SharedStore {
+        match self {
+            Backend::Sled(d) => Arc::new(SledStore::open(d.path()).unwrap()),
+            Backend::Pg(db) => Arc::new(PgStore::open(&db.cfg).unwrap()),
+        }
+    }
+}
+
+/// The child's store, from its environment.
+fn child_store() -> SharedStore {
+    match std::env::var(PGDB_ENV) {
+        Ok(name) => {
+            let admin = crate::pg::admin().unwrap();
+            Arc::new(PgStore::open(&admin.with_database(&name)).unwrap())
+        }
+        Err(_) => Arc::new(SledStore::open(Path::new(&std::env::var(DIR_ENV).unwrap())).unwrap()),
+    }
 }
 
 fn spawn_child(mode: &str, envs: &[(&str, String)]) -> Child {
@@ -61,11 +110,9 @@ fn child_process_entry() {
     let Ok(mode) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let dir = std::env::var(DIR_ENV).unwrap();
     match mode.as_str() {
-        "deliver" => child_deliver(Path::new(&dir), &std::env::var(REMOTE_ENV).unwrap()),
+        "deliver" => child_deliver(&std::env::var(REMOTE_ENV).unwrap()),
         "sync" => child_sync(
-            Path::new(&dir),
             std::env::var(SEED_ENV).unwrap().parse().unwrap(),
             std::env::var(LAST_ENV).unwrap().parse().unwrap(),
         ),
@@ -77,11 +124,11 @@ fn child_process_entry() {
 // ---------------------------------------------------------------------------------------------
 // Sync: batches of records + cursor, killed at random instants.
 
-fn child_sync(dir: &Path, seed: u64, last: u64) {
-    let store = SledStore::open(dir).unwrap();
+fn child_sync(seed: u64, last: u64) {
+    let store = child_store();
     let snaps = Model::snapshots(seed, last);
     // Resume from the committed cursor, after checking the store holds exactly that prefix.
-    let from = store_model::check_consistent(&store, seed, &snaps, 0, last);
+    let from = store_model::check_consistent(&*store, seed, &snaps, 0, last);
     let mut out = std::io::stdout();
     writeln!(out, "\nRESUMED {from}").unwrap();
     for k in from + 1..=last {
@@ -134,14 +181,25 @@ fn sync_killed_at_random_points_commits_every_batch_once_with_its_cursor() {
     if std::env::var(CHILD_ENV).is_ok() {
         return;
     }
+    sync_killed(&Backend::sled());
+}
+
+#[test]
+fn sync_killed_at_random_points_commits_every_batch_once_with_its_cursor_on_postgres() {
+    if std::env::var(CHILD_ENV).is_ok() {
+        return;
+    }
+    if let Some(b) = Backend::pg("killsync") {
+        sync_killed(&b);
+    }
+}
+
+fn sync_killed(backend: &Backend) {
     let (seed, last) = (7u64, 400u64);
     let snaps = Model::snapshots(seed, last);
-    let dir = tempfile::tempdir().unwrap();
-    let envs = [
-        (DIR_ENV, dir.path().display().to_string()),
-        (SEED_ENV, seed.to_string()),
-        (LAST_ENV, last.to_string()),
-    ];
+    let mut envs = backend.envs();
+    envs.push((SEED_ENV, seed.to_string()));
+    envs.push((LAST_ENV, last.to_string()));
     let mut rng = StdRng::seed_from_u64(11);
     let mut reported = 0u64;
     let (mut kills, mut mid_commit) = (0, 0);
@@ -170,8 +228,8 @@ fn sync_killed_at_random_points_commits_every_batch_once_with_its_cursor() {
         // Every commit the child reported (this round or before) is on disk; at most the one
         // in flight is extra.
         let lo = committed.max(reported);
-        let store = SledStore::open(dir.path()).unwrap();
-        let k = store_model::check_consistent(&store, seed, &snaps, lo, (lo + 1).min(last));
+        let store = backend.open();
+        let k = store_model::check_consistent(&*store, seed, &snaps, lo, (lo + 1).min(last));
         drop(store);
         reported = k;
         if finished {
@@ -185,8 +243,8 @@ fn sync_killed_at_random_points_commits_every_batch_once_with_its_cursor() {
     let mut child = spawn_child("sync", &envs);
     let _ = watch_stdout(&mut child);
     assert!(child.wait().unwrap().success());
-    let store = SledStore::open(dir.path()).unwrap();
-    store_model::check_consistent(&store, seed, &snaps, last, last);
+    let store = backend.open();
+    store_model::check_consistent(&*store, seed, &snaps, last, last);
     eprintln!(
         "kill sync: {kills} SIGKILLs ({mid_commit} while committing), every batch present once, cursor at {last}"
     );
@@ -336,8 +394,8 @@ impl WriteBack for HttpRemote {
     }
 }
 
-fn child_deliver(dir: &Path, addr: &str) {
-    let store = SledStore::open(dir).unwrap();
+fn child_deliver(addr: &str) {
+    let store = child_store();
     println!("\nRESUMED 0");
     let epoch: i64 = std::env::var(EPOCH_ENV).unwrap().parse().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -378,11 +436,24 @@ fn delivery_killed_at_random_points_applies_every_effect_exactly_once() {
     if std::env::var(CHILD_ENV).is_ok() {
         return;
     }
+    delivery_killed(&Backend::sled());
+}
+
+#[test]
+fn delivery_killed_at_random_points_applies_every_effect_exactly_once_on_postgres() {
+    if std::env::var(CHILD_ENV).is_ok() {
+        return;
+    }
+    if let Some(b) = Backend::pg("killdeliver") {
+        delivery_killed(&b);
+    }
+}
+
+fn delivery_killed(backend: &Backend) {
     const N: usize = 120;
     let (remote, addr) = start_remote();
-    let dir = tempfile::tempdir().unwrap();
     {
-        let store = SledStore::open(dir.path()).unwrap();
+        let store = backend.open();
         let mut b = Batch::default();
         for i in 0..N {
             let key = IdempotencyKey::derive("acme", "note", &[&i.to_string()]);
@@ -399,11 +470,9 @@ fn delivery_killed_at_random_points_applies_every_effect_exactly_once() {
     let mut kills = 0;
     let mut finished = false;
     for round in 0..80u64 {
-        let envs = [
-            (DIR_ENV, dir.path().display().to_string()),
-            (REMOTE_ENV, addr.clone()),
-            (EPOCH_ENV, (round * 3600).to_string()),
-        ];
+        let mut envs = backend.envs();
+        envs.push((REMOTE_ENV, addr.clone()));
+        envs.push((EPOCH_ENV, (round * 3600).to_string()));
         let mut child = spawn_child("deliver", &envs);
         let (progress, _reader) = watch_stdout(&mut child);
         wait_started(&mut child, &progress);
@@ -429,16 +498,14 @@ fn delivery_killed_at_random_points_applies_every_effect_exactly_once() {
         }
     }
     if !finished {
-        let envs = [
-            (DIR_ENV, dir.path().display().to_string()),
-            (REMOTE_ENV, addr.clone()),
-            (EPOCH_ENV, (100 * 3600).to_string()),
-        ];
+        let mut envs = backend.envs();
+        envs.push((REMOTE_ENV, addr.clone()));
+        envs.push((EPOCH_ENV, (100 * 3600).to_string()));
         let mut child = spawn_child("deliver", &envs);
         let _ = watch_stdout(&mut child);
         assert!(child.wait().unwrap().success());
     }
-    let store = SledStore::open(dir.path()).unwrap();
+    let store = backend.open();
     let entries = store.outbox(&store_model::company()).unwrap();
     assert_eq!(entries.len(), N);
     let effects = remote.effects.lock().unwrap();
