@@ -102,7 +102,7 @@ pub enum Command {
     },
     /// Doubtful-debt provisions as of a closing date (dry run unless --apply).
     Provision(ProvisionArgs),
-    /// The store: check that it reads back whole.
+    /// The store: check that it reads back whole, or move an install to another backend.
     Store {
         #[command(subcommand)]
         command: StoreCommand,
@@ -117,6 +117,25 @@ pub enum StoreCommand {
     Check {
         #[command(flatten)]
         config: ConfigArg,
+    },
+    /// Copy every record of one store into another and check the copy (counts and a content
+    /// digest per company). Stop the daemons first. `sled:DIR` is a store directory
+    /// (`<state_dir>/store`); `postgres:URL` a database (`postgres:postgres://user@host/db`).
+    Migrate {
+        /// The store to read.
+        #[arg(long, value_name = "sled:DIR|postgres:URL")]
+        from: String,
+        /// The store to fill; it must be empty unless --overwrite.
+        #[arg(long, value_name = "sled:DIR|postgres:URL")]
+        to: String,
+        /// File holding the PostgreSQL password, when the URL has none (never on the
+        /// command line: it would show in the process list).
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// Replace what the target already holds for the companies copied (PostgreSQL
+        /// target only), e.g. to finish an interrupted copy.
+        #[arg(long)]
+        overwrite: bool,
     },
 }
 

@@ -2,6 +2,7 @@
 
 mod files;
 mod run;
+mod store;
 
 use crate::cli::{Cli, Command, DunningCommand, StoreCommand};
 use std::io::Write as _;
@@ -68,5 +69,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             a.out.as_deref(),
             a.human,
         ),
+        Command::Store {
+            command:
+                StoreCommand::Migrate {
+                    from,
+                    to,
+                    password_file,
+                    overwrite,
+                },
+        } => store::migrate(&from, &to, password_file.as_deref(), overwrite),
     }
 }

@@ -516,6 +516,9 @@ impl Store for FencedStore {
     fn purge_documents(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         self.inner.purge_documents(now)
     }
+    fn document_namespaces(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.document_namespaces()
+    }
     fn heartbeat(&self, instance: &str, ttl: Duration) -> Result<usize, StoreError> {
         self.inner.heartbeat(instance, ttl)
     }

@@ -34,6 +34,7 @@
 //! ```
 
 pub mod lease;
+pub mod migrate;
 pub mod postgres;
 pub mod schema;
 pub mod sled;
@@ -741,6 +742,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<(), StoreError>;
     /// Deletes the documents whose `expires_at` is before `now`; returns how many.
     fn purge_documents(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// The namespaces that hold documents, ordered.
+    fn document_namespaces(&self) -> Result<Vec<String>, StoreError>;
 
     /// Says `instance` is alive for `ttl`; returns how many instances are alive (this one
     /// included), so each can take its share of the companies.
@@ -1051,6 +1054,9 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn purge_documents(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         (**self).purge_documents(now)
+    }
+    fn document_namespaces(&self) -> Result<Vec<String>, StoreError> {
+        (**self).document_namespaces()
     }
     fn heartbeat(&self, instance: &str, ttl: std::time::Duration) -> Result<usize, StoreError> {
         (**self).heartbeat(instance, ttl)

@@ -881,6 +881,19 @@ impl Store for SledStore {
         Ok(n)
     }
 
+    fn document_namespaces(&self) -> Result<Vec<String>, StoreError> {
+        let mut out: Vec<String> = Vec::new();
+        for kv in self.db.open_tree(DOCS_TREE)?.iter() {
+            let (k, _) = kv?;
+            let ns = k.split(|b| *b == 0).next().unwrap_or(&[]);
+            let ns = String::from_utf8_lossy(ns).into_owned();
+            if out.last() != Some(&ns) {
+                out.push(ns);
+            }
+        }
+        Ok(out)
+    }
+
     fn heartbeat(&self, instance: &str, ttl: std::time::Duration) -> Result<usize, StoreError> {
         Ok(self.leases.heartbeat(instance, ttl))
     }

@@ -328,3 +328,54 @@ fn the_password_never_shows_in_debug_or_errors() {
 pub fn run_sql(cfg: &PgConfig, sql: &str) {
     PgStore::exec_admin(cfg, sql).unwrap();
 }
+
+#[test]
+fn store_migrate_moves_the_demo_install_to_postgres_checked() {
+    let Some(db) = crate::pg::test_db("migrate") else {
+        return;
+    };
+    let state = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_relance");
+    let st = std::process::Command::new(bin)
+        .args(["demo", "--state-dir"])
+        .arg(state.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let url = std::env::var("RELANCE_PG_URL").unwrap();
+    let url = format!("postgres:{}", url.replace("/postgres", &format!("/{}", db.name)));
+    let pw = std::env::var("RELANCE_PG_PASSWORD_FILE").unwrap();
+    let store_dir = state.path().join("config/state/store");
+    assert!(store_dir.is_dir(), "the demo keeps its store in config/state/store");
+    let from = format!("sled:{}", store_dir.display());
+    let migrate = |extra: &[&str]| {
+        std::process::Command::new(bin)
+            .args(["store", "migrate", "--from", &from, "--to", &url, "--password-file", &pw])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = migrate(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("demo:") && stdout.contains("checked"), "{stdout}");
+    // The copy holds what the source holds, digest for digest.
+    let src = SledStore::open(&store_dir).unwrap();
+    let dst = PgStore::open(&db.cfg).unwrap();
+    let companies = src.companies().unwrap();
+    assert!(!companies.is_empty());
+    for c in &companies {
+        let (a, da) = relance::store::company_digest(&src, c).unwrap();
+        let (b, dbg) = relance::store::company_digest(&dst, c).unwrap();
+        assert_eq!((a.clone(), da), (b, dbg));
+        assert!(a.invoices > 0 && a.audit > 0, "{a:?}");
+    }
+    drop(src);
+    // A second copy into the filled database is refused, unless told to overwrite.
+    let out = migrate(&[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already holds data"));
+    let out = migrate(&["--overwrite"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

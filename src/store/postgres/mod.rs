@@ -1390,6 +1390,16 @@ impl Store for PgStore {
         })
     }
 
+    fn document_namespaces(&self) -> Result<Vec<String>, StoreError> {
+        self.with(|c| async move {
+            let rows = c
+                .query("SELECT DISTINCT namespace FROM document ORDER BY namespace", &[])
+                .await
+                .map_err(pg_err)?;
+            Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+        })
+    }
+
     fn heartbeat(&self, instance: &str, ttl: Duration) -> Result<usize, StoreError> {
         let instance = instance.to_owned();
         let ms = millis(ttl);
