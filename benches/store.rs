@@ -1,12 +1,18 @@
 //! Store ingest benchmark: 1 million invoices and 1 million receipts committed with their
-//! cursors in batches of 1 000 (each batch atomic and flushed), then a full read back.
+//! cursors in batches of 1 000 (each batch atomic and durable), then a full read back; on
+//! sled and, in the same run, on PostgreSQL beside it, with the ratios.
 //!
 //! Run: `cargo bench --bench store` (sizes: `RELANCE_BENCH_N`, `RELANCE_BENCH_BATCH`).
+//! PostgreSQL is the test server of tests/pg/server.sh (`eval "$(bash tests/pg/server.sh env)"`);
+//! start it with `PG_DURABLE=1 bash tests/pg/server.sh restart` so that it fsyncs its commits
+//! as sled does (the test cluster runs with fsync off otherwise, and the bench says which).
+//! Without `RELANCE_PG_URL` only sled runs.
 //! A one-shot throughput measure, not a criterion sampling: ingesting 2 million records is
 //! what is measured, and repeating it to build statistics would take minutes per sample.
 
 use chrono::NaiveDate;
-use relance::store::{Batch, InvoiceRecord, ReceiptRecord, SledStore, Store};
+use relance::store::postgres::PgConfig;
+use relance::store::{Batch, InvoiceRecord, PgStore, ReceiptRecord, SledStore, Store};
 use relance_connectors::contract::Cursor;
 use relance_core::{
     CompanyId, Currency, Invoice, InvoiceId, InvoiceKind, InvoiceStatus, Receipt, TransactionId,
@@ -84,13 +90,16 @@ fn env(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn main() {
-    let n = env("RELANCE_BENCH_N", 1_000_000);
-    let per_batch = env("RELANCE_BENCH_BATCH", 1_000);
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let store = SledStore::open(dir.path()).expect("open store");
-    let company = CompanyId::new("bench");
+/// What one backend did.
+struct Figures {
+    invoices_per_s: f64,
+    receipts_per_s: f64,
+    read_per_s: f64,
+    bytes: u64,
+}
 
+fn run(name: &str, store: &dyn Store, n: u64, per_batch: u64, size: &dyn Fn() -> u64) -> Figures {
+    let company = CompanyId::new("bench");
     let started = Instant::now();
     let mut next = 0;
     while next < n {
@@ -145,15 +154,9 @@ fn main() {
     let read_secs = started.elapsed().as_secs_f64();
     assert_eq!((invoices as u64, receipts as u64), (n, n));
     store.flush().expect("flush");
-    let sled_size = store.size_on_disk().expect("size");
-    drop(store);
-    let files = dir_size(dir.path());
-
-    println!("store ingest, {n} records of each kind, batches of {per_batch} (atomic + flushed):");
-    println!(
-        "  invoices: {inv_secs:.1} s, {:.0} records/s",
-        n as f64 / inv_secs
-    );
+    let bytes = size();
+    println!("{name}: {n} records of each kind, batches of {per_batch} (atomic + durable):");
+    println!("  invoices: {inv_secs:.1} s, {:.0} records/s", n as f64 / inv_secs);
     println!(
         "  receipts: {rcpt_secs:.1} s, {:.0} records/s (with dedup lookups)",
         n as f64 / rcpt_secs
@@ -164,9 +167,63 @@ fn main() {
         (2 * n) as f64 / read_secs
     );
     println!(
-        "  on disk: {:.0} MiB (sled size_on_disk {:.0} MiB), {:.0} bytes/record",
-        files as f64 / 1048576.0,
-        sled_size as f64 / 1048576.0,
-        files as f64 / (2 * n) as f64
+        "  on disk: {:.0} MiB, {:.0} bytes/record",
+        bytes as f64 / 1048576.0,
+        bytes as f64 / (2 * n) as f64
     );
+    Figures {
+        invoices_per_s: n as f64 / inv_secs,
+        receipts_per_s: n as f64 / rcpt_secs,
+        read_per_s: (2 * n) as f64 / read_secs,
+        bytes,
+    }
+}
+
+fn pg_admin() -> Option<PgConfig> {
+    let url = std::env::var("RELANCE_PG_URL").ok()?;
+    let pw = std::env::var("RELANCE_PG_PASSWORD_FILE")
+        .ok()
+        .and_then(|f| std::fs::read_to_string(f).ok())?;
+    PgConfig::new(&url, Some(pw.lines().next().unwrap_or(""))).ok()
+}
+
+fn main() {
+    let n = env("RELANCE_BENCH_N", 1_000_000);
+    let per_batch = env("RELANCE_BENCH_BATCH", 1_000);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let sled = {
+        let store = SledStore::open(dir.path()).expect("open store");
+        let path = dir.path().to_owned();
+        run("sled", &store, n, per_batch, &|| dir_size(&path))
+    };
+    drop(dir);
+    let Some(admin) = pg_admin() else {
+        println!("postgres: SKIP (RELANCE_PG_URL unset: eval \"$(bash tests/pg/server.sh env)\")");
+        return;
+    };
+    let name = format!("relance_bench_store_{}", std::process::id());
+    let cfg = PgStore::create_database(&admin, &name).expect("create the bench database");
+    let durable = {
+        let store = PgStore::open(&cfg).expect("open PostgreSQL");
+        let fsync = store.setting("fsync").unwrap_or_default();
+        let pg = run(
+            &format!("postgres (fsync={fsync}, {})", store.describe()),
+            &store,
+            n,
+            per_batch,
+            &|| store.size_on_disk().unwrap_or(0),
+        );
+        println!(
+            "postgres / sled: invoices {:.2}×, receipts {:.2}×, read {:.2}×, size {:.2}×",
+            pg.invoices_per_s / sled.invoices_per_s,
+            pg.receipts_per_s / sled.receipts_per_s,
+            pg.read_per_s / sled.read_per_s,
+            pg.bytes as f64 / sled.bytes as f64
+        );
+        fsync
+    };
+    if durable != "on" {
+        println!("  (PostgreSQL ran with fsync={durable}: PG_DURABLE=1 bash tests/pg/server.sh restart for a durable comparison)");
+    }
+    let _ = PgStore::drop_database(&admin, &name);
 }

@@ -9,7 +9,9 @@
 #     connector's integration tests (RELANCE_TRYTON_URL);
 #   - a real SMTP server (Python aiosmtpd, started by the tests themselves);
 #   - pdftotext (poppler-utils) to read back the PDF letters;
-#   - systemd-analyze, for the unit checks (verify, security exposure ≤ 2.0).
+#   - systemd-analyze, for the unit checks (verify, security exposure ≤ 2.0);
+#   - a private PostgreSQL 15 cluster (tests/pg/server.sh, Debian's postgresql) for the
+#     PostgreSQL store, its leases and the multi-instance tests (RELANCE_PG_URL).
 # With RELANCE_REQUIRE_PEERS=1 a test whose peer is missing fails instead of skipping; with
 # RELANCE_REQUIRE_CORPUS=1 so does a test whose reference corpus (../shared) is missing.
 set -uo pipefail
@@ -51,6 +53,18 @@ if [ -z "${RELANCE_TRYTON_URL:-}" ] && [ "${RELANCE_SKIP_TRYTON:-0}" != 1 ]; the
         eval "$(bash tests/tryton/server.sh env)"
     else
         fail_or_skip "the Tryton test server could not be set up"
+    fi
+fi
+
+# The PostgreSQL test server (the store's second backend).
+if [ -z "${RELANCE_PG_URL:-}" ] && [ "${RELANCE_SKIP_PG:-0}" != 1 ]; then
+    say "setting up the PostgreSQL test server (tests/pg/server.sh setup)"
+    if as_root bash tests/pg/server.sh setup >&2; then
+        eval "$(bash tests/pg/server.sh env)"
+        # Started here: stopped when the tests are done.
+        trap 'as_root bash tests/pg/server.sh stop >&2 || true' EXIT
+    else
+        fail_or_skip "the PostgreSQL test server could not be set up"
     fi
 fi
 

@@ -14,7 +14,8 @@
 #   RELANCE_PG_CTL            this script, so a test can restart the server
 # The role `relance` has CREATEDB: each test creates its own database and drops it after.
 #
-# Knobs: PG_HOME=/tmp/relance-pg  PG_PORT=55470. Requires root (the cluster runs as the
+# Knobs: PG_HOME=/tmp/relance-pg  PG_PORT=55470  PG_DURABLE=1 (fsync and synchronous commits
+# on, for benchmarks against sled; the tests run without, for speed). Requires root (the cluster runs as the
 # 'postgres' user, as in tests/tryton/server.sh). Nothing is written outside $PG_HOME except
 # what apt installs.
 set -euo pipefail
@@ -32,7 +33,9 @@ up() {
     running && return 0
     # A throw-away test cluster: durability off for speed (the store's own crash tests kill
     # relance, not PostgreSQL). max_connections covers three instances' pools and the tests.
-    as_postgres "$(pg_bindir)/pg_ctl -D $PGDATA -l $PGDATA/postgres.log -w -t 60 -o \"-c listen_addresses=127.0.0.1 -p $PORT -k $PGDATA -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200\" start" >/dev/null
+    local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    [ "${PG_DURABLE:-0}" = 1 ] && durability="-c fsync=on -c synchronous_commit=on"
+    as_postgres "$(pg_bindir)/pg_ctl -D $PGDATA -l $PGDATA/postgres.log -w -t 60 -o \"-c listen_addresses=127.0.0.1 -p $PORT -k $PGDATA $durability -c max_connections=200\" start" >/dev/null
     note "PostgreSQL listening on 127.0.0.1:$PORT (data $PGDATA)"
 }
 down() {

@@ -426,6 +426,18 @@ impl PgStore {
         admin_exec(cfg, sql.to_owned())
     }
 
+    /// A server setting (`SHOW name`), e.g. `fsync`.
+    pub fn setting(&self, name: &str) -> Result<String, StoreError> {
+        let name = name.to_owned();
+        self.with(move |c| async move {
+            let r = c
+                .query_one("SELECT current_setting($1)", &[&name])
+                .await
+                .map_err(pg_err)?;
+            Ok(r.get(0))
+        })
+    }
+
     /// Bytes the database occupies (`pg_database_size`).
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         self.with(|c| async move {
