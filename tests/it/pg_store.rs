@@ -379,3 +379,39 @@ fn store_migrate_moves_the_demo_install_to_postgres_checked() {
     let out = migrate(&["--overwrite"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn the_store_reconnects_after_a_server_restart() {
+    let Some(db) = crate::pg::test_db("restart") else {
+        return;
+    };
+    let store = PgStore::open(&db.cfg).unwrap();
+    let c = company();
+    let put = |n: u32| {
+        store.commit(
+            &c,
+            Batch {
+                cursors: vec![("src".into(), Cursor(n.to_string()))],
+                ..Batch::default()
+            },
+        )
+    };
+    put(1).unwrap();
+    crate::pg::restart_server();
+    // The pooled connections died with the server: the first calls may fail, then the pool
+    // connects again.
+    let start = std::time::Instant::now();
+    let mut errors = 0;
+    loop {
+        match put(2) {
+            Ok(_) => break,
+            Err(e) => {
+                errors += 1;
+                assert!(start.elapsed() < Duration::from_secs(30), "no reconnection: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    eprintln!("reconnected after {errors} failed calls in {:?}", start.elapsed());
+    assert_eq!(store.cursor(&c, "src").unwrap(), Some(Cursor("2".into())));
+}

@@ -449,6 +449,21 @@ impl PgStore {
         })
     }
 
+    /// The lease table now: (company, owner, still valid), ordered by company.
+    pub fn leases_now(&self) -> Result<Vec<(String, Option<String>, bool)>, StoreError> {
+        self.with(|c| async move {
+            let rows = c
+                .query(
+                    "SELECT company, owner, owner IS NOT NULL AND expires_at > now() FROM lease \
+                     ORDER BY company",
+                    &[],
+                )
+                .await
+                .map_err(pg_err)?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+        })
+    }
+
     /// Every grant in the lease history: (company, token, owner, acquired, expires), ordered
     /// by company and token. Tests check from it that no company was ever leased twice at once.
     #[allow(clippy::type_complexity)]
