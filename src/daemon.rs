@@ -31,6 +31,7 @@ use crate::config::schema::LogFormat;
 use crate::config::{self, CompanyConfig, Config};
 use crate::http::{self, HttpState};
 use crate::metrics::{self, Metrics};
+use crate::store::lease::{LeaseKeeper, LeaseSettings};
 use crate::store::{SharedStore, Store};
 use relance_connectors::http::HttpLayer;
 use relance_core::CompanyId;
@@ -40,7 +41,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
@@ -325,6 +326,8 @@ struct Shared {
 
 struct CompanyTask {
     config: Arc<CompanyConfig>,
+    /// The lease token the task runs under (0 without leasing).
+    token: u64,
     stop: watch::Sender<bool>,
     handle: JoinHandle<()>,
 }
@@ -349,6 +352,9 @@ pub struct Scheduler<R: CycleRunner> {
     tasks: BTreeMap<CompanyId, CompanyTask>,
     /// Tasks told to stop by a reload, still finishing.
     retiring: Vec<JoinHandle<()>>,
+    /// With leasing (the daemon), only these companies run, each writing through the store
+    /// fenced by its lease's token; `None` runs every configured company (tests).
+    leases: Option<BTreeMap<CompanyId, (u64, SharedStore)>>,
 }
 
 impl<R: CycleRunner> Scheduler<R> {
@@ -358,12 +364,50 @@ impl<R: CycleRunner> Scheduler<R> {
             shared,
             tasks: BTreeMap::new(),
             retiring: Vec::new(),
+            leases: None,
         }
+    }
+
+    /// Runs only leased companies from now on: `grant` adds, `revoke` removes (the caller
+    /// then calls [`Scheduler::apply`]).
+    fn lease(&mut self, grant: Vec<(CompanyId, u64, SharedStore)>, revoke: &[CompanyId]) {
+        let leases = self.leases.get_or_insert_with(BTreeMap::new);
+        for c in revoke {
+            leases.remove(c);
+        }
+        for (c, token, store) in grant {
+            leases.insert(c, (token, store));
+        }
+    }
+
+    /// Stops these companies' tasks now and hands back their handles (to release their
+    /// leases once they have finished).
+    fn retire(&mut self, ids: &[CompanyId]) -> Vec<JoinHandle<()>> {
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(t) = self.tasks.remove(id) {
+                let _ = t.stop.send(true);
+                out.push(t.handle);
+            }
+        }
+        out
     }
 
     /// Makes the running set match `companies`: starts the new ones, stops the ones gone,
     /// restarts the ones whose configuration changed, leaves the others alone.
     fn apply(&mut self, companies: &[CompanyConfig]) -> Changes {
+        let leased: Vec<CompanyConfig>;
+        let companies = match &self.leases {
+            Some(l) => {
+                leased = companies
+                    .iter()
+                    .filter(|c| l.contains_key(&c.id))
+                    .cloned()
+                    .collect();
+                &leased[..]
+            }
+            None => companies,
+        };
         let mut changes = Changes::default();
         let wanted: BTreeMap<&CompanyId, &CompanyConfig> =
             companies.iter().map(|c| (&c.id, c)).collect();
@@ -390,8 +434,12 @@ impl<R: CycleRunner> Scheduler<R> {
             changes.removed.push(id.to_string());
         }
         for c in companies {
+            let (token, store) = match self.leases.as_ref().and_then(|l| l.get(&c.id)) {
+                Some((t, s)) => (*t, s.clone()),
+                None => (0, self.shared.store.clone()),
+            };
             let prev = match self.tasks.get(&c.id) {
-                Some(t) if *t.config == *c => {
+                Some(t) if *t.config == *c && t.token == token => {
                     changes.unchanged += 1;
                     continue;
                 }
@@ -413,9 +461,13 @@ impl<R: CycleRunner> Scheduler<R> {
             self.shared
                 .metrics
                 .set(metrics::COMPANY_UP, &[("company", c.id.as_str())], 1.0);
+            let shared = Shared {
+                store,
+                ..self.shared.clone()
+            };
             let handle = tokio::spawn(supervise(
                 self.runner.clone(),
-                self.shared.clone(),
+                shared,
                 config.clone(),
                 stop_rx,
                 prev,
@@ -424,6 +476,7 @@ impl<R: CycleRunner> Scheduler<R> {
                 c.id.clone(),
                 CompanyTask {
                     config,
+                    token,
                     stop,
                     handle,
                 },
@@ -648,6 +701,113 @@ fn create_source_dirs(state_dir: &Path, companies: &[CompanyConfig]) {
     }
 }
 
+/// The lease times of the configured store: PostgreSQL's settings; sled's leases are local
+/// (one process), with the defaults.
+fn lease_settings(store: &config::StoreSettings) -> LeaseSettings {
+    match store {
+        config::StoreSettings::Postgres {
+            lease,
+            renew,
+            instance,
+            ..
+        } => {
+            let name = instance.clone().unwrap_or_else(default_instance_name);
+            let mut s = LeaseSettings::new(name, *lease);
+            s.renew = *renew;
+            s.margin = (*lease / 5).min(*renew);
+            s
+        }
+        config::StoreSettings::Sled => LeaseSettings::new("local", Duration::from_secs(30)),
+    }
+}
+
+/// `<hostname>-<pid>`: unique among instances on several machines and on one.
+fn default_instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    let host = if host.is_empty() { "relance".to_owned() } else { host };
+    format!("{host}-{}", std::process::id())
+}
+
+/// One lease round: heartbeat, renew, shed, claim (on the blocking pool), then the running
+/// set follows: lost companies stop at once, shed ones stop and are released once their
+/// task has finished, gained ones start.
+async fn lease_round<R: CycleRunner>(
+    keeper: &Arc<Mutex<LeaseKeeper>>,
+    scheduler: &mut Scheduler<R>,
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    drain: Duration,
+) {
+    let ids: Vec<CompanyId> = config.companies.iter().map(|c| c.id.clone()).collect();
+    let k = keeper.clone();
+    let round = tokio::task::spawn_blocking(move || {
+        let mut k = k.lock().unwrap_or_else(|p| p.into_inner());
+        let (changes, result) = k.tick(&ids);
+        let grants: Vec<(CompanyId, u64, SharedStore)> = changes
+            .gained
+            .iter()
+            .map(|l| (l.company().clone(), l.token(), k.fenced(l.clone())))
+            .collect();
+        (changes, result, grants, k.stats())
+    })
+    .await;
+    let Ok((changes, result, grants, stats)) = round else {
+        error!("lease round task failed");
+        return;
+    };
+    if let Err(e) = result {
+        warn!(error = %e, lost = changes.lost.len(), "lease round failed; retrying at the next one");
+    }
+    for c in &changes.lost {
+        warn!(company = %c, "lease lost: the company stops here (another instance runs it)");
+    }
+    if !changes.gained.is_empty() {
+        info!(gained = changes.gained.len(), "companies leased");
+    }
+    let mut revoke = changes.lost.clone();
+    revoke.extend(changes.shed.iter().cloned());
+    scheduler.lease(grants, &revoke);
+    let lost_handles = scheduler.retire(&changes.lost);
+    drop(lost_handles); // their writes are refused already; they stop on their own
+    if !changes.shed.is_empty() {
+        info!(shed = changes.shed.len(), "companies handed to other instances");
+        let handles = scheduler.retire(&changes.shed);
+        let (keeper, shed) = (keeper.clone(), changes.shed.clone());
+        tokio::spawn(async move {
+            let aborts: Vec<_> = handles.iter().map(|h| h.abort_handle()).collect();
+            let all = async {
+                for h in handles {
+                    let _ = h.await;
+                }
+            };
+            if tokio::time::timeout(drain, all).await.is_err() {
+                for a in aborts {
+                    a.abort();
+                }
+            }
+            let r = tokio::task::spawn_blocking(move || {
+                keeper
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .release(&shed)
+            })
+            .await;
+            if !matches!(r, Ok(Ok(()))) {
+                warn!("shed leases not released: they run out at expiry");
+            }
+        });
+    }
+    scheduler.apply(&config.companies);
+    use std::sync::atomic::Ordering as O;
+    metrics.set(metrics::LEASES_HELD, &[], stats.held.load(O::SeqCst) as f64);
+    metrics.set(metrics::LEASE_TAKEOVERS, &[], stats.takeovers.load(O::SeqCst) as f64);
+    metrics.set(metrics::LEASES_LOST, &[], stats.lost.load(O::SeqCst) as f64);
+    metrics.set(metrics::FENCED_REFUSED, &[], stats.fenced.load(O::SeqCst) as f64);
+}
+
 struct Daemon<R: CycleRunner> {
     config: Config,
     scheduler: Scheduler<R>,
@@ -657,6 +817,8 @@ struct Daemon<R: CycleRunner> {
     http_task: JoinHandle<()>,
     generation: u64,
     signals: Signals,
+    /// This instance's leases (in a std mutex: ticks run on the blocking pool).
+    keeper: Arc<Mutex<LeaseKeeper>>,
 }
 
 struct Signals {
@@ -687,9 +849,17 @@ impl<R: CycleRunner> Daemon<R> {
             )
         })?;
         let state_dir = g.state_dir.clone();
-        let store = tokio::task::spawn_blocking(move || crate::store::open_shared(&state_dir))
-            .await
-            .map_err(|e| anyhow::anyhow!("store open task failed: {e}"))??;
+        let backend = crate::store::Backend::from_settings(&g.store)?;
+        info!(store = %backend.describe(), "opening the store");
+        let store = tokio::task::spawn_blocking(move || {
+            crate::store::open_backend(&backend, &state_dir)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("store open task failed: {e}"))??;
+        let keeper = Arc::new(Mutex::new(LeaseKeeper::new(
+            store.clone(),
+            lease_settings(&g.store),
+        )));
         create_source_dirs(&g.state_dir, &config.companies);
 
         let metrics = Arc::new(Metrics::new());
@@ -730,6 +900,10 @@ impl<R: CycleRunner> Daemon<R> {
             restart: RestartPolicy::default(),
         };
         let mut scheduler = Scheduler::new(runner, shared.clone());
+        // The first leases before READY: alone (sled, or the first PostgreSQL instance) this
+        // instance runs every company at once; others come with their share.
+        scheduler.lease(Vec::new(), &[]);
+        lease_round(&keeper, &mut scheduler, &config, &metrics, g.shutdown_timeout).await;
         scheduler.apply(&config.companies);
         metrics.set(metrics::COMPANIES, &[], config.companies.len() as f64);
         metrics.set(metrics::CONFIG_GENERATION, &[], 1.0);
@@ -750,6 +924,7 @@ impl<R: CycleRunner> Daemon<R> {
             http_task,
             generation: 1,
             signals,
+            keeper,
         })
     }
 
@@ -763,8 +938,20 @@ impl<R: CycleRunner> Daemon<R> {
                 "watchdog on"
             );
         }
+        let renew = self
+            .keeper
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .settings()
+            .renew;
+        let mut lease_tick = tokio::time::interval(renew);
+        lease_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                _ = lease_tick.tick() => {
+                    let timeout = self.config.global.shutdown_timeout;
+                    lease_round(&self.keeper, &mut self.scheduler, &self.config, &self.shared.metrics, timeout).await;
+                }
                 _ = self.signals.term.recv() => { info!(signal = "SIGTERM", "stopping"); break; }
                 _ = self.signals.int.recv() => { info!(signal = "SIGINT", "stopping"); break; }
                 _ = self.signals.hup.recv() => self.reload().await,
@@ -811,6 +998,7 @@ impl<R: CycleRunner> Daemon<R> {
                     || g_old.log_format != g_new.log_format
                     || g_old.log_level != g_new.log_level
                     || g_old.shard != g_new.shard
+                    || g_old.store != g_new.store
                 {
                     warn!("listen, state_dir, log_format, log_level and shard take effect at the next restart; the running values are kept");
                 }
@@ -885,6 +1073,21 @@ impl<R: CycleRunner> Daemon<R> {
                 timeout_secs = timeout.as_secs(),
                 "tasks still running at the drain timeout were cancelled"
             );
+        }
+        // Every company has stopped: give the leases up so the other instances take the
+        // companies at once instead of after the lease time.
+        let keeper = self.keeper.clone();
+        match tokio::task::spawn_blocking(move || {
+            keeper
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .release_all()
+        })
+        .await
+        {
+            Ok(Ok(())) => info!("leases released"),
+            Ok(Err(e)) => warn!(error = %e, "leases not released: the other instances take them at expiry"),
+            Err(e) => warn!(error = %e, "lease release task failed"),
         }
         let store = self.shared.store.clone();
         match tokio::task::spawn_blocking(move || store.flush()).await {

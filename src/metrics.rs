@@ -62,8 +62,37 @@ pub const RELOADS: &str = "relance_config_reloads_total";
 /// Configuration generation: 1 at start, +1 per accepted reload.
 pub const CONFIG_GENERATION: &str = "relance_config_generation";
 
+/// Company leases this instance holds.
+pub const LEASES_HELD: &str = "relance_leases_held";
+/// Leases taken over from an instance whose lease ran out.
+pub const LEASE_TAKEOVERS: &str = "relance_lease_takeovers_total";
+/// Leases lost (not renewed in time, or taken by another instance).
+pub const LEASES_LOST: &str = "relance_leases_lost_total";
+/// Writes and remote calls refused because their lease token was no longer valid.
+pub const FENCED_REFUSED: &str = "relance_fenced_writes_refused_total";
+
 /// Every family the daemon exports.
 pub const FAMILIES: &[Family] = &[
+    Family {
+        name: LEASES_HELD,
+        help: "Company leases this instance holds.",
+        kind: Kind::Gauge,
+    },
+    Family {
+        name: LEASE_TAKEOVERS,
+        help: "Company leases taken over from an instance whose lease ran out.",
+        kind: Kind::Counter,
+    },
+    Family {
+        name: LEASES_LOST,
+        help: "Company leases lost (not renewed in time, or taken by another instance).",
+        kind: Kind::Counter,
+    },
+    Family {
+        name: FENCED_REFUSED,
+        help: "Writes and remote calls refused because their lease token was no longer valid.",
+        kind: Kind::Counter,
+    },
     Family {
         name: BUILD_INFO,
         help: "Build information; the value is always 1.",

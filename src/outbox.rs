@@ -214,6 +214,9 @@ where
     S: Store + Clone + Send + 'static,
     W: WriteBack,
 {
+    // Under a lease, no remote call once the lease is lost or about to run out: the new
+    // owner delivers (and finds what this call would have done, if it had been made).
+    store.ensure_lease(company)?;
     let outcome: Result<(RemoteRef, bool), ConnectorError> =
         match target.find_applied(&entry.key).await {
             Ok(Some(remote_ref)) => Ok((remote_ref, true)),

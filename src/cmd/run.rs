@@ -91,9 +91,13 @@ fn load_config(dir: &Path) -> anyhow::Result<Config> {
 }
 
 fn open_store(config: &Config) -> anyhow::Result<SharedStore> {
-    let p = config.global.state_dir.join("store");
-    crate::store::open_shared(&config.global.state_dir)
-        .with_context(|| format!("opening the store at {}", p.display()))
+    let backend = crate::store::Backend::from_settings(&config.global.store)?;
+    let what = match &backend {
+        crate::store::Backend::Sled => config.global.state_dir.join("store").display().to_string(),
+        other => other.describe(),
+    };
+    crate::store::open_backend(&backend, &config.global.state_dir)
+        .with_context(|| format!("opening the store at {what}"))
 }
 
 /// `relance demo [--state-dir DIR] [--date D]`.
