@@ -740,6 +740,7 @@ async fn lease_round<R: CycleRunner>(
     config: &Config,
     metrics: &Arc<Metrics>,
     drain: Duration,
+    apply: bool,
 ) {
     let ids: Vec<CompanyId> = config.companies.iter().map(|c| c.id.clone()).collect();
     let k = keeper.clone();
@@ -800,7 +801,9 @@ async fn lease_round<R: CycleRunner>(
             }
         });
     }
-    scheduler.apply(&config.companies);
+    if apply {
+        scheduler.apply(&config.companies);
+    }
     use std::sync::atomic::Ordering as O;
     metrics.set(metrics::LEASES_HELD, &[], stats.held.load(O::SeqCst) as f64);
     metrics.set(metrics::LEASE_TAKEOVERS, &[], stats.takeovers.load(O::SeqCst) as f64);
@@ -903,7 +906,7 @@ impl<R: CycleRunner> Daemon<R> {
         // The first leases before READY: alone (sled, or the first PostgreSQL instance) this
         // instance runs every company at once; others come with their share.
         scheduler.lease(Vec::new(), &[]);
-        lease_round(&keeper, &mut scheduler, &config, &metrics, g.shutdown_timeout).await;
+        lease_round(&keeper, &mut scheduler, &config, &metrics, g.shutdown_timeout, false).await;
         scheduler.apply(&config.companies);
         metrics.set(metrics::COMPANIES, &[], config.companies.len() as f64);
         metrics.set(metrics::CONFIG_GENERATION, &[], 1.0);
@@ -950,7 +953,7 @@ impl<R: CycleRunner> Daemon<R> {
             tokio::select! {
                 _ = lease_tick.tick() => {
                     let timeout = self.config.global.shutdown_timeout;
-                    lease_round(&self.keeper, &mut self.scheduler, &self.config, &self.shared.metrics, timeout).await;
+                    lease_round(&self.keeper, &mut self.scheduler, &self.config, &self.shared.metrics, timeout, true).await;
                 }
                 _ = self.signals.term.recv() => { info!(signal = "SIGTERM", "stopping"); break; }
                 _ = self.signals.int.recv() => { info!(signal = "SIGINT", "stopping"); break; }
@@ -1007,6 +1010,9 @@ impl<R: CycleRunner> Daemon<R> {
                 }
                 create_source_dirs(&self.shared.state_dir, &new.companies);
                 configure_http(&self.shared.http, &new.companies);
+                // Companies added by the reload are claimed now, not at the next renewal.
+                let timeout = new.global.shutdown_timeout;
+                lease_round(&self.keeper, &mut self.scheduler, &new, &self.shared.metrics, timeout, false).await;
                 let changes = self.scheduler.apply(&new.companies);
                 self.generation += 1;
                 m.inc(metrics::RELOADS, &[("result", "ok")]);

@@ -6,6 +6,7 @@ mod daemon;
 mod demo;
 mod kill_delivery;
 mod pg;
+mod pg_daemons;
 mod pg_leases;
 mod pg_store;
 mod store_model;
