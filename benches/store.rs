@@ -156,7 +156,10 @@ fn run(name: &str, store: &dyn Store, n: u64, per_batch: u64, size: &dyn Fn() ->
     store.flush().expect("flush");
     let bytes = size();
     println!("{name}: {n} records of each kind, batches of {per_batch} (atomic + durable):");
-    println!("  invoices: {inv_secs:.1} s, {:.0} records/s", n as f64 / inv_secs);
+    println!(
+        "  invoices: {inv_secs:.1} s, {:.0} records/s",
+        n as f64 / inv_secs
+    );
     println!(
         "  receipts: {rcpt_secs:.1} s, {:.0} records/s (with dedup lookups)",
         n as f64 / rcpt_secs

@@ -727,7 +727,11 @@ fn default_instance_name() -> String {
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|h| h.trim().to_owned())
         .unwrap_or_default();
-    let host = if host.is_empty() { "relance".to_owned() } else { host };
+    let host = if host.is_empty() {
+        "relance".to_owned()
+    } else {
+        host
+    };
     format!("{host}-{}", std::process::id())
 }
 
@@ -774,7 +778,10 @@ async fn lease_round<R: CycleRunner>(
     let lost_handles = scheduler.retire(&changes.lost);
     drop(lost_handles); // their writes are refused already; they stop on their own
     if !changes.shed.is_empty() {
-        info!(shed = changes.shed.len(), "companies handed to other instances");
+        info!(
+            shed = changes.shed.len(),
+            "companies handed to other instances"
+        );
         let handles = scheduler.retire(&changes.shed);
         let (keeper, shed) = (keeper.clone(), changes.shed.clone());
         tokio::spawn(async move {
@@ -806,9 +813,17 @@ async fn lease_round<R: CycleRunner>(
     }
     use std::sync::atomic::Ordering as O;
     metrics.set(metrics::LEASES_HELD, &[], stats.held.load(O::SeqCst) as f64);
-    metrics.set(metrics::LEASE_TAKEOVERS, &[], stats.takeovers.load(O::SeqCst) as f64);
+    metrics.set(
+        metrics::LEASE_TAKEOVERS,
+        &[],
+        stats.takeovers.load(O::SeqCst) as f64,
+    );
     metrics.set(metrics::LEASES_LOST, &[], stats.lost.load(O::SeqCst) as f64);
-    metrics.set(metrics::FENCED_REFUSED, &[], stats.fenced.load(O::SeqCst) as f64);
+    metrics.set(
+        metrics::FENCED_REFUSED,
+        &[],
+        stats.fenced.load(O::SeqCst) as f64,
+    );
 }
 
 struct Daemon<R: CycleRunner> {
@@ -854,11 +869,10 @@ impl<R: CycleRunner> Daemon<R> {
         let state_dir = g.state_dir.clone();
         let backend = crate::store::Backend::from_settings(&g.store)?;
         info!(store = %backend.describe(), "opening the store");
-        let store = tokio::task::spawn_blocking(move || {
-            crate::store::open_backend(&backend, &state_dir)
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("store open task failed: {e}"))??;
+        let store =
+            tokio::task::spawn_blocking(move || crate::store::open_backend(&backend, &state_dir))
+                .await
+                .map_err(|e| anyhow::anyhow!("store open task failed: {e}"))??;
         let keeper = Arc::new(Mutex::new(LeaseKeeper::new(
             store.clone(),
             lease_settings(&g.store),
@@ -906,7 +920,15 @@ impl<R: CycleRunner> Daemon<R> {
         // The first leases before READY: alone (sled, or the first PostgreSQL instance) this
         // instance runs every company at once; others come with their share.
         scheduler.lease(Vec::new(), &[]);
-        lease_round(&keeper, &mut scheduler, &config, &metrics, g.shutdown_timeout, false).await;
+        lease_round(
+            &keeper,
+            &mut scheduler,
+            &config,
+            &metrics,
+            g.shutdown_timeout,
+            false,
+        )
+        .await;
         scheduler.apply(&config.companies);
         metrics.set(metrics::COMPANIES, &[], config.companies.len() as f64);
         metrics.set(metrics::CONFIG_GENERATION, &[], 1.0);
@@ -1012,7 +1034,15 @@ impl<R: CycleRunner> Daemon<R> {
                 configure_http(&self.shared.http, &new.companies);
                 // Companies added by the reload are claimed now, not at the next renewal.
                 let timeout = new.global.shutdown_timeout;
-                lease_round(&self.keeper, &mut self.scheduler, &new, &self.shared.metrics, timeout, false).await;
+                lease_round(
+                    &self.keeper,
+                    &mut self.scheduler,
+                    &new,
+                    &self.shared.metrics,
+                    timeout,
+                    false,
+                )
+                .await;
                 let changes = self.scheduler.apply(&new.companies);
                 self.generation += 1;
                 m.inc(metrics::RELOADS, &[("result", "ok")]);
@@ -1092,7 +1122,9 @@ impl<R: CycleRunner> Daemon<R> {
         .await
         {
             Ok(Ok(())) => info!("leases released"),
-            Ok(Err(e)) => warn!(error = %e, "leases not released: the other instances take them at expiry"),
+            Ok(Err(e)) => {
+                warn!(error = %e, "leases not released: the other instances take them at expiry")
+            }
             Err(e) => warn!(error = %e, "lease release task failed"),
         }
         let store = self.shared.store.clone();

@@ -22,8 +22,7 @@ pub mod secrets;
 use self::load::{KeyPath, Location, SourceFile};
 use self::schema::{
     CompanyFile, GlobalFile, LogFormat, MailConfig, ReconcilePolicy, SecretRef, Security,
-    StoreConfig,
-    SmtpConfig, SourceConfig, WritebackConfig, VERSION,
+    SmtpConfig, SourceConfig, StoreConfig, WritebackConfig, VERSION,
 };
 use relance_core::siren::{Siren, SirenError};
 use relance_core::{CompanyId, Currency};
@@ -653,7 +652,11 @@ impl Validator<'_> {
         }
         if let Some(i) = &p.instance {
             if !valid_identifier(i) {
-                self.error(file, k("instance"), ErrorKind::BadIdentifier { value: i.clone() });
+                self.error(
+                    file,
+                    k("instance"),
+                    ErrorKind::BadIdentifier { value: i.clone() },
+                );
             }
         }
         StoreSettings::Postgres {

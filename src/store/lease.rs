@@ -196,7 +196,11 @@ impl LeaseKeeper {
 
     /// The store a leased company writes through.
     pub fn fenced(&self, lease: Arc<Lease>) -> SharedStore {
-        Arc::new(FencedStore::new(self.store.clone(), lease, self.stats.clone()))
+        Arc::new(FencedStore::new(
+            self.store.clone(),
+            lease,
+            self.stats.clone(),
+        ))
     }
 
     fn drop_expired(&mut self, changes: &mut LeaseChanges) {
@@ -275,7 +279,11 @@ impl LeaseKeeper {
             .filter(|c| !wanted.contains(c))
             .cloned()
             .collect();
-        let excess = self.held.len().saturating_sub(gone.len()).saturating_sub(share);
+        let excess = self
+            .held
+            .len()
+            .saturating_sub(gone.len())
+            .saturating_sub(share);
         let beyond: Vec<CompanyId> = self
             .held
             .keys()
@@ -306,7 +314,12 @@ impl LeaseKeeper {
                     if g.previous.as_deref().is_some_and(|p| p != s.instance) {
                         self.stats.takeovers.fetch_add(1, Ordering::SeqCst);
                     }
-                    let lease = Arc::new(Lease::new(g.company.clone(), g.token, sent + s.ttl, s.margin));
+                    let lease = Arc::new(Lease::new(
+                        g.company.clone(),
+                        g.token,
+                        sent + s.ttl,
+                        s.margin,
+                    ));
                     self.held.insert(g.company, lease.clone());
                     changes.gained.push(lease);
                 }
@@ -627,7 +640,12 @@ impl LocalLeases {
     }
 
     /// See [`Store::lease_renew`].
-    pub fn renew(&self, instance: &str, held: &[(CompanyId, u64)], ttl: Duration) -> Vec<CompanyId> {
+    pub fn renew(
+        &self,
+        instance: &str,
+        held: &[(CompanyId, u64)],
+        ttl: Duration,
+    ) -> Vec<CompanyId> {
         let now = Instant::now();
         let mut s = self.state();
         let mut out = Vec::new();
@@ -681,15 +699,25 @@ mod tests {
         let c = ids(3);
         let a = l.claim("a", &c, 10, ttl);
         assert_eq!(a.len(), 3);
-        assert!(l.claim("b", &c, 10, ttl).is_empty(), "held leases are not granted twice");
+        assert!(
+            l.claim("b", &c, 10, ttl).is_empty(),
+            "held leases are not granted twice"
+        );
         assert!(l.check(&c[0], a[0].token));
         std::thread::sleep(Duration::from_millis(100));
-        assert!(!l.check(&c[0], a[0].token), "a lease that ran out fences its token");
+        assert!(
+            !l.check(&c[0], a[0].token),
+            "a lease that ran out fences its token"
+        );
         let b = l.claim("b", &c[..1], 10, ttl);
         assert_eq!(b[0].previous.as_deref(), Some("a"));
         assert!(b[0].token > a[0].token);
         // a's late renewal of c0 fails; its other two (expired, not taken) revive.
-        let renewed = l.renew("a", &[(c[0].clone(), a[0].token), (c[1].clone(), a[1].token)], ttl);
+        let renewed = l.renew(
+            "a",
+            &[(c[0].clone(), a[0].token), (c[1].clone(), a[1].token)],
+            ttl,
+        );
         assert_eq!(renewed, vec![c[1].clone()]);
         l.release("b", &[(c[0].clone(), b[0].token)]);
         assert!(!l.check(&c[0], b[0].token));

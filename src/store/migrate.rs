@@ -35,12 +35,15 @@ fn chunks<T: Clone>(items: &[T], put: impl Fn(&mut Batch, Vec<T>)) -> Vec<Batch>
         .collect()
 }
 
+/// Deletes one company's records from a target (`--overwrite`).
+pub type Clear<'a> = &'a dyn Fn(&CompanyId) -> Result<(), StoreError>;
+
 /// Copies `from` into `to` and checks the copy. With `clear`, companies (and documents)
 /// already in the target are first deleted with it; without, a non-empty target is refused.
 pub fn migrate(
     from: &dyn Store,
     to: &dyn Store,
-    clear: Option<&dyn Fn(&CompanyId) -> Result<(), StoreError>>,
+    clear: Option<Clear<'_>>,
 ) -> Result<MigrateReport, StoreError> {
     let existing = to.companies()?;
     let namespaces = to.document_namespaces()?;
@@ -125,12 +128,14 @@ fn copy_company(from: &dyn Store, to: &dyn Store, c: &CompanyId) -> Result<(), S
     }
     let mut done = Vec::new();
     for e in from.inbox(c, 0, usize::MAX, false)? {
-        let seq = to.inbox_record(c, e.item)?.ok_or_else(|| StoreError::Migration {
-            from: 0,
-            to: 0,
-            key: format!("{c}/inbox/{}", e.seq),
-            reason: "the target already has this inbox key".into(),
-        })?;
+        let seq = to
+            .inbox_record(c, e.item)?
+            .ok_or_else(|| StoreError::Migration {
+                from: 0,
+                to: 0,
+                key: format!("{c}/inbox/{}", e.seq),
+                reason: "the target already has this inbox key".into(),
+            })?;
         if let Some(at) = e.done_at {
             done.push((seq, at));
         }
@@ -196,7 +201,10 @@ mod tests {
         assert_eq!(r.companies.len(), 1);
         assert_eq!(r.companies[0].0.audit, (CHUNK + 3) as u64);
         assert_eq!(r.documents, 1);
-        assert_eq!(company_digest(&from, &c).unwrap(), company_digest(&to, &c).unwrap());
+        assert_eq!(
+            company_digest(&from, &c).unwrap(),
+            company_digest(&to, &c).unwrap()
+        );
         let err = migrate(&from, &to, None).unwrap_err();
         assert!(matches!(err, StoreError::TargetNotEmpty(_)), "{err}");
     }

@@ -79,13 +79,13 @@ impl Backend {
             } => {
                 let url = secrets::read(url_file)
                     .map_err(|e| StoreError::Postgres(format!("store url_file: {e}")))?;
-                let password = match password_file {
-                    Some(p) => Some(
-                        secrets::read(p)
-                            .map_err(|e| StoreError::Postgres(format!("store password_file: {e}")))?,
-                    ),
-                    None => None,
-                };
+                let password =
+                    match password_file {
+                        Some(p) => Some(secrets::read(p).map_err(|e| {
+                            StoreError::Postgres(format!("store password_file: {e}"))
+                        })?),
+                        None => None,
+                    };
                 let mut cfg =
                     postgres::PgConfig::new(url.expose(), password.as_ref().map(|p| p.expose()))?;
                 cfg.pool_size = *pool_size;
@@ -121,7 +121,9 @@ pub fn open_backend(
                 path: state_dir.display().to_string(),
                 message: e.to_string(),
             })?;
-            Ok(std::sync::Arc::new(SledStore::open(&state_dir.join("store"))?))
+            Ok(std::sync::Arc::new(SledStore::open(
+                &state_dir.join("store"),
+            )?))
         }
         Backend::Postgres(cfg) => Ok(std::sync::Arc::new(PgStore::open(cfg)?)),
     }

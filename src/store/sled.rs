@@ -815,7 +815,9 @@ impl Store for SledStore {
                 break;
             }
             if pending_only {
-                let Some(seq) = read_u64(&k[prefix.len()..]) else { continue };
+                let Some(seq) = read_u64(&k[prefix.len()..]) else {
+                    continue;
+                };
                 let ek = seq_key(IBX, seq);
                 if let Some(v) = tree.get(&ek)? {
                     out.push(decode(&ek, &v)?);

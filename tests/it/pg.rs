@@ -34,7 +34,10 @@ pub fn admin() -> Option<PgConfig> {
         return None;
     };
     let pw = std::fs::read_to_string(&pw_file).expect("RELANCE_PG_PASSWORD_FILE is readable");
-    Some(PgConfig::new(&url, Some(pw.lines().next().unwrap_or(""))).expect("RELANCE_PG_URL is valid"))
+    Some(
+        PgConfig::new(&url, Some(pw.lines().next().unwrap_or("")))
+            .expect("RELANCE_PG_URL is valid"),
+    )
 }
 
 /// A fresh database named after `tag` and this process, or `None` after a loud skip.

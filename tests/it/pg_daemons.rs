@@ -22,7 +22,10 @@ struct Instance {
 
 impl Drop for Instance {
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-CONT").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-CONT")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -58,12 +61,17 @@ impl Instance {
     }
 
     fn signal(&self, sig: &str) {
-        let st = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status();
+        let st = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status();
         assert!(st.unwrap().success());
     }
 
     fn addr(&self) -> String {
-        until(Duration::from_secs(60), "http listening", || self.log.lock().unwrap().contains("http listening"));
+        until(Duration::from_secs(60), "http listening", || {
+            self.log.lock().unwrap().contains("http listening")
+        });
         let log = self.log.lock().unwrap().clone();
         let at = log.find("addr=127.0.0.1:").expect("addr field");
         log[at + 5..].split_whitespace().next().unwrap().to_owned()
@@ -81,7 +89,10 @@ fn metrics(addr: &str) -> String {
         return String::new();
     };
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let _ = write!(s, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let _ = write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    );
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out
@@ -91,7 +102,13 @@ fn metrics(addr: &str) -> String {
 fn cycled(page: &str) -> BTreeSet<String> {
     page.lines()
         .filter(|l| l.starts_with("relance_cycles_total{") && l.contains("outcome=\"ok\""))
-        .filter_map(|l| l.split("company=\"").nth(1)?.split('"').next().map(str::to_owned))
+        .filter_map(|l| {
+            l.split("company=\"")
+                .nth(1)?
+                .split('"')
+                .next()
+                .map(str::to_owned)
+        })
         .collect()
 }
 
@@ -121,7 +138,9 @@ fn three_daemons_share_companies_by_lease_through_kill_and_stop() {
     };
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path();
-    let url = std::env::var("RELANCE_PG_URL").unwrap().replace("/postgres", &format!("/{}", db.name));
+    let url = std::env::var("RELANCE_PG_URL")
+        .unwrap()
+        .replace("/postgres", &format!("/{}", db.name));
     std::fs::write(cfg.join("pg.url"), format!("{url}\n")).unwrap();
     let pw = std::env::var("RELANCE_PG_PASSWORD_FILE").unwrap();
     std::fs::write(
@@ -150,10 +169,14 @@ fn three_daemons_share_companies_by_lease_through_kill_and_stop() {
     let addrs: Vec<String> = instances.iter().map(Instance::addr).collect();
 
     // Spread: every company leased, each instance near its share of 10.
-    until(Duration::from_secs(60), "companies spread over three instances", || {
-        let o = owners(&pg);
-        o.values().sum::<usize>() == COMPANIES && o.len() == 3 && o.values().all(|n| *n >= 8)
-    });
+    until(
+        Duration::from_secs(60),
+        "companies spread over three instances",
+        || {
+            let o = owners(&pg);
+            o.values().sum::<usize>() == COMPANIES && o.len() == 3 && o.values().all(|n| *n >= 8)
+        },
+    );
     eprintln!("leases: {:?}", owners(&pg));
     // Every company cycles, on whichever instance holds it.
     until(Duration::from_secs(60), "every company cycles", || {
@@ -164,14 +187,25 @@ fn three_daemons_share_companies_by_lease_through_kill_and_stop() {
     // SIGKILL one: its companies are taken over within the lease time.
     let dead = instances.remove(0);
     let dead_name = dead.name();
-    assert!(owners(&pg).contains_key(&dead_name), "instance names: {:?}", owners(&pg));
+    assert!(
+        owners(&pg).contains_key(&dead_name),
+        "instance names: {:?}",
+        owners(&pg)
+    );
     dead.signal("KILL");
-    let took = until(Duration::from_secs(30), "the killed instance's companies taken over", || {
-        let o = owners(&pg);
-        !o.contains_key(&dead_name) && o.values().sum::<usize>() == COMPANIES
-    });
+    let took = until(
+        Duration::from_secs(30),
+        "the killed instance's companies taken over",
+        || {
+            let o = owners(&pg);
+            !o.contains_key(&dead_name) && o.values().sum::<usize>() == COMPANIES
+        },
+    );
     eprintln!("taken over in {took:?}: {:?}", owners(&pg));
-    assert!(took <= Duration::from_secs(LEASE_SECS + 3), "takeover took {took:?}");
+    assert!(
+        took <= Duration::from_secs(LEASE_SECS + 3),
+        "takeover took {took:?}"
+    );
     drop(dead);
 
     // SIGSTOP one past its lease: the other takes everything; SIGCONT: the stopped one
@@ -179,19 +213,27 @@ fn three_daemons_share_companies_by_lease_through_kill_and_stop() {
     let stopped = &instances[0];
     let stopped_name = stopped.name();
     stopped.signal("STOP");
-    until(Duration::from_secs(30), "the running instance holds every company", || {
-        owners(&pg).get(&instances[1].name()) == Some(&COMPANIES)
-    });
+    until(
+        Duration::from_secs(30),
+        "the running instance holds every company",
+        || owners(&pg).get(&instances[1].name()) == Some(&COMPANIES),
+    );
     stopped.signal("CONT");
-    until(Duration::from_secs(30), "the continued instance reports its lost leases", || {
-        metrics(&addrs[1])
-            .lines()
-            .any(|l| l.starts_with("relance_leases_lost_total") && !l.ends_with(" 0"))
-    });
+    until(
+        Duration::from_secs(30),
+        "the continued instance reports its lost leases",
+        || {
+            metrics(&addrs[1])
+                .lines()
+                .any(|l| l.starts_with("relance_leases_lost_total") && !l.ends_with(" 0"))
+        },
+    );
     // Then it gets its share back.
-    until(Duration::from_secs(60), "the continued instance takes its share again", || {
-        owners(&pg).get(&stopped_name).copied().unwrap_or(0) >= 10
-    });
+    until(
+        Duration::from_secs(60),
+        "the continued instance takes its share again",
+        || owners(&pg).get(&stopped_name).copied().unwrap_or(0) >= 10,
+    );
 
     // SIGTERM: the leases are released at once.
     for i in &instances {
@@ -204,17 +246,33 @@ fn three_daemons_share_companies_by_lease_through_kill_and_stop() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    assert!(owners(&pg).is_empty(), "leases left after SIGTERM: {:?}", owners(&pg));
-    let log: String = instances.iter().map(|i| i.log.lock().unwrap().clone()).collect();
+    assert!(
+        owners(&pg).is_empty(),
+        "leases left after SIGTERM: {:?}",
+        owners(&pg)
+    );
+    let log: String = instances
+        .iter()
+        .map(|i| i.log.lock().unwrap().clone())
+        .collect();
     assert!(log.contains("leases released"), "{log}");
     // Never two owners at once.
     let history = pg.lease_history().unwrap();
     for w in history.windows(2) {
         if w[0].0 == w[1].0 {
-            assert!(w[1].3 >= w[0].4, "{} leased twice at once: {:?} / {:?}", w[0].0, w[0], w[1]);
+            assert!(
+                w[1].3 >= w[0].4,
+                "{} leased twice at once: {:?} / {:?}",
+                w[0].0,
+                w[0],
+                w[1]
+            );
         }
     }
-    assert!(!log.contains(&pw), "a secret path is fine, but never the password");
+    assert!(
+        !log.contains(&pw),
+        "a secret path is fine, but never the password"
+    );
     let secret = std::fs::read_to_string(&pw).unwrap();
     assert!(!log.contains(secret.trim()), "the password was logged");
 }

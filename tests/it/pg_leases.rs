@@ -35,7 +35,10 @@ struct CountingRemote {
 }
 
 impl WriteBack for CountingRemote {
-    async fn find_applied(&self, key: &IdempotencyKey) -> Result<Option<RemoteRef>, ConnectorError> {
+    async fn find_applied(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<RemoteRef>, ConnectorError> {
         Ok(self
             .effects
             .lock()
@@ -43,8 +46,17 @@ impl WriteBack for CountingRemote {
             .get(key.as_str())
             .map(|_| RemoteRef(format!("r-{}", key.as_str()))))
     }
-    async fn apply(&self, key: &IdempotencyKey, _cmd: &WriteCommand) -> Result<RemoteRef, ConnectorError> {
-        *self.effects.lock().unwrap().entry(key.as_str().to_owned()).or_insert(0) += 1;
+    async fn apply(
+        &self,
+        key: &IdempotencyKey,
+        _cmd: &WriteCommand,
+    ) -> Result<RemoteRef, ConnectorError> {
+        *self
+            .effects
+            .lock()
+            .unwrap()
+            .entry(key.as_str().to_owned())
+            .or_insert(0) += 1;
         Ok(RemoteRef(format!("r-{}", key.as_str())))
     }
 }
@@ -85,7 +97,8 @@ fn start(name: &str, store: SharedStore, shared: Arc<Shared>) -> Instance {
     let dead = Arc::new(AtomicBool::new(false));
     let paused = Arc::new(AtomicBool::new(false));
     let renewer = {
-        let (keeper, dead, paused, shared) = (keeper.clone(), dead.clone(), paused.clone(), shared.clone());
+        let (keeper, dead, paused, shared) =
+            (keeper.clone(), dead.clone(), paused.clone(), shared.clone());
         std::thread::spawn(move || {
             while !dead.load(Ordering::SeqCst) {
                 wait_while(&paused);
@@ -103,9 +116,13 @@ fn start(name: &str, store: SharedStore, shared: Arc<Shared>) -> Instance {
         })
     };
     let worker = {
-        let (keeper, dead, paused, shared) = (keeper.clone(), dead.clone(), paused.clone(), shared.clone());
+        let (keeper, dead, paused, shared) =
+            (keeper.clone(), dead.clone(), paused.clone(), shared.clone());
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             let policy = RetryPolicy {
                 base: Duration::from_millis(50),
                 max: Duration::from_millis(200),
@@ -116,7 +133,9 @@ fn start(name: &str, store: SharedStore, shared: Arc<Shared>) -> Instance {
             while !dead.load(Ordering::SeqCst) {
                 let (held, leased): (Vec<CompanyId>, Vec<SharedStore>) = {
                     let k = keeper.lock().unwrap();
-                    k.held().map(|l| (l.company().clone(), k.fenced(l.clone()))).unzip()
+                    k.held()
+                        .map(|l| (l.company().clone(), k.fenced(l.clone())))
+                        .unzip()
                 };
                 if held.is_empty() {
                     std::thread::sleep(Duration::from_millis(50));
@@ -149,7 +168,15 @@ fn start(name: &str, store: SharedStore, shared: Arc<Shared>) -> Instance {
                             continue;
                         }
                     }
-                    match rt.block_on(deliver_pending(&store, c, TARGET, &*shared.remote, now, &policy, &cancel)) {
+                    match rt.block_on(deliver_pending(
+                        &store,
+                        c,
+                        TARGET,
+                        &*shared.remote,
+                        now,
+                        &policy,
+                        &cancel,
+                    )) {
                         Ok(_) => {}
                         Err(relance::outbox::OutboxError::Store(StoreError::Fenced { .. })) => {
                             shared.refused.fetch_add(1, Ordering::SeqCst);
@@ -177,7 +204,8 @@ fn enqueue(store: &dyn Store, companies: &[CompanyId], round: u32, n: u32) -> us
     for c in companies {
         let mut b = Batch::default();
         for i in 0..n {
-            let key = IdempotencyKey::derive(c.as_str(), "note", &[&round.to_string(), &i.to_string()]);
+            let key =
+                IdempotencyKey::derive(c.as_str(), "note", &[&round.to_string(), &i.to_string()]);
             let cmd = WriteCommand::AddNote {
                 target_kind: "invoice".into(),
                 target: format!("F{i}"),
@@ -193,14 +221,27 @@ fn enqueue(store: &dyn Store, companies: &[CompanyId], round: u32, n: u32) -> us
 fn pending(store: &dyn Store, companies: &[CompanyId]) -> usize {
     companies
         .iter()
-        .map(|c| store.outbox_pending(c, TARGET).map(|v| v.len()).unwrap_or(usize::MAX / 2000))
+        .map(|c| {
+            store
+                .outbox_pending(c, TARGET)
+                .map(|v| v.len())
+                .unwrap_or(usize::MAX / 2000)
+        })
         .sum()
 }
 
 fn until(limit: Duration, what: &str, f: impl Fn() -> bool) -> Duration {
     let start = Instant::now();
     while !f() {
-        assert!(start.elapsed() < limit, "{what}: not within {limit:?}; {}", DIAG.lock().unwrap().as_ref().map(|d| d()).unwrap_or_default());
+        assert!(
+            start.elapsed() < limit,
+            "{what}: not within {limit:?}; {}",
+            DIAG.lock()
+                .unwrap()
+                .as_ref()
+                .map(|d| d())
+                .unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     start.elapsed()
@@ -225,7 +266,9 @@ fn three_instances_share_a_thousand_companies_through_kill_pause_and_restart() {
         return;
     };
     let pg = PgStore::open(&db.cfg).unwrap();
-    let companies: Vec<CompanyId> = (0..COMPANIES).map(|i| CompanyId::new(format!("c{i:04}"))).collect();
+    let companies: Vec<CompanyId> = (0..COMPANIES)
+        .map(|i| CompanyId::new(format!("c{i:04}")))
+        .collect();
     let shared = Arc::new(Shared {
         companies: companies.clone(),
         remote: Arc::default(),
@@ -238,7 +281,9 @@ fn three_instances_share_a_thousand_companies_through_kill_pause_and_restart() {
     {
         let (shared, cfg, companies) = (shared.clone(), db.cfg.clone(), companies.clone());
         *DIAG.lock().unwrap() = Some(Box::new(move || {
-            let leases = PgStore::open(&cfg).and_then(|p| p.leases_now()).unwrap_or_default();
+            let leases = PgStore::open(&cfg)
+                .and_then(|p| p.leases_now())
+                .unwrap_or_default();
             let mut by: BTreeMap<String, usize> = BTreeMap::new();
             for (_, o, live) in &leases {
                 *by.entry(format!("{o:?}/{live}")).or_insert(0) += 1;
@@ -248,23 +293,39 @@ fn three_instances_share_a_thousand_companies_through_kill_pause_and_restart() {
                 "leases {by:?}; errors {}, refused {}; cycles of c0000..: {:?}",
                 shared.errors.load(Ordering::SeqCst),
                 shared.refused.load(Ordering::SeqCst),
-                companies.iter().take(5).map(|c| cycles.get(c).copied()).collect::<Vec<_>>()
+                companies
+                    .iter()
+                    .take(5)
+                    .map(|c| cycles.get(c).copied())
+                    .collect::<Vec<_>>()
             )
         }));
     }
-    let mut instances: Vec<Instance> = ["a", "b", "c"].iter().map(|n| start(n, open(), shared.clone())).collect();
+    let mut instances: Vec<Instance> = ["a", "b", "c"]
+        .iter()
+        .map(|n| start(n, open(), shared.clone()))
+        .collect();
 
     // Phase 1: every company cycles; the load spreads over the three.
     let every_company_cycles = |from: &BTreeMap<CompanyId, u64>| {
         let now = shared.cycles.lock().unwrap().clone();
-        companies.iter().all(|c| now.get(c).copied().unwrap_or(0) > from.get(c).copied().unwrap_or(0))
+        companies
+            .iter()
+            .all(|c| now.get(c).copied().unwrap_or(0) > from.get(c).copied().unwrap_or(0))
     };
     let none = BTreeMap::new();
-    until(Duration::from_secs(120), "every company cycles", || every_company_cycles(&none));
-    until(Duration::from_secs(120), "first deliveries", || pending(&pg, &companies) == 0);
+    until(Duration::from_secs(120), "every company cycles", || {
+        every_company_cycles(&none)
+    });
+    until(Duration::from_secs(120), "first deliveries", || {
+        pending(&pg, &companies) == 0
+    });
     let spread: Vec<usize> = instances.iter().map(|i| owned_by(&pg, &i.name)).collect();
     eprintln!("leases per instance after start: {spread:?}");
-    assert!(spread.iter().all(|n| *n >= 300), "load not spread: {spread:?}");
+    assert!(
+        spread.iter().all(|n| *n >= 300),
+        "load not spread: {spread:?}"
+    );
 
     // Phase 2: instance a dies without releasing; b and c take its companies over within
     // the lease time (plus a renewal interval and the claim's own time).
@@ -276,29 +337,54 @@ fn three_instances_share_a_thousand_companies_through_kill_pause_and_restart() {
         owned_by(&pg, "b") + owned_by(&pg, "c") == COMPANIES
     });
     eprintln!("{held_by_a} companies of the dead instance taken over in {took:?}");
-    assert!(took <= TTL + Duration::from_secs(3), "takeover took {took:?}");
+    assert!(
+        took <= TTL + Duration::from_secs(3),
+        "takeover took {took:?}"
+    );
     for t in a.threads {
         t.join().unwrap();
     }
     let snap = shared.cycles.lock().unwrap().clone();
-    until(Duration::from_secs(120), "every company cycles after the kill", || every_company_cycles(&snap));
-    until(Duration::from_secs(120), "deliveries after the kill", || pending(&pg, &companies) == 0);
+    until(
+        Duration::from_secs(120),
+        "every company cycles after the kill",
+        || every_company_cycles(&snap),
+    );
+    until(
+        Duration::from_secs(120),
+        "deliveries after the kill",
+        || pending(&pg, &companies) == 0,
+    );
 
     // Phase 3: b is paused past its lease; c takes everything; b resumes: its late writes
     // and deliveries are refused.
     expected += enqueue(&pg, &companies, 3, 1);
     let refused_before = shared.refused.load(Ordering::SeqCst);
     instances[0].paused.store(true, Ordering::SeqCst);
-    until(Duration::from_secs(30), "c holds every company", || owned_by(&pg, "c") == COMPANIES);
-    until(Duration::from_secs(120), "deliveries while b is paused", || pending(&pg, &companies) == 0);
+    until(Duration::from_secs(30), "c holds every company", || {
+        owned_by(&pg, "c") == COMPANIES
+    });
+    until(
+        Duration::from_secs(120),
+        "deliveries while b is paused",
+        || pending(&pg, &companies) == 0,
+    );
     expected += enqueue(&pg, &companies, 4, 1);
     instances[0].paused.store(false, Ordering::SeqCst);
     until(Duration::from_secs(30), "b's late work refused", || {
         shared.refused.load(Ordering::SeqCst) > refused_before
     });
     let snap = shared.cycles.lock().unwrap().clone();
-    until(Duration::from_secs(120), "every company cycles after the pause", || every_company_cycles(&snap));
-    until(Duration::from_secs(120), "deliveries after the pause", || pending(&pg, &companies) == 0);
+    until(
+        Duration::from_secs(120),
+        "every company cycles after the pause",
+        || every_company_cycles(&snap),
+    );
+    until(
+        Duration::from_secs(120),
+        "deliveries after the pause",
+        || pending(&pg, &companies) == 0,
+    );
 
     // Phase 4: PostgreSQL restarts mid-cycle; the instances reconnect and go on.
     expected += enqueue(&pg, &companies, 5, 1);
@@ -306,8 +392,16 @@ fn three_instances_share_a_thousand_companies_through_kill_pause_and_restart() {
     std::thread::sleep(Duration::from_millis(300));
     crate::pg::restart_server();
     let snap = shared.cycles.lock().unwrap().clone();
-    until(Duration::from_secs(180), "every company cycles after the restart", || every_company_cycles(&snap));
-    until(Duration::from_secs(180), "deliveries after the restart", || pending(&pg, &companies) == 0);
+    until(
+        Duration::from_secs(180),
+        "every company cycles after the restart",
+        || every_company_cycles(&snap),
+    );
+    until(
+        Duration::from_secs(180),
+        "deliveries after the restart",
+        || pending(&pg, &companies) == 0,
+    );
     let errors = shared.errors.load(Ordering::SeqCst) - errors_before;
     eprintln!("store errors during the restart (retried): {errors}");
 
@@ -325,7 +419,10 @@ fn three_instances_share_a_thousand_companies_through_kill_pause_and_restart() {
     let effects = shared.remote.effects.lock().unwrap();
     assert_eq!(effects.len(), expected, "effects missing");
     let twice: Vec<_> = effects.iter().filter(|(_, n)| **n != 1).collect();
-    assert!(twice.is_empty(), "effects applied more than once: {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "effects applied more than once: {twice:?}"
+    );
     // Never two owners at once: per company, each grant starts after the previous ended.
     let history = pg.lease_history().unwrap();
     let mut overlaps = Vec::new();

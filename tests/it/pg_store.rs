@@ -123,7 +123,10 @@ fn semantics(s: &dyn Store) {
     second.key = "d2".into();
     assert_eq!(s.inbox_record(&c, second).unwrap(), Some(2));
     let pending = s.inbox(&c, 0, 10, true).unwrap();
-    assert_eq!(pending.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(
+        pending.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
     assert_eq!(pending[0].item, item);
     let b = Batch {
         inbox_done: vec![(1, at())],
@@ -143,7 +146,11 @@ fn semantics(s: &dyn Store) {
     assert_eq!(s.documents("session").unwrap().len(), 2);
     s.put_document("session", "abd", None).unwrap();
     assert_eq!(s.documents("session").unwrap().len(), 1);
-    assert_eq!(s.purge_documents(at() + chrono::Duration::seconds(1)).unwrap(), 1);
+    assert_eq!(
+        s.purge_documents(at() + chrono::Duration::seconds(1))
+            .unwrap(),
+        1
+    );
     assert!(s.document("session", "abc").unwrap().is_none());
     // Reading an unknown company is empty.
     let ghost = CompanyId::new("ghost");
@@ -155,9 +162,14 @@ fn semantics(s: &dyn Store) {
 fn fencing(s: &dyn Store) {
     let c = company();
     let ttl = Duration::from_millis(600);
-    let a = s.lease_claim("a", &[c.clone()], 10, ttl).unwrap();
+    let a = s
+        .lease_claim("a", std::slice::from_ref(&c), 10, ttl)
+        .unwrap();
     assert_eq!(a.len(), 1);
-    assert!(s.lease_claim("b", &[c.clone()], 10, ttl).unwrap().is_empty());
+    assert!(s
+        .lease_claim("b", std::slice::from_ref(&c), 10, ttl)
+        .unwrap()
+        .is_empty());
     let token = a[0].token;
     let fenced = |t| Batch {
         fence: Some(t),
@@ -175,16 +187,35 @@ fn fencing(s: &dyn Store) {
         matches!(s.commit(&c, fenced(token)), Err(StoreError::Fenced { .. })),
         "a lease that ran out fences its writes"
     );
-    let b = s.lease_claim("b", &[c.clone()], 10, ttl).unwrap();
+    let b = s
+        .lease_claim("b", std::slice::from_ref(&c), 10, ttl)
+        .unwrap();
     assert_eq!(b[0].previous.as_deref(), Some("a"));
     assert!(b[0].token > token);
-    assert!(s.lease_renew("a", &[(c.clone(), token)], ttl).unwrap().is_empty());
-    assert!(matches!(s.commit(&c, fenced(token)), Err(StoreError::Fenced { .. })));
+    assert!(s
+        .lease_renew("a", &[(c.clone(), token)], ttl)
+        .unwrap()
+        .is_empty());
+    assert!(matches!(
+        s.commit(&c, fenced(token)),
+        Err(StoreError::Fenced { .. })
+    ));
     s.commit(&c, fenced(b[0].token)).unwrap();
-    assert_eq!(s.cursor(&c, "src").unwrap(), Some(Cursor(format!("t{}", b[0].token))));
+    assert_eq!(
+        s.cursor(&c, "src").unwrap(),
+        Some(Cursor(format!("t{}", b[0].token)))
+    );
     s.lease_release("b", &[(c.clone(), b[0].token)]).unwrap();
-    assert!(matches!(s.commit(&c, fenced(b[0].token)), Err(StoreError::Fenced { .. })));
-    assert_eq!(s.lease_claim("a", &[c.clone()], 10, ttl).unwrap().len(), 1);
+    assert!(matches!(
+        s.commit(&c, fenced(b[0].token)),
+        Err(StoreError::Fenced { .. })
+    ));
+    assert_eq!(
+        s.lease_claim("a", std::slice::from_ref(&c), 10, ttl)
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(s.heartbeat("a", ttl).unwrap(), 1);
     assert_eq!(s.heartbeat("b", ttl).unwrap(), 2);
     s.instance_gone("b").unwrap();
@@ -225,7 +256,9 @@ fn concurrent_claimers_never_share_a_company() {
         return;
     };
     let store: SharedStore = Arc::new(PgStore::open(&db.cfg).unwrap());
-    let companies: Vec<CompanyId> = (0..300).map(|i| CompanyId::new(format!("c{i:03}"))).collect();
+    let companies: Vec<CompanyId> = (0..300)
+        .map(|i| CompanyId::new(format!("c{i:03}")))
+        .collect();
     let handles: Vec<_> = (0..4)
         .map(|i| {
             let (s, cs) = (store.clone(), companies.clone());
@@ -233,7 +266,10 @@ fn concurrent_claimers_never_share_a_company() {
                 let me = format!("i{i}");
                 let mut got = Vec::new();
                 for _ in 0..10 {
-                    got.extend(s.lease_claim(&me, &cs, 20, Duration::from_secs(60)).unwrap());
+                    got.extend(
+                        s.lease_claim(&me, &cs, 20, Duration::from_secs(60))
+                            .unwrap(),
+                    );
                 }
                 got
             })
@@ -247,7 +283,10 @@ fn concurrent_claimers_never_share_a_company() {
     all.sort();
     all.dedup();
     assert_eq!(all.len(), n, "a company was granted twice");
-    assert_eq!(n, 300, "4 claimers × 10 rounds × 20 cover the 300 companies");
+    assert_eq!(
+        n, 300,
+        "4 claimers × 10 rounds × 20 cover the 300 companies"
+    );
     let pg = PgStore::open(&db.cfg).unwrap();
     assert_eq!(pg.lease_history().unwrap().len(), 300);
 }
@@ -266,9 +305,18 @@ fn an_old_schema_is_migrated_and_a_newer_one_refused() {
     drop(old);
     // Opening with this build migrates it: the record reads back, the new tables work.
     let store = PgStore::open(&db.cfg).unwrap();
-    assert_eq!(store.cursor(&company(), "src").unwrap(), Some(Cursor("42".into())));
+    assert_eq!(
+        store.cursor(&company(), "src").unwrap(),
+        Some(Cursor("42".into()))
+    );
     assert_eq!(store.audit(&company(), 0, 10).unwrap().len(), 1);
-    assert!(store.lease_claim("a", &[company()], 1, Duration::from_secs(5)).unwrap().len() == 1);
+    assert!(
+        store
+            .lease_claim("a", &[company()], 1, Duration::from_secs(5))
+            .unwrap()
+            .len()
+            == 1
+    );
     drop(store);
     // A schema newer than this build's is refused, not misread.
     let admin_cfg = db.cfg.clone();
@@ -312,7 +360,7 @@ fn the_password_never_shows_in_debug_or_errors() {
     assert!(!err.contains(pw), "{err}");
     // A wrong password against the real server: refused, and not echoed.
     let wrong = admin.with_database("postgres");
-    let url = format!("{}", wrong.describe());
+    let url = wrong.describe();
     assert!(!url.contains(pw));
     let bad = PgConfig::new(
         &format!("postgres://relance:{pw}@{}", url.split('@').nth(1).unwrap()),
@@ -320,7 +368,10 @@ fn the_password_never_shows_in_debug_or_errors() {
     )
     .unwrap();
     let err = PgStore::open(&bad).unwrap_err().to_string();
-    assert!(err.contains("password") || err.contains("authentication"), "{err}");
+    assert!(
+        err.contains("password") || err.contains("authentication"),
+        "{err}"
+    );
     assert!(!err.contains(pw), "{err}");
 }
 
@@ -342,24 +393,50 @@ fn store_migrate_moves_the_demo_install_to_postgres_checked() {
         .env("RUST_LOG", "warn")
         .output()
         .unwrap();
-    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     let url = std::env::var("RELANCE_PG_URL").unwrap();
-    let url = format!("postgres:{}", url.replace("/postgres", &format!("/{}", db.name)));
+    let url = format!(
+        "postgres:{}",
+        url.replace("/postgres", &format!("/{}", db.name))
+    );
     let pw = std::env::var("RELANCE_PG_PASSWORD_FILE").unwrap();
     let store_dir = state.path().join("config/state/store");
-    assert!(store_dir.is_dir(), "the demo keeps its store in config/state/store");
+    assert!(
+        store_dir.is_dir(),
+        "the demo keeps its store in config/state/store"
+    );
     let from = format!("sled:{}", store_dir.display());
     let migrate = |extra: &[&str]| {
         std::process::Command::new(bin)
-            .args(["store", "migrate", "--from", &from, "--to", &url, "--password-file", &pw])
+            .args([
+                "store",
+                "migrate",
+                "--from",
+                &from,
+                "--to",
+                &url,
+                "--password-file",
+                &pw,
+            ])
             .args(extra)
             .output()
             .unwrap()
     };
     let out = migrate(&[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("demo:") && stdout.contains("checked"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("demo:") && stdout.contains("checked"),
+        "{stdout}"
+    );
     // The copy holds what the source holds, digest for digest.
     let src = SledStore::open(&store_dir).unwrap();
     let dst = PgStore::open(&db.cfg).unwrap();
@@ -377,7 +454,11 @@ fn store_migrate_moves_the_demo_install_to_postgres_checked() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already holds data"));
     let out = migrate(&["--overwrite"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -407,11 +488,17 @@ fn the_store_reconnects_after_a_server_restart() {
             Ok(_) => break,
             Err(e) => {
                 errors += 1;
-                assert!(start.elapsed() < Duration::from_secs(30), "no reconnection: {e}");
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "no reconnection: {e}"
+                );
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
     }
-    eprintln!("reconnected after {errors} failed calls in {:?}", start.elapsed());
+    eprintln!(
+        "reconnected after {errors} failed calls in {:?}",
+        start.elapsed()
+    );
     assert_eq!(store.cursor(&c, "src").unwrap(), Some(Cursor("2".into())));
 }

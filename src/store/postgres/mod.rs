@@ -28,8 +28,8 @@ use super::lease::LeaseGrant;
 use super::schema::RECORD_VERSION;
 use super::{
     AllocationRecord, AuditEntry, Batch, CommitOutcome, CustomerRecord, DeadLetter, Document,
-    InboxEntry, InboxItem, InvoiceRecord, OutboxEntry, OutboxState, ProvisionState,
-    ReceiptRecord, SeenFile, Store, StoreError,
+    InboxEntry, InboxItem, InvoiceRecord, OutboxEntry, OutboxState, ProvisionState, ReceiptRecord,
+    SeenFile, Store, StoreError,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -257,11 +257,7 @@ fn decode<T: DeserializeOwned>(key: &str, row: &Row, vi: usize) -> Result<T, Sto
 
 /// Keeps one item per key: the first (`keep_last = false`, an insert that does not
 /// overwrite) or the last (an upsert), in first-seen order. Returns how many were dropped.
-fn dedup<'a, T, K: Eq + Hash>(
-    items: &'a [T],
-    key: impl Fn(&T) -> K,
-    keep_last: bool,
-) -> (Vec<&'a T>, usize) {
+fn dedup<T, K: Eq + Hash>(items: &[T], key: impl Fn(&T) -> K, keep_last: bool) -> (Vec<&T>, usize) {
     let mut pos: HashMap<K, usize> = HashMap::with_capacity(items.len());
     let mut out: Vec<&T> = Vec::with_capacity(items.len());
     for item in items {
@@ -460,7 +456,10 @@ impl PgStore {
                 )
                 .await
                 .map_err(pg_err)?;
-            Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+            Ok(rows
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect())
         })
     }
 
@@ -511,7 +510,7 @@ fn admin_exec(admin: &PgConfig, sql: String) -> Result<(), StoreError> {
 /// Brings the schema to this build's (or to `target`), under an advisory lock; refuses a
 /// schema newer than this build's.
 async fn migrate(pg: tokio_postgres::Config, target: Option<u32>) -> Result<(), StoreError> {
-    const LOCK: i64 = 0x7265_6c61_6e63_65; // "relance"
+    const LOCK: i64 = 0x0072_656c_616e_6365; // "relance"
     let (mut client, conn) = pg.connect(NoTls).await.map_err(pg_err)?;
     let task = tokio::spawn(conn);
     let result = async {
@@ -553,7 +552,9 @@ async fn migrate(pg: tokio_postgres::Config, target: Option<u32>) -> Result<(), 
         }
         let mut runner = embedded::migrations::runner();
         if let Some(v) = target {
-            runner = runner.set_target(refinery::Target::Version(i32::try_from(v).unwrap_or(i32::MAX)));
+            runner = runner.set_target(refinery::Target::Version(
+                i32::try_from(v).unwrap_or(i32::MAX),
+            ));
         }
         runner
             .run_async(&mut client)
@@ -614,9 +615,15 @@ async fn apply(
         .get(0);
 
     if !batch.customers.is_empty() {
-        let (items, _) = dedup(&batch.customers, |r| r.customer.id.as_str().to_owned(), true);
-        let mut c = Cols::default();
-        c.text = vec![Vec::new(); 4];
+        let (items, _) = dedup(
+            &batch.customers,
+            |r| r.customer.id.as_str().to_owned(),
+            true,
+        );
+        let mut c = Cols {
+            text: vec![Vec::new(); 4],
+            ..Cols::default()
+        };
         for r in items {
             let k = format!("customer/{}", r.customer.id.as_str());
             c.text[0].push(r.customer.id.as_str().to_owned());
@@ -638,10 +645,12 @@ async fn apply(
 
     if !batch.invoices.is_empty() {
         let (items, _) = dedup(&batch.invoices, |r| r.invoice.id.as_str().to_owned(), true);
-        let mut c = Cols::default();
-        c.text = vec![Vec::new(); 8];
-        c.dates = vec![Vec::new()];
-        c.opt_dates = vec![Vec::new()];
+        let mut c = Cols {
+            text: vec![Vec::new(); 8],
+            dates: vec![Vec::new()],
+            opt_dates: vec![Vec::new()],
+            ..Cols::default()
+        };
         for r in items {
             let i = &r.invoice;
             let k = format!("invoice/{}", i.id.as_str());
@@ -699,10 +708,12 @@ async fn apply(
 
     if !batch.receipts.is_empty() {
         let (items, dup) = dedup(&batch.receipts, |r| r.dedup_key.clone(), false);
-        let mut c = Cols::default();
-        c.text = vec![Vec::new(); 5];
-        c.opt_text = vec![Vec::new()];
-        c.dates = vec![Vec::new()];
+        let mut c = Cols {
+            text: vec![Vec::new(); 5],
+            opt_text: vec![Vec::new()],
+            dates: vec![Vec::new()],
+            ..Cols::default()
+        };
         for r in items {
             let k = format!("receipt/{}", r.dedup_key);
             c.text[0].push(r.dedup_key.clone());
@@ -742,15 +753,26 @@ async fn apply(
     if !batch.allocations.is_empty() {
         let (items, _) = dedup(
             &batch.allocations,
-            |a| (a.transaction.as_str().to_owned(), a.invoice.as_str().to_owned()),
+            |a| {
+                (
+                    a.transaction.as_str().to_owned(),
+                    a.invoice.as_str().to_owned(),
+                )
+            },
             true,
         );
-        let mut c = Cols::default();
-        c.text = vec![Vec::new(); 4];
-        c.bools = vec![Vec::new()];
-        c.times = vec![Vec::new()];
+        let mut c = Cols {
+            text: vec![Vec::new(); 4],
+            bools: vec![Vec::new()],
+            times: vec![Vec::new()],
+            ..Cols::default()
+        };
         for a in items {
-            let k = format!("allocation/{}/{}", a.transaction.as_str(), a.invoice.as_str());
+            let k = format!(
+                "allocation/{}/{}",
+                a.transaction.as_str(),
+                a.invoice.as_str()
+            );
             c.text[0].push(a.transaction.as_str().to_owned());
             c.text[1].push(a.invoice.as_str().to_owned());
             c.text[2].push(a.amount.to_string());
@@ -781,8 +803,16 @@ async fn apply(
         .await?;
     }
     if !batch.removed_allocations.is_empty() {
-        let txs: Vec<&str> = batch.removed_allocations.iter().map(|(t, _)| t.as_str()).collect();
-        let invs: Vec<&str> = batch.removed_allocations.iter().map(|(_, i)| i.as_str()).collect();
+        let txs: Vec<&str> = batch
+            .removed_allocations
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .collect();
+        let invs: Vec<&str> = batch
+            .removed_allocations
+            .iter()
+            .map(|(_, i)| i.as_str())
+            .collect();
         exec(
             tx,
             "DELETE FROM allocation a USING unnest($2::text[], $3::text[]) AS t(tx, inv) \
@@ -842,9 +872,11 @@ async fn apply(
 
     if !batch.dead_letters.is_empty() {
         let (items, _) = dedup(&batch.dead_letters, |d| d.key.clone(), true);
-        let mut c = Cols::default();
-        c.text = vec![Vec::new(); 3];
-        c.times = vec![Vec::new()];
+        let mut c = Cols {
+            text: vec![Vec::new(); 3],
+            times: vec![Vec::new()],
+            ..Cols::default()
+        };
         for d in items {
             c.text[0].push(d.key.clone());
             c.text[1].push(d.origin.clone());
@@ -864,10 +896,12 @@ async fn apply(
     }
 
     if !batch.audit.is_empty() {
-        let mut c = Cols::default();
-        c.text = vec![Vec::new(); 3];
-        c.ints = vec![Vec::new()];
-        c.times = vec![Vec::new()];
+        let mut c = Cols {
+            text: vec![Vec::new(); 3],
+            ints: vec![Vec::new()],
+            times: vec![Vec::new()],
+            ..Cols::default()
+        };
         let mut seq = u64_of(last);
         for event in &batch.audit {
             seq += 1;
@@ -887,7 +921,15 @@ async fn apply(
              SELECT $1, t.seq, t.at, t.kind, t.subject, $2, t.body::jsonb \
              FROM unnest($3::bigint[], $4::timestamptz[], $5::text[], $6::text[], $7::text[]) \
              AS t(seq, at, kind, subject, body)",
-            &[&company, &v, &c.ints[0], &c.times[0], &c.text[0], &c.text[1], &c.text[2]],
+            &[
+                &company,
+                &v,
+                &c.ints[0],
+                &c.times[0],
+                &c.text[0],
+                &c.text[1],
+                &c.text[2],
+            ],
         )
         .await?;
         let seq_i = i64_of(seq);
@@ -999,9 +1041,8 @@ impl Store for PgStore {
                     )
                     .await
                     .map_err(pg_err)?;
-                let valid = row.is_some_and(|r| {
-                    u64_of(r.get::<_, i64>(0)) == token && r.get::<_, bool>(1)
-                });
+                let valid =
+                    row.is_some_and(|r| u64_of(r.get::<_, i64>(0)) == token && r.get::<_, bool>(1));
                 if !valid {
                     return Err(StoreError::Fenced { company, token });
                 }
@@ -1282,7 +1323,15 @@ impl Store for PgStore {
             tx.execute(
                 "INSERT INTO inbox (company, seq, key, kind, recorded_at, v, body) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb)",
-                &[&company, &seq, &item.key, &item.kind, &item.recorded_at, &v, &b],
+                &[
+                    &company,
+                    &seq,
+                    &item.key,
+                    &item.kind,
+                    &item.recorded_at,
+                    &v,
+                    &b,
+                ],
             )
             .await
             .map_err(pg_err)?;
@@ -1420,7 +1469,10 @@ impl Store for PgStore {
     fn document_namespaces(&self) -> Result<Vec<String>, StoreError> {
         self.with(|c| async move {
             let rows = c
-                .query("SELECT DISTINCT namespace FROM document ORDER BY namespace", &[])
+                .query(
+                    "SELECT DISTINCT namespace FROM document ORDER BY namespace",
+                    &[],
+                )
                 .await
                 .map_err(pg_err)?;
             Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
