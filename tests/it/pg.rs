@@ -5,6 +5,17 @@
 use relance::store::postgres::PgConfig;
 use relance::store::PgStore;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// Tests share the server: those that restart it hold this exclusively, the others shared.
+static SERVER: RwLock<()> = RwLock::new(());
+
+/// How a test holds the server.
+#[allow(dead_code)] // held for its drop
+enum Hold {
+    Shared(RwLockReadGuard<'static, ()>),
+    Exclusive(RwLockWriteGuard<'static, ()>),
+}
 
 /// A database created for one test, dropped when the value is.
 pub struct TestDb {
@@ -13,6 +24,7 @@ pub struct TestDb {
     /// Its name.
     pub name: String,
     admin: PgConfig,
+    _hold: Hold,
 }
 
 impl Drop for TestDb {
@@ -42,8 +54,20 @@ pub fn admin() -> Option<PgConfig> {
 
 /// A fresh database named after `tag` and this process, or `None` after a loud skip.
 pub fn test_db(tag: &str) -> Option<TestDb> {
-    static N: AtomicU32 = AtomicU32::new(0);
     let admin = admin()?;
+    let hold = Hold::Shared(SERVER.read().unwrap_or_else(|p| p.into_inner()));
+    create(admin, tag, hold)
+}
+
+/// As [`test_db`], for a test that restarts the server: no other database test runs meanwhile.
+pub fn test_db_exclusive(tag: &str) -> Option<TestDb> {
+    let admin = admin()?;
+    let hold = Hold::Exclusive(SERVER.write().unwrap_or_else(|p| p.into_inner()));
+    create(admin, tag, hold)
+}
+
+fn create(admin: PgConfig, tag: &str, hold: Hold) -> Option<TestDb> {
+    static N: AtomicU32 = AtomicU32::new(0);
     let name = format!(
         "relance_t_{tag}_{}_{}",
         std::process::id(),
@@ -51,7 +75,12 @@ pub fn test_db(tag: &str) -> Option<TestDb> {
     );
     let _ = PgStore::drop_database(&admin, &name);
     let cfg = PgStore::create_database(&admin, &name).expect("the test role may CREATE DATABASE");
-    Some(TestDb { cfg, name, admin })
+    Some(TestDb {
+        cfg,
+        name,
+        admin,
+        _hold: hold,
+    })
 }
 
 /// Restarts the test server (tests/pg/server.sh restart), for the reconnection tests.

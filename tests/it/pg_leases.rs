@@ -262,7 +262,7 @@ fn owned_by(pg: &PgStore, owner: &str) -> usize {
 
 #[test]
 fn three_instances_share_a_thousand_companies_through_kill_pause_and_restart() {
-    let Some(db) = crate::pg::test_db("leases") else {
+    let Some(db) = crate::pg::test_db_exclusive("leases") else {
         return;
     };
     let pg = PgStore::open(&db.cfg).unwrap();

@@ -463,7 +463,7 @@ fn store_migrate_moves_the_demo_install_to_postgres_checked() {
 
 #[test]
 fn the_store_reconnects_after_a_server_restart() {
-    let Some(db) = crate::pg::test_db("restart") else {
+    let Some(db) = crate::pg::test_db_exclusive("restart") else {
         return;
     };
     let store = PgStore::open(&db.cfg).unwrap();
