@@ -14,13 +14,14 @@
 #   RELANCE_PG_CTL            this script, so a test can restart the server
 # The role `relance` has CREATEDB: each test creates its own database and drops it after.
 #
-# Knobs: PG_HOME=/tmp/relance-pg  PG_PORT=55470  PG_DURABLE=1 (fsync and synchronous commits
+# Knobs: PG_HOME=/tmp/relance-pg  PG_PORT=25470  PG_DURABLE=1 (fsync and synchronous commits
 # on, for benchmarks against sled; the tests run without, for speed). Requires root (the cluster runs as the
 # 'postgres' user, as in tests/tryton/server.sh). Nothing is written outside $PG_HOME except
 # what apt installs.
 set -euo pipefail
 HOME_DIR=${PG_HOME:-/tmp/relance-pg}
-PORT=${PG_PORT:-55470}
+# Below the ephemeral range (32768+): a client socket can never hold the port on a restart.
+PORT=${PG_PORT:-25470}
 PGDATA=$HOME_DIR/data
 PASSFILE=$HOME_DIR/relance.password
 ROLE=relance
@@ -35,7 +36,14 @@ up() {
     # relance, not PostgreSQL). max_connections covers three instances' pools and the tests.
     local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     [ "${PG_DURABLE:-0}" = 1 ] && durability="-c fsync=on -c synchronous_commit=on"
-    as_postgres "$(pg_bindir)/pg_ctl -D $PGDATA -l $PGDATA/postgres.log -w -t 60 -o \"-c listen_addresses=127.0.0.1 -p $PORT -k $PGDATA $durability -c max_connections=200\" start" >/dev/null
+    local try
+    for try in 1 2 3 4 5; do
+        if as_postgres "$(pg_bindir)/pg_ctl -D $PGDATA -l $PGDATA/postgres.log -w -t 60 -o \"-c listen_addresses=127.0.0.1 -p $PORT -k $PGDATA $durability -c max_connections=200\" start" >/dev/null; then
+            break
+        fi
+        [ "$try" = 5 ] && { tail -5 "$PGDATA/postgres.log" >&2; return 1; }
+        sleep 1
+    done
     note "PostgreSQL listening on 127.0.0.1:$PORT (data $PGDATA)"
 }
 down() {
