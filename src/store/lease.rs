@@ -241,6 +241,24 @@ impl LeaseKeeper {
         configured: &[CompanyId],
         changes: &mut LeaseChanges,
     ) -> Result<(), StoreError> {
+        // A lease a write found fenced (taken, or run out in the store while renewals failed)
+        // stays lost even if the store would still renew its token: give it up, and claim
+        // the company again with a new token below if it is free.
+        let poisoned: Vec<(CompanyId, u64)> = self
+            .held
+            .values()
+            .filter(|l| l.lost.load(Ordering::SeqCst))
+            .map(|l| (l.company.clone(), l.token))
+            .collect();
+        for (c, _) in &poisoned {
+            self.held.remove(c);
+            self.stats.lost.fetch_add(1, Ordering::SeqCst);
+            changes.lost.push(c.clone());
+        }
+        if !poisoned.is_empty() {
+            self.store
+                .lease_release(&self.settings.instance, &poisoned)?;
+        }
         let s = &self.settings;
         let sent = Instant::now();
         let live = self.store.heartbeat(&s.instance, s.ttl)?.max(1);
@@ -755,6 +773,15 @@ mod tests {
             fenced.commit(&other, Batch::default()),
             Err(StoreError::Fenced { .. })
         ));
+        // A lease found fenced by a write is given up at the next tick, then claimed anew.
+        lease.lose();
+        let (ch, r) = b.tick(&c);
+        r.unwrap();
+        assert!(ch.lost.contains(lease.company()), "{ch:?}");
+        assert!(ch
+            .gained
+            .iter()
+            .any(|g| g.company() == lease.company() && g.token() > lease.token()));
         b.release_all().unwrap();
         assert!(fenced.ensure_lease(lease.company()).is_err());
         assert!(matches!(
