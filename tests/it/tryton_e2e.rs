@@ -493,6 +493,35 @@ fn kill_after(mut cmd: Command, after: Duration) -> bool {
     killed
 }
 
+/// Runs `cmd` and SIGKILLs it as soon as `progress()` rises above its value at the start (an
+/// effect landed in the remote), so the kill falls among the effects whatever the machine's
+/// speed. Returns the progress seen at the kill, or `None` when the command ended by itself.
+fn kill_on_progress(mut cmd: Command, progress: impl Fn() -> usize) -> Option<usize> {
+    let start = progress();
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn relance");
+    let t = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return None;
+        }
+        let now = progress();
+        if now > start {
+            let killed = child.try_wait().unwrap().is_none() && child.kill().is_ok();
+            let _ = child.wait();
+            return killed.then_some(now);
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "the command made no progress in 300 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn invoice_state(p: &Probe, id: i64) -> (String, Decimal) {
     let r = p.read(
         "account.invoice",
@@ -584,19 +613,20 @@ fn sigkill_during_writeback_applies_each_effect_once() {
     reset_server();
     let p = Probe::new(&e);
     let s = setup(&e, &p);
-    // Kill points: early ones land in the pull or the planning, the later and the repeated
-    // short ones in the write-back batch (a restart resumes from the store, so each restart
-    // reaches delivery sooner). Stop at the first run that ends by itself.
+    // Kill points: timed ones early in a run land in the pull or the planning; then each run
+    // is killed right after one more effect lands in Tryton, so those kills fall inside the
+    // write-back batch whatever the machine's speed (a restart resumes from the store). Stop at
+    // the first run that ends by itself.
     let full = clean_time.as_secs_f64();
     let total = reference.keys.len();
     let mut kills = 0;
     let mut mid_batch = 0;
-    for frac in [
-        0.15, 0.3, 0.45, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8,
-    ] {
+    let mut ended = false;
+    for frac in [0.15, 0.3, 0.1] {
         let at = Duration::from_secs_f64((full * frac).max(0.3));
         if !kill_after(sync_cmd(&s, &e.today), at) {
             eprintln!("run ended by itself before {:.2} s", at.as_secs_f64());
+            ended = true;
             break;
         }
         kills += 1;
@@ -607,6 +637,24 @@ fn sigkill_during_writeback_applies_each_effect_once() {
         );
         if done > 0 && done < total {
             mid_batch += 1;
+        }
+    }
+    for _ in 0..8 {
+        if ended {
+            break;
+        }
+        match kill_on_progress(sync_cmd(&s, &e.today), || p.effects().keys.len()) {
+            Some(done) => {
+                kills += 1;
+                eprintln!("SIGKILL after an effect landed: {done}/{total} effects in Tryton");
+                if done < total {
+                    mid_batch += 1;
+                }
+            }
+            None => {
+                eprintln!("run ended by itself");
+                ended = true;
+            }
         }
     }
     assert!(
@@ -701,19 +749,34 @@ fn provision_apply_posts_moves_once() {
     let before: Vec<Decimal> = accounts.iter().map(|a| p.balance(a)).collect();
     let out = s.dir.path().join("closing");
 
-    // First apply, SIGKILLed at several points (each restart resumes the outbox, so the later
-    // short kills land among the postings), then to the end.
+    // First apply, SIGKILLed early (before any posting, during start-up and planning), then
+    // each time right after a move lands in Tryton (each restart resumes the outbox), then run
+    // to the end.
     let moves_before = p.effects().move_keys.len();
     let mut mid_batch = 0;
-    for ms in [300, 800, 1500, 400, 600, 800, 1000, 1200, 1500, 2000] {
+    for ms in [300, 800] {
         if !kill_after(provision_cmd(&s, &e.today, &out), Duration::from_millis(ms)) {
             eprintln!("provision ended by itself before {ms} ms");
             break;
         }
         let posted = p.effects().move_keys.len() - moves_before;
         eprintln!("provision SIGKILL after {ms} ms: {posted} moves posted");
-        if posted > 0 {
-            mid_batch += 1;
+    }
+    for _ in 0..5 {
+        match kill_on_progress(provision_cmd(&s, &e.today, &out), || {
+            p.effects().move_keys.len()
+        }) {
+            Some(n) => {
+                mid_batch += 1;
+                eprintln!(
+                    "provision SIGKILL after a posting: {} moves posted",
+                    n - moves_before
+                );
+            }
+            None => {
+                eprintln!("provision ended by itself");
+                break;
+            }
         }
     }
     let table = provision_ok(&s, &e.today, &out);
