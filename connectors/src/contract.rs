@@ -59,6 +59,14 @@ pub enum Record {
         /// Its id.
         id: relance_core::InvoiceId,
     },
+    /// An e-invoicing lifecycle status of an issued invoice, as the platform (or a ledger that
+    /// is one, like Pennylane) reports it. Kept raw: the status is the vendor's own word
+    /// (Pennylane: `submitted, sent, approved, accepted, rejected, refused, in_dispute,
+    /// partially_collected, collected`); mapping it to the AFNOR lifecycle (207 En litige,
+    /// 210 Refusée, 212 Encaissée...) and acting on it is the dunning side's job. The same
+    /// status may be reported again (a re-list, a webhook and the changelog): consumers
+    /// deduplicate on `(invoice, platform, status)`.
+    Lifecycle(LifecycleStatus),
     /// A file that could not be used, kept in quarantine with the reason.
     Quarantined {
         /// The file name.
@@ -66,6 +74,21 @@ pub enum Record {
         /// Why (file, element or line, rule id, message).
         reason: String,
     },
+}
+
+/// An e-invoicing lifecycle status of one invoice (see [`Record::Lifecycle`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleStatus {
+    /// The invoice, by its id in the source (the id of its [`Record::Invoice`]).
+    pub invoice: relance_core::InvoiceId,
+    /// Who reports it: `pennylane`, a platform's name.
+    pub platform: String,
+    /// The status as the platform words it.
+    pub status: String,
+    /// The reason the platform gives (a refusal's or a dispute's), if any.
+    pub reason: Option<String>,
+    /// When the platform says the status was reached, if it says.
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A bounded page of records and the cursor after it.
@@ -244,6 +267,39 @@ pub enum WriteCommand {
         /// Details.
         details: String,
     },
+}
+
+/// The commands recorded under idempotency keys, as a write-back target may read them back.
+///
+/// A remote system that cannot be searched for a key (no field relance may write the key to
+/// that a search reaches: Pennylane) finds an effect by its natural key instead (the invoice a
+/// comment is on, the transaction matched to an invoice): `find_applied(key)` reads the
+/// command recorded under `key` here, then looks for its effect. The binary implements it over
+/// the outbox (the entry is committed before any remote call); [`MemoryCommandLog`] serves
+/// tools and tests.
+pub trait CommandLog: Send + Sync + std::fmt::Debug {
+    /// The command recorded under `key`, if any.
+    fn command(&self, key: &IdempotencyKey) -> Result<Option<WriteCommand>, ConnectorError>;
+    /// Told before `cmd` is applied under `key` (the outbox already holds it: nothing to do
+    /// there; an in-memory log keeps it).
+    fn remember(&self, key: &IdempotencyKey, cmd: &WriteCommand) {
+        let _ = (key, cmd);
+    }
+}
+
+/// A [`CommandLog`] in memory: what was applied through it since it was made.
+#[derive(Debug, Default)]
+pub struct MemoryCommandLog(std::sync::Mutex<std::collections::HashMap<IdempotencyKey, WriteCommand>>);
+
+impl CommandLog for MemoryCommandLog {
+    fn command(&self, key: &IdempotencyKey) -> Result<Option<WriteCommand>, ConnectorError> {
+        let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(m.get(key).cloned())
+    }
+    fn remember(&self, key: &IdempotencyKey, cmd: &WriteCommand) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        m.insert(key.clone(), cmd.clone());
+    }
 }
 
 /// A system relance pulls records from. Implement it with `async fn`s; the futures must be

@@ -13,6 +13,13 @@
 //! - **Retry-After**: an answer `429` or `503` with `Retry-After` (seconds or an HTTP date)
 //!   holds every request to that host until then (at most [`MAX_HOLD`]); the answer goes back
 //!   to the connector, which classifies it as `Transient { retry_after }`.
+//! - **Buckets** ([`HttpClient::with_bucket`]): a vendor's quota per credential (Pennylane: 25
+//!   requests per 5 s per token) is a second limiter, shared by every client of the layer with
+//!   the same bucket name, tuned so that no window of the vendor's length ever holds more than
+//!   its quota (a burst of a fifth, then an even pace). A client with a bucket is held on its
+//!   bucket, not its host, by a `429`: the quota that ran out is the credential's.
+//! - **Quota headers**: an answer with `ratelimit-remaining: 0` and `ratelimit-reset` (a Unix
+//!   time, as Pennylane sends on every answer) holds the same key until the reset.
 //! - **Secrets**: a connector registers its secrets ([`HttpClient::add_secret`]); every error
 //!   and every excerpt of a response body that this layer produces has them replaced by
 //!   `<redacted>`, and `reqwest` errors are shown without their URL.
@@ -114,6 +121,8 @@ pub enum HttpError {
 /// An answer, read whole.
 #[derive(Debug, Clone)]
 pub struct HttpResponse {
+    /// The answer's headers (quota headers, content type).
+    pub headers: reqwest::header::HeaderMap,
     /// HTTP status.
     pub status: u16,
     /// `Retry-After`, when given (seconds or HTTP date, relative to the answer's `Date`).
@@ -128,7 +137,26 @@ pub struct HttpResponse {
 pub struct HttpLayer {
     client: reqwest::Client,
     limits: RwLock<HashMap<String, (u32, Arc<DefaultDirectRateLimiter>)>>,
+    buckets: Mutex<HashMap<String, Bucket>>,
     holds: Mutex<HashMap<String, tokio::time::Instant>>,
+}
+
+/// A quota of `n` requests per `window`, and its limiter.
+#[derive(Clone)]
+struct Bucket {
+    n: u32,
+    window: Duration,
+    limiter: Arc<DefaultDirectRateLimiter>,
+}
+
+/// The `governor` quota that never lets more than `n` requests into any window of `window`:
+/// a burst of `b = max(1, n / 5)`, then one request every `window / (n - b)` (in any window,
+/// at most `b + (n - b)`).
+pub fn window_quota(n: u32, window: Duration) -> Option<Quota> {
+    let n = n.max(1);
+    let burst = (n / 5).max(1);
+    let pace = window.checked_div(n.saturating_sub(burst).max(1))?;
+    Quota::with_period(pace).map(|q| q.allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN)))
 }
 
 impl std::fmt::Debug for HttpLayer {
@@ -155,6 +183,7 @@ impl HttpLayer {
         Ok(HttpLayer {
             client,
             limits: RwLock::new(HashMap::new()),
+            buckets: Mutex::new(HashMap::new()),
             holds: Mutex::new(HashMap::new()),
         })
     }
@@ -190,11 +219,34 @@ impl HttpLayer {
         limits.get(&key).map(|(r, _)| *r)
     }
 
-    /// Waits until a request to `host` may go: its hold (Retry-After), then its quota.
-    async fn admit(&self, host: &str) {
+    /// The limiter of bucket `name` (`n` per `window`), created on first use; a bucket asked
+    /// with another quota gets a new limiter.
+    fn bucket(&self, name: &str, n: u32, window: Duration) -> Option<Arc<DefaultDirectRateLimiter>> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = buckets.get(name) {
+            if b.n == n && b.window == window {
+                return Some(b.limiter.clone());
+            }
+        }
+        let limiter = Arc::new(RateLimiter::direct(window_quota(n, window)?));
+        buckets.insert(
+            name.to_owned(),
+            Bucket {
+                n,
+                window,
+                limiter: limiter.clone(),
+            },
+        );
+        Some(limiter)
+    }
+
+    /// Waits until a request to `host` (in `bucket`, if any) may go: the hold of its hold key
+    /// (Retry-After, quota reset), then the host's quota, then the bucket's.
+    async fn admit(&self, host: &str, bucket: Option<&BucketSpec>) {
+        let key = bucket.map(|b| b.name.as_str()).unwrap_or(host);
         let hold = {
             let holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
-            holds.get(host).copied()
+            holds.get(key).copied()
         };
         if let Some(t) = hold {
             if t > tokio::time::Instant::now() {
@@ -209,6 +261,11 @@ impl HttpLayer {
         if let Some(l) = limiter {
             l.until_ready().await;
         }
+        if let Some(b) = bucket {
+            if let Some(l) = self.bucket(&b.name, b.n, b.window) {
+                l.until_ready().await;
+            }
+        }
     }
 
     fn hold(&self, host: &str, d: Duration) {
@@ -221,12 +278,65 @@ impl HttpLayer {
     }
 }
 
-/// One connector's handle on the layer: its request timeout and the secrets to redact.
+/// A bucket a client draws from: its name in the layer and its quota.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct BucketSpec {
+    name: String,
+    n: u32,
+    window: Duration,
+}
+
+/// One connector's handle on the layer: its request timeout, its bucket and the secrets to
+/// redact.
 #[derive(Clone)]
 pub struct HttpClient {
     layer: Arc<HttpLayer>,
     timeout: Duration,
+    bucket: Option<BucketSpec>,
     secrets: Arc<RwLock<Vec<String>>>,
+}
+
+/// The HTTP methods the connectors use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// POST.
+    Post,
+    /// PUT.
+    Put,
+    /// DELETE.
+    Delete,
+}
+
+impl Method {
+    fn reqwest(self) -> reqwest::Method {
+        match self {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Delete => reqwest::Method::DELETE,
+        }
+    }
+}
+
+/// `url` with `query` appended (percent-encoded), for GETs with parameters.
+pub fn with_query(url: &str, query: &[(&str, String)]) -> Result<String, UrlError> {
+    let mut u = url::Url::parse(url).map_err(|e| UrlError::Parse(e.to_string()))?;
+    if !query.is_empty() {
+        let mut q = u.query_pairs_mut();
+        for (k, v) in query {
+            q.append_pair(k, v);
+        }
+    }
+    Ok(u.to_string())
+}
+
+/// A short, stable name for a credential (a bucket name, a log field): the first 8 bytes of
+/// its SHA-256, never the credential itself.
+pub fn fingerprint(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(secret.as_bytes())[..8])
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -254,8 +364,21 @@ impl HttpClient {
         HttpClient {
             layer,
             timeout,
+            bucket: None,
             secrets: Arc::default(),
         }
+    }
+
+    /// This client also draws from bucket `name` of the layer: at most `n` requests in any
+    /// `window`, shared with every client using the same name (name it after the credential,
+    /// e.g. with [`fingerprint`]); `n = 0` leaves the client unbounded by a bucket.
+    pub fn with_bucket(mut self, name: &str, n: u32, window: Duration) -> Self {
+        self.bucket = (n > 0 && !window.is_zero()).then(|| BucketSpec {
+            name: format!("bucket:{name}"),
+            n,
+            window,
+        });
+        self
     }
 
     /// The shared layer.
@@ -301,9 +424,35 @@ impl HttpClient {
         body: &serde_json::Value,
         headers: &[(&str, &str)],
     ) -> Result<HttpResponse, HttpError> {
+        self.send(Method::Post, url, Some(body), headers).await
+    }
+
+    /// GETs `url` (build its query with [`with_query`]).
+    pub async fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<HttpResponse, HttpError> {
+        self.send(Method::Get, url, None, headers).await
+    }
+
+    /// Sends one request (`body` as JSON when given) after the holds and quotas of its host and
+    /// bucket; reads the whole answer. A `429`/`503` with `Retry-After`, or an answer saying
+    /// the quota is spent (`ratelimit-remaining: 0` with `ratelimit-reset`), holds the bucket
+    /// (else the host) for every client until then.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<HttpResponse, HttpError> {
         let host = host_key(url)?;
-        self.layer.admit(&host).await;
-        let mut req = self.layer.client.post(url).timeout(self.timeout).json(body);
+        self.layer.admit(&host, self.bucket.as_ref()).await;
+        let mut req = self
+            .layer
+            .client
+            .request(method.reqwest(), url)
+            .timeout(self.timeout);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -324,30 +473,58 @@ impl HttpClient {
         };
         let resp = req.send().await.map_err(|e| net(e, &host))?;
         let status = resp.status().as_u16();
-        let date = resp
-            .headers()
+        let headers = resp.headers().clone();
+        let date = headers
             .get(reqwest::header::DATE)
             .and_then(|d| d.to_str().ok())
             .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
             .map(|d| d.with_timezone(&chrono::Utc));
-        let retry_after = resp
-            .headers()
+        let retry_after = headers
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, date));
+        let hold_key = self.bucket.as_ref().map(|b| b.name.as_str()).unwrap_or(&host);
         if matches!(status, 429 | 503) {
             if let Some(d) = retry_after {
-                self.layer.hold(&host, d);
+                self.layer.hold(hold_key, d);
             }
+        }
+        if let Some(d) = quota_reset(&headers, date) {
+            self.layer.hold(hold_key, d);
         }
         let body = resp.text().await.map_err(|e| net(e, &host))?;
         Ok(HttpResponse {
+            headers,
             status,
             retry_after,
             date,
             body,
         })
     }
+}
+
+/// How long until a spent quota resets: `ratelimit-remaining: 0` and `ratelimit-reset` as a
+/// Unix time (relative to the answer's `Date`) or as seconds from now (small values).
+fn quota_reset(
+    headers: &reqwest::header::HeaderMap,
+    date: Option<chrono::DateTime<chrono::Utc>>,
+) -> Option<Duration> {
+    let num = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
+    };
+    if num("ratelimit-remaining")? != 0 {
+        return None;
+    }
+    let reset = num("ratelimit-reset")?;
+    // RFC drafts say seconds; Pennylane sends a Unix time: tell them apart by size
+    if reset < 1_000_000_000 {
+        return u64::try_from(reset).ok().map(Duration::from_secs);
+    }
+    let now = date?.timestamp();
+    u64::try_from(reset - now).ok().map(Duration::from_secs)
 }
 
 #[cfg(test)]
@@ -405,6 +582,46 @@ mod tests {
             Some(Duration::from_secs(30))
         );
         assert_eq!(parse_retry_after("soon", Some(now)), None);
+    }
+
+    #[test]
+    fn window_quotas_never_exceed_the_window() {
+        // GCRA: a full bucket of `burst`, then one token per period; count the most requests
+        // any window can admit when requests come as fast as allowed.
+        for (n, w) in [(25u32, 5u64), (1, 1), (5, 1), (100, 10), (2, 60)] {
+            let window = Duration::from_secs(w);
+            let q = window_quota(n, window).unwrap();
+            let burst = q.burst_size().get();
+            let period = q.replenish_interval();
+            let mut times: Vec<Duration> = (0..burst).map(|_| Duration::ZERO).collect();
+            let mut t = Duration::ZERO;
+            while times.len() < 4 * n as usize {
+                t += period;
+                times.push(t);
+            }
+            for (i, s) in times.iter().enumerate() {
+                let inside = times[i..].iter().take_while(|u| **u - *s < window).count();
+                assert!(inside <= n as usize, "{n}/{w}s: {inside} in a window");
+            }
+        }
+    }
+
+    #[test]
+    fn spent_quotas_hold_until_their_reset() {
+        let mut h = reqwest::header::HeaderMap::new();
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        h.insert("ratelimit-remaining", "0".parse().unwrap());
+        h.insert("ratelimit-reset", "1800000004".parse().unwrap());
+        assert_eq!(quota_reset(&h, Some(now)), Some(Duration::from_secs(4)));
+        h.insert("ratelimit-reset", "3".parse().unwrap());
+        assert_eq!(quota_reset(&h, Some(now)), Some(Duration::from_secs(3)));
+        h.insert("ratelimit-remaining", "7".parse().unwrap());
+        assert_eq!(quota_reset(&h, Some(now)), None);
+        assert_eq!(
+            with_query("http://h:1/x", &[("filter", "[{\"a\":1}]".into())]).unwrap(),
+            "http://h:1/x?filter=%5B%7B%22a%22%3A1%7D%5D"
+        );
+        assert_eq!(fingerprint("token").len(), 16);
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod systems;
 #[doc(hidden)]
 pub mod testkit;
+pub mod wire;
 
 pub use contract::{
     Cursor, IdempotencyKey, Page, Record, RemoteRef, Source, WriteBack, WriteCommand,

@@ -444,6 +444,12 @@ pub struct ProvisionState {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Audit kind of an e-invoicing lifecycle status reported by a source
+/// ([`Record::Lifecycle`]): subject the invoice id, explanation the status as reported. Each
+/// report is kept (a status seen again is logged again); its readers deduplicate on
+/// `(invoice, platform, status)`.
+pub const AUDIT_LIFECYCLE: &str = "einvoicing.status";
+
 /// Everything one commit applies for one company, atomically.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
@@ -569,6 +575,22 @@ impl Batch {
                     receipt: receipt.clone(),
                 }),
                 Record::InvoiceRemoved { id } => self.removed_invoices.push(id.clone()),
+                Record::Lifecycle(l) => self.audit.push(AuditEvent {
+                    at,
+                    kind: AUDIT_LIFECYCLE.to_owned(),
+                    subject: l.invoice.to_string(),
+                    summary: format!(
+                        "{} reports invoice {} {}{}",
+                        l.platform,
+                        l.invoice,
+                        l.status,
+                        l.reason
+                            .as_deref()
+                            .map(|r| format!(" ({r})"))
+                            .unwrap_or_default()
+                    ),
+                    explanation: serde_json::to_value(l).unwrap_or_default(),
+                }),
                 Record::Quarantined { file, reason } => {
                     self.dead_letters.push(DeadLetter {
                         key: format!("quarantine:{source}:{file}"),
@@ -1118,6 +1140,13 @@ mod tests {
                     file: "bad.xml".into(),
                     reason: "CII: no BT-1".into(),
                 },
+                Record::Lifecycle(relance_connectors::contract::LifecycleStatus {
+                    invoice: "F1".into(),
+                    platform: "pennylane".into(),
+                    status: "in_dispute".into(),
+                    reason: Some("Montant erroné".into()),
+                    at: None,
+                }),
             ],
             next: Some(Cursor("c2".into())),
             has_more: false,
@@ -1130,6 +1159,9 @@ mod tests {
         assert_eq!(b.removed_invoices, vec![InvoiceId::new("F0")]);
         assert_eq!(b.dead_letters[0].origin, "sync:inbox");
         assert_eq!(b.audit[0].kind, "sync.quarantine");
+        assert_eq!(b.audit[1].kind, AUDIT_LIFECYCLE);
+        assert_eq!(b.audit[1].subject, "F1");
+        assert_eq!(b.audit[1].explanation["status"], "in_dispute");
         assert_eq!(b.cursors, vec![("inbox".to_owned(), Cursor("c2".into()))]);
         assert_eq!(b.seen_files[0].hash, "h1");
         let mut changed = inv.clone();

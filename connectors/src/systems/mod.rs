@@ -2,5 +2,7 @@
 
 pub mod folder;
 pub mod local;
+pub mod passes;
+pub mod pennylane;
 pub mod smtp;
 pub mod tryton;

@@ -169,6 +169,7 @@ pub fn ids_of(records: &[Record]) -> Vec<String> {
             Record::BankEntry { key, .. } => format!("bank-entry:{key}"),
             Record::InvoiceRemoved { id } => format!("removed:{id}"),
             Record::Quarantined { file, .. } => format!("quarantined:{file}"),
+            Record::Lifecycle(l) => format!("lifecycle:{}:{}", l.invoice, l.status),
         })
         .collect()
 }
