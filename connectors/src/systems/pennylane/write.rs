@@ -128,6 +128,8 @@ pub async fn find_applied(
     find(client, opts, key, &cmd).await
 }
 
+/// Looks for the effect of `cmd`; a command that cannot be applied (an id that is not
+/// Pennylane's) was never applied: `None`.
 async fn find(
     client: &Client,
     opts: &PennylaneWriteOptions,
@@ -137,17 +139,27 @@ async fn find(
     let mark = marker(key);
     match cmd {
         WriteCommand::SetDunningLevel { invoice, .. }
-        | WriteCommand::BlockDunning { invoice, .. } => {
-            find_comment(client, invoice_id(invoice)?, &mark).await
-        }
+        | WriteCommand::BlockDunning { invoice, .. } => match invoice_id(invoice) {
+            Ok(id) => find_comment(client, id, &mark).await,
+            Err(_) => Ok(None),
+        },
         WriteCommand::AddNote {
             target_kind,
             target,
             ..
         } => match target_kind.as_str() {
-            "invoice" => find_comment(client, invoice_id(target)?, &mark).await,
+            "invoice" => match invoice_id(target) {
+                Ok(id) => find_comment(client, id, &mark).await,
+                Err(_) => Ok(None),
+            },
             "party" | "customer" => {
-                let c = customer(client, target).await?;
+                let c = match customer(client, target).await {
+                    Ok(c) => c,
+                    Err(PennylaneError::Refused(_) | PennylaneError::NotFound { .. }) => {
+                        return Ok(None)
+                    }
+                    Err(e) => return Err(e),
+                };
                 let notes = c.get("notes").and_then(Value::as_str).unwrap_or("");
                 Ok(notes
                     .contains(&mark)
@@ -160,13 +172,20 @@ async fn find(
             allocations,
             ..
         } => {
-            let tx = transaction_id(transaction)?;
+            let Ok(tx) = transaction_id(transaction) else {
+                return Ok(None);
+            };
             if opts.matching == Matching::Pennylane {
                 return Ok(Some(RemoteRef(format!("matching-left-to-pennylane:{tx}"))));
             }
+            if allocations.is_empty() {
+                return Ok(None);
+            }
             let mut invoices = Vec::with_capacity(allocations.len());
             for (inv, _) in allocations {
-                let id = invoice_id(inv)?;
+                let Ok(id) = invoice_id(inv) else {
+                    return Ok(None);
+                };
                 if !matched(client, id).await?.contains(&tx) {
                     return Ok(None);
                 }
