@@ -2,6 +2,7 @@
 
 pub mod folder;
 pub mod local;
+pub mod odoo;
 pub mod passes;
 pub mod pennylane;
 pub mod smtp;
