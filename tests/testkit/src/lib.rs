@@ -2,6 +2,7 @@
 //!
 //! - [`compliance`]: the one suite every connector passes (sources and write-back targets);
 //! - [`tryton_fake`]: a fake Tryton JSON-RPC server on 127.0.0.1:0;
+//! - [`dolibarr_fake`]: a fake Dolibarr REST API on 127.0.0.1:0;
 //! - [`odoo_fake`]: a fake Odoo 16–19 (JSON-RPC and JSON-2) on 127.0.0.1:0;
 //! - [`pennylane_fake`]: a fake Pennylane Company API v2 on 127.0.0.1:0;
 //! - [`smtp`]: the real SMTP peer (aiosmtpd) started on 127.0.0.1 for the mail tests;
@@ -14,6 +15,7 @@
 //! ```
 
 pub mod compliance;
+pub mod dolibarr_fake;
 pub mod odoo_fake;
 pub mod pennylane_fake;
 pub mod smtp;
