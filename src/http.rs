@@ -1,5 +1,8 @@
 //! The loopback HTTP endpoint: `/healthz` (the process answers), `/readyz` (configuration and
-//! store are ready and the daemon is not draining) and `/metrics` (Prometheus text format).
+//! store are ready and the daemon is not draining), `/metrics` (Prometheus text format), and
+//! `POST /webhooks/pennylane`, where Pennylane's signed events arrive (through the reverse
+//! proxy that exposes that one path) for the companies whose sources registered a webhook
+//! secret ([`crate::registry::webhook_hub`]).
 //!
 //! Bounded, so that idle or slow clients cannot exhaust the daemon's file descriptors (and
 //! with them the inbox listings and the store): at most [`MAX_CONNECTIONS`] connections are
@@ -41,6 +44,9 @@ pub fn router(state: HttpState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .merge(relance_connectors::systems::pennylane::webhook::router(
+            crate::registry::webhook_hub(),
+        ))
 }
 
 /// Serves the routes on `listener` until `shutdown` completes, within the bounds above.

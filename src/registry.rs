@@ -9,18 +9,30 @@
 //! next one, so the operator's fix takes effect without a reload.
 //!
 //! Adding a connector type means: a variant of [`SourceConfig`] (or [`WritebackConfig`]), its
-//! arm in [`build_source`] / [`Connectors::build`], its checks in [`check_source`], and its
-//! hosts in [`remote_hosts`].
+//! arm in [`build_source`] / [`Connectors::build`], its checks in [`check_source`] (and
+//! [`check_writeback`]), and its hosts in [`remote_hosts`].
+//!
+//! A system of record (Tryton, Pennylane, Odoo, Dolibarr) that is also the write-back target
+//! is built once, for the target, and its clone serves as the source: one client, one session,
+//! one rate limit. Pennylane finds the effects of its keys through the outbox (the command
+//! recorded under a key, [`relance_connectors::contract::CommandLog`]), and its webhook events
+//! arrive through the process-wide [`webhook_hub`], mounted on the daemon's listener.
 
 use crate::config::schema::{DirSource, SourceConfig, WritebackConfig};
 use crate::config::CompanyConfig;
 use crate::store::{SharedStore, Store as _};
-use relance_connectors::contract::{BoxSource, SharedWriteBack};
+use relance_connectors::contract::{
+    BoxSource, CommandLog, IdempotencyKey, SharedWriteBack, WriteCommand,
+};
 use relance_connectors::error::ConnectorError;
 use relance_connectors::http::HttpLayer;
 use relance_connectors::systems::folder::{FolderKind, FolderOptions, FolderSource, ImportLedger};
 use relance_connectors::systems::local::DirWriteBack;
 use relance_connectors::systems::smtp::SmtpMailer;
+use relance_connectors::systems::dolibarr::DolibarrConnector;
+use relance_connectors::systems::odoo::OdooConnector;
+use relance_connectors::systems::pennylane::webhook::WebhookHub;
+use relance_connectors::systems::pennylane::PennylaneConnector;
 use relance_connectors::systems::tryton::TrytonConnector;
 use relance_core::{CompanyId, Invoice, InvoiceId};
 use std::collections::BTreeMap;
@@ -107,17 +119,14 @@ impl std::fmt::Debug for Connectors {
 
 /// The name of the system-of-record target of a company, if it has one.
 pub fn writeback_target(company: &CompanyConfig) -> Option<String> {
-    match &company.writeback {
-        WritebackConfig::None => None,
-        WritebackConfig::Tryton(t) => Some(format!("tryton:{}", t.source)),
-    }
+    writeback_source(&company.writeback).map(|(name, kind)| format!("{kind}:{name}"))
 }
 
 /// One line describing the write-back target, for `check-config`.
 pub fn writeback_summary(company: &CompanyConfig) -> String {
-    match &company.writeback {
-        WritebackConfig::None => "none".to_owned(),
-        WritebackConfig::Tryton(t) => format!("tryton via {}", t.source),
+    match writeback_source(&company.writeback) {
+        None => "none".to_owned(),
+        Some((name, kind)) => format!("{kind} via {name}"),
     }
 }
 
@@ -131,6 +140,16 @@ pub fn remote_hosts(company: &CompanyConfig) -> Vec<(String, u32)> {
             SourceConfig::Tryton(t) => relance_connectors::http::host_key(&t.tryton.url)
                 .ok()
                 .map(|h| (h, t.tryton.requests_per_second)),
+            // Pennylane's limit is per token: a bucket of the connector's own, not the host's
+            SourceConfig::Pennylane(p) => relance_connectors::http::host_key(&p.pennylane.url)
+                .ok()
+                .map(|h| (h, 0)),
+            SourceConfig::Odoo(o) => relance_connectors::http::host_key(&o.odoo.url)
+                .ok()
+                .map(|h| (h, o.odoo.requests_per_second)),
+            SourceConfig::Dolibarr(d) => relance_connectors::http::host_key(&d.dolibarr.url)
+                .ok()
+                .map(|h| (h, d.dolibarr.requests_per_second)),
             SourceConfig::EinvoiceInbox(_) | SourceConfig::BankDir(_) => None,
         })
         .collect()
@@ -144,9 +163,112 @@ pub fn folders(company: &CompanyConfig) -> Vec<PathBuf> {
         .iter()
         .filter_map(|s| match s {
             SourceConfig::EinvoiceInbox(d) | SourceConfig::BankDir(d) => Some(d.path.clone()),
-            SourceConfig::Tryton(_) => None,
+            SourceConfig::Tryton(_)
+            | SourceConfig::Pennylane(_)
+            | SourceConfig::Odoo(_)
+            | SourceConfig::Dolibarr(_) => None,
         })
         .collect()
+}
+
+/// The process-wide hub of Pennylane webhook subscriptions: each Pennylane source with a
+/// `webhook_secret_file` registers its company there, and the daemon's listener serves
+/// [`relance_connectors::systems::pennylane::webhook::router`] over it.
+pub fn webhook_hub() -> Arc<WebhookHub> {
+    static HUB: std::sync::OnceLock<Arc<WebhookHub>> = std::sync::OnceLock::new();
+    HUB.get_or_init(|| Arc::new(WebhookHub::new())).clone()
+}
+
+/// The commands recorded under keys: the outbox of one company (a Pennylane target finds an
+/// effect by the natural key of the command recorded under its key).
+#[derive(Debug)]
+struct StoreCommands {
+    store: Option<SharedStore>,
+    company: CompanyId,
+}
+
+impl CommandLog for StoreCommands {
+    fn command(&self, key: &IdempotencyKey) -> Result<Option<WriteCommand>, ConnectorError> {
+        let Some(store) = &self.store else {
+            return Ok(None);
+        };
+        store
+            .outbox_entry(&self.company, key)
+            .map(|e| e.map(|e| e.command))
+            .map_err(|e| ConnectorError::transient(e.to_string()))
+    }
+}
+
+/// A system of record built for the write-back target, whose clone serves as its source.
+#[derive(Clone)]
+enum Shared {
+    Tryton(TrytonConnector),
+    Pennylane(PennylaneConnector),
+    Odoo(OdooConnector),
+    Dolibarr(DolibarrConnector),
+}
+
+impl Shared {
+    fn source(&self) -> BoxSource {
+        match self {
+            Shared::Tryton(c) => Box::new(c.clone()),
+            Shared::Pennylane(c) => Box::new(c.clone()),
+            Shared::Odoo(c) => Box::new(c.clone()),
+            Shared::Dolibarr(c) => Box::new(c.clone()),
+        }
+    }
+
+    fn target(&self) -> SharedWriteBack {
+        match self {
+            Shared::Tryton(c) => Arc::new(c.clone()),
+            Shared::Pennylane(c) => Arc::new(c.clone()),
+            Shared::Odoo(c) => Arc::new(c.clone()),
+            Shared::Dolibarr(c) => Arc::new(c.clone()),
+        }
+    }
+}
+
+fn pennylane(
+    cfg: &relance_connectors::systems::pennylane::PennylaneConfig,
+    cx: &BuildContext,
+) -> Result<PennylaneConnector, ConnectorError> {
+    PennylaneConnector::with_http(cfg.clone(), cx.http.clone())?.with_webhooks(webhook_hub())
+}
+
+/// Builds the system of record named by the write-back configuration, with its options.
+fn build_shared(
+    company: &CompanyConfig,
+    cx: &BuildContext,
+) -> Option<(String, Result<Shared, String>)> {
+    let (name, kind) = writeback_source(&company.writeback)?;
+    let source = company
+        .sources
+        .iter()
+        .find(|s| s.name() == name && s.kind() == kind);
+    let built = match (&company.writeback, source) {
+        (WritebackConfig::Tryton(_), Some(SourceConfig::Tryton(t))) => {
+            TrytonConnector::with_http(t.tryton.clone(), cx.http.clone()).map(Shared::Tryton)
+        }
+        (WritebackConfig::Pennylane(w), Some(SourceConfig::Pennylane(p))) => {
+            pennylane(&p.pennylane, cx).map(|c| {
+                let log = Arc::new(StoreCommands {
+                    store: cx.store.clone(),
+                    company: company.id.clone(),
+                });
+                Shared::Pennylane(c.with_writeback(w.pennylane.clone(), log))
+            })
+        }
+        (WritebackConfig::Odoo(w), Some(SourceConfig::Odoo(o))) => {
+            OdooConnector::with_http(o.odoo.clone(), cx.http.clone())
+                .map(|c| Shared::Odoo(c.with_writeback(w.odoo.clone())))
+        }
+        (WritebackConfig::Dolibarr(w), Some(SourceConfig::Dolibarr(d))) => {
+            DolibarrConnector::with_http(d.dolibarr.clone(), cx.http.clone())
+                .map(|c| Shared::Dolibarr(c.with_writeback(w.dolibarr.clone())))
+        }
+        _ => return Some((name.to_owned(), Err(format!("no {kind} source named {name:?}")))),
+    };
+    Some((name.to_owned(), built.map_err(|e| e.to_string())))
 }
 
 /// The import log a folder source reads: the store, for one company.
@@ -197,24 +319,33 @@ fn folder(
     FolderSource::new(d.path.clone(), kind, opts, ledger)
 }
 
-/// Builds one source. A Tryton source shares its client (session, rate limit) with the Tryton
-/// write-back target built from it: pass the connector built for the target, if any.
-pub fn build_source(
+/// Builds one source. A system of record's source shares its client (session, rate limit)
+/// with the write-back target built from it: pass what was built for the target, if any.
+fn build_source(
     s: &SourceConfig,
     company: &CompanyConfig,
     cx: &BuildContext,
-    tryton: &BTreeMap<String, TrytonConnector>,
+    shared: &BTreeMap<String, Shared>,
 ) -> Result<BoxSource, ConnectorError> {
+    if let Some(c) = shared.get(s.name()) {
+        return Ok(c.source());
+    }
     Ok(match s {
         SourceConfig::EinvoiceInbox(d) => Box::new(folder(d, FolderKind::Einvoices, company, cx)),
         SourceConfig::BankDir(d) => Box::new(folder(d, FolderKind::Bank, company, cx)),
-        SourceConfig::Tryton(t) => match tryton.get(&t.name) {
-            Some(c) => Box::new(c.clone()),
-            None => Box::new(TrytonConnector::with_http(
-                t.tryton.clone(),
-                cx.http.clone(),
-            )?),
-        },
+        SourceConfig::Tryton(t) => Box::new(TrytonConnector::with_http(
+            t.tryton.clone(),
+            cx.http.clone(),
+        )?),
+        SourceConfig::Pennylane(p) => Box::new(pennylane(&p.pennylane, cx)?),
+        SourceConfig::Odoo(o) => Box::new(OdooConnector::with_http(
+            o.odoo.clone(),
+            cx.http.clone(),
+        )?),
+        SourceConfig::Dolibarr(d) => Box::new(DolibarrConnector::with_http(
+            d.dolibarr.clone(),
+            cx.http.clone(),
+        )?),
     })
 }
 
@@ -235,30 +366,21 @@ impl Connectors {
             target: mail,
         });
         // The system of record: one client shared by its source and its target.
-        let mut tryton: BTreeMap<String, TrytonConnector> = BTreeMap::new();
+        let mut shared: BTreeMap<String, Shared> = BTreeMap::new();
         let writeback = writeback_target(&company);
-        match &company.writeback {
-            WritebackConfig::None => {}
-            WritebackConfig::Tryton(w) => {
-                let cfg = company.sources.iter().find_map(|s| match s {
-                    SourceConfig::Tryton(t) if t.name == w.source => Some(t.tryton.clone()),
-                    _ => None,
-                });
-                let target = match cfg {
-                    Some(cfg) => match TrytonConnector::with_http(cfg, cx.http.clone()) {
-                        Ok(c) => {
-                            tryton.insert(w.source.clone(), c.clone());
-                            Ok(Arc::new(c) as SharedWriteBack)
-                        }
-                        Err(e) => Err(e.to_string()),
-                    },
-                    None => Err(format!("no tryton source named {:?}", w.source)),
-                };
-                targets.push(TargetSlot {
-                    name: writeback.clone().unwrap_or_default(),
-                    target,
-                });
-            }
+        if let Some((name, built)) = build_shared(&company, &cx) {
+            let target = match built {
+                Ok(c) => {
+                    let t = c.target();
+                    shared.insert(name, c);
+                    Ok(t)
+                }
+                Err(e) => Err(e),
+            };
+            targets.push(TargetSlot {
+                name: writeback.clone().unwrap_or_default(),
+                target,
+            });
         }
         let sources = company
             .sources
@@ -266,7 +388,7 @@ impl Connectors {
             .map(|s| SourceSlot {
                 name: s.name().to_owned(),
                 kind: s.kind(),
-                source: build_source(s, &company, &cx, &tryton).map_err(|e| e.to_string()),
+                source: build_source(s, &company, &cx, &shared).map_err(|e| e.to_string()),
                 config: s.clone(),
             })
             .collect();
@@ -325,64 +447,252 @@ pub struct SourceCheck {
     pub warnings: Vec<(Vec<&'static str>, String)>,
 }
 
+/// Resolves secret references: the file a `*_file` value names, and a warning about it (a
+/// file others can read), or why it cannot be used.
+pub type SecretResolver<'a> =
+    dyn FnMut(&str) -> Result<(PathBuf, Option<String>), crate::config::ErrorKind> + 'a;
+
+/// The checks shared by the HTTP sources: the URL, secrets, ranges.
+struct Checks<'a, 'r> {
+    errors: Vec<(Vec<&'static str>, crate::config::ErrorKind)>,
+    warnings: Vec<(Vec<&'static str>, String)>,
+    resolve: &'a mut SecretResolver<'r>,
+}
+
+impl Checks<'_, '_> {
+    fn url(&mut self, key: Vec<&'static str>, url: &str, what: &str) {
+        use relance_connectors::http::{host_key, is_loopback};
+        match host_key(url) {
+            Err(_) => self
+                .errors
+                .push((key, crate::config::ErrorKind::BadUrl { url: url.to_owned() })),
+            Ok(_) if url.starts_with("http://") && !is_loopback(url) => self.warnings.push((
+                key,
+                format!("plain http to a remote host: the {what} travels unencrypted, use https"),
+            )),
+            Ok(_) => {}
+        }
+    }
+
+    fn secret(&mut self, key: Vec<&'static str>, path: &mut PathBuf) {
+        let raw = path.to_string_lossy().into_owned();
+        match (self.resolve)(&raw) {
+            Ok((p, warning)) => {
+                *path = p;
+                if let Some(w) = warning {
+                    self.warnings.push((key, w));
+                }
+            }
+            Err(e) => self.errors.push((key, e)),
+        }
+    }
+
+    fn nonzero(&mut self, key: Vec<&'static str>, v: u64) {
+        if v == 0 {
+            self.errors.push((key, crate::config::ErrorKind::Zero));
+        }
+    }
+
+    fn nonempty(&mut self, key: Vec<&'static str>, v: &str) {
+        if v.trim().is_empty() {
+            self.errors.push((key, crate::config::ErrorKind::Empty));
+        }
+    }
+
+    fn range(&mut self, key: Vec<&'static str>, ok: bool, value: String, expected: &'static str) {
+        if !ok {
+            self.errors.push((
+                key,
+                crate::config::ErrorKind::OutOfRange { value, expected },
+            ));
+        }
+    }
+}
+
 /// Per-type checks of a source and its resolution (paths under `state_dir`, secrets under the
 /// configuration directory), without network access.
 pub fn check_source(
     s: SourceConfig,
     state_dir: &Path,
-    resolve_secret: &mut dyn FnMut(&str) -> Result<PathBuf, crate::config::ErrorKind>,
+    resolve_secret: &mut SecretResolver<'_>,
 ) -> SourceCheck {
     use crate::config::ErrorKind;
-    let mut errors = Vec::new();
-    let mut warnings = Vec::new();
+    let mut c = Checks {
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        resolve: resolve_secret,
+    };
     let resolved = match s {
         SourceConfig::EinvoiceInbox(d) => {
-            SourceConfig::EinvoiceInbox(check_dir(d, state_dir, &mut errors))
+            SourceConfig::EinvoiceInbox(check_dir(d, state_dir, &mut c.errors))
         }
-        SourceConfig::BankDir(d) => SourceConfig::BankDir(check_dir(d, state_dir, &mut errors)),
+        SourceConfig::BankDir(d) => SourceConfig::BankDir(check_dir(d, state_dir, &mut c.errors)),
         SourceConfig::Tryton(mut t) => {
-            match relance_connectors::http::host_key(&t.tryton.url) {
-                Err(_) => errors.push((
-                    vec!["tryton", "url"],
-                    ErrorKind::BadUrl {
-                        url: t.tryton.url.clone(),
-                    },
-                )),
-                Ok(_) if t.tryton.url.starts_with("http://")
-                    && !relance_connectors::http::is_loopback(&t.tryton.url) =>
-                {
-                    warnings.push((
-                        vec!["tryton", "url"],
-                        "plain http to a remote host: the Tryton password travels unencrypted, use https".to_owned(),
-                    ))
-                }
-                Ok(_) => {}
-            }
-            if t.tryton.database.trim().is_empty() {
-                errors.push((vec!["tryton", "database"], ErrorKind::Empty));
-            }
-            if t.tryton.user.trim().is_empty() {
-                errors.push((vec!["tryton", "user"], ErrorKind::Empty));
-            }
-            if t.tryton.page_size == 0 {
-                errors.push((vec!["tryton", "page_size"], ErrorKind::Zero));
-            }
-            if t.tryton.timeout_seconds == 0 {
-                errors.push((vec!["tryton", "timeout_seconds"], ErrorKind::Zero));
-            }
-            let raw = t.tryton.password_file.to_string_lossy().into_owned();
-            match resolve_secret(&raw) {
-                Ok(p) => t.tryton.password_file = p,
-                Err(e) => errors.push((vec!["tryton", "password_file"], e)),
-            }
+            let k = |f: &'static str| vec!["tryton", f];
+            c.url(k("url"), &t.tryton.url, "Tryton password");
+            c.nonempty(k("database"), &t.tryton.database);
+            c.nonempty(k("user"), &t.tryton.user);
+            c.nonzero(k("page_size"), u64::from(t.tryton.page_size));
+            c.nonzero(k("timeout_seconds"), t.tryton.timeout_seconds);
+            c.secret(k("password_file"), &mut t.tryton.password_file);
             SourceConfig::Tryton(t)
+        }
+        SourceConfig::Pennylane(mut p) => {
+            let k = |f: &'static str| vec!["pennylane", f];
+            let cfg = &mut p.pennylane;
+            c.url(k("url"), &cfg.url, "Pennylane token");
+            c.range(
+                k("page_size"),
+                (1..=100).contains(&cfg.page_size),
+                cfg.page_size.to_string(),
+                "1 to 100 (Pennylane's list limit)",
+            );
+            if cfg.requests_per_window > 0 {
+                c.nonzero(k("window_seconds"), cfg.window_seconds);
+            }
+            c.nonzero(k("timeout_seconds"), cfg.timeout_seconds);
+            if let Some(id) = cfg.company_id {
+                c.range(k("company_id"), id > 0, id.to_string(), "a Pennylane company id");
+            }
+            c.secret(k("token_file"), &mut cfg.token_file);
+            if let Some(w) = cfg.webhook_secret_file.as_mut() {
+                c.secret(k("webhook_secret_file"), w);
+            }
+            SourceConfig::Pennylane(p)
+        }
+        SourceConfig::Odoo(mut o) => {
+            use relance_connectors::systems::odoo::Api;
+            let k = |f: &'static str| vec!["odoo", f];
+            let cfg = &mut o.odoo;
+            c.url(k("url"), &cfg.url, "Odoo API key");
+            c.nonempty(k("database"), &cfg.database);
+            if cfg.api != Api::Json2 && cfg.login.trim().is_empty() {
+                // JSON-RPC authenticates with the login (api = "auto" may choose it)
+                c.errors.push((k("login"), ErrorKind::Empty));
+            }
+            c.nonzero(k("page_size"), u64::from(cfg.page_size));
+            c.nonzero(k("timeout_seconds"), cfg.timeout_seconds);
+            if let Some(id) = cfg.company_id {
+                c.range(k("company_id"), id > 0, id.to_string(), "an Odoo res.company id");
+            }
+            c.secret(k("api_key_file"), &mut cfg.api_key_file);
+            SourceConfig::Odoo(o)
+        }
+        SourceConfig::Dolibarr(mut d) => {
+            let k = |f: &'static str| vec!["dolibarr", f];
+            let cfg = &mut d.dolibarr;
+            c.url(k("url"), &cfg.url, "Dolibarr API key");
+            if relance_connectors::http::host_key(&cfg.url).is_ok()
+                && !cfg.url.trim_end_matches('/').ends_with("/api/index.php")
+            {
+                c.warnings.push((
+                    k("url"),
+                    "Dolibarr's REST API usually lives under …/api/index.php".to_owned(),
+                ));
+            }
+            if relance_core::Currency::parse(&cfg.currency).is_err() {
+                c.errors.push((
+                    k("currency"),
+                    ErrorKind::OutOfRange {
+                        value: cfg.currency.clone(),
+                        expected: "an ISO 4217 code",
+                    },
+                ));
+            }
+            c.nonzero(k("page_size"), u64::from(cfg.page_size));
+            c.nonzero(k("timeout_seconds"), cfg.timeout_seconds);
+            c.range(
+                k("server_utc_offset_minutes"),
+                (-840..=840).contains(&cfg.server_utc_offset_minutes),
+                cfg.server_utc_offset_minutes.to_string(),
+                "minutes between -840 and 840",
+            );
+            c.secret(k("api_key_file"), &mut cfg.api_key_file);
+            SourceConfig::Dolibarr(d)
         }
     };
     SourceCheck {
         resolved,
-        errors,
-        warnings,
+        errors: c.errors,
+        warnings: c.warnings,
     }
+}
+
+/// What `check-config` says about the write-back table beyond the schema, with the company's
+/// resolved sources: (key below `writeback`, problem) and warnings.
+#[allow(clippy::type_complexity)]
+pub fn check_writeback(
+    w: &WritebackConfig,
+    sources: &[SourceConfig],
+) -> (
+    Vec<(Vec<&'static str>, crate::config::ErrorKind)>,
+    Vec<(Vec<&'static str>, String)>,
+) {
+    use crate::config::ErrorKind;
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let Some((name, kind)) = writeback_source(w) else {
+        return (errors, warnings);
+    };
+    let source = sources.iter().find(|s| s.name() == name && s.kind() == kind);
+    if source.is_none() {
+        errors.push((
+            vec!["source"],
+            ErrorKind::WritebackSource {
+                name: name.to_owned(),
+                kind,
+            },
+        ));
+    }
+    match (w, source) {
+        (WritebackConfig::Pennylane(p), Some(SourceConfig::Pennylane(s))) => {
+            use relance_connectors::systems::pennylane::Matching;
+            if p.pennylane.matching == Matching::Pennylane && s.pennylane.pull_transactions {
+                warnings.push((
+                    vec!["pennylane", "matching"],
+                    format!(
+                        "matching is left to Pennylane but source {name:?} pulls its transactions: once Pennylane matches one, relance still holds it as an unapplied receipt (set pull_transactions = false)"
+                    ),
+                ));
+            }
+        }
+        (WritebackConfig::Odoo(o), _) => {
+            if o.odoo.dispute_tag.is_some() && o.odoo.dispute_field.is_some() {
+                errors.push((
+                    vec!["odoo", "dispute_field"],
+                    ErrorKind::Conflict("set dispute_tag or dispute_field, not both"),
+                ));
+            }
+            if let Some(f) = &o.odoo.dispute_field {
+                if !f.starts_with("x_") {
+                    warnings.push((
+                        vec!["odoo", "dispute_field"],
+                        format!("{f:?} is not a custom field (x_…): relance writes it on every disputed invoice"),
+                    ));
+                }
+            }
+        }
+        (WritebackConfig::Dolibarr(d), _) => {
+            let o = &d.dolibarr;
+            if o.bank_account_id.is_some() != o.payment_mode_id.is_some() {
+                errors.push((
+                    vec![
+                        "dolibarr",
+                        if o.bank_account_id.is_some() {
+                            "payment_mode_id"
+                        } else {
+                            "bank_account_id"
+                        },
+                    ],
+                    ErrorKind::Conflict(
+                        "bank_account_id and payment_mode_id go together (payments are recorded with both)",
+                    ),
+                ));
+            }
+        }
+        _ => {}
+    }
+    (errors, warnings)
 }
 
 fn check_dir(
@@ -433,22 +743,21 @@ fn check_dir(
 pub fn folder_of(s: &SourceConfig) -> Option<&Path> {
     match s {
         SourceConfig::EinvoiceInbox(d) | SourceConfig::BankDir(d) => Some(&d.path),
-        SourceConfig::Tryton(_) => None,
+        SourceConfig::Tryton(_)
+        | SourceConfig::Pennylane(_)
+        | SourceConfig::Odoo(_)
+        | SourceConfig::Dolibarr(_) => None,
     }
 }
 
-/// True when `name` is a source of the company that can serve as `type = "tryton"` write-back.
-pub fn is_tryton_source(sources: &[SourceConfig], name: &str) -> bool {
-    sources
-        .iter()
-        .any(|s| matches!(s, SourceConfig::Tryton(t) if t.name == name))
-}
-
-/// The name of the source a write-back target writes through, if any (checked to exist).
-pub fn writeback_source(w: &WritebackConfig) -> Option<&str> {
+/// The source a write-back target writes through and the source type it must have, if any.
+pub fn writeback_source(w: &WritebackConfig) -> Option<(&str, &'static str)> {
     match w {
         WritebackConfig::None => None,
-        WritebackConfig::Tryton(t) => Some(&t.source),
+        WritebackConfig::Tryton(t) => Some((&t.source, "tryton")),
+        WritebackConfig::Pennylane(p) => Some((&p.source, "pennylane")),
+        WritebackConfig::Odoo(o) => Some((&o.source, "odoo")),
+        WritebackConfig::Dolibarr(d) => Some((&d.source, "dolibarr")),
     }
 }
 
@@ -456,11 +765,20 @@ pub fn writeback_source(w: &WritebackConfig) -> Option<&str> {
 /// for the exact key of a schema error inside it (see `config::load`).
 pub fn reread_variant(table: &str, tag: &str, text: &str) -> Option<crate::config::load::DeError> {
     use crate::config::load::deserialize_str;
-    use crate::config::schema::{TrytonSource, TrytonWriteback};
+    use crate::config::schema::{
+        DolibarrSource, DolibarrWriteback, OdooSource, OdooWriteback, PennylaneSource,
+        PennylaneWriteback, TrytonSource, TrytonWriteback,
+    };
     match (table, tag) {
         ("sources", "einvoice_inbox" | "bank_dir") => deserialize_str::<DirSource>(text).err(),
         ("sources", "tryton") => deserialize_str::<TrytonSource>(text).err(),
+        ("sources", "pennylane") => deserialize_str::<PennylaneSource>(text).err(),
+        ("sources", "odoo") => deserialize_str::<OdooSource>(text).err(),
+        ("sources", "dolibarr") => deserialize_str::<DolibarrSource>(text).err(),
         ("writeback", "tryton") => deserialize_str::<TrytonWriteback>(text).err(),
+        ("writeback", "pennylane") => deserialize_str::<PennylaneWriteback>(text).err(),
+        ("writeback", "odoo") => deserialize_str::<OdooWriteback>(text).err(),
+        ("writeback", "dolibarr") => deserialize_str::<DolibarrWriteback>(text).err(),
         _ => None,
     }
 }

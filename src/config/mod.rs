@@ -233,12 +233,25 @@ pub enum ErrorKind {
         /// `<company>/<source>` that reads it first.
         other: String,
     },
-    /// `[writeback]` names a source that is not a `tryton` source of this company.
-    #[error("source {name:?} is not a tryton source of this company")]
+    /// `[writeback]` names a source that is not a source of this company of its type.
+    #[error("source {name:?} is not a {kind} source of this company")]
     WritebackSource {
         /// The name given.
         name: String,
+        /// The source type the write-back needs.
+        kind: &'static str,
     },
+    /// A value outside what the key accepts.
+    #[error("{value} is out of range, expected {expected}")]
+    OutOfRange {
+        /// The value, as written.
+        value: String,
+        /// What is accepted.
+        expected: &'static str,
+    },
+    /// Two keys that cannot be set together, or one that needs another.
+    #[error("{0}")]
+    Conflict(&'static str),
     /// A secret reference that cannot be used.
     #[error(transparent)]
     Secret(#[from] secrets::SecretError),
@@ -803,14 +816,16 @@ impl Validator<'_> {
             }
             sources.push(self.source(dir, state_dir, file, &c.id, at, s, folders));
         }
-        if let Some(w) = crate::registry::writeback_source(&c.writeback) {
-            if !crate::registry::is_tryton_source(&sources, w) {
-                self.error(
-                    file,
-                    k(&["writeback", "source"]),
-                    ErrorKind::WritebackSource { name: w.to_owned() },
-                );
-            }
+        let (wb_errors, wb_warnings) = crate::registry::check_writeback(&c.writeback, &sources);
+        let under = |rel: &[&str]| {
+            rel.iter()
+                .fold(KeyPath::keys(&["writeback"]), |k, r| k.key(r))
+        };
+        for (rel, kind) in wb_errors {
+            self.error(file, under(&rel), kind);
+        }
+        for (rel, msg) in wb_warnings {
+            self.warn(file, under(&rel), msg);
         }
         self.reconcile_policy(file, &c.reconcile);
         if let Err(e) = c.dunning.validate() {
@@ -852,19 +867,10 @@ impl Validator<'_> {
         folders: &mut BTreeMap<PathBuf, String>,
     ) -> SourceConfig {
         let name = s.name().to_owned();
-        let mut secret_errors = Vec::new();
         let env = self.env;
-        let mut resolve = |raw: &str| -> Result<PathBuf, ErrorKind> {
+        let mut resolve = |raw: &str| -> Result<(PathBuf, Option<String>), ErrorKind> {
             let r = SecretRef::parse(raw).map_err(ErrorKind::Schema)?;
-            match check_secret(dir, env, &r) {
-                Ok((p, warning)) => {
-                    if let Some(w) = warning {
-                        secret_errors.push(w);
-                    }
-                    Ok(p)
-                }
-                Err(e) => Err(ErrorKind::Secret(e)),
-            }
+            check_secret(dir, env, &r).map_err(ErrorKind::Secret)
         };
         let check = crate::registry::check_source(s, state_dir, &mut resolve);
         let key = |rel: &[&str]| {
@@ -879,9 +885,6 @@ impl Validator<'_> {
         }
         for (rel, msg) in check.warnings {
             self.warn(file, key(&rel), msg);
-        }
-        for w in secret_errors {
-            self.warn(file, key(&["tryton", "password_file"]), w);
         }
         if let Some(path) = crate::registry::folder_of(&check.resolved) {
             let me = format!("{company}/{name}");

@@ -6,6 +6,9 @@
 //! [`super::load`] turns them into the validated [`super::Config`].
 
 pub use relance_connectors::systems::smtp::{Security, SmtpConfig};
+use relance_connectors::systems::dolibarr::{DolibarrConfig, DolibarrWriteOptions};
+use relance_connectors::systems::odoo::{OdooConfig, OdooWriteOptions};
+use relance_connectors::systems::pennylane::{PennylaneConfig, PennylaneWriteOptions};
 use relance_connectors::systems::tryton::TrytonConfig;
 use relance_core::Currency;
 use serde::{Deserialize, Serialize};
@@ -191,6 +194,13 @@ pub enum SourceConfig {
     /// A Tryton database (invoices, customers and, optionally, bank statement lines). Boxed:
     /// its settings are much larger than a folder's.
     Tryton(Box<TrytonSource>),
+    /// A Pennylane company (Company API v2): customers, invoices, credit notes, e-invoicing
+    /// statuses and, optionally, unmatched bank transactions.
+    Pennylane(Box<PennylaneSource>),
+    /// An Odoo 16–19 database and company: customers, invoices, credit notes.
+    Odoo(Box<OdooSource>),
+    /// A Dolibarr instance (REST API): customers, invoices, credit notes.
+    Dolibarr(Box<DolibarrSource>),
 }
 
 impl SourceConfig {
@@ -199,6 +209,9 @@ impl SourceConfig {
         match self {
             SourceConfig::EinvoiceInbox(s) | SourceConfig::BankDir(s) => &s.name,
             SourceConfig::Tryton(s) => &s.name,
+            SourceConfig::Pennylane(s) => &s.name,
+            SourceConfig::Odoo(s) => &s.name,
+            SourceConfig::Dolibarr(s) => &s.name,
         }
     }
 
@@ -208,6 +221,9 @@ impl SourceConfig {
             SourceConfig::EinvoiceInbox(_) => "einvoice_inbox",
             SourceConfig::BankDir(_) => "bank_dir",
             SourceConfig::Tryton(_) => "tryton",
+            SourceConfig::Pennylane(_) => "pennylane",
+            SourceConfig::Odoo(_) => "odoo",
+            SourceConfig::Dolibarr(_) => "dolibarr",
         }
     }
 }
@@ -243,6 +259,37 @@ pub struct TrytonSource {
     pub tryton: TrytonConfig,
 }
 
+/// A Pennylane source: a name and the connection (`[sources.pennylane]`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PennylaneSource {
+    /// Name of the source, unique within the company.
+    pub name: String,
+    /// How to reach the company. `token_file` and `webhook_secret_file` take secret
+    /// references (see [`SecretRef`]).
+    pub pennylane: PennylaneConfig,
+}
+
+/// An Odoo source: a name and the connection (`[sources.odoo]`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OdooSource {
+    /// Name of the source, unique within the company.
+    pub name: String,
+    /// How to reach the database; `api_key_file` takes a secret reference.
+    pub odoo: OdooConfig,
+}
+
+/// A Dolibarr source: a name and the connection (`[sources.dolibarr]`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DolibarrSource {
+    /// Name of the source, unique within the company.
+    pub name: String,
+    /// How to reach the instance; `api_key_file` takes a secret reference.
+    pub dolibarr: DolibarrConfig,
+}
+
 /// Where actions are written back (`[writeback]`), chosen by `type`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -252,6 +299,12 @@ pub enum WritebackConfig {
     None,
     /// The Tryton database of one of the company's `tryton` sources.
     Tryton(TrytonWriteback),
+    /// The Pennylane company of one of the company's `pennylane` sources.
+    Pennylane(PennylaneWriteback),
+    /// The Odoo database of one of the company's `odoo` sources.
+    Odoo(OdooWriteback),
+    /// The Dolibarr instance of one of the company's `dolibarr` sources.
+    Dolibarr(DolibarrWriteback),
 }
 
 /// Write-back to Tryton through the connection of a `tryton` source.
@@ -260,6 +313,42 @@ pub enum WritebackConfig {
 pub struct TrytonWriteback {
     /// Name of the `tryton` source whose connection is used.
     pub source: String,
+}
+
+/// Write-back to Pennylane through the connection of a `pennylane` source; what it writes
+/// in `[writeback.pennylane]`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PennylaneWriteback {
+    /// Name of the `pennylane` source whose connection is used.
+    pub source: String,
+    /// Matching policy and dispute category.
+    #[serde(default)]
+    pub pennylane: PennylaneWriteOptions,
+}
+
+/// Write-back to Odoo through the connection of an `odoo` source; what it writes in
+/// `[writeback.odoo]`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OdooWriteback {
+    /// Name of the `odoo` source whose connection is used.
+    pub source: String,
+    /// Activities, follow-up, credit control, dispute flag, journal and accounts.
+    #[serde(default)]
+    pub odoo: OdooWriteOptions,
+}
+
+/// Write-back to Dolibarr through the connection of a `dolibarr` source; what it writes in
+/// `[writeback.dolibarr]`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DolibarrWriteback {
+    /// Name of the `dolibarr` source whose connection is used.
+    pub source: String,
+    /// Agenda events' owner and type, extrafields, payment recording.
+    #[serde(default)]
+    pub dolibarr: DolibarrWriteOptions,
 }
 
 /// Outgoing mail server (`[mail]`): the SMTP connector's settings

@@ -67,7 +67,13 @@ fn workspace() -> PathBuf {
 fn shipped_example_configuration_is_valid() {
     // The example refers to its secrets as systemd credentials: provide them as systemd would.
     let creds = tempfile::tempdir().unwrap();
-    for name in ["relance_smtp-acme", "relance_tryton-dupont"] {
+    for name in [
+        "relance_smtp-acme",
+        "relance_tryton-dupont",
+        "relance_pennylane-martin",
+        "relance_odoo-lefebvre",
+        "relance_dolibarr-petit",
+    ] {
         std::fs::write(creds.path().join(name), "not-a-real-password\n").unwrap();
     }
     let state = tempfile::tempdir().unwrap();
@@ -81,7 +87,18 @@ fn shipped_example_configuration_is_valid() {
     assert!(ok, "{text}");
     assert!(text.contains("company acme"), "{text}");
     assert!(text.contains("company dupont"), "{text}");
-    assert!(text.contains("is valid: 2 companies"), "{text}");
+    for (company, wb) in [
+        ("martin", "write-back pennylane via pennylane"),
+        ("lefebvre", "write-back odoo via odoo"),
+        ("petit", "write-back dolibarr via dolibarr"),
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("company {company} ")) && l.contains(wb)),
+            "{text}"
+        );
+    }
+    assert!(text.contains("is valid: 5 companies"), "{text}");
     assert!(!text.contains("not-a-real-password"), "{text}");
 }
 
@@ -108,7 +125,7 @@ fn shipped_example_is_valid_outside_systemd_from_its_credentials_folder() {
         &[("STATE_DIRECTORY", state.path())],
     );
     assert!(ok, "{text}");
-    assert!(text.contains("is valid: 2 companies"), "{text}");
+    assert!(text.contains("is valid: 5 companies"), "{text}");
     assert!(
         !text.contains("replace-with-the"),
         "a secret was printed: {text}"
@@ -142,7 +159,15 @@ fn example_without_credentials_names_each_missing_credential() {
     assert!(text.contains(&want_acme), "{text}");
     assert!(text.contains(&want_dupont), "{text}");
     assert!(text.contains("credentials/smtp-acme"), "{text}");
-    assert!(text.contains("2 errors in 2 files"), "{text}");
+    for (file, needle, key) in [
+        ("martin.toml", "token_file = ", "sources[0].pennylane.token_file"),
+        ("lefebvre.toml", "api_key_file = ", "sources[0].odoo.api_key_file"),
+        ("petit.toml", "api_key_file = ", "sources[0].dolibarr.api_key_file"),
+    ] {
+        let want = format!("{file}: line {}, column 1: {key}", line_of(file, needle));
+        assert!(text.contains(&want), "{want}\n{text}");
+    }
+    assert!(text.contains("5 errors in 5 files"), "{text}");
 }
 
 #[test]
@@ -331,4 +356,143 @@ fn credentials_resolve_from_the_credentials_directory() {
     let (ok, out) = check(dir.path(), &[]);
     assert!(!ok, "{out}");
     assert!(out.contains("needs $CREDENTIALS_DIRECTORY"), "{out}");
+}
+
+/// A company of each system of record, every mistake at once: each is named by file, key and
+/// line, and no secret is printed.
+#[test]
+fn pennylane_odoo_and_dolibarr_mistakes_name_file_key_and_line() {
+    let penny = r#"version = 1
+id = "pl"
+name = "Pennylane SAS"
+
+[[sources]]
+type = "pennylane"
+name = "pl"
+
+[sources.pennylane]
+token_file = "secrets/pl-token"
+page_size = 500
+timeout_seconds = 0
+
+[writeback]
+type = "pennylane"
+source = "odoo"
+"#;
+    let odoo = r#"version = 1
+id = "od"
+name = "Odoo SA"
+
+[[sources]]
+type = "odoo"
+name = "erp"
+
+[sources.odoo]
+url = "ftp://erp.example"
+database = ""
+api_key_file = "secrets/odoo-key"
+
+[writeback]
+type = "odoo"
+source = "erp"
+
+[writeback.odoo]
+dispute_tag = "Litige"
+dispute_field = "x_litige"
+"#;
+    let doli = r#"version = 1
+id = "do"
+name = "Dolibarr SARL"
+
+[[sources]]
+type = "dolibarr"
+name = "doli"
+
+[sources.dolibarr]
+url = "https://gestion.example/api/index.php"
+api_key_file = "secrets/doli-key"
+
+[writeback]
+type = "dolibarr"
+source = "doli"
+
+[writeback.dolibarr]
+bank_account_id = 3
+"#;
+    // a schema error stops the other checks of its file, not of the others
+    let typo = r#"version = 1
+id = "dt"
+name = "Typo SARL"
+
+[[sources]]
+type = "dolibarr"
+name = "doli"
+
+[sources.dolibarr]
+url = "https://gestion.example/api/index.php"
+api_key_file = "secrets/doli-key"
+colour = "blue"
+"#;
+    let dir = config_dir(&[
+        ("pl.toml", penny),
+        ("od.toml", odoo),
+        ("do.toml", doli),
+        ("dt.toml", typo),
+    ]);
+    std::fs::create_dir(dir.path().join("secrets")).unwrap();
+    std::fs::write(dir.path().join("secrets/doli-key"), "doli-key-value-never-printed\n").unwrap();
+    std::fs::write(dir.path().join("secrets/pl-token"), "pl-token-value-never-printed\n").unwrap();
+    std::fs::write(dir.path().join("secrets/odoo-key"), "odoo-key-value-never-printed\n").unwrap();
+    let (ok, text) = check(dir.path(), &[]);
+    assert!(!ok, "{text}");
+    for want in [
+        "pl.toml: line 11, column 1: sources[0].pennylane.page_size: 500 is out of range, expected 1 to 100",
+        "pl.toml: line 12, column 1: sources[0].pennylane.timeout_seconds: must be at least 1",
+        "pl.toml: line 16, column 1: writeback.source: source \"odoo\" is not a pennylane source of this company",
+        "od.toml: line 10, column 1: sources[0].odoo.url: URL \"ftp://erp.example\" is not usable",
+        "od.toml: line 11, column 1: sources[0].odoo.database: must not be empty",
+        // an absent key is placed at its table
+        "od.toml: line 9, column 10: sources[0].odoo.login: must not be empty",
+        "od.toml: line 20, column 1: writeback.odoo.dispute_field: set dispute_tag or dispute_field, not both",
+        "do.toml: line 17, column 12: writeback.dolibarr.payment_mode_id: bank_account_id and payment_mode_id go together",
+        "dt.toml: line 12, column 1: sources[0].dolibarr.colour: unknown field `colour`",
+        "9 errors in 4 files",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    assert!(!text.contains("never-printed"), "{text}");
+}
+
+#[test]
+fn dolibarr_secret_and_offset_errors_are_placed() {
+    let doli = r#"version = 1
+id = "do"
+name = "Dolibarr SARL"
+
+[[sources]]
+type = "dolibarr"
+name = "doli"
+
+[sources.dolibarr]
+url = "http://gestion.example/"
+api_key_file = "secrets/missing"
+server_utc_offset_minutes = 5000
+"#;
+    let dir = config_dir(&[("do.toml", doli)]);
+    let (ok, text) = check(dir.path(), &[]);
+    assert!(!ok, "{text}");
+    for want in [
+        "do.toml: line 11, column 1: sources[0].dolibarr.api_key_file: the file this key names does not exist",
+        "do.toml: line 12, column 1: sources[0].dolibarr.server_utc_offset_minutes: 5000 is out of range",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    // fixed, the plain-http URL and its path are only warnings
+    let fixed = doli.replace("secrets/missing", "key").replace("5000", "60");
+    let dir = config_dir(&[("do.toml", &fixed)]);
+    std::fs::write(dir.path().join("key"), "k3y-value\n").unwrap();
+    let (ok, text) = check(dir.path(), &[]);
+    assert!(ok, "{text}");
+    assert!(text.contains("sources[0].dolibarr.url: plain http to a remote host"), "{text}");
+    assert!(text.contains("…/api/index.php"), "{text}");
 }

@@ -11,5 +11,6 @@ mod pg_leases;
 mod pg_store;
 mod store_model;
 mod systemd;
+mod systems_e2e;
 mod trust;
 mod tryton_e2e;
