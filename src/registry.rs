@@ -26,13 +26,13 @@ use relance_connectors::contract::{
 };
 use relance_connectors::error::ConnectorError;
 use relance_connectors::http::HttpLayer;
+use relance_connectors::systems::dolibarr::DolibarrConnector;
 use relance_connectors::systems::folder::{FolderKind, FolderOptions, FolderSource, ImportLedger};
 use relance_connectors::systems::local::DirWriteBack;
-use relance_connectors::systems::smtp::SmtpMailer;
-use relance_connectors::systems::dolibarr::DolibarrConnector;
 use relance_connectors::systems::odoo::OdooConnector;
 use relance_connectors::systems::pennylane::webhook::WebhookHub;
 use relance_connectors::systems::pennylane::PennylaneConnector;
+use relance_connectors::systems::smtp::SmtpMailer;
 use relance_connectors::systems::tryton::TrytonConnector;
 use relance_core::{CompanyId, Invoice, InvoiceId};
 use std::collections::BTreeMap;
@@ -266,7 +266,12 @@ fn build_shared(
             DolibarrConnector::with_http(d.dolibarr.clone(), cx.http.clone())
                 .map(|c| Shared::Dolibarr(c.with_writeback(w.dolibarr.clone())))
         }
-        _ => return Some((name.to_owned(), Err(format!("no {kind} source named {name:?}")))),
+        _ => {
+            return Some((
+                name.to_owned(),
+                Err(format!("no {kind} source named {name:?}")),
+            ))
+        }
     };
     Some((name.to_owned(), built.map_err(|e| e.to_string())))
 }
@@ -338,10 +343,9 @@ fn build_source(
             cx.http.clone(),
         )?),
         SourceConfig::Pennylane(p) => Box::new(pennylane(&p.pennylane, cx)?),
-        SourceConfig::Odoo(o) => Box::new(OdooConnector::with_http(
-            o.odoo.clone(),
-            cx.http.clone(),
-        )?),
+        SourceConfig::Odoo(o) => {
+            Box::new(OdooConnector::with_http(o.odoo.clone(), cx.http.clone())?)
+        }
         SourceConfig::Dolibarr(d) => Box::new(DolibarrConnector::with_http(
             d.dolibarr.clone(),
             cx.http.clone(),
@@ -463,9 +467,12 @@ impl Checks<'_, '_> {
     fn url(&mut self, key: Vec<&'static str>, url: &str, what: &str) {
         use relance_connectors::http::{host_key, is_loopback};
         match host_key(url) {
-            Err(_) => self
-                .errors
-                .push((key, crate::config::ErrorKind::BadUrl { url: url.to_owned() })),
+            Err(_) => self.errors.push((
+                key,
+                crate::config::ErrorKind::BadUrl {
+                    url: url.to_owned(),
+                },
+            )),
             Ok(_) if url.starts_with("http://") && !is_loopback(url) => self.warnings.push((
                 key,
                 format!("plain http to a remote host: the {what} travels unencrypted, use https"),
@@ -552,7 +559,12 @@ pub fn check_source(
             }
             c.nonzero(k("timeout_seconds"), cfg.timeout_seconds);
             if let Some(id) = cfg.company_id {
-                c.range(k("company_id"), id > 0, id.to_string(), "a Pennylane company id");
+                c.range(
+                    k("company_id"),
+                    id > 0,
+                    id.to_string(),
+                    "a Pennylane company id",
+                );
             }
             c.secret(k("token_file"), &mut cfg.token_file);
             if let Some(w) = cfg.webhook_secret_file.as_mut() {
@@ -573,7 +585,12 @@ pub fn check_source(
             c.nonzero(k("page_size"), u64::from(cfg.page_size));
             c.nonzero(k("timeout_seconds"), cfg.timeout_seconds);
             if let Some(id) = cfg.company_id {
-                c.range(k("company_id"), id > 0, id.to_string(), "an Odoo res.company id");
+                c.range(
+                    k("company_id"),
+                    id > 0,
+                    id.to_string(),
+                    "an Odoo res.company id",
+                );
             }
             c.secret(k("api_key_file"), &mut cfg.api_key_file);
             SourceConfig::Odoo(o)
@@ -634,7 +651,9 @@ pub fn check_writeback(
     let Some((name, kind)) = writeback_source(w) else {
         return (errors, warnings);
     };
-    let source = sources.iter().find(|s| s.name() == name && s.kind() == kind);
+    let source = sources
+        .iter()
+        .find(|s| s.name() == name && s.kind() == kind);
     if source.is_none() {
         errors.push((
             vec!["source"],

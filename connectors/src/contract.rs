@@ -289,7 +289,9 @@ pub trait CommandLog: Send + Sync + std::fmt::Debug {
 
 /// A [`CommandLog`] in memory: what was applied through it since it was made.
 #[derive(Debug, Default)]
-pub struct MemoryCommandLog(std::sync::Mutex<std::collections::HashMap<IdempotencyKey, WriteCommand>>);
+pub struct MemoryCommandLog(
+    std::sync::Mutex<std::collections::HashMap<IdempotencyKey, WriteCommand>>,
+);
 
 impl CommandLog for MemoryCommandLog {
     fn command(&self, key: &IdempotencyKey) -> Result<Option<WriteCommand>, ConnectorError> {

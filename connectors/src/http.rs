@@ -156,7 +156,8 @@ pub fn window_quota(n: u32, window: Duration) -> Option<Quota> {
     let n = n.max(1);
     let burst = (n / 5).max(1);
     let pace = window.checked_div(n.saturating_sub(burst).max(1))?;
-    Quota::with_period(pace).map(|q| q.allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN)))
+    Quota::with_period(pace)
+        .map(|q| q.allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN)))
 }
 
 impl std::fmt::Debug for HttpLayer {
@@ -221,7 +222,12 @@ impl HttpLayer {
 
     /// The limiter of bucket `name` (`n` per `window`), created on first use; a bucket asked
     /// with another quota gets a new limiter.
-    fn bucket(&self, name: &str, n: u32, window: Duration) -> Option<Arc<DefaultDirectRateLimiter>> {
+    fn bucket(
+        &self,
+        name: &str,
+        n: u32,
+        window: Duration,
+    ) -> Option<Arc<DefaultDirectRateLimiter>> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(b) = buckets.get(name) {
             if b.n == n && b.window == window {
@@ -428,7 +434,11 @@ impl HttpClient {
     }
 
     /// GETs `url` (build its query with [`with_query`]).
-    pub async fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<HttpResponse, HttpError> {
+    pub async fn get(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<HttpResponse, HttpError> {
         self.send(Method::Get, url, None, headers).await
     }
 
@@ -483,7 +493,11 @@ impl HttpClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, date));
-        let hold_key = self.bucket.as_ref().map(|b| b.name.as_str()).unwrap_or(&host);
+        let hold_key = self
+            .bucket
+            .as_ref()
+            .map(|b| b.name.as_str())
+            .unwrap_or(&host);
         if matches!(status, 429 | 503) {
             if let Some(d) = retry_after {
                 self.layer.hold(hold_key, d);

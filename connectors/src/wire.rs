@@ -49,11 +49,13 @@ pub fn read_secret(path: &Path) -> Result<Secret, String> {
     if meta.len() > MAX_SECRET_BYTES {
         return Err(format!("{shown} is larger than {MAX_SECRET_BYTES} bytes"));
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {shown}: {}", e.kind()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read {shown}: {}", e.kind()))?;
     let first = text.lines().next().unwrap_or("").trim();
     if first.is_empty() {
-        return Err(format!("{shown} is empty: expected the secret on its first line"));
+        return Err(format!(
+            "{shown} is empty: expected the secret on its first line"
+        ));
     }
     Ok(Secret(first.to_owned()))
 }
@@ -177,7 +179,10 @@ mod tests {
         let nickel = Decimal::new(5, 2);
         assert_eq!(round_to(Decimal::new(1012, 2), nickel).to_string(), "10.10");
         assert_eq!(round_to(Decimal::new(1013, 2), nickel).to_string(), "10.15");
-        assert_eq!(round_to(Decimal::new(1501, 2), Decimal::ONE).to_string(), "15");
+        assert_eq!(
+            round_to(Decimal::new(1501, 2), Decimal::ONE).to_string(),
+            "15"
+        );
         assert_eq!(with_scale(Decimal::new(7, 0), 2).to_string(), "7.00");
     }
 

@@ -86,7 +86,11 @@ fn fake_totals(fake: &FakeOdoo, company: i64) -> (usize, Decimal) {
         .records("account.move")
         .into_iter()
         .filter(|m| m["company_id"] == json!(company) && m["state"] == json!("posted"))
-        .filter(|m| m["move_type"].as_str().is_some_and(|t| t.starts_with("out_")))
+        .filter(|m| {
+            m["move_type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("out_"))
+        })
         .collect();
     let sum = moves
         .iter()
@@ -112,9 +116,15 @@ struct Harness {
 
 impl Harness {
     async fn new(version: u32, api: Api) -> Self {
-        let fake = FakeOdoo::start(KEY, Switches::community(version)).await.unwrap();
+        let fake = FakeOdoo::start(KEY, Switches::community(version))
+            .await
+            .unwrap();
         let invs = fake.seed(7, 23);
-        let partner = fake.records("account.move").iter().find(|m| m["id"] == json!(invs[0])).unwrap()["partner_id"]
+        let partner = fake
+            .records("account.move")
+            .iter()
+            .find(|m| m["id"] == json!(invs[0]))
+            .unwrap()["partner_id"]
             .as_i64()
             .unwrap();
         Harness {
@@ -188,23 +198,43 @@ impl WriteBackHarness for Harness {
         vec![
             (
                 IdempotencyKey::derive("acme", "dunning", &[&inv]),
-                WriteCommand::SetDunningLevel { invoice: inv.clone(), level: 1, date: d },
+                WriteCommand::SetDunningLevel {
+                    invoice: inv.clone(),
+                    level: 1,
+                    date: d,
+                },
             ),
             (
                 IdempotencyKey::derive("acme", "note", &[&inv]),
-                WriteCommand::AddNote { target_kind: "invoice".into(), target: inv.clone(), text: "Client injoignable".into() },
+                WriteCommand::AddNote {
+                    target_kind: "invoice".into(),
+                    target: inv.clone(),
+                    text: "Client injoignable".into(),
+                },
             ),
             (
                 IdempotencyKey::derive("acme", "note", &["p"]),
-                WriteCommand::AddNote { target_kind: "party".into(), target: self.partner.to_string(), text: "Rappelé".into() },
+                WriteCommand::AddNote {
+                    target_kind: "party".into(),
+                    target: self.partner.to_string(),
+                    text: "Rappelé".into(),
+                },
             ),
             (
                 IdempotencyKey::derive("acme", "dispute", &[&inv]),
-                WriteCommand::BlockDunning { invoice: inv.clone(), blocked: true, reason: "Qualité contestée".into() },
+                WriteCommand::BlockDunning {
+                    invoice: inv.clone(),
+                    blocked: true,
+                    reason: "Qualité contestée".into(),
+                },
             ),
             (
                 IdempotencyKey::derive("acme", "reconcile", &["T1"]),
-                WriteCommand::Reconcile { transaction: "BQ2611160001".into(), allocations: vec![(inv.clone(), Decimal::new(12012, 2))], date: d },
+                WriteCommand::Reconcile {
+                    transaction: "BQ2611160001".into(),
+                    allocations: vec![(inv.clone(), Decimal::new(12012, 2))],
+                    date: d,
+                },
             ),
             (
                 IdempotencyKey::derive("acme", "provision", &[&inv]),
@@ -213,8 +243,20 @@ impl WriteBackHarness for Harness {
                     date: d,
                     description: "Créance douteuse INV/2026/00001".into(),
                     lines: vec![
-                        MoveLine { account: "416".into(), debit: Decimal::new(12012, 2), credit: Decimal::ZERO, party: Some(self.partner.to_string()), label: "416".into() },
-                        MoveLine { account: "411".into(), debit: Decimal::ZERO, credit: Decimal::new(12012, 2), party: Some(self.partner.to_string()), label: "411".into() },
+                        MoveLine {
+                            account: "416".into(),
+                            debit: Decimal::new(12012, 2),
+                            credit: Decimal::ZERO,
+                            party: Some(self.partner.to_string()),
+                            label: "416".into(),
+                        },
+                        MoveLine {
+                            account: "411".into(),
+                            debit: Decimal::ZERO,
+                            credit: Decimal::new(12012, 2),
+                            party: Some(self.partner.to_string()),
+                            label: "411".into(),
+                        },
                     ],
                 },
             ),
@@ -247,12 +289,25 @@ impl WriteBackHarness for Harness {
 #[tokio::test]
 async fn compliance_suite_over_jsonrpc_on_17() {
     let h = Harness::new(17, Api::Auto).await;
-    let report = compliance::suite(&h).await.unwrap_or_else(|e| panic!("compliance: {e}"));
+    let report = compliance::suite(&h)
+        .await
+        .unwrap_or_else(|e| panic!("compliance: {e}"));
     eprintln!("fake Odoo 17 compliance:\n{report}");
     assert!(report.skipped.is_empty(), "{report}");
-    assert!(h.fake.arrivals().iter().all(|(_, p)| !p.starts_with("account.")), "17 speaks JSON-RPC");
+    assert!(
+        h.fake
+            .arrivals()
+            .iter()
+            .all(|(_, p)| !p.starts_with("account.")),
+        "17 speaks JSON-RPC"
+    );
     // the posted move balances 416 against 411 once
-    let moves: Vec<_> = h.fake.records("account.move").into_iter().filter(|m| m["move_type"] == json!("entry")).collect();
+    let moves: Vec<_> = h
+        .fake
+        .records("account.move")
+        .into_iter()
+        .filter(|m| m["move_type"] == json!("entry"))
+        .collect();
     assert_eq!(moves.len(), 1);
     assert_eq!(moves[0]["state"], json!("posted"));
 }
@@ -260,11 +315,18 @@ async fn compliance_suite_over_jsonrpc_on_17() {
 #[tokio::test]
 async fn compliance_suite_over_json2_on_19() {
     let h = Harness::new(19, Api::Auto).await;
-    let report = compliance::suite(&h).await.unwrap_or_else(|e| panic!("compliance: {e}"));
+    let report = compliance::suite(&h)
+        .await
+        .unwrap_or_else(|e| panic!("compliance: {e}"));
     eprintln!("fake Odoo 19 compliance:\n{report}");
     assert!(report.skipped.is_empty(), "{report}");
     let arrivals = h.fake.arrivals();
-    assert!(arrivals.iter().any(|(_, p)| p == "account.move/search_read"), "19 speaks JSON-2");
+    assert!(
+        arrivals
+            .iter()
+            .any(|(_, p)| p == "account.move/search_read"),
+        "19 speaks JSON-2"
+    );
     assert!(!arrivals.iter().any(|(_, p)| p == "object.execute_kw"));
 }
 
@@ -273,7 +335,9 @@ async fn compliance_suite_over_json2_on_19() {
 #[tokio::test]
 async fn full_pull_equals_the_fakes_totals_on_every_version() {
     for version in [16, 17, 18, 19] {
-        let fake = FakeOdoo::start(KEY, Switches::community(version)).await.unwrap();
+        let fake = FakeOdoo::start(KEY, Switches::community(version))
+            .await
+            .unwrap();
         let invs = fake.seed(9, 61);
         fake.pay(invs[0], 50.0, false);
         fake.pay(invs[1], 1000.0, true); // in_payment: paid for dunning
@@ -285,19 +349,53 @@ async fn full_pull_equals_the_fakes_totals_on_every_version() {
         let got = invoices(&all);
         let (n, sum) = fake_totals(&fake, 1);
         assert_eq!(got.len(), n, "Odoo {version}");
-        let open: Decimal = got.iter().filter(|i| i.kind == relance_core::InvoiceKind::Invoice).map(|i| i.amount_due).sum();
-        let refunds: Decimal = got.iter().filter(|i| i.kind == relance_core::InvoiceKind::CreditNote).map(|i| i.amount_due).sum();
+        let open: Decimal = got
+            .iter()
+            .filter(|i| i.kind == relance_core::InvoiceKind::Invoice)
+            .map(|i| i.amount_due)
+            .sum();
+        let refunds: Decimal = got
+            .iter()
+            .filter(|i| i.kind == relance_core::InvoiceKind::CreditNote)
+            .map(|i| i.amount_due)
+            .sum();
         assert_eq!(open + refunds, sum, "Odoo {version}");
         // 100.10 + 20 % computed in binary floating point: 20.020000000000003 → 20.02
-        assert!(got.iter().all(|i| i.total_vat.to_string() == "20.02" || i.kind == relance_core::InvoiceKind::CreditNote));
-        let paid = got.iter().find(|i| i.id.as_str() == invs[1].to_string()).unwrap();
-        assert_eq!((paid.status, paid.amount_due), (relance_core::InvoiceStatus::Paid, Decimal::ZERO));
-        let two = got.iter().find(|i| i.id.as_str() == invs[4].to_string()).unwrap();
+        assert!(got.iter().all(|i| i.total_vat.to_string() == "20.02"
+            || i.kind == relance_core::InvoiceKind::CreditNote));
+        let paid = got
+            .iter()
+            .find(|i| i.id.as_str() == invs[1].to_string())
+            .unwrap();
+        assert_eq!(
+            (paid.status, paid.amount_due),
+            (relance_core::InvoiceStatus::Paid, Decimal::ZERO)
+        );
+        let two = got
+            .iter()
+            .find(|i| i.id.as_str() == invs[4].to_string())
+            .unwrap();
         assert_eq!((two.instalments.len(), two.due_date), (2, None));
         assert_eq!(two.instalments[0].amount.to_string(), "60.06");
-        let customers: Vec<_> = all.iter().filter_map(|r| match r { Record::Customer(c) => Some(c), _ => None }).collect();
-        assert_eq!(customers.len(), 10, "Odoo {version}: the company's own partner is not a customer: {:?}", customers.iter().map(|c| (&c.id, &c.name)).collect::<Vec<_>>());
-        assert!(customers.iter().any(|c| c.siren.as_ref().is_some_and(|s| s.as_str() == "552100554")));
+        let customers: Vec<_> = all
+            .iter()
+            .filter_map(|r| match r {
+                Record::Customer(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            customers.len(),
+            10,
+            "Odoo {version}: the company's own partner is not a customer: {:?}",
+            customers
+                .iter()
+                .map(|c| (&c.id, &c.name))
+                .collect::<Vec<_>>()
+        );
+        assert!(customers
+            .iter()
+            .any(|c| c.siren.as_ref().is_some_and(|s| s.as_str() == "552100554")));
     }
 }
 
@@ -324,20 +422,31 @@ async fn incremental_pull_picks_exactly_the_changes_and_the_sweep_what_write_dat
     fake.pay(invs[5], 20.0, false);
     let (changed, cursor) = drain(&mut c, Some(cursor)).await;
     let got: BTreeSet<String> = ids(&changed).into_iter().collect();
-    let want: BTreeSet<String> = [format!("customer:{p}"), format!("invoice:{}", invs[2]), format!("invoice:{fresh}")].into_iter().collect();
+    let want: BTreeSet<String> = [
+        format!("customer:{p}"),
+        format!("invoice:{}", invs[2]),
+        format!("invoice:{fresh}"),
+    ]
+    .into_iter()
+    .collect();
     assert_eq!(got, want);
     assert_eq!(changed.len(), 3);
     // the sweep (every 10 minutes) re-reads the open invoices and sees the payment
     fake.tick(700);
     let (swept, _) = drain(&mut c, Some(cursor)).await;
-    let paid = invoices(&swept).into_iter().find(|i| i.id.as_str() == invs[5].to_string()).unwrap();
+    let paid = invoices(&swept)
+        .into_iter()
+        .find(|i| i.id.as_str() == invs[5].to_string())
+        .unwrap();
     assert_eq!(paid.amount_due.to_string(), "100.12");
 }
 
 #[tokio::test]
 async fn a_session_expired_or_a_key_rotated_mid_pull_reauthenticates() {
     for version in [17, 19] {
-        let fake = FakeOdoo::start(KEY, Switches::community(version)).await.unwrap();
+        let fake = FakeOdoo::start(KEY, Switches::community(version))
+            .await
+            .unwrap();
         fake.seed(3, 40);
         let file = key_file(KEY);
         let mut c = OdooConnector::new(config(&fake, &file, 5)).unwrap();
@@ -351,7 +460,10 @@ async fn a_session_expired_or_a_key_rotated_mid_pull_reauthenticates() {
                 fake.rotate_key("odoo-rotated-key-0002");
                 std::fs::write(file.path(), "odoo-rotated-key-0002\n").unwrap();
             }
-            let p = c.pull(cursor.as_ref()).await.unwrap_or_else(|e| panic!("Odoo {version}: {e}"));
+            let p = c
+                .pull(cursor.as_ref())
+                .await
+                .unwrap_or_else(|e| panic!("Odoo {version}: {e}"));
             records.extend(p.records);
             cursor = p.next;
             if !p.has_more {
@@ -361,7 +473,10 @@ async fn a_session_expired_or_a_key_rotated_mid_pull_reauthenticates() {
         assert_eq!(invoices(&records).len(), 40, "Odoo {version}");
         fake.rotate_key("someone-else");
         let e = c.pull(None).await.unwrap_err();
-        assert!(matches!(e, ConnectorError::Config(_)), "Odoo {version}: {e:?}");
+        assert!(
+            matches!(e, ConnectorError::Config(_)),
+            "Odoo {version}: {e:?}"
+        );
         assert!(!e.to_string().contains("odoo-rotated-key-0002"));
     }
 }
@@ -378,8 +493,15 @@ async fn a_429_mid_pull_slows_down_and_loses_nothing() {
     let mut all = p.records;
     all.extend(rest);
     assert_eq!(invoices(&all).len(), 30);
-    let gaps: Vec<Duration> = fake.arrivals().windows(2).map(|w| w[1].0 - w[0].0).collect();
-    assert!(gaps.iter().any(|g| *g >= Duration::from_millis(900)), "{gaps:?}");
+    let gaps: Vec<Duration> = fake
+        .arrivals()
+        .windows(2)
+        .map(|w| w[1].0 - w[0].0)
+        .collect();
+    assert!(
+        gaps.iter().any(|g| *g >= Duration::from_millis(900)),
+        "{gaps:?}"
+    );
 }
 
 #[tokio::test]
@@ -396,9 +518,20 @@ async fn errors_in_http_200_bodies_are_classified() {
         ("builtins.ValueError", false),
     ] {
         fake.fail_next(OdooFault::Exception(name.into(), "refused".into()));
-        let e = c.find_applied(&IdempotencyKey("k".into())).await.unwrap_err();
-        assert_eq!(matches!(e, ConnectorError::Config(_)), config_error, "{name}: {e:?}");
-        assert_eq!(matches!(e, ConnectorError::Permanent(_)), !config_error, "{name}: {e:?}");
+        let e = c
+            .find_applied(&IdempotencyKey("k".into()))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            matches!(e, ConnectorError::Config(_)),
+            config_error,
+            "{name}: {e:?}"
+        );
+        assert_eq!(
+            matches!(e, ConnectorError::Permanent(_)),
+            !config_error,
+            "{name}: {e:?}"
+        );
     }
     let mut cfg = config(&fake, &file, 5);
     cfg.database = "nope".into();
@@ -407,20 +540,36 @@ async fn errors_in_http_200_bodies_are_classified() {
     let mut cfg = config(&fake, &file, 5);
     cfg.login = "nobody".into();
     let e = OdooConnector::new(cfg).unwrap().check().await.unwrap_err();
-    assert!(matches!(e, ConnectorError::Config(_)), "authenticate answered false: {e:?}");
+    assert!(
+        matches!(e, ConnectorError::Config(_)),
+        "authenticate answered false: {e:?}"
+    );
     let mut cfg = config(&fake, &file, 5);
     cfg.url = "http://127.0.0.1:9".into();
-    assert!(OdooConnector::new(cfg).unwrap().check().await.unwrap_err().is_transient());
+    assert!(OdooConnector::new(cfg)
+        .unwrap()
+        .check()
+        .await
+        .unwrap_err()
+        .is_transient());
 }
 
 // --------------------------------------------------------------------------- write-back
 
 fn dunning(inv: i64, level: u8) -> WriteCommand {
-    WriteCommand::SetDunningLevel { invoice: inv.to_string(), level, date: NaiveDate::from_ymd_opt(2026, 11, 16).unwrap() }
+    WriteCommand::SetDunningLevel {
+        invoice: inv.to_string(),
+        level,
+        date: NaiveDate::from_ymd_opt(2026, 11, 16).unwrap(),
+    }
 }
 
 fn dispute(inv: i64, on: bool) -> WriteCommand {
-    WriteCommand::BlockDunning { invoice: inv.to_string(), blocked: on, reason: "Litige qualité".into() }
+    WriteCommand::BlockDunning {
+        invoice: inv.to_string(),
+        blocked: on,
+        reason: "Litige qualité".into(),
+    }
 }
 
 #[tokio::test]
@@ -430,32 +579,83 @@ async fn the_dispute_flag_follows_the_version_and_the_companys_choice() {
     let invs = fake.seed(1, 2);
     let file = key_file(KEY);
     let c = OdooConnector::new(config(&fake, &file, 5)).unwrap();
-    c.apply(&IdempotencyKey("d17".into()), &dispute(invs[0], true)).await.unwrap();
-    let lines: Vec<_> = fake.records("account.move.line").into_iter().filter(|l| l["move_id"] == json!(invs[0])).collect();
+    c.apply(&IdempotencyKey("d17".into()), &dispute(invs[0], true))
+        .await
+        .unwrap();
+    let lines: Vec<_> = fake
+        .records("account.move.line")
+        .into_iter()
+        .filter(|l| l["move_id"] == json!(invs[0]))
+        .collect();
     assert!(lines.iter().all(|l| l["blocked"] == json!(true)));
     // 18: no such flag; without a configured one, a clear Permanent refusal
     let fake = FakeOdoo::start(KEY, Switches::community(18)).await.unwrap();
     let invs = fake.seed(1, 2);
     let c = OdooConnector::new(config(&fake, &file, 5)).unwrap();
-    let e = c.apply(&IdempotencyKey("d18".into()), &dispute(invs[0], true)).await.unwrap_err();
-    assert!(matches!(e, ConnectorError::Permanent(ref m) if m.contains("dispute_tag")), "{e:?}");
-    assert!(c.find_applied(&IdempotencyKey("d18".into())).await.unwrap().is_none());
+    let e = c
+        .apply(&IdempotencyKey("d18".into()), &dispute(invs[0], true))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ConnectorError::Permanent(ref m) if m.contains("dispute_tag")),
+        "{e:?}"
+    );
+    assert!(c
+        .find_applied(&IdempotencyKey("d18".into()))
+        .await
+        .unwrap()
+        .is_none());
     // 18 with a tag: on the customer, off at the end of the dispute
-    let c = c.with_writeback(OdooWriteOptions { dispute_tag: Some("Litige".into()), ..OdooWriteOptions::default() });
-    c.apply(&IdempotencyKey("d18t".into()), &dispute(invs[0], true)).await.unwrap();
-    let partner = fake.records("account.move").iter().find(|m| m["id"] == json!(invs[0])).unwrap()["partner_id"].clone();
-    let tag = fake.records("res.partner.category").iter().find(|t| t["name"] == json!("Litige")).unwrap()["id"].clone();
-    let tags = |f: &FakeOdoo| f.records("res.partner").iter().find(|p| p["id"] == partner).unwrap()["category_id"].clone();
+    let c = c.with_writeback(OdooWriteOptions {
+        dispute_tag: Some("Litige".into()),
+        ..OdooWriteOptions::default()
+    });
+    c.apply(&IdempotencyKey("d18t".into()), &dispute(invs[0], true))
+        .await
+        .unwrap();
+    let partner = fake
+        .records("account.move")
+        .iter()
+        .find(|m| m["id"] == json!(invs[0]))
+        .unwrap()["partner_id"]
+        .clone();
+    let tag = fake
+        .records("res.partner.category")
+        .iter()
+        .find(|t| t["name"] == json!("Litige"))
+        .unwrap()["id"]
+        .clone();
+    let tags = |f: &FakeOdoo| {
+        f.records("res.partner")
+            .iter()
+            .find(|p| p["id"] == partner)
+            .unwrap()["category_id"]
+            .clone()
+    };
     assert_eq!(tags(&fake), json!([tag]));
-    c.apply(&IdempotencyKey("d18u".into()), &dispute(invs[0], false)).await.unwrap();
+    c.apply(&IdempotencyKey("d18u".into()), &dispute(invs[0], false))
+        .await
+        .unwrap();
     assert_eq!(tags(&fake), json!([]));
     // 19 with an x_ field on the invoice
     let fake = FakeOdoo::start(KEY, Switches::community(19)).await.unwrap();
     let invs = fake.seed(1, 2);
-    let c = OdooConnector::new(config(&fake, &file, 5)).unwrap()
-        .with_writeback(OdooWriteOptions { dispute_field: Some("x_litige".into()), ..OdooWriteOptions::default() });
-    c.apply(&IdempotencyKey("d19".into()), &dispute(invs[0], true)).await.unwrap();
-    assert_eq!(fake.records("account.move").iter().find(|m| m["id"] == json!(invs[0])).unwrap()["x_litige"], json!(true));
+    let c = OdooConnector::new(config(&fake, &file, 5))
+        .unwrap()
+        .with_writeback(OdooWriteOptions {
+            dispute_field: Some("x_litige".into()),
+            ..OdooWriteOptions::default()
+        });
+    c.apply(&IdempotencyKey("d19".into()), &dispute(invs[0], true))
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.records("account.move")
+            .iter()
+            .find(|m| m["id"] == json!(invs[0]))
+            .unwrap()["x_litige"],
+        json!(true)
+    );
 }
 
 #[tokio::test]
@@ -466,24 +666,60 @@ async fn followup_levels_credit_control_and_activities_where_installed() {
     let fake = FakeOdoo::start(KEY, sw).await.unwrap();
     let invs = fake.seed(1, 3);
     let file = key_file(KEY);
-    let c = OdooConnector::new(config(&fake, &file, 5)).unwrap()
-        .with_writeback(OdooWriteOptions { activity: true, ..OdooWriteOptions::default() });
+    let c = OdooConnector::new(config(&fake, &file, 5))
+        .unwrap()
+        .with_writeback(OdooWriteOptions {
+            activity: true,
+            ..OdooWriteOptions::default()
+        });
     for (k, lvl) in [("l2", 2), ("l2", 2), ("l1", 1)] {
-        c.apply(&IdempotencyKey(k.into()), &dunning(invs[0], lvl)).await.unwrap();
+        c.apply(&IdempotencyKey(k.into()), &dunning(invs[0], lvl))
+            .await
+            .unwrap();
     }
-    let partner = fake.records("account.move").iter().find(|m| m["id"] == json!(invs[0])).unwrap()["partner_id"].clone();
-    let line2 = fake.records("account_followup.followup.line").iter().find(|l| l["name"] == json!("Deuxième rappel")).unwrap()["id"].clone();
-    let p = fake.records("res.partner").into_iter().find(|x| x["id"] == partner).unwrap();
-    assert_eq!(p["followup_line_id"], line2, "level 2, not lowered by the later level 1");
+    let partner = fake
+        .records("account.move")
+        .iter()
+        .find(|m| m["id"] == json!(invs[0]))
+        .unwrap()["partner_id"]
+        .clone();
+    let line2 = fake
+        .records("account_followup.followup.line")
+        .iter()
+        .find(|l| l["name"] == json!("Deuxième rappel"))
+        .unwrap()["id"]
+        .clone();
+    let p = fake
+        .records("res.partner")
+        .into_iter()
+        .find(|x| x["id"] == partner)
+        .unwrap();
+    assert_eq!(
+        p["followup_line_id"], line2,
+        "level 2, not lowered by the later level 1"
+    );
     let ccl = fake.records("credit.control.line");
-    assert_eq!(ccl.len(), 2, "one line per level for the invoice's one receivable line: {ccl:?}");
-    assert_eq!(fake.records("mail.activity").len(), 2, "one activity per action key");
+    assert_eq!(
+        ccl.len(),
+        2,
+        "one line per level for the invoice's one receivable line: {ccl:?}"
+    );
+    assert_eq!(
+        fake.records("mail.activity").len(),
+        2,
+        "one activity per action key"
+    );
     // without the modules nothing of theirs is called
     let fake = FakeOdoo::start(KEY, Switches::community(17)).await.unwrap();
     let invs = fake.seed(1, 1);
     let c = OdooConnector::new(config(&fake, &file, 5)).unwrap();
-    c.apply(&IdempotencyKey("plain".into()), &dunning(invs[0], 2)).await.unwrap();
-    assert!(!fake.calls().iter().any(|m| m.starts_with("credit.control") || m.starts_with("account_followup")));
+    c.apply(&IdempotencyKey("plain".into()), &dunning(invs[0], 2))
+        .await
+        .unwrap();
+    assert!(!fake
+        .calls()
+        .iter()
+        .any(|m| m.starts_with("credit.control") || m.starts_with("account_followup")));
     assert_eq!(fake.records("mail.message").len(), 1);
 }
 
@@ -504,9 +740,20 @@ async fn a_multi_company_database_gives_one_relance_company_per_odoo_company() {
     let (b, _) = drain(&mut two, None).await;
     assert_eq!((invoices(&a).len(), invoices(&b).len()), (5, 2));
     assert!(invoices(&b).iter().all(|i| i.number.starts_with("FIL/")));
+    // a company that does not exist: a configuration error
+    let mut cfg = config(&fake, &file, 50);
+    cfg.company_id = Some(99);
+    let e = OdooConnector::new(cfg).unwrap().check().await.unwrap_err();
+    assert!(
+        matches!(e, ConnectorError::Config(ref m) if m.contains("company 99")),
+        "{e:?}"
+    );
     // without company_id on a multi-company database: a configuration error
     let mut cfg = config(&fake, &file, 50);
     cfg.company_id = None;
     let e = OdooConnector::new(cfg).unwrap().check().await.unwrap_err();
-    assert!(matches!(e, ConnectorError::Config(ref m) if m.contains("company_id")), "{e:?}");
+    assert!(
+        matches!(e, ConnectorError::Config(ref m) if m.contains("company_id")),
+        "{e:?}"
+    );
 }

@@ -118,7 +118,11 @@ impl Harness {
             "EUR",
             Decimal::ONE,
         );
-        let tx = fake.add_transaction(Decimal::new(60000, 2), "VIR DECO ADDICT F2026-09999", "2026-11-10");
+        let tx = fake.add_transaction(
+            Decimal::new(60000, 2),
+            "VIR DECO ADDICT F2026-09999",
+            "2026-11-10",
+        );
         Harness {
             fake,
             good: token_file(TOKEN),
@@ -131,13 +135,18 @@ impl Harness {
         }
     }
 
-    fn connector(&self, file: &tempfile::NamedTempFile) -> Result<PennylaneConnector, ConnectorError> {
+    fn connector(
+        &self,
+        file: &tempfile::NamedTempFile,
+    ) -> Result<PennylaneConnector, ConnectorError> {
         let opts = PennylaneWriteOptions {
             matching: Matching::Relance,
             dispute_category_id: Some(77),
         };
-        Ok(PennylaneConnector::new(config(&self.fake, file, self.page))?
-            .with_writeback(opts, self.log.clone() as Arc<dyn CommandLog>))
+        Ok(
+            PennylaneConnector::new(config(&self.fake, file, self.page))?
+                .with_writeback(opts, self.log.clone() as Arc<dyn CommandLog>),
+        )
     }
 
     fn fault(&self, f: Fault) -> bool {
@@ -156,7 +165,9 @@ impl SourceHarness for Harness {
     async fn source(&self) -> Result<PennylaneConnector, ConnectorError> {
         self.connector(&self.good)
     }
-    async fn source_with_bad_credentials(&self) -> Option<Result<PennylaneConnector, ConnectorError>> {
+    async fn source_with_bad_credentials(
+        &self,
+    ) -> Option<Result<PennylaneConnector, ConnectorError>> {
         Some(self.connector(&self.bad))
     }
     fn secrets(&self) -> Vec<String> {
@@ -179,7 +190,9 @@ impl WriteBackHarness for Harness {
     async fn target(&self) -> Result<PennylaneConnector, ConnectorError> {
         self.connector(&self.good)
     }
-    async fn target_with_bad_credentials(&self) -> Option<Result<PennylaneConnector, ConnectorError>> {
+    async fn target_with_bad_credentials(
+        &self,
+    ) -> Option<Result<PennylaneConnector, ConnectorError>> {
         Some(self.connector(&self.bad))
     }
     fn secrets(&self) -> Vec<String> {
@@ -282,7 +295,11 @@ async fn compliance_suite_against_the_fake() {
     assert_eq!(inv["categories"][0]["id"], 77);
     assert_eq!(inv["paid"], true);
     // the token only ever travelled in the Authorization header
-    assert!(h.fake.writes().iter().all(|(_, b)| !b.to_string().contains(TOKEN)));
+    assert!(h
+        .fake
+        .writes()
+        .iter()
+        .all(|(_, b)| !b.to_string().contains(TOKEN)));
 }
 
 // ------------------------------------------------------------------------ pull acceptance
@@ -293,7 +310,15 @@ async fn full_pull_equals_the_fakes_totals_and_skips_drafts() {
     fake.set_rate_limit(None);
     fake.seed(9, 123);
     let c0 = fake.add_customer("Client USD", None);
-    fake.add_invoice(c0, "F-USD-1", "2026-10-02", "2026-11-02", Decimal::new(100000, 2), "USD", Decimal::new(92, 2));
+    fake.add_invoice(
+        c0,
+        "F-USD-1",
+        "2026-10-02",
+        "2026-11-02",
+        Decimal::new(100000, 2),
+        "USD",
+        Decimal::new(92, 2),
+    );
     let draft = fake.add_draft(c0);
     let first = fake.invoice_ids()[0];
     fake.pay(first, Decimal::new(5000, 2));
@@ -312,16 +337,29 @@ async fn full_pull_equals_the_fakes_totals_and_skips_drafts() {
     assert!(!got.iter().any(|i| i.id.as_str() == draft.to_string()));
     // the fake's sum is in EUR; relance holds the USD invoice in USD
     let usd = got.iter().find(|i| i.number == "F-USD-1").unwrap();
-    assert_eq!((usd.currency.as_str(), usd.amount_due.to_string()), ("USD", "1200.00".to_owned()));
+    assert_eq!(
+        (usd.currency.as_str(), usd.amount_due.to_string()),
+        ("USD", "1200.00".to_owned())
+    );
     let eur_sum: Decimal = got
         .iter()
         .filter(|i| i.currency.as_str() == "EUR")
         .map(|i| i.amount_due)
         .sum();
-    assert_eq!(eur_sum + Decimal::new(110400, 2), total, "EUR amounts plus the USD one at 0.92");
-    let partial = got.iter().find(|i| i.id.as_str() == first.to_string()).unwrap();
+    assert_eq!(
+        eur_sum + Decimal::new(110400, 2),
+        total,
+        "EUR amounts plus the USD one at 0.92"
+    );
+    let partial = got
+        .iter()
+        .find(|i| i.id.as_str() == first.to_string())
+        .unwrap();
     assert_eq!(partial.amount_due.to_string(), "70.00");
-    let customers = all.iter().filter(|r| matches!(r, Record::Customer(_))).count();
+    let customers = all
+        .iter()
+        .filter(|r| matches!(r, Record::Customer(_)))
+        .count();
     assert_eq!(customers, 10);
 }
 
@@ -346,7 +384,15 @@ async fn incremental_pull_picks_exactly_the_changes() {
     fake.set_einvoicing(inv[5], "refused", Some("Commande inconnue"));
     fake.delete_invoice(inv[7]);
     let cust = fake.add_customer("Nouveau client", Some("552100554"));
-    let fresh = fake.add_invoice(cust, "F2026-NEW", "2026-11-15", "2026-12-15", Decimal::new(1000, 2), "EUR", Decimal::ONE);
+    let fresh = fake.add_invoice(
+        cust,
+        "F2026-NEW",
+        "2026-11-15",
+        "2026-12-15",
+        Decimal::new(1000, 2),
+        "EUR",
+        Decimal::ONE,
+    );
     let (changed, cursor) = drain(&mut c, Some(cursor)).await;
     let got: BTreeSet<String> = ids(&changed).into_iter().collect();
     let want: BTreeSet<String> = [
@@ -360,7 +406,12 @@ async fn incremental_pull_picks_exactly_the_changes() {
     .into_iter()
     .collect();
     assert_eq!(got, want);
-    assert_eq!(changed.len(), want.len(), "a change read twice: {:?}", ids(&changed));
+    assert_eq!(
+        changed.len(),
+        want.len(),
+        "a change read twice: {:?}",
+        ids(&changed)
+    );
     let paid = changed.iter().find_map(|r| match r {
         Record::Invoice(i) if i.id.as_str() == inv[3].to_string() => Some(i),
         _ => None,
@@ -462,7 +513,10 @@ async fn the_token_quota_holds_for_every_request_and_no_429_is_provoked() {
     assert_eq!(fake.throttled(), 0, "the client provoked a 429");
     let window = Duration::from_secs(5);
     for (i, t) in arrivals.iter().enumerate() {
-        let inside = arrivals[i..].iter().take_while(|u| **u - *t < window).count();
+        let inside = arrivals[i..]
+            .iter()
+            .take_while(|u| **u - *t < window)
+            .count();
         assert!(inside <= 25, "{inside} requests within 5 s");
     }
     // N requests at 25 per 5 s need at least (N - 25) / 5 seconds
@@ -495,12 +549,13 @@ async fn webhooks_are_verified_deduplicated_and_fetched_at_the_next_pull() {
     });
     let inv = fake.invoice_ids()[2];
     fake.set_einvoicing(inv, "in_dispute", Some("Quantités erronées"));
-    let event = serde_json::json!({"id": 987654, "event": "customer_invoice.e_invoicing_status_updated",
+    let event =
+        serde_json::json!({"id": 987654, "event": "customer_invoice.e_invoicing_status_updated",
         "retry_count": 0, "created": 1_794_816_100,
         "data": {"context": {"company_id": fake.company_id(), "firm_id": null},
                  "object": {"id": inv, "e_invoicing": {"status": "in_dispute"}},
                  "previous_attributes": {"e_invoicing": {"status": "accepted"}}}})
-    .to_string();
+        .to_string();
     let http = reqwest::Client::new();
     let post = |sig: String, body: String| {
         http.post(format!("http://{addr}{}", webhook::PATH))
@@ -509,20 +564,40 @@ async fn webhooks_are_verified_deduplicated_and_fetched_at_the_next_pull() {
             .send()
     };
     let good = webhook::sign("whsec-pennylane-test", event.as_bytes());
-    assert_eq!(post(good.clone(), event.clone()).await.unwrap().status(), 200);
-    assert_eq!(post(good.clone(), event.clone()).await.unwrap().status(), 200, "a retry is accepted");
-    assert_eq!(post("00ff".into(), event.clone()).await.unwrap().status(), 401);
-    assert_eq!(c.inbox().unwrap().len(), 1, "the retry was not queued twice");
+    assert_eq!(
+        post(good.clone(), event.clone()).await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        post(good.clone(), event.clone()).await.unwrap().status(),
+        200,
+        "a retry is accepted"
+    );
+    assert_eq!(
+        post("00ff".into(), event.clone()).await.unwrap().status(),
+        401
+    );
+    assert_eq!(
+        c.inbox().unwrap().len(),
+        1,
+        "the retry was not queued twice"
+    );
     // the next pull serves the webhook first, then the changelog has the same change
     let p = c.pull(Some(&cursor)).await.unwrap();
     assert_eq!(
         ids(&p.records),
-        vec![format!("invoice:{inv}"), format!("lifecycle:{inv}:in_dispute")]
+        vec![
+            format!("invoice:{inv}"),
+            format!("lifecycle:{inv}:in_dispute")
+        ]
     );
     c.ack(p.acks).await.unwrap();
     assert!(c.inbox().unwrap().is_empty());
     let (rest, _) = drain(&mut c, p.next).await;
-    assert!(ids(&rest).contains(&format!("lifecycle:{inv}:in_dispute")), "changelog safety net");
+    assert!(
+        ids(&rest).contains(&format!("lifecycle:{inv}:in_dispute")),
+        "changelog safety net"
+    );
     server.abort();
 }
 
@@ -539,18 +614,20 @@ async fn matching_left_to_pennylane_writes_nothing_and_firm_tokens_name_the_comp
     let firm = token_file("pl-firm-token-0003");
     let mut cfg = config(&fake, &firm, 10);
     // without the company header a firm token is refused
-    let e = PennylaneConnector::new(cfg.clone()).unwrap().check().await.unwrap_err();
+    let e = PennylaneConnector::new(cfg.clone())
+        .unwrap()
+        .check()
+        .await
+        .unwrap_err();
     assert!(matches!(e, ConnectorError::Config(_)), "{e:?}");
     cfg.company_id = Some(fake.company_id());
-    let c = PennylaneConnector::new(cfg)
-        .unwrap()
-        .with_writeback(
-            PennylaneWriteOptions {
-                matching: Matching::Pennylane,
-                dispute_category_id: None,
-            },
-            Arc::new(MemoryCommandLog::default()),
-        );
+    let c = PennylaneConnector::new(cfg).unwrap().with_writeback(
+        PennylaneWriteOptions {
+            matching: Matching::Pennylane,
+            dispute_category_id: None,
+        },
+        Arc::new(MemoryCommandLog::default()),
+    );
     c.check().await.unwrap();
     let key = IdempotencyKey::derive("acme", "reconcile", &["x"]);
     let r = c
@@ -567,9 +644,10 @@ async fn matching_left_to_pennylane_writes_nothing_and_firm_tokens_name_the_comp
     assert!(r.0.starts_with("matching-left-to-pennylane"), "{r:?}");
     assert!(fake.matches(inv).is_empty());
     assert_eq!(c.find_applied(&key).await.unwrap(), Some(r));
-    let writes: HashMap<String, usize> = fake.writes().iter().fold(HashMap::new(), |mut m, (k, _)| {
-        *m.entry(k.clone()).or_default() += 1;
-        m
-    });
+    let writes: HashMap<String, usize> =
+        fake.writes().iter().fold(HashMap::new(), |mut m, (k, _)| {
+            *m.entry(k.clone()).or_default() += 1;
+            m
+        });
     assert!(writes.is_empty(), "{writes:?}");
 }

@@ -705,9 +705,19 @@ pub fn check(config_dir: &Path, only: Option<&str>) -> anyhow::Result<ExitCode> 
             }
         }
         for t in &conns.targets {
-            if let Err(e) = &t.target {
-                ok = false;
-                println!("{} / write-back {}: FAILED: {e}", company.id, t.name);
+            match &t.target {
+                Err(e) => {
+                    ok = false;
+                    println!("{} / write-back {}: FAILED: {e}", company.id, t.name);
+                }
+                // the system of record writes through its source's connection, checked above
+                Ok(_) if conns.writeback.as_deref() == Some(t.name.as_str()) => {
+                    println!(
+                        "{} / write-back {}: built on its source's connection",
+                        company.id, t.name
+                    );
+                }
+                Ok(_) => {}
             }
         }
     }

@@ -5,10 +5,10 @@
 //! `#[serde(tag = "type")]` enums, and there is no `flatten` or `untagged` (both hide errors).
 //! [`super::load`] turns them into the validated [`super::Config`].
 
-pub use relance_connectors::systems::smtp::{Security, SmtpConfig};
 use relance_connectors::systems::dolibarr::{DolibarrConfig, DolibarrWriteOptions};
 use relance_connectors::systems::odoo::{OdooConfig, OdooWriteOptions};
 use relance_connectors::systems::pennylane::{PennylaneConfig, PennylaneWriteOptions};
+pub use relance_connectors::systems::smtp::{Security, SmtpConfig};
 use relance_connectors::systems::tryton::TrytonConfig;
 use relance_core::Currency;
 use serde::{Deserialize, Serialize};

@@ -160,9 +160,21 @@ fn example_without_credentials_names_each_missing_credential() {
     assert!(text.contains(&want_dupont), "{text}");
     assert!(text.contains("credentials/smtp-acme"), "{text}");
     for (file, needle, key) in [
-        ("martin.toml", "token_file = ", "sources[0].pennylane.token_file"),
-        ("lefebvre.toml", "api_key_file = ", "sources[0].odoo.api_key_file"),
-        ("petit.toml", "api_key_file = ", "sources[0].dolibarr.api_key_file"),
+        (
+            "martin.toml",
+            "token_file = ",
+            "sources[0].pennylane.token_file",
+        ),
+        (
+            "lefebvre.toml",
+            "api_key_file = ",
+            "sources[0].odoo.api_key_file",
+        ),
+        (
+            "petit.toml",
+            "api_key_file = ",
+            "sources[0].dolibarr.api_key_file",
+        ),
     ] {
         let want = format!("{file}: line {}, column 1: {key}", line_of(file, needle));
         assert!(text.contains(&want), "{want}\n{text}");
@@ -440,9 +452,21 @@ colour = "blue"
         ("dt.toml", typo),
     ]);
     std::fs::create_dir(dir.path().join("secrets")).unwrap();
-    std::fs::write(dir.path().join("secrets/doli-key"), "doli-key-value-never-printed\n").unwrap();
-    std::fs::write(dir.path().join("secrets/pl-token"), "pl-token-value-never-printed\n").unwrap();
-    std::fs::write(dir.path().join("secrets/odoo-key"), "odoo-key-value-never-printed\n").unwrap();
+    std::fs::write(
+        dir.path().join("secrets/doli-key"),
+        "doli-key-value-never-printed\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("secrets/pl-token"),
+        "pl-token-value-never-printed\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("secrets/odoo-key"),
+        "odoo-key-value-never-printed\n",
+    )
+    .unwrap();
     let (ok, text) = check(dir.path(), &[]);
     assert!(!ok, "{text}");
     for want in [
@@ -493,6 +517,9 @@ server_utc_offset_minutes = 5000
     std::fs::write(dir.path().join("key"), "k3y-value\n").unwrap();
     let (ok, text) = check(dir.path(), &[]);
     assert!(ok, "{text}");
-    assert!(text.contains("sources[0].dolibarr.url: plain http to a remote host"), "{text}");
+    assert!(
+        text.contains("sources[0].dolibarr.url: plain http to a remote host"),
+        "{text}"
+    );
     assert!(text.contains("…/api/index.php"), "{text}");
 }

@@ -69,15 +69,27 @@ impl Setup {
     }
     fn sync_cmd(&self) -> Command {
         let mut c = relance();
-        c.args(["sync", "--once", "--company", "co", "--date", TODAY, "--config"])
-            .arg(self.config());
+        c.args([
+            "sync",
+            "--once",
+            "--company",
+            "co",
+            "--date",
+            TODAY,
+            "--config",
+        ])
+        .arg(self.config());
         c
     }
     fn sync_ok(&self) -> Duration {
         let t = Instant::now();
         let out = self.sync_cmd().output().unwrap();
         assert!(out.status.success(), "sync --once failed:\n{}", show(&out));
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(!text.contains(SECRET), "a secret in the output:\n{text}");
         t.elapsed()
     }
@@ -85,7 +97,11 @@ impl Setup {
 
 /// Starts `cmd` and SIGKILLs it after `after`; true if it was still running.
 fn kill_after(mut cmd: Command, after: Duration) -> bool {
-    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let t = Instant::now();
     while t.elapsed() < after {
         if child.try_wait().unwrap().is_some() {
@@ -136,7 +152,10 @@ fn count(into: &mut Effects, k: String) {
 
 fn assert_each_once(e: &Effects, what: &str) {
     let twice: Vec<_> = e.iter().filter(|(_, n)| **n != 1).collect();
-    assert!(twice.is_empty(), "{what}: effects applied more than once: {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "{what}: effects applied more than once: {twice:?}"
+    );
 }
 
 /// A system under test: its fake, seeded the same way each time.
@@ -161,7 +180,11 @@ fn exactly_once_under_sigkill<S: System>() {
     // reference: a clean run to the end, then a second one that adds nothing
     let sys = S::start(&rt);
     let clean = Setup::new("");
-    std::fs::write(clean.config().join("companies.d/co.toml"), sys.company(&clean)).unwrap();
+    std::fs::write(
+        clean.config().join("companies.d/co.toml"),
+        sys.company(&clean),
+    )
+    .unwrap();
     if let Some(camt) = sys.bank_file() {
         std::fs::write(clean.bank().join("releve.camt053.xml"), camt).unwrap();
     }
@@ -174,7 +197,12 @@ fn exactly_once_under_sigkill<S: System>() {
         S::name()
     );
     clean.sync_ok();
-    assert_eq!(sys.effects(), reference, "{}: the second run changed the system", S::name());
+    assert_eq!(
+        sys.effects(),
+        reference,
+        "{}: the second run changed the system",
+        S::name()
+    );
     drop(sys);
 
     // the same, killed at several points of its runs
@@ -197,7 +225,11 @@ fn exactly_once_under_sigkill<S: System>() {
         if done > 0 && done < total {
             mid_batch += 1;
         }
-        assert!(sys.effects().values().all(|n| *n == 1), "{}: a killed run duplicated an effect", S::name());
+        assert!(
+            sys.effects().values().all(|n| *n == 1),
+            "{}: a killed run duplicated an effect",
+            S::name()
+        );
     }
     assert!(
         mid_batch > 0,
@@ -208,7 +240,12 @@ fn exactly_once_under_sigkill<S: System>() {
     s.sync_ok();
     let got = sys.effects();
     assert_each_once(&got, S::name());
-    assert_eq!(got, reference, "{}: killed runs left the system different from a clean run", S::name());
+    assert_eq!(
+        got,
+        reference,
+        "{}: killed runs left the system different from a clean run",
+        S::name()
+    );
     eprintln!(
         "{}: {} effects each once after {kills} kills ({mid_batch} inside the write-back batch); clean run {:.1} s, test {:.1} s",
         S::name(),
@@ -236,11 +273,23 @@ impl System for Pennylane {
         for i in 0..12 {
             let c = fake.add_customer(&format!("Client {i:02} SARL"), None);
             let n = format!("F2025-{:04}", 100 + i);
-            fake.add_invoice(c, &n, "2025-11-15", "2025-12-15", Decimal::new(10000 + i * 1000, 2), "EUR", Decimal::ONE);
+            fake.add_invoice(
+                c,
+                &n,
+                "2025-11-15",
+                "2025-12-15",
+                Decimal::new(10000 + i * 1000, 2),
+                "EUR",
+                Decimal::ONE,
+            );
             numbers.push(n);
         }
         // the bank: one transfer naming an invoice, booked yesterday
-        fake.add_transaction(Decimal::new(13200, 2), &format!("VIR SEPA CLIENT 01 SARL FACTURE {}", numbers[1]), "2026-01-19");
+        fake.add_transaction(
+            Decimal::new(13200, 2),
+            &format!("VIR SEPA CLIENT 01 SARL FACTURE {}", numbers[1]),
+            "2026-01-19",
+        );
         Pennylane { fake }
     }
     fn company(&self, s: &Setup) -> String {
@@ -290,8 +339,20 @@ impl System for Odoo {
         let fake = rt.block_on(FakeOdoo::start(SECRET, sw)).unwrap();
         fake.set_delay(Duration::from_millis(30));
         for i in 0..12 {
-            let p = fake.add_partner(&format!("Client {i:02} SARL"), Some("732 829 320 00074"), Some(1));
-            fake.add_invoice(p, &format!("INV/2025/{:05}", 100 + i), "2025-11-15", 100.0 + 10.0 * i as f64, false, 1, 1);
+            let p = fake.add_partner(
+                &format!("Client {i:02} SARL"),
+                Some("732 829 320 00074"),
+                Some(1),
+            );
+            fake.add_invoice(
+                p,
+                &format!("INV/2025/{:05}", 100 + i),
+                "2025-11-15",
+                100.0 + 10.0 * i as f64,
+                false,
+                1,
+                1,
+            );
         }
         Odoo { fake }
     }
@@ -315,7 +376,13 @@ impl System for Odoo {
             }
         }
         for l in self.fake.records("credit.control.line") {
-            count(&mut e, format!("credit control {} level {}", l["move_line_id"], l["policy_level_id"]));
+            count(
+                &mut e,
+                format!(
+                    "credit control {} level {}",
+                    l["move_line_id"], l["policy_level_id"]
+                ),
+            );
         }
         e
     }
@@ -343,7 +410,13 @@ impl System for Dolibarr {
         let mut invoices = Vec::new();
         for i in 0..12 {
             let c = fake.add_thirdparty(&format!("Client {i:02} SARL"), Some("732829320"));
-            invoices.push(fake.add_invoice(c, &format!("FA2511-{:04}", 100 + i), "2025-11-15", Decimal::new(10000 + i * 1000, 2), 0));
+            invoices.push(fake.add_invoice(
+                c,
+                &format!("FA2511-{:04}", 100 + i),
+                "2025-11-15",
+                Decimal::new(10000 + i * 1000, 2),
+                0,
+            ));
         }
         Dolibarr { fake, invoices }
     }
@@ -364,7 +437,10 @@ impl System for Dolibarr {
             for k in markers(ev["note"].as_str().unwrap_or("")) {
                 count(&mut e, format!("event {k}"));
                 let tag = dolibarr_tag(&relance_connectors::contract::IdempotencyKey(k.clone()));
-                assert!(ev["label"].as_str().unwrap_or("").contains(&tag), "the label carries the key's tag");
+                assert!(
+                    ev["label"].as_str().unwrap_or("").contains(&tag),
+                    "the label carries the key's tag"
+                );
             }
         }
         for inv in &self.invoices {
@@ -395,8 +471,16 @@ fn check_reports_reachability_and_credentials_of_each_system() {
     let dl = Dolibarr::start(&rt);
     let s = Setup::new("");
     let cfg = s.config();
-    for (id, text) in [("pl", pl.company(&s)), ("od", od.company(&s)), ("dl", dl.company(&s))] {
-        std::fs::write(cfg.join("companies.d").join(format!("{id}.toml")), text.replace("id = \"co\"", &format!("id = \"{id}\""))).unwrap();
+    for (id, text) in [
+        ("pl", pl.company(&s)),
+        ("od", od.company(&s)),
+        ("dl", dl.company(&s)),
+    ] {
+        std::fs::write(
+            cfg.join("companies.d").join(format!("{id}.toml")),
+            text.replace("id = \"co\"", &format!("id = \"{id}\"")),
+        )
+        .unwrap();
     }
     // the bank folder is shared by two example companies: give each its own
     for id in ["od", "dl"] {
@@ -404,16 +488,39 @@ fn check_reports_reachability_and_credentials_of_each_system() {
         let text = std::fs::read_to_string(&p).unwrap();
         let own = s.dir.path().join(format!("bank-{id}"));
         std::fs::create_dir_all(&own).unwrap();
-        std::fs::write(&p, text.replace(&s.bank().display().to_string(), &own.display().to_string())).unwrap();
+        std::fs::write(
+            &p,
+            text.replace(&s.bank().display().to_string(), &own.display().to_string()),
+        )
+        .unwrap();
     }
     std::fs::remove_file(cfg.join("companies.d/co.toml")).unwrap();
     let run = || {
-        let out = relance().arg("check").arg("--config").arg(&cfg).output().unwrap();
-        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+        let out = relance()
+            .arg("check")
+            .arg("--config")
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
     };
     let (ok, text) = run();
     assert!(ok, "{text}");
-    for line in ["pl / pl (pennylane): ok", "od / erp (odoo): ok", "dl / doli (dolibarr): ok"] {
+    for line in [
+        "pl / pl (pennylane): ok",
+        "od / erp (odoo): ok",
+        "dl / doli (dolibarr): ok",
+        "pl / write-back pennylane:pl: built on its source's connection",
+        "od / write-back odoo:erp: built on its source's connection",
+        "dl / write-back dolibarr:doli: built on its source's connection",
+    ] {
         assert!(text.contains(line), "{line:?} missing:\n{text}");
     }
     // a revoked credential: FAILED, a configuration error, the secret not printed
@@ -422,16 +529,58 @@ fn check_reports_reachability_and_credentials_of_each_system() {
     dl.fake.rotate_key("another-key");
     let (ok, text) = run();
     assert!(!ok, "{text}");
-    for sys in ["pl / pl (pennylane): FAILED: configuration error", "od / erp (odoo): FAILED: configuration error", "dl / doli (dolibarr): FAILED: configuration error"] {
+    for sys in [
+        "pl / pl (pennylane): FAILED: configuration error",
+        "od / erp (odoo): FAILED: configuration error",
+        "dl / doli (dolibarr): FAILED: configuration error",
+    ] {
         assert!(text.contains(sys), "{sys:?} missing:\n{text}");
     }
     assert!(!text.contains(SECRET), "{text}");
     // a host that does not answer: a transient failure naming the host
     let p = cfg.join("companies.d/dl.toml");
     let text = std::fs::read_to_string(&p).unwrap();
-    std::fs::write(&p, text.replace(&dl.fake.url(), "http://127.0.0.1:9/api/index.php")).unwrap();
+    std::fs::write(
+        &p,
+        text.replace(&dl.fake.url(), "http://127.0.0.1:9/api/index.php"),
+    )
+    .unwrap();
     let (ok, text) = run();
     assert!(!ok, "{text}");
-    assert!(text.contains("dl / doli (dolibarr): FAILED: transient error: network error on Dolibarr"), "{text}");
+    assert!(
+        text.contains("dl / doli (dolibarr): FAILED: transient error: network error on Dolibarr"),
+        "{text}"
+    );
     assert!(text.contains("127.0.0.1:9"), "{text}");
+}
+
+#[test]
+fn pennylane_einvoicing_statuses_reach_the_audit_log() {
+    use relance::store::Store as _;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sys = Pennylane::start(&rt);
+    let refused = sys.fake.invoice_ids()[3];
+    sys.fake
+        .set_einvoicing(refused, "refused", Some("Commande inconnue"));
+    let s = Setup::new("");
+    std::fs::write(s.config().join("companies.d/co.toml"), sys.company(&s)).unwrap();
+    s.sync_ok();
+    let store = relance::store::open_shared(&s.dir.path().join("state")).unwrap();
+    let log = store
+        .audit(&relance_core::CompanyId::new("co"), 0, 10_000)
+        .unwrap();
+    let statuses: Vec<_> = log
+        .iter()
+        .filter(|e| e.event.kind == relance::store::AUDIT_LIFECYCLE)
+        .collect();
+    assert_eq!(statuses.len(), 1, "{statuses:?}");
+    let e = &statuses[0].event;
+    assert_eq!(e.subject, refused.to_string());
+    assert_eq!(e.explanation["status"], "refused");
+    assert_eq!(e.explanation["platform"], "pennylane");
+    assert_eq!(e.explanation["reason"], "Commande inconnue");
 }

@@ -54,7 +54,8 @@ pub trait Streams: Sync {
     /// Its error.
     type Error: From<CursorError> + Send;
     /// The server's clock now (from an answer's `Date`), when it can tell.
-    fn server_now(&self) -> impl Future<Output = Result<Option<NaiveDateTime>, Self::Error>> + Send;
+    fn server_now(&self)
+        -> impl Future<Output = Result<Option<NaiveDateTime>, Self::Error>> + Send;
     /// Reads up to `limit` rows of stream `stream`: after `after` (keyset) or from `offset`
     /// (sweep).
     fn read(
@@ -112,8 +113,7 @@ impl PassState {
     /// Decodes a cursor of `n` streams.
     pub fn decode(c: &Cursor, n: usize) -> Result<Self, CursorError> {
         let s: PassState = serde_json::from_str(&c.0).map_err(|e| CursorError(e.to_string()))?;
-        if s.v != 1 || s.pos.len() != n || s.hi.len() != n || s.offset.len() != n || s.stream > n
-        {
+        if s.v != 1 || s.pos.len() != n || s.hi.len() != n || s.offset.len() != n || s.stream > n {
             return Err(CursorError(format!(
                 "version {} with {} streams, expected 1 with {n}",
                 s.v,
@@ -316,7 +316,11 @@ mod tests {
             sweep_every: Duration::seconds(600),
         };
         let (all, c) = drain(&f, None, s).await;
-        assert_eq!(all, ["1", "2", "3", "4", "5", "6", "7"], "first pass: no sweep");
+        assert_eq!(
+            all,
+            ["1", "2", "3", "4", "5", "6", "7"],
+            "first pass: no sweep"
+        );
         let (none, c) = drain(&f, Some(c), s).await;
         assert!(none.is_empty(), "{none:?}");
         // two rows changed in the same second as the last one read, one with a lower id
@@ -328,13 +332,20 @@ mod tests {
             ..s
         };
         let (changed, c) = drain(&f, Some(c), s2).await;
-        assert_eq!(changed, ["9"], "a lower id at the same second comes after the position");
+        assert_eq!(
+            changed,
+            ["9"],
+            "a lower id at the same second comes after the position"
+        );
         // the overlap window reads again the rows of the seconds before the pass: (t7, 3) too
         let (again, c) = drain(&f, Some(c), s2).await;
         assert!(again.contains(&"3".to_owned()), "{again:?}");
         // the sweep comes back once its interval has passed
         *f.now.lock().unwrap() = t(100 + 700);
         let (swept, _) = drain(&f, Some(c), s).await;
-        assert!(swept.ends_with(&["2".to_owned(), "5".to_owned()]), "{swept:?}");
+        assert!(
+            swept.ends_with(&["2".to_owned(), "5".to_owned()]),
+            "{swept:?}"
+        );
     }
 }

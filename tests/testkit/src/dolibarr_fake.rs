@@ -116,7 +116,9 @@ impl FakeDolibarr {
             ..DState::default()
         };
         let state = Arc::new(Mutex::new(st));
-        let app = axum::Router::new().fallback(handle).with_state(state.clone());
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(state.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -160,19 +162,33 @@ impl FakeDolibarr {
 
     /// Payments of an invoice.
     pub fn payments(&self, invoice: i64) -> Vec<Value> {
-        lock(&self.state).payments.get(&invoice).cloned().unwrap_or_default()
+        lock(&self.state)
+            .payments
+            .get(&invoice)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Extrafields of an invoice.
     pub fn options(&self, invoice: i64) -> Map<String, Value> {
-        lock(&self.state).invoices.get(&invoice).map(|i| i.options.clone()).unwrap_or_default()
+        lock(&self.state)
+            .invoices
+            .get(&invoice)
+            .map(|i| i.options.clone())
+            .unwrap_or_default()
     }
 
     /// `(validated or paid or abandoned invoices, sum of their remaintopay)`.
     pub fn totals(&self) -> (usize, Decimal) {
         let s = lock(&self.state);
         let v: Vec<&Inv> = s.invoices.values().filter(|i| i.status > 0).collect();
-        (v.len(), v.iter().filter(|i| i.status == 1).map(|i| s.remain(i).abs()).sum())
+        (
+            v.len(),
+            v.iter()
+                .filter(|i| i.status == 1)
+                .map(|i| s.remain(i).abs())
+                .sum(),
+        )
     }
 
     /// Adds a customer; returns its id.
@@ -195,8 +211,23 @@ impl FakeDolibarr {
         let sign = if ty == 2 { -Decimal::ONE } else { Decimal::ONE };
         let tva = (ht * Decimal::new(2, 1)).round_dp(2);
         let tms = s.clock;
-        s.invoices.insert(id, Inv { id, r#ref: r#ref.to_owned(), socid, date, due: date + chrono::Duration::days(30),
-            ty, ht: sign * ht, tva: sign * tva, ttc: sign * (ht + tva), status: 1, tms, options: Map::new() });
+        s.invoices.insert(
+            id,
+            Inv {
+                id,
+                r#ref: r#ref.to_owned(),
+                socid,
+                date,
+                due: date + chrono::Duration::days(30),
+                ty,
+                ht: sign * ht,
+                tva: sign * tva,
+                ttc: sign * (ht + tva),
+                status: 1,
+                tms,
+                options: Map::new(),
+            },
+        );
         id
     }
 
@@ -228,13 +259,21 @@ impl FakeDolibarr {
 
     /// `customers` customers and `invoices` invoices of 100.00 + VAT.
     pub fn seed(&self, customers: usize, invoices: usize) -> Vec<i64> {
-        let cs: Vec<i64> = (0..customers.max(1)).map(|i| self.add_thirdparty(&format!("Client {i:03}"), Some("732829320"))).collect();
+        let cs: Vec<i64> = (0..customers.max(1))
+            .map(|i| self.add_thirdparty(&format!("Client {i:03}"), Some("732829320")))
+            .collect();
         (0..invoices)
             .map(|i| {
                 if i % 4 == 3 {
                     self.tick(1);
                 }
-                self.add_invoice(cs[i % cs.len()], &format!("FA2609-{:04}", i + 1), &format!("2026-09-{:02}", 1 + i % 28), Decimal::new(10000, 2), 0)
+                self.add_invoice(
+                    cs[i % cs.len()],
+                    &format!("FA2609-{:04}", i + 1),
+                    &format!("2026-09-{:02}", 1 + i % 28),
+                    Decimal::new(10000, 2),
+                    0,
+                )
             })
             .collect()
     }
@@ -251,7 +290,11 @@ impl DState {
         let paid: Decimal = self
             .payments
             .get(&i.id)
-            .map(|ps| ps.iter().filter_map(|p| p["amount"].as_str().and_then(|a| a.parse::<Decimal>().ok())).sum())
+            .map(|ps| {
+                ps.iter()
+                    .filter_map(|p| p["amount"].as_str().and_then(|a| a.parse::<Decimal>().ok()))
+                    .sum()
+            })
             .unwrap_or_default();
         i.ttc - paid
     }
@@ -259,9 +302,16 @@ impl DState {
     fn add_payment(&mut self, invoice: i64, amount: Decimal, num: &str, close: bool) {
         let ts = EPOCH + self.clock;
         let pid = self.id();
-        self.payments.entry(invoice).or_default().push(json!({"id": pid, "amount": dstr(amount), "type": "VIR",
+        self.payments
+            .entry(invoice)
+            .or_default()
+            .push(json!({"id": pid, "amount": dstr(amount), "type": "VIR",
             "date": ts, "num": num, "ref": format!("PAY{pid:04}")}));
-        let remain = self.invoices.get(&invoice).map(|i| self.remain(i)).unwrap_or_default();
+        let remain = self
+            .invoices
+            .get(&invoice)
+            .map(|i| self.remain(i))
+            .unwrap_or_default();
         if close && remain.abs() < Decimal::new(1, 2) {
             self.clock += 1;
             let t = self.clock;
@@ -273,11 +323,15 @@ impl DState {
     }
 
     fn local(&self, t: i64) -> chrono::NaiveDateTime {
-        chrono::DateTime::from_timestamp(EPOCH + t + self.offset_minutes * 60, 0).map(|d| d.naive_utc()).unwrap_or_default()
+        chrono::DateTime::from_timestamp(EPOCH + t + self.offset_minutes * 60, 0)
+            .map(|d| d.naive_utc())
+            .unwrap_or_default()
     }
 
     fn midnight(&self, d: chrono::NaiveDate) -> i64 {
-        d.and_hms_opt(0, 0, 0).map(|x| x.and_utc().timestamp() - self.offset_minutes * 60).unwrap_or(0)
+        d.and_hms_opt(0, 0, 0)
+            .map(|x| x.and_utc().timestamp() - self.offset_minutes * 60)
+            .unwrap_or(0)
     }
 
     fn invoice_json(&self, i: &Inv) -> Value {
@@ -301,14 +355,28 @@ fn error(status: u16, message: &str) -> (u16, Vec<(String, String)>, String) {
     if status == 429 {
         h.push(("retry-after".into(), "1".into()));
     }
-    (status, h, json!({"error": {"code": status, "message": message}}).to_string())
+    (
+        status,
+        h,
+        json!({"error": {"code": status, "message": message}}).to_string(),
+    )
 }
 
 fn ok(v: Value) -> (u16, Vec<(String, String)>, String) {
-    (200, vec![("content-type".into(), "application/json".into())], v.to_string())
+    (
+        200,
+        vec![("content-type".into(), "application/json".into())],
+        v.to_string(),
+    )
 }
 
-async fn handle(State(st): State<Arc<Mutex<DState>>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(st): State<Arc<Mutex<DState>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let delay = lock(&st).delay;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -316,12 +384,21 @@ async fn handle(State(st): State<Arc<Mutex<DState>>>, method: Method, uri: Uri, 
     let (status, hdrs, text, date) = {
         let mut s = lock(&st);
         let (status, hdrs, text) = route(&mut s, &method, &uri, &headers, &body);
-        let date = chrono::DateTime::from_timestamp(EPOCH + s.clock, 0).map(|d| d.to_rfc2822().replace("+0000", "GMT")).unwrap_or_default();
+        let date = chrono::DateTime::from_timestamp(EPOCH + s.clock, 0)
+            .map(|d| d.to_rfc2822().replace("+0000", "GMT"))
+            .unwrap_or_default();
         (status, hdrs, text, date)
     };
-    let mut resp = (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), text).into_response();
+    let mut resp = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        text,
+    )
+        .into_response();
     for (k, v) in hdrs {
-        if let (Ok(k), Ok(v)) = (axum::http::HeaderName::from_bytes(k.as_bytes()), axum::http::HeaderValue::from_str(&v)) {
+        if let (Ok(k), Ok(v)) = (
+            axum::http::HeaderName::from_bytes(k.as_bytes()),
+            axum::http::HeaderValue::from_str(&v),
+        ) {
             resp.headers_mut().insert(k, v);
         }
     }
@@ -348,7 +425,11 @@ enum Term {
 
 fn parse_filter(f: &str) -> Result<Expr, String> {
     let f = f.trim();
-    let f = if f.starts_with('(') && f.ends_with(')') { f.to_owned() } else { format!("({f})") };
+    let f = if f.starts_with('(') && f.ends_with(')') {
+        f.to_owned()
+    } else {
+        format!("({f})")
+    };
     let mut depth = 0i32;
     for c in f.chars() {
         match c {
@@ -394,7 +475,11 @@ fn parse_or(c: &[char], p: &mut usize) -> Result<Expr, String> {
     while keyword(c, p, "or") {
         parts.push(parse_and(c, p)?);
     }
-    Ok(if parts.len() == 1 { parts.remove(0) } else { Expr::Or(parts) })
+    Ok(if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        Expr::Or(parts)
+    })
 }
 
 fn parse_and(c: &[char], p: &mut usize) -> Result<Expr, String> {
@@ -403,7 +488,11 @@ fn parse_and(c: &[char], p: &mut usize) -> Result<Expr, String> {
         parts.push(parse_atom(c, p)?);
     }
     skip_ws(c, p);
-    Ok(if parts.len() == 1 { parts.remove(0) } else { Expr::And(parts) })
+    Ok(if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        Expr::And(parts)
+    })
 }
 
 fn parse_atom(c: &[char], p: &mut usize) -> Result<Expr, String> {
@@ -412,7 +501,10 @@ fn parse_atom(c: &[char], p: &mut usize) -> Result<Expr, String> {
         return Err("Bad syntax of the search string".into());
     }
     // a term: ( field:op:value ) with no parenthesis inside
-    let inner_end = c[*p + 1..].iter().position(|x| *x == ')' || *x == '(').map(|i| i + *p + 1);
+    let inner_end = c[*p + 1..]
+        .iter()
+        .position(|x| *x == ')' || *x == '(')
+        .map(|i| i + *p + 1);
     if let Some(end) = inner_end {
         if c[end] == ')' {
             let inner: String = c[*p + 1..end].iter().collect();
@@ -435,7 +527,11 @@ fn parse_atom(c: &[char], p: &mut usize) -> Result<Expr, String> {
 /// `dolForgeCriteriaCallback`: `explode(':')`, operand, operator, and only the third part.
 fn term(inner: &str) -> Option<Expr> {
     let parts: Vec<&str> = inner.split(':').collect();
-    if parts.len() < 3 || !parts[0].chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+    if parts.len() < 3
+        || !parts[0]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    {
         return None;
     }
     let field = parts[0].trim().to_owned();
@@ -445,7 +541,11 @@ fn term(inner: &str) -> Option<Expr> {
     }
     let raw = parts[2];
     let value = if op == "in" || op == "notin" {
-        Term::List(raw.split(',').map(|x| x.trim_matches('\'').to_owned()).collect())
+        Term::List(
+            raw.split(',')
+                .map(|x| x.trim_matches('\'').to_owned())
+                .collect(),
+        )
     } else if raw.len() >= 2 && raw.starts_with('\'') && raw.ends_with('\'') {
         Term::Text(raw[1..raw.len() - 1].to_owned())
     } else if raw.eq_ignore_ascii_case("null") {
@@ -475,12 +575,23 @@ fn eval(e: &Expr, col: &dyn Fn(&str) -> Option<Value>) -> bool {
                 ("like" | "notlike", Term::Text(pat)) => {
                     let h = have.as_str().unwrap_or("");
                     let hit = like(pat, h);
-                    if op == "like" { hit } else { !hit }
+                    if op == "like" {
+                        hit
+                    } else {
+                        !hit
+                    }
                 }
                 ("in" | "notin", Term::List(list)) => {
-                    let h = match &have { Value::String(s) => s.clone(), other => other.to_string() };
+                    let h = match &have {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
                     let hit = list.contains(&h);
-                    if op == "in" { hit } else { !hit }
+                    if op == "in" {
+                        hit
+                    } else {
+                        !hit
+                    }
                 }
                 ("is", Term::Null) => have.is_null(),
                 ("isnot", Term::Null) => !have.is_null(),
@@ -538,39 +649,95 @@ fn like(pat: &str, text: &str) -> bool {
 
 fn query_map(uri: &Uri) -> HashMap<String, String> {
     uri.query()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
         .unwrap_or_default()
 }
 
-/// Sort, page and answer a list (`index`): `limit + 1` read, `limit` answered.
-fn answer_list(s: &DState, mut rows: Vec<(Map<String, Value>, Value)>, q: &HashMap<String, String>, empty: &str) -> (u16, Vec<(String, String)>, String) {
-    let fields: Vec<String> = q.get("sortfield").map(|f| f.split(',').map(|x| x.trim().to_owned()).collect()).unwrap_or_else(|| vec!["t.rowid".into()]);
-    let orders: Vec<bool> = q.get("sortorder").map(|o| o.split(',').map(|x| x.trim().eq_ignore_ascii_case("desc")).collect()).unwrap_or_default();
+/// Sort, page and answer a list (`index`): `limit + 1` read, `limit` answered; only the
+/// page's rows are rendered.
+fn answer_list<T>(
+    s: &DState,
+    mut rows: Vec<(Map<String, Value>, T)>,
+    q: &HashMap<String, String>,
+    empty: &str,
+    render: impl Fn(&DState, &T) -> Value,
+) -> (u16, Vec<(String, String)>, String) {
+    let fields: Vec<String> = q
+        .get("sortfield")
+        .map(|f| f.split(',').map(|x| x.trim().to_owned()).collect())
+        .unwrap_or_else(|| vec!["t.rowid".into()]);
+    let orders: Vec<bool> = q
+        .get("sortorder")
+        .map(|o| {
+            o.split(',')
+                .map(|x| x.trim().eq_ignore_ascii_case("desc"))
+                .collect()
+        })
+        .unwrap_or_default();
     rows.sort_by(|(a, _), (b, _)| {
         for (i, f) in fields.iter().enumerate() {
-            let (x, y) = (a.get(f).cloned().unwrap_or(Value::Null), b.get(f).cloned().unwrap_or(Value::Null));
-            let o = x.as_f64().unwrap_or(0.0).partial_cmp(&y.as_f64().unwrap_or(0.0)).unwrap_or(std::cmp::Ordering::Equal);
-            let o = if orders.get(i).copied().unwrap_or(false) { o.reverse() } else { o };
+            let (x, y) = (
+                a.get(f).cloned().unwrap_or(Value::Null),
+                b.get(f).cloned().unwrap_or(Value::Null),
+            );
+            let o = x
+                .as_f64()
+                .unwrap_or(0.0)
+                .partial_cmp(&y.as_f64().unwrap_or(0.0))
+                .unwrap_or(std::cmp::Ordering::Equal);
+            let o = if orders.get(i).copied().unwrap_or(false) {
+                o.reverse()
+            } else {
+                o
+            };
             if o != std::cmp::Ordering::Equal {
                 return o;
             }
         }
         std::cmp::Ordering::Equal
     });
-    let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(100);
-    let page = q.get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(0);
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(100);
+    let page = q
+        .get("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(0);
     let total = rows.len();
-    let out: Vec<Value> = if limit == 0 { rows.into_iter().map(|r| r.1).collect() } else { rows.into_iter().skip(limit * page).take(limit).map(|r| r.1).collect() };
+    let out: Vec<Value> = if limit == 0 {
+        rows.iter().map(|r| render(s, &r.1)).collect()
+    } else {
+        rows.iter()
+            .skip(limit * page)
+            .take(limit)
+            .map(|r| render(s, &r.1))
+            .collect()
+    };
     if out.is_empty() && s.empty_is_404 {
         return error(404, &format!("Not found: {empty}"));
     }
-    if q.get("pagination_data").is_some_and(|p| p == "true" || p == "1") {
-        return ok(json!({"data": out, "pagination": {"total": total, "page": page, "page_count": total.div_ceil(limit.max(1)), "limit": limit}}));
+    if q.get("pagination_data")
+        .is_some_and(|p| p == "true" || p == "1")
+    {
+        return ok(
+            json!({"data": out, "pagination": {"total": total, "page": page, "page_count": total.div_ceil(limit.max(1)), "limit": limit}}),
+        );
     }
     ok(Value::Array(out))
 }
 
-fn route(s: &mut DState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> (u16, Vec<(String, String)>, String) {
+fn route(
+    s: &mut DState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, String) {
     let path = uri.path().to_owned();
     s.arrivals.push((Instant::now(), path.clone()));
     let Some(rest) = path.strip_prefix(BASE) else {
@@ -578,7 +745,9 @@ fn route(s: &mut DState, method: &Method, uri: &Uri, headers: &HeaderMap, body: 
     };
     let seg: Vec<&str> = rest.trim_matches('/').split('/').collect();
     if *method == Method::GET && seg == ["status"] {
-        return ok(json!({"success": {"code": 200, "dolibarr_version": if s.empty_is_404 { "16.0.5" } else { "20.0.2" }, "access_locked": "0"}}));
+        return ok(
+            json!({"success": {"code": 200, "dolibarr_version": if s.empty_is_404 { "16.0.5" } else { "20.0.2" }, "access_locked": "0"}}),
+        );
     }
     match headers.get("dolapikey").and_then(|v| v.to_str().ok()) {
         None => return error(401, "Unauthorized: Failed to login to API. No parameter 'HTTP_DOLAPIKEY' on HTTP header (and no parameter DOLAPIKEY in URL)."),
@@ -601,10 +770,19 @@ fn route(s: &mut DState, method: &Method, uri: &Uri, headers: &HeaderMap, body: 
         None => None,
         Some(f) => match parse_filter(f) {
             Ok(e) => Some(e),
-            Err(m) => return error(400, &format!("Error when validating parameter sqlfilters -> {m}")),
+            Err(m) => {
+                return error(
+                    400,
+                    &format!("Error when validating parameter sqlfilters -> {m}"),
+                )
+            }
         },
     };
-    let jbody: Value = if body.is_empty() { Value::Null } else { serde_json::from_slice(body).unwrap_or(Value::Null) };
+    let jbody: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(body).unwrap_or(Value::Null)
+    };
     let m = method.as_str();
     match (m, seg.as_slice()) {
         ("GET", ["users", "info"]) => ok(json!({"id": "1", "login": "relance", "admin": "0"})),
@@ -621,23 +799,46 @@ fn route(s: &mut DState, method: &Method, uri: &Uri, headers: &HeaderMap, body: 
                 };
                 let mut cols = Map::new();
                 cols.insert("t.rowid".into(), json!(i.id));
-                cols.insert("t.tms".into(), json!(s.local(i.tms).format("%Y%m%d%H%M%S").to_string().parse::<i64>().unwrap_or(0)));
+                cols.insert(
+                    "t.tms".into(),
+                    json!(s
+                        .local(i.tms)
+                        .format("%Y%m%d%H%M%S")
+                        .to_string()
+                        .parse::<i64>()
+                        .unwrap_or(0)),
+                );
                 cols.insert("t.fk_statut".into(), json!(i.status));
                 cols.insert("t.type".into(), json!(i.ty));
                 cols.insert("t.ref".into(), json!(i.r#ref));
-                if !ok_status || filter.as_ref().is_some_and(|f| !eval(f, &|c| cols.get(c).cloned())) {
+                if !ok_status
+                    || filter
+                        .as_ref()
+                        .is_some_and(|f| !eval(f, &|c| cols.get(c).cloned()))
+                {
                     continue;
                 }
-                rows.push((cols, s.invoice_json(i)));
+                rows.push((cols, i.id));
             }
-            answer_list(s, rows, &q, "No invoice found")
+            answer_list(s, rows, &q, "No invoice found", |s, id| {
+                s.invoices
+                    .get(id)
+                    .map(|i| s.invoice_json(i))
+                    .unwrap_or_default()
+            })
         }
-        ("GET", ["invoices", id]) => match id.parse::<i64>().ok().and_then(|i| s.invoices.get(&i)) {
-            Some(i) => ok(s.invoice_json(i)),
-            None => error(404, "Invoice not found"),
-        },
+        ("GET", ["invoices", id]) => {
+            match id.parse::<i64>().ok().and_then(|i| s.invoices.get(&i)) {
+                Some(i) => ok(s.invoice_json(i)),
+                None => error(404, "Invoice not found"),
+            }
+        }
         ("PUT", ["invoices", id]) => {
-            let Some(id) = id.parse::<i64>().ok().filter(|i| s.invoices.contains_key(i)) else {
+            let Some(id) = id
+                .parse::<i64>()
+                .ok()
+                .filter(|i| s.invoices.contains_key(i))
+            else {
                 return error(404, "Invoice not found");
             };
             s.clock += 1;
@@ -653,12 +854,22 @@ fn route(s: &mut DState, method: &Method, uri: &Uri, headers: &HeaderMap, body: 
             let i = s.invoices.get(&id).cloned();
             ok(i.map(|i| s.invoice_json(&i)).unwrap_or_default())
         }
-        ("GET", ["invoices", id, "payments"]) => match id.parse::<i64>().ok().filter(|i| s.invoices.contains_key(i)) {
-            Some(i) => ok(Value::Array(s.payments.get(&i).cloned().unwrap_or_default())),
+        ("GET", ["invoices", id, "payments"]) => match id
+            .parse::<i64>()
+            .ok()
+            .filter(|i| s.invoices.contains_key(i))
+        {
+            Some(i) => ok(Value::Array(
+                s.payments.get(&i).cloned().unwrap_or_default(),
+            )),
             None => error(404, "Invoice not found"),
         },
         ("POST", ["invoices", "paymentsdistributed"]) => {
-            let Some(amounts) = jbody.get("arrayofamounts").and_then(Value::as_object).cloned() else {
+            let Some(amounts) = jbody
+                .get("arrayofamounts")
+                .and_then(Value::as_object)
+                .cloned()
+            else {
                 return error(400, "Invoice ID is mandatory. Fill the invoice id and amount into arrayofamounts parameter.");
             };
             if jbody.get("accountid").is_none() {
@@ -667,13 +878,24 @@ fn route(s: &mut DState, method: &Method, uri: &Uri, headers: &HeaderMap, body: 
             if jbody.get("paymentid").is_none() {
                 return error(400, "Payment ID or Payment Code is mandatory");
             }
-            let num = jbody.get("num_payment").and_then(Value::as_str).unwrap_or("").to_owned();
+            let num = jbody
+                .get("num_payment")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
             let close = jbody.get("closepaidinvoices").and_then(Value::as_str) == Some("yes");
             for (id, a) in amounts {
-                let Some(id) = id.parse::<i64>().ok().filter(|i| s.invoices.contains_key(i)) else {
+                let Some(id) = id
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|i| s.invoices.contains_key(i))
+                else {
                     return error(404, &format!("Invoice ID {id} not found"));
                 };
-                let amount = a["amount"].as_str().and_then(|x| x.parse::<Decimal>().ok()).unwrap_or_default();
+                let amount = a["amount"]
+                    .as_str()
+                    .and_then(|x| x.parse::<Decimal>().ok())
+                    .unwrap_or_default();
                 s.add_payment(id, amount, &num, close);
             }
             let pid = s.id();
@@ -684,16 +906,27 @@ fn route(s: &mut DState, method: &Method, uri: &Uri, headers: &HeaderMap, body: 
             for (id, (v, t)) in &s.thirdparties {
                 let mut cols = Map::new();
                 cols.insert("t.rowid".into(), json!(id));
-                cols.insert("t.tms".into(), json!(s.local(*t).format("%Y%m%d%H%M%S").to_string().parse::<i64>().unwrap_or(0)));
+                cols.insert(
+                    "t.tms".into(),
+                    json!(s
+                        .local(*t)
+                        .format("%Y%m%d%H%M%S")
+                        .to_string()
+                        .parse::<i64>()
+                        .unwrap_or(0)),
+                );
                 cols.insert("t.client".into(), json!(1));
-                if filter.as_ref().is_some_and(|f| !eval(f, &|c| cols.get(c).cloned())) {
+                if filter
+                    .as_ref()
+                    .is_some_and(|f| !eval(f, &|c| cols.get(c).cloned()))
+                {
                     continue;
                 }
                 let mut v = v.clone();
                 v["date_modification"] = json!(EPOCH + t);
                 rows.push((cols, v));
             }
-            answer_list(s, rows, &q, "No thirdparty found")
+            answer_list(s, rows, &q, "No thirdparty found", |_, v| v.clone())
         }
         ("GET", ["agendaevents"]) => {
             let mut rows = Vec::new();
@@ -702,12 +935,15 @@ fn route(s: &mut DState, method: &Method, uri: &Uri, headers: &HeaderMap, body: 
                 cols.insert("t.id".into(), json!(id));
                 cols.insert("t.label".into(), e["label"].clone());
                 cols.insert("t.note".into(), e["note"].clone());
-                if filter.as_ref().is_some_and(|f| !eval(f, &|c| cols.get(c).cloned())) {
+                if filter
+                    .as_ref()
+                    .is_some_and(|f| !eval(f, &|c| cols.get(c).cloned()))
+                {
                     continue;
                 }
                 rows.push((cols, e.clone()));
             }
-            answer_list(s, rows, &q, "No Agenda Event found")
+            answer_list(s, rows, &q, "No Agenda Event found", |_, v| v.clone())
         }
         ("POST", ["agendaevents"]) => {
             for f in ["userownerid", "type_code"] {

@@ -123,60 +123,116 @@ fn odoo_time(clock: i64) -> String {
 fn schema(model: &str, sw: &Switches) -> Vec<(&'static str, &'static str)> {
     let mut f: Vec<(&str, &str)> = match model {
         "res.partner" => vec![
-            ("name", "char"), ("is_company", "boolean"), ("email", "char"), ("vat", "char"),
-            ("company_registry", "char"), ("lang", "selection"), ("parent_id", "many2one:res.partner"),
-            ("commercial_partner_id", "many2one:res.partner"), ("company_id", "many2one:res.company"),
-            ("country_code", "char"), ("category_id", "many2many:res.partner.category"),
+            ("name", "char"),
+            ("is_company", "boolean"),
+            ("email", "char"),
+            ("vat", "char"),
+            ("company_registry", "char"),
+            ("lang", "selection"),
+            ("parent_id", "many2one:res.partner"),
+            ("commercial_partner_id", "many2one:res.partner"),
+            ("company_id", "many2one:res.company"),
+            ("country_code", "char"),
+            ("category_id", "many2many:res.partner.category"),
             ("customer_rank", "integer"),
         ],
         "account.move" => vec![
-            ("name", "char"), ("move_type", "selection"), ("state", "selection"),
-            ("partner_id", "many2one:res.partner"), ("commercial_partner_id", "many2one:res.partner"),
-            ("invoice_date", "date"), ("invoice_date_due", "date"), ("date", "date"),
-            ("amount_untaxed", "monetary"), ("amount_tax", "monetary"), ("amount_total", "monetary"),
-            ("amount_residual", "monetary"), ("currency_id", "many2one:res.currency"),
-            ("payment_state", "selection"), ("payment_reference", "char"), ("ref", "char"),
-            ("company_id", "many2one:res.company"), ("journal_id", "many2one:account.journal"),
-            ("line_ids", "one2many:account.move.line"), ("x_litige", "boolean"),
+            ("name", "char"),
+            ("move_type", "selection"),
+            ("state", "selection"),
+            ("partner_id", "many2one:res.partner"),
+            ("commercial_partner_id", "many2one:res.partner"),
+            ("invoice_date", "date"),
+            ("invoice_date_due", "date"),
+            ("date", "date"),
+            ("amount_untaxed", "monetary"),
+            ("amount_tax", "monetary"),
+            ("amount_total", "monetary"),
+            ("amount_residual", "monetary"),
+            ("currency_id", "many2one:res.currency"),
+            ("payment_state", "selection"),
+            ("payment_reference", "char"),
+            ("ref", "char"),
+            ("company_id", "many2one:res.company"),
+            ("journal_id", "many2one:account.journal"),
+            ("line_ids", "one2many:account.move.line"),
+            ("x_litige", "boolean"),
         ],
         "account.move.line" => vec![
-            ("move_id", "many2one:account.move"), ("account_type", "selection"),
-            ("account_id", "many2one:account.account"), ("partner_id", "many2one:res.partner"),
-            ("date_maturity", "date"), ("amount_currency", "monetary"), ("amount_residual", "monetary"),
-            ("balance", "monetary"), ("debit", "monetary"), ("credit", "monetary"), ("name", "char"),
+            ("move_id", "many2one:account.move"),
+            ("account_type", "selection"),
+            ("account_id", "many2one:account.account"),
+            ("partner_id", "many2one:res.partner"),
+            ("date_maturity", "date"),
+            ("amount_currency", "monetary"),
+            ("amount_residual", "monetary"),
+            ("balance", "monetary"),
+            ("debit", "monetary"),
+            ("credit", "monetary"),
+            ("name", "char"),
             ("reconciled", "boolean"),
         ],
-        "res.currency" => vec![("name", "char"), ("rounding", "float"), ("active", "boolean")],
+        "res.currency" => vec![
+            ("name", "char"),
+            ("rounding", "float"),
+            ("active", "boolean"),
+        ],
         "res.company" => vec![("name", "char"), ("partner_id", "many2one:res.partner")],
         "res.partner.category" => vec![("name", "char")],
         "mail.message" => vec![
-            ("model", "char"), ("res_id", "integer"), ("body", "html"), ("message_type", "selection"),
+            ("model", "char"),
+            ("res_id", "integer"),
+            ("body", "html"),
+            ("message_type", "selection"),
             ("subtype_xmlid", "char"),
         ],
         "mail.activity" => vec![
-            ("res_model_id", "many2one:ir.model"), ("res_model", "char"), ("res_id", "integer"),
-            ("summary", "char"), ("note", "html"), ("date_deadline", "date"),
-            ("user_id", "many2one:res.users"), ("activity_type_id", "many2one:mail.activity.type"),
+            ("res_model_id", "many2one:ir.model"),
+            ("res_model", "char"),
+            ("res_id", "integer"),
+            ("summary", "char"),
+            ("note", "html"),
+            ("date_deadline", "date"),
+            ("user_id", "many2one:res.users"),
+            ("activity_type_id", "many2one:mail.activity.type"),
             ("active", "boolean"),
         ],
         "ir.model" => vec![("model", "char"), ("name", "char")],
-        "ir.model.data" => vec![("module", "char"), ("name", "char"), ("model", "char"), ("res_id", "integer")],
+        "ir.model.data" => vec![
+            ("module", "char"),
+            ("name", "char"),
+            ("model", "char"),
+            ("res_id", "integer"),
+        ],
         "ir.module.module" => vec![("name", "char"), ("state", "selection")],
-        "account.journal" => vec![("code", "char"), ("name", "char"), ("company_id", "many2one:res.company")],
+        "account.journal" => vec![
+            ("code", "char"),
+            ("name", "char"),
+            ("company_id", "many2one:res.company"),
+        ],
         "account.account" => vec![("code", "char"), ("name", "char")],
         "account_followup.followup.line" if sw.followup => vec![
-            ("name", "char"), ("delay", "integer"), ("company_id", "many2one:res.company"),
+            ("name", "char"),
+            ("delay", "integer"),
+            ("company_id", "many2one:res.company"),
         ],
         "credit.control.policy" if sw.credit_control => vec![("name", "char")],
         "credit.control.policy.level" if sw.credit_control => vec![
-            ("policy_id", "many2one:credit.control.policy"), ("level", "integer"), ("name", "char"),
+            ("policy_id", "many2one:credit.control.policy"),
+            ("level", "integer"),
+            ("name", "char"),
             ("channel", "selection"),
         ],
         "credit.control.line" if sw.credit_control => vec![
-            ("move_line_id", "many2one:account.move.line"), ("partner_id", "many2one:res.partner"),
-            ("policy_level_id", "many2one:credit.control.policy.level"), ("date", "date"),
-            ("date_due", "date"), ("amount_due", "monetary"), ("balance_due", "monetary"),
-            ("state", "selection"), ("channel", "selection"),
+            ("move_line_id", "many2one:account.move.line"),
+            ("partner_id", "many2one:res.partner"),
+            ("policy_level_id", "many2one:credit.control.policy.level"),
+            ("date", "date"),
+            ("date_due", "date"),
+            ("amount_due", "monetary"),
+            ("balance_due", "monetary"),
+            ("state", "selection"),
+            ("channel", "selection"),
         ],
         _ => Vec::new(),
     };
@@ -193,8 +249,13 @@ fn schema(model: &str, sw: &Switches) -> Vec<(&'static str, &'static str)> {
         // accounts shared between companies from 18
         "account.account" if sw.version >= 18 => f.push(("company_ids", "many2many:res.company")),
         "account.account" => f.push(("company_id", "many2one:res.company")),
-        "res.partner" if sw.followup => f.push(("followup_line_id", "many2one:account_followup.followup.line")),
-        "res.partner" if sw.credit_control => f.push(("credit_policy_id", "many2one:credit.control.policy")),
+        "res.partner" if sw.followup => f.push((
+            "followup_line_id",
+            "many2one:account_followup.followup.line",
+        )),
+        "res.partner" if sw.credit_control => {
+            f.push(("credit_policy_id", "many2one:credit.control.policy"))
+        }
         _ => {}
     }
     f
@@ -253,36 +314,97 @@ impl FakeOdoo {
         {
             let mut s = lock(&fake.state);
             // ids are per table, as in PostgreSQL: company 1, EUR 1, the company's partner 1
-            let company = s.insert("res.company", json!({"name": "ACME SAS", "partner_id": false}));
-            s.insert("res.currency", json!({"name": "EUR", "rounding": 0.01, "active": true}));
-            s.insert("res.currency", json!({"name": "USD", "rounding": 0.01, "active": true}));
+            let company = s.insert(
+                "res.company",
+                json!({"name": "ACME SAS", "partner_id": false}),
+            );
+            s.insert(
+                "res.currency",
+                json!({"name": "EUR", "rounding": 0.01, "active": true}),
+            );
+            s.insert(
+                "res.currency",
+                json!({"name": "USD", "rounding": 0.01, "active": true}),
+            );
             let p = s.insert("res.partner", json!({"name": "ACME SAS", "is_company": true, "parent_id": false, "company_id": false}));
-            if let Some(c) = s.models.get_mut("res.company").and_then(|m| m.get_mut(&company)) {
+            if let Some(c) = s
+                .models
+                .get_mut("res.company")
+                .and_then(|m| m.get_mut(&company))
+            {
                 c.insert("partner_id".into(), json!(p));
             }
-            s.insert("account.journal", json!({"code": "OD", "name": "Opérations diverses", "company_id": 1}));
-            for (code, name) in [("411100", "Clients"), ("416000", "Clients douteux"), ("491000", "Dépréciations des comptes clients"),
-                ("681740", "Dotations aux dépréciations des créances"), ("781740", "Reprises sur dépréciations des créances"),
-                ("654000", "Pertes sur créances irrécouvrables")] {
-                let company = if sw.version >= 18 { json!([1]) } else { json!(1) };
-                let key = if sw.version >= 18 { "company_ids" } else { "company_id" };
-                s.insert("account.account", json!({"code": code, "name": name, key: company}));
+            s.insert(
+                "account.journal",
+                json!({"code": "OD", "name": "Opérations diverses", "company_id": 1}),
+            );
+            for (code, name) in [
+                ("411100", "Clients"),
+                ("416000", "Clients douteux"),
+                ("491000", "Dépréciations des comptes clients"),
+                ("681740", "Dotations aux dépréciations des créances"),
+                ("781740", "Reprises sur dépréciations des créances"),
+                ("654000", "Pertes sur créances irrécouvrables"),
+            ] {
+                let company = if sw.version >= 18 {
+                    json!([1])
+                } else {
+                    json!(1)
+                };
+                let key = if sw.version >= 18 {
+                    "company_ids"
+                } else {
+                    "company_id"
+                };
+                s.insert(
+                    "account.account",
+                    json!({"code": code, "name": name, key: company}),
+                );
             }
-            s.insert("ir.model", json!({"model": "account.move", "name": "Journal Entry"}));
+            s.insert(
+                "ir.model",
+                json!({"model": "account.move", "name": "Journal Entry"}),
+            );
             let todo = s.insert("mail.activity.type", json!({"name": "À faire"}));
             s.insert("ir.model.data", json!({"module": "mail", "name": "mail_activity_data_todo", "model": "mail.activity.type", "res_id": todo}));
-            for (name, on) in [("account", true), ("account_followup", sw.followup), ("account_credit_control", sw.credit_control)] {
-                s.insert("ir.module.module", json!({"name": name, "state": if on { "installed" } else { "uninstalled" }}));
+            for (name, on) in [
+                ("account", true),
+                ("account_followup", sw.followup),
+                ("account_credit_control", sw.credit_control),
+            ] {
+                s.insert(
+                    "ir.module.module",
+                    json!({"name": name, "state": if on { "installed" } else { "uninstalled" }}),
+                );
             }
             if sw.followup {
-                for (n, d) in [("Premier rappel", 15), ("Deuxième rappel", 30), ("Mise en demeure", 45), ("Contentieux", 60)] {
-                    s.insert("account_followup.followup.line", json!({"name": n, "delay": d, "company_id": 1}));
+                for (n, d) in [
+                    ("Premier rappel", 15),
+                    ("Deuxième rappel", 30),
+                    ("Mise en demeure", 45),
+                    ("Contentieux", 60),
+                ] {
+                    s.insert(
+                        "account_followup.followup.line",
+                        json!({"name": n, "delay": d, "company_id": 1}),
+                    );
                 }
             }
             if sw.credit_control {
-                let pol = s.insert("credit.control.policy", json!({"name": "Relances standard"}));
-                for (lvl, n, ch) in [(1, "Rappel", "email"), (2, "Relance", "letter"), (3, "Mise en demeure", "letter"), (4, "Contentieux", "letter")] {
-                    s.insert("credit.control.policy.level", json!({"policy_id": pol, "level": lvl, "name": n, "channel": ch}));
+                let pol = s.insert(
+                    "credit.control.policy",
+                    json!({"name": "Relances standard"}),
+                );
+                for (lvl, n, ch) in [
+                    (1, "Rappel", "email"),
+                    (2, "Relance", "letter"),
+                    (3, "Mise en demeure", "letter"),
+                    (4, "Contentieux", "letter"),
+                ] {
+                    s.insert(
+                        "credit.control.policy.level",
+                        json!({"policy_id": pol, "level": lvl, "name": n, "channel": ch}),
+                    );
                 }
             }
         }
@@ -342,7 +464,9 @@ impl FakeOdoo {
     pub fn write(&self, model: &str, id: i64, vals: Value) {
         let mut s = lock(&self.state);
         let clock = s.clock;
-        if let (Some(r), Value::Object(v)) = (s.models.get_mut(model).and_then(|m| m.get_mut(&id)), vals) {
+        if let (Some(r), Value::Object(v)) =
+            (s.models.get_mut(model).and_then(|m| m.get_mut(&id)), vals)
+        {
             for (k, x) in v {
                 r.insert(k, x);
             }
@@ -353,18 +477,24 @@ impl FakeOdoo {
     /// Adds a second company (a multi-company database); returns its id.
     pub fn add_company(&self, name: &str) -> i64 {
         let mut s = lock(&self.state);
-        let p = s.insert("res.partner", json!({"name": name, "is_company": true, "parent_id": false, "company_id": false}));
+        let p = s.insert(
+            "res.partner",
+            json!({"name": name, "is_company": true, "parent_id": false, "company_id": false}),
+        );
         s.insert("res.company", json!({"name": name, "partner_id": p}))
     }
 
     /// Adds a customer of `company`; returns its id.
     pub fn add_partner(&self, name: &str, registry: Option<&str>, company: Option<i64>) -> i64 {
         let mut s = lock(&self.state);
-        let id = s.insert("res.partner", json!({"name": name, "is_company": true, "parent_id": false,
+        let id = s.insert(
+            "res.partner",
+            json!({"name": name, "is_company": true, "parent_id": false,
             "company_registry": registry.map(Value::from).unwrap_or(json!(false)),
             "email": format!("compta@{}.example", name.to_lowercase().replace(' ', "-")),
             "vat": false, "lang": "fr_FR", "country_code": "FR", "customer_rank": 1,
-            "company_id": company.map(Value::from).unwrap_or(json!(false)), "category_id": []}));
+            "company_id": company.map(Value::from).unwrap_or(json!(false)), "category_id": []}),
+        );
         if let Some(r) = s.models.get_mut("res.partner").and_then(|m| m.get_mut(&id)) {
             r.insert("commercial_partner_id".into(), json!(id));
         }
@@ -423,13 +553,21 @@ impl FakeOdoo {
         let mut s = lock(&self.state);
         let bump = s.sw.is_none_or(|sw| sw.residual_bumps_write_date);
         let clock = s.clock;
-        let Some(m) = s.models.get_mut("account.move").and_then(|m| m.get_mut(&invoice)) else {
+        let Some(m) = s
+            .models
+            .get_mut("account.move")
+            .and_then(|m| m.get_mut(&invoice))
+        else {
             return;
         };
         let residual = (m["amount_residual"].as_f64().unwrap_or(0.0) - amount).max(0.0);
         m.insert("amount_residual".into(), json!(residual));
         let state = if residual < 0.005 {
-            if unreconciled_bank { "in_payment" } else { "paid" }
+            if unreconciled_bank {
+                "in_payment"
+            } else {
+                "paid"
+            }
         } else {
             "partial"
         };
@@ -439,7 +577,10 @@ impl FakeOdoo {
         }
         let mut left = amount;
         if let Some(lines) = s.models.get_mut("account.move.line") {
-            for l in lines.values_mut().filter(|l| l["move_id"] == json!(invoice)) {
+            for l in lines
+                .values_mut()
+                .filter(|l| l["move_id"] == json!(invoice))
+            {
                 let r = l["amount_residual"].as_f64().unwrap_or(0.0);
                 let used = r.min(left);
                 left -= used;
@@ -455,7 +596,13 @@ impl FakeOdoo {
     /// float), every fifth in two instalments, in company 1.
     pub fn seed(&self, customers: usize, invoices: usize) -> Vec<i64> {
         let ps: Vec<i64> = (0..customers.max(1))
-            .map(|i| self.add_partner(&format!("Client {i:03}"), Some("732 829 320 00074"), Some(1)))
+            .map(|i| {
+                self.add_partner(
+                    &format!("Client {i:03}"),
+                    Some("732 829 320 00074"),
+                    Some(1),
+                )
+            })
             .collect();
         let mut out = Vec::new();
         for i in 0..invoices {
@@ -497,7 +644,10 @@ impl OState {
         r.insert("id".into(), json!(id));
         r.insert("write_date".into(), json!(odoo_time(self.clock)));
         r.insert("create_date".into(), json!(odoo_time(self.clock)));
-        self.models.entry(model.to_owned()).or_default().insert(id, r);
+        self.models
+            .entry(model.to_owned())
+            .or_default()
+            .insert(id, r);
         id
     }
 
@@ -527,17 +677,38 @@ impl OState {
                     let ids: Vec<Value> = self
                         .models
                         .get("account.move.line")
-                        .map(|m| m.values().filter(|l| l.get("move_id") == Some(&id)).map(|l| l["id"].clone()).collect())
+                        .map(|m| {
+                            m.values()
+                                .filter(|l| l.get("move_id") == Some(&id))
+                                .map(|l| l["id"].clone())
+                                .collect()
+                        })
                         .unwrap_or_default();
                     return Value::Array(ids);
                 }
-                if v.is_array() { v } else { json!([]) }
+                if v.is_array() {
+                    v
+                } else {
+                    json!([])
+                }
             }
             Some("integer") | Some("float") | Some("monetary") => {
-                if v.is_null() { json!(0) } else { v }
+                if v.is_null() {
+                    json!(0)
+                } else {
+                    v
+                }
             }
-            Some(_) if field == "display_name" => self.display(model, r["id"].as_i64().unwrap_or(0)),
-            Some(_) => if v.is_null() { json!(false) } else { v },
+            Some(_) if field == "display_name" => {
+                self.display(model, r["id"].as_i64().unwrap_or(0))
+            }
+            Some(_) => {
+                if v.is_null() {
+                    json!(false)
+                } else {
+                    v
+                }
+            }
             None => json!(false),
         }
     }
@@ -588,13 +759,19 @@ impl OState {
     }
 
     fn leaf(&self, model: &str, r: &Rec, leaf: &Value) -> Result<bool, Exc> {
-        let l = leaf.as_array().ok_or_else(|| exc("builtins.ValueError", format!("Invalid leaf {leaf}")))?;
+        let l = leaf
+            .as_array()
+            .ok_or_else(|| exc("builtins.ValueError", format!("Invalid leaf {leaf}")))?;
         let field = l.first().and_then(Value::as_str).unwrap_or("");
         let op = l.get(1).and_then(Value::as_str).unwrap_or("");
         let want = l.get(2).cloned().unwrap_or(Value::Null);
         self.check_field(model, field)?;
         let raw = r.get(field).cloned().unwrap_or(Value::Bool(false));
-        let have = if raw.is_null() { Value::Bool(false) } else { raw };
+        let have = if raw.is_null() {
+            Value::Bool(false)
+        } else {
+            raw
+        };
         let num = |v: &Value| v.as_f64();
         let cmp = |a: &Value, b: &Value| -> Option<std::cmp::Ordering> {
             match (a, b) {
@@ -604,11 +781,18 @@ impl OState {
         };
         use std::cmp::Ordering::*;
         let like = |pat: &str, text: &str, ci: bool| -> bool {
-            let (p, t) = if ci { (pat.to_lowercase(), text.to_lowercase()) } else { (pat.to_owned(), text.to_owned()) };
+            let (p, t) = if ci {
+                (pat.to_lowercase(), text.to_lowercase())
+            } else {
+                (pat.to_owned(), text.to_owned())
+            };
             like_match(&p, &t)
         };
         Ok(match op {
-            "=" => have == want || (want == Value::Bool(false) && (have.is_null() || have == json!([]))),
+            "=" => {
+                have == want
+                    || (want == Value::Bool(false) && (have.is_null() || have == json!([])))
+            }
             "!=" => have != want,
             ">" => cmp(&have, &want) == Some(Greater),
             "<" => cmp(&have, &want) == Some(Less),
@@ -620,15 +804,28 @@ impl OState {
                     Value::Array(hs) => hs.iter().any(|h| list.contains(h)),
                     h => list.contains(h),
                 };
-                if op == "in" { hit } else { !hit }
+                if op == "in" {
+                    hit
+                } else {
+                    !hit
+                }
             }
             "ilike" | "like" | "=like" | "=ilike" => {
                 let text = have.as_str().unwrap_or("");
                 let pat = want.as_str().unwrap_or("");
-                let pat = if op.starts_with('=') { pat.to_owned() } else { format!("%{pat}%") };
+                let pat = if op.starts_with('=') {
+                    pat.to_owned()
+                } else {
+                    format!("%{pat}%")
+                };
                 like(&pat, text, op.contains('i'))
             }
-            other => return Err(exc("builtins.ValueError", format!("Invalid operator {other:?}"))),
+            other => {
+                return Err(exc(
+                    "builtins.ValueError",
+                    format!("Invalid operator {other:?}"),
+                ))
+            }
         })
     }
 }
@@ -665,11 +862,19 @@ fn html(status: u16) -> (u16, Vec<(String, String)>, String) {
     if status == 429 {
         h.push(("retry-after".into(), "1".into()));
     }
-    (status, h, format!("<html><body><h1>{status}</h1></body></html>"))
+    (
+        status,
+        h,
+        format!("<html><body><h1>{status}</h1></body></html>"),
+    )
 }
 
 fn json_answer(status: u16, v: Value) -> (u16, Vec<(String, String)>, String) {
-    (status, vec![("content-type".into(), "application/json".into())], v.to_string())
+    (
+        status,
+        vec![("content-type".into(), "application/json".into())],
+        v.to_string(),
+    )
 }
 
 async fn handle(
@@ -691,9 +896,16 @@ async fn handle(
             .unwrap_or_default();
         (status, hdrs, text, date)
     };
-    let mut resp = (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), text).into_response();
+    let mut resp = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        text,
+    )
+        .into_response();
     for (k, v) in hdrs {
-        if let (Ok(k), Ok(v)) = (axum::http::HeaderName::from_bytes(k.as_bytes()), axum::http::HeaderValue::from_str(&v)) {
+        if let (Ok(k), Ok(v)) = (
+            axum::http::HeaderName::from_bytes(k.as_bytes()),
+            axum::http::HeaderValue::from_str(&v),
+        ) {
             resp.headers_mut().insert(k, v);
         }
     }
@@ -706,19 +918,31 @@ async fn handle(
 fn rpc_error(s: &OState, id: &Value, e: &Exc) -> (u16, Vec<(String, String)>, String) {
     // HTTP 200 with an error body; code 200 up to 16, 0 after (http.py serialize_exception)
     let code = if s.sw().version <= 16 { 200 } else { 0 };
-    json_answer(200, json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": "Odoo Server Error",
+    json_answer(
+        200,
+        json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": "Odoo Server Error",
         "data": {"name": e.name, "debug": format!("Traceback (most recent call last):\n  ...\n{}: {}", e.name, e.message),
-                 "message": e.message, "arguments": [e.message], "context": {}}}}))
+                 "message": e.message, "arguments": [e.message], "context": {}}}}),
+    )
 }
 
-fn route(s: &mut OState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> (u16, Vec<(String, String)>, String) {
+fn route(
+    s: &mut OState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, String) {
     let path = uri.path().to_owned();
     let sw = s.sw();
     if *method == Method::GET && path == "/web/version" {
         if sw.version < 19 {
             return html(404);
         }
-        return json_answer(200, json!({"version_info": [sw.version, 0, 0, "final", 0, ""], "version": format!("{}.0", sw.version)}));
+        return json_answer(
+            200,
+            json!({"version_info": [sw.version, 0, 0, "final", 0, ""], "version": format!("{}.0", sw.version)}),
+        );
     }
     if *method != Method::POST {
         return html(405);
@@ -735,46 +959,88 @@ fn route(s: &mut OState, method: &Method, uri: &Uri, headers: &HeaderMap, body: 
         s.arrivals.push((Instant::now(), format!("{service}.{m}")));
         match (service, m) {
             ("common", "version") => {
-                return json_answer(200, json!({"jsonrpc": "2.0", "id": id, "result": {"server_version": format!("{}.0", sw.version),
-                    "server_version_info": [sw.version, 0, 0, "final", 0, ""], "server_serie": format!("{}.0", sw.version), "protocol_version": 1}}));
+                return json_answer(
+                    200,
+                    json!({"jsonrpc": "2.0", "id": id, "result": {"server_version": format!("{}.0", sw.version),
+                    "server_version_info": [sw.version, 0, 0, "final", 0, ""], "server_serie": format!("{}.0", sw.version), "protocol_version": 1}}),
+                );
             }
             ("common", "authenticate") => {
                 let ok = args.first().and_then(Value::as_str) == Some(s.db.as_str())
                     && args.get(1).and_then(Value::as_str) == Some(s.login.as_str())
-                    && args.get(2).and_then(Value::as_str).is_some_and(|k| s.keys.iter().any(|x| x == k));
+                    && args
+                        .get(2)
+                        .and_then(Value::as_str)
+                        .is_some_and(|k| s.keys.iter().any(|x| x == k));
                 // authenticate answers `false`, not an error, for wrong credentials
                 let r = if ok { json!(s.uid) } else { json!(false) };
                 return json_answer(200, json!({"jsonrpc": "2.0", "id": id, "result": r}));
             }
             ("object", "execute_kw") => {
                 if args.first().and_then(Value::as_str) != Some(s.db.as_str()) {
-                    let e = exc("psycopg2.OperationalError", format!("FATAL:  database {:?} does not exist", args.first().and_then(Value::as_str).unwrap_or("")));
+                    let e = exc(
+                        "psycopg2.OperationalError",
+                        format!(
+                            "FATAL:  database {:?} does not exist",
+                            args.first().and_then(Value::as_str).unwrap_or("")
+                        ),
+                    );
                     return rpc_error(s, &id, &e);
                 }
-                let key_ok = args.get(2).and_then(Value::as_str).is_some_and(|k| s.keys.iter().any(|x| x == k));
+                let key_ok = args
+                    .get(2)
+                    .and_then(Value::as_str)
+                    .is_some_and(|k| s.keys.iter().any(|x| x == k));
                 if !key_ok || args.get(1).and_then(Value::as_i64) != Some(s.uid) {
-                    return rpc_error(s, &id, &exc("odoo.exceptions.AccessDenied", "Access Denied"));
+                    return rpc_error(
+                        s,
+                        &id,
+                        &exc("odoo.exceptions.AccessDenied", "Access Denied"),
+                    );
                 }
                 if let Some(f) = s.faults.pop_front() {
                     return match f {
                         OdooFault::Http(code) => html(code),
                         OdooFault::Exception(name, msg) => rpc_error(s, &id, &exc(&name, msg)),
-                        OdooFault::SessionExpired => json_answer(200, json!({"jsonrpc": "2.0", "id": id, "error": {"code": 100,
+                        OdooFault::SessionExpired => json_answer(
+                            200,
+                            json!({"jsonrpc": "2.0", "id": id, "error": {"code": 100,
                             "message": "Odoo Session Expired", "data": {"name": "odoo.http.SessionExpiredException",
-                            "message": "Session expired", "arguments": ["Session expired"], "context": {}}}})),
+                            "message": "Session expired", "arguments": ["Session expired"], "context": {}}}}),
+                        ),
                     };
                 }
                 let model = args.get(3).and_then(Value::as_str).unwrap_or("").to_owned();
                 let meth = args.get(4).and_then(Value::as_str).unwrap_or("").to_owned();
-                let pos = args.get(5).and_then(Value::as_array).cloned().unwrap_or_default();
-                let kwargs = args.get(6).and_then(Value::as_object).cloned().unwrap_or_default();
-                let ids: Option<Vec<i64>> = pos.first().and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_i64).collect());
+                let pos = args
+                    .get(5)
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let kwargs = args
+                    .get(6)
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                let ids: Option<Vec<i64>> = pos
+                    .first()
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_i64).collect());
                 return match execute(s, &model, &meth, ids, kwargs) {
                     Ok(r) => json_answer(200, json!({"jsonrpc": "2.0", "id": id, "result": r})),
                     Err(e) => rpc_error(s, &id, &e),
                 };
             }
-            _ => return rpc_error(s, &id, &exc("builtins.NameError", format!("{service}.{m} does not exist"))),
+            _ => {
+                return rpc_error(
+                    s,
+                    &id,
+                    &exc(
+                        "builtins.NameError",
+                        format!("{service}.{m} does not exist"),
+                    ),
+                )
+            }
         }
     }
     if let Some(rest) = path.strip_prefix("/json/2/") {
@@ -782,11 +1048,18 @@ fn route(s: &mut OState, method: &Method, uri: &Uri, headers: &HeaderMap, body: 
             return html(404);
         }
         s.arrivals.push((Instant::now(), rest.to_owned()));
-        let key = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let key = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
         if !key.is_some_and(|k| s.keys.iter().any(|x| x == k)) {
             return json_answer(401, json!("Invalid apikey"));
         }
-        if headers.get("x-odoo-database").and_then(|v| v.to_str().ok()).is_some_and(|d| d != s.db) {
+        if headers
+            .get("x-odoo-database")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|d| d != s.db)
+        {
             return html(404);
         }
         if let Some(f) = s.faults.pop_front() {
@@ -800,7 +1073,10 @@ fn route(s: &mut OState, method: &Method, uri: &Uri, headers: &HeaderMap, body: 
             return html(404);
         };
         let mut kwargs = req.as_object().cloned().unwrap_or_default();
-        let ids = kwargs.remove("ids").and_then(|v| v.as_array().map(|a| a.iter().filter_map(Value::as_i64).collect()));
+        let ids = kwargs.remove("ids").and_then(|v| {
+            v.as_array()
+                .map(|a| a.iter().filter_map(Value::as_i64).collect())
+        });
         return match execute(s, model, meth, ids, kwargs) {
             Ok(r) => json_answer(200, r),
             Err(e) if e.name.ends_with("AccessError") => json_answer(403, json!(e.message)),
@@ -811,7 +1087,13 @@ fn route(s: &mut OState, method: &Method, uri: &Uri, headers: &HeaderMap, body: 
     html(404)
 }
 
-fn execute(s: &mut OState, model: &str, meth: &str, ids: Option<Vec<i64>>, mut kw: Map<String, Value>) -> Result<Value, Exc> {
+fn execute(
+    s: &mut OState,
+    model: &str,
+    meth: &str,
+    ids: Option<Vec<i64>>,
+    mut kw: Map<String, Value>,
+) -> Result<Value, Exc> {
     s.calls.push(format!("{model}.{meth}"));
     kw.remove("context");
     let sw = s.sw();
@@ -825,13 +1107,20 @@ fn execute(s: &mut OState, model: &str, meth: &str, ids: Option<Vec<i64>>, mut k
             if meth == "search_count" {
                 return Ok(json!(rows.len()));
             }
-            let mut rows: Vec<Rec> = rows.into_iter().cloned().collect();
-            let order = kw.get("order").and_then(Value::as_str).unwrap_or("id asc").to_owned();
+            let mut rows: Vec<&Rec> = rows;
+            let order = kw
+                .get("order")
+                .and_then(Value::as_str)
+                .unwrap_or("id asc")
+                .to_owned();
             let keys: Vec<(String, bool)> = order
                 .split(',')
                 .map(|k| {
                     let mut p = k.split_whitespace();
-                    (p.next().unwrap_or("id").to_owned(), p.next().is_some_and(|d| d.eq_ignore_ascii_case("desc")))
+                    (
+                        p.next().unwrap_or("id").to_owned(),
+                        p.next().is_some_and(|d| d.eq_ignore_ascii_case("desc")),
+                    )
                 })
                 .collect();
             for (k, _) in &keys {
@@ -839,10 +1128,17 @@ fn execute(s: &mut OState, model: &str, meth: &str, ids: Option<Vec<i64>>, mut k
             }
             rows.sort_by(|a, b| {
                 for (k, desc) in &keys {
-                    let (x, y) = (a.get(k).cloned().unwrap_or(Value::Null), b.get(k).cloned().unwrap_or(Value::Null));
+                    let (x, y) = (
+                        a.get(k).cloned().unwrap_or(Value::Null),
+                        b.get(k).cloned().unwrap_or(Value::Null),
+                    );
                     let o = match (&x, &y) {
                         (Value::String(p), Value::String(q)) => p.cmp(q),
-                        _ => x.as_f64().unwrap_or(0.0).partial_cmp(&y.as_f64().unwrap_or(0.0)).unwrap_or(std::cmp::Ordering::Equal),
+                        _ => x
+                            .as_f64()
+                            .unwrap_or(0.0)
+                            .partial_cmp(&y.as_f64().unwrap_or(0.0))
+                            .unwrap_or(std::cmp::Ordering::Equal),
                     };
                     let o = if *desc { o.reverse() } else { o };
                     if o != std::cmp::Ordering::Equal {
@@ -852,27 +1148,43 @@ fn execute(s: &mut OState, model: &str, meth: &str, ids: Option<Vec<i64>>, mut k
                 std::cmp::Ordering::Equal
             });
             let offset = kw.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
-            let limit = kw.get("limit").and_then(Value::as_u64).map(|l| l as usize).unwrap_or(usize::MAX);
-            let page: Vec<Rec> = rows.into_iter().skip(offset).take(limit).collect();
+            let limit = kw
+                .get("limit")
+                .and_then(Value::as_u64)
+                .map(|l| l as usize)
+                .unwrap_or(usize::MAX);
+            let page: Vec<&Rec> = rows.into_iter().skip(offset).take(limit).collect();
             if meth == "search" {
                 return Ok(Value::Array(page.iter().map(|r| r["id"].clone()).collect()));
             }
             let fields: Vec<String> = kw
                 .get("fields")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|f| f.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             for f in &fields {
                 s.check_field(model, f)?;
             }
-            Ok(Value::Array(page.iter().map(|r| project(s, model, r, &fields)).collect()))
+            Ok(Value::Array(
+                page.into_iter()
+                    .map(|r| project(s, model, r, &fields))
+                    .collect(),
+            ))
         }
         "read" => {
             let ids = ids.unwrap_or_default();
             let fields: Vec<String> = kw
                 .get("fields")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|f| f.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             let mut out = Vec::new();
             for id in ids {
@@ -885,7 +1197,10 @@ fn execute(s: &mut OState, model: &str, meth: &str, ids: Option<Vec<i64>>, mut k
         "fields_get" => {
             let mut o = Map::new();
             for (f, t) in schema(model, &sw) {
-                o.insert(f.to_owned(), json!({"type": t.split(':').next().unwrap_or(t)}));
+                o.insert(
+                    f.to_owned(),
+                    json!({"type": t.split(':').next().unwrap_or(t)}),
+                );
             }
             Ok(Value::Object(o))
         }
@@ -903,24 +1218,52 @@ fn execute(s: &mut OState, model: &str, meth: &str, ids: Option<Vec<i64>>, mut k
         }
         "write" => {
             let ids = ids.unwrap_or_default();
-            let vals = kw.remove("vals").and_then(|v| v.as_object().cloned()).unwrap_or_default();
+            let vals = kw
+                .remove("vals")
+                .and_then(|v| v.as_object().cloned())
+                .unwrap_or_default();
             for k in vals.keys() {
                 s.check_field(model, k)?;
             }
             let clock = s.clock;
             for id in ids {
                 let Some(r) = s.models.get_mut(model).and_then(|m| m.get_mut(&id)) else {
-                    return Err(exc("odoo.exceptions.MissingError", format!("Record does not exist or has been deleted. (Record: {model}({id},))")));
+                    return Err(exc(
+                        "odoo.exceptions.MissingError",
+                        format!(
+                            "Record does not exist or has been deleted. (Record: {model}({id},))"
+                        ),
+                    ));
                 };
                 for (k, v) in &vals {
                     if k == "category_id" {
-                        let mut cur: Vec<Value> = r.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+                        let mut cur: Vec<Value> = r
+                            .get(k)
+                            .and_then(Value::as_array)
+                            .cloned()
+                            .unwrap_or_default();
                         for c in v.as_array().cloned().unwrap_or_default() {
                             let c = c.as_array().cloned().unwrap_or_default();
                             match c.first().and_then(Value::as_i64) {
-                                Some(4) => { if let Some(x) = c.get(1) { if !cur.contains(x) { cur.push(x.clone()); } } }
-                                Some(3) => { if let Some(x) = c.get(1) { cur.retain(|y| y != x); } }
-                                Some(6) => { cur = c.get(2).and_then(Value::as_array).cloned().unwrap_or_default(); }
+                                Some(4) => {
+                                    if let Some(x) = c.get(1) {
+                                        if !cur.contains(x) {
+                                            cur.push(x.clone());
+                                        }
+                                    }
+                                }
+                                Some(3) => {
+                                    if let Some(x) = c.get(1) {
+                                        cur.retain(|y| y != x);
+                                    }
+                                }
+                                Some(6) => {
+                                    cur = c
+                                        .get(2)
+                                        .and_then(Value::as_array)
+                                        .cloned()
+                                        .unwrap_or_default();
+                                }
                                 _ => return Err(exc("builtins.ValueError", "bad x2many command")),
                             }
                         }
@@ -935,8 +1278,15 @@ fn execute(s: &mut OState, model: &str, meth: &str, ids: Option<Vec<i64>>, mut k
         }
         "message_post" => {
             let ids = ids.unwrap_or_default();
-            let Some(id) = ids.first().copied().filter(|i| s.models.get(model).is_some_and(|m| m.contains_key(i))) else {
-                return Err(exc("odoo.exceptions.MissingError", "Record does not exist or has been deleted."));
+            let Some(id) = ids
+                .first()
+                .copied()
+                .filter(|i| s.models.get(model).is_some_and(|m| m.contains_key(i)))
+            else {
+                return Err(exc(
+                    "odoo.exceptions.MissingError",
+                    "Record does not exist or has been deleted.",
+                ));
             };
             let mid = s.insert("mail.message", json!({"model": model, "res_id": id, "body": kw.get("body").cloned().unwrap_or(json!("")),
                 "message_type": kw.get("message_type").cloned().unwrap_or(json!("comment")),
@@ -945,16 +1295,41 @@ fn execute(s: &mut OState, model: &str, meth: &str, ids: Option<Vec<i64>>, mut k
         }
         "action_post" if model == "account.move" => {
             for id in ids.unwrap_or_default() {
-                let lines: Vec<Rec> = s.models.get("account.move.line").map(|m| m.values().filter(|l| l["move_id"] == json!(id)).cloned().collect()).unwrap_or_default();
-                let d: f64 = lines.iter().map(|l| l["debit"].as_f64().unwrap_or(0.0)).sum();
-                let c: f64 = lines.iter().map(|l| l["credit"].as_f64().unwrap_or(0.0)).sum();
+                let lines: Vec<Rec> = s
+                    .models
+                    .get("account.move.line")
+                    .map(|m| {
+                        m.values()
+                            .filter(|l| l["move_id"] == json!(id))
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let d: f64 = lines
+                    .iter()
+                    .map(|l| l["debit"].as_f64().unwrap_or(0.0))
+                    .sum();
+                let c: f64 = lines
+                    .iter()
+                    .map(|l| l["credit"].as_f64().unwrap_or(0.0))
+                    .sum();
                 if (d - c).abs() > 0.005 || lines.is_empty() {
-                    return Err(exc("odoo.exceptions.UserError", "The entry is not balanced."));
+                    return Err(exc(
+                        "odoo.exceptions.UserError",
+                        "The entry is not balanced.",
+                    ));
                 }
                 let clock = s.clock;
-                if let Some(m) = s.models.get_mut("account.move").and_then(|m| m.get_mut(&id)) {
+                if let Some(m) = s
+                    .models
+                    .get_mut("account.move")
+                    .and_then(|m| m.get_mut(&id))
+                {
                     if m["state"] == json!("posted") {
-                        return Err(exc("odoo.exceptions.UserError", "The entry is already posted."));
+                        return Err(exc(
+                            "odoo.exceptions.UserError",
+                            "The entry is already posted.",
+                        ));
                     }
                     m.insert("state".into(), json!("posted"));
                     m.insert("write_date".into(), json!(odoo_time(clock)));
@@ -962,7 +1337,10 @@ fn execute(s: &mut OState, model: &str, meth: &str, ids: Option<Vec<i64>>, mut k
             }
             Ok(json!(false))
         }
-        other => Err(exc("builtins.AttributeError", format!("The method '{other}' does not exist on the model '{model}'"))),
+        other => Err(exc(
+            "builtins.AttributeError",
+            format!("The method '{other}' does not exist on the model '{model}'"),
+        )),
     }
 }
 
@@ -1001,7 +1379,10 @@ fn project(s: &OState, model: &str, r: &Rec, fields: &[String]) -> Value {
     let mut m = Map::new();
     m.insert("id".into(), r["id"].clone());
     let all: Vec<String> = if fields.is_empty() {
-        schema(model, &s.sw()).iter().map(|(f, _)| (*f).to_owned()).collect()
+        schema(model, &s.sw())
+            .iter()
+            .map(|(f, _)| (*f).to_owned())
+            .collect()
     } else {
         fields.to_vec()
     };

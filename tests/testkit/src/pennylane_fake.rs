@@ -121,9 +121,7 @@ fn money(d: rust_decimal::Decimal) -> String {
 }
 
 fn dec(v: &Value) -> rust_decimal::Decimal {
-    v.as_str()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_default()
+    v.as_str().and_then(|s| s.parse().ok()).unwrap_or_default()
 }
 
 impl FakePennylane {
@@ -277,7 +275,9 @@ impl FakePennylane {
             .collect();
         (
             fin.len(),
-            fin.iter().map(|i| dec(&i["remaining_amount_with_tax"]).abs()).sum(),
+            fin.iter()
+                .map(|i| dec(&i["remaining_amount_with_tax"]).abs())
+                .sum(),
         )
     }
 
@@ -432,7 +432,8 @@ impl PlState {
         self.clock += 1;
         let now = iso(self.clock);
         if let Some(i) = self.invoices.get_mut(&invoice) {
-            let rem = (dec(&i["remaining_amount_with_tax"]) - amount).max(rust_decimal::Decimal::ZERO);
+            let rem =
+                (dec(&i["remaining_amount_with_tax"]) - amount).max(rust_decimal::Decimal::ZERO);
             i["remaining_amount_with_tax"] = json!(money(rem));
             let paid = rem.is_zero();
             i["paid"] = json!(paid);
@@ -487,7 +488,10 @@ async fn handle(
         if let Some((n, window)) = s.limit {
             let used = s.windows.get(&token).map(VecDeque::len).unwrap_or(0);
             extra.push(("ratelimit-limit".into(), n.to_string()));
-            extra.push(("ratelimit-remaining".into(), n.saturating_sub(used).to_string()));
+            extra.push((
+                "ratelimit-remaining".into(),
+                n.saturating_sub(used).to_string(),
+            ));
             let reset = s
                 .windows
                 .get(&token)
@@ -551,7 +555,10 @@ fn route(s: &mut PlState, method: &Method, uri: &Uri, headers: &HeaderMap, body:
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<i64>().ok());
         if company != Some(s.company_id) {
-            return error(403, "Firm token: the company to act on is missing or not in the firm");
+            return error(
+                403,
+                "Firm token: the company to act on is missing or not in the firm",
+            );
         }
     }
     // per-token quota over a sliding window (§2.2)
@@ -591,21 +598,30 @@ fn route(s: &mut PlState, method: &Method, uri: &Uri, headers: &HeaderMap, body:
         }
     };
     if *method != Method::GET {
-        s.writes.push((format!("{method} {rest}"), json_body.clone()));
+        s.writes
+            .push((format!("{method} {rest}"), json_body.clone()));
     }
     match (method.as_str(), seg.as_slice()) {
-        ("GET", ["me"]) => ok(json!({"user": {"id": 1, "first_name": "Compta", "email": "compta@acme.example"},
+        ("GET", ["me"]) => ok(
+            json!({"user": {"id": 1, "first_name": "Compta", "email": "compta@acme.example"},
             "company": {"id": s.company_id, "name": "ACME SAS", "reg_no": "732829320"},
-            "scopes": ["customer_invoices:all", "customers:all", "transactions:readonly"]})),
+            "scopes": ["customer_invoices:all", "customers:all", "transactions:readonly"]}),
+        ),
         ("GET", ["customers"]) => list(s, Resource::Customers, &q),
         ("GET", ["customer_invoices"]) => list(s, Resource::Invoices, &q),
         ("GET", ["transactions"]) => list(s, Resource::Transactions, &q),
-        ("GET", ["customers", id]) => match id.parse().ok().and_then(|i: i64| s.customers.get(&i)) {
-            Some(c) => ok(c.clone()),
-            None => error(404, "Customer not found"),
-        },
+        ("GET", ["customers", id]) => {
+            match id.parse().ok().and_then(|i: i64| s.customers.get(&i)) {
+                Some(c) => ok(c.clone()),
+                None => error(404, "Customer not found"),
+            }
+        }
         ("PUT", [kind, id]) if *kind == "company_customers" || *kind == "individual_customers" => {
-            let Some(id) = id.parse::<i64>().ok().filter(|i| s.customers.contains_key(i)) else {
+            let Some(id) = id
+                .parse::<i64>()
+                .ok()
+                .filter(|i| s.customers.contains_key(i))
+            else {
                 return error(404, "Customer not found");
             };
             s.clock += 1;
@@ -619,12 +635,18 @@ fn route(s: &mut PlState, method: &Method, uri: &Uri, headers: &HeaderMap, body:
             s.change(Resource::Customers, id, "update");
             ok(s.customers.get(&id).cloned().unwrap_or_default())
         }
-        ("GET", ["customer_invoices", id]) => match id.parse().ok().and_then(|i: i64| s.invoices.get(&i)) {
-            Some(i) => ok(i.clone()),
-            None => error(404, "Customer invoice not found"),
-        },
+        ("GET", ["customer_invoices", id]) => {
+            match id.parse().ok().and_then(|i: i64| s.invoices.get(&i)) {
+                Some(i) => ok(i.clone()),
+                None => error(404, "Customer invoice not found"),
+            }
+        }
         ("GET", ["customer_invoices", id, "comments"]) => {
-            let Some(id) = id.parse::<i64>().ok().filter(|i| s.invoices.contains_key(i)) else {
+            let Some(id) = id
+                .parse::<i64>()
+                .ok()
+                .filter(|i| s.invoices.contains_key(i))
+            else {
                 return error(404, "Customer invoice not found");
             };
             let mut all = s.comments.get(&id).cloned().unwrap_or_default();
@@ -633,12 +655,22 @@ fn route(s: &mut PlState, method: &Method, uri: &Uri, headers: &HeaderMap, body:
             page(all, &q)
         }
         ("POST", ["customer_invoices", id, "comments"]) => {
-            let Some(id) = id.parse::<i64>().ok().filter(|i| s.invoices.contains_key(i)) else {
+            let Some(id) = id
+                .parse::<i64>()
+                .ok()
+                .filter(|i| s.invoices.contains_key(i))
+            else {
                 return error(404, "Customer invoice not found");
             };
-            let content = json_body.get("content").and_then(Value::as_str).unwrap_or("");
+            let content = json_body
+                .get("content")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if content.trim().is_empty() {
-                return error(422, "content must contain at least one non-whitespace character");
+                return error(
+                    422,
+                    "content must contain at least one non-whitespace character",
+                );
             }
             if content.chars().count() > 10_000 {
                 return error(422, "content is too long (maximum is 10000 characters)");
@@ -646,10 +678,18 @@ fn route(s: &mut PlState, method: &Method, uri: &Uri, headers: &HeaderMap, body:
             let cid = s.next();
             let c = json!({"id": cid, "content": content, "created_at": iso(s.clock)});
             s.comments.entry(id).or_default().push(c.clone());
-            (201, vec![("content-type".into(), "application/json".into())], c.to_string())
+            (
+                201,
+                vec![("content-type".into(), "application/json".into())],
+                c.to_string(),
+            )
         }
         ("GET", ["customer_invoices", id, "matched_transactions"]) => {
-            let Some(id) = id.parse::<i64>().ok().filter(|i| s.invoices.contains_key(i)) else {
+            let Some(id) = id
+                .parse::<i64>()
+                .ok()
+                .filter(|i| s.invoices.contains_key(i))
+            else {
                 return error(404, "Customer invoice not found");
             };
             let txs: Vec<Value> = s
@@ -663,7 +703,11 @@ fn route(s: &mut PlState, method: &Method, uri: &Uri, headers: &HeaderMap, body:
             page(txs, &q)
         }
         ("POST", ["customer_invoices", id, "matched_transactions"]) => {
-            let Some(id) = id.parse::<i64>().ok().filter(|i| s.invoices.contains_key(i)) else {
+            let Some(id) = id
+                .parse::<i64>()
+                .ok()
+                .filter(|i| s.invoices.contains_key(i))
+            else {
                 return error(404, "Customer invoice not found");
             };
             let Some(tx) = json_body
@@ -677,8 +721,16 @@ fn route(s: &mut PlState, method: &Method, uri: &Uri, headers: &HeaderMap, body:
                 return error(422, "Transaction already matched with this invoice");
             }
             s.matches.entry(id).or_default().push(tx);
-            let outstanding = s.transactions.get(&tx).map(|t| dec(&t["outstanding_balance"])).unwrap_or_default();
-            let remaining = s.invoices.get(&id).map(|i| dec(&i["remaining_amount_with_tax"])).unwrap_or_default();
+            let outstanding = s
+                .transactions
+                .get(&tx)
+                .map(|t| dec(&t["outstanding_balance"]))
+                .unwrap_or_default();
+            let remaining = s
+                .invoices
+                .get(&id)
+                .map(|i| dec(&i["remaining_amount_with_tax"]))
+                .unwrap_or_default();
             let used = outstanding.min(remaining).max(rust_decimal::Decimal::ZERO);
             s.reduce(id, used);
             if let Some(t) = s.transactions.get_mut(&tx) {
@@ -688,7 +740,11 @@ fn route(s: &mut PlState, method: &Method, uri: &Uri, headers: &HeaderMap, body:
             (204, Vec::new(), String::new())
         }
         ("PUT", ["customer_invoices", id, "categories"]) => {
-            let Some(id) = id.parse::<i64>().ok().filter(|i| s.invoices.contains_key(i)) else {
+            let Some(id) = id
+                .parse::<i64>()
+                .ok()
+                .filter(|i| s.invoices.contains_key(i))
+            else {
                 return error(404, "Customer invoice not found");
             };
             let Some(list) = json_body.as_array() else {
@@ -732,7 +788,10 @@ fn throttle(s: &PlState, secs: u64, n: usize) -> Answer {
             ("retry-after".into(), secs.to_string()),
             ("ratelimit-limit".into(), n.to_string()),
             ("ratelimit-remaining".into(), "0".into()),
-            ("ratelimit-reset".into(), (EPOCH + s.clock + secs as i64).to_string()),
+            (
+                "ratelimit-reset".into(),
+                (EPOCH + s.clock + secs as i64).to_string(),
+            ),
         ],
         format!("Rate limit exceeded. Please retry in {secs} seconds."),
     )
@@ -750,6 +809,11 @@ fn limit_of(q: &HashMap<String, String>, max: usize) -> Result<usize, Answer> {
 
 /// A page of an already ordered list; the cursor is the offset (hex), opaque to clients.
 fn page(items: Vec<Value>, q: &HashMap<String, String>) -> Answer {
+    let refs: Vec<&Value> = items.iter().collect();
+    page_refs(&refs, q)
+}
+
+fn page_refs(items: &[&Value], q: &HashMap<String, String>) -> Answer {
     let limit = match limit_of(q, 100) {
         Ok(l) => l,
         Err(e) => return e,
@@ -758,9 +822,17 @@ fn page(items: Vec<Value>, q: &HashMap<String, String>) -> Answer {
         .get("cursor")
         .and_then(|c| hex::decode(c).ok())
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix("offset:").and_then(|n| n.parse::<usize>().ok()))
+        .and_then(|s| {
+            s.strip_prefix("offset:")
+                .and_then(|n| n.parse::<usize>().ok())
+        })
         .unwrap_or(0);
-    let rest: Vec<Value> = items.iter().skip(offset).take(limit).cloned().collect();
+    let rest: Vec<Value> = items
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|v| (*v).clone())
+        .collect();
     let more = offset + rest.len() < items.len();
     ok(json!({"has_more": more,
         "next_cursor": if more { json!(hex::encode(format!("offset:{}", offset + rest.len()))) } else { Value::Null },
@@ -814,13 +886,18 @@ fn list(s: &PlState, r: Resource, q: &HashMap<String, String>) -> Answer {
         None => Vec::new(),
         Some(f) => match serde_json::from_str::<Value>(f) {
             Ok(Value::Array(a)) => a,
-            _ => return error(400, "filter must be a JSON array of {field, operator, value}"),
+            _ => {
+                return error(
+                    400,
+                    "filter must be a JSON array of {field, operator, value}",
+                )
+            }
         },
     };
-    let mut out = Vec::new();
+    let mut out: Vec<&Value> = Vec::new();
     for i in items {
         match matches_filter(i, &conds) {
-            Ok(true) => out.push(i.clone()),
+            Ok(true) => out.push(i),
             Ok(false) => {}
             Err(e) => return error(400, &e),
         }
@@ -831,7 +908,7 @@ fn list(s: &PlState, r: Resource, q: &HashMap<String, String>) -> Answer {
         None | Some("-id") => out.reverse(),
         Some(other) => return error(400, &format!("cannot sort on {other}")),
     }
-    page(out, q)
+    page_refs(&out, q)
 }
 
 fn changelog(s: &PlState, r: Resource, q: &HashMap<String, String>) -> Answer {
@@ -868,15 +945,21 @@ fn changelog(s: &PlState, r: Resource, q: &HashMap<String, String>) -> Answer {
     let mut all: Vec<&Change> = s
         .changes
         .get(&r)
-        .map(|v| v.iter().filter(|c| c.at >= start && c.at >= retained_from).collect())
+        .map(|v| {
+            v.iter()
+                .filter(|c| c.at >= start && c.at >= retained_from)
+                .collect()
+        })
         .unwrap_or_default();
     all.sort_by_key(|c| (c.at, c.seq));
     let rest: Vec<Value> = all
         .iter()
         .skip(offset)
         .take(limit)
-        .map(|c| json!({"id": c.id, "operation": c.operation, "processed_at": iso(c.at),
-            "updated_at": iso(c.at), "created_at": iso(c.at)}))
+        .map(|c| {
+            json!({"id": c.id, "operation": c.operation, "processed_at": iso(c.at),
+            "updated_at": iso(c.at), "created_at": iso(c.at)})
+        })
         .collect();
     let more = offset + rest.len() < all.len();
     ok(json!({"items": rest, "has_more": more,

@@ -224,7 +224,10 @@ impl Client {
         if resp.status == 401 {
             let fresh = read_key(&self.cfg)?;
             if fresh != key {
-                tracing::info!(what, "Dolibarr API key changed in its file: using the new one");
+                tracing::info!(
+                    what,
+                    "Dolibarr API key changed in its file: using the new one"
+                );
             }
             self.http.add_secret(fresh.expose());
             if let Ok(mut g) = self.key.write() {

@@ -140,8 +140,14 @@ mod tests {
             "url = \"https://erp.example.com/api/index.php\"\napi_key_file = \"/k\"\n",
         )
         .unwrap();
-        assert_eq!(c, DolibarrConfig::new("https://erp.example.com/api/index.php", "/k"));
-        assert!(toml::from_str::<DolibarrConfig>("url = \"u\"\napi_key_file = \"k\"\nkey = \"x\"\n").is_err());
+        assert_eq!(
+            c,
+            DolibarrConfig::new("https://erp.example.com/api/index.php", "/k")
+        );
+        assert!(toml::from_str::<DolibarrConfig>(
+            "url = \"u\"\napi_key_file = \"k\"\nkey = \"x\"\n"
+        )
+        .is_err());
         let w: DolibarrWriteOptions = toml::from_str("dispute_extrafield = \"litige\"\n").unwrap();
         assert_eq!(w.event_type, "AC_OTH");
     }

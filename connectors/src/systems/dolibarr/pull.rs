@@ -95,7 +95,13 @@ impl Streams for DolibarrStreams<'_> {
 
     async fn server_now(&self) -> Result<Option<NaiveDateTime>, DolibarrError> {
         self.client
-            .call(crate::http::Method::Get, "/status", &[], None, "GET /status")
+            .call(
+                crate::http::Method::Get,
+                "/status",
+                &[],
+                None,
+                "GET /status",
+            )
             .await?;
         Ok(self.client.server_time().map(|t| t.naive_utc()))
     }
@@ -123,7 +129,10 @@ impl Streams for DolibarrStreams<'_> {
             0 => {
                 let mut q = keyset(keyset_filter("(t.client:>:0)", after, off));
                 q.push(("mode", "1".to_owned()));
-                let rows = self.client.list("/thirdparties", &q, "GET /thirdparties").await?;
+                let rows = self
+                    .client
+                    .list("/thirdparties", &q, "GET /thirdparties")
+                    .await?;
                 page.rows = rows.len();
                 for r in &rows {
                     page.positions.push(position(r, "thirdparty")?);
@@ -268,15 +277,25 @@ mod tests {
             "total_tva": "200.00000000", "total_ttc": "1200.00000000", "remaintopay": "700",
             "paye": "0", "status": "1", "date_modification": 1704100000});
         let inv = invoice(&row, Currency::EUR).unwrap().unwrap();
-        assert_eq!(inv.issue_date, NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(), "Paris midnight");
+        assert_eq!(
+            inv.issue_date,
+            NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+            "Paris midnight"
+        );
         assert_eq!(inv.due_date, NaiveDate::from_ymd_opt(2024, 2, 1));
-        assert_eq!((inv.amount_due.to_string(), inv.total_with_vat.to_string()), ("700.00".into(), "1200.00".into()));
+        assert_eq!(
+            (inv.amount_due.to_string(), inv.total_with_vat.to_string()),
+            ("700.00".into(), "1200.00".into())
+        );
         let mut cn = row.clone();
         cn["type"] = json!(2);
         cn["total_ttc"] = json!("-120.00000000");
         cn["remaintopay"] = json!("-120");
         let c = invoice(&cn, Currency::EUR).unwrap().unwrap();
-        assert_eq!((c.kind, c.total_with_vat.to_string()), (InvoiceKind::CreditNote, "120.00".into()));
+        assert_eq!(
+            (c.kind, c.total_with_vat.to_string()),
+            (InvoiceKind::CreditNote, "120.00".into())
+        );
         let mut draft = row;
         draft["status"] = json!(0);
         assert!(invoice(&draft, Currency::EUR).unwrap().is_none());
@@ -284,7 +303,10 @@ mod tests {
 
     #[test]
     fn filters_carry_no_colon_in_their_values() {
-        let t = NaiveDate::from_ymd_opt(2026, 11, 16).unwrap().and_hms_opt(8, 30, 5).unwrap();
+        let t = NaiveDate::from_ymd_opt(2026, 11, 16)
+            .unwrap()
+            .and_hms_opt(8, 30, 5)
+            .unwrap();
         let f = keyset_filter("(t.fk_statut:>:0)", Some(&Position { t, id: 42 }), 60);
         assert_eq!(
             f,

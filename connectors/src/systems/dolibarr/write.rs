@@ -79,12 +79,20 @@ async fn owner(client: &Client, opts: &DolibarrWriteOptions) -> Result<Owner, Do
 
 async fn invoice(client: &Client, id: i64) -> Result<Value, DolibarrError> {
     client
-        .call(Method::Get, &format!("/invoices/{id}"), &[], None, "GET invoice")
+        .call(
+            Method::Get,
+            &format!("/invoices/{id}"),
+            &[],
+            None,
+            "GET invoice",
+        )
         .await
 }
 
 fn noon(d: NaiveDate) -> i64 {
-    d.and_hms_opt(12, 0, 0).map(|t| t.and_utc().timestamp()).unwrap_or(0)
+    d.and_hms_opt(12, 0, 0)
+        .map(|t| t.and_utc().timestamp())
+        .unwrap_or(0)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -108,7 +116,13 @@ async fn event(
         body["fk_element"] = json!(i);
     }
     let r = client
-        .call(Method::Post, "/agendaevents", &[], Some(&body), "POST /agendaevents")
+        .call(
+            Method::Post,
+            "/agendaevents",
+            &[],
+            Some(&body),
+            "POST /agendaevents",
+        )
         .await?;
     let id = super::pull::unix(&r).ok_or_else(|| DolibarrError::Protocol {
         what: "POST /agendaevents".into(),
@@ -143,8 +157,12 @@ async fn set_extrafield(
 }
 
 fn socid(inv: &Value) -> Result<i64, DolibarrError> {
-    super::pull::unix(&inv["socid"])
-        .ok_or_else(|| DolibarrError::Refused(format!("invoice without a third party: {}", wire::short(inv))))
+    super::pull::unix(&inv["socid"]).ok_or_else(|| {
+        DolibarrError::Refused(format!(
+            "invoice without a third party: {}",
+            wire::short(inv)
+        ))
+    })
 }
 
 /// Applies `cmd` under `key` (a no-op returning the reference when already applied).

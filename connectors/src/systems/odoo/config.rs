@@ -180,8 +180,14 @@ mod tests {
             "url = \"https://erp.example.com\"\ndatabase = \"prod\"\nlogin = \"relance\"\napi_key_file = \"/k\"\n",
         )
         .unwrap();
-        assert_eq!(c, OdooConfig::new("https://erp.example.com", "prod", "relance", "/k"));
-        assert!(toml::from_str::<OdooConfig>("url = \"u\"\ndatabase = \"d\"\napi_key_file = \"k\"\napi_key = \"x\"\n").is_err());
+        assert_eq!(
+            c,
+            OdooConfig::new("https://erp.example.com", "prod", "relance", "/k")
+        );
+        assert!(toml::from_str::<OdooConfig>(
+            "url = \"u\"\ndatabase = \"d\"\napi_key_file = \"k\"\napi_key = \"x\"\n"
+        )
+        .is_err());
         let w: OdooWriteOptions = toml::from_str("dispute_tag = \"Litige\"\n").unwrap();
         assert!(w.followup && w.credit_control && w.dispute_tag.is_some());
         assert_eq!(w.journal, "OD");

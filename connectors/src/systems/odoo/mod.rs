@@ -100,10 +100,24 @@ impl Source for OdooConnector {
     async fn check(&self) -> Result<(), ConnectorError> {
         // version (no credentials), then an authenticated read of the company
         self.rpc.transport().await?;
-        self.rpc
-            .search_read("res.company", serde_json::json!([]), &["id"], 0, Some(1), "id asc")
+        let companies = self
+            .rpc
+            .search_read(
+                "res.company",
+                serde_json::json!([]),
+                &["id"],
+                0,
+                None,
+                "id asc",
+            )
             .await?;
-        self.rpc.company().await?;
+        if let Some(c) = self.rpc.company().await? {
+            if !companies.iter().any(|r| r["id"].as_i64() == Some(c)) {
+                return Err(ConnectorError::Config(format!(
+                    "Odoo company {c} (company_id) does not exist or relance's user may not see it"
+                )));
+            }
+        }
         Ok(())
     }
 

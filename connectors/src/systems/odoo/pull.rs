@@ -304,7 +304,10 @@ async fn receivable_lines(
     let lines = rpc
         .search_read(
             "account.move.line",
-            json!([["move_id", "in", ids], ["account_type", "=", "asset_receivable"]]),
+            json!([
+                ["move_id", "in", ids],
+                ["account_type", "=", "asset_receivable"]
+            ]),
             &["move_id", "date_maturity", "amount_currency"],
             0,
             None,
@@ -384,7 +387,8 @@ pub fn invoice(
     let Some(number) = wire::text(&row["name"]).filter(|n| n != "/") else {
         return Ok(None);
     };
-    let (currency_id, code) = m2o(&row["currency_id"]).ok_or_else(|| bad(what, row, "no currency_id"))?;
+    let (currency_id, code) =
+        m2o(&row["currency_id"]).ok_or_else(|| bad(what, row, "no currency_id"))?;
     let (code, rounding) = cat
         .currencies
         .get(&currency_id)
@@ -440,7 +444,11 @@ pub fn invoice(
         id: id.to_string().into(),
         number,
         kind,
-        type_code: if kind == InvoiceKind::CreditNote { 381 } else { 380 },
+        type_code: if kind == InvoiceKind::CreditNote {
+            381
+        } else {
+            380
+        },
         issue_date: issue,
         due_date,
         instalments,
@@ -478,21 +486,37 @@ mod tests {
             "amount_residual": 700.0000000000001, "currency_id": [1, "EUR"], "payment_state": "partial",
             "payment_reference": "INV/2025/00042", "ref": false, "write_date": "2025-02-03 09:12:44"});
         let mut lines = HashMap::new();
-        lines.insert(42, vec![
-            (NaiveDate::from_ymd_opt(2025, 2, 14), Decimal::new(6000, 1)),
-            (NaiveDate::from_ymd_opt(2025, 3, 14), Decimal::new(6000, 1)),
-        ]);
+        lines.insert(
+            42,
+            vec![
+                (NaiveDate::from_ymd_opt(2025, 2, 14), Decimal::new(6000, 1)),
+                (NaiveDate::from_ymd_opt(2025, 3, 14), Decimal::new(6000, 1)),
+            ],
+        );
         let inv = invoice(&row, &lines, &cat()).unwrap().unwrap();
-        assert_eq!(inv.customer.as_str(), "17", "grouped by the commercial partner");
-        assert_eq!((inv.total_vat.to_string(), inv.amount_due.to_string()), ("200.00".into(), "700.00".into()));
+        assert_eq!(
+            inv.customer.as_str(),
+            "17",
+            "grouped by the commercial partner"
+        );
+        assert_eq!(
+            (inv.total_vat.to_string(), inv.amount_due.to_string()),
+            ("200.00".into(), "700.00".into())
+        );
         assert_eq!((inv.instalments.len(), inv.due_date), (2, None));
         assert_eq!(inv.order_reference, None, "false is empty");
         let mut paid = row.clone();
         paid["payment_state"] = json!("in_payment");
-        assert_eq!(invoice(&paid, &lines, &cat()).unwrap().unwrap().status, InvoiceStatus::Paid);
+        assert_eq!(
+            invoice(&paid, &lines, &cat()).unwrap().unwrap().status,
+            InvoiceStatus::Paid
+        );
         let mut refund = row.clone();
         refund["move_type"] = json!("out_refund");
-        assert_eq!(invoice(&refund, &lines, &cat()).unwrap().unwrap().type_code, 381);
+        assert_eq!(
+            invoice(&refund, &lines, &cat()).unwrap().unwrap().type_code,
+            381
+        );
         let mut draft_cancel = row;
         draft_cancel["name"] = json!(false);
         assert!(invoice(&draft_cancel, &lines, &cat()).unwrap().is_none());
@@ -501,9 +525,15 @@ mod tests {
 
     #[test]
     fn sirens_from_the_registry_or_oca_fields() {
-        let p = partner(&json!({"id": 7, "name": "ACME", "company_registry": "732 829 320 00074",
-            "vat": "FR44732829320", "email": "a@acme.example, b@acme.example", "lang": "fr_FR"})).unwrap();
-        assert_eq!((p.siren.unwrap().as_str(), p.siret.as_deref()), ("732829320", Some("73282932000074")));
+        let p = partner(
+            &json!({"id": 7, "name": "ACME", "company_registry": "732 829 320 00074",
+            "vat": "FR44732829320", "email": "a@acme.example, b@acme.example", "lang": "fr_FR"}),
+        )
+        .unwrap();
+        assert_eq!(
+            (p.siren.unwrap().as_str(), p.siret.as_deref()),
+            ("732829320", Some("73282932000074"))
+        );
         assert_eq!(p.emails.len(), 2);
         let p = partner(&json!({"id": 8, "name": "X", "company_registry": false, "siren": "552100554", "siret": false})).unwrap();
         assert_eq!(p.siren.unwrap().as_str(), "552100554");

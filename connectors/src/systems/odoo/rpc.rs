@@ -345,12 +345,16 @@ impl Rpc {
         match short.as_str() {
             "AccessDenied" => Failure::Denied,
             // an unknown database: the configuration is wrong
-            "OperationalError" | "DatabaseDoesNotExist" => Failure::Other(OdooError::Config(format!(
-                "Odoo cannot open database {:?} ({name}): {message}",
-                self.cfg.database
-            ))),
+            "OperationalError" | "DatabaseDoesNotExist" => {
+                Failure::Other(OdooError::Config(format!(
+                    "Odoo cannot open database {:?} ({name}): {message}",
+                    self.cfg.database
+                )))
+            }
             "AccessError" => Failure::Other(OdooError::AccessError { what: w, message }),
-            "ConcurrencyError" | "SerializationFailure" | "LockNotAvailable"
+            "ConcurrencyError"
+            | "SerializationFailure"
+            | "LockNotAvailable"
             | "TransactionRollbackError" => Failure::Other(OdooError::Concurrency {
                 name,
                 what: w,
@@ -358,7 +362,10 @@ impl Rpc {
             }),
             "" => Failure::Other(OdooError::Protocol {
                 what: w,
-                detail: format!("error without a name: {}", self.http.excerpt(&err.to_string(), 200)),
+                detail: format!(
+                    "error without a name: {}",
+                    self.http.excerpt(&err.to_string(), 200)
+                ),
             }),
             _ => Failure::Other(OdooError::Refusal {
                 name,
@@ -380,7 +387,10 @@ impl Rpc {
         if let Some(t) = *g {
             return Ok(t);
         }
-        let version = match self.jsonrpc("common", "version", json!([]), "common.version").await {
+        let version = match self
+            .jsonrpc("common", "version", json!([]), "common.version")
+            .await
+        {
             Ok(v) => v["server_version_info"][0].as_u64().unwrap_or(0) as u32,
             Err(Failure::Other(OdooError::NotFound { .. })) => {
                 // JSON-RPC removed: JSON-2's unauthenticated version route
@@ -424,7 +434,10 @@ impl Rpc {
             login: self.cfg.login.clone(),
             what: "common.authenticate".into(),
         };
-        let r = match self.jsonrpc("common", "authenticate", args, "common.authenticate").await {
+        let r = match self
+            .jsonrpc("common", "authenticate", args, "common.authenticate")
+            .await
+        {
             Ok(r) => r,
             Err(Failure::Denied) | Err(Failure::Expired) => return Err(denied()),
             Err(Failure::Other(e)) => return Err(e),
@@ -467,7 +480,9 @@ impl Rpc {
         kw.insert("domain".into(), json!([]));
         kw.insert("fields".into(), json!(["id"]));
         kw.insert("limit".into(), json!(2));
-        let rows = self.raw_call("res.company", "search_read", None, kw, None).await?;
+        let rows = self
+            .raw_call("res.company", "search_read", None, kw, None)
+            .await?;
         let ids: Vec<i64> = rows
             .as_array()
             .map(|a| a.iter().filter_map(|r| r["id"].as_i64()).collect())
@@ -533,7 +548,15 @@ impl Rpc {
                     self.jsonrpc(
                         "object",
                         "execute_kw",
-                        json!([self.cfg.database, uid, key.expose(), model, method, args, kwargs]),
+                        json!([
+                            self.cfg.database,
+                            uid,
+                            key.expose(),
+                            model,
+                            method,
+                            args,
+                            kwargs
+                        ]),
                         &what,
                     )
                     .await

@@ -46,7 +46,10 @@ pub async fn features(rpc: &Rpc) -> Result<Features, OdooError> {
     let installed = match rpc
         .search_read(
             "ir.module.module",
-            json!([["name", "in", ["account_followup", "account_credit_control"]], ["state", "=", "installed"]]),
+            json!([
+                ["name", "in", ["account_followup", "account_credit_control"]],
+                ["state", "=", "installed"]
+            ]),
             &["name"],
             0,
             None,
@@ -204,15 +207,24 @@ async fn note(
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Open receivable lines of an invoice: `(id, amount_residual)`.
-async fn open_receivable_lines(rpc: &Rpc, move_id: i64) -> Result<Vec<(i64, Value, Value)>, OdooError> {
+async fn open_receivable_lines(
+    rpc: &Rpc,
+    move_id: i64,
+) -> Result<Vec<(i64, Value, Value)>, OdooError> {
     let rows = rpc
         .search_read(
             "account.move.line",
-            json!([["move_id", "=", move_id], ["account_type", "=", "asset_receivable"], ["reconciled", "=", false]]),
+            json!([
+                ["move_id", "=", move_id],
+                ["account_type", "=", "asset_receivable"],
+                ["reconciled", "=", false]
+            ]),
             &["id", "amount_residual", "date_maturity"],
             0,
             None,
@@ -241,7 +253,15 @@ async fn ensure_activity(
 ) -> Result<(), OdooError> {
     let tag = format!("[relance-activity:{}]", key.as_str());
     let mut k = kw(&[
-        ("domain", json!([["res_model", "=", "account.move"], ["res_id", "=", inv.id], ["summary", "ilike", like(&tag)], ["active", "in", [true, false]]])),
+        (
+            "domain",
+            json!([
+                ["res_model", "=", "account.move"],
+                ["res_id", "=", inv.id],
+                ["summary", "ilike", like(&tag)],
+                ["active", "in", [true, false]]
+            ]),
+        ),
         ("fields", json!(["id"])),
         ("limit", json!(1)),
     ]);
@@ -251,7 +271,14 @@ async fn ensure_activity(
         return Ok(());
     }
     let model = rpc
-        .search_read("ir.model", json!([["model", "=", "account.move"]]), &["id"], 0, Some(1), "id asc")
+        .search_read(
+            "ir.model",
+            json!([["model", "=", "account.move"]]),
+            &["id"],
+            0,
+            Some(1),
+            "id asc",
+        )
         .await?;
     let model_id = model
         .first()
@@ -260,7 +287,10 @@ async fn ensure_activity(
     let todo = rpc
         .search_read(
             "ir.model.data",
-            json!([["module", "=", "mail"], ["name", "=", "mail_activity_data_todo"]]),
+            json!([
+                ["module", "=", "mail"],
+                ["name", "=", "mail_activity_data_todo"]
+            ]),
             &["res_id"],
             0,
             Some(1),
@@ -277,8 +307,13 @@ async fn ensure_activity(
     if let Some(u) = user {
         vals["user_id"] = json!(u);
     }
-    rpc.call("mail.activity", "create", None, kw(&[("vals_list", json!([vals]))]))
-        .await?;
+    rpc.call(
+        "mail.activity",
+        "create",
+        None,
+        kw(&[("vals_list", json!([vals]))]),
+    )
+    .await?;
     Ok(())
 }
 
@@ -289,7 +324,14 @@ async fn followup_level(rpc: &Rpc, inv: &MoveInfo, level: u8) -> Result<Option<S
         d.push(json!(["company_id", "=", c]));
     }
     let lines = rpc
-        .search_read("account_followup.followup.line", Value::Array(d), &["id", "name", "delay"], 0, None, "delay asc, id asc")
+        .search_read(
+            "account_followup.followup.line",
+            Value::Array(d),
+            &["id", "name", "delay"],
+            0,
+            None,
+            "delay asc, id asc",
+        )
         .await?;
     let Some(target) = lines.get(usize::from(level.max(1)) - 1) else {
         return Err(OdooError::Refused(format!(
@@ -300,9 +342,19 @@ async fn followup_level(rpc: &Rpc, inv: &MoveInfo, level: u8) -> Result<Option<S
     let target_id = target["id"].as_i64().unwrap_or(0);
     let rank = |id: i64| lines.iter().position(|l| l["id"].as_i64() == Some(id));
     let partner = rpc
-        .search_read("res.partner", json!([["id", "=", inv.partner]]), &["followup_line_id"], 0, Some(1), "id asc")
+        .search_read(
+            "res.partner",
+            json!([["id", "=", inv.partner]]),
+            &["followup_line_id"],
+            0,
+            Some(1),
+            "id asc",
+        )
         .await?;
-    let current = partner.first().and_then(|p| m2o(&p["followup_line_id"])).map(|l| l.0);
+    let current = partner
+        .first()
+        .and_then(|p| m2o(&p["followup_line_id"]))
+        .map(|l| l.0);
     if current.and_then(rank) >= rank(target_id) {
         return Ok(None);
     }
@@ -328,14 +380,30 @@ async fn credit_control(
     let policy = match policy {
         Some(p) => p,
         None => rpc
-            .search_read("credit.control.policy", json!([]), &["id"], 0, Some(1), "id asc")
+            .search_read(
+                "credit.control.policy",
+                json!([]),
+                &["id"],
+                0,
+                Some(1),
+                "id asc",
+            )
             .await?
             .first()
             .and_then(|p| p["id"].as_i64())
-            .ok_or_else(|| OdooError::Refused("OCA credit control is installed but has no policy".into()))?,
+            .ok_or_else(|| {
+                OdooError::Refused("OCA credit control is installed but has no policy".into())
+            })?,
     };
     let levels = rpc
-        .search_read("credit.control.policy.level", json!([["policy_id", "=", policy]]), &["id", "level", "channel"], 0, None, "level asc, id asc")
+        .search_read(
+            "credit.control.policy.level",
+            json!([["policy_id", "=", policy]]),
+            &["id", "level", "channel"],
+            0,
+            None,
+            "level asc, id asc",
+        )
         .await?;
     let Some(lvl) = levels.get(usize::from(level.max(1)) - 1) else {
         return Err(OdooError::Refused(format!(
@@ -351,7 +419,10 @@ async fn credit_control(
         let exists = rpc
             .search_read(
                 "credit.control.line",
-                json!([["move_line_id", "=", line], ["policy_level_id", "=", lvl_id]]),
+                json!([
+                    ["move_line_id", "=", line],
+                    ["policy_level_id", "=", lvl_id]
+                ]),
                 &["id"],
                 0,
                 Some(1),
@@ -364,8 +435,13 @@ async fn credit_control(
         let vals = json!({"move_line_id": line, "partner_id": inv.partner, "policy_level_id": lvl_id,
             "date": date.format("%Y-%m-%d").to_string(), "date_due": due, "amount_due": residual,
             "balance_due": residual, "state": "sent", "channel": channel});
-        rpc.call("credit.control.line", "create", None, kw(&[("vals_list", json!([vals]))]))
-            .await?;
+        rpc.call(
+            "credit.control.line",
+            "create",
+            None,
+            kw(&[("vals_list", json!([vals]))]),
+        )
+        .await?;
         created += 1;
     }
     Ok(created)
@@ -379,19 +455,36 @@ async fn dispute_flag(
     on: bool,
 ) -> Result<String, OdooError> {
     if let Some(field) = &opts.dispute_field {
-        rpc.call("account.move", "write", Some(&[inv.id]), kw(&[("vals", json!({ field.as_str(): on }))]))
-            .await?;
+        rpc.call(
+            "account.move",
+            "write",
+            Some(&[inv.id]),
+            kw(&[("vals", json!({ field.as_str(): on }))]),
+        )
+        .await?;
         return Ok(format!("champ {field}"));
     }
     if let Some(tag) = &opts.dispute_tag {
         let found = rpc
-            .search_read("res.partner.category", json!([["name", "=", tag]]), &["id"], 0, Some(1), "id asc")
+            .search_read(
+                "res.partner.category",
+                json!([["name", "=", tag]]),
+                &["id"],
+                0,
+                Some(1),
+                "id asc",
+            )
             .await?;
         let tag_id = match found.first().and_then(|t| t["id"].as_i64()) {
             Some(t) => t,
             None => {
                 let r = rpc
-                    .call("res.partner.category", "create", None, kw(&[("vals_list", json!([{"name": tag}]))]))
+                    .call(
+                        "res.partner.category",
+                        "create",
+                        None,
+                        kw(&[("vals_list", json!([{"name": tag}]))]),
+                    )
                     .await?;
                 r.as_array()
                     .and_then(|a| a.first())
@@ -405,15 +498,29 @@ async fn dispute_flag(
         };
         // command 4 links, 3 unlinks: both harmless when already so
         let cmd = if on { 4 } else { 3 };
-        rpc.call("res.partner", "write", Some(&[inv.partner]), kw(&[("vals", json!({"category_id": [[cmd, tag_id]]}))]))
-            .await?;
+        rpc.call(
+            "res.partner",
+            "write",
+            Some(&[inv.partner]),
+            kw(&[("vals", json!({"category_id": [[cmd, tag_id]]}))]),
+        )
+        .await?;
         return Ok(format!("étiquette {tag}"));
     }
     if feat.blocked_flag {
-        let lines: Vec<i64> = open_receivable_lines(rpc, inv.id).await?.into_iter().map(|l| l.0).collect();
+        let lines: Vec<i64> = open_receivable_lines(rpc, inv.id)
+            .await?
+            .into_iter()
+            .map(|l| l.0)
+            .collect();
         if !lines.is_empty() {
-            rpc.call("account.move.line", "write", Some(&lines), kw(&[("vals", json!({"blocked": on}))]))
-                .await?;
+            rpc.call(
+                "account.move.line",
+                "write",
+                Some(&lines),
+                kw(&[("vals", json!({"blocked": on}))]),
+            )
+            .await?;
         }
         return Ok("« Pas de relance » (blocked)".to_owned());
     }
@@ -453,7 +560,9 @@ async fn account_id(
             return Ok(id);
         }
     }
-    Err(OdooError::Refused(format!("no Odoo account with code {code} (or starting with it)")))
+    Err(OdooError::Refused(format!(
+        "no Odoo account with code {code} (or starting with it)"
+    )))
 }
 
 async fn post_move(
@@ -476,18 +585,39 @@ async fn post_move(
     let mark = marker(key);
     let company = rpc.company().await?;
     let existing = rpc
-        .search_read("account.move", json!([["ref", "ilike", like(&mark)]]), &["id", "state"], 0, Some(1), "id asc")
+        .search_read(
+            "account.move",
+            json!([["ref", "ilike", like(&mark)]]),
+            &["id", "state"],
+            0,
+            Some(1),
+            "id asc",
+        )
         .await?;
     let (id, state) = match existing.first() {
-        Some(m) => (m["id"].as_i64().unwrap_or(0), m["state"].as_str().unwrap_or("").to_owned()),
+        Some(m) => (
+            m["id"].as_i64().unwrap_or(0),
+            m["state"].as_str().unwrap_or("").to_owned(),
+        ),
         None => {
-            let code = if journal.is_empty() { opts.journal.as_str() } else { journal };
+            let code = if journal.is_empty() {
+                opts.journal.as_str()
+            } else {
+                journal
+            };
             let mut jd = vec![json!(["code", "=", code])];
             if let Some(c) = company {
                 jd.push(json!(["company_id", "=", c]));
             }
             let j = rpc
-                .search_read("account.journal", Value::Array(jd), &["id"], 0, Some(1), "id asc")
+                .search_read(
+                    "account.journal",
+                    Value::Array(jd),
+                    &["id"],
+                    0,
+                    Some(1),
+                    "id asc",
+                )
                 .await?
                 .first()
                 .and_then(|j| j["id"].as_i64())
@@ -503,7 +633,14 @@ async fn post_move(
             }
             let mv = json!({"move_type": "entry", "journal_id": j, "date": date.format("%Y-%m-%d").to_string(),
                 "ref": format!("{description} {mark}"), "line_ids": vals});
-            let r = rpc.call("account.move", "create", None, kw(&[("vals_list", json!([mv]))])).await?;
+            let r = rpc
+                .call(
+                    "account.move",
+                    "create",
+                    None,
+                    kw(&[("vals_list", json!([mv]))]),
+                )
+                .await?;
             let id = r
                 .as_array()
                 .and_then(|a| a.first())
@@ -517,7 +654,8 @@ async fn post_move(
         }
     };
     if state == "draft" {
-        rpc.call("account.move", "action_post", Some(&[id]), Map::new()).await?;
+        rpc.call("account.move", "action_post", Some(&[id]), Map::new())
+            .await?;
     }
     Ok(RemoteRef(format!("account.move,{id}")))
 }

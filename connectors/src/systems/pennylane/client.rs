@@ -210,7 +210,10 @@ impl Client {
     ) -> Result<http::HttpResponse, PennylaneError> {
         let bearer = format!("Bearer {}", token.expose());
         let company = self.cfg.company_id.map(|c| c.to_string());
-        let mut headers = vec![("authorization", bearer.as_str()), ("accept", "application/json")];
+        let mut headers = vec![
+            ("authorization", bearer.as_str()),
+            ("accept", "application/json"),
+        ];
         if let Some(c) = &company {
             headers.push((COMPANY_HEADER, c.as_str()));
         }
@@ -253,7 +256,10 @@ impl Client {
         if resp.status == 401 {
             let fresh = read_token(&self.cfg)?;
             if fresh != token {
-                tracing::info!(what, "Pennylane token changed in its file: using the new one");
+                tracing::info!(
+                    what,
+                    "Pennylane token changed in its file: using the new one"
+                );
             } else {
                 tracing::debug!(what, "Pennylane answered 401: trying the token once more");
             }

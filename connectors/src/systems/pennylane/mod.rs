@@ -33,17 +33,23 @@ use crate::error::ConnectorError;
 use crate::http::HttpLayer;
 use crate::wire::{self, Secret};
 use client::Client;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use webhook::{WebhookHub, WebhookInbox};
 
-/// Webhook delivery of one company: its hub, inbox and secret.
+/// Webhook delivery of one company: its hub, secret, and the inbox the hub gives once the
+/// company's id is known.
 #[derive(Debug)]
 struct Webhooks {
     hub: Arc<WebhookHub>,
-    inbox: Arc<WebhookInbox>,
     secret: Secret,
-    registered: AtomicBool,
+    inbox: std::sync::OnceLock<Arc<WebhookInbox>>,
+}
+
+impl Webhooks {
+    fn register(&self, company: i64) {
+        let inbox = self.hub.register(company, self.secret.clone());
+        let _ = self.inbox.set(inbox);
+    }
 }
 
 /// The Pennylane connector: a [`Source`] and a [`WriteBack`] for one company. Clones share one
@@ -92,21 +98,19 @@ impl PennylaneConnector {
         self.client.http().add_secret(secret.expose());
         let w = Arc::new(Webhooks {
             hub,
-            inbox: Arc::new(WebhookInbox::new()),
             secret,
-            registered: AtomicBool::new(false),
+            inbox: std::sync::OnceLock::new(),
         });
         if let Some(company) = self.client.config().company_id {
-            w.hub.register(company, w.secret.clone(), w.inbox.clone());
-            w.registered.store(true, Ordering::SeqCst);
+            w.register(company);
         }
         self.webhooks = Some(w);
         Ok(self)
     }
 
-    /// The webhook inbox, when webhooks are configured.
+    /// The webhook inbox, once webhooks are configured and the company known.
     pub fn inbox(&self) -> Option<&Arc<WebhookInbox>> {
-        self.webhooks.as_ref().map(|w| &w.inbox)
+        self.webhooks.as_ref().and_then(|w| w.inbox.get())
     }
 
     /// The REST client, for calls the contract does not cover.
@@ -118,12 +122,9 @@ impl PennylaneConnector {
     async fn me(&self) -> Result<serde_json::Value, PennylaneError> {
         let me = self.client.get("/me", &[], "GET /me").await?;
         if let Some(w) = &self.webhooks {
-            if !w.registered.load(Ordering::SeqCst) {
+            if w.inbox.get().is_none() {
                 match me["company"]["id"].as_i64() {
-                    Some(id) => {
-                        w.hub.register(id, w.secret.clone(), w.inbox.clone());
-                        w.registered.store(true, Ordering::SeqCst);
-                    }
+                    Some(id) => w.register(id),
                     None => tracing::warn!(
                         "Pennylane GET /me names no company: set company_id to receive webhooks"
                     ),
@@ -147,19 +148,17 @@ impl Source for PennylaneConnector {
     }
 
     async fn pull(&mut self, from: Option<&Cursor>) -> Result<Page, ConnectorError> {
-        if let Some(w) = &self.webhooks {
-            if !w.registered.load(Ordering::SeqCst) {
-                self.me().await?;
-            }
+        if self.webhooks.is_some() && self.inbox().is_none() {
+            self.me().await?;
         }
-        let inbox = self.webhooks.as_ref().map(|w| w.inbox.as_ref());
+        let inbox = self.inbox().map(Arc::as_ref);
         Ok(pull::pull(&self.client, inbox, from).await?)
     }
 
     async fn ack(&mut self, acks: Vec<Ack>) -> Result<(), ConnectorError> {
-        if let Some(w) = &self.webhooks {
+        if let Some(inbox) = self.inbox() {
             let events: Vec<String> = acks.into_iter().map(|a| a.0).collect();
-            w.inbox.ack(&events);
+            inbox.ack(&events);
         }
         Ok(())
     }

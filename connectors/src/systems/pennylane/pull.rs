@@ -273,10 +273,12 @@ async fn server_now(client: &Client) -> Result<DateTime<Utc>, PennylaneError> {
         return Ok(t);
     }
     client.get("/me", &[], "GET /me").await?;
-    client.server_time().ok_or_else(|| PennylaneError::Protocol {
-        what: "GET /me".into(),
-        detail: "no Date header: the server's clock is needed to place the changelogs".into(),
-    })
+    client
+        .server_time()
+        .ok_or_else(|| PennylaneError::Protocol {
+            what: "GET /me".into(),
+            detail: "no Date header: the server's clock is needed to place the changelogs".into(),
+        })
 }
 
 fn list_query(stream: Stream, limit: u32) -> Vec<(&'static str, String)> {
@@ -448,7 +450,8 @@ fn bad(what: &str, item: &Value, problem: &str) -> PennylaneError {
 }
 
 fn money(item: &Value, name: &str, what: &str) -> Result<Decimal, PennylaneError> {
-    wire::decimal(field(item, name)).ok_or_else(|| bad(what, item, &format!("{name} is not an amount")))
+    wire::decimal(field(item, name))
+        .ok_or_else(|| bad(what, item, &format!("{name} is not an amount")))
 }
 
 fn date(item: &Value, name: &str) -> Option<NaiveDate> {
@@ -490,11 +493,8 @@ pub fn customer(item: &Value) -> Result<Customer, PennylaneError> {
         })
         .unwrap_or_else(|| format!("Pennylane customer {id}"));
     let mut c = Customer::new(id.to_string(), name);
-    c.siren = wire::text(field(item, "reg_no")).and_then(|s| {
-        Siren::parse(&s)
-            .ok()
-            .or_else(|| Siren::from_siret(&s).ok())
-    });
+    c.siren = wire::text(field(item, "reg_no"))
+        .and_then(|s| Siren::parse(&s).ok().or_else(|| Siren::from_siret(&s).ok()));
     c.vat_id = wire::text(field(item, "vat_number"));
     c.emails = field(item, "emails")
         .as_array()
@@ -526,8 +526,8 @@ pub fn invoice(item: &Value) -> Result<Invoice, PennylaneError> {
         .as_i64()
         .ok_or_else(|| bad(what, item, "no id"))?;
     let currency_code = wire::text(field(item, "currency")).unwrap_or_else(|| "EUR".to_owned());
-    let currency = Currency::parse(&currency_code)
-        .map_err(|e| bad(what, item, &format!("currency: {e}")))?;
+    let currency =
+        Currency::parse(&currency_code).map_err(|e| bad(what, item, &format!("currency: {e}")))?;
     let total = money(item, "currency_amount", what)?;
     let untaxed = wire::decimal(field(item, "currency_amount_before_tax")).unwrap_or(total);
     let tax = wire::decimal(field(item, "currency_tax")).unwrap_or(total - untaxed);
@@ -555,7 +555,9 @@ pub fn invoice(item: &Value) -> Result<Invoice, PennylaneError> {
             remaining
         } else {
             // remaining_amount_with_tax is in EUR: back to the invoice's currency pro rata
-            let eur = wire::decimal(field(item, "amount")).unwrap_or(Decimal::ZERO).abs();
+            let eur = wire::decimal(field(item, "amount"))
+                .unwrap_or(Decimal::ZERO)
+                .abs();
             if eur.is_zero() {
                 total.abs()
             } else {
@@ -573,7 +575,11 @@ pub fn invoice(item: &Value) -> Result<Invoice, PennylaneError> {
         id: id.to_string().into(),
         number: wire::text(field(item, "invoice_number")).unwrap_or_else(|| format!("#{id}")),
         kind,
-        type_code: if kind == InvoiceKind::CreditNote { 381 } else { 380 },
+        type_code: if kind == InvoiceKind::CreditNote {
+            381
+        } else {
+            380
+        },
         issue_date: issue,
         due_date: date(item, "deadline"),
         instalments: Vec::new(),
@@ -615,8 +621,7 @@ pub fn receipt(item: &Value) -> Result<Option<Receipt>, PennylaneError> {
         .ok_or_else(|| bad(what, item, "no id"))?;
     let amount = money(item, "currency_amount", what)?;
     let outstanding = wire::decimal(field(item, "outstanding_balance")).unwrap_or(amount);
-    if amount <= Decimal::ZERO || !field(item, "archived_at").is_null() || outstanding != amount
-    {
+    if amount <= Decimal::ZERO || !field(item, "archived_at").is_null() || outstanding != amount {
         return Ok(None);
     }
     let currency = wire::text(field(item, "currency"))
@@ -661,11 +666,18 @@ mod tests {
             "e_invoicing": {"status": "in_dispute", "reason": "Montant erroné"}});
         let inv = invoice(&base).unwrap();
         assert_eq!(
-            (inv.status, inv.amount_due.to_string(), inv.total_vat.to_string()),
+            (
+                inv.status,
+                inv.amount_due.to_string(),
+                inv.total_vat.to_string()
+            ),
             (InvoiceStatus::Open, "100.00".to_owned(), "34.00".to_owned())
         );
         let l = lifecycle(&base, &inv).unwrap();
-        assert_eq!((l.status.as_str(), l.reason.as_deref()), ("in_dispute", Some("Montant erroné")));
+        assert_eq!(
+            (l.status.as_str(), l.reason.as_deref()),
+            ("in_dispute", Some("Montant erroné"))
+        );
         let mut usd = base.clone();
         usd["currency"] = json!("USD");
         usd["currency_amount"] = json!("250.00");
@@ -677,7 +689,10 @@ mod tests {
         cn["currency_amount"] = json!("-120.00");
         cn["remaining_amount_with_tax"] = json!("-120.00");
         let c = invoice(&cn).unwrap();
-        assert_eq!((c.kind, c.type_code, c.total_with_vat.to_string()), (InvoiceKind::CreditNote, 381, "120.00".to_owned()));
+        assert_eq!(
+            (c.kind, c.type_code, c.total_with_vat.to_string()),
+            (InvoiceKind::CreditNote, 381, "120.00".to_owned())
+        );
         let mut paid = base;
         paid["paid"] = json!(true);
         assert_eq!(invoice(&paid).unwrap().amount_due, Decimal::ZERO);
@@ -701,11 +716,17 @@ mod tests {
 
     #[test]
     fn customers_take_the_siren_from_reg_no() {
-        let c = customer(&json!({"id": 5, "name": "Deco Addict", "reg_no": "732 829 320",
+        let c = customer(
+            &json!({"id": 5, "name": "Deco Addict", "reg_no": "732 829 320",
             "vat_number": "FR44732829320", "emails": ["compta@deco.example"],
             "billing_address": {"country_alpha2": "FR"}, "billing_language": "fr_FR",
-            "customer_type": "company"})).unwrap();
+            "customer_type": "company"}),
+        )
+        .unwrap();
         assert_eq!(c.siren.unwrap().as_str(), "732829320");
-        assert_eq!((c.language.as_str(), c.country.as_deref()), ("fr", Some("FR")));
+        assert_eq!(
+            (c.language.as_str(), c.country.as_deref()),
+            ("fr", Some("FR"))
+        );
     }
 }

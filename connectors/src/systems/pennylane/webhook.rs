@@ -198,10 +198,28 @@ impl WebhookHub {
         Self::default()
     }
 
-    /// Registers (or replaces) the subscription of Pennylane company `company_id`.
-    pub fn register(&self, company_id: i64, secret: Secret, inbox: Arc<WebhookInbox>) {
+    /// Registers the subscription of Pennylane company `company_id` (its secret replaces an
+    /// earlier one) and returns its inbox: the same inbox for every connector of that company
+    /// (a source rebuilt after an error keeps the events queued before).
+    pub fn register(&self, company_id: i64, secret: Secret) -> Arc<WebhookInbox> {
         let mut m = self.companies.write().unwrap_or_else(|p| p.into_inner());
-        m.insert(company_id, Registration { secret, inbox });
+        match m.get_mut(&company_id) {
+            Some(r) => {
+                r.secret = secret;
+                r.inbox.clone()
+            }
+            None => {
+                let inbox = Arc::new(WebhookInbox::new());
+                m.insert(
+                    company_id,
+                    Registration {
+                        secret,
+                        inbox: inbox.clone(),
+                    },
+                );
+                inbox
+            }
+        }
     }
 
     /// Verifies, deduplicates and queues one delivery.
@@ -209,8 +227,8 @@ impl WebhookHub {
         if body.len() > MAX_BODY {
             return Err(WebhookError::TooLarge);
         }
-        let v: Value = serde_json::from_slice(body)
-            .map_err(|e| WebhookError::Malformed(e.to_string()))?;
+        let v: Value =
+            serde_json::from_slice(body).map_err(|e| WebhookError::Malformed(e.to_string()))?;
         let event_id = match v.get("id") {
             Some(Value::Number(n)) => n.to_string(),
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
@@ -220,7 +238,9 @@ impl WebhookHub {
             .as_i64()
             .ok_or_else(|| WebhookError::Malformed("no data.context.company_id".into()))?;
         let m = self.companies.read().unwrap_or_else(|p| p.into_inner());
-        let reg = m.get(&company).ok_or(WebhookError::UnknownCompany(company))?;
+        let reg = m
+            .get(&company)
+            .ok_or(WebhookError::UnknownCompany(company))?;
         if !signature.is_some_and(|s| verify(&reg.secret, body, s)) {
             return Err(WebhookError::Signature);
         }
@@ -275,14 +295,23 @@ mod tests {
     #[test]
     fn verified_deduplicated_and_bounded() {
         let hub = WebhookHub::new();
-        let inbox = Arc::new(WebhookInbox::new());
-        hub.register(12345, Secret::new("whsec-test"), inbox.clone());
+        let inbox = hub.register(12345, Secret::new("whsec-test"));
+        assert!(Arc::ptr_eq(
+            &inbox,
+            &hub.register(12345, Secret::new("whsec-test"))
+        ));
         let body = event(987654, 12345, 555001);
         let good = sign("whsec-test", &body);
         assert_eq!(hub.receive(Some(&good), &body), Ok(Offer::Queued));
-        assert_eq!(hub.receive(Some(&format!("sha256={good}")), &body), Ok(Offer::Duplicate));
+        assert_eq!(
+            hub.receive(Some(&format!("sha256={good}")), &body),
+            Ok(Offer::Duplicate)
+        );
         assert_eq!(inbox.peek(10), vec![("987654".to_owned(), 555001)]);
-        assert_eq!(hub.receive(Some(&sign("other", &body)), &body), Err(WebhookError::Signature));
+        assert_eq!(
+            hub.receive(Some(&sign("other", &body)), &body),
+            Err(WebhookError::Signature)
+        );
         assert_eq!(hub.receive(None, &body), Err(WebhookError::Signature));
         let mut tampered = body.clone();
         tampered[10] ^= 1;
@@ -292,7 +321,10 @@ mod tests {
             hub.receive(Some(&sign("whsec-test", &other)), &other),
             Err(WebhookError::UnknownCompany(999))
         );
-        assert!(matches!(hub.receive(Some(&good), b"nope"), Err(WebhookError::Malformed(_))));
+        assert!(matches!(
+            hub.receive(Some(&good), b"nope"),
+            Err(WebhookError::Malformed(_))
+        ));
         inbox.ack(&["987654".to_owned()]);
         assert!(inbox.is_empty());
         for i in 0..(MAX_PENDING as u64 + 5) {

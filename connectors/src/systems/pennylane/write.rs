@@ -87,9 +87,18 @@ async fn matched(client: &Client, invoice: i64) -> Result<Vec<i64>, PennylaneErr
     let mut cursor: Option<String> = None;
     loop {
         let page = client
-            .list(&path, vec![("limit", "100".into())], cursor.as_deref(), "GET matched_transactions")
+            .list(
+                &path,
+                vec![("limit", "100".into())],
+                cursor.as_deref(),
+                "GET matched_transactions",
+            )
             .await?;
-        out.extend(page.items.iter().filter_map(|t| t.get("id").and_then(Value::as_i64)));
+        out.extend(
+            page.items
+                .iter()
+                .filter_map(|t| t.get("id").and_then(Value::as_i64)),
+        );
         cursor = page.next;
         if cursor.is_none() {
             return Ok(out);
@@ -108,7 +117,12 @@ async fn customer(client: &Client, id: &str) -> Result<Value, PennylaneError> {
         .parse::<i64>()
         .map_err(|_| PennylaneError::Refused(format!("customer {id:?} is not a Pennylane id")))?;
     client
-        .call(Method::Get, &format!("/customers/{id}"), None, "GET customer")
+        .call(
+            Method::Get,
+            &format!("/customers/{id}"),
+            None,
+            "GET customer",
+        )
         .await
 }
 
@@ -215,7 +229,9 @@ async fn comment(
         )
         .await?;
     let cid = r.get("id").map(|v| v.to_string()).unwrap_or_default();
-    Ok(RemoteRef(format!("customer_invoice:{invoice}:comment:{cid}")))
+    Ok(RemoteRef(format!(
+        "customer_invoice:{invoice}:comment:{cid}"
+    )))
 }
 
 /// Puts the dispute category on the invoice (or takes it off): the whole list is written.
