@@ -300,6 +300,7 @@ pub struct HttpClient {
     timeout: Duration,
     bucket: Option<BucketSpec>,
     secrets: Arc<RwLock<Vec<String>>>,
+    last_date: Arc<Mutex<Option<chrono::DateTime<chrono::Utc>>>>,
 }
 
 /// The HTTP methods the connectors use.
@@ -372,7 +373,14 @@ impl HttpClient {
             timeout,
             bucket: None,
             secrets: Arc::default(),
+            last_date: Arc::default(),
         }
+    }
+
+    /// The server's clock as of the last answer this client (or a clone) received (its
+    /// `Date`), for cursors placed in the server's time.
+    pub fn server_time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        *self.last_date.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// This client also draws from bucket `name` of the layer: at most `n` requests in any
@@ -489,6 +497,9 @@ impl HttpClient {
             .and_then(|d| d.to_str().ok())
             .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
             .map(|d| d.with_timezone(&chrono::Utc));
+        if let Some(d) = date {
+            *self.last_date.lock().unwrap_or_else(|p| p.into_inner()) = Some(d);
+        }
         let retry_after = headers
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())

@@ -60,6 +60,45 @@ pub fn read_secret(path: &Path) -> Result<Secret, String> {
     Ok(Secret(first.to_owned()))
 }
 
+/// A credential read from its `*_file` and read again when the remote refuses it, so that a
+/// key the operator rotated is used at once; every value read is registered with the HTTP
+/// client for redaction.
+#[derive(Debug)]
+pub struct FileSecret {
+    path: std::path::PathBuf,
+    current: std::sync::RwLock<Secret>,
+}
+
+impl FileSecret {
+    /// Reads the file now (its first line); registers the value with `http`.
+    pub fn read(path: &Path, http: &crate::http::HttpClient) -> Result<Self, String> {
+        let s = read_secret(path)?;
+        http.add_secret(s.expose());
+        Ok(FileSecret {
+            path: path.to_owned(),
+            current: std::sync::RwLock::new(s),
+        })
+    }
+
+    /// The value in use.
+    pub fn get(&self) -> Secret {
+        self.current
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Reads the file again; true when the value changed.
+    pub fn reread(&self, http: &crate::http::HttpClient) -> Result<bool, String> {
+        let fresh = read_secret(&self.path)?;
+        http.add_secret(fresh.expose());
+        let mut g = self.current.write().unwrap_or_else(|p| p.into_inner());
+        let changed = *g != fresh;
+        *g = fresh;
+        Ok(changed)
+    }
+}
+
 /// A decimal from a JSON string (`"230.32"`, `"1200.00000000"`) or number (`700.0`, `1e-7`),
 /// read from its text so a float is never rounded through `f64`. `None` for anything else
 /// (`null`, `false`, an object, a string that is not a number).

@@ -6,9 +6,7 @@
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 use chrono::NaiveDate;
-use relance_connectors::contract::{
-    Cursor, IdempotencyKey, Record, Source, WriteBack, WriteCommand,
-};
+use relance_connectors::contract::{IdempotencyKey, Record, Source, WriteBack, WriteCommand};
 use relance_connectors::systems::dolibarr::{
     DolibarrConfig, DolibarrConnector, DolibarrWriteOptions,
 };
@@ -47,26 +45,7 @@ fn invoices(records: &[Record]) -> Vec<&relance_core::Invoice> {
         .collect()
 }
 
-async fn drain(c: &mut DolibarrConnector, from: Option<Cursor>) -> (Vec<Record>, Cursor) {
-    let mut cursor = from;
-    let mut all = Vec::new();
-    for _ in 0..10_000 {
-        let page = match c.pull(cursor.as_ref()).await {
-            Ok(p) => p,
-            Err(ConnectorError::Transient { retry_after, .. }) => {
-                tokio::time::sleep(retry_after.unwrap_or(Duration::from_millis(200))).await;
-                continue;
-            }
-            Err(e) => panic!("pull: {e}"),
-        };
-        all.extend(page.records);
-        cursor = page.next;
-        if !page.has_more {
-            return (all, cursor.unwrap());
-        }
-    }
-    panic!("pull never ended");
-}
+use relance_testkit::drain;
 
 // ------------------------------------------------------------------------------ compliance
 

@@ -8,7 +8,7 @@
 
 use chrono::NaiveDate;
 use relance_connectors::contract::{
-    Cursor, IdempotencyKey, MoveLine, Record, Source, WriteBack, WriteCommand,
+    IdempotencyKey, MoveLine, Record, Source, WriteBack, WriteCommand,
 };
 use relance_connectors::systems::odoo::{Api, OdooConfig, OdooConnector, OdooWriteOptions};
 use relance_connectors::ConnectorError;
@@ -37,37 +37,9 @@ fn config(fake: &FakeOdoo, file: &tempfile::NamedTempFile, page: u32) -> OdooCon
     c
 }
 
-fn ids(records: &[Record]) -> Vec<String> {
-    records
-        .iter()
-        .map(|r| match r {
-            Record::Customer(c) => format!("customer:{}", c.id),
-            Record::Invoice(i) => format!("invoice:{}", i.id),
-            other => format!("{other:?}"),
-        })
-        .collect()
-}
+use compliance::ids_of as ids;
 
-async fn drain(c: &mut OdooConnector, from: Option<Cursor>) -> (Vec<Record>, Cursor) {
-    let mut cursor = from;
-    let mut all = Vec::new();
-    for _ in 0..10_000 {
-        let page = match c.pull(cursor.as_ref()).await {
-            Ok(p) => p,
-            Err(ConnectorError::Transient { retry_after, .. }) => {
-                tokio::time::sleep(retry_after.unwrap_or(Duration::from_millis(200))).await;
-                continue;
-            }
-            Err(e) => panic!("pull: {e}"),
-        };
-        all.extend(page.records);
-        cursor = page.next;
-        if !page.has_more {
-            return (all, cursor.unwrap());
-        }
-    }
-    panic!("pull never ended");
-}
+use relance_testkit::drain;
 
 fn invoices(records: &[Record]) -> Vec<&relance_core::Invoice> {
     records

@@ -6,8 +6,7 @@
 
 use chrono::NaiveDate;
 use relance_connectors::contract::{
-    CommandLog, Cursor, IdempotencyKey, MemoryCommandLog, Page, Record, Source, WriteBack,
-    WriteCommand,
+    CommandLog, IdempotencyKey, MemoryCommandLog, Record, Source, WriteBack, WriteCommand,
 };
 use relance_connectors::http::HttpLayer;
 use relance_connectors::systems::pennylane::webhook::{self, WebhookHub};
@@ -40,43 +39,9 @@ fn config(fake: &FakePennylane, file: &tempfile::NamedTempFile, page: u32) -> Pe
     c
 }
 
-fn ids(records: &[Record]) -> Vec<String> {
-    records
-        .iter()
-        .map(|r| match r {
-            Record::Customer(c) => format!("customer:{}", c.id),
-            Record::Invoice(i) => format!("invoice:{}", i.id),
-            Record::Receipt(r) => format!("receipt:{}", r.id),
-            Record::InvoiceRemoved { id } => format!("removed:{id}"),
-            Record::Lifecycle(l) => format!("lifecycle:{}:{}", l.invoice, l.status),
-            other => format!("{other:?}"),
-        })
-        .collect()
-}
+use compliance::ids_of as ids;
 
-/// Drains a source from `from`, retrying a Transient error after its delay (as the next cycle
-/// would, from the committed cursor); returns the records and the final cursor.
-async fn drain(c: &mut PennylaneConnector, from: Option<Cursor>) -> (Vec<Record>, Cursor) {
-    let mut cursor = from;
-    let mut all = Vec::new();
-    for _ in 0..10_000 {
-        let page: Page = match c.pull(cursor.as_ref()).await {
-            Ok(p) => p,
-            Err(ConnectorError::Transient { retry_after, .. }) => {
-                tokio::time::sleep(retry_after.unwrap_or(Duration::from_millis(200))).await;
-                continue;
-            }
-            Err(e) => panic!("pull: {e}"),
-        };
-        all.extend(page.records);
-        c.ack(page.acks).await.unwrap();
-        cursor = page.next;
-        if !page.has_more {
-            return (all, cursor.unwrap());
-        }
-    }
-    panic!("pull never ended");
-}
+use relance_testkit::drain;
 
 fn open_sum(records: &[Record]) -> (usize, Decimal) {
     let mut n = 0;

@@ -25,8 +25,8 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
 use rust_decimal::Decimal;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -106,8 +106,6 @@ impl FakeDolibarr {
     /// Starts a fake accepting `key`, its server one hour ahead of UTC (Paris in winter),
     /// answering an empty page with `[]` (`empty_is_404 = false`) or a 404 (older versions).
     pub async fn start(key: &str, empty_is_404: bool) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let st = DState {
             keys: vec![key.to_owned()],
             offset_minutes: 60,
@@ -119,9 +117,7 @@ impl FakeDolibarr {
         let app = axum::Router::new()
             .fallback(handle)
             .with_state(state.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, task) = crate::fakehttp::serve(app).await?;
         Ok(FakeDolibarr { addr, state, task })
     }
 
@@ -381,31 +377,9 @@ async fn handle(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let (status, hdrs, text, date) = {
-        let mut s = lock(&st);
-        let (status, hdrs, text) = route(&mut s, &method, &uri, &headers, &body);
-        let date = chrono::DateTime::from_timestamp(EPOCH + s.clock, 0)
-            .map(|d| d.to_rfc2822().replace("+0000", "GMT"))
-            .unwrap_or_default();
-        (status, hdrs, text, date)
-    };
-    let mut resp = (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        text,
-    )
-        .into_response();
-    for (k, v) in hdrs {
-        if let (Ok(k), Ok(v)) = (
-            axum::http::HeaderName::from_bytes(k.as_bytes()),
-            axum::http::HeaderValue::from_str(&v),
-        ) {
-            resp.headers_mut().insert(k, v);
-        }
-    }
-    if let Ok(d) = axum::http::HeaderValue::from_str(&date) {
-        resp.headers_mut().insert(axum::http::header::DATE, d);
-    }
-    resp
+    let mut s = lock(&st);
+    let answer = route(&mut s, &method, &uri, &headers, &body);
+    crate::fakehttp::respond(answer, EPOCH + s.clock)
 }
 
 /// A parsed `sqlfilters` expression.

@@ -16,9 +16,51 @@
 
 pub mod compliance;
 pub mod dolibarr_fake;
+mod fakehttp;
 pub mod odoo_fake;
 pub mod pennylane_fake;
 pub mod smtp;
 pub mod tryton_fake;
 
 pub use relance_connectors::testkit::{skip_corpus, skip_peer};
+
+/// Drains `source` from `from` as the pipeline does over cycles: every page acknowledged, a
+/// Transient error retried after its delay (the next cycle, from the same cursor). Returns the
+/// records and the final cursor.
+///
+/// # Panics
+/// On a Config or Permanent error, or after 10 000 pages.
+pub async fn drain<S: relance_connectors::contract::Source>(
+    source: &mut S,
+    from: Option<relance_connectors::contract::Cursor>,
+) -> (
+    Vec<relance_connectors::contract::Record>,
+    relance_connectors::contract::Cursor,
+) {
+    use relance_connectors::ConnectorError;
+    let mut cursor = from;
+    let mut all = Vec::new();
+    for _ in 0..10_000 {
+        let page = match source.pull(cursor.as_ref()).await {
+            Ok(p) => p,
+            Err(ConnectorError::Transient { retry_after, .. }) => {
+                let wait = retry_after.unwrap_or(std::time::Duration::from_millis(200));
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            Err(e) => panic!("pull: {e}"),
+        };
+        all.extend(page.records);
+        if let Err(e) = source.ack(page.acks).await {
+            panic!("ack: {e}");
+        }
+        cursor = page.next;
+        if !page.has_more {
+            match cursor {
+                Some(c) => return (all, c),
+                None => panic!("the last page gave no cursor"),
+            }
+        }
+    }
+    panic!("pull never ended");
+}

@@ -33,8 +33,8 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -293,8 +293,6 @@ impl FakeOdoo {
     /// company 1 (EUR) with its partner, the French misc journal `OD`, a few accounts of the
     /// plan comptable, and the modules the switches install.
     pub async fn start(key: &str, sw: Switches) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let st = OState {
             sw: Some(sw),
             db: "fake".into(),
@@ -307,9 +305,7 @@ impl FakeOdoo {
         let app = axum::Router::new()
             .fallback(handle)
             .with_state(state.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, task) = crate::fakehttp::serve(app).await?;
         let fake = FakeOdoo { addr, state, task };
         {
             let mut s = lock(&fake.state);
@@ -503,7 +499,7 @@ impl FakeOdoo {
 
     /// Adds a posted customer invoice (or credit note) of `net` + 20 % VAT in company
     /// `company`, due in `instalments` equal parts a month apart; returns its id.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // a fixture: an invoice's fields, named at each call
     pub fn add_invoice(
         &self,
         partner: i64,
@@ -888,31 +884,9 @@ async fn handle(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let (status, hdrs, text, date) = {
-        let mut s = lock(&st);
-        let (status, hdrs, text) = route(&mut s, &method, &uri, &headers, &body);
-        let date = chrono::DateTime::from_timestamp(EPOCH + s.clock, 0)
-            .map(|d| d.to_rfc2822().replace("+0000", "GMT"))
-            .unwrap_or_default();
-        (status, hdrs, text, date)
-    };
-    let mut resp = (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        text,
-    )
-        .into_response();
-    for (k, v) in hdrs {
-        if let (Ok(k), Ok(v)) = (
-            axum::http::HeaderName::from_bytes(k.as_bytes()),
-            axum::http::HeaderValue::from_str(&v),
-        ) {
-            resp.headers_mut().insert(k, v);
-        }
-    }
-    if let Ok(d) = axum::http::HeaderValue::from_str(&date) {
-        resp.headers_mut().insert(axum::http::header::DATE, d);
-    }
-    resp
+    let mut s = lock(&st);
+    let answer = route(&mut s, &method, &uri, &headers, &body);
+    crate::fakehttp::respond(answer, EPOCH + s.clock)
 }
 
 fn rpc_error(s: &OState, id: &Value, e: &Exc) -> (u16, Vec<(String, String)>, String) {

@@ -28,8 +28,8 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -128,8 +128,6 @@ impl FakePennylane {
     /// Starts a fake whose company token is `token`, for Pennylane company 4242, with the
     /// documented limit (25 requests per 5 s per token).
     pub async fn start(token: &str) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let mut st = PlState {
             company_id: 4242,
             next_id: 1,
@@ -142,9 +140,7 @@ impl FakePennylane {
         let app = axum::Router::new()
             .fallback(handle)
             .with_state(state.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, task) = crate::fakehttp::serve(app).await?;
         Ok(FakePennylane { addr, state, task })
     }
 
@@ -296,7 +292,8 @@ impl FakePennylane {
     }
 
     /// Adds a finalized invoice of `net` (VAT 20 % computed and rounded here) in `currency`
-    /// (non-EUR at 1 EUR = `rate` units... `rate` EUR per unit); returns its id.
+    /// (non-EUR at `rate` EUR per unit); returns its id.
+    #[allow(clippy::too_many_arguments)] // a fixture: an invoice's fields, named at each call
     pub fn add_invoice(
         &self,
         customer: i64,
@@ -481,51 +478,28 @@ async fn handle(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let (status, extra, text, date) = {
-        let mut s = lock(&st);
-        let (status, mut extra, text) = route(&mut s, &method, &uri, &headers, &body);
-        let token = bearer(&headers).unwrap_or_default();
-        if let Some((n, window)) = s.limit {
-            let used = s.windows.get(&token).map(VecDeque::len).unwrap_or(0);
-            extra.push(("ratelimit-limit".into(), n.to_string()));
-            extra.push((
-                "ratelimit-remaining".into(),
-                n.saturating_sub(used).to_string(),
-            ));
-            let reset = s
-                .windows
-                .get(&token)
-                .and_then(|w| w.front())
-                .map(|t| window.saturating_sub(t.elapsed()).as_secs() + 1)
-                .unwrap_or(window.as_secs());
-            extra.push((
-                "ratelimit-reset".into(),
-                (EPOCH + s.clock + reset as i64).to_string(),
-            ));
-        }
-        let date = chrono::DateTime::from_timestamp(EPOCH + s.clock, 0)
-            .map(|d| d.to_rfc2822().replace("+0000", "GMT"))
-            .unwrap_or_default();
-        (status, extra, text, date)
-    };
-    let mut resp = (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        text,
-    )
-        .into_response();
-    let h = resp.headers_mut();
-    for (k, v) in extra {
-        if let (Ok(k), Ok(v)) = (
-            axum::http::HeaderName::from_bytes(k.as_bytes()),
-            axum::http::HeaderValue::from_str(&v),
-        ) {
-            h.insert(k, v);
-        }
+    let mut s = lock(&st);
+    let (status, mut extra, text) = route(&mut s, &method, &uri, &headers, &body);
+    let token = bearer(&headers).unwrap_or_default();
+    if let Some((n, window)) = s.limit {
+        let used = s.windows.get(&token).map(VecDeque::len).unwrap_or(0);
+        extra.push(("ratelimit-limit".into(), n.to_string()));
+        extra.push((
+            "ratelimit-remaining".into(),
+            n.saturating_sub(used).to_string(),
+        ));
+        let reset = s
+            .windows
+            .get(&token)
+            .and_then(|w| w.front())
+            .map(|t| window.saturating_sub(t.elapsed()).as_secs() + 1)
+            .unwrap_or(window.as_secs());
+        extra.push((
+            "ratelimit-reset".into(),
+            (EPOCH + s.clock + reset as i64).to_string(),
+        ));
     }
-    if let Ok(d) = axum::http::HeaderValue::from_str(&date) {
-        h.insert(axum::http::header::DATE, d);
-    }
-    resp
+    crate::fakehttp::respond((status, extra, text), EPOCH + s.clock)
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
@@ -536,7 +510,7 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-type Answer = (u16, Vec<(String, String)>, String);
+use crate::fakehttp::Answer;
 
 fn route(s: &mut PlState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Answer {
     let path = uri.path().to_owned();

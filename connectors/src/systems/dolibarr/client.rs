@@ -7,10 +7,10 @@
 use super::config::DolibarrConfig;
 use crate::error::ConnectorError;
 use crate::http::{self, HttpClient, HttpError, HttpLayer, Method};
-use crate::wire::{self, Secret};
+use crate::wire::{self, FileSecret, Secret};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What went wrong with a Dolibarr call. Never carries the key.
@@ -124,8 +124,7 @@ impl From<crate::systems::passes::CursorError> for DolibarrError {
 pub struct Client {
     cfg: DolibarrConfig,
     http: HttpClient,
-    key: RwLock<Secret>,
-    server_time: Mutex<Option<DateTime<Utc>>>,
+    key: FileSecret,
 }
 
 impl std::fmt::Debug for Client {
@@ -137,25 +136,15 @@ impl std::fmt::Debug for Client {
     }
 }
 
-fn read_key(cfg: &DolibarrConfig) -> Result<Secret, DolibarrError> {
-    wire::read_secret(&cfg.api_key_file).map_err(DolibarrError::ApiKey)
-}
-
 impl Client {
     /// A client over the shared HTTP `layer`; reads the key now.
     pub fn new(cfg: DolibarrConfig, layer: Arc<HttpLayer>) -> Result<Self, DolibarrError> {
         http::host_key(&cfg.url).map_err(|e| {
             DolibarrError::Config(format!("Dolibarr url {:?} cannot be used: {e}", cfg.url))
         })?;
-        let key = read_key(&cfg)?;
         let http = HttpClient::new(layer, Duration::from_secs(cfg.timeout_seconds.max(1)));
-        http.add_secret(key.expose());
-        Ok(Client {
-            cfg,
-            http,
-            key: RwLock::new(key),
-            server_time: Mutex::new(None),
-        })
+        let key = FileSecret::read(&cfg.api_key_file, &http).map_err(DolibarrError::ApiKey)?;
+        Ok(Client { cfg, http, key })
     }
 
     /// The configuration.
@@ -165,14 +154,7 @@ impl Client {
 
     /// The server's clock as of the last answer (`Date`).
     pub fn server_time(&self) -> Option<DateTime<Utc>> {
-        self.server_time.lock().map(|g| *g).unwrap_or(None)
-    }
-
-    fn key(&self) -> Secret {
-        self.key
-            .read()
-            .map(|k| k.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
+        self.http.server_time()
     }
 
     async fn exchange(
@@ -188,8 +170,7 @@ impl Client {
         if let Some(e) = &entity {
             headers.push(("DOLAPIENTITY", e.as_str()));
         }
-        let resp = self
-            .http
+        self.http
             .send(method, url, body, &headers)
             .await
             .map_err(|e| match e {
@@ -199,13 +180,7 @@ impl Client {
                     what: what.to_owned(),
                     detail: other.to_string(),
                 },
-            })?;
-        if let Some(t) = resp.date {
-            if let Ok(mut g) = self.server_time.lock() {
-                *g = Some(t);
-            }
-        }
-        Ok(resp)
+            })
     }
 
     /// One call to `path` (with its query). A 401 reads the key file again and retries once.
@@ -219,22 +194,19 @@ impl Client {
     ) -> Result<Value, DolibarrError> {
         let url = http::with_query(&self.cfg.endpoint(path), query)
             .map_err(|e| DolibarrError::Config(e.to_string()))?;
-        let mut key = self.key();
-        let mut resp = self.exchange(method, &url, body, &key, what).await?;
+        let mut resp = self
+            .exchange(method, &url, body, &self.key.get(), what)
+            .await?;
         if resp.status == 401 {
-            let fresh = read_key(&self.cfg)?;
-            if fresh != key {
+            if self.key.reread(&self.http).map_err(DolibarrError::ApiKey)? {
                 tracing::info!(
                     what,
                     "Dolibarr API key changed in its file: using the new one"
                 );
             }
-            self.http.add_secret(fresh.expose());
-            if let Ok(mut g) = self.key.write() {
-                *g = fresh.clone();
-            }
-            key = fresh;
-            resp = self.exchange(method, &url, body, &key, what).await?;
+            resp = self
+                .exchange(method, &url, body, &self.key.get(), what)
+                .await?;
         }
         self.answer(resp, what)
     }

@@ -21,11 +21,11 @@
 use super::config::{Api, OdooConfig};
 use crate::error::ConnectorError;
 use crate::http::{self, HttpClient, HttpError, HttpLayer, Method};
-use crate::wire::{self, Secret};
+use crate::wire::{self, FileSecret, Secret};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What went wrong with an Odoo call. Never carries the API key.
@@ -170,12 +170,11 @@ pub enum Transport {
 pub struct Rpc {
     cfg: OdooConfig,
     http: HttpClient,
-    key: RwLock<Secret>,
+    key: FileSecret,
     uid: tokio::sync::Mutex<Option<i64>>,
     transport: tokio::sync::Mutex<Option<(Transport, u32)>>,
     company: tokio::sync::Mutex<Option<i64>>,
     next_id: AtomicU64,
-    server_time: Mutex<Option<DateTime<Utc>>>,
 }
 
 impl std::fmt::Debug for Rpc {
@@ -187,10 +186,6 @@ impl std::fmt::Debug for Rpc {
             .field("api_key", &"<redacted>")
             .finish_non_exhaustive()
     }
-}
-
-fn read_key(cfg: &OdooConfig) -> Result<Secret, OdooError> {
-    wire::read_secret(&cfg.api_key_file).map_err(OdooError::ApiKey)
 }
 
 /// What kind of failure an exchange ended with, before retries are decided.
@@ -209,18 +204,16 @@ impl Rpc {
         http::host_key(&cfg.url).map_err(|e| {
             OdooError::Config(format!("Odoo url {:?} cannot be used: {e}", cfg.url))
         })?;
-        let key = read_key(&cfg)?;
         let http = HttpClient::new(layer, Duration::from_secs(cfg.timeout_seconds.max(1)));
-        http.add_secret(key.expose());
+        let key = FileSecret::read(&cfg.api_key_file, &http).map_err(OdooError::ApiKey)?;
         Ok(Rpc {
             cfg,
             http,
-            key: RwLock::new(key),
+            key,
             uid: tokio::sync::Mutex::new(None),
             transport: tokio::sync::Mutex::new(None),
             company: tokio::sync::Mutex::new(None),
             next_id: AtomicU64::new(1),
-            server_time: Mutex::new(None),
         })
     }
 
@@ -231,14 +224,11 @@ impl Rpc {
 
     /// The server's clock as of the last answer (`Date`).
     pub fn server_time(&self) -> Option<DateTime<Utc>> {
-        self.server_time.lock().map(|g| *g).unwrap_or(None)
+        self.http.server_time()
     }
 
     fn key(&self) -> Secret {
-        self.key
-            .read()
-            .map(|k| k.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
+        self.key.get()
     }
 
     async fn exchange(
@@ -248,8 +238,7 @@ impl Rpc {
         headers: &[(&str, &str)],
         what: &str,
     ) -> Result<http::HttpResponse, OdooError> {
-        let resp = self
-            .http
+        self.http
             .send(Method::Post, url, Some(body), headers)
             .await
             .map_err(|e| match e {
@@ -259,13 +248,7 @@ impl Rpc {
                     what: what.to_owned(),
                     detail: other.to_string(),
                 },
-            })?;
-        if let Some(t) = resp.date {
-            if let Ok(mut g) = self.server_time.lock() {
-                *g = Some(t);
-            }
-        }
-        Ok(resp)
+            })
     }
 
     fn transport_status(&self, resp: &http::HttpResponse, what: &str) -> Result<(), OdooError> {
@@ -450,13 +433,7 @@ impl Rpc {
 
     /// Reads the key file again; true when it changed.
     fn reread_key(&self) -> Result<bool, OdooError> {
-        let fresh = read_key(&self.cfg)?;
-        let changed = fresh != self.key();
-        self.http.add_secret(fresh.expose());
-        if let Ok(mut g) = self.key.write() {
-            *g = fresh;
-        }
-        Ok(changed)
+        self.key.reread(&self.http).map_err(OdooError::ApiKey)
     }
 
     /// The context sent with every call: the company.

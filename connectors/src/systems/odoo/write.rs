@@ -565,16 +565,15 @@ async fn account_id(
     )))
 }
 
+/// The move of a `PostMove` command, found by its marker or created, then posted.
 async fn post_move(
     rpc: &Rpc,
     opts: &super::config::OdooWriteOptions,
     feat: &Features,
     key: &IdempotencyKey,
-    journal: &str,
-    date: NaiveDate,
-    description: &str,
-    lines: &[MoveLine],
+    mv: (&str, NaiveDate, &str, &[MoveLine]),
 ) -> Result<RemoteRef, OdooError> {
+    let (journal, date, description, lines) = mv;
     let debit: Decimal = lines.iter().map(|l| l.debit).sum();
     let credit: Decimal = lines.iter().map(|l| l.credit).sum();
     if lines.len() < 2 || debit != credit || debit <= Decimal::ZERO {
@@ -728,7 +727,7 @@ pub async fn apply(
             note(rpc, "account.move", inv.id, &text, key).await
         }
         WriteCommand::PostMove { journal, date, description, lines } => {
-            post_move(rpc, opts, feat, key, journal, *date, description, lines).await
+            post_move(rpc, opts, feat, key, (journal, *date, description, lines)).await
         }
         WriteCommand::SendEmail { .. } | WriteCommand::CreateTask { .. } => Err(OdooError::Refused(
             "the Odoo connector does not send e-mails or create tasks (mail and tasks targets do)".into(),

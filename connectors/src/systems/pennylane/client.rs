@@ -9,10 +9,10 @@
 use super::config::PennylaneConfig;
 use crate::error::ConnectorError;
 use crate::http::{self, HttpClient, HttpError, HttpLayer, Method};
-use crate::wire::{self, Secret};
+use crate::wire::{self, FileSecret, Secret};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The header naming the company a firm token acts on (reference pages: "Numeric ID of the
@@ -138,8 +138,7 @@ pub struct ListPage {
 pub struct Client {
     cfg: PennylaneConfig,
     http: HttpClient,
-    token: RwLock<Secret>,
-    server_time: Mutex<Option<DateTime<Utc>>>,
+    token: FileSecret,
 }
 
 impl std::fmt::Debug for Client {
@@ -152,30 +151,20 @@ impl std::fmt::Debug for Client {
     }
 }
 
-fn read_token(cfg: &PennylaneConfig) -> Result<Secret, PennylaneError> {
-    wire::read_secret(&cfg.token_file).map_err(PennylaneError::Token)
-}
-
 impl Client {
     /// A client over the shared HTTP `layer`; reads the token now.
     pub fn new(cfg: PennylaneConfig, layer: Arc<HttpLayer>) -> Result<Self, PennylaneError> {
         http::host_key(&cfg.url).map_err(|e| {
             PennylaneError::Config(format!("Pennylane url {:?} cannot be used: {e}", cfg.url))
         })?;
-        let token = read_token(&cfg)?;
-        let http = HttpClient::new(layer, Duration::from_secs(cfg.timeout_seconds.max(1)))
-            .with_bucket(
-                &format!("pennylane:{}", http::fingerprint(token.expose())),
-                cfg.requests_per_window,
-                Duration::from_secs(cfg.window_seconds),
-            );
-        http.add_secret(token.expose());
-        Ok(Client {
-            cfg,
-            http,
-            token: RwLock::new(token),
-            server_time: Mutex::new(None),
-        })
+        let http = HttpClient::new(layer, Duration::from_secs(cfg.timeout_seconds.max(1)));
+        let token = FileSecret::read(&cfg.token_file, &http).map_err(PennylaneError::Token)?;
+        let http = http.with_bucket(
+            &format!("pennylane:{}", http::fingerprint(token.get().expose())),
+            cfg.requests_per_window,
+            Duration::from_secs(cfg.window_seconds),
+        );
+        Ok(Client { cfg, http, token })
     }
 
     /// The configuration.
@@ -190,14 +179,7 @@ impl Client {
 
     /// Pennylane's clock as of the last answer (`Date`).
     pub fn server_time(&self) -> Option<DateTime<Utc>> {
-        self.server_time.lock().map(|g| *g).unwrap_or(None)
-    }
-
-    fn token(&self) -> Secret {
-        self.token
-            .read()
-            .map(|t| t.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
+        self.http.server_time()
     }
 
     async fn exchange(
@@ -217,8 +199,7 @@ impl Client {
         if let Some(c) = &company {
             headers.push((COMPANY_HEADER, c.as_str()));
         }
-        let resp = self
-            .http
+        self.http
             .send(method, url, body, &headers)
             .await
             .map_err(|e| match e {
@@ -228,13 +209,7 @@ impl Client {
                     what: what.to_owned(),
                     detail: other.to_string(),
                 },
-            })?;
-        if let Some(t) = resp.date {
-            if let Ok(mut g) = self.server_time.lock() {
-                *g = Some(t);
-            }
-        }
-        Ok(resp)
+            })
     }
 
     /// One call; `path` may carry a query (see [`http::with_query`]). A 401 reads the token
@@ -251,11 +226,15 @@ impl Client {
         } else {
             self.cfg.endpoint(path_and_query)
         };
-        let mut token = self.token();
-        let mut resp = self.exchange(method, &url, body, &token, what).await?;
+        let mut resp = self
+            .exchange(method, &url, body, &self.token.get(), what)
+            .await?;
         if resp.status == 401 {
-            let fresh = read_token(&self.cfg)?;
-            if fresh != token {
+            if self
+                .token
+                .reread(&self.http)
+                .map_err(PennylaneError::Token)?
+            {
                 tracing::info!(
                     what,
                     "Pennylane token changed in its file: using the new one"
@@ -263,12 +242,9 @@ impl Client {
             } else {
                 tracing::debug!(what, "Pennylane answered 401: trying the token once more");
             }
-            self.http.add_secret(fresh.expose());
-            if let Ok(mut g) = self.token.write() {
-                *g = fresh.clone();
-            }
-            token = fresh;
-            resp = self.exchange(method, &url, body, &token, what).await?;
+            resp = self
+                .exchange(method, &url, body, &self.token.get(), what)
+                .await?;
         }
         self.answer(resp, what)
     }
