@@ -23,6 +23,13 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
+/// Points added to the ECB MRO rate for the B2B statutory penalty rate (C. com. L441-10 II).
+pub const B2B_MARGIN_POINTS: Decimal = Decimal::from_parts(10, 0, 0, false, 0);
+/// Points added to the ECB MRO rate for public buyers' intérêts moratoires (CCP R2192-31).
+pub const PUBLIC_MARGIN_POINTS: Decimal = Decimal::from_parts(8, 0, 0, false, 0);
+/// A contractual B2B rate may not be below this many times the taux légal (C. com. L441-10 II).
+pub const CONTRACT_FLOOR_TIMES_LEGAL_RATE: Decimal = Decimal::from_parts(3, 0, 0, false, 0);
+
 /// What a penalty is computed from.
 #[derive(Clone, Debug)]
 pub struct PenaltyInput<'a> {
@@ -117,7 +124,7 @@ impl RateMemo {
             MemoKey::Public(sem) => {
                 let mro = rates.mro_in_force(sem)?;
                 let row = RateRow {
-                    rate_percent: mro.rate_percent + Decimal::new(8, 0),
+                    rate_percent: mro.rate_percent + PUBLIC_MARGIN_POINTS,
                     citation: format!(
                         "CCP R2192-31: MRO + 8 pts, fixed for the whole delay; {}",
                         mro.citation
@@ -248,7 +255,7 @@ pub fn compute_memo(
         let days = (end - day).num_days() + 1;
         let amount = round_cents(
             base * row.rate_percent * Decimal::from(days)
-                / (Decimal::from(100) * Decimal::from(year_days)),
+                / (Decimal::ONE_HUNDRED * Decimal::from(year_days)),
         );
         periods.push(PenaltyPeriod {
             from: day,
@@ -289,7 +296,7 @@ fn business_rate(
     match contract {
         Some(c) => {
             let til = rates.legal_rate(sem, false)?;
-            let floor = til.rate_percent * Decimal::from(3);
+            let floor = til.rate_percent * CONTRACT_FLOOR_TIMES_LEGAL_RATE;
             if c < floor {
                 let warning = format!(
                     "contractual rate {c}% is below the legal floor 3 × taux légal = {floor}% for the semester from {sem}; the floor is applied (C. com. L441-10 II)"
@@ -313,7 +320,7 @@ fn business_rate(
         None => {
             let mro = rates.mro_in_force(sem)?;
             let row = RateRow {
-                rate_percent: mro.rate_percent + Decimal::from(10),
+                rate_percent: mro.rate_percent + B2B_MARGIN_POINTS,
                 citation: format!("C. com. L441-10 II: MRO + 10 pts; {}", mro.citation),
             };
             Ok((row, None))
