@@ -61,6 +61,11 @@ pub const LAST_SUCCESS: &str = "relance_last_success_timestamp_seconds";
 pub const RELOADS: &str = "relance_config_reloads_total";
 /// Configuration generation: 1 at start, +1 per accepted reload.
 pub const CONFIG_GENERATION: &str = "relance_config_generation";
+/// Rate-table rows the company's last dunning plan needed and did not find (0 when the table
+/// covers everything): update the table (`rates.d/*.toml`, `relance rates`).
+pub const MISSING_RATE_ROWS: &str = "relance_dunning_missing_rate_rows";
+/// Invoices the company's last dunning plan held back (each with its reason in the plan).
+pub const DUNNING_HELD: &str = "relance_dunning_held_invoices";
 
 /// Company leases this instance holds.
 pub const LEASES_HELD: &str = "relance_leases_held";
@@ -166,6 +171,16 @@ pub const FAMILIES: &[Family] = &[
     Family {
         name: CONFIG_GENERATION,
         help: "Configuration generation (1 at start, +1 per reload).",
+        kind: Kind::Gauge,
+    },
+    Family {
+        name: MISSING_RATE_ROWS,
+        help: "Rate-table rows the last dunning plan needed and did not find, by company.",
+        kind: Kind::Gauge,
+    },
+    Family {
+        name: DUNNING_HELD,
+        help: "Invoices the last dunning plan held back, by company.",
         kind: Kind::Gauge,
     },
 ];

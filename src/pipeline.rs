@@ -16,7 +16,7 @@ use crate::store::{AuditEvent, Batch, OutboxEntry, SharedStore, Store};
 use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use relance_connectors::contract::{DynSource, IdempotencyKey, Page, Record, WriteCommand};
-use relance_connectors::formats::letter::{render_action, RenderContext};
+use relance_connectors::formats::letter::{render_action, LetterError, RenderContext};
 use relance_core::dunning::template::{SenderInfo, TemplateSet};
 use relance_core::dunning::{Plan, PlanInput, RateTable, SentAction};
 use relance_core::{CompanyId, Customer};
@@ -260,22 +260,43 @@ impl Pipeline {
         };
         let mut full = (*ledger).clone();
         full.allocations.extend(outcome.allocations.iter().cloned());
-        let input = plan_input(company, &self.rates, &full, history.0, history.1);
-        let planned = blocking(move || Ok(relance_core::dunning::plan(&input, today))).await?;
+        let planned = {
+            let (cfg, rates, suggestions) = (
+                company.clone(),
+                self.rates.clone(),
+                outcome.suggestions.clone(),
+            );
+            blocking(move || {
+                let input = plan_input(&cfg, &rates, &full, &suggestions, history.0, history.1);
+                let plan = relance_core::dunning::plan(&input, today);
+                Ok((input.customers, plan))
+            })
+            .await?
+        };
         match planned {
-            Ok(plan) => {
+            (customers, Ok(plan)) => {
                 let (this, cx, plan2, wb) =
                     (self.clone(), ctx.clone(), plan.clone(), writeback.clone());
                 let (batch, n) = blocking(move || {
-                    this.plan_batch(&cx, &full, &plan2, today, now, wb.as_deref())
+                    this.plan_batch(&cx, &customers, &plan2, today, now, wb.as_deref())
                 })
                 .await?;
                 commit(store, &cid, batch).await?;
                 summary.enqueued += n;
                 summary.report.actions = plan.actions.len() as u64;
+                record_plan_metrics(ctx, &plan);
+                for m in &plan.missing_rates {
+                    tracing::warn!(
+                        company = %cid,
+                        invoices = m.invoices.len(),
+                        held = m.held.len(),
+                        "rate table lacks {}: update it (rates.d/*.toml, see `relance rates`)",
+                        m.row
+                    );
+                }
                 summary.plan = Some(plan);
             }
-            Err(e) => {
+            (_, Err(e)) => {
                 tracing::error!(company = %cid, "dunning not planned: {e}");
                 summary.plan_error = Some(e.to_string());
             }
@@ -292,7 +313,7 @@ impl Pipeline {
     fn plan_batch(
         &self,
         ctx: &CycleContext,
-        ledger: &Ledger,
+        customers: &[Customer],
         plan: &Plan,
         today: NaiveDate,
         now: DateTime<Utc>,
@@ -300,13 +321,16 @@ impl Pipeline {
     ) -> anyhow::Result<(Batch, usize)> {
         let company = &ctx.company;
         let core_company = company.company();
-        let customers: HashMap<&str, &Customer> = ledger
-            .customers
-            .iter()
-            .map(|c| (c.id.as_str(), c))
-            .collect();
+        let customers: HashMap<&str, &Customer> =
+            customers.iter().map(|c| (c.id.as_str(), c)).collect();
         let sender = SenderInfo {
-            address: String::new(),
+            address: company
+                .dunning
+                .letters
+                .sender
+                .as_ref()
+                .map(|a| a.one_line())
+                .unwrap_or_default(),
             payment_link: None,
             signature: format!("Le service comptabilité – {}", company.name),
             phone: None,
@@ -326,14 +350,23 @@ impl Pipeline {
                 company: &core_company,
                 sender: &sender,
                 customer,
-                customer_address: &[],
-                place: "Paris",
                 today,
                 deadline_days: company.dunning.mise_en_demeure_deadline_days,
             };
-            let rendered = render_action(action, &self.templates, &cx).with_context(|| {
-                format!("rendering the action for customer {}", action.customer)
-            })?;
+            let rendered = match render_action(action, &self.templates, &cx) {
+                Ok(r) => r,
+                Err(LetterError::MissingAddress(why)) => {
+                    // The plan holds registered letters without addresses; should one get
+                    // here, it is not sent (nor recorded: planned again next cycle).
+                    tracing::error!(company = %company.id, customer = %action.customer, "letter not made: {why}");
+                    continue;
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("rendering the action for customer {}", action.customer)
+                    })
+                }
+            };
             if let Some((name, pdf)) = &rendered.letter_pdf {
                 std::fs::create_dir_all(&letters)
                     .with_context(|| format!("creating {}", letters.display()))?;
@@ -382,16 +415,34 @@ impl Pipeline {
     }
 }
 
-/// The dunning engine's input from the ledger (after this cycle's allocations).
+/// The dunning engine's input from the ledger (after this cycle's allocations): customers
+/// with the addresses the company's configuration sets over the sources', the company's
+/// address as sender, and the probable payments reconciliation left (its proposals, the
+/// unapplied receipts that may pay an invoice, whoever the payer).
 pub fn plan_input(
     company: &CompanyConfig,
     rates: &RateTable,
     ledger: &Ledger,
+    suggestions: &[relance_core::reconcile::Suggestion],
     history: Vec<SentAction>,
     pauses: Vec<relance_core::dunning::Pause>,
 ) -> PlanInput {
     let mut input = PlanInput::new(company.id.clone(), company.dunning.clone(), rates.clone());
     input.customers = ledger.customers.clone();
+    for c in &mut input.customers {
+        if let Some(a) = company.dunning.letters.customers.get(&c.id) {
+            c.address = Some(a.clone());
+        }
+    }
+    input.sender_address = company.dunning.letters.sender.clone();
+    input.payment_holds = relance_core::dunning::probable::holds_from_reconciliation(
+        &ledger.invoices,
+        &input.customers,
+        &ledger.receipts,
+        &ledger.allocations,
+        suggestions,
+        &relance_core::dunning::probable::FinderPolicy::from(&company.reconcile),
+    );
     input.invoices = ledger.invoices.clone();
     input.open_amounts = ledger::open_amounts(ledger, &[]).into_iter().collect();
     input.unapplied_credits = ledger::unapplied_by_customer(ledger, &[]);
@@ -400,6 +451,21 @@ pub fn plan_input(
     input.history = history;
     input.pauses = pauses;
     input
+}
+
+/// The plan's gauges: rate-table rows missing and invoices held, per company.
+fn record_plan_metrics(ctx: &CycleContext, plan: &Plan) {
+    let company = ctx.company.id.as_str();
+    ctx.metrics.set(
+        crate::metrics::MISSING_RATE_ROWS,
+        &[("company", company)],
+        plan.missing_rates.len() as f64,
+    );
+    ctx.metrics.set(
+        crate::metrics::DUNNING_HELD,
+        &[("company", company)],
+        plan.held.len() as f64,
+    );
 }
 
 /// Write-back commands reconciling each receipt's automatic allocations in the source.

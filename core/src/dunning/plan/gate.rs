@@ -1,15 +1,18 @@
 //! Pass 3, the reconcile-then-remind gate: no reminder while the bank data is stale or while
-//! money received and not yet applied could settle the invoice.
+//! money received and not yet applied could settle the invoice, whoever the payer.
 //!
 //! In: the walks of pass 2. Out: the same walks, a candidate turned into a hold (with the
-//! reason) when the latest bank statement is older than `bank_data_max_age_days`, or when the
+//! reason) when the latest bank statement is older than `bank_data_max_age_days`; when a
+//! receipt not yet applied may be the invoice's payment (`PlanInput::payment_holds`, from any
+//! payer, identified or not: the reason names the receipt, its payer and date); or when the
 //! customer has unapplied receipts or open credit notes (beyond the tolerance; every invoice
 //! of the customer, or only those the credit covers, as the policy says).
 
 use crate::dunning::plan::candidates::{State, Walk};
 use crate::dunning::plan::PlanInput;
 use crate::dunning::policy::UnappliedCreditHold;
-use crate::ids::CustomerId;
+use crate::dunning::probable::PaymentHold;
+use crate::ids::{CustomerId, InvoiceId};
 use crate::model::{InvoiceKind, InvoiceStatus};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -54,10 +57,30 @@ pub(super) fn apply(input: &PlanInput, today: NaiveDate, walks: &mut [Walk<'_>])
     let p = &input.policy;
     let stale = bank_stale(input, today);
     let unapplied = unapplied(input);
+    let mut probable: HashMap<&InvoiceId, Vec<&PaymentHold>> = HashMap::new();
+    for h in &input.payment_holds {
+        probable.entry(&h.invoice).or_default().push(h);
+    }
     for w in walks {
         let State::Due(c) = &w.state else { continue };
         if let Some(r) = &stale {
             w.state = State::Held(r.clone());
+            continue;
+        }
+        if let Some(holds) = probable.get(&w.inv.id) {
+            let mut reason = holds[0].reason();
+            if holds.len() > 1 {
+                reason.push_str(&format!(
+                    " (and {} other receipt(s) that may be: {})",
+                    holds.len() - 1,
+                    holds[1..]
+                        .iter()
+                        .map(|h| h.transaction.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            w.state = State::Held(reason);
             continue;
         }
         if let Some(credit) = unapplied

@@ -10,7 +10,10 @@ use crate::dunning::calendar::next_sending_day;
 use crate::dunning::penalty::Penalty;
 use crate::dunning::plan::candidates::{Candidate, State, Walk};
 use crate::dunning::plan::history::{History, Ladder};
-use crate::dunning::plan::{action_key, Action, Alert, PlanInput, PlannedInvoice, SentAction};
+use crate::dunning::plan::penalties::FIRST_STAGE_STATING_PENALTIES;
+use crate::dunning::plan::{
+    action_key, Action, Alert, PlanInput, PlannedInvoice, PreviousAction, SentAction,
+};
 use crate::dunning::policy::Policy;
 use crate::dunning::stage::{Channel, Stage};
 use crate::ids::{CustomerId, InvoiceId};
@@ -22,6 +25,9 @@ use std::collections::{BTreeMap, HashMap};
 /// The language used when the customer has none.
 const DEFAULT_LANGUAGE: &str = "fr";
 
+/// A candidate with its penalty and invoice.
+type Priced<'a> = (Candidate<'a>, Penalty, &'a Invoice);
+
 pub(super) fn group(
     input: &PlanInput,
     ladder: &Ladder<'_>,
@@ -31,8 +37,7 @@ pub(super) fn group(
 ) -> (Vec<Action>, Vec<Alert>) {
     let p = &input.policy;
     let steps = ladder.steps;
-    let mut groups: BTreeMap<(&CustomerId, usize), Vec<(Candidate<'_>, Penalty, &Invoice)>> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<(&CustomerId, usize), Vec<Priced<'_>>> = BTreeMap::new();
     for w in walks {
         if let State::Priced(c, pen) = w.state {
             groups
@@ -81,6 +86,33 @@ pub(super) fn group(
             if let Some(n) = &c.note {
                 reasons.push(format!("{}: {n}", inv.number));
             }
+            if let Some(n) = &c.due_note {
+                reasons.push(format!("{}: {n}", inv.number));
+            }
+            if let Some(m) = pen
+                .missing
+                .as_ref()
+                .filter(|_| step.stage >= FIRST_STAGE_STATING_PENALTIES)
+            {
+                reasons.push(format!(
+                    "{}: penalty amount not stated, {m}; the letter states the legal clause",
+                    inv.number
+                ));
+            }
+            let previous = hist
+                .by_invoice
+                .get(&inv.id)
+                .into_iter()
+                .flatten()
+                .map(|a| PreviousAction {
+                    date: a.date,
+                    stage: a.stage,
+                    channel: ladder
+                        .flat_index(a.stage, a.step)
+                        .filter(|i| steps[*i].stage == a.stage)
+                        .map(|i| steps[i].channel),
+                })
+                .collect::<Vec<_>>();
             invoices.push(PlannedInvoice {
                 invoice: inv.id.clone(),
                 amount_due: c.amount,
@@ -93,6 +125,9 @@ pub(super) fn group(
                 due_date: c.due,
                 payment_iban: inv.payment_iban.clone(),
                 periods: pen.periods,
+                missing_rate: pen.missing,
+                due_date_note: c.due_note,
+                previous: sorted(previous),
             });
         }
         let mut reason = format!(
@@ -162,6 +197,13 @@ pub(super) fn group(
         });
     }
     (actions, alerts)
+}
+
+/// Oldest first, one entry per (date, stage).
+fn sorted(mut v: Vec<PreviousAction>) -> Vec<PreviousAction> {
+    v.sort_by_key(|a| (a.date, a.stage));
+    v.dedup_by_key(|a| (a.date, a.stage));
+    v
 }
 
 /// The contentieux recommendation and the evidence file list.

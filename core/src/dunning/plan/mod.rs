@@ -31,6 +31,7 @@
 //! `history` must list every action already *enqueued* (sent or still in the outbox): the
 //! engine plans the next step only after those.
 
+mod addresses;
 mod candidates;
 mod caps;
 mod gate;
@@ -40,13 +41,16 @@ mod penalties;
 mod risk;
 
 use crate::dunning::pause::Pause;
-use crate::dunning::penalty::PenaltyPeriod;
+use crate::dunning::penalty::{MissingRate, PenaltyPeriod, RateKind};
 use crate::dunning::policy::{Policy, Tone};
+use crate::dunning::probable::PaymentHold;
+use crate::dunning::rates::MissingRow;
 use crate::dunning::rates::RateTable;
 use crate::dunning::segment::{PaidRecord, Segment};
 use crate::dunning::stage::{Channel, Stage};
 use crate::dunning::DunningError;
 use crate::ids::{CompanyId, CustomerId, InvoiceId};
+use crate::model::PostalAddress;
 use crate::model::{Customer, CustomerKind, Invoice};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -102,6 +106,12 @@ pub struct PlanInput {
     pub contract_rates: HashMap<CustomerId, Decimal>,
     /// Credit sales of the last 365 days per customer, for DSO alerts.
     pub sales_last_365: HashMap<CustomerId, Decimal>,
+    /// Receipts not yet applied that may be an invoice's payment, whoever the payer: those
+    /// invoices are held (the gate), each with the receipt named in the reason.
+    pub payment_holds: Vec<PaymentHold>,
+    /// The company's postal address, the sender of letters: a registered letter is held
+    /// without it.
+    pub sender_address: Option<PostalAddress>,
 }
 
 impl PlanInput {
@@ -123,6 +133,8 @@ impl PlanInput {
             history: Vec::new(),
             contract_rates: HashMap::new(),
             sales_last_365: HashMap::new(),
+            payment_holds: Vec::new(),
+            sender_address: None,
         }
     }
 }
@@ -157,6 +169,55 @@ pub struct PlannedInvoice {
     /// Penalty working.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub periods: Vec<PenaltyPeriod>,
+    /// Set when the penalty could not be computed (the rate table lacks a row): the letter
+    /// states the legal clause instead of an amount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_rate: Option<MissingRate>,
+    /// How the due date was found, when the document did not give it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date_note: Option<String>,
+    /// The actions already sent or enqueued for this invoice, oldest first (the wording of a
+    /// letter follows them: "despite our reminder of …" only when there was one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous: Vec<PreviousAction>,
+}
+
+/// An action already sent or enqueued for an invoice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousAction {
+    /// Date it was planned for.
+    pub date: NaiveDate,
+    /// Stage.
+    pub stage: Stage,
+    /// Its channel under the current policy (`None` when the step no longer exists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
+}
+
+impl PreviousAction {
+    /// True for a written reminder of an unpaid invoice (an e-mail or letter after the due
+    /// date): what "our previous reminder" may refer to. A pre-due notice or a call task
+    /// (which may not have reached anyone) is not.
+    pub fn is_written_reminder(&self) -> bool {
+        self.stage >= Stage::Amiable
+            && matches!(
+                self.channel,
+                Some(Channel::Email) | Some(Channel::RegisteredLetter)
+            )
+    }
+}
+
+/// A rate-table row the plan needed and did not find, and what it touched.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissingRateUse {
+    /// The row.
+    pub row: MissingRow,
+    /// The rates that needed it.
+    pub kinds: Vec<RateKind>,
+    /// Invoices whose penalty it left uncomputed (stated as a clause or held).
+    pub invoices: Vec<InvoiceId>,
+    /// Of those, the invoices held (policy `on_missing_rate = "hold"`).
+    pub held: Vec<InvoiceId>,
 }
 
 /// One action: a reminder, a call, a letter or a legal recommendation for one customer.
@@ -220,7 +281,9 @@ pub struct HeldInvoice {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     /// Kind: `declare_claim`, `prescription`, `payment_plan_broken`, `promise_broken`,
-    /// `credit_risk`, `contract_rate`, `missing_contact`, `daily_cap`.
+    /// `credit_risk`, `contract_rate`, `missing_contact`, `missing_rate` (the rate table lacks
+    /// a row a penalty needs), `missing_address` (a registered letter held for want of a postal
+    /// address).
     pub kind: String,
     /// Customer.
     pub customer: CustomerId,
@@ -250,6 +313,10 @@ pub struct Plan {
     /// sources.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub rate_rows: BTreeMap<String, String>,
+    /// Rows the rate table lacks that this plan needed (each also raised a `missing_rate`
+    /// alert).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_rates: Vec<MissingRateUse>,
 }
 
 mod amount {
@@ -306,9 +373,13 @@ pub fn plan(input: &PlanInput, today: NaiveDate) -> Result<Plan, DunningError> {
     let candidates::Candidates { mut walks, aging } =
         candidates::walk(input, &ladder, &hist, today);
     gate::apply(input, today, &mut walks);
-    penalties::apply(input, &hist, today, &mut walks)?;
+    let missing_rates = penalties::apply(input, &ladder, &hist, today, &mut walks)?;
+    addresses::apply(input, &ladder, &mut walks);
 
-    let mut out = Plan::default();
+    let mut out = Plan {
+        missing_rates,
+        ..Plan::default()
+    };
     for w in &mut walks {
         out.alerts.append(&mut w.alerts);
         if let candidates::State::Held(reason) = &w.state {
