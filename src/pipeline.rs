@@ -22,7 +22,7 @@ use relance_core::dunning::{Plan, PlanInput, RateTable, SentAction};
 use relance_core::{CompanyId, Customer};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -36,6 +36,9 @@ pub struct Pipeline {
     pub rates: Arc<RateTable>,
     /// Reminder templates.
     pub templates: Arc<TemplateSet>,
+    /// The configuration directory they came from: read again at each cycle, so a rate-table
+    /// update dropped in `rates.d/` applies from the next cycle.
+    pub config_dir: Option<PathBuf>,
 }
 
 impl CycleRunner for Pipeline {
@@ -189,7 +192,32 @@ impl Pipeline {
         Ok(Self {
             rates: Arc::new(crate::assets::rates(config_dir)?),
             templates: Arc::new(crate::assets::templates(config_dir)?),
+            config_dir: config_dir.map(Path::to_owned),
         })
+    }
+
+    /// The rate table and templates for this cycle: the configuration directory's as they
+    /// are now; when they no longer load (a bad file dropped in since), the error is logged
+    /// and the ones loaded at start are used.
+    fn assets(&self, company: &CompanyId) -> (Arc<RateTable>, Arc<TemplateSet>) {
+        let Some(dir) = self.config_dir.as_deref() else {
+            return (self.rates.clone(), self.templates.clone());
+        };
+        let rates = match crate::assets::load_rates(Some(dir)) {
+            Ok(r) => Arc::new(r.table),
+            Err(e) => {
+                tracing::error!(company = %company, "rate table not reloaded, the one loaded at start is used:\n{e}");
+                self.rates.clone()
+            }
+        };
+        let templates = match crate::assets::load_templates(Some(dir)) {
+            Ok(t) => Arc::new(t),
+            Err(e) => {
+                tracing::error!(company = %company, "templates not reloaded, the ones loaded at start are used:\n{e}");
+                self.templates.clone()
+            }
+        };
+        (rates, templates)
     }
 
     /// Runs one cycle for the company of `ctx` with its connectors.
@@ -260,12 +288,13 @@ impl Pipeline {
         };
         let mut full = (*ledger).clone();
         full.allocations.extend(outcome.allocations.iter().cloned());
+        let (rates, templates) = {
+            let (this, c) = (self.clone(), cid.clone());
+            blocking(move || Ok(this.assets(&c))).await?
+        };
         let planned = {
-            let (cfg, rates, suggestions) = (
-                company.clone(),
-                self.rates.clone(),
-                outcome.suggestions.clone(),
-            );
+            let (cfg, rates, suggestions) =
+                (company.clone(), rates.clone(), outcome.suggestions.clone());
             blocking(move || {
                 let input = plan_input(&cfg, &rates, &full, &suggestions, history.0, history.1);
                 let plan = relance_core::dunning::plan(&input, today);
@@ -275,16 +304,20 @@ impl Pipeline {
         };
         match planned {
             (customers, Ok(plan)) => {
-                let (this, cx, plan2, wb) =
-                    (self.clone(), ctx.clone(), plan.clone(), writeback.clone());
+                let (cx, plan2, wb, t) = (
+                    ctx.clone(),
+                    plan.clone(),
+                    writeback.clone(),
+                    templates.clone(),
+                );
                 let (batch, n) = blocking(move || {
-                    this.plan_batch(&cx, &customers, &plan2, today, now, wb.as_deref())
+                    Self::plan_batch(&cx, &t, &customers, &plan2, today, now, wb.as_deref())
                 })
                 .await?;
                 commit(store, &cid, batch).await?;
                 summary.enqueued += n;
                 summary.report.actions = plan.actions.len() as u64;
-                record_plan_metrics(ctx, &plan);
+                record_plan_metrics(ctx, &rates, &plan, today);
                 for m in &plan.missing_rates {
                     tracing::warn!(
                         company = %cid,
@@ -311,8 +344,8 @@ impl Pipeline {
     /// Turns a plan into outbox entries (with letters written beside the state) and the audit
     /// of each action, in one batch.
     fn plan_batch(
-        &self,
         ctx: &CycleContext,
+        templates: &TemplateSet,
         customers: &[Customer],
         plan: &Plan,
         today: NaiveDate,
@@ -353,7 +386,7 @@ impl Pipeline {
                 today,
                 deadline_days: company.dunning.mise_en_demeure_deadline_days,
             };
-            let rendered = match render_action(action, &self.templates, &cx) {
+            let rendered = match render_action(action, templates, &cx) {
                 Ok(r) => r,
                 Err(LetterError::MissingAddress(why)) => {
                     // The plan holds registered letters without addresses; should one get
@@ -453,13 +486,22 @@ pub fn plan_input(
     input
 }
 
-/// The plan's gauges: rate-table rows missing and invoices held, per company.
-fn record_plan_metrics(ctx: &CycleContext, plan: &Plan) {
+/// The plan's gauges, per company: rate-table rows missing as of `today`, invoices whose
+/// penalty they left uncomputed, invoices held.
+fn record_plan_metrics(ctx: &CycleContext, rates: &RateTable, plan: &Plan, today: NaiveDate) {
     let company = ctx.company.id.as_str();
     ctx.metrics.set(
         crate::metrics::MISSING_RATE_ROWS,
         &[("company", company)],
-        plan.missing_rates.len() as f64,
+        rates.missing_as_of(today).len() as f64,
+    );
+    ctx.metrics.set(
+        crate::metrics::MISSING_RATE_INVOICES,
+        &[("company", company)],
+        plan.missing_rates
+            .iter()
+            .map(|m| m.invoices.len())
+            .sum::<usize>() as f64,
     );
     ctx.metrics.set(
         crate::metrics::DUNNING_HELD,
