@@ -403,3 +403,86 @@ fn check_config_places_rate_dropin_errors() {
         "{text}"
     );
 }
+
+/// The pipeline posts a mise en demeure with both postal addresses: the sender's from the
+/// company file, the recipient's from the e-invoice (BG-8), the company's town and the date;
+/// without the company's address the letter is held with an alert and no PDF is written.
+#[test]
+fn pipeline_letters_carry_both_addresses_or_wait() {
+    for with_address in [true, false] {
+        let dir = demo_config("bank_data_max_age_days = 30");
+        if !with_address {
+            let company = dir.path().join("companies.d/demo.toml");
+            let text = std::fs::read_to_string(&company).unwrap();
+            let cut = text.find("# The sender of posted letters").unwrap();
+            std::fs::write(&company, &text[..cut]).unwrap();
+        }
+        // The formal reminder on 30 June, then the mise en demeure (D+45, 15 days later).
+        for date in ["2026-06-30", "2026-07-20"] {
+            run(relance()
+                .args(["sync", "--once", "--date", date, "--config"])
+                .arg(dir.path()));
+        }
+        let letters = dir.path().join("state/companies/demo/letters");
+        let pdfs: Vec<PathBuf> = std::fs::read_dir(&letters)
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        let (plan, _) = {
+            let mut cmd = relance();
+            cmd.args(["dunning", "plan", "--company", "demo", "--date", "2026-07-20", "--config"])
+                .arg(dir.path());
+            let (stdout, stderr) = run(&mut cmd);
+            (serde_json::from_str::<Value>(&stdout).unwrap(), stderr)
+        };
+        if !with_address {
+            assert!(pdfs.is_empty(), "a letter without the sender's address: {pdfs:?}");
+            let held = plan["held"].as_array().unwrap();
+            assert!(
+                held.iter().any(|h| h["invoice"] == "FA-2026-0113"
+                    && h["reason"]
+                        .as_str()
+                        .unwrap()
+                        .contains("the company's postal address (the sender of the letter) is missing")),
+                "{plan:#}"
+            );
+            assert!(plan["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["kind"] == "missing_address"));
+            continue;
+        }
+        let pdf = pdfs
+            .iter()
+            .find(|p| p.to_string_lossy().contains("mise_en_demeure-412998874"))
+            .unwrap_or_else(|| panic!("no mise en demeure in {pdfs:?}"));
+        if Command::new("pdftotext").arg("-v").output().is_err() {
+            relance_connectors::testkit::skip_peer(
+                "pdftotext not found (apt-get install -y poppler-utils); letter text not checked",
+            );
+            continue;
+        }
+        let out = Command::new("pdftotext")
+            .args(["-layout", "-enc", "UTF-8"])
+            .arg(pdf)
+            .arg("-")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).replace('\u{a0}', " ");
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        for want in [
+            "Atelier Lumière SAS",
+            "14 rue des Artisans",
+            "47000 AGEN",
+            "Imprimerie Roux SAS",
+            "9 chemin du Moulin",
+            "31200 TOULOUSE",
+            "Agen, le 20/07/2026",
+            "Lettre recommandée avec accusé de réception",
+            "Malgré notre relance du 30/06/2026",
+        ] {
+            assert!(flat.contains(want), "missing {want:?} in:\n{text}");
+        }
+        assert!(!flat.contains("Paris"), "{text}");
+    }
+}
