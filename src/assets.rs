@@ -12,6 +12,7 @@
 //! template must parse and use only known variables.
 
 use crate::config::load::{KeyPath, Location, SourceFile};
+use crate::config::{ConfigError, ErrorKind};
 use anyhow::Context as _;
 use relance_core::dunning::rates::RatePatch;
 use relance_core::dunning::template::TemplateSet;
@@ -53,35 +54,28 @@ pub const BUILTIN_TEMPLATES: &[(&str, &str)] = builtin_templates![
     "en" / "contentieux",
 ];
 
-/// A problem in one asset file, placed at its key and line when known.
-#[derive(Debug)]
-pub struct AssetError {
-    /// The file.
-    pub file: PathBuf,
-    /// Key path inside it (empty: the file as a whole).
-    pub key: KeyPath,
-    /// Where, when known.
-    pub location: Option<Location>,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for AssetError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(l) = self.location {
-            write!(f, ": line {}, column {}", l.line, l.column)?;
-        }
-        if !self.key.is_root() {
-            write!(f, ": {}", self.key)?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
+/// A problem in one asset file, placed at its key and line when known (a configuration error
+/// of kind [`ErrorKind::Asset`]).
+pub type AssetError = ConfigError;
 
 /// Every problem found, one per line.
 #[derive(Debug)]
 pub struct AssetErrors(pub Vec<AssetError>);
+
+/// An asset error at `file`, `key` (found in `location`), saying `message`.
+fn asset_error(
+    file: PathBuf,
+    key: KeyPath,
+    location: Option<Location>,
+    message: impl Into<String>,
+) -> AssetError {
+    ConfigError {
+        file,
+        key,
+        location,
+        kind: ErrorKind::Asset(message.into()),
+    }
+}
 
 impl fmt::Display for AssetErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -107,12 +101,8 @@ pub struct LoadedRates {
 }
 
 fn placed(file: &SourceFile, key: KeyPath, message: String) -> AssetError {
-    AssetError {
-        location: file.locate(&key),
-        file: file.path.clone(),
-        key,
-        message,
-    }
+    let location = file.locate(&key);
+    asset_error(file.path.clone(), key, location, message)
 }
 
 fn read_toml<T: serde::de::DeserializeOwned>(
@@ -122,28 +112,24 @@ fn read_toml<T: serde::de::DeserializeOwned>(
     let file = match SourceFile::read(path) {
         Ok(f) => f,
         Err(e) => {
-            errors.push(AssetError {
-                file: path.to_owned(),
-                key: KeyPath::default(),
-                location: None,
-                message: format!("cannot read: {e}"),
-            });
+            errors.push(asset_error(
+                path.to_owned(),
+                KeyPath::default(),
+                None,
+                format!("cannot read: {e}"),
+            ));
             return None;
         }
     };
     match file.parse::<T>() {
         Ok(t) => Some((file, t)),
         Err(f) => {
-            errors.push(AssetError {
-                file: file.path.clone(),
-                key: f.key,
-                location: f.location,
-                message: if f.syntax {
-                    format!("invalid TOML: {}", f.message)
-                } else {
-                    f.message
-                },
-            });
+            let message = if f.syntax {
+                format!("invalid TOML: {}", f.message)
+            } else {
+                f.message
+            };
+            errors.push(asset_error(file.path.clone(), f.key, f.location, message));
             None
         }
     }
@@ -157,12 +143,12 @@ fn dropin_files(dir: &Path, errors: &mut Vec<AssetError>) -> Vec<PathBuf> {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
         Err(e) => {
-            errors.push(AssetError {
-                file: d,
-                key: KeyPath::default(),
-                location: None,
-                message: format!("cannot read: {e}"),
-            });
+            errors.push(asset_error(
+                d,
+                KeyPath::default(),
+                None,
+                format!("cannot read: {e}"),
+            ));
             return Vec::new();
         }
     };
@@ -176,12 +162,12 @@ fn dropin_files(dir: &Path, errors: &mut Vec<AssetError>) -> Vec<PathBuf> {
         if name.ends_with(".toml") {
             files.push(p);
         } else {
-            errors.push(AssetError {
-                file: p,
-                key: KeyPath::default(),
-                location: None,
-                message: "not a .toml file: rate-table updates must be rates.d/*.toml".into(),
-            });
+            errors.push(asset_error(
+                p,
+                KeyPath::default(),
+                None,
+                "not a .toml file: rate-table updates must be rates.d/*.toml",
+            ));
         }
     }
     files.sort();
@@ -206,12 +192,12 @@ pub fn load_rates(config_dir: Option<&Path>) -> Result<LoadedRates, AssetErrors>
         }
         None => {
             let mut t: RateTable = toml::from_str(BUILTIN_RATES).map_err(|e| {
-                AssetErrors(vec![AssetError {
-                    file: PathBuf::from(BUILTIN_RATES_ORIGIN),
-                    key: KeyPath::default(),
-                    location: None,
-                    message: e.to_string(),
-                }])
+                AssetErrors(vec![asset_error(
+                    PathBuf::from(BUILTIN_RATES_ORIGIN),
+                    KeyPath::default(),
+                    None,
+                    e.to_string(),
+                )])
             })?;
             t.origins = vec![BUILTIN_RATES_ORIGIN.to_owned()];
             t
@@ -269,11 +255,13 @@ pub fn load_templates(config_dir: Option<&Path>) -> Result<TemplateSet, AssetErr
         );
     }
     let mut errors = Vec::new();
-    let io = |p: &Path, e: std::io::Error| AssetError {
-        file: p.to_owned(),
-        key: KeyPath::default(),
-        location: None,
-        message: format!("cannot read: {e}"),
+    let io = |p: &Path, e: std::io::Error| {
+        asset_error(
+            p.to_owned(),
+            KeyPath::default(),
+            None,
+            format!("cannot read: {e}"),
+        )
     };
     if let Some(root) = config_dir.map(|d| d.join("templates")) {
         if root.is_dir() {
@@ -321,15 +309,11 @@ pub fn load_templates(config_dir: Option<&Path>) -> Result<TemplateSet, AssetErr
             }
             other => (String::new(), other.to_string()),
         };
-        errors.push(AssetError {
-            file: files
-                .get(&name)
-                .cloned()
-                .unwrap_or_else(|| PathBuf::from(format!("templates/{name}.txt"))),
-            key: KeyPath::default(),
-            location: None,
-            message,
-        });
+        let file = files
+            .get(&name)
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from(format!("templates/{name}.txt")));
+        errors.push(asset_error(file, KeyPath::default(), None, message));
     }
     if errors.is_empty() {
         Ok(set)

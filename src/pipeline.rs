@@ -356,18 +356,7 @@ impl Pipeline {
         let core_company = company.company();
         let customers: HashMap<&str, &Customer> =
             customers.iter().map(|c| (c.id.as_str(), c)).collect();
-        let sender = SenderInfo {
-            address: company
-                .dunning
-                .letters
-                .sender
-                .as_ref()
-                .map(|a| a.one_line())
-                .unwrap_or_default(),
-            payment_link: None,
-            signature: format!("Le service comptabilité – {}", company.name),
-            phone: None,
-        };
+        let sender = sender_info(company);
         let letters = company_dir(&ctx.state_dir, &company.id).join("letters");
         let mut batch = Batch::default();
         for action in &plan.actions {
@@ -445,6 +434,22 @@ impl Pipeline {
         }
         let n = batch.outbox_new.len();
         Ok((batch, n))
+    }
+}
+
+/// What the company adds to every message: its address on one line, the signature.
+pub fn sender_info(company: &CompanyConfig) -> SenderInfo {
+    SenderInfo {
+        address: company
+            .dunning
+            .letters
+            .sender
+            .as_ref()
+            .map(|a| a.one_line())
+            .unwrap_or_default(),
+        payment_link: None,
+        signature: format!("Le service comptabilité – {}", company.name),
+        phone: None,
     }
 }
 

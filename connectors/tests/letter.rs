@@ -17,33 +17,36 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).unwrap()
 }
 
-/// Text of a PDF through pdftotext, NBSPs as spaces; `None` (loudly) when poppler is absent.
-fn pdftotext(pdf: &[u8]) -> Option<String> {
-    if Command::new("pdftotext").arg("-v").output().is_err() {
-        relance_connectors::testkit::skip_peer(
-            "pdftotext not found (apt-get install -y poppler-utils); PDF text not checked",
-        );
+/// The output of a poppler tool (`pdftotext`, `pdftoppm`) run on `pdf` with `args` (the PDF
+/// file, then `extra`); `None` (loudly) when poppler is absent.
+fn poppler(tool: &str, args: &[&str], pdf: &[u8], extra: &[&str]) -> Option<Vec<u8>> {
+    if Command::new(tool).arg("-v").output().is_err() {
+        relance_connectors::testkit::skip_peer(&format!(
+            "{tool} not found (apt-get install -y poppler-utils); the letter is not checked"
+        ));
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("letter.pdf");
     std::fs::write(&path, pdf).unwrap();
-    let out = Command::new("pdftotext")
-        .args(["-layout", "-enc", "UTF-8"])
+    let out = Command::new(tool)
+        .args(args)
         .arg(&path)
-        .arg("-")
+        .args(extra)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "pdftotext failed: {}",
+        "{tool} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .replace('\u{a0}', " "),
-    )
+    Some(out.stdout)
+}
+
+/// Text of a PDF through pdftotext, NBSPs as spaces.
+fn pdftotext(pdf: &[u8]) -> Option<String> {
+    let out = poppler("pdftotext", &["-layout", "-enc", "UTF-8"], pdf, &["-"])?;
+    Some(String::from_utf8(out).unwrap().replace('\u{a0}', " "))
 }
 
 fn company() -> Company {
@@ -344,27 +347,13 @@ fn registered_letter_action_becomes_commands() {
 type Word = (String, f32, f32, f32, f32);
 
 fn words_with_boxes(pdf: &[u8]) -> Option<Vec<Word>> {
-    if Command::new("pdftotext").arg("-v").output().is_err() {
-        relance_connectors::testkit::skip_peer(
-            "pdftotext not found (apt-get install -y poppler-utils); letter layout not checked",
-        );
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("letter.pdf");
-    std::fs::write(&path, pdf).unwrap();
-    let out = Command::new("pdftotext")
-        .args(["-bbox", "-f", "1", "-l", "1", "-enc", "UTF-8"])
-        .arg(&path)
-        .arg("-")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let html = String::from_utf8(out.stdout).unwrap();
+    let out = poppler(
+        "pdftotext",
+        &["-bbox", "-f", "1", "-l", "1", "-enc", "UTF-8"],
+        pdf,
+        &["-"],
+    )?;
+    let html = String::from_utf8(out).unwrap();
     let attr = |tag: &str, name: &str| -> f32 {
         let k = format!("{name}=\"");
         let start = tag.find(&k).unwrap() + k.len();
@@ -393,27 +382,13 @@ fn words_with_boxes(pdf: &[u8]) -> Option<Vec<Word>> {
 
 /// The first page as a grey image through `pdftoppm` (PGM), `(width, height, pixels)`.
 fn page_image(pdf: &[u8], dpi: u32) -> Option<(usize, usize, Vec<u8>)> {
-    if Command::new("pdftoppm").arg("-v").output().is_err() {
-        relance_connectors::testkit::skip_peer(
-            "pdftoppm not found (apt-get install -y poppler-utils); letter not rendered",
-        );
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("letter.pdf");
-    std::fs::write(&path, pdf).unwrap();
-    let out = Command::new("pdftoppm")
-        .args(["-gray", "-r", &dpi.to_string(), "-f", "1", "-l", "1"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let data = poppler(
+        "pdftoppm",
+        &["-gray", "-r", &dpi.to_string(), "-f", "1", "-l", "1"],
+        pdf,
+        &[],
+    )?;
     // Binary PGM: "P5\n<w> <h>\n<max>\n" then one byte per pixel.
-    let data = out.stdout;
     let mut fields = Vec::new();
     let mut pos = 0;
     while fields.len() < 4 {

@@ -82,20 +82,9 @@ impl PostalAddress {
     /// post code and city in capitals, then the country in capitals when it is not the
     /// sender's (`home_country`, ISO alpha-2).
     pub fn block(&self, home_country: &str) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .lines
-            .iter()
-            .map(|l| l.trim().to_owned())
-            .filter(|l| !l.is_empty())
-            .collect();
-        let town = [Self::filled(&self.postcode), Self::filled(&self.city)]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_uppercase();
-        if !town.is_empty() {
-            out.push(town);
+        let mut out = self.streets();
+        if let Some(town) = self.town() {
+            out.push(town.to_uppercase());
         }
         if let Some(c) = Self::filled(&self.country) {
             if !c.eq_ignore_ascii_case(home_country) {
@@ -107,24 +96,31 @@ impl PostalAddress {
 
     /// The address on one line (`12 rue des Forges, 69007 Lyon`).
     pub fn one_line(&self) -> String {
-        let mut parts: Vec<String> = self
-            .lines
+        let mut parts = self.streets();
+        parts.extend(self.town());
+        if let Some(c) = Self::filled(&self.country).filter(|c| !c.eq_ignore_ascii_case("FR")) {
+            parts.push(country_name(c).to_owned());
+        }
+        parts.join(", ")
+    }
+
+    /// The street lines, trimmed, empty ones left out.
+    fn streets(&self) -> Vec<String> {
+        self.lines
             .iter()
             .map(|l| l.trim().to_owned())
             .filter(|l| !l.is_empty())
-            .collect();
+            .collect()
+    }
+
+    /// `69007 Lyon`: post code and city, when either is given.
+    fn town(&self) -> Option<String> {
         let town = [Self::filled(&self.postcode), Self::filled(&self.city)]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
             .join(" ");
-        if !town.is_empty() {
-            parts.push(town);
-        }
-        if let Some(c) = Self::filled(&self.country).filter(|c| !c.eq_ignore_ascii_case("FR")) {
-            parts.push(country_name(c).to_owned());
-        }
-        parts.join(", ")
+        (!town.is_empty()).then_some(town)
     }
 }
 

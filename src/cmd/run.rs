@@ -612,18 +612,7 @@ pub fn dunning_plan_offline(
         );
     }
     let core_company = company.company();
-    let sender = relance_core::dunning::template::SenderInfo {
-        address: company
-            .dunning
-            .letters
-            .sender
-            .as_ref()
-            .map(|a| a.one_line())
-            .unwrap_or_default(),
-        payment_link: None,
-        signature: format!("Le service comptabilité – {}", company.name),
-        phone: None,
-    };
+    let sender = pipeline::sender_info(&company);
     let mut messages = Vec::new();
     for a in &plan.actions {
         let fallback;

@@ -941,14 +941,7 @@ impl Validator<'_> {
         if let Err(e) = crate::assets::load_templates(Some(dir)) {
             asset_errors.extend(e.0);
         }
-        for e in asset_errors {
-            self.errors.push(ConfigError {
-                file: e.file,
-                key: e.key,
-                location: e.location,
-                kind: ErrorKind::Asset(e.message),
-            });
-        }
+        self.errors.extend(asset_errors);
     }
 
     /// Checks a postal address: at least one street line and none empty, at most 3 (with the
