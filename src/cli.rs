@@ -94,6 +94,22 @@ pub enum Command {
         /// Bank statement files (any supported format).
         #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
         bank: Vec<PathBuf>,
+        #[command(flatten)]
+        offline: OfflineConfig,
+    },
+    /// The rate table in force (built-in or updated by the configuration), the periods it
+    /// covers, and the rows missing as of a date.
+    Rates {
+        /// Configuration directory (its `rates/fr.toml` and `rates.d/*.toml`); default
+        /// /etc/relance when it exists, else the built-in table only.
+        #[arg(long, value_name = "DIR", env = "RELANCE_CONFIG")]
+        config: Option<PathBuf>,
+        /// The date to check coverage for (YYYY-MM-DD); default today.
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// JSON instead of the readable report.
+        #[arg(long)]
+        json: bool,
     },
     /// Dunning: what would be sent, and why.
     Dunning {
@@ -146,14 +162,29 @@ pub enum DunningCommand {
     Plan(DunningPlanArgs),
 }
 
+/// The configuration of an offline command: rates, templates and a company's policies.
+#[derive(Debug, Args, Clone)]
+pub struct OfflineConfig {
+    /// Configuration directory: its rate table updates (`rates/fr.toml`, `rates.d/*.toml`)
+    /// and templates, and, when it holds a relance.toml, the policies of `--company` (or of
+    /// its only company). Without it: the built-in tables, templates and default policies.
+    #[arg(long, value_name = "DIR", env = "RELANCE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The configured company whose policies (and addresses) apply.
+    #[arg(long)]
+    pub company: Option<String>,
+}
+
 /// Arguments of `dunning plan`.
 #[derive(Debug, Args)]
 pub struct DunningPlanArgs {
-    /// Plan for this configured company (from its store).
-    #[arg(long, conflicts_with = "invoices")]
+    /// The configured company: its store (or, with --invoices, its policies and addresses).
+    #[arg(long)]
     pub company: Option<String>,
-    #[command(flatten)]
-    pub config: ConfigArg,
+    /// Configuration directory (default /etc/relance); offline: rates, templates and the
+    /// company's policies, see `relance reconcile --help`.
+    #[arg(long, value_name = "DIR", env = "RELANCE_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Offline: directory of invoice files.
     #[arg(long, value_name = "DIR", requires = "bank")]
     pub invoices: Option<PathBuf>,

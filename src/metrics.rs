@@ -61,6 +61,14 @@ pub const LAST_SUCCESS: &str = "relance_last_success_timestamp_seconds";
 pub const RELOADS: &str = "relance_config_reloads_total";
 /// Configuration generation: 1 at start, +1 per accepted reload.
 pub const CONFIG_GENERATION: &str = "relance_config_generation";
+/// Rate-table rows missing as of the company's last cycle date (0 when the table covers every
+/// semester up to today): update the table (`rates.d/*.toml`, `relance rates`).
+pub const MISSING_RATE_ROWS: &str = "relance_dunning_missing_rate_rows";
+/// Invoices of the company's last dunning plan whose penalty a missing rate row left
+/// uncomputed (stated as the legal clause, or held).
+pub const MISSING_RATE_INVOICES: &str = "relance_dunning_missing_rate_invoices";
+/// Invoices the company's last dunning plan held back (each with its reason in the plan).
+pub const DUNNING_HELD: &str = "relance_dunning_held_invoices";
 
 /// Company leases this instance holds.
 pub const LEASES_HELD: &str = "relance_leases_held";
@@ -166,6 +174,21 @@ pub const FAMILIES: &[Family] = &[
     Family {
         name: CONFIG_GENERATION,
         help: "Configuration generation (1 at start, +1 per reload).",
+        kind: Kind::Gauge,
+    },
+    Family {
+        name: MISSING_RATE_ROWS,
+        help: "Rate-table rows missing as of the last cycle's date, by company.",
+        kind: Kind::Gauge,
+    },
+    Family {
+        name: MISSING_RATE_INVOICES,
+        help: "Invoices of the last dunning plan whose penalty a missing rate row left uncomputed, by company.",
+        kind: Kind::Gauge,
+    },
+    Family {
+        name: DUNNING_HELD,
+        help: "Invoices the last dunning plan held back, by company.",
         kind: Kind::Gauge,
     },
 ];

@@ -16,13 +16,13 @@ use crate::store::{AuditEvent, Batch, OutboxEntry, SharedStore, Store};
 use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use relance_connectors::contract::{DynSource, IdempotencyKey, Page, Record, WriteCommand};
-use relance_connectors::formats::letter::{render_action, RenderContext};
+use relance_connectors::formats::letter::{render_action, LetterError, RenderContext};
 use relance_core::dunning::template::{SenderInfo, TemplateSet};
 use relance_core::dunning::{Plan, PlanInput, RateTable, SentAction};
 use relance_core::{CompanyId, Customer};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -36,6 +36,9 @@ pub struct Pipeline {
     pub rates: Arc<RateTable>,
     /// Reminder templates.
     pub templates: Arc<TemplateSet>,
+    /// The configuration directory they came from: read again at each cycle, so a rate-table
+    /// update dropped in `rates.d/` applies from the next cycle.
+    pub config_dir: Option<PathBuf>,
 }
 
 impl CycleRunner for Pipeline {
@@ -189,7 +192,32 @@ impl Pipeline {
         Ok(Self {
             rates: Arc::new(crate::assets::rates(config_dir)?),
             templates: Arc::new(crate::assets::templates(config_dir)?),
+            config_dir: config_dir.map(Path::to_owned),
         })
+    }
+
+    /// The rate table and templates for this cycle: the configuration directory's as they
+    /// are now; when they no longer load (a bad file dropped in since), the error is logged
+    /// and the ones loaded at start are used.
+    fn assets(&self, company: &CompanyId) -> (Arc<RateTable>, Arc<TemplateSet>) {
+        let Some(dir) = self.config_dir.as_deref() else {
+            return (self.rates.clone(), self.templates.clone());
+        };
+        let rates = match crate::assets::load_rates(Some(dir)) {
+            Ok(r) => Arc::new(r.table),
+            Err(e) => {
+                tracing::error!(company = %company, "rate table not reloaded, the one loaded at start is used:\n{e}");
+                self.rates.clone()
+            }
+        };
+        let templates = match crate::assets::load_templates(Some(dir)) {
+            Ok(t) => Arc::new(t),
+            Err(e) => {
+                tracing::error!(company = %company, "templates not reloaded, the ones loaded at start are used:\n{e}");
+                self.templates.clone()
+            }
+        };
+        (rates, templates)
     }
 
     /// Runs one cycle for the company of `ctx` with its connectors.
@@ -260,22 +288,48 @@ impl Pipeline {
         };
         let mut full = (*ledger).clone();
         full.allocations.extend(outcome.allocations.iter().cloned());
-        let input = plan_input(company, &self.rates, &full, history.0, history.1);
-        let planned = blocking(move || Ok(relance_core::dunning::plan(&input, today))).await?;
+        let (rates, templates) = {
+            let (this, c) = (self.clone(), cid.clone());
+            blocking(move || Ok(this.assets(&c))).await?
+        };
+        let planned = {
+            let (cfg, rates, suggestions) =
+                (company.clone(), rates.clone(), outcome.suggestions.clone());
+            blocking(move || {
+                let input = plan_input(&cfg, &rates, &full, &suggestions, history.0, history.1);
+                let plan = relance_core::dunning::plan(&input, today);
+                Ok((input.customers, plan))
+            })
+            .await?
+        };
         match planned {
-            Ok(plan) => {
-                let (this, cx, plan2, wb) =
-                    (self.clone(), ctx.clone(), plan.clone(), writeback.clone());
+            (customers, Ok(plan)) => {
+                let (cx, plan2, wb, t) = (
+                    ctx.clone(),
+                    plan.clone(),
+                    writeback.clone(),
+                    templates.clone(),
+                );
                 let (batch, n) = blocking(move || {
-                    this.plan_batch(&cx, &full, &plan2, today, now, wb.as_deref())
+                    Self::plan_batch(&cx, &t, &customers, &plan2, today, now, wb.as_deref())
                 })
                 .await?;
                 commit(store, &cid, batch).await?;
                 summary.enqueued += n;
                 summary.report.actions = plan.actions.len() as u64;
+                record_plan_metrics(ctx, &rates, &plan, today);
+                for m in &plan.missing_rates {
+                    tracing::warn!(
+                        company = %cid,
+                        invoices = m.invoices.len(),
+                        held = m.held.len(),
+                        "rate table lacks {}: update it (rates.d/*.toml, see `relance rates`)",
+                        m.row
+                    );
+                }
                 summary.plan = Some(plan);
             }
-            Err(e) => {
+            (_, Err(e)) => {
                 tracing::error!(company = %cid, "dunning not planned: {e}");
                 summary.plan_error = Some(e.to_string());
             }
@@ -290,9 +344,9 @@ impl Pipeline {
     /// Turns a plan into outbox entries (with letters written beside the state) and the audit
     /// of each action, in one batch.
     fn plan_batch(
-        &self,
         ctx: &CycleContext,
-        ledger: &Ledger,
+        templates: &TemplateSet,
+        customers: &[Customer],
         plan: &Plan,
         today: NaiveDate,
         now: DateTime<Utc>,
@@ -300,17 +354,9 @@ impl Pipeline {
     ) -> anyhow::Result<(Batch, usize)> {
         let company = &ctx.company;
         let core_company = company.company();
-        let customers: HashMap<&str, &Customer> = ledger
-            .customers
-            .iter()
-            .map(|c| (c.id.as_str(), c))
-            .collect();
-        let sender = SenderInfo {
-            address: String::new(),
-            payment_link: None,
-            signature: format!("Le service comptabilité – {}", company.name),
-            phone: None,
-        };
+        let customers: HashMap<&str, &Customer> =
+            customers.iter().map(|c| (c.id.as_str(), c)).collect();
+        let sender = sender_info(company);
         let letters = company_dir(&ctx.state_dir, &company.id).join("letters");
         let mut batch = Batch::default();
         for action in &plan.actions {
@@ -326,14 +372,23 @@ impl Pipeline {
                 company: &core_company,
                 sender: &sender,
                 customer,
-                customer_address: &[],
-                place: "Paris",
                 today,
                 deadline_days: company.dunning.mise_en_demeure_deadline_days,
             };
-            let rendered = render_action(action, &self.templates, &cx).with_context(|| {
-                format!("rendering the action for customer {}", action.customer)
-            })?;
+            let rendered = match render_action(action, templates, &cx) {
+                Ok(r) => r,
+                Err(LetterError::MissingAddress(why)) => {
+                    // The plan holds registered letters without addresses; should one get
+                    // here, it is not sent (nor recorded: planned again next cycle).
+                    tracing::error!(company = %company.id, customer = %action.customer, "letter not made: {why}");
+                    continue;
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("rendering the action for customer {}", action.customer)
+                    })
+                }
+            };
             if let Some((name, pdf)) = &rendered.letter_pdf {
                 std::fs::create_dir_all(&letters)
                     .with_context(|| format!("creating {}", letters.display()))?;
@@ -382,16 +437,50 @@ impl Pipeline {
     }
 }
 
-/// The dunning engine's input from the ledger (after this cycle's allocations).
+/// What the company adds to every message: its address on one line, the signature.
+pub fn sender_info(company: &CompanyConfig) -> SenderInfo {
+    SenderInfo {
+        address: company
+            .dunning
+            .letters
+            .sender
+            .as_ref()
+            .map(|a| a.one_line())
+            .unwrap_or_default(),
+        payment_link: None,
+        signature: format!("Le service comptabilité – {}", company.name),
+        phone: None,
+    }
+}
+
+/// The dunning engine's input from the ledger (after this cycle's allocations): customers
+/// with the addresses the company's configuration sets over the sources', the company's
+/// address as sender, and the probable payments reconciliation left (its proposals, the
+/// unapplied receipts that may pay an invoice, whoever the payer).
 pub fn plan_input(
     company: &CompanyConfig,
     rates: &RateTable,
     ledger: &Ledger,
+    suggestions: &[relance_core::reconcile::Suggestion],
     history: Vec<SentAction>,
     pauses: Vec<relance_core::dunning::Pause>,
 ) -> PlanInput {
     let mut input = PlanInput::new(company.id.clone(), company.dunning.clone(), rates.clone());
     input.customers = ledger.customers.clone();
+    for c in &mut input.customers {
+        if let Some(a) = company.dunning.letters.customers.get(&c.id) {
+            c.address = Some(a.clone());
+        }
+    }
+    input.sender_address = company.dunning.letters.sender.clone();
+    input.payment_holds = relance_core::dunning::probable::holds_from_reconciliation(
+        &ledger.invoices,
+        &input.customers,
+        &ledger.receipts,
+        &ledger.allocations,
+        suggestions,
+        &relance_core::dunning::probable::FinderPolicy::from(&company.reconcile),
+    );
     input.invoices = ledger.invoices.clone();
     input.open_amounts = ledger::open_amounts(ledger, &[]).into_iter().collect();
     input.unapplied_credits = ledger::unapplied_by_customer(ledger, &[]);
@@ -400,6 +489,30 @@ pub fn plan_input(
     input.history = history;
     input.pauses = pauses;
     input
+}
+
+/// The plan's gauges, per company: rate-table rows missing as of `today`, invoices whose
+/// penalty they left uncomputed, invoices held.
+fn record_plan_metrics(ctx: &CycleContext, rates: &RateTable, plan: &Plan, today: NaiveDate) {
+    let company = ctx.company.id.as_str();
+    ctx.metrics.set(
+        crate::metrics::MISSING_RATE_ROWS,
+        &[("company", company)],
+        rates.missing_as_of(today).len() as f64,
+    );
+    ctx.metrics.set(
+        crate::metrics::MISSING_RATE_INVOICES,
+        &[("company", company)],
+        plan.missing_rates
+            .iter()
+            .map(|m| m.invoices.len())
+            .sum::<usize>() as f64,
+    );
+    ctx.metrics.set(
+        crate::metrics::DUNNING_HELD,
+        &[("company", company)],
+        plan.held.len() as f64,
+    );
 }
 
 /// Write-back commands reconciling each receipt's automatic allocations in the source.

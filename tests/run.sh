@@ -24,8 +24,8 @@ fail_or_skip() {
 }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else return 1; fi; }
 
-# pdftotext, for the letter tests.
-if ! command -v pdftotext >/dev/null; then
+# pdftotext and pdftoppm, for the letter tests (text, layout and rendering).
+if ! command -v pdftotext >/dev/null || ! command -v pdftoppm >/dev/null; then
     say "installing poppler-utils (pdftotext)"
     { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils; } >/dev/null 2>&1 \
         || fail_or_skip "could not install poppler-utils"

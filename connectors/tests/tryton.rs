@@ -601,6 +601,27 @@ async fn real_tryton_server() {
             relance_core::CustomerKind::Business
         )
     );
+    // The party address, for letters: street, post code, city and country.
+    let a = b
+        .address
+        .clone()
+        .unwrap_or_else(|| panic!("no address pulled: {b:?}"));
+    assert_eq!(
+        (
+            a.lines.clone(),
+            a.postcode.as_deref(),
+            a.city.as_deref(),
+            a.country.as_deref()
+        ),
+        (
+            vec!["12 rue de la République".to_owned()],
+            Some("69002"),
+            Some("Lyon"),
+            Some("FR")
+        ),
+        "{b:?}"
+    );
+    assert!(a.is_postal(), "{a:?}");
     let j = customer("John Smith");
     assert_eq!(
         (j.siren.is_none(), j.language.as_str(), j.kind),

@@ -9,7 +9,9 @@ use chrono::{Duration, NaiveDate};
 use relance_core::dunning::pause::{Pause, PauseKind};
 use relance_core::dunning::segment::PaidRecord;
 use relance_core::dunning::{plan, PlanInput, Policy, RateTable, SentAction, Stage};
-use relance_core::model::{Customer, CustomerKind, Invoice, InvoiceKind, InvoiceStatus};
+use relance_core::model::{
+    Customer, CustomerKind, Invoice, InvoiceKind, InvoiceStatus, PostalAddress,
+};
 use relance_core::{CompanyId, Currency, InvoiceId};
 use rust_decimal::Decimal;
 use std::time::Instant;
@@ -56,6 +58,14 @@ fn main() {
     let t0 = Instant::now();
     let mut input = PlanInput::new(CompanyId::new("bench"), Policy::default(), rates);
     input.bank_data_as_of = Some(today);
+    let address = |street: String| PostalAddress {
+        lines: vec![street],
+        postcode: Some("69007".into()),
+        city: Some("Lyon".into()),
+        subdivision: None,
+        country: Some("FR".into()),
+    };
+    input.sender_address = Some(address("12 rue des Forges".into()));
     // A cheap deterministic pseudo-random sequence (no dependency).
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = move || {
@@ -78,6 +88,7 @@ fn main() {
         cust.kind = kinds[c % kinds.len()];
         cust.emails = vec![format!("ap{c}@example.test")];
         cust.language = if c % 5 == 0 { "en".into() } else { "fr".into() };
+        cust.address = Some(address(format!("{c} avenue du Client")));
         input.customers.push(cust);
         let hist: Vec<PaidRecord> = (0..(c % 6))
             .map(|k| {

@@ -31,6 +31,7 @@ pub mod siren;
 
 pub use ids::{CompanyId, CustomerId, InvoiceId, TransactionId};
 pub use model::{
-    Company, Customer, CustomerKind, Instalment, Invoice, InvoiceKind, InvoiceStatus, Receipt,
+    Company, Customer, CustomerKind, Instalment, Invoice, InvoiceKind, InvoiceStatus,
+    PostalAddress, Receipt,
 };
 pub use money::{Currency, Money};

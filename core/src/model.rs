@@ -26,6 +26,123 @@ pub struct Company {
     pub ibans: Vec<String>,
     /// Accounting currency.
     pub currency: Currency,
+    /// Postal address of its registered office or billing department: the sender of letters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<PostalAddress>,
+}
+
+/// A postal address (EN 16931 BG-5 / BG-8: BT-35..BT-40, BT-50..BT-55), as a letter needs it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostalAddress {
+    /// Street lines, in order (BT-50, BT-51, BT-163): number and street, building, lieu-dit…
+    #[serde(default)]
+    pub lines: Vec<String>,
+    /// Post code (BT-53).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postcode: Option<String>,
+    /// City (BT-52).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// Country subdivision (BT-54).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subdivision: Option<String>,
+    /// Country, ISO 3166-1 alpha-2 (BT-55).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+impl PostalAddress {
+    fn filled(s: &Option<String>) -> Option<&str> {
+        s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+
+    /// The parts a posted letter cannot do without that this address lacks: a street line,
+    /// the city, and the post code (required for France and when no country is given).
+    pub fn missing_parts(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if !self.lines.iter().any(|l| !l.trim().is_empty()) {
+            out.push("street line");
+        }
+        let french = Self::filled(&self.country).is_none_or(|c| c.eq_ignore_ascii_case("FR"));
+        if french && Self::filled(&self.postcode).is_none() {
+            out.push("post code");
+        }
+        if Self::filled(&self.city).is_none() {
+            out.push("city");
+        }
+        out
+    }
+
+    /// True when a letter can be posted to this address.
+    pub fn is_postal(&self) -> bool {
+        self.missing_parts().is_empty()
+    }
+
+    /// The lines of the address block as La Poste asks them (NF Z 10-011): street lines, then
+    /// post code and city in capitals, then the country in capitals when it is not the
+    /// sender's (`home_country`, ISO alpha-2).
+    pub fn block(&self, home_country: &str) -> Vec<String> {
+        let mut out = self.streets();
+        if let Some(town) = self.town() {
+            out.push(town.to_uppercase());
+        }
+        if let Some(c) = Self::filled(&self.country) {
+            if !c.eq_ignore_ascii_case(home_country) {
+                out.push(country_name(c).to_uppercase());
+            }
+        }
+        out
+    }
+
+    /// The address on one line (`12 rue des Forges, 69007 Lyon`).
+    pub fn one_line(&self) -> String {
+        let mut parts = self.streets();
+        parts.extend(self.town());
+        if let Some(c) = Self::filled(&self.country).filter(|c| !c.eq_ignore_ascii_case("FR")) {
+            parts.push(country_name(c).to_owned());
+        }
+        parts.join(", ")
+    }
+
+    /// The street lines, trimmed, empty ones left out.
+    fn streets(&self) -> Vec<String> {
+        self.lines
+            .iter()
+            .map(|l| l.trim().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+
+    /// `69007 Lyon`: post code and city, when either is given.
+    fn town(&self) -> Option<String> {
+        let town = [Self::filled(&self.postcode), Self::filled(&self.city)]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        (!town.is_empty()).then_some(town)
+    }
+}
+
+/// The French name of a country code for an address block; the code itself when not listed.
+fn country_name(code: &str) -> &str {
+    match code.to_ascii_uppercase().as_str() {
+        "FR" => "France",
+        "BE" => "Belgique",
+        "LU" => "Luxembourg",
+        "CH" => "Suisse",
+        "MC" => "Monaco",
+        "DE" => "Allemagne",
+        "ES" => "Espagne",
+        "IT" => "Italie",
+        "NL" => "Pays-Bas",
+        "PT" => "Portugal",
+        "GB" => "Royaume-Uni",
+        "IE" => "Irlande",
+        "AT" => "Autriche",
+        "US" => "États-Unis",
+        _ => code,
+    }
 }
 
 /// What kind of debtor a customer is: the law on penalties, indemnity and prescription differs.
@@ -87,6 +204,10 @@ pub struct Customer {
     pub language: String,
     /// Country (ISO 3166-1 alpha-2).
     pub country: Option<String>,
+    /// Postal address for letters (the e-invoice buyer address BG-8, the ERP's party address,
+    /// or the company's configuration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<PostalAddress>,
 }
 
 impl Customer {
@@ -103,6 +224,7 @@ impl Customer {
             emails: Vec::new(),
             language: "fr".to_owned(),
             country: None,
+            address: None,
         }
     }
 }

@@ -617,40 +617,128 @@ fn french_holidays() {
     );
 }
 
-/// A penalty needing a rate the table lacks (H2 2026): the plan fails naming the table and
-/// the date (default), or, with `on_missing_rate = "hold"`, only that invoice is held with an
-/// alert while the rest is planned — never a guessed rate.
+/// A penalty needing a rate the table lacks (H2 2026) never stops the plan. Steps that state
+/// no penalty go out as usual; a formal reminder states the legal clause without an amount
+/// (default `state_clause`), or, with `on_missing_rate = "hold"`, only that invoice is held;
+/// either way the reason and one alert per row name the table, the rate kind and the period,
+/// the 40 € is still stated, and nothing is guessed.
 #[test]
-fn missing_rate_fails_or_holds() {
+fn missing_rate_never_stops_the_plan() {
+    use relance_core::dunning::penalty::RateKind;
+    use relance_core::dunning::policy::MissingRatePolicy;
+    use relance_core::dunning::rates::TableName;
     let day = d(2026, 7, 20);
     let mut inp = input(
         vec![
             customer("C1", CustomerKind::Business),
+            customer("C2", CustomerKind::Business),
             customer("P", CustomerKind::Consumer),
+            customer("S", CustomerKind::PublicEntity),
         ],
         vec![
             invoice("F1", "C1", 0, dec!(1000)),
-            invoice("F2", "P", 0, dec!(1000)),
+            invoice("F2", "C2", 0, dec!(1000)),
+            invoice("F3", "P", 0, dec!(1000)),
+            invoice("F4", "S", 0, dec!(1000)),
         ],
     );
-    for i in &mut inp.invoices {
-        i.due_date = Some(d(2026, 7, 1));
-    }
+    inp.invoices[0].due_date = Some(d(2026, 7, 10)); // D+10: amiable, states no penalty
+    inp.invoices[1].due_date = Some(d(2026, 6, 1)); // D+49: formelle first (mandatory)
+    inp.invoices[2].due_date = Some(d(2026, 6, 1)); // consumer: no rate before a mise en demeure
+    inp.invoices[3].due_date = Some(d(2026, 5, 1)); // public: rate of H1, the delay's start
     inp.bank_data_as_of = Some(day);
-    let e = plan(&inp, day).unwrap_err();
-    assert!(
-        e.to_string()
-            .contains("no ecb_mro rate known for 2026-07-01"),
-        "{e}"
-    );
-    inp.policy.on_missing_rate = relance_core::dunning::policy::MissingRatePolicy::Hold;
+
     let p = plan(&inp, day).unwrap();
-    assert_eq!(p.held.len(), 1);
-    assert_eq!(p.held[0].invoice.as_str(), "F1");
+    assert!(p.held.is_empty(), "{:?}", p.held);
+    assert_eq!(p.actions.len(), 4, "{:?}", p.actions);
+    let by = |c: &str| p.actions.iter().find(|a| a.customer.as_str() == c).unwrap();
+    let amiable = by("C1");
+    assert_eq!(amiable.stage, Stage::Amiable);
+    assert!(
+        !amiable.reason.contains("penalty amount not stated"),
+        "{}",
+        amiable.reason
+    );
+    let formal = by("C2");
+    assert_eq!(formal.stage, Stage::Formelle);
+    let f2 = &formal.invoices[0];
+    assert_eq!(f2.penalty, dec!(0));
+    assert_eq!(
+        f2.indemnity,
+        dec!(40),
+        "the 40 € is a fixed amount: still stated"
+    );
+    let m = f2
+        .missing_rate
+        .as_ref()
+        .expect("the missing row is carried");
+    assert_eq!(m.row.table, TableName::EcbMro);
+    assert_eq!(m.row.period_start, d(2026, 7, 1));
+    assert_eq!(m.row.period_end, d(2026, 12, 31));
+    assert_eq!(m.kind, RateKind::B2bStatutory);
+    for text in [&formal.reason, &f2.rate_source] {
+        assert!(text.contains("ecb_mro"), "{text}");
+        assert!(text.contains("2026-07-01"), "{text}");
+        assert!(text.contains("MRO + 10"), "{text}");
+    }
+    assert_eq!(by("P").invoices[0].penalty, dec!(0));
+    assert!(by("P").invoices[0].missing_rate.is_none());
+    // Public buyer: MRO in force on 1 January 2026 + 8 = 10.15 %, fixed for the delay.
+    assert!(by("S").invoices[0].penalty > dec!(0));
+    assert!(by("S").invoices[0].missing_rate.is_none());
+    let alerts: Vec<_> = p
+        .alerts
+        .iter()
+        .filter(|a| a.kind == "missing_rate")
+        .collect();
+    assert_eq!(alerts.len(), 1, "one alert per missing row: {alerts:?}");
+    assert!(
+        alerts[0].message.contains("ecb_mro"),
+        "{}",
+        alerts[0].message
+    );
+    assert!(
+        alerts[0].message.contains("2026-07-01"),
+        "{}",
+        alerts[0].message
+    );
+    assert_eq!(p.missing_rates.len(), 1);
+    assert_eq!(p.missing_rates[0].row.table, TableName::EcbMro);
+    assert_eq!(
+        p.missing_rates[0]
+            .invoices
+            .iter()
+            .map(|i| i.as_str())
+            .collect::<Vec<_>>(),
+        ["F1", "F2"]
+    );
+    assert!(p.missing_rates[0].held.is_empty());
+
+    inp.policy.on_missing_rate = MissingRatePolicy::Hold;
+    let p = plan(&inp, day).unwrap();
+    assert_eq!(p.held.len(), 1, "{:?}", p.held);
+    assert_eq!(p.held[0].invoice.as_str(), "F2");
+    assert!(p.held[0].reason.contains("ecb_mro"), "{}", p.held[0].reason);
+    assert!(
+        p.held[0].reason.contains("2026-07-01"),
+        "{}",
+        p.held[0].reason
+    );
+    assert!(p.held[0].reason.contains("hold"), "{}", p.held[0].reason);
+    assert_eq!(
+        p.actions.len(),
+        3,
+        "the amiable, consumer and public reminders go out"
+    );
+    assert!(p.actions.iter().all(|a| a.customer.as_str() != "C2"));
+    assert_eq!(p.missing_rates[0].held.len(), 1);
     assert!(p.alerts.iter().any(|a| a.kind == "missing_rate"));
-    // The consumer's reminder needs no rate before a mise en demeure: it goes out.
-    assert_eq!(p.actions.len(), 1);
-    assert_eq!(p.actions[0].customer.as_str(), "P");
+
+    // The old configuration value is refused with the choices, not silently accepted.
+    let e = toml::from_str::<relance_core::dunning::Policy>("on_missing_rate = \"error\"")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("state_clause") && e.contains("hold"), "{e}");
 }
 
 /// Contact frequency: an invoice reaching its step the day after another one's reminder
@@ -675,4 +763,106 @@ fn contact_frequency_per_customer() {
     inp.policy.sending.min_days_between_contacts = 0;
     inp.bank_data_as_of = Some(today());
     assert_eq!(plan(&inp, today()).unwrap().actions.len(), 1);
+}
+
+/// A due date the document did not give (missing, or invalid and dropped by the parser) is
+/// never silently invented: the action's reason and the invoice say it was assumed, from which
+/// policy term.
+#[test]
+fn assumed_due_date_is_said() {
+    let mut inp = input(
+        vec![customer("C1", CustomerKind::Business)],
+        vec![invoice("F1", "C1", 20, dec!(1000))],
+    );
+    inp.invoices[0].due_date = None;
+    inp.invoices[0].issue_date = d(2026, 1, 1); // + 30 days = 31/01, D+30 on 2/3
+    let p = plan(&inp, today()).unwrap();
+    let a = &p.actions[0];
+    assert_eq!(a.invoices[0].due_date, d(2026, 1, 31));
+    let note = a.invoices[0].due_date_note.as_deref().unwrap();
+    for text in [note, a.reason.as_str()] {
+        assert!(text.contains("no usable due date"), "{text}");
+        assert!(text.contains("2026-01-31 assumed"), "{text}");
+        assert!(text.contains("dunning.terms.business_days"), "{text}");
+    }
+    // A due date given by the document: no note.
+    inp.invoices[0].due_date = Some(d(2026, 1, 31));
+    let p = plan(&inp, today()).unwrap();
+    assert!(p.actions[0].invoices[0].due_date_note.is_none());
+    assert!(!p.actions[0].reason.contains("assumed"));
+}
+
+/// A mise en demeure by LRAR is never planned without both postal addresses: held, the reason
+/// saying which one is missing (or what is lacking in it), one alert per customer.
+#[test]
+fn registered_letter_needs_both_addresses() {
+    let mut inp = input(
+        vec![customer("C1", CustomerKind::Business)],
+        vec![
+            invoice("F1", "C1", 45, dec!(1000)),
+            invoice("F2", "C1", 45, dec!(500)),
+        ],
+    );
+    inp.history = vec![SentAction {
+        customer: "C1".into(),
+        stage: Stage::Formelle,
+        step: 0,
+        invoices: vec!["F1".into(), "F2".into()],
+        date: today() - Duration::days(30),
+    }];
+    let p = plan(&inp, today()).unwrap();
+    assert_eq!(p.actions[0].stage, Stage::MiseEnDemeure, "{:?}", p.held);
+
+    let mut no_recipient = inp.clone();
+    no_recipient.customers[0].address = None;
+    let mut incomplete = inp.clone();
+    if let Some(a) = incomplete.customers[0].address.as_mut() {
+        a.postcode = None;
+    }
+    let mut no_sender = inp.clone();
+    no_sender.sender_address = None;
+    for (name, case, want) in [
+        (
+            "no recipient address",
+            no_recipient,
+            "the postal address of Client C1 (the recipient) is missing",
+        ),
+        (
+            "incomplete",
+            incomplete,
+            "(the recipient) is incomplete (no post code)",
+        ),
+        (
+            "no sender address",
+            no_sender,
+            "the company's postal address (the sender of the letter) is missing",
+        ),
+    ] {
+        let p = plan(&case, today()).unwrap();
+        assert!(p.actions.is_empty(), "{name}: {:?}", p.actions);
+        assert_eq!(p.held.len(), 2, "{name}");
+        for h in &p.held {
+            assert!(h.reason.contains(want), "{name}: {}", h.reason);
+            assert!(
+                h.reason.contains("lettre recommandée"),
+                "{name}: {}",
+                h.reason
+            );
+        }
+        let alerts: Vec<_> = p
+            .alerts
+            .iter()
+            .filter(|a| a.kind == "missing_address")
+            .collect();
+        assert_eq!(alerts.len(), 1, "{name}: {alerts:?}");
+    }
+    // E-mail steps need no postal address.
+    let mut early = inp.clone();
+    early.history.clear();
+    early.customers[0].address = None;
+    early.sender_address = None;
+    for i in &mut early.invoices {
+        i.due_date = Some(today() - Duration::days(20));
+    }
+    assert_eq!(plan(&early, today()).unwrap().actions.len(), 1);
 }

@@ -66,8 +66,16 @@ pub fn inspect(files: &[PathBuf], human: bool, deep: bool) -> anyhow::Result<Exi
     })
 }
 
-/// `relance reconcile --invoices DIR --bank FILE...`: the offline contract, JSON on stdout.
-pub fn reconcile(invoices: &std::path::Path, banks: &[PathBuf]) -> anyhow::Result<ExitCode> {
+/// `relance reconcile --invoices DIR --bank FILE... [--config DIR] [--company C]`: the offline
+/// contract, JSON on stdout, under the company's reconciliation policy (else the default).
+pub fn reconcile(
+    invoices: &std::path::Path,
+    banks: &[PathBuf],
+    config: &crate::cli::OfflineConfig,
+) -> anyhow::Result<ExitCode> {
+    let policy = super::run::offline_company(config)?
+        .map(|c| c.reconcile)
+        .unwrap_or_default();
     let l = offline::load(invoices, banks)?;
     for (f, r) in &l.rejected {
         eprintln!("relance: skipped unusable file {f}: {r}");
@@ -75,7 +83,6 @@ pub fn reconcile(invoices: &std::path::Path, banks: &[PathBuf]) -> anyhow::Resul
     for w in &l.warnings {
         eprintln!("relance: {w}");
     }
-    let policy = relance_core::reconcile::Policy::default();
     let outcome =
         relance_core::reconcile::reconcile(&l.invoices, &l.customers, &l.receipts, &[], &policy);
     let allocations: Vec<Value> = outcome

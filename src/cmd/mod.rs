@@ -1,6 +1,7 @@
 //! Subcommand dispatch.
 
 mod files;
+mod rates;
 mod run;
 mod store;
 
@@ -43,16 +44,31 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => run::sync_once(&config.config, company.as_deref(), date),
         Command::Demo { state_dir, date } => run::demo(state_dir, date),
         Command::Inspect { files, human, deep } => files::inspect(&files, human, deep),
-        Command::Reconcile { invoices, bank } => files::reconcile(&invoices, &bank),
+        Command::Reconcile {
+            invoices,
+            bank,
+            offline,
+        } => files::reconcile(&invoices, &bank, &offline),
+        Command::Rates { config, date, json } => rates::show(config.as_deref(), date, json),
         Command::Dunning {
             command: DunningCommand::Plan(a),
         } => match (&a.company, &a.invoices) {
-            (Some(c), None) => run::dunning_plan_company(&a.config.config, c, a.date),
-            (None, Some(dir)) => {
+            (_, Some(dir)) => {
                 let date = a.date.ok_or_else(|| {
                     anyhow::anyhow!("--date is required with --invoices (the plan date)")
                 })?;
-                run::dunning_plan_offline(dir, &a.bank, date)
+                let offline = crate::cli::OfflineConfig {
+                    config: a.config.clone(),
+                    company: a.company.clone(),
+                };
+                run::dunning_plan_offline(dir, &a.bank, date, &offline)
+            }
+            (Some(c), None) => {
+                let dir = a
+                    .config
+                    .clone()
+                    .unwrap_or_else(|| std::path::PathBuf::from("/etc/relance"));
+                run::dunning_plan_company(&dir, c, a.date)
             }
             _ => {
                 anyhow::bail!("give either --company C, or --invoices DIR --bank FILE... --date D")

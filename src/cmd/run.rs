@@ -45,6 +45,7 @@ const DEMO_FILES: &[(&str, &[u8])] = demo_files![
     "invoices/FA-2026-0110.xml",
     "invoices/FA-2026-0111.xml",
     "invoices/FA-2026-0112.xml",
+    "invoices/FA-2026-0113.xml",
     "bank/releve-2026-06.camt053.xml",
 ];
 
@@ -359,6 +360,14 @@ fn print_summary(
             for h in &plan.held {
                 println!("  held {}: {}", h.invoice, h.reason);
             }
+            for m in &plan.missing_rates {
+                println!(
+                    "  rate table lacks {} ({} invoice(s), {} held): update it (rates.d/*.toml, see `relance rates`)",
+                    m.row,
+                    m.invoices.len(),
+                    m.held.len()
+                );
+            }
             for a in &plan.alerts {
                 println!(
                     "  alert {} {}{}: {}",
@@ -417,11 +426,21 @@ pub fn sync_once(
                 let docs: u64 = s.report.sources.iter().map(|r| r.documents).sum();
                 let errors: u64 = s.report.sources.iter().map(|r| r.errors).sum();
                 failed |= errors > 0;
+                let held = s.plan.as_ref().map_or(0, |p| p.held.len());
                 println!(
-                    "{}: {} documents, {} matches, {} actions, {} outbox entries, {} source errors{}",
-                    company.id, docs, s.report.matches, s.report.actions, s.enqueued, errors,
+                    "{}: {} documents, {} matches, {} actions, {} held, {} outbox entries, {} source errors{}",
+                    company.id, docs, s.report.matches, s.report.actions, held, s.enqueued, errors,
                     s.plan_error.as_ref().map(|e| format!(", dunning not planned: {e}")).unwrap_or_default()
                 );
+                for m in s.plan.iter().flat_map(|p| &p.missing_rates) {
+                    println!(
+                        "{}: the rate table lacks {} ({} invoice(s), {} held): update it (rates.d/*.toml, see `relance rates`)",
+                        company.id,
+                        m.row,
+                        m.invoices.len(),
+                        m.held.len()
+                    );
+                }
                 for r in &s.report.sources {
                     for p in &r.problems {
                         println!("  {} error: {p}", r.connector);
@@ -476,11 +495,12 @@ pub fn dunning_plan_company(
     let ledger = Ledger::load(&store, &company.id)?;
     let outcome = ledger.reconcile(&company.reconcile);
     let mut full = ledger.clone();
-    full.allocations.extend(outcome.allocations);
+    full.allocations.extend(outcome.allocations.iter().cloned());
     let input = pipeline::plan_input(
         company,
         &p.rates,
         &full,
+        &outcome.suggestions,
         ledger::dunning_history(&store, &company.id)?,
         ledger::pauses(&store, &company.id)?,
     );
@@ -489,39 +509,142 @@ pub fn dunning_plan_company(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `relance dunning plan --invoices DIR --bank FILE... --date D`: offline, default policy.
+/// The company whose policies an offline command applies: `--company C` of `--config DIR`, or
+/// the directory's only company; `None` (built-in defaults) without a `relance.toml`.
+pub(super) fn offline_company(
+    offline: &crate::cli::OfflineConfig,
+) -> anyhow::Result<Option<CompanyConfig>> {
+    let Some(dir) = offline.config.as_deref() else {
+        if offline.company.is_some() {
+            bail!("--company needs --config DIR (the configuration that defines it)");
+        }
+        return Ok(None);
+    };
+    crate::assets::existing_dir(dir)?;
+    if !dir.join(config::GLOBAL_FILE).is_file() {
+        if let Some(c) = &offline.company {
+            bail!(
+                "--company {c}: {} has no {}",
+                dir.display(),
+                config::GLOBAL_FILE
+            );
+        }
+        return Ok(None);
+    }
+    let config = load_config(dir)?;
+    let found = match &offline.company {
+        Some(c) => Some(
+            config
+                .companies
+                .iter()
+                .find(|x| x.id.as_str() == c)
+                .with_context(|| format!("no company {c:?} in {}", dir.display()))?,
+        ),
+        None if config.companies.len() == 1 => config.companies.first(),
+        None if config.companies.is_empty() => None,
+        None => bail!(
+            "{} configures {} companies: say which with --company",
+            dir.display(),
+            config.companies.len()
+        ),
+    };
+    if let Some(c) = found {
+        eprintln!(
+            "relance: policies of company {} ({})",
+            c.id,
+            c.file.display()
+        );
+    }
+    Ok(found.cloned())
+}
+
+/// `relance dunning plan --invoices DIR --bank FILE... --date D [--config DIR] [--company C]`:
+/// offline, with the configuration's rate table, templates and company policies (else the
+/// built-in ones). Prints the plan and, under `messages`, each action's message as the
+/// templates render it (subject and body; nothing is sent or written).
 pub fn dunning_plan_offline(
     invoices: &Path,
     banks: &[PathBuf],
     date: NaiveDate,
+    offline: &crate::cli::OfflineConfig,
 ) -> anyhow::Result<ExitCode> {
+    let company = offline_company(offline)?;
+    let config_dir = offline.config.as_deref();
+    let rates = crate::assets::rates(config_dir)?;
+    let templates = crate::assets::templates(config_dir)?;
     let l = crate::offline::load(invoices, banks)?;
     for (f, r) in &l.rejected {
         eprintln!("relance: skipped unusable file {f}: {r}");
     }
-    let policy = relance_core::reconcile::Policy::default();
-    let outcome =
-        relance_core::reconcile::reconcile(&l.invoices, &l.customers, &l.receipts, &[], &policy);
+    let reconcile_policy = company
+        .as_ref()
+        .map(|c| c.reconcile.clone())
+        .unwrap_or_default();
+    let outcome = relance_core::reconcile::reconcile(
+        &l.invoices,
+        &l.customers,
+        &l.receipts,
+        &[],
+        &reconcile_policy,
+    );
     let ledger = Ledger {
         customers: l.customers,
         invoices: l.invoices,
         receipts: l.receipts,
-        allocations: outcome.allocations,
+        allocations: outcome.allocations.clone(),
     };
-    let rates = crate::assets::rates(None)?;
-    let mut input = relance_core::dunning::PlanInput::new(
-        relance_core::CompanyId::new("offline"),
-        relance_core::dunning::Policy::default(),
-        rates,
+    let company = company.unwrap_or_else(CompanyConfig::offline_defaults);
+    let input = pipeline::plan_input(
+        &company,
+        &rates,
+        &ledger,
+        &outcome.suggestions,
+        Vec::new(),
+        Vec::new(),
     );
-    input.customers = ledger.customers.clone();
-    input.invoices = ledger.invoices.clone();
-    input.open_amounts = ledger::open_amounts(&ledger, &[]).into_iter().collect();
-    input.unapplied_credits = ledger::unapplied_by_customer(&ledger, &[]);
-    input.bank_data_as_of = ledger.bank_data_as_of();
-    input.payments = ledger::payments_by_invoice(&ledger, &[]);
     let plan = relance_core::dunning::plan(&input, date)?;
-    super::out(&serde_json::to_string_pretty(&plan)?)?;
+    for m in &plan.missing_rates {
+        eprintln!(
+            "relance: the rate table lacks {} ({} invoice(s), {} held): update it (rates.d/*.toml, see `relance rates`)",
+            m.row,
+            m.invoices.len(),
+            m.held.len()
+        );
+    }
+    let core_company = company.company();
+    let sender = pipeline::sender_info(&company);
+    let mut messages = Vec::new();
+    for a in &plan.actions {
+        let fallback;
+        let customer = match input.customers.iter().find(|c| c.id == a.customer) {
+            Some(c) => c,
+            None => {
+                fallback = relance_core::Customer::new(a.customer.clone(), a.customer.as_str());
+                &fallback
+            }
+        };
+        let ctx = relance_core::dunning::template::action_context(
+            a,
+            &core_company,
+            customer,
+            &sender,
+            date,
+            company.dunning.mise_en_demeure_deadline_days,
+        );
+        let m = templates.render_action(a, &ctx)?;
+        messages.push(serde_json::json!({
+            "key": a.key,
+            "customer": a.customer,
+            "template": m.template,
+            "subject": m.subject,
+            "body": m.body,
+        }));
+    }
+    let mut out = serde_json::to_value(&plan)?;
+    if let Some(o) = out.as_object_mut() {
+        o.insert("messages".into(), serde_json::Value::Array(messages));
+    }
+    super::out(&serde_json::to_string_pretty(&out)?)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -122,6 +122,25 @@ pub struct CompanyConfig {
 }
 
 impl CompanyConfig {
+    /// The company of an offline command without a configuration: id `offline`, every policy
+    /// at its default, no sources, no address.
+    pub fn offline_defaults() -> Self {
+        CompanyConfig {
+            file: PathBuf::new(),
+            id: CompanyId::new("offline"),
+            name: "offline".to_owned(),
+            siren: None,
+            currency: Currency::EUR,
+            poll_interval: Duration::from_secs(300),
+            sources: Vec::new(),
+            writeback: WritebackConfig::None,
+            reconcile: ReconcilePolicy::default(),
+            dunning: relance_core::dunning::Policy::default(),
+            provision: relance_core::provision::Policy::default(),
+            mail: None,
+        }
+    }
+
     /// The company as the domain knows it.
     pub fn company(&self) -> relance_core::Company {
         relance_core::Company {
@@ -131,6 +150,7 @@ impl CompanyConfig {
             vat_id: None,
             ibans: Vec::new(),
             currency: self.currency,
+            address: self.dunning.letters.sender.clone(),
         }
     }
 }
@@ -279,6 +299,9 @@ pub enum ErrorKind {
     /// A dunning or provision policy that is inconsistent.
     #[error("{0}")]
     Policy(String),
+    /// A rate-table file (`rates/fr.toml`, `rates.d/*.toml`) or a template that cannot be used.
+    #[error("{0}")]
+    Asset(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -407,6 +430,7 @@ pub fn load_with(dir: &Path, env: &Env) -> Result<Config, ConfigErrors> {
         .map(|g| g.state_dir.clone())
         .unwrap_or_else(|| PathBuf::from("/var/lib/relance"));
     let companies = v.companies(dir, &state_dir);
+    v.assets(dir);
     match global {
         Some(global) if v.errors.is_empty() => Ok(Config {
             dir: dir.to_owned(),
@@ -460,6 +484,28 @@ pub fn check_config_with(dir: &Path, env: &Env) -> (u8, String) {
                         .map(|m| format!("{}:{}", m.smtp.host, m.smtp.port))
                         .unwrap_or_else(|| "none".to_owned()),
                     c.poll_interval.as_secs()
+                );
+            }
+            if let Ok(r) = crate::assets::load_rates(Some(dir)) {
+                let today = crate::clock::Clock::System.today();
+                let missing = r.table.missing_as_of(today);
+                let _ = writeln!(
+                    out,
+                    "rate table: {} (revision {}); {}",
+                    r.table.origins.join(" + "),
+                    r.table.revision,
+                    if missing.is_empty() {
+                        format!("nothing missing as of {today}")
+                    } else {
+                        format!(
+                            "missing as of {today}: {} (formal letters state the legal clause without an amount until added, see `relance rates`)",
+                            missing
+                                .iter()
+                                .map(|m| format!("{} from {}", m.table.as_str(), m.period_start))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
                 );
             }
             for w in &cfg.warnings {
@@ -839,6 +885,34 @@ impl Validator<'_> {
             self.error(file, key, ErrorKind::Policy(msg));
         }
         let mail = c.mail.and_then(|m| self.mail(dir, file, m));
+        let address = c
+            .address
+            .as_ref()
+            .and_then(|a| self.address(file, KeyPath::keys(&["address"]), a));
+        let mut customer_addresses = BTreeMap::new();
+        let mut seen_customers = std::collections::BTreeSet::new();
+        for (i, o) in c.customers.iter().enumerate() {
+            let at = KeyPath::keys(&["customers"]).index(i);
+            if o.id.trim().is_empty() {
+                self.error(file, at.key("id"), ErrorKind::Empty);
+                continue;
+            }
+            if !seen_customers.insert(o.id.trim().to_owned()) {
+                self.error(
+                    file,
+                    at.key("id"),
+                    ErrorKind::Policy(format!("customer {:?} is listed twice", o.id)),
+                );
+                continue;
+            }
+            if let Some(a) = o
+                .address
+                .as_ref()
+                .and_then(|a| self.address(file, at.key("address"), a))
+            {
+                customer_addresses.insert(relance_core::CustomerId::new(o.id.trim()), a);
+            }
+        }
         (self.errors.len() == before).then(|| CompanyConfig {
             file: file.path.clone(),
             id: CompanyId::new(c.id),
@@ -849,10 +923,90 @@ impl Validator<'_> {
             sources,
             writeback: c.writeback,
             reconcile: c.reconcile,
-            dunning: c.dunning,
+            dunning: relance_core::dunning::Policy {
+                letters: relance_core::dunning::policy::Letters {
+                    sender: address,
+                    customers: customer_addresses,
+                },
+                ..c.dunning
+            },
             provision: c.provision,
             mail,
         })
+    }
+
+    /// The rate table (built-in or `rates/fr.toml`, with `rates.d/*.toml` merged) and the
+    /// templates of the directory: every problem, placed; rows a drop-in replaced by another
+    /// figure as warnings.
+    fn assets(&mut self, dir: &Path) {
+        let mut asset_errors = Vec::new();
+        match crate::assets::load_rates(Some(dir)) {
+            Ok(loaded) => {
+                for n in loaded.notes {
+                    self.warnings.push(ConfigWarning {
+                        file: dir.join(crate::assets::RATES_DROPIN_DIR),
+                        key: String::new(),
+                        location: None,
+                        message: n,
+                    });
+                }
+            }
+            Err(e) => asset_errors.extend(e.0),
+        }
+        if let Err(e) = crate::assets::load_templates(Some(dir)) {
+            asset_errors.extend(e.0);
+        }
+        self.errors.extend(asset_errors);
+    }
+
+    /// Checks a postal address: at least one street line and none empty, at most 3 (with the
+    /// name and the town, a window envelope holds 6 lines), a city, a country code, and for
+    /// France a 5-digit post code.
+    fn address(
+        &mut self,
+        file: &SourceFile,
+        at: KeyPath,
+        a: &schema::AddressFile,
+    ) -> Option<relance_core::PostalAddress> {
+        let before = self.errors.len();
+        if a.lines.is_empty() || a.lines.len() > 3 {
+            self.error(
+                file,
+                at.key("lines"),
+                ErrorKind::Policy(format!("{} street lines, expected 1 to 3", a.lines.len())),
+            );
+        }
+        for (i, l) in a.lines.iter().enumerate() {
+            if l.trim().is_empty() {
+                self.error(file, at.key("lines").index(i), ErrorKind::Empty);
+            }
+        }
+        if a.city.trim().is_empty() {
+            self.error(file, at.key("city"), ErrorKind::Empty);
+        }
+        let country = a.country.trim();
+        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_alphabetic()) {
+            self.error(
+                file,
+                at.key("country"),
+                ErrorKind::Policy(format!(
+                    "{country:?} is not a country code, expected ISO 3166-1 alpha-2 such as FR"
+                )),
+            );
+        }
+        let postcode = a.postcode.as_deref().map(str::trim).unwrap_or("");
+        if country.eq_ignore_ascii_case("FR")
+            && (postcode.len() != 5 || !postcode.bytes().all(|b| b.is_ascii_digit()))
+        {
+            self.error(
+                file,
+                at.key("postcode"),
+                ErrorKind::Policy(format!(
+                    "{postcode:?} is not a French post code, expected 5 digits"
+                )),
+            );
+        }
+        (self.errors.len() == before).then(|| a.to_core())
     }
 
     #[allow(clippy::too_many_arguments)] // one call site; the context is what it checks

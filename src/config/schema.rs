@@ -169,6 +169,78 @@ pub struct CompanyFile {
     /// Outgoing mail (dunning letters by e-mail); absent means no e-mail is sent.
     #[serde(default)]
     pub mail: Option<MailConfig>,
+    /// The company's postal address: the sender of posted letters (a mise en demeure by LRAR
+    /// is held without it). Its city is the place printed before the date of letters.
+    #[serde(default)]
+    pub address: Option<AddressFile>,
+    /// Per-customer settings that override what the sources give (`[[customers]]`).
+    #[serde(default)]
+    pub customers: Vec<CustomerOverride>,
+}
+
+/// A postal address as written in a company file.
+///
+/// ```toml
+/// [address]
+/// lines = ["12 rue des Forges", "Bâtiment B"]
+/// postcode = "69007"
+/// city = "Lyon"
+/// country = "FR"        # default FR
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressFile {
+    /// Street lines (number and street, building, lieu-dit…), 1 to 3.
+    pub lines: Vec<String>,
+    /// Post code (5 digits in France).
+    #[serde(default)]
+    pub postcode: Option<String>,
+    /// City.
+    pub city: String,
+    /// Country, ISO 3166-1 alpha-2. Default `FR`.
+    #[serde(default = "default_country")]
+    pub country: String,
+}
+
+fn default_country() -> String {
+    "FR".to_owned()
+}
+
+impl AddressFile {
+    /// The domain's postal address.
+    pub fn to_core(&self) -> relance_core::PostalAddress {
+        relance_core::PostalAddress {
+            lines: self.lines.iter().map(|l| l.trim().to_owned()).collect(),
+            postcode: self
+                .postcode
+                .as_ref()
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty()),
+            city: Some(self.city.trim().to_owned()),
+            subdivision: None,
+            country: Some(self.country.trim().to_ascii_uppercase()),
+        }
+    }
+}
+
+/// What the company's configuration says of one customer, over what the sources give.
+///
+/// ```toml
+/// [[customers]]
+/// id = "443061841"              # the customer's id in relance (SIREN for e-invoice files)
+/// [customers.address]
+/// lines = ["5 place du Marché"]
+/// postcode = "69004"
+/// city = "Lyon"
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerOverride {
+    /// The customer's id (as `relance dunning plan` shows it).
+    pub id: String,
+    /// Its postal address for letters, replacing the e-invoice's or the ERP's.
+    #[serde(default)]
+    pub address: Option<AddressFile>,
 }
 
 fn default_currency() -> Currency {

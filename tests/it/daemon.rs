@@ -41,7 +41,7 @@ fn write_config(dir: &Path) {
 }
 
 /// The daemon under test; killed if the test fails half-way.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     log: Arc<Mutex<String>>,
     notify: UnixDatagram,
@@ -57,7 +57,7 @@ impl Drop for Daemon {
 }
 
 impl Daemon {
-    fn start(dir: tempfile::TempDir, watchdog_usec: Option<u64>) -> Daemon {
+    pub(crate) fn start(dir: tempfile::TempDir, watchdog_usec: Option<u64>) -> Daemon {
         Self::start_limited(dir, watchdog_usec, None)
     }
 
@@ -121,7 +121,7 @@ impl Daemon {
         self._dir.path()
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
 
@@ -147,7 +147,7 @@ impl Daemon {
     }
 
     /// The health/metrics address, from the "http listening addr=…" log line.
-    fn addr(&self) -> String {
+    pub(crate) fn addr(&self) -> String {
         assert!(
             self.wait_log("http listening"),
             "no http line in:\n{}",
@@ -158,7 +158,7 @@ impl Daemon {
         log[at + 5..].split_whitespace().next().unwrap().to_owned()
     }
 
-    fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .arg(format!("-{sig}"))
             .arg(self.child.id().to_string())
@@ -167,7 +167,7 @@ impl Daemon {
         assert!(ok.success());
     }
 
-    fn wait_exit(&mut self) -> Option<ExitStatus> {
+    pub(crate) fn wait_exit(&mut self) -> Option<ExitStatus> {
         let end = Instant::now() + DEADLINE;
         while Instant::now() < end {
             if let Some(s) = self.child.try_wait().unwrap() {
@@ -179,7 +179,7 @@ impl Daemon {
     }
 }
 
-fn wait_until(f: impl Fn() -> bool) -> bool {
+pub(crate) fn wait_until(f: impl Fn() -> bool) -> bool {
     let end = Instant::now() + DEADLINE;
     while Instant::now() < end {
         if f() {
@@ -191,7 +191,7 @@ fn wait_until(f: impl Fn() -> bool) -> bool {
 }
 
 /// A minimal HTTP/1.1 GET: (status code, body).
-fn get(addr: &str, path: &str) -> (u16, String) {
+pub(crate) fn get(addr: &str, path: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(DEADLINE)).unwrap();
     write!(

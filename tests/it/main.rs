@@ -4,6 +4,7 @@
 mod config;
 mod daemon;
 mod demo;
+mod dunning;
 mod kill_delivery;
 mod pg;
 mod pg_daemons;

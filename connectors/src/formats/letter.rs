@@ -5,6 +5,12 @@
 //! are shown without embedding a font and come back out of `pdftotext`. Lines are wrapped
 //! with the Helvetica metrics (AFM widths), pages added as needed, and every page carries the
 //! legal mentions at its foot.
+//!
+//! Layout of the first page, for a DL window envelope (110 × 220 mm, window 100 × 45 mm at
+//! 20 mm from the right and 15 mm from the bottom; the A4 page folded in three): the sender
+//! block top left; the recipient block inside [`WINDOW`]; under it, right-aligned, the place and
+//! date; then the "Lettre recommandée avec accusé de réception" mention and the subject, left.
+//! A letter is never made without both postal addresses ([`LetterError::MissingAddress`]).
 
 use crate::contract::{IdempotencyKey, WriteCommand};
 use chrono::NaiveDate;
@@ -14,7 +20,7 @@ use relance_core::dunning::template::{
     action_context, format_date, Message, SenderInfo, TemplateSet,
 };
 use relance_core::dunning::{Action, Channel};
-use relance_core::model::{Company, Customer, CustomerKind};
+use relance_core::model::{Company, Customer, CustomerKind, PostalAddress};
 
 /// Errors writing a letter.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +34,9 @@ pub enum LetterError {
     /// The message template could not be rendered.
     #[error(transparent)]
     Template(#[from] relance_core::dunning::DunningError),
+    /// A posted letter needs both postal addresses; this one is missing or incomplete.
+    #[error("no letter without addresses: {0}")]
+    MissingAddress(String),
 }
 
 /// A letter to render.
@@ -54,6 +63,16 @@ pub struct Letter {
 const PAGE_W: f32 = 595.0; // A4 in points
 const PAGE_H: f32 = 842.0;
 const MARGIN: f32 = 56.0;
+/// Points per millimetre (72 / 25.4).
+const PT_PER_MM: f32 = 72.0 / 25.4;
+
+/// The area of the first page seen through the window of a DL envelope, in millimetres from
+/// the page's top-left corner: (left, top, width, height). The window is 100 × 45 mm; its
+/// position on the folded page varies by a few millimetres with the fold and the play of the
+/// page in the envelope, so the recipient block keeps 5 mm inside it.
+pub const WINDOW: (f32, f32, f32, f32) = (100.0, 50.0, 95.0, 45.0);
+/// Margin kept inside [`WINDOW`], in millimetres.
+const WINDOW_INSET_MM: f32 = 5.0;
 const BODY_SIZE: f32 = 10.0;
 const LEADING: f32 = 13.0;
 const FOOTER_SIZE: f32 = 7.5;
@@ -204,15 +223,29 @@ pub fn render_pdf(letter: &Letter) -> Result<Vec<u8>, LetterError> {
         }
         y -= if i == 0 { 14.0 } else { 11.5 };
     }
-    // Recipient block, right column, below the sender.
-    let mut ry = PAGE_H - MARGIN - 110.0;
+    // Recipient block, inside the envelope window.
+    let (wl, wt, _, _) = WINDOW;
+    let rx = (wl + WINDOW_INSET_MM) * PT_PER_MM;
+    let mut ry = PAGE_H - (wt + WINDOW_INSET_MM) * PT_PER_MM - BODY_SIZE;
     for (i, l) in letter.recipient.iter().enumerate() {
         if let Some(p) = pages.last_mut() {
-            p.text(PAGE_W / 2.0 + 20.0, ry, BODY_SIZE + 0.5, i == 0, l);
+            p.text(rx, ry, BODY_SIZE + 0.5, i == 0, l);
         }
         ry -= LEADING;
     }
-    y = y.min(ry) - 28.0;
+    // Place and date, right-aligned under the window; then the mention and the subject.
+    let window_bottom = PAGE_H - (WINDOW.1 + WINDOW.3) * PT_PER_MM;
+    y = y.min(ry).min(window_bottom) - LEADING;
+    if let Some(p) = pages.last_mut() {
+        p.text(
+            PAGE_W - MARGIN - text_width(&win_ansi(&letter.place_date), BODY_SIZE, false),
+            y,
+            BODY_SIZE,
+            false,
+            &letter.place_date,
+        );
+    }
+    y -= 2.0 * LEADING;
     if letter.registered {
         if let Some(p) = pages.last_mut() {
             p.text(
@@ -224,15 +257,6 @@ pub fn render_pdf(letter: &Letter) -> Result<Vec<u8>, LetterError> {
             );
         }
         y -= LEADING;
-    }
-    if let Some(p) = pages.last_mut() {
-        p.text(
-            PAGE_W - MARGIN - text_width(&win_ansi(&letter.place_date), BODY_SIZE, false),
-            y,
-            BODY_SIZE,
-            false,
-            &letter.place_date,
-        );
     }
     y -= 2.0 * LEADING;
     for l in wrap(
@@ -331,28 +355,53 @@ pub fn render_pdf(letter: &Letter) -> Result<Vec<u8>, LetterError> {
 }
 
 /// The letter of a dunning action (mise en demeure by LRAR, or any posted reminder): the
-/// rendered message as body, the company as sender, the customer's postal address as
-/// recipient, and the legal mentions at the foot — identity of the creditor (SIREN), the
-/// basis of the demand (C. civ. 1344), and for professionals the penalty rule and the 40 €
-/// indemnity (C. com. L441-10 II, D441-5).
+/// rendered message as body, the company and its postal address as sender, the customer's
+/// postal address as recipient, the company's town and the date, and the legal mentions at
+/// the foot — identity of the creditor (SIREN), the basis of the demand (C. civ. 1344), and
+/// for professionals the penalty rule and the 40 € indemnity (C. com. L441-10 II, D441-5).
+///
+/// Fails with [`LetterError::MissingAddress`] when either postal address is missing or
+/// lacks a street line, post code or city: a letter is never made with a blank address.
 pub fn letter_for_action(
     action: &Action,
     message: &Message,
     company: &Company,
     sender: &SenderInfo,
     customer: &Customer,
-    customer_address: &[String],
-    place: &str,
-) -> Letter {
+) -> Result<Letter, LetterError> {
     let lang = action.language.as_str();
+    let lacking = |who: &str, a: Option<&PostalAddress>| -> Option<String> {
+        match a {
+            None => Some(format!("the postal address of {who} is missing")),
+            Some(a) if !a.is_postal() => Some(format!(
+                "the postal address of {who} has no {}",
+                a.missing_parts().join(", no ")
+            )),
+            Some(_) => None,
+        }
+    };
+    let problems: Vec<String> = [
+        lacking(
+            &format!("{} (sender)", company.name),
+            company.address.as_ref(),
+        ),
+        lacking(
+            &format!("{} (recipient)", customer.name),
+            customer.address.as_ref(),
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let (Some(from), Some(to)) = (company.address.as_ref(), customer.address.as_ref()) else {
+        return Err(LetterError::MissingAddress(problems.join("; ")));
+    };
+    if !problems.is_empty() {
+        return Err(LetterError::MissingAddress(problems.join("; ")));
+    }
+    let home = from.country.as_deref().unwrap_or("FR");
     let mut sender_block = vec![company.name.clone()];
-    sender_block.extend(
-        sender
-            .address
-            .split(", ")
-            .map(str::to_owned)
-            .filter(|s| !s.is_empty()),
-    );
+    sender_block.extend(from.block(home));
     if let Some(s) = &company.siren {
         sender_block.push(format!("SIREN {}", s.as_str()));
     }
@@ -360,7 +409,7 @@ pub fn letter_for_action(
         sender_block.push(format!("Tél. {p}"));
     }
     let mut recipient = vec![customer.name.clone()];
-    recipient.extend(customer_address.iter().cloned());
+    recipient.extend(to.block(home));
     let mut footer = vec![format!(
         "{}{} – {}",
         company.name,
@@ -369,7 +418,7 @@ pub fn letter_for_action(
             .as_ref()
             .map(|s| format!(" – SIREN {}", s.as_str()))
             .unwrap_or_default(),
-        sender.address
+        from.one_line()
     )];
     let registered = action.channel == relance_core::dunning::Channel::RegisteredLetter;
     if action.stage == relance_core::dunning::Stage::MiseEnDemeure {
@@ -387,7 +436,8 @@ pub fn letter_for_action(
     if action.customer_kind.is_public() {
         footer.push("Intérêts moratoires et indemnité forfaitaire dus de plein droit (art. L2192-13, R2192-31 et D2192-35 du Code de la commande publique).".into());
     }
-    Letter {
+    let place = from.city.as_deref().unwrap_or_default();
+    Ok(Letter {
         sender: sender_block,
         recipient,
         registered,
@@ -400,7 +450,7 @@ pub fn letter_for_action(
         body: message.body.clone(),
         footer,
         title: message.subject.clone(),
-    }
+    })
 }
 
 /// What an action turns into: the outbox commands (each with its key) and, for a registered
@@ -418,16 +468,13 @@ pub struct RenderedAction {
 /// Everything about the recipient and the day a rendering needs.
 #[derive(Clone, Debug)]
 pub struct RenderContext<'a> {
-    /// The creditor.
+    /// The creditor, with its postal address (the sender of letters; its city is the place
+    /// printed before the date).
     pub company: &'a Company,
-    /// Address, signature, payment link.
+    /// Signature, payment link, phone.
     pub sender: &'a SenderInfo,
-    /// The debtor.
+    /// The debtor, with its postal address.
     pub customer: &'a Customer,
-    /// Its postal address lines (for letters).
-    pub customer_address: &'a [String],
-    /// Town printed before the date of letters.
-    pub place: &'a str,
     /// Plan date.
     pub today: NaiveDate,
     /// Days given to pay (policy `mise_en_demeure_deadline_days`).
@@ -476,15 +523,7 @@ pub fn render_action(
             },
         )),
         Channel::RegisteredLetter => {
-            let letter = letter_for_action(
-                action,
-                &message,
-                cx.company,
-                cx.sender,
-                cx.customer,
-                cx.customer_address,
-                cx.place,
-            );
+            let letter = letter_for_action(action, &message, cx.company, cx.sender, cx.customer)?;
             let pdf = render_pdf(&letter)?;
             let name = format!(
                 "{}-{}-{}.pdf",
@@ -500,7 +539,7 @@ pub fn render_action(
                     details: format!(
                         "Imprimer la lettre {name}, l'envoyer en recommandé avec accusé de réception à {} ({}) et conserver la preuve de dépôt et l'avis de réception (pièces du dossier contentieux).",
                         cx.customer.name,
-                        cx.customer_address.join(", ")
+                        letter.recipient[1..].join(", ")
                     ),
                 },
             ));

@@ -1,16 +1,17 @@
 //! Dunning (relance) under French law: stages, penalties, the 40 € indemnity, pauses and stops.
 //!
 //! The engine is a pure function: [`plan()`] takes a [`PlanInput`] (customers, open invoices
-//! after reconciliation, unapplied credits, pauses, history of actions already sent, the
-//! dated [`RateTable`] and the company's [`Policy`]) and `today`, and returns a [`Plan`]: the
-//! actions due, grouped one per customer and stage, each invoice with its penalty and the rate
-//! table rows used, plus the invoices held back and why.
+//! after reconciliation, unapplied credits and probable payments, pauses, history of actions
+//! already sent, the dated [`RateTable`] and the company's [`Policy`]) and `today`, and
+//! returns a [`Plan`]: the actions due, grouped one per customer and stage, each invoice with
+//! its penalty and the rate table rows used, plus the invoices held back and why.
 //!
 //! Modules: [`policy`] (configuration), [`rates`] (ECB MRO and taux légal tables),
 //! [`penalty`] (penalties and indemnity), [`stage`] (ladder), [`segment`] (payment history),
 //! [`pause`] (disputes, promises, payment plans, holds, procédures collectives, e-invoicing
 //! statuses), [`prescription`] (limitation deadlines), [`calendar`] (business days),
-//! [`template`] (text templates), [`mod@plan`] (the engine).
+//! [`template`] (text templates), [`probable`] (receipts that may be an invoice's payment),
+//! [`mod@plan`] (the engine, in passes), [`score`] (scoring on labelled data).
 
 pub mod calendar;
 pub mod pause;
@@ -18,14 +19,20 @@ pub mod penalty;
 pub mod plan;
 pub mod policy;
 pub mod prescription;
+pub mod probable;
 pub mod rates;
+pub mod score;
 pub mod segment;
 pub mod stage;
 pub mod template;
 
 pub use pause::{Pause, PauseKind};
-pub use plan::{plan, Action, Alert, HeldInvoice, Plan, PlanInput, PlannedInvoice, SentAction};
+pub use plan::{
+    plan, Action, Alert, HeldInvoice, MissingRateUse, Plan, PlanInput, PlannedInvoice,
+    PreviousAction, SentAction,
+};
 pub use policy::Policy;
+pub use probable::PaymentHold;
 pub use rates::RateTable;
 pub use stage::{Channel, Stage};
 

@@ -14,7 +14,7 @@
 //! the sum of the rounded periods — the way a person writes the working on the letter.
 
 use crate::dunning::policy::{DayCount, LegalRateColumn, PenaltyPolicy, SemesterRule};
-use crate::dunning::rates::{semester_end, semester_start, RateRow, RateTable};
+use crate::dunning::rates::{semester_end, semester_start, MissingRow, RateRow, RateTable};
 use crate::dunning::DunningError;
 use crate::model::CustomerKind;
 use crate::money::round_cents;
@@ -22,6 +22,78 @@ use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+/// Points added to the ECB MRO rate for the B2B statutory penalty rate (C. com. L441-10 II).
+pub const B2B_MARGIN_POINTS: Decimal = Decimal::from_parts(10, 0, 0, false, 0);
+/// Points added to the ECB MRO rate for public buyers' intérêts moratoires (CCP R2192-31).
+pub const PUBLIC_MARGIN_POINTS: Decimal = Decimal::from_parts(8, 0, 0, false, 0);
+/// A contractual B2B rate may not be below this many times the taux légal (C. com. L441-10 II).
+pub const CONTRACT_FLOOR_TIMES_LEGAL_RATE: Decimal = Decimal::from_parts(3, 0, 0, false, 0);
+
+/// The rate a debtor's regime needs, to name it when the table lacks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateKind {
+    /// B2B statutory rate: ECB MRO + 10 points (C. com. L441-10 II).
+    B2bStatutory,
+    /// B2B contractual rate, checked against 3 × taux légal (C. com. L441-10 II).
+    B2bContract,
+    /// Public buyers' intérêts moratoires: ECB MRO + 8 points (CCP R2192-31).
+    PublicMoratory,
+    /// Consumers: taux légal from the mise en demeure (C. civ. 1231-6, 1344-1).
+    ConsumerLegal,
+}
+
+impl RateKind {
+    /// The regime of a debtor (with its contractual rate, if any).
+    pub fn of(kind: CustomerKind, contract_rate: Option<Decimal>) -> Self {
+        match kind {
+            CustomerKind::Business if contract_rate.is_some() => RateKind::B2bContract,
+            CustomerKind::Business => RateKind::B2bStatutory,
+            CustomerKind::PublicEntity | CustomerKind::PublicHospital => RateKind::PublicMoratory,
+            CustomerKind::Consumer => RateKind::ConsumerLegal,
+        }
+    }
+
+    /// What the rate is, in a sentence.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RateKind::B2bStatutory => "B2B penalty rate ECB MRO + 10 pts (C. com. L441-10 II)",
+            RateKind::B2bContract => {
+                "floor of the contractual B2B rate, 3 × taux légal (C. com. L441-10 II)"
+            }
+            RateKind::PublicMoratory => {
+                "public buyer's intérêts moratoires ECB MRO + 8 pts (CCP R2192-31)"
+            }
+            RateKind::ConsumerLegal => {
+                "consumer's legal interest at the taux légal (C. civ. 1231-6, 1344-1)"
+            }
+        }
+    }
+}
+
+/// A penalty that could not be computed: the row the table lacks, and the regime that needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissingRate {
+    /// The missing row.
+    pub row: MissingRow,
+    /// The rate it was needed for.
+    pub kind: RateKind,
+    /// The contractual rate of the debtor, for [`RateKind::B2bContract`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_rate_percent: Option<Decimal>,
+}
+
+impl std::fmt::Display for MissingRate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no rate-table row for {}, needed for the {}",
+            self.row,
+            self.kind.describe()
+        )
+    }
+}
 
 /// What a penalty is computed from.
 #[derive(Clone, Debug)]
@@ -73,6 +145,10 @@ pub struct Penalty {
     pub periods: Vec<PenaltyPeriod>,
     /// Things a person should know (contract rate below the legal floor…).
     pub warnings: Vec<String>,
+    /// Set when the amount could not be computed because the rate table lacks a row (then
+    /// `amount` is zero and `periods` empty; the indemnity, a fixed amount, is still given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<MissingRate>,
 }
 
 /// Computes the penalty of one invoice (`policy.contract_rate_percent` is the contractual
@@ -117,7 +193,7 @@ impl RateMemo {
             MemoKey::Public(sem) => {
                 let mro = rates.mro_in_force(sem)?;
                 let row = RateRow {
-                    rate_percent: mro.rate_percent + Decimal::new(8, 0),
+                    rate_percent: mro.rate_percent + PUBLIC_MARGIN_POINTS,
                     citation: format!(
                         "CCP R2192-31: MRO + 8 pts, fixed for the whole delay; {}",
                         mro.citation
@@ -142,6 +218,29 @@ impl RateMemo {
     }
 }
 
+fn is_late(input: &PenaltyInput<'_>) -> bool {
+    input.until > input.due_date && input.open_amount > Decimal::ZERO
+}
+
+/// The indemnité forfaitaire due on the invoice: the table's amount (40 €) once the invoice
+/// is late, for professionals and public buyers; never for consumers (CPCE L111-8).
+pub fn indemnity_due(input: &PenaltyInput<'_>, rates: &RateTable) -> Decimal {
+    match input.kind {
+        CustomerKind::Consumer => Decimal::ZERO,
+        _ if is_late(input) => rates.indemnity.amount, // cited as the `indemnity` row
+        _ => Decimal::ZERO,
+    }
+}
+
+/// The citation of the indemnity in `rate_source`, per regime.
+pub fn indemnity_citation(kind: CustomerKind) -> &'static str {
+    if kind.is_public() {
+        "indemnity (CCP D2192-35)"
+    } else {
+        "indemnity (C. com. D441-5)"
+    }
+}
+
 /// [`compute`] with a memo of rate rows shared across invoices.
 pub fn compute_memo(
     input: &PenaltyInput<'_>,
@@ -159,12 +258,8 @@ pub fn compute_memo(
         }
         Ok(row)
     };
-    let late = input.until > input.due_date && input.open_amount > Decimal::ZERO;
-    let indemnity = match input.kind {
-        CustomerKind::Consumer => Decimal::ZERO,
-        _ if late => rates.indemnity.amount, // cited as the `indemnity` row
-        _ => Decimal::ZERO,
-    };
+    let late = is_late(input);
+    let indemnity = indemnity_due(input, rates);
     let mut start = input.due_date + Duration::days(1);
     if input.kind == CustomerKind::Consumer {
         match input.mise_en_demeure {
@@ -176,6 +271,7 @@ pub fn compute_memo(
                     rate_source: "C. civ. 1344-1: consumer debt, legal interest runs only from a mise en demeure (none sent yet)".into(),
                     periods: Vec::new(),
                     warnings,
+                    missing: None,
                 })
             }
         }
@@ -187,6 +283,7 @@ pub fn compute_memo(
             rate_source: "not late".into(),
             periods: Vec::new(),
             warnings,
+            missing: None,
         });
     }
 
@@ -248,7 +345,7 @@ pub fn compute_memo(
         let days = (end - day).num_days() + 1;
         let amount = round_cents(
             base * row.rate_percent * Decimal::from(days)
-                / (Decimal::from(100) * Decimal::from(year_days)),
+                / (Decimal::ONE_HUNDRED * Decimal::from(year_days)),
         );
         periods.push(PenaltyPeriod {
             from: day,
@@ -264,11 +361,8 @@ pub fn compute_memo(
     let amount = periods.iter().map(|p| p.amount).sum();
     let mut rate_source = citations.join(" | ");
     if indemnity > Decimal::ZERO {
-        rate_source.push_str(if input.kind.is_public() {
-            " | indemnity (CCP D2192-35)"
-        } else {
-            " | indemnity (C. com. D441-5)"
-        });
+        rate_source.push_str(" | ");
+        rate_source.push_str(indemnity_citation(input.kind));
     }
     Ok(Penalty {
         amount,
@@ -276,6 +370,7 @@ pub fn compute_memo(
         rate_source,
         periods,
         warnings,
+        missing: None,
     })
 }
 
@@ -289,7 +384,7 @@ fn business_rate(
     match contract {
         Some(c) => {
             let til = rates.legal_rate(sem, false)?;
-            let floor = til.rate_percent * Decimal::from(3);
+            let floor = til.rate_percent * CONTRACT_FLOOR_TIMES_LEGAL_RATE;
             if c < floor {
                 let warning = format!(
                     "contractual rate {c}% is below the legal floor 3 × taux légal = {floor}% for the semester from {sem}; the floor is applied (C. com. L441-10 II)"
@@ -313,7 +408,7 @@ fn business_rate(
         None => {
             let mro = rates.mro_in_force(sem)?;
             let row = RateRow {
-                rate_percent: mro.rate_percent + Decimal::from(10),
+                rate_percent: mro.rate_percent + B2B_MARGIN_POINTS,
                 citation: format!("C. com. L441-10 II: MRO + 10 pts; {}", mro.citation),
             };
             Ok((row, None))

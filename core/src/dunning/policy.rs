@@ -41,19 +41,38 @@ pub struct Policy {
     /// Claims up to this amount (principal and interest) may use the procédure simplifiée de
     /// recouvrement des petites créances (CPCE L125-1, R125-1): 5 000 €.
     pub petites_creances_max: Decimal,
-    /// When a penalty needs a rate the table does not have: `error` (default — the plan
-    /// fails naming the table and date) or `hold` (only the invoices needing it are held,
-    /// with an alert; nothing is guessed either way).
+    /// When a penalty needs a rate the table does not have (a semester whose ECB rate or taux
+    /// légal is not in the table yet). Either way the plan goes on, reminders that state no
+    /// penalty (préventive, amiable) go out as usual, nothing is guessed, and an alert names
+    /// the missing row: `state_clause` (default) — the letters that state penalties (formelle,
+    /// mise en demeure, contentieux) state the legal clause without an amount ("taux de la BCE
+    /// majoré de 10 points" for businesses, the intérêts moratoires clause for public buyers,
+    /// the taux légal for consumers), the 40 € indemnity being known; `hold` — those invoices
+    /// are held until the table is updated.
     pub on_missing_rate: MissingRatePolicy,
+    /// The postal addresses of letters, from the top of the company's configuration file
+    /// (`[address]`, `[[customers]]`), not from `[dunning]`.
+    #[serde(skip)]
+    pub letters: Letters,
 }
 
-/// What a missing rate does to a plan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The postal addresses posted letters need, as the company's configuration sets them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Letters {
+    /// The company's address: the sender (and, its city, the place before the date).
+    pub sender: Option<crate::model::PostalAddress>,
+    /// Customers' addresses set in the configuration, over the sources'.
+    pub customers: std::collections::BTreeMap<crate::ids::CustomerId, crate::model::PostalAddress>,
+}
+
+/// What a missing rate does to the letters that state penalties.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MissingRatePolicy {
-    /// The plan fails with [`DunningError::MissingRate`].
-    Error,
-    /// The invoice is held with the error as reason, and an alert is raised.
+    /// State the legal clause without an amount; the action goes out.
+    #[default]
+    StateClause,
+    /// Hold the invoice (reason and alert name the missing row) until the table is updated.
     Hold,
 }
 
@@ -73,7 +92,8 @@ impl Default for Policy {
             alerts: AlertPolicy::default(),
             mise_en_demeure_deadline_days: 8,
             petites_creances_max: Decimal::new(5000, 0),
-            on_missing_rate: MissingRatePolicy::Error,
+            on_missing_rate: MissingRatePolicy::StateClause,
+            letters: Letters::default(),
         }
     }
 }

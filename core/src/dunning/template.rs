@@ -9,7 +9,8 @@
 //! `config/templates/{fr,en}/<stage>[.<channel>][.<tone>].txt` and are read by the binary,
 //! so editing them needs no recompilation.
 
-use crate::dunning::plan::Action;
+use crate::dunning::penalty::{MissingRate, RateKind};
+use crate::dunning::plan::{Action, PreviousAction};
 use crate::dunning::DunningError;
 use crate::model::{Company, Customer};
 use chrono::NaiveDate;
@@ -151,6 +152,41 @@ fn emit<'a>(
     Ok(())
 }
 
+/// The names used by `nodes` (variables, `#if` and `#each` names) that `ctx` does not
+/// provide; `item` is the list an `#each` walks (its items' keys are known inside).
+fn unknown_names(
+    nodes: &[Node],
+    ctx: &Context,
+    item: Option<&BTreeMap<String, String>>,
+    out: &mut Vec<String>,
+) {
+    let known = |n: &str| {
+        ctx.vars.contains_key(n)
+            || ctx.lists.contains_key(n)
+            || item.is_some_and(|i| i.contains_key(n))
+    };
+    for n in nodes {
+        match n {
+            Node::Text(_) => {}
+            Node::Var(v) => {
+                if !known(v) {
+                    out.push(v.clone());
+                }
+            }
+            Node::If(v, body) => {
+                if !known(v) {
+                    out.push(v.clone());
+                }
+                unknown_names(body, ctx, item, out);
+            }
+            Node::Each(v, body) => match ctx.lists.get(v).and_then(|l| l.first()) {
+                Some(first) => unknown_names(body, ctx, Some(first), out),
+                None => out.push(v.clone()),
+            },
+        }
+    }
+}
+
 /// Renders `src` with `ctx`; `name` is used in errors.
 pub fn render(src: &str, ctx: &Context, name: &str) -> Result<String, DunningError> {
     let nodes = parse(src, name)?;
@@ -190,6 +226,34 @@ impl TemplateSet {
             parse(src, name)?;
         }
         Ok(())
+    }
+
+    /// Every problem of every template: a missing subject line, a syntax error, or a variable
+    /// or list the engine does not provide (found by rendering each template with every
+    /// variable of [`action_context`] set).
+    pub fn check(&self) -> Vec<DunningError> {
+        let sample = sample_context();
+        let mut out = Vec::new();
+        for (name, src) in &self.templates {
+            let r = split_subject(src, name).and_then(|(subject, body)| {
+                for part in [subject, body] {
+                    let nodes = parse(part, name)?;
+                    let mut unknown = Vec::new();
+                    unknown_names(&nodes, &sample, None, &mut unknown);
+                    if let Some(u) = unknown.first() {
+                        return Err(DunningError::Template {
+                            name: name.clone(),
+                            message: format!("unknown variable {u}"),
+                        });
+                    }
+                }
+                Ok(())
+            });
+            if let Err(e) = r {
+                out.push(e);
+            }
+        }
+        out
     }
 
     /// The template for a language, stage, channel and tone, most specific first, falling
@@ -289,14 +353,22 @@ pub struct SenderInfo {
 }
 
 /// The variables of an action's message: company, customer, the invoice list with amounts,
-/// penalties, indemnities, totals, IBAN, payment link, deadline.
+/// penalties, indemnities, totals, IBAN, payment link, deadline, and what was sent before.
 ///
 /// Scalars: `company_name`, `company_siren`, `company_address`, `signature`, `phone`,
 /// `customer_name`, `customer_id`, `date`, `iban`, `payment_link`, `total_due`,
 /// `total_penalty`, `total_indemnity`, `total_claimed`, `invoice_count`, `deadline`,
-/// `has_penalties`, `has_indemnity`, `stage`, `reason`, `recommendation`.
+/// `has_penalties`, `has_indemnity`, `stage`, `reason`, `recommendation`, `is_professional`
+/// (the debtor is not a consumer: penalties and the 40 € may be mentioned);
+/// `has_penalty_clause` and `penalty_clause_sentence` when a penalty could not be computed
+/// (the rate table lacks a row: the legal clause is stated without an amount);
+/// `all_reminded`, `some_reminded`, `none_reminded` (whether every invoice, some, or none
+/// already had a written reminder) and `previous_reminders` ("notre relance du 02/03/2026").
 /// List `invoices` with `number`, `issue_date`, `due_date`, `amount_due`, `days_overdue`,
-/// `penalty`, `indemnity`, `rate_source`; list `evidence` with `item`.
+/// `penalty`, `indemnity`, `rate_source`, `has_penalties` (this invoice's penalty is
+/// computed and positive), `penalty_clause` (set instead when it is not computed),
+/// `reminded` / `not_reminded` and `reminders` ("relance du 02/03/2026"); list `evidence` with
+/// `item`.
 pub fn action_context(
     action: &Action,
     company: &Company,
@@ -376,11 +448,56 @@ pub fn action_context(
         "recommendation",
         action.recommendation.clone().unwrap_or_default(),
     );
+    let reminders: Vec<Vec<NaiveDate>> = action
+        .invoices
+        .iter()
+        .map(|i| written_reminders(&i.previous))
+        .collect();
+    let reminded = reminders.iter().filter(|r| !r.is_empty()).count();
+    let flag = |b: bool| if b { "1" } else { "" };
+    c.set(
+        "all_reminded",
+        flag(reminded > 0 && reminded == reminders.len()),
+    );
+    c.set(
+        "some_reminded",
+        flag(reminded > 0 && reminded < reminders.len()),
+    );
+    c.set("none_reminded", flag(reminded == 0));
+    let mut all_dates: Vec<NaiveDate> = reminders.iter().flatten().copied().collect();
+    all_dates.sort_unstable();
+    all_dates.dedup();
+    c.set("previous_reminders", our_reminders(&all_dates, lang));
+    let clause = action.invoices.iter().find_map(|i| i.missing_rate.as_ref());
+    c.set("has_penalty_clause", flag(clause.is_some()));
+    c.set(
+        "is_professional",
+        flag(action.customer_kind != crate::model::CustomerKind::Consumer),
+    );
+    c.set(
+        "penalty_clause_sentence",
+        clause.map(|m| clause_sentence(m, lang)).unwrap_or_default(),
+    );
     let items = action
         .invoices
         .iter()
-        .map(|i| {
+        .zip(&reminders)
+        .map(|(i, dates)| {
             let mut m = BTreeMap::new();
+            m.insert(
+                "has_penalties".into(),
+                flag(i.penalty > Decimal::ZERO).to_owned(),
+            );
+            m.insert(
+                "penalty_clause".into(),
+                i.missing_rate
+                    .as_ref()
+                    .map(|x| short_clause(x, lang))
+                    .unwrap_or_default(),
+            );
+            m.insert("reminded".into(), flag(!dates.is_empty()).to_owned());
+            m.insert("not_reminded".into(), flag(dates.is_empty()).to_owned());
+            m.insert("reminders".into(), reminder_list(dates, lang));
             m.insert("number".into(), i.number.clone());
             m.insert("issue_date".into(), format_date(i.issue_date, lang));
             m.insert("due_date".into(), format_date(i.due_date, lang));
@@ -400,4 +517,175 @@ pub fn action_context(
         .collect();
     c.lists.insert("evidence".into(), evidence);
     c
+}
+
+/// A context with every variable and list [`action_context`] sets (values of a sample
+/// grouped letter), to check templates.
+pub fn sample_context() -> Context {
+    use crate::dunning::penalty::MissingRate;
+    use crate::dunning::plan::PlannedInvoice;
+    use crate::dunning::policy::Tone;
+    use crate::dunning::rates::{MissingRow, TableName};
+    use crate::dunning::segment::Segment;
+    use crate::dunning::stage::{Channel, Stage};
+    let day = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap_or_default();
+    let invoice = PlannedInvoice {
+        invoice: "F1".into(),
+        amount_due: Decimal::ONE_HUNDRED,
+        days_overdue: 20,
+        penalty: Decimal::ONE,
+        indemnity: Decimal::from(40),
+        rate_source: "sample".into(),
+        number: "F1".into(),
+        issue_date: day,
+        due_date: day,
+        payment_iban: Some("FR76".into()),
+        periods: Vec::new(),
+        missing_rate: Some(MissingRate {
+            row: MissingRow {
+                table: TableName::EcbMro,
+                period_start: day,
+                period_end: day,
+                confirmed_until: None,
+            },
+            kind: RateKind::B2bStatutory,
+            contract_rate_percent: None,
+        }),
+        due_date_note: None,
+        previous: vec![PreviousAction {
+            date: day,
+            stage: Stage::Amiable,
+            channel: Some(Channel::Email),
+        }],
+    };
+    let action = Action {
+        customer: "C1".into(),
+        stage: Stage::Formelle,
+        channel: Channel::Email,
+        invoices: vec![invoice],
+        reason: "sample".into(),
+        key: "sample".into(),
+        step: 0,
+        scheduled_for: day,
+        window: "09:00-18:00".into(),
+        segment: Segment::NewCustomer,
+        tone: Tone::Standard,
+        language: "fr".into(),
+        customer_kind: crate::model::CustomerKind::Business,
+        total_due: Decimal::ONE_HUNDRED,
+        total_penalty: Decimal::ONE,
+        total_indemnity: Decimal::from(40),
+        recommendation: Some("sample".into()),
+        evidence: vec!["sample".into()],
+    };
+    let company = Company {
+        id: "c".into(),
+        name: "Sample".into(),
+        siren: None,
+        vat_id: None,
+        ibans: Vec::new(),
+        currency: crate::money::Currency::EUR,
+        address: None,
+    };
+    let customer = Customer::new("C1", "Client");
+    action_context(&action, &company, &customer, &SenderInfo::default(), day, 8)
+}
+
+/// Dates of the written reminders already sent for an invoice (see
+/// [`PreviousAction::is_written_reminder`]), oldest first.
+fn written_reminders(previous: &[PreviousAction]) -> Vec<NaiveDate> {
+    let mut v: Vec<NaiveDate> = previous
+        .iter()
+        .filter(|a| a.is_written_reminder())
+        .map(|a| a.date)
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// `02/03/2026`, `02/03/2026 et 09/03/2026`, `2 March 2026, 9 March 2026 and 16 March 2026`.
+fn join_dates(dates: &[NaiveDate], lang: &str) -> String {
+    let f: Vec<String> = dates.iter().map(|d| format_date(*d, lang)).collect();
+    let and = if lang == "fr" { " et " } else { " and " };
+    match f.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{}{and}{last}", rest.join(", ")),
+    }
+}
+
+/// One invoice's reminders: `relance du 02/03/2026` / `reminders of 2 March 2026 and …`.
+fn reminder_list(dates: &[NaiveDate], lang: &str) -> String {
+    match (dates.len(), lang == "fr") {
+        (0, _) => String::new(),
+        (1, true) => format!("relance du {}", join_dates(dates, lang)),
+        (_, true) => format!("relances des {}", join_dates(dates, lang)),
+        (1, false) => format!("reminder of {}", join_dates(dates, lang)),
+        (_, false) => format!("reminders of {}", join_dates(dates, lang)),
+    }
+}
+
+/// The letter's reference to what was sent: `notre relance du …` / `nos relances des …`.
+fn our_reminders(dates: &[NaiveDate], lang: &str) -> String {
+    match (dates.len(), lang == "fr") {
+        (0, _) => String::new(),
+        (1, true) => format!("notre relance du {}", join_dates(dates, lang)),
+        (_, true) => format!("nos relances des {}", join_dates(dates, lang)),
+        (1, false) => format!("our reminder of {}", join_dates(dates, lang)),
+        (_, false) => format!("our reminders of {}", join_dates(dates, lang)),
+    }
+}
+
+fn percent(r: Decimal, lang: &str) -> String {
+    let s = r.normalize().to_string();
+    if lang == "fr" {
+        format!("{}\u{a0}%", s.replace('.', ","))
+    } else {
+        format!("{s}%")
+    }
+}
+
+/// The legal clause of a penalty that could not be computed, for the invoice line.
+pub fn short_clause(m: &MissingRate, lang: &str) -> String {
+    let contract = m
+        .contract_rate_percent
+        .map(|r| percent(r, lang))
+        .unwrap_or_default();
+    match (m.kind, lang == "fr") {
+        (RateKind::B2bStatutory, true) => "pénalités de retard au taux BCE + 10 points".into(),
+        (RateKind::B2bContract, true) => {
+            format!("pénalités de retard au taux contractuel de {contract}")
+        }
+        (RateKind::PublicMoratory, true) => "intérêts moratoires au taux BCE + 8 points".into(),
+        (RateKind::ConsumerLegal, true) => "intérêts au taux légal".into(),
+        (RateKind::B2bStatutory, false) => {
+            "late-payment penalties at the ECB rate + 10 points".into()
+        }
+        (RateKind::B2bContract, false) => {
+            format!("late-payment penalties at the contractual rate of {contract}")
+        }
+        (RateKind::PublicMoratory, false) => {
+            "late-payment interest at the ECB rate + 8 points".into()
+        }
+        (RateKind::ConsumerLegal, false) => "interest at the legal rate".into(),
+    }
+}
+
+/// The legal clause of a penalty that could not be computed, as a sentence of the letter.
+pub fn clause_sentence(m: &MissingRate, lang: &str) -> String {
+    let contract = m
+        .contract_rate_percent
+        .map(|r| percent(r, lang))
+        .unwrap_or_default();
+    match (m.kind, lang == "fr") {
+        (RateKind::B2bStatutory, true) => "Des pénalités de retard courent de plein droit depuis le lendemain de l'échéance au taux de la Banque centrale européenne majoré de 10 points (article L441-10 du Code de commerce) ; leur montant vous sera communiqué séparément.".into(),
+        (RateKind::B2bContract, true) => format!("Des pénalités de retard courent de plein droit depuis le lendemain de l'échéance au taux contractuel de {contract}, au moins égal à trois fois le taux de l'intérêt légal (article L441-10 du Code de commerce) ; leur montant vous sera communiqué séparément."),
+        (RateKind::PublicMoratory, true) => "Des intérêts moratoires courent de plein droit depuis l'expiration du délai de paiement au taux de la Banque centrale européenne majoré de 8 points (articles L2192-13 et R2192-31 du Code de la commande publique) ; leur montant vous sera communiqué séparément.".into(),
+        (RateKind::ConsumerLegal, true) => "Des intérêts au taux légal courent à compter de la mise en demeure (articles 1231-6 et 1344-1 du Code civil) ; leur montant vous sera communiqué séparément.".into(),
+        (RateKind::B2bStatutory, false) => "Late-payment penalties accrue as of right from the day after the due date at the European Central Bank rate plus 10 percentage points (French Commercial Code art. L441-10); their amount will be notified to you separately.".into(),
+        (RateKind::B2bContract, false) => format!("Late-payment penalties accrue as of right from the day after the due date at the contractual rate of {contract}, no less than three times the French legal interest rate (French Commercial Code art. L441-10); their amount will be notified to you separately."),
+        (RateKind::PublicMoratory, false) => "Late-payment interest accrues as of right from the end of the payment period at the European Central Bank rate plus 8 percentage points (French Public Procurement Code art. L2192-13 and R2192-31); its amount will be notified to you separately.".into(),
+        (RateKind::ConsumerLegal, false) => "Interest at the French legal rate accrues from the formal notice (French Civil Code art. 1231-6 and 1344-1); its amount will be notified to you separately.".into(),
+    }
 }

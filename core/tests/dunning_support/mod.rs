@@ -3,7 +3,9 @@
 
 use chrono::{Duration, NaiveDate};
 use relance_core::dunning::{PlanInput, Policy, RateTable};
-use relance_core::model::{Customer, CustomerKind, Invoice, InvoiceKind, InvoiceStatus};
+use relance_core::model::{
+    Customer, CustomerKind, Invoice, InvoiceKind, InvoiceStatus, PostalAddress,
+};
 use relance_core::{CompanyId, Currency, InvoiceId};
 use rust_decimal::Decimal;
 
@@ -24,7 +26,23 @@ pub fn customer(id: &str, kind: CustomerKind) -> Customer {
     let mut c = Customer::new(id, format!("Client {id}"));
     c.kind = kind;
     c.emails = vec![format!("{id}@example.test")];
+    c.address = Some(address(
+        &format!("{} avenue du Client", id.len()),
+        "69003",
+        "Lyon",
+    ));
     c
+}
+
+/// A French postal address.
+pub fn address(street: &str, postcode: &str, city: &str) -> PostalAddress {
+    PostalAddress {
+        lines: vec![street.to_owned()],
+        postcode: Some(postcode.to_owned()),
+        city: Some(city.to_owned()),
+        subdivision: None,
+        country: Some("FR".to_owned()),
+    }
 }
 
 /// An open invoice of `amount` due `days` days before `today()` (negative: due later).
@@ -59,5 +77,6 @@ pub fn input(customers: Vec<Customer>, invoices: Vec<Invoice>) -> PlanInput {
     i.customers = customers;
     i.invoices = invoices;
     i.bank_data_as_of = Some(today());
+    i.sender_address = Some(address("12 rue des Forges", "69007", "Lyon"));
     i
 }

@@ -21,6 +21,7 @@ use relance_core::money::{round_cents, Currency};
 use relance_core::siren::Siren;
 use relance_core::{
     Customer, CustomerId, CustomerKind, Invoice, InvoiceId, InvoiceKind, InvoiceStatus,
+    PostalAddress,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -72,6 +73,9 @@ pub struct Party {
     pub country: Option<String>,
     /// True when a postal address is given.
     pub has_address: bool,
+    /// The postal address (BG-5 / BG-8), when it gives more than a country.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<PostalAddress>,
 }
 
 /// One invoice line.
@@ -450,12 +454,45 @@ fn siren_from(party: &mut Party) {
     }
 }
 
+/// A postal address (BT-35..BT-40 / BT-50..BT-55) from its parts; `None` when it gives no
+/// more than a country.
+fn postal_address(
+    lines: Vec<String>,
+    postcode: Option<String>,
+    city: Option<String>,
+    subdivision: Option<String>,
+    country: Option<String>,
+) -> Option<PostalAddress> {
+    if lines.is_empty() && postcode.is_none() && city.is_none() {
+        return None;
+    }
+    Some(PostalAddress {
+        lines,
+        postcode,
+        city,
+        subdivision,
+        country,
+    })
+}
+
 fn cii_party(p: Option<&Node>) -> Party {
     let Some(p) = p else { return Party::default() };
     let mut party = Party {
         name: text(p.child("Name")),
         country: text(p.path(&["PostalTradeAddress", "CountryID"])),
         has_address: p.child("PostalTradeAddress").is_some(),
+        address: p.child("PostalTradeAddress").and_then(|a| {
+            postal_address(
+                ["LineOne", "LineTwo", "LineThree"]
+                    .iter()
+                    .filter_map(|n| text(a.child(n)))
+                    .collect(),
+                text(a.child("PostcodeCode")),
+                text(a.child("CityName")),
+                text(a.child("CountrySubDivisionName")),
+                text(a.child("CountryID")),
+            )
+        }),
         ..Default::default()
     };
     for id in p
@@ -645,6 +682,25 @@ fn ubl_party(p: Option<&Node>) -> Party {
             .or_else(|| text(p.path(&["PartyName", "Name"]))),
         country: text(p.path(&["PostalAddress", "Country", "IdentificationCode"])),
         has_address: p.child("PostalAddress").is_some(),
+        address: p.child("PostalAddress").and_then(|a| {
+            postal_address(
+                [
+                    text(a.child("StreetName")),
+                    text(a.child("AdditionalStreetName")),
+                ]
+                .into_iter()
+                .flatten()
+                .chain(
+                    a.children_named("AddressLine")
+                        .filter_map(|l| text(l.child("Line"))),
+                )
+                .collect(),
+                text(a.child("PostalZone")),
+                text(a.child("CityName")),
+                text(a.child("CountrySubentity")),
+                text(a.path(&["Country", "IdentificationCode"])),
+            )
+        }),
         ..Default::default()
     };
     if let Some(id) = legal.and_then(|l| l.child("CompanyID")) {
@@ -794,6 +850,7 @@ pub fn to_core(doc: &Document) -> (Invoice, Customer) {
         emails: Vec::new(),
         language: language.to_owned(),
         country: buyer.country.clone(),
+        address: buyer.address.clone(),
     };
     let total = doc.total_with_vat.unwrap_or_default();
     let negative = total < Decimal::ZERO;

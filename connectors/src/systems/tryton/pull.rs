@@ -269,7 +269,15 @@ async fn customers(
             0,
             None,
             json!([["party", "ASC"], ["sequence", "ASC"], ["id", "ASC"]]),
-            &["party", "country.code", "siret.code_compact"],
+            &[
+                "party",
+                "country.code",
+                "siret.code_compact",
+                "street",
+                "postal_code",
+                "city",
+                "subdivision.name",
+            ],
         )
         .await?;
     let mails = rpc
@@ -318,6 +326,7 @@ async fn customers(
         if let Some(a) = first_address.get(&id) {
             c.country = v::opt_str(v::path(a, &["country", "code"]));
             c.siret = v::opt_str(v::path(a, &["siret", "code_compact"]));
+            c.address = postal_address(a, c.country.clone());
         }
         if c.siren.is_none() {
             c.siren = c.siret.as_deref().and_then(|s| Siren::from_siret(s).ok());
@@ -335,6 +344,31 @@ async fn customers(
         records.push(Record::Customer(c));
     }
     Ok((positions, records))
+}
+
+/// The party address (`street` is multi-line text in Tryton) as a postal address; `None` when
+/// it has no street, post code or city.
+fn postal_address(a: &Value, country: Option<String>) -> Option<relance_core::PostalAddress> {
+    let lines: Vec<String> = v::opt_str(v::field(a, "street"))
+        .map(|s| {
+            s.lines()
+                .map(|l| l.trim().to_owned())
+                .filter(|l| !l.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let postcode = v::opt_str(v::field(a, "postal_code"));
+    let city = v::opt_str(v::field(a, "city"));
+    if lines.is_empty() && postcode.is_none() && city.is_none() {
+        return None;
+    }
+    Some(relance_core::PostalAddress {
+        lines,
+        postcode,
+        city,
+        subdivision: v::opt_str(v::path(a, &["subdivision", "name"])),
+        country,
+    })
 }
 
 /// Fields read for each invoice.
