@@ -9,6 +9,12 @@ use std::io::Write;
 /// A raw DEFLATE stream (RFC 1951) that inflates to `n` zero bytes (at least 1), written with
 /// fixed Huffman codes: 13 bits per 258 bytes, so 1 GB takes 6.3 MB, built in no time.
 pub fn deflate_zeros(n: u64) -> Vec<u8> {
+    deflate_run(&[], 0, n)
+}
+
+/// A raw DEFLATE stream that inflates to `prefix` (a stored block) followed by `n` times
+/// `byte` (at least once): a bomb that starts like a real file.
+pub fn deflate_run(prefix: &[u8], byte: u8, n: u64) -> Vec<u8> {
     struct Bits {
         out: Vec<u8>,
         acc: u64,
@@ -32,16 +38,35 @@ pub fn deflate_zeros(n: u64) -> Vec<u8> {
             }
             self.put(rev, n);
         }
+        /// A literal byte with the fixed code.
+        fn literal(&mut self, v: u8) {
+            if v < 144 {
+                self.code(0x30 + u64::from(v), 8);
+            } else {
+                self.code(0x190 + u64::from(v - 144), 9);
+            }
+        }
     }
     let n = n.max(1);
     let mut b = Bits {
-        out: Vec::with_capacity((n / 258 * 13 / 8 + 16) as usize),
+        out: Vec::with_capacity(prefix.len() + (n / 258 * 13 / 8 + 16) as usize),
         acc: 0,
         len: 0,
     };
+    for chunk in prefix.chunks(65_535) {
+        // stored block, not final: header bits then the byte-aligned length
+        b.put(0, 3);
+        if b.len > 0 {
+            b.put(0, 8 - b.len);
+        }
+        let len = chunk.len() as u16;
+        b.out.extend_from_slice(&len.to_le_bytes());
+        b.out.extend_from_slice(&(!len).to_le_bytes());
+        b.out.extend_from_slice(chunk);
+    }
     b.put(1, 1); // last block
     b.put(1, 2); // fixed Huffman
-    b.code(0x30, 8); // literal 0
+    b.literal(byte);
     let mut left = n - 1;
     while left >= 258 {
         b.code(0xC5, 8); // length 258 (code 285)
@@ -50,7 +75,7 @@ pub fn deflate_zeros(n: u64) -> Vec<u8> {
     }
     // the rest as literals (fewer than 258)
     for _ in 0..left {
-        b.code(0x30, 8);
+        b.literal(byte);
     }
     b.code(0, 7); // end of block
     if b.len > 0 {
@@ -315,11 +340,16 @@ impl ZipMember {
 
     /// A member that inflates to `n` zero bytes.
     pub fn zeros(name: &str, n: u64) -> Self {
+        Self::run(name, &[], 0, n)
+    }
+
+    /// A member that inflates to `prefix` then `n` times `byte`.
+    pub fn run(name: &str, prefix: &[u8], byte: u8, n: u64) -> Self {
         Self {
             name: name.to_owned(),
-            data: deflate_zeros(n),
+            data: deflate_run(prefix, byte, n),
             deflated: true,
-            size: n.min(u64::from(u32::MAX)) as u32,
+            size: (prefix.len() as u64 + n).min(u64::from(u32::MAX)) as u32,
         }
     }
 }
@@ -415,6 +445,12 @@ mod tests {
                 .read_to_end(&mut z)
                 .unwrap_or_default();
             assert_eq!(z.len() as u64, n);
+            let mut r = Vec::new();
+            flate2::read::DeflateDecoder::new(&deflate_run(b"<OFX>", b'A', n)[..])
+                .read_to_end(&mut r)
+                .unwrap_or_default();
+            assert_eq!(r.len() as u64, n + 5);
+            assert!(r.starts_with(b"<OFX>A") && r.ends_with(b"AA") || n == 1);
         }
         assert!(deflate_zeros(1 << 30).len() < 7_000_000);
     }

@@ -5,6 +5,7 @@
 use std::process::Command;
 
 const ENV: &str = "RELANCE_BOUNDED_SCENARIO";
+const CASE: &str = "RELANCE_BOUNDED_CASE";
 
 /// How the child ended.
 pub struct Outcome {
@@ -24,7 +25,20 @@ fn vm_hwm_kib() -> Option<u64> {
 /// a child that calls `scenario`, and returns the child's outcome; panics when the child
 /// crashed. In the child: runs `scenario`, prints its outcome, and returns `None`.
 pub fn bounded(test: &str, scenario: impl FnOnce() -> String) -> Option<Outcome> {
+    bounded_case(test, "", scenario)
+}
+
+/// [`bounded`] for one `case` of a test that runs several (each in its own child); in the
+/// child, the other cases return `None` without running.
+pub fn bounded_case(
+    test: &str,
+    case: &str,
+    scenario: impl FnOnce() -> String,
+) -> Option<Outcome> {
     if std::env::var(ENV).as_deref() == Ok(test) {
+        if std::env::var(CASE).unwrap_or_default() != case {
+            return None;
+        }
         let summary = scenario();
         println!("SUMMARY<<{summary}>>");
         println!("PEAK_KIB={}", vm_hwm_kib().unwrap_or(0));
@@ -34,6 +48,7 @@ pub fn bounded(test: &str, scenario: impl FnOnce() -> String) -> Option<Outcome>
     let out = Command::new(exe)
         .args([test, "--exact", "--nocapture", "--test-threads", "1"])
         .env(ENV, test)
+        .env(CASE, case)
         .output()
         .unwrap_or_else(|e| panic!("cannot run the child: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
