@@ -882,7 +882,8 @@ fn bank_corpus_matches_expected() {
             }
             let mut json = Vec::new();
             let usable = bank::write_inspect_json(&name, &bytes[..], &mut json).unwrap_or(false);
-            if serde_json::from_slice::<serde_json::Value>(&json).ok() != Some(bank::inspect_json(&f))
+            if serde_json::from_slice::<serde_json::Value>(&json).ok()
+                != Some(bank::inspect_json(&f))
                 || usable != bank::is_usable(&f)
             {
                 problems.push("streamed inspect differs from the in-memory inspect".into());

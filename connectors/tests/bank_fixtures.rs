@@ -492,7 +492,10 @@ fn writer_round_trip() {
     );
 }
 
-fn find<'a>(f: &'a bank::BankFile, rule: &str) -> Vec<&'a relance_connectors::formats::diag::Diagnostic> {
+fn find<'a>(
+    f: &'a bank::BankFile,
+    rule: &str,
+) -> Vec<&'a relance_connectors::formats::diag::Diagnostic> {
     f.diagnostics.iter().filter(|d| d.rule == rule).collect()
 }
 
@@ -512,12 +515,25 @@ fn amounts_in_another_syntax_are_errors_naming_where() {
     assert!(f.receipts().is_empty(), "{:?}", f.receipts());
     let d = find(&f, "MT940-61");
     assert_eq!(d.len(), 1, "{:?}", f.diagnostics);
-    assert!(d[0].message.contains("\"1e9\"") && d[0].path == "line 5", "{:?}", d[0]);
+    assert!(
+        d[0].message.contains("\"1e9\"") && d[0].path == "line 5",
+        "{:?}",
+        d[0]
+    );
     // a balance with an exponent, and 30 digits in :61:
     let f = bank::parse("e.sta", MT940.replace("EUR100,00", "EUR1E2,00").as_bytes());
-    assert!(find(&f, "BANK-AMOUNT")[0].message.contains(":60F:"), "{:?}", f.diagnostics);
+    assert!(
+        find(&f, "BANK-AMOUNT")[0].message.contains(":60F:"),
+        "{:?}",
+        f.diagnostics
+    );
     let thirty = format!("{},00", "9".repeat(28));
-    let f = bank::parse("e.sta", MT940.replace("C50,00NTRF", &format!("C{thirty}NTRF")).as_bytes());
+    let f = bank::parse(
+        "e.sta",
+        MT940
+            .replace("C50,00NTRF", &format!("C{thirty}NTRF"))
+            .as_bytes(),
+    );
     assert!(f.receipts().is_empty() && !find(&f, "MT940-61").is_empty());
 
     let camt = fixture("camt053_v08_batch.xml");
@@ -532,11 +548,15 @@ fn amounts_in_another_syntax_are_errors_naming_where() {
         let f = bank::parse("c.xml", x.as_bytes());
         let d = find(&f, "BANK-AMOUNT");
         assert!(
-            d.iter().any(|d| d.path == "Stmt[1]/Ntry[1]/Amt" && d.message.contains(&bad[..2])),
+            d.iter()
+                .any(|d| d.path == "Stmt[1]/Ntry[1]/Amt" && d.message.contains(&bad[..2])),
             "{bad}: {:?}",
             f.diagnostics
         );
-        assert!(!f.receipts().iter().any(|r| r.id.as_str() == "BQ2602020000013"));
+        assert!(!f
+            .receipts()
+            .iter()
+            .any(|r| r.id.as_str() == "BQ2602020000013"));
     }
 
     // CFONB: EUR with 3 decimals is refused (an amount read 10 times too small otherwise)
@@ -555,8 +575,15 @@ fn amounts_in_another_syntax_are_errors_naming_where() {
     let f = bank::parse("c.txt", three.as_bytes());
     let d = find(&f, "CFONB-DECIMALS");
     assert_eq!(d.len(), 1, "{:?}", f.diagnostics);
-    assert!(d[0].message.contains("3 decimals") && d[0].message.contains("EUR"), "{:?}", d[0]);
-    assert!(!f.receipts().iter().any(|r| r.id.as_str() == "BQ2602020000013"));
+    assert!(
+        d[0].message.contains("3 decimals") && d[0].message.contains("EUR"),
+        "{:?}",
+        d[0]
+    );
+    assert!(!f
+        .receipts()
+        .iter()
+        .any(|r| r.id.as_str() == "BQ2602020000013"));
 
     // OFX
     let ofx = String::from_utf8(fixture("ofx102_sgml.ofx")).unwrap();
@@ -564,7 +591,9 @@ fn amounts_in_another_syntax_are_errors_naming_where() {
     assert_ne!(x, ofx);
     let f = bank::parse("o.ofx", x.as_bytes());
     assert!(
-        find(&f, "BANK-AMOUNT").iter().any(|d| d.message.contains("1e9")),
+        find(&f, "BANK-AMOUNT")
+            .iter()
+            .any(|d| d.message.contains("1e9")),
         "{:?}",
         f.diagnostics
     );
@@ -583,31 +612,57 @@ fn impossible_dates_are_reported_with_element_and_value() {
     let f = bank::parse("c.xml", x.as_bytes());
     let d = find(&f, "BANK-DATE");
     assert!(
-        d.iter().any(|d| d.path == "Stmt[1]/Ntry[1]/BookgDt" && d.message.contains("2026-02-30")),
+        d.iter()
+            .any(|d| d.path == "Stmt[1]/Ntry[1]/BookgDt" && d.message.contains("2026-02-30")),
         "{:?}",
         f.diagnostics
     );
     // the value date stays the receipt's date; nothing invented
     assert_eq!(f.receipts()[0].booking_date.to_string(), "2026-02-02");
-    let x = camt.replacen("<Dt><Dt>2026-02-01</Dt></Dt>", "<Dt><Dt>2026-13-01</Dt></Dt>", 1);
+    let x = camt.replacen(
+        "<Dt><Dt>2026-02-01</Dt></Dt>",
+        "<Dt><Dt>2026-13-01</Dt></Dt>",
+        1,
+    );
     let f = bank::parse("c.xml", x.as_bytes());
-    assert!(find(&f, "BANK-DATE").iter().any(|d| d.path == "Stmt[1]/Bal[1]/Dt"), "{:?}", f.diagnostics);
+    assert!(
+        find(&f, "BANK-DATE")
+            .iter()
+            .any(|d| d.path == "Stmt[1]/Bal[1]/Dt"),
+        "{:?}",
+        f.diagnostics
+    );
 
-    let f = bank::parse("f.sta", MT940.replace(":61:2601010101", ":61:2602300230").as_bytes());
+    let f = bank::parse(
+        "f.sta",
+        MT940.replace(":61:2601010101", ":61:2602300230").as_bytes(),
+    );
     let d = find(&f, "BANK-DATE");
-    assert!(d.iter().any(|d| d.message.contains("260230")), "{:?}", f.diagnostics);
+    assert!(
+        d.iter().any(|d| d.message.contains("260230")),
+        "{:?}",
+        f.diagnostics
+    );
 
     let cfonb = String::from_utf8(fixture("cfonb120_fr.txt")).unwrap();
     let x = cfonb.replacen("020226  020226VIR SEPA", "020226  300226VIR SEPA", 1);
     assert_ne!(x, cfonb);
     let f = bank::parse("c.txt", x.as_bytes());
-    assert!(find(&f, "BANK-DATE").iter().any(|d| d.message.contains("300226")), "{:?}", f.diagnostics);
+    assert!(
+        find(&f, "BANK-DATE")
+            .iter()
+            .any(|d| d.message.contains("300226")),
+        "{:?}",
+        f.diagnostics
+    );
 
     let ofx = String::from_utf8(fixture("ofx102_sgml.ofx")).unwrap();
     let x = ofx.replacen("<DTPOSTED>", "<DTUSER>20260230<DTPOSTED>", 1);
     let f = bank::parse("o.ofx", x.as_bytes());
     assert!(
-        find(&f, "BANK-DATE").iter().any(|d| d.message.contains("20260230") && d.path.ends_with("DTUSER")),
+        find(&f, "BANK-DATE")
+            .iter()
+            .any(|d| d.message.contains("20260230") && d.path.ends_with("DTUSER")),
         "{:?}",
         f.diagnostics
     );
@@ -681,13 +736,19 @@ fn cfonb_records_of_another_account_are_diagnosed_and_split() {
     assert_eq!(d[0].severity, Severity::Error);
     assert!(d[0].message.contains("98765432100"), "{:?}", d[0]);
     let accounts: Vec<Option<&str>> = f.statements.iter().map(|s| s.account.as_deref()).collect();
-    assert!(accounts.contains(&Some("300040000398765432100")), "{accounts:?}");
+    assert!(
+        accounts.contains(&Some("300040000398765432100")),
+        "{accounts:?}"
+    );
     let edf = f
         .receipts()
         .into_iter()
         .find(|r| r.amount == dec("-45.10"))
         .unwrap();
-    assert_eq!(edf.account, "300040000398765432100", "booked on its own account");
+    assert_eq!(
+        edf.account, "300040000398765432100",
+        "booked on its own account"
+    );
     // the other receipts stay on the statement's account, and its closing balance is read
     for r in f.receipts().iter().filter(|r| r.amount != dec("-45.10")) {
         assert_eq!(r.account, "300040000312345678901");
@@ -702,7 +763,13 @@ fn cfonb_records_of_another_account_are_diagnosed_and_split() {
     let last = text.len() - 1;
     text[last] = other(&text[last]);
     let f = bank::parse("c.txt", text.join("\n").as_bytes());
-    assert!(find(&f, "CFONB-ACCOUNT").iter().any(|d| d.message.contains("closing record")), "{:?}", f.diagnostics);
+    assert!(
+        find(&f, "CFONB-ACCOUNT")
+            .iter()
+            .any(|d| d.message.contains("closing record")),
+        "{:?}",
+        f.diagnostics
+    );
     assert_eq!(f.statements[0].closing_balance(), None);
 }
 
@@ -718,17 +785,26 @@ fn an_entry_with_one_detail_is_named_by_the_detail_reference() {
     assert_ne!(x, camt);
     let f = bank::parse("c.xml", x.as_bytes());
     assert_eq!(f.receipts()[0].id.as_str(), "TX-REF-42");
-    assert_eq!(bank::inspect_json(&f)["statements"][0]["entries"][0]["id"], "TX-REF-42");
+    assert_eq!(
+        bank::inspect_json(&f)["statements"][0]["entries"][0]["id"],
+        "TX-REF-42"
+    );
 }
 
 /// Encodings: camt in UTF-16 with BOM or declared ISO-8859-1, MT940 in Latin-1 (said so),
 /// and bytes that are not UTF-8 in a UTF-8 file (reported with their offset).
 #[test]
 fn bank_files_in_other_encodings_are_read_and_bad_bytes_reported() {
-    let camt = String::from_utf8(fixture("camt053_v08_batch.xml")).unwrap().replace("ACME SARL", "ÉLAN CAFÉ");
+    let camt = String::from_utf8(fixture("camt053_v08_batch.xml"))
+        .unwrap()
+        .replace("ACME SARL", "ÉLAN CAFÉ");
     let utf16: Vec<u8> = [0xFF, 0xFE]
         .into_iter()
-        .chain(camt.replace("encoding=\"UTF-8\"", "encoding=\"UTF-16\"").encode_utf16().flat_map(u16::to_le_bytes))
+        .chain(
+            camt.replace("encoding=\"UTF-8\"", "encoding=\"UTF-16\"")
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
         .collect();
     let latin1 = encoding_rs::WINDOWS_1252
         .encode(&camt.replace("encoding=\"UTF-8\"", "encoding=\"ISO-8859-1\""))
@@ -738,10 +814,21 @@ fn bank_files_in_other_encodings_are_read_and_bad_bytes_reported() {
         assert_eq!(bank::detect(&bytes), Some(BankFormat::Camt053), "{name}");
         let f = bank::parse("c.xml", &bytes);
         assert!(bank::is_usable(&f), "{name}: {:?}", f.diagnostics);
-        assert_eq!(f.receipts()[0].counterparty_name.as_deref(), Some("ÉLAN CAFÉ"), "{name}");
-        assert!(find(&f, "BANK-ENCODING").is_empty(), "{name}: {:?}", f.diagnostics);
+        assert_eq!(
+            f.receipts()[0].counterparty_name.as_deref(),
+            Some("ÉLAN CAFÉ"),
+            "{name}"
+        );
+        assert!(
+            find(&f, "BANK-ENCODING").is_empty(),
+            "{name}: {:?}",
+            f.diagnostics
+        );
         // streamed with a tiny buffer: the same
-        let streamed = bank::collect("c.xml", bank::parse_reader("c.xml", std::io::BufReader::with_capacity(3, &bytes[..])));
+        let streamed = bank::collect(
+            "c.xml",
+            bank::parse_reader("c.xml", std::io::BufReader::with_capacity(3, &bytes[..])),
+        );
         assert_eq!(streamed, f, "{name}");
     }
     let sta = MT940.replace("FACTURE 1", "FACTURE CAFÉ");
@@ -780,7 +867,8 @@ fn receipt_batches_equal_the_whole_file() {
         let bytes = fixture(name);
         let whole = bank::parse(name, &bytes);
         for size in [1, 2, 7, 1000] {
-            let mut batches = bank::receipt_batches(name, std::io::BufReader::with_capacity(5, &bytes[..]), size);
+            let mut batches =
+                bank::receipt_batches(name, std::io::BufReader::with_capacity(5, &bytes[..]), size);
             let mut keyed = Vec::new();
             let mut diags = Vec::new();
             let mut last = false;

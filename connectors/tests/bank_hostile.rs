@@ -116,21 +116,29 @@ fn zip_inflation_stops_at_the_limit_in_bounded_memory() {
         return;
     };
     assert!(o.summary.starts_with("entries=5 "), "{}", o.summary);
-    assert!(o.summary.contains("BANK-ZIP: member b.ofx: the archive inflates to more than"), "{}", o.summary);
+    assert!(
+        o.summary
+            .contains("BANK-ZIP: member b.ofx: the archive inflates to more than"),
+        "{}",
+        o.summary
+    );
     assert_under(&o, 100, "ZIP inflating past the limit");
 }
 
 /// A camt whose text never ends is refused at 1 MiB, not buffered whole.
 #[test]
 fn a_camt_text_that_never_ends_is_refused_in_bounded_memory() {
-    let Some(o) = bounded("a_camt_text_that_never_ends_is_refused_in_bounded_memory", || {
-        let head = camt(1);
-        let cut = head.find("<Ustrd>").unwrap() + "<Ustrd>".len();
-        let mut bytes = head[..cut].as_bytes().to_vec();
-        bytes.resize(bytes.len() + (100 << 20), b'x');
-        let f = bank::parse("endless.xml", &bytes);
-        format!("usable={} {}", bank::is_usable(&f), rules(&f))
-    }) else {
+    let Some(o) = bounded(
+        "a_camt_text_that_never_ends_is_refused_in_bounded_memory",
+        || {
+            let head = camt(1);
+            let cut = head.find("<Ustrd>").unwrap() + "<Ustrd>".len();
+            let mut bytes = head.as_bytes()[..cut].to_vec();
+            bytes.resize(bytes.len() + (100 << 20), b'x');
+            let f = bank::parse("endless.xml", &bytes);
+            format!("usable={} {}", bank::is_usable(&f), rules(&f))
+        },
+    ) else {
         return;
     };
     assert!(o.summary.contains("Fatal:XML-SYNTAX"), "{}", o.summary);
@@ -151,7 +159,10 @@ fn big_file(dir: &std::path::Path, format: &str, mb: usize) -> (std::path::PathB
     };
     match format {
         "mt940" => {
-            out(":20:BIG\n:25:FR7630004000031234567890143\n:28C:1\n:60F:C260101EUR0,00\n".into(), &mut written);
+            out(
+                ":20:BIG\n:25:FR7630004000031234567890143\n:28C:1\n:60F:C260101EUR0,00\n".into(),
+                &mut written,
+            );
             while written < target {
                 n += 1;
                 out(format!(":61:2601020102C{},{:02}NTRFNONREF//BQ{n:010}\n:86:/EREF/E2E-{n}/REMI/USTD//FACTURE VT2026_{n:06} CLIENT {n}\n", n % 9000 + 1, n % 100), &mut written);
@@ -161,7 +172,12 @@ fn big_file(dir: &std::path::Path, format: &str, mb: usize) -> (std::path::PathB
         "cfonb" => {
             // 1-2 code, 3-7 bank, 8-11, 12-16 branch, 17-19 currency, 20 decimals, 22-32 account
             let rec = |code: &str| format!("{code}30004    00031EUR2 31234567890  ");
-            let balance = |code: &str| format!("{:<120}\n", format!("{}020126{:50}0000000000000{{", rec(code), ""));
+            let balance = |code: &str| {
+                format!(
+                    "{:<120}\n",
+                    format!("{}020126{:50}0000000000000{{", rec(code), "")
+                )
+            };
             out(balance("01"), &mut written);
             while written < target {
                 n += 1;
@@ -194,12 +210,14 @@ fn big_file(dir: &std::path::Path, format: &str, mb: usize) -> (std::path::PathB
             out(head.to_owned(), &mut written);
             while written < target {
                 n += 1;
-                out(entry.replace("BQ00000000", &format!("BQ{n:08}")), &mut written);
+                out(
+                    entry.replace("BQ00000000", &format!("BQ{n:08}")),
+                    &mut written,
+                );
             }
             out(tail.to_owned(), &mut written);
         }
     }
-    drop(out);
     w.flush().unwrap();
     (path, n)
 }
@@ -240,5 +258,32 @@ fn every_format_streams_in_bounded_memory() {
         assert_eq!(want, got, "{format}: every entry a receipt: {}", o.summary);
         assert!(o.summary.ends_with(" usable"), "{format}: {}", o.summary);
         assert_under(&o, 32, &format!("8 MB {format} streamed"));
+    }
+}
+
+/// The structured fuzz target's invariants on a few hundred recipes (the fuzzer explores more;
+/// this keeps them checked in every test run).
+#[test]
+fn zip_recipes_keep_the_fuzz_invariants() {
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    for _ in 0..150 {
+        let recipe: Vec<u8> = (0..24)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // keep bombs small here: the fuzzer goes up to the limit
+                (x % 251) as u8
+            })
+            .map(|b| if b % 16 == 15 { 14 } else { b })
+            .collect();
+        bank::fuzz::zip_structured(&recipe);
+    }
+    for seed in [
+        &[2u8, 15, 2, 0x41, 1, 0, 0][..],
+        &[0, 2, 0, 0, 1, 1],
+        &[0, 0, 0, 0, 0, 2],
+    ] {
+        bank::fuzz::zip_structured(seed);
     }
 }

@@ -314,7 +314,14 @@ fn deep_rules_add_en16931_findings_with_rule_ids() {
 fn rules_of(f: &einvoice::ParsedFile) -> Vec<(Severity, String, String, String)> {
     f.diagnostics
         .iter()
-        .map(|d| (d.severity, d.rule.clone(), d.path.clone(), d.message.clone()))
+        .map(|d| {
+            (
+                d.severity,
+                d.rule.clone(),
+                d.path.clone(),
+                d.message.clone(),
+            )
+        })
         .collect()
 }
 
@@ -351,10 +358,15 @@ fn amounts_in_another_syntax_are_errors_naming_the_element() {
                 .iter()
                 .find(|(_, rule, path, _)| rule == "EINV-DECIMAL" && path.ends_with(element));
             let (sev, _, _, msg) = hit.unwrap_or_else(|| panic!("{bad}: {r:?}"));
-            assert_eq!(*sev, Severity::Fatal, "BT-115 unreadable: the invoice is not imported");
+            assert_eq!(
+                *sev,
+                Severity::Fatal,
+                "BT-115 unreadable: the invoice is not imported"
+            );
             assert!(msg.contains("BT-115") && msg.contains(&bad[..3]), "{msg}");
             assert!(
-                !r.iter().any(|(_, rule, _, m)| rule == "BR-15" || m.contains("is missing") && m.contains("BT-115")),
+                !r.iter().any(|(_, rule, _, m)| rule == "BR-15"
+                    || m.contains("is missing") && m.contains("BT-115")),
                 "{bad}: called missing: {r:?}"
             );
             assert_eq!(f.documents[0].amount_due, None);
@@ -370,9 +382,9 @@ fn amounts_in_another_syntax_are_errors_naming_the_element() {
     let f = einvoice::parse("qty.xml", xml.as_bytes());
     assert!(einvoice::is_usable(&f));
     assert!(
-        f.diagnostics
-            .iter()
-            .any(|d| d.rule == "EINV-DECIMAL" && d.severity == Severity::Error && d.message.contains("BT-129")),
+        f.diagnostics.iter().any(|d| d.rule == "EINV-DECIMAL"
+            && d.severity == Severity::Error
+            && d.message.contains("BT-129")),
         "{:?}",
         f.diagnostics
     );
@@ -388,24 +400,37 @@ fn an_impossible_due_date_is_reported_never_replaced() {
         .iter()
         .find(|d| d.rule == "EINV-DATE")
         .unwrap_or_else(|| panic!("{:?}", f.diagnostics));
-    assert!(d.message.contains("BT-9") && d.message.contains("20260230"), "{d:?}");
+    assert!(
+        d.message.contains("BT-9") && d.message.contains("20260230"),
+        "{d:?}"
+    );
     assert!(d.path.contains("DueDateDateTime"), "{d:?}");
     assert_eq!(f.documents[0].due_date, None);
-    assert!(einvoice::is_usable(&f), "the invoice is still read, without a due date");
+    assert!(
+        einvoice::is_usable(&f),
+        "the invoice is still read, without a due date"
+    );
     let ubl = write::ubl(&sample(380)).replace(">2026-04-01<", ">2026-02-30<");
     let f = einvoice::parse("due.xml", ubl.as_bytes());
     assert!(
-        f.diagnostics.iter().any(|d| d.rule == "EINV-DATE" && d.path == "DueDate" && d.message.contains("2026-02-30")),
+        f.diagnostics.iter().any(|d| d.rule == "EINV-DATE"
+            && d.path == "DueDate"
+            && d.message.contains("2026-02-30")),
         "{:?}",
         f.diagnostics
     );
     // an impossible issue date makes the invoice unusable (no date is ever assumed)
     let f = einvoice::parse(
         "issue.xml",
-        write::cii(&sample(380)).replace(">20260302<", ">20261332<").as_bytes(),
+        write::cii(&sample(380))
+            .replace(">20260302<", ">20261332<")
+            .as_bytes(),
     );
     assert!(!einvoice::is_usable(&f));
-    assert!(f.diagnostics.iter().any(|d| d.rule == "EINV-DATE" && d.severity == Severity::Fatal));
+    assert!(f
+        .diagnostics
+        .iter()
+        .any(|d| d.rule == "EINV-DATE" && d.severity == Severity::Fatal));
 }
 
 /// A cash-discount term without date, then the term with the due date: BT-9 is kept.
@@ -429,7 +454,10 @@ fn several_payment_terms_keep_the_due_date() {
     let xml = write::cii(&sample(380)).replacen("<ram:SpecifiedTradePaymentTerms>", dated, 1);
     let f = einvoice::parse("terms.xml", xml.as_bytes());
     assert_eq!(f.documents[0].due_date, NaiveDate::from_ymd_opt(2026, 4, 1));
-    assert!(f.diagnostics.iter().any(|d| d.rule == "EINV-TERMS" && d.message.contains("2026-03-10")));
+    assert!(f
+        .diagnostics
+        .iter()
+        .any(|d| d.rule == "EINV-TERMS" && d.message.contains("2026-03-10")));
 }
 
 /// BR-CO-17 as CEN's artefacts check it: within 1.00 a warning with the difference, beyond
@@ -443,8 +471,17 @@ fn br_co_17_allows_the_official_tolerance() {
         ("13.00", "109.90", Severity::Error, "1.01"),
     ] {
         let x = xml
-            .replace("<ram:CalculatedAmount>11.99</ram:CalculatedAmount>", &format!("<ram:CalculatedAmount>{tax}</ram:CalculatedAmount>"))
-            .replace(">13.92<", &format!(">{}<", rust_decimal::Decimal::from_str_exact(tax).unwrap() + dec!(1.93)))
+            .replace(
+                "<ram:CalculatedAmount>11.99</ram:CalculatedAmount>",
+                &format!("<ram:CalculatedAmount>{tax}</ram:CalculatedAmount>"),
+            )
+            .replace(
+                ">13.92<",
+                &format!(
+                    ">{}<",
+                    rust_decimal::Decimal::from_str_exact(tax).unwrap() + dec!(1.93)
+                ),
+            )
             .replace(">108.89<", &format!(">{ttc}<"));
         let f = einvoice::parse("vat.xml", x.as_bytes());
         let d = f
@@ -455,7 +492,13 @@ fn br_co_17_allows_the_official_tolerance() {
         assert_eq!(d.severity, sev, "{tax}: {d:?}");
         assert!(d.message.contains(diff), "{tax}: {d:?}");
         assert!(einvoice::is_usable(&f));
-        assert!(!f.diagnostics.iter().any(|d| d.severity == Severity::Error && d.rule != "BR-CO-17"), "{:?}", f.diagnostics);
+        assert!(
+            !f.diagnostics
+                .iter()
+                .any(|d| d.severity == Severity::Error && d.rule != "BR-CO-17"),
+            "{:?}",
+            f.diagnostics
+        );
     }
 }
 
@@ -512,12 +555,28 @@ fn declared_encodings_are_honoured_and_bad_bytes_reported() {
     inv.buyer.0 = "Café Œuvre €".into();
     let xml = write::cii(&inv);
     for (label, bytes) in [
-        ("utf-16le", utf16(&xml.replace("encoding=\"UTF-8\"", "encoding=\"UTF-16\""), false)),
-        ("utf-16be", utf16(&xml.replace("encoding=\"UTF-8\"", "encoding=\"UTF-16\""), true)),
+        (
+            "utf-16le",
+            utf16(
+                &xml.replace("encoding=\"UTF-8\"", "encoding=\"UTF-16\""),
+                false,
+            ),
+        ),
+        (
+            "utf-16be",
+            utf16(
+                &xml.replace("encoding=\"UTF-8\"", "encoding=\"UTF-16\""),
+                true,
+            ),
+        ),
     ] {
         let f = einvoice::parse("u16.xml", &bytes);
         assert!(einvoice::is_usable(&f), "{label}: {:?}", f.diagnostics);
-        assert_eq!(f.documents[0].buyer.name.as_deref(), Some("Café Œuvre €"), "{label}");
+        assert_eq!(
+            f.documents[0].buyer.name.as_deref(),
+            Some("Café Œuvre €"),
+            "{label}"
+        );
     }
     // windows-1252 and ISO-8859-15 both have Œ and €
     for (label, enc) in [
@@ -529,7 +588,11 @@ fn declared_encodings_are_honoured_and_bad_bytes_reported() {
         assert!(!bad);
         let f = einvoice::parse("latin.xml", &bytes);
         assert!(f.diagnostics.is_empty(), "{label}: {:?}", f.diagnostics);
-        assert_eq!(f.documents[0].buyer.name.as_deref(), Some("Café Œuvre €"), "{label}");
+        assert_eq!(
+            f.documents[0].buyer.name.as_deref(),
+            Some("Café Œuvre €"),
+            "{label}"
+        );
     }
     // ISO-8859-1 declared: é read as é
     let mut inv = sample(380);
@@ -551,5 +614,8 @@ fn declared_encodings_are_honoured_and_bad_bytes_reported() {
     assert_eq!(d.severity, Severity::Error);
     assert_eq!(d.path, format!("byte {at}"), "{d:?}");
     assert!(d.message.contains("UTF-8"), "{d:?}");
-    assert_eq!(f.documents[0].buyer.name.as_deref(), Some("Caf\u{fffd} du March\u{fffd}"));
+    assert_eq!(
+        f.documents[0].buyer.name.as_deref(),
+        Some("Caf\u{fffd} du March\u{fffd}")
+    );
 }

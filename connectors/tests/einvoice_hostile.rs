@@ -40,18 +40,15 @@ fn summary(f: &einvoice::ParsedFile) -> String {
 
 #[test]
 fn a_pdf_nested_200000_levels_is_refused_not_a_crash() {
-    let Some(o) = bounded(
-        "a_pdf_nested_200000_levels_is_refused_not_a_crash",
-        || {
-            let pdf = hostile::pdf(&PdfSpec {
-                invoice: Some(invoice_xml()),
-                nesting: 200_000,
-                ..PdfSpec::default()
-            });
-            assert!(pdf.len() > 400_000);
-            summary(&einvoice::parse("nested.pdf", &pdf))
-        },
-    ) else {
+    let Some(o) = bounded("a_pdf_nested_200000_levels_is_refused_not_a_crash", || {
+        let pdf = hostile::pdf(&PdfSpec {
+            invoice: Some(invoice_xml()),
+            nesting: 200_000,
+            ..PdfSpec::default()
+        });
+        assert!(pdf.len() > 400_000);
+        summary(&einvoice::parse("nested.pdf", &pdf))
+    }) else {
         return;
     };
     assert!(o.summary.contains("usable=false"), "{}", o.summary);
@@ -158,7 +155,11 @@ fn broken_and_hostile_pdf_structures_end_with_a_reason() {
     // an encrypted PDF is refused
     let enc = String::from_utf8_lossy(&good).replace("/Root 2 0 R", "/Root 2 0 R /Encrypt 1 0 R");
     let f = einvoice::parse("enc.pdf", enc.as_bytes());
-    assert!(f.diagnostics.iter().any(|d| d.rule == "PDF-ENCRYPTED"), "{:?}", f.diagnostics);
+    assert!(
+        f.diagnostics.iter().any(|d| d.rule == "PDF-ENCRYPTED"),
+        "{:?}",
+        f.diagnostics
+    );
     // unterminated strings everywhere: bounded work, a reason
     let mut hostile = b"%PDF-1.7\n".to_vec();
     for i in 0..20_000 {
@@ -168,8 +169,32 @@ fn broken_and_hostile_pdf_structures_end_with_a_reason() {
     assert!(!einvoice::is_usable(&f));
     assert!(!f.diagnostics.is_empty());
     // a name tree whose kids refer to themselves
-    let cyclic = b"%PDF-1.7\n1 0 obj << /Type /Catalog /Names << /EmbeddedFiles 2 0 R >> >> endobj\n\
+    let cyclic =
+        b"%PDF-1.7\n1 0 obj << /Type /Catalog /Names << /EmbeddedFiles 2 0 R >> >> endobj\n\
 2 0 obj << /Kids [2 0 R 2 0 R] >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF";
     let f = einvoice::parse("cycle.pdf", cyclic);
-    assert!(f.diagnostics.iter().any(|d| d.rule == "FX-NO-XML"), "{:?}", f.diagnostics);
+    assert!(
+        f.diagnostics.iter().any(|d| d.rule == "FX-NO-XML"),
+        "{:?}",
+        f.diagnostics
+    );
+}
+
+/// The structured fuzz target's invariants on a hundred recipes (bombs of 4 MiB at most here;
+/// the fuzzer goes to gigabytes).
+#[test]
+fn pdf_recipes_keep_the_fuzz_invariants() {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in 0..100 {
+        let len = 8 + i % 20;
+        let recipe: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        einvoice::fuzz::pdf_structured_within(&recipe, 1 << 22);
+    }
 }

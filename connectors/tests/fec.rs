@@ -670,15 +670,24 @@ fn fec_amounts_and_encodings_say_why_and_where() {
         let r = fec::read(text.as_bytes());
         let e = errors(&r);
         assert!(
-            e.iter().any(|x| x.starts_with("FEC-AMOUNT line 2") && x.contains(why)),
+            e.iter()
+                .any(|x| x.starts_with("FEC-AMOUNT line 2") && x.contains(why)),
             "{bad}: {e:#?}"
         );
     }
-    let text = format!("{head}\r\n{}\r\n{}\r\n", line("10,00"), line("0,00").replace("\t10,00", "\t10,00"));
+    let text = format!(
+        "{head}\r\n{}\r\n{}\r\n",
+        line("10,00"),
+        line("0,00").replace("\t0,00\t0,00\t", "\t0,00\t10,00\t")
+    );
     let latin9 = encoding_rs::ISO_8859_15.encode(&text).0.into_owned();
     let at = latin9.iter().position(|b| *b >= 0x80).unwrap();
     let r = fec::read(&latin9);
-    let d = r.diagnostics.iter().find(|d| d.rule == "FEC-CHARSET").unwrap();
+    let d = r
+        .diagnostics
+        .iter()
+        .find(|d| d.rule == "FEC-CHARSET")
+        .unwrap();
     assert_eq!(d.path, format!("byte {at}"));
     assert_eq!(r.lines[0].journal_lib, "Opérations diverses");
     let utf16: Vec<u8> = [0xFF, 0xFE]
@@ -686,7 +695,11 @@ fn fec_amounts_and_encodings_say_why_and_where() {
         .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
         .collect();
     let r = fec::read(&utf16);
-    assert!(!relance_connectors::formats::diag::has_fatal(&r.diagnostics), "{:?}", r.diagnostics);
+    assert!(
+        !relance_connectors::formats::diag::has_fatal(&r.diagnostics),
+        "{:?}",
+        r.diagnostics
+    );
     assert_eq!(r.lines.len(), 2);
     assert_eq!(r.lines[0].journal_lib, "Opérations diverses");
 }

@@ -70,17 +70,17 @@ pub fn parse(s: &str, limits: Limits) -> Result<Decimal, DecimalError> {
     };
     let digits = |p: &str| p.bytes().all(|c| c.is_ascii_digit());
     if !digits(int) || !digits(frac) {
-        return Err(DecimalError::Syntax(
-            if body.contains(',') {
-                "a decimal comma is not allowed: the decimal mark is '.' and there is no thousands separator"
-            } else if body.bytes().any(|c| c == b'e' || c == b'E') && body.bytes().any(|c| c.is_ascii_digit()) {
-                "an exponent is not allowed: write the number in full"
-            } else if body.contains('.') && frac.contains('.') {
-                "more than one '.'"
-            } else {
-                "only digits, one '.' and a leading sign are allowed"
-            },
-        ));
+        return Err(DecimalError::Syntax(if body.contains(',') {
+            "a decimal comma is not allowed: the decimal mark is '.' and there is no thousands separator"
+        } else if body.bytes().any(|c| c == b'e' || c == b'E')
+            && body.bytes().any(|c| c.is_ascii_digit())
+        {
+            "an exponent is not allowed: write the number in full"
+        } else if body.contains('.') && frac.contains('.') {
+            "more than one '.'"
+        } else {
+            "only digits, one '.' and a leading sign are allowed"
+        }));
     }
     if int.is_empty() && frac.is_empty() {
         return Err(DecimalError::Syntax("there is no digit"));
@@ -150,7 +150,9 @@ mod tests {
         assert_eq!(xsd("+3").map(|d| d.to_string()), Ok("3".to_owned()));
         assert_eq!(xsd(".5").map(|d| d.to_string()), Ok("0.5".to_owned()));
         assert_eq!(xsd("5.").map(|d| d.to_string()), Ok("5".to_owned()));
-        for bad in ["1e9", "12,50", "NaN", "1 000", "", ".", "-", "1.2.3", "0x10", "∞"] {
+        for bad in [
+            "1e9", "12,50", "NaN", "1 000", "", ".", "-", "1.2.3", "0x10", "∞",
+        ] {
             assert!(xsd(bad).is_err(), "{bad}");
         }
         assert!(matches!(

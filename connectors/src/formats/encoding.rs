@@ -221,11 +221,8 @@ pub fn decode(bytes: &[u8], sniffed: &Sniffed) -> (String, BadBytes) {
     let mut out = String::with_capacity(cap.min(input.len().saturating_mul(3) + 16));
     let mut read_total = 0usize;
     loop {
-        let (res, read) = decoder.decode_to_string_without_replacement(
-            &input[read_total..],
-            &mut out,
-            true,
-        );
+        let (res, read) =
+            decoder.decode_to_string_without_replacement(&input[read_total..], &mut out, true);
         read_total += read;
         match res {
             encoding_rs::DecoderResult::InputEmpty => break,

@@ -141,7 +141,12 @@ pub fn pdf(spec: &PdfSpec) -> Vec<u8> {
     };
     // 1 pages, 2 catalog, 3 filespec, 4 invoice stream, 5 other filespec, 6 other stream,
     // 7 unused object stream, 8 nested array, 9 structure object stream, 10 xref stream
-    obj(&mut out, &mut offsets, 1, b"<< /Type /Pages /Kids [] /Count 0 >>");
+    obj(
+        &mut out,
+        &mut offsets,
+        1,
+        b"<< /Type /Pages /Kids [] /Count 0 >>",
+    );
     let mut specs = Vec::new();
     if spec.invoice.is_some() || spec.invoice_bomb > 0 {
         let data = if spec.invoice_bomb > 0 {
@@ -159,7 +164,9 @@ pub fn pdf(spec: &PdfSpec) -> Vec<u8> {
         } else {
             ""
         };
-        obj(&mut out, &mut offsets,
+        obj(
+            &mut out,
+            &mut offsets,
             4,
             &stream(
                 &format!("/Type /EmbeddedFile /Subtype /text#2Fxml {filter}"),
@@ -169,7 +176,9 @@ pub fn pdf(spec: &PdfSpec) -> Vec<u8> {
         specs.push((3u32, "factur-x.xml", 4u32));
     }
     if spec.other_attachment_bomb > 0 {
-        obj(&mut out, &mut offsets,
+        obj(
+            &mut out,
+            &mut offsets,
             6,
             &stream(
                 "/Type /EmbeddedFile /Filter /FlateDecode",
@@ -179,7 +188,9 @@ pub fn pdf(spec: &PdfSpec) -> Vec<u8> {
         specs.push((5, "photo.bin", 6));
     }
     if spec.unused_objstm_bomb > 0 {
-        obj(&mut out, &mut offsets,
+        obj(
+            &mut out,
+            &mut offsets,
             7,
             &stream(
                 "/Type /ObjStm /N 1 /First 4 /Filter /FlateDecode",
@@ -237,7 +248,9 @@ pub fn pdf(spec: &PdfSpec) -> Vec<u8> {
         } else {
             zlib(&content)
         };
-        obj(&mut out, &mut offsets,
+        obj(
+            &mut out,
+            &mut offsets,
             9,
             &stream(
                 &format!("/Type /ObjStm /N {n} /First {first} /Filter /FlateDecode"),
@@ -252,7 +265,10 @@ pub fn pdf(spec: &PdfSpec) -> Vec<u8> {
             let o = (*off as u32).to_be_bytes();
             rows[*num as usize] = [1, o[0], o[1], o[2], o[3], 0, 0];
         }
-        for (i, (num, _, _)) in std::iter::once((2u32, "", 0u32)).chain(specs.iter().copied()).enumerate() {
+        for (i, (num, _, _)) in std::iter::once((2u32, "", 0u32))
+            .chain(specs.iter().copied())
+            .enumerate()
+        {
             let idx = (i as u16).to_be_bytes();
             rows[num as usize] = [2, 0, 0, 0, 9, idx[0], idx[1]];
         }
@@ -296,7 +312,8 @@ pub fn pdf(spec: &PdfSpec) -> Vec<u8> {
         }
     }
     out.extend_from_slice(
-        format!("trailer\n<< /Size {size} /Root 2 0 R >>\nstartxref\n{xref_at}\n%%EOF\n").as_bytes(),
+        format!("trailer\n<< /Size {size} /Root 2 0 R >>\nstartxref\n{xref_at}\n%%EOF\n")
+            .as_bytes(),
     );
     out
 }
@@ -327,8 +344,7 @@ impl ZipMember {
 
     /// A member deflated.
     pub fn deflated(name: &str, data: &[u8]) -> Self {
-        let mut e =
-            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         let _ = e.write_all(data);
         Self {
             name: name.to_owned(),
@@ -383,7 +399,13 @@ pub fn zip(members: &[ZipMember], shared: usize) -> Vec<u8> {
     if let Some((offset, m)) = first_offset {
         let method: u16 = if m.deflated { 8 } else { 0 };
         for i in 0..shared {
-            central_entry(&mut central, &format!("copy{i}-{}", m.name), method, &m, offset);
+            central_entry(
+                &mut central,
+                &format!("copy{i}-{}", m.name),
+                method,
+                &m,
+                offset,
+            );
             entries += 1;
         }
     }

@@ -30,11 +30,7 @@ pub fn bounded(test: &str, scenario: impl FnOnce() -> String) -> Option<Outcome>
 
 /// [`bounded`] for one `case` of a test that runs several (each in its own child); in the
 /// child, the other cases return `None` without running.
-pub fn bounded_case(
-    test: &str,
-    case: &str,
-    scenario: impl FnOnce() -> String,
-) -> Option<Outcome> {
+pub fn bounded_case(test: &str, case: &str, scenario: impl FnOnce() -> String) -> Option<Outcome> {
     if std::env::var(ENV).as_deref() == Ok(test) {
         if std::env::var(CASE).unwrap_or_default() != case {
             return None;
@@ -57,8 +53,22 @@ pub fn bounded_case(
         out.status.success() && stdout.contains("SUMMARY<<"),
         "the scenario crashed ({}): {}\n{}",
         out.status,
-        stdout.chars().rev().take(2000).collect::<String>().chars().rev().collect::<String>(),
-        stderr.chars().rev().take(2000).collect::<String>().chars().rev().collect::<String>()
+        stdout
+            .chars()
+            .rev()
+            .take(2000)
+            .collect::<String>()
+            .chars()
+            .rev()
+            .collect::<String>(),
+        stderr
+            .chars()
+            .rev()
+            .take(2000)
+            .collect::<String>()
+            .chars()
+            .rev()
+            .collect::<String>()
     );
     let summary = stdout
         .split("SUMMARY<<")
@@ -85,6 +95,9 @@ pub fn assert_under(o: &Outcome, limit_mib: u64, what: &str) {
             "{what}: peak RSS {} MiB, the ceiling is {limit_mib} MiB",
             p / 1024
         );
-        eprintln!("{what}: peak RSS {:.1} MiB (ceiling {limit_mib} MiB)", p as f64 / 1024.0);
+        eprintln!(
+            "{what}: peak RSS {:.1} MiB (ceiling {limit_mib} MiB)",
+            p as f64 / 1024.0
+        );
     }
 }

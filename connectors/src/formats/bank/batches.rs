@@ -23,13 +23,15 @@
 //! [`FileSummary`] of the last batch says so, and a caller that must not keep part of such a
 //! file stages the batches until then.
 
-use super::{receipts_for_entry, BankEvent, BankFormat, BankStream, KeyedReceipt, Keyer, Statement};
+use super::{
+    receipts_for_entry, BankEvent, BankFormat, BankStream, KeyedReceipt, Keyer, Statement,
+};
 use crate::formats::diag::{Diagnostic, Severity};
 use std::collections::VecDeque;
 use std::io::BufRead;
 
 enum Item {
-    Receipt(KeyedReceipt),
+    Receipt(Box<KeyedReceipt>),
     Diagnostic(Diagnostic),
 }
 
@@ -132,7 +134,7 @@ impl<R: BufRead> Iterator for ReceiptBatches<R> {
         }
         for item in self.carry.drain(..self.carry.len().min(self.max)) {
             match item {
-                Item::Receipt(r) => batch.receipts.push(r),
+                Item::Receipt(r) => batch.receipts.push(*r),
                 Item::Diagnostic(d) => batch.diagnostics.push(d),
             }
         }
@@ -163,7 +165,7 @@ impl<R: BufRead> ReceiptBatches<R> {
                     for (r, derived) in receipts_for_entry(&self.file, &self.stmt, &e) {
                         self.summary.receipts += 1;
                         let k = self.keyer.key(r, derived);
-                        self.carry.push_back(Item::Receipt(k));
+                        self.carry.push_back(Item::Receipt(Box::new(k)));
                     }
                 }
             }

@@ -38,7 +38,8 @@ pub fn parse_amount(s: &str) -> Option<Decimal> {
 
 /// Parses a camt amount, with the reason when it is not one.
 fn amount_or_reason(s: &str) -> Result<Decimal, String> {
-    decimal::parse(s, AMOUNT).map_err(|e| format!("{} is not an ISO 20022 amount ({e})", decimal::shown(s)))
+    decimal::parse(s, AMOUNT)
+        .map_err(|e| format!("{} is not an ISO 20022 amount ({e})", decimal::shown(s)))
 }
 
 /// Parses an ISO date or date-time, keeping the calendar date as written (the bank's local
@@ -47,7 +48,11 @@ pub fn parse_iso_date(s: &str) -> Option<NaiveDate> {
     let t = s.trim();
     let d = t.get(..10)?;
     let rest = &t[10..];
-    if !(rest.is_empty() || rest.starts_with('T') || rest.starts_with('Z') || rest.starts_with(['+', '-'])) {
+    if !(rest.is_empty()
+        || rest.starts_with('T')
+        || rest.starts_with('Z')
+        || rest.starts_with(['+', '-']))
+    {
         return None;
     }
     NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()
@@ -822,7 +827,11 @@ impl<R: BufRead> CamtReader<R> {
         }
         let at = self.where_entry();
         e.charges = self.charges(&eb.charges, &at);
-        e.booking_date = self.date(eb.booking.as_deref(), &format!("{at}/BookgDt"), "booking date");
+        e.booking_date = self.date(
+            eb.booking.as_deref(),
+            &format!("{at}/BookgDt"),
+            "booking date",
+        );
         e.value_date = self.date(eb.value.as_deref(), &format!("{at}/ValDt"), "value date");
         self.good_entries += 1;
         self.pending.push_back(BankEvent::Entry(e));

@@ -182,14 +182,19 @@ impl<R: BufRead> CfonbReader<R> {
     /// Ends the open statement (its closing balance, if any, in `late`).
     fn end(&mut self, late: Vec<Balance>) -> Option<Open> {
         self.flush_entry();
-        if self.open.as_ref().is_some_and(|o| !o.sent && late.is_empty()) {
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|o| !o.sent && late.is_empty())
+        {
             // a resumed statement that got nothing: nothing to say
             return self.open.take();
         }
         self.send_header();
         let o = self.open.take()?;
-        self.pending
-            .push_back(BankEvent::StatementEnd { late_balances: late });
+        self.pending.push_back(BankEvent::StatementEnd {
+            late_balances: late,
+        });
         Some(o)
     }
 
@@ -255,9 +260,7 @@ impl<R: BufRead> CfonbReader<R> {
                 message: "CFONB120".into(),
                 id: Some(format!("{}-{date_raw}", rec.account)),
                 account: Some(rec.account.clone()),
-                currency: Some(
-                    rec.currency.clone().unwrap_or_else(|| "EUR".to_owned()),
-                ),
+                currency: Some(rec.currency.clone().unwrap_or_else(|| "EUR".to_owned())),
                 balances,
                 ..Statement::default()
             },
@@ -418,7 +421,8 @@ impl<R: BufRead> CfonbReader<R> {
                     );
                 }
                 let mut balances = Vec::new();
-                if let Some(a) = self.amount(&rec, "old balance", "the statement has no opening balance")
+                if let Some(a) =
+                    self.amount(&rec, "old balance", "the statement has no opening balance")
                 {
                     balances.push(Balance {
                         code: "OPBD".into(),
@@ -455,7 +459,9 @@ impl<R: BufRead> CfonbReader<R> {
                         Severity::Warning,
                         "BANK-DATE",
                         line,
-                        format!("value date {value_raw:?} is not a calendar date DDMMYY; read as none"),
+                        format!(
+                            "value date {value_raw:?} is not a calendar date DDMMYY; read as none"
+                        ),
                     );
                 }
                 let Some(o) = self.open.as_mut() else { return };
@@ -554,7 +560,9 @@ impl<R: BufRead> CfonbReader<R> {
                     );
                 }
                 let mut late = Vec::new();
-                if let Some(a) = self.amount(&rec, "new balance", "the statement has no closing balance") {
+                if let Some(a) =
+                    self.amount(&rec, "new balance", "the statement has no closing balance")
+                {
                     late.push(Balance {
                         code: "CLBD".into(),
                         amount: a,

@@ -19,9 +19,7 @@ pub(crate) struct Head {
 /// Reads up to [`HEAD_BYTES`] from `r` (however small its own buffer is).
 pub(crate) fn read_head<R: Read>(r: &mut R) -> std::io::Result<Head> {
     let mut bytes = Vec::with_capacity(8192);
-    r.by_ref()
-        .take(HEAD_BYTES as u64)
-        .read_to_end(&mut bytes)?;
+    r.by_ref().take(HEAD_BYTES as u64).read_to_end(&mut bytes)?;
     let complete = bytes.len() < HEAD_BYTES;
     Ok(Head { bytes, complete })
 }
@@ -31,7 +29,10 @@ pub(crate) fn read_head<R: Read>(r: &mut R) -> std::io::Result<Head> {
 /// single-byte set French and German bank exports use).
 pub(crate) fn sniff(format: Option<BankFormat>, head: &Head) -> Sniffed {
     let xml = encoding::sniff_xml(&head.bytes);
-    if !matches!(xml.how, encoding::How::Utf8Default | encoding::How::Fallback(_)) {
+    if !matches!(
+        xml.how,
+        encoding::How::Utf8Default | encoding::How::Fallback(_)
+    ) {
         return xml;
     }
     if format == Some(BankFormat::Ofx) {
@@ -223,7 +224,7 @@ impl<R: BufRead> Iterator for Lines<R> {
                     }
                     cut = true;
                 }
-                if !(cut && !self.records) {
+                if !cut || self.records {
                     bytes.push(c);
                     if starts_char {
                         chars += 1;
@@ -284,7 +285,11 @@ mod tests {
             );
             assert_eq!(
                 lines("a\n\nb\n", 100, false, cap),
-                vec![(1, "a".into(), false), (2, String::new(), false), (3, "b".into(), false)]
+                vec![
+                    (1, "a".into(), false),
+                    (2, String::new(), false),
+                    (3, "b".into(), false)
+                ]
             );
             assert_eq!(
                 lines("abcdef\nxy", 3, false, cap),

@@ -39,15 +39,15 @@
 mod batches;
 pub mod camt;
 pub mod cfonb120;
-mod inspect;
 mod checks;
 pub mod fuzz;
+mod input;
+mod inspect;
 pub mod model;
 pub mod mt940;
 pub mod ofx;
 pub mod rf;
 pub mod write;
-mod input;
 pub mod zip;
 
 pub use batches::{receipt_batches, FileSummary, ReceiptBatch, ReceiptBatches};
@@ -170,19 +170,20 @@ fn not_a_statement(text: &str, empty: bool) -> Diagnostic {
         .find(|l| !l.trim().is_empty())
         .unwrap_or("")
         .trim_end();
-    let msg = if first.chars().count() == 240 || first.chars().count() > 240 && first.len() % 240 == 0 {
-        "not a bank statement: 240-character records (CFONB 240 transfer/remittance format), \
+    let msg =
+        if first.chars().count() == 240 || first.chars().count() > 240 && first.len() % 240 == 0 {
+            "not a bank statement: 240-character records (CFONB 240 transfer/remittance format), \
          not a CFONB 120 statement"
-            .to_owned()
-    } else if empty {
-        "empty file".to_owned()
-    } else {
-        let shown: String = first.chars().take(40).collect();
-        format!(
+                .to_owned()
+        } else if empty {
+            "empty file".to_owned()
+        } else {
+            let shown: String = first.chars().take(40).collect();
+            format!(
             "not a bank statement in a supported format (camt.052/053/054, MT940, CFONB120, OFX); \
              the file starts with {shown:?}"
         )
-    };
+        };
     Diagnostic::new(Severity::Fatal, "BANK-FORMAT", "/", msg)
 }
 
@@ -258,7 +259,10 @@ impl<R: BufRead> TextStream<R> {
                 Severity::Warning,
                 "BANK-ENCODING",
                 at("/".into()),
-                format!("declared encoding {label:?} is not a known character set: read as {}", sniffed.describe()),
+                format!(
+                    "declared encoding {label:?} is not a known character set: read as {}",
+                    sniffed.describe()
+                ),
             )));
         } else if let encoding::How::Fallback(pos) = sniffed.how {
             notes.push(BankEvent::Diagnostic(Diagnostic::new(
@@ -340,13 +344,12 @@ impl ZipStream {
     }
 
     fn fatal(&mut self, path: String, msg: String) {
-        self.queue
-            .push_back(BankEvent::Diagnostic(Diagnostic::new(
-                Severity::Fatal,
-                "BANK-ZIP",
-                path,
-                msg,
-            )));
+        self.queue.push_back(BankEvent::Diagnostic(Diagnostic::new(
+            Severity::Fatal,
+            "BANK-ZIP",
+            path,
+            msg,
+        )));
     }
 
     fn next(&mut self) -> Option<BankEvent> {

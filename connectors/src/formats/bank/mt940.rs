@@ -45,6 +45,9 @@ pub fn looks_like(text: &str) -> bool {
         || head.starts_with(":940:")
 }
 
+/// An amount read with a [`Deviation`], and the amount as written.
+type Deviated = Option<(Deviation, String)>;
+
 /// How an amount deviates from SWIFT `15d` while staying unambiguous.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Deviation {
@@ -311,8 +314,9 @@ impl<R: BufRead> Mt940Reader<R> {
         }
         self.release();
         if let Some(o) = self.cur.take() {
-            self.pending
-                .push_back(BankEvent::StatementEnd { late_balances: o.late });
+            self.pending.push_back(BankEvent::StatementEnd {
+                late_balances: o.late,
+            });
         }
     }
 
@@ -631,10 +635,7 @@ fn account_of(v: &str) -> String {
 
 /// A balance field: the balance, the impossible date as written when it was moved, and the
 /// amount's deviation from SWIFT 15d.
-fn parse_balance(
-    v: &str,
-    code: &str,
-) -> Result<(Balance, Option<String>, Option<(Deviation, String)>), String> {
+fn parse_balance(v: &str, code: &str) -> Result<(Balance, Option<String>, Deviated), String> {
     let mut chars = v.chars();
     let sign = chars.next().ok_or("empty balance")?;
     let cd = match sign {
@@ -644,8 +645,8 @@ fn parse_balance(
     };
     let rest = &v[1..];
     let raw_date = rest.get(..6).unwrap_or("");
-    let (date, fixed) = yymmdd(raw_date)
-        .ok_or_else(|| format!("date {raw_date:?} is not a date YYMMDD"))?;
+    let (date, fixed) =
+        yymmdd(raw_date).ok_or_else(|| format!("date {raw_date:?} is not a date YYMMDD"))?;
     let rest = &rest[6..];
     let (ccy, amt) = match rest.get(..3) {
         Some(c) if c.bytes().all(|x| x.is_ascii_alphabetic()) => {
@@ -669,10 +670,7 @@ fn parse_balance(
 
 /// A `:61:` statement line: the entry, the impossible date as written when one was moved,
 /// and the amount's deviation from SWIFT 15d.
-fn parse_61(
-    v: &str,
-    position: usize,
-) -> Result<(Entry, Option<String>, Option<(Deviation, String)>), String> {
+fn parse_61(v: &str, position: usize) -> Result<(Entry, Option<String>, Deviated), String> {
     let (first, supplementary) = match v.split_once('\n') {
         Some((a, b)) => (a.trim(), Some(b.trim())),
         None => (v.trim(), None),
@@ -682,7 +680,9 @@ fn parse_61(
         yymmdd(raw_value_date).ok_or_else(|| format!("value date {raw_value_date:?}"))?;
     let mut fixes: Vec<String> = Vec::new();
     if vfixed {
-        fixes.push(format!("{raw_value_date} (value date, read as {value_date})"));
+        fixes.push(format!(
+            "{raw_value_date} (value date, read as {value_date})"
+        ));
     }
     let mut rest = &first[6..];
     let mut booking = value_date;

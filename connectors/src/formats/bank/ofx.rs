@@ -463,7 +463,11 @@ impl<R: BufRead> OfxReader<R> {
             self.avail.clone()
         };
         let amt = raw.0.as_deref()?;
-        let elem = if code == "CLBD" { "LEDGERBAL" } else { "AVAILBAL" };
+        let elem = if code == "CLBD" {
+            "LEDGERBAL"
+        } else {
+            "AVAILBAL"
+        };
         let date = match raw.1.as_deref() {
             Some(d) => match ofx_date(d) {
                 Some(x) => Some(x),
@@ -631,8 +635,9 @@ impl<R: BufRead> OfxReader<R> {
                 self.send_header();
                 if let Some(s) = self.cur.take() {
                     self.statements += 1;
-                    self.pending
-                        .push_back(BankEvent::StatementEnd { late_balances: s.late });
+                    self.pending.push_back(BankEvent::StatementEnd {
+                        late_balances: s.late,
+                    });
                 }
             }
             _ => {}

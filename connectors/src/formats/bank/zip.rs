@@ -90,7 +90,10 @@ pub(crate) fn members(bytes: &[u8]) -> Result<Vec<Member>, String> {
         let lnlen = u16_at(bytes, local + 26).ok_or_else(bad)?;
         let lelen = u16_at(bytes, local + 28).ok_or_else(bad)?;
         let data_start = local + 30 + lnlen + lelen;
-        if bytes.get(data_start..data_start.saturating_add(csize)).is_none() {
+        if bytes
+            .get(data_start..data_start.saturating_add(csize))
+            .is_none()
+        {
             return Err(bad());
         }
         // Every entry, directories included, owns its bytes (local header and data).

@@ -10,6 +10,7 @@
 
 #[cfg(feature = "en16931-rules")]
 mod deep;
+pub mod fuzz;
 mod pdf;
 mod rules;
 pub mod write;
@@ -318,8 +319,7 @@ fn parse_xml(file_name: &str, bytes: &[u8], deep: bool) -> ParsedFile {
         }
         return out;
     }
-    let Some((_, expected_ns, format)) = NAMESPACES.iter().find(|(n, _, _)| *n == root.name)
-    else {
+    let Some((_, expected_ns, format)) = NAMESPACES.iter().find(|(n, _, _)| *n == root.name) else {
         let other = root.name.as_str();
         out.diagnostics.push(fatal(
             "EINV-ROOT",
@@ -788,7 +788,11 @@ fn read_cii(root: &Node, rd: &mut Rd) -> Document {
                     "BT-119",
                     &format!("{at}/RateApplicablePercent"),
                 ),
-                taxable: rd.dec(t.child("BasisAmount"), "BT-116", &format!("{at}/BasisAmount")),
+                taxable: rd.dec(
+                    t.child("BasisAmount"),
+                    "BT-116",
+                    &format!("{at}/BasisAmount"),
+                ),
                 tax: rd.dec(
                     t.child("CalculatedAmount"),
                     "BT-117",
@@ -1002,7 +1006,9 @@ fn read_ubl(root: &Node, rd: &mut Rd) -> Document {
     let tax_totals: Vec<&Node> = root.children_named("TaxTotal").collect();
     let tax_index = tax_totals
         .iter()
-        .position(|t| t.child("TaxAmount").and_then(|a| a.attr("currencyID")) == currency.as_deref())
+        .position(|t| {
+            t.child("TaxAmount").and_then(|a| a.attr("currencyID")) == currency.as_deref()
+        })
         .unwrap_or(0);
     let tax_total = tax_totals.get(tax_index).copied();
     let tax_path = format!("TaxTotal[{}]", tax_index + 1);
@@ -1092,7 +1098,11 @@ fn read_ubl(root: &Node, rd: &mut Rd) -> Document {
                     "BT-119",
                     &format!("{at}/TaxCategory/Percent"),
                 ),
-                taxable: rd.dec(s.child("TaxableAmount"), "BT-116", &format!("{at}/TaxableAmount")),
+                taxable: rd.dec(
+                    s.child("TaxableAmount"),
+                    "BT-116",
+                    &format!("{at}/TaxableAmount"),
+                ),
                 tax: rd.dec(s.child("TaxAmount"), "BT-117", &format!("{at}/TaxAmount")),
             });
         }

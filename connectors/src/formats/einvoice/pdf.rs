@@ -365,7 +365,9 @@ fn decode_name(run: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < run.len() {
         if run[i] == b'#' && i + 2 < run.len() + 1 {
-            let hex = run.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+            let hex = run
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
             if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 out.push(v);
                 i += 3;
@@ -399,6 +401,12 @@ fn fatal(rule: &str, path: impl Into<String>, msg: impl Into<String>) -> Diagnos
     Diagnostic::new(Severity::Fatal, rule, path, msg)
 }
 
+/// An inflated object stream: its (object number, offset) pairs and its objects' bytes.
+type ObjStm = (Vec<(u32, usize)>, Vec<u8>);
+
+/// What [`embedded_invoice`] finds: the attachment's name and bytes, or why not.
+pub type Found = Result<(String, Vec<u8>), Diagnostic>;
+
 /// Where a compressed object lives: object stream number, index, and the byte offset of the
 /// cross-reference stream that says so (the newest statement wins).
 #[derive(Clone, Copy)]
@@ -420,7 +428,7 @@ struct Pdf<'a> {
     trailer: Option<(usize, Dict)>,
     filespecs: Vec<u32>,
     /// Inflated object streams: (header pairs, objects part).
-    objstm: HashMap<u32, Option<(Vec<(u32, usize)>, Vec<u8>)>>,
+    objstm: HashMap<u32, Option<ObjStm>>,
     inflated: usize,
     notes: Vec<Diagnostic>,
 }
@@ -821,7 +829,9 @@ impl<'a> Pdf<'a> {
     /// Parses the object that follows the `obj` keyword of the header at `offset`, within the
     /// work budget (`None` once it is spent).
     fn parse_direct(&mut self, offset: usize) -> Option<(Obj, usize)> {
-        let window = self.b.get(offset..offset.saturating_add(40).min(self.b.len()))?;
+        let window = self
+            .b
+            .get(offset..offset.saturating_add(40).min(self.b.len()))?;
         let obj_at = offset + find(window, b"obj", 0)?;
         let mut lx = Lexer::new(self.b, obj_at + 3);
         let parsed = lx.object(0);
@@ -911,7 +921,9 @@ impl<'a> Pdf<'a> {
                 b"FlateDecode" | b"Fl" => inflate(&data, cap).and_then(|d| unpredict(d, p)),
                 b"ASCIIHexDecode" | b"AHx" => ascii_hex(&data, cap),
                 b"ASCII85Decode" | b"A85" => ascii85(&data, cap),
-                other => Err(DecodeErr::Filter(String::from_utf8_lossy(other).into_owned())),
+                other => Err(DecodeErr::Filter(
+                    String::from_utf8_lossy(other).into_owned(),
+                )),
             };
             data = match step {
                 Ok(d) => d,
@@ -1030,13 +1042,13 @@ impl<'a> Pdf<'a> {
         };
         if use_compressed {
             let c = compressed?;
-            return self.from_objstm(c.stream, num, c.index);
+            return self.in_objstm(c.stream, num, c.index);
         }
         let (offset, _) = direct?;
         self.parse_direct(offset).map(|(o, _)| o)
     }
 
-    fn from_objstm(&mut self, stm: u32, num: u32, index: usize) -> Option<Obj> {
+    fn in_objstm(&mut self, stm: u32, num: u32, index: usize) -> Option<Obj> {
         if !self.objstm.contains_key(&stm) {
             let loaded = self.load_objstm(stm);
             self.objstm.insert(stm, loaded);
@@ -1054,7 +1066,7 @@ impl<'a> Pdf<'a> {
         parsed.ok()
     }
 
-    fn load_objstm(&mut self, stm: u32) -> Option<(Vec<(u32, usize)>, Vec<u8>)> {
+    fn load_objstm(&mut self, stm: u32) -> Option<ObjStm> {
         let (d, data) = match self.stream_data(stm, MAX_AUX_STREAM) {
             Ok(x) => x,
             Err(why) => {
@@ -1183,7 +1195,7 @@ fn attachment(pdf: &mut Pdf<'_>, spec: &Dict, key_name: Option<String>) -> Optio
 /// The embedded invoice (its attachment name and bytes; an error when the PDF is refused or
 /// unreadable, or carries no XML attachment) and notes (other attachments, parts of the file
 /// that could not be read).
-pub fn embedded_invoice(bytes: &[u8]) -> (Result<(String, Vec<u8>), Diagnostic>, Vec<Diagnostic>) {
+pub fn embedded_invoice(bytes: &[u8]) -> (Found, Vec<Diagnostic>) {
     let mut pdf = match Pdf::scan(bytes) {
         Ok(p) => p,
         Err(d) => return (Err(d), Vec::new()),
@@ -1355,9 +1367,10 @@ mod tests {
     fn png_predictor_up() {
         // two rows of 2 columns, filter 2 (Up)
         let data = vec![2, 1, 2, 2, 1, 1];
-        let mut p: Dict = Vec::new();
-        p.push((b"Predictor".to_vec(), Obj::Int(12)));
-        p.push((b"Columns".to_vec(), Obj::Int(2)));
+        let p: Dict = vec![
+            (b"Predictor".to_vec(), Obj::Int(12)),
+            (b"Columns".to_vec(), Obj::Int(2)),
+        ];
         let out = unpredict(data, Some(&p)).unwrap_or_default();
         assert_eq!(out, vec![1, 2, 2, 3]);
     }
@@ -1365,6 +1378,9 @@ mod tests {
     #[test]
     fn ascii_filters() {
         assert_eq!(ascii_hex(b"41 42>", 10).ok(), Some(b"AB".to_vec()));
-        assert_eq!(ascii85(b"87cURD]j7BEbo7~>", 100).ok(), Some(b"Hello world".to_vec()));
+        assert_eq!(
+            ascii85(b"87cURD]j7BEbo7~>", 100).ok(),
+            Some(b"Hello world".to_vec())
+        );
     }
 }

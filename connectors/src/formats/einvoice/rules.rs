@@ -28,9 +28,7 @@ pub fn check(
     let p = |cii: &str, u: &str| if ubl { u.to_owned() } else { cii.to_owned() };
     let mut out = Vec::new();
     let mut need = |ok: bool, rule: &str, path: String, what: &str| {
-        let reported = invalid
-            .iter()
-            .any(|bt| what.contains(&format!("({bt})")));
+        let reported = invalid.iter().any(|bt| what.contains(&format!("({bt})")));
         if !ok && !reported {
             out.push(e(rule, &path, format!("{what} is missing")));
         }
@@ -206,7 +204,11 @@ pub fn check(
             let expected = c(base.abs() * rate / Decimal::ONE_HUNDRED);
             if rate.is_zero() {
                 if !tax.round().is_zero() {
-                    out.push(e("BR-CO-17", &at, format!("VAT amount {tax} of category {cat} at a 0 % rate should be 0")));
+                    out.push(e(
+                        "BR-CO-17",
+                        &at,
+                        format!("VAT amount {tax} of category {cat} at a 0 % rate should be 0"),
+                    ));
                 }
                 continue;
             }
