@@ -3,7 +3,7 @@
 use crate::offline;
 use relance_connectors::formats::{bank, einvoice};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -64,16 +64,11 @@ fn inspect_to<W: Write>(
                 continue;
             }
         };
-        // The start of the file tells a bank statement from an e-invoice.
-        let head = reader.fill_buf().map(<[u8]>::to_vec).unwrap_or_default();
-        let mut probe = head.clone();
-        if probe.len() < 8192 {
-            let _ = (&mut reader)
-                .take(8192 - probe.len() as u64)
-                .read_to_end(&mut probe);
-        }
-        let rest = std::io::Cursor::new(probe[head.len()..].to_vec()).chain(reader);
-        let start = std::io::Cursor::new(head).chain(rest);
+        // The start of the file tells a bank statement from an e-invoice; it is read again
+        // by the parser.
+        let mut probe = Vec::with_capacity(8192);
+        (&mut reader).take(8192).read_to_end(&mut probe)?;
+        let start = std::io::Cursor::new(probe.clone()).chain(reader);
         if bank::zip::is_zip(&probe) || bank::detect(&probe).is_some() {
             let input = BufReader::with_capacity(64 * 1024, start);
             let usable = if human {

@@ -240,14 +240,20 @@ pub fn decode(bytes: &[u8], sniffed: &Sniffed) -> (String, BadBytes) {
 }
 
 /// A reader that decodes `inner` to UTF-8 as it is read (constant memory): bad sequences
-/// become U+FFFD and are counted in [`DecodedReader::bad`].
+/// become U+FFFD and are counted in [`DecodedReader::bad`]. UTF-8 input is only checked and
+/// passed through (no copy); other encodings are transcoded.
 pub struct DecodedReader<R: BufRead> {
     inner: R,
-    decoder: encoding_rs::Decoder,
+    /// `None` for UTF-8 (checked in place).
+    decoder: Option<encoding_rs::Decoder>,
     skip: usize,
     out: Vec<u8>,
     pos: usize,
     len: usize,
+    /// Bytes of the inner buffer handed out in place and not consumed yet (UTF-8).
+    direct: usize,
+    /// The start of a UTF-8 character cut by the end of the inner buffer.
+    carry: Vec<u8>,
     consumed: u64,
     bad: BadBytes,
     eof: bool,
@@ -258,13 +264,16 @@ const OUT_BUF: usize = 64 * 1024;
 impl<R: BufRead> DecodedReader<R> {
     /// Decodes `inner` (read from its first byte, BOM included) with `sniffed`'s encoding.
     pub fn new(inner: R, sniffed: &Sniffed) -> Self {
+        let utf8 = sniffed.encoding == UTF_8;
         Self {
             inner,
-            decoder: sniffed.encoding.new_decoder_without_bom_handling(),
+            decoder: (!utf8).then(|| sniffed.encoding.new_decoder_without_bom_handling()),
             skip: sniffed.bom,
-            out: vec![0; OUT_BUF],
+            out: if utf8 { vec![0; 8] } else { vec![0; OUT_BUF] },
             pos: 0,
             len: 0,
+            direct: 0,
+            carry: Vec::new(),
             consumed: 0,
             bad: BadBytes::default(),
             eof: false,
@@ -280,6 +289,134 @@ impl<R: BufRead> DecodedReader<R> {
     pub fn position(&self) -> u64 {
         self.consumed
     }
+
+    fn skip_bom(&mut self) -> std::io::Result<()> {
+        while self.skip > 0 {
+            let input = self.inner.fill_buf()?;
+            if input.is_empty() {
+                break;
+            }
+            let n = input.len().min(self.skip);
+            self.inner.consume(n);
+            self.skip -= n;
+            self.consumed += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Puts one U+FFFD in the small output buffer for a bad sequence at `at`.
+    fn replacement(&mut self, at: u64) {
+        self.bad.record(at);
+        self.out[..3].copy_from_slice("\u{FFFD}".as_bytes());
+        self.pos = 0;
+        self.len = 3;
+    }
+
+    /// UTF-8: what can be handed out in place, else one character (or U+FFFD) copied.
+    fn fill_utf8(&mut self) -> std::io::Result<()> {
+        // Finish a character cut by the previous buffer first.
+        if !self.carry.is_empty() {
+            let input = self.inner.fill_buf()?;
+            let need = utf8_len(self.carry[0]).saturating_sub(self.carry.len());
+            let take = need.min(input.len());
+            let mut seq = std::mem::take(&mut self.carry);
+            seq.extend_from_slice(&input[..take]);
+            let at = self.consumed - (seq.len() - take) as u64;
+            match std::str::from_utf8(&seq) {
+                Ok(_) => {
+                    self.inner.consume(take);
+                    self.consumed += take as u64;
+                    self.out[..seq.len()].copy_from_slice(&seq);
+                    self.pos = 0;
+                    self.len = seq.len();
+                }
+                Err(e) if e.error_len().is_none() && !input.is_empty() => {
+                    // still not complete: keep carrying
+                    self.inner.consume(take);
+                    self.consumed += take as u64;
+                    self.carry = seq;
+                }
+                Err(e) => {
+                    // bad (or cut by the end of the file): one U+FFFD for the bad part, the
+                    // bytes after it are read again
+                    let bad_len = e.error_len().unwrap_or(seq.len()).max(1);
+                    let from_input = bad_len.saturating_sub(seq.len() - take).min(take);
+                    self.inner.consume(from_input);
+                    self.consumed += from_input as u64;
+                    self.replacement(at);
+                }
+            }
+            return Ok(());
+        }
+        let input = self.inner.fill_buf()?;
+        if input.is_empty() {
+            self.eof = true;
+            return Ok(());
+        }
+        match std::str::from_utf8(input) {
+            Ok(_) => self.direct = input.len(),
+            Err(e) if e.valid_up_to() > 0 => self.direct = e.valid_up_to(),
+            Err(e) => match e.error_len() {
+                Some(n) => {
+                    let at = self.consumed;
+                    self.inner.consume(n);
+                    self.consumed += n as u64;
+                    self.replacement(at);
+                }
+                None => {
+                    // a character cut by the end of the buffer
+                    self.carry = input.to_vec();
+                    let n = input.len();
+                    self.inner.consume(n);
+                    self.consumed += n as u64;
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn fill_transcoded(&mut self) -> std::io::Result<()> {
+        let Some(decoder) = self.decoder.as_mut() else {
+            return Ok(());
+        };
+        let input = self.inner.fill_buf()?;
+        let last = input.is_empty();
+        // Leave room for one U+FFFD after a malformed sequence.
+        let room = self.out.len() - 3;
+        let (res, read, written) =
+            decoder.decode_to_utf8_without_replacement(input, &mut self.out[..room], last);
+        self.inner.consume(read);
+        self.consumed += read as u64;
+        self.pos = 0;
+        self.len = written;
+        match res {
+            encoding_rs::DecoderResult::InputEmpty => {
+                if last {
+                    self.eof = true;
+                }
+            }
+            encoding_rs::DecoderResult::OutputFull => {}
+            encoding_rs::DecoderResult::Malformed(len, extra) => {
+                let at = self
+                    .consumed
+                    .saturating_sub(u64::from(extra) + u64::from(len));
+                self.bad.record(at);
+                self.out[self.len..self.len + 3].copy_from_slice("\u{FFFD}".as_bytes());
+                self.len += 3;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The length of the UTF-8 sequence a lead byte starts (1 for a byte that starts none).
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => 1,
+    }
 }
 
 impl<R: BufRead> std::io::Read for DecodedReader<R> {
@@ -294,51 +431,43 @@ impl<R: BufRead> std::io::Read for DecodedReader<R> {
 
 impl<R: BufRead> BufRead for DecodedReader<R> {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        while self.pos >= self.len && !self.eof {
-            self.pos = 0;
-            self.len = 0;
-            while self.skip > 0 {
+        self.skip_bom()?;
+        loop {
+            if self.direct > 0 {
                 let input = self.inner.fill_buf()?;
-                if input.is_empty() {
-                    break;
-                }
-                let n = input.len().min(self.skip);
-                self.inner.consume(n);
-                self.skip -= n;
-                self.consumed += n as u64;
+                let n = self.direct.min(input.len());
+                return Ok(&input[..n]);
             }
-            let input = self.inner.fill_buf()?;
-            let last = input.is_empty();
-            // Leave room for one U+FFFD after a malformed sequence.
-            let room = self.out.len() - 3;
-            let (res, read, written) =
-                self.decoder
-                    .decode_to_utf8_without_replacement(input, &mut self.out[..room], last);
-            self.inner.consume(read);
-            self.consumed += read as u64;
-            self.len = written;
-            match res {
-                encoding_rs::DecoderResult::InputEmpty => {
-                    if last {
-                        self.eof = true;
-                    }
+            if self.pos < self.len {
+                return Ok(&self.out[self.pos..self.len]);
+            }
+            if self.eof {
+                if !self.carry.is_empty() {
+                    // a character cut by the end of the file
+                    let at = self.consumed - self.carry.len() as u64;
+                    self.carry.clear();
+                    self.replacement(at);
+                    continue;
                 }
-                encoding_rs::DecoderResult::OutputFull => {}
-                encoding_rs::DecoderResult::Malformed(len, extra) => {
-                    let at = self
-                        .consumed
-                        .saturating_sub(u64::from(extra) + u64::from(len));
-                    self.bad.record(at);
-                    self.out[self.len..self.len + 3].copy_from_slice("\u{FFFD}".as_bytes());
-                    self.len += 3;
-                }
+                return Ok(&[]);
+            }
+            if self.decoder.is_some() {
+                self.fill_transcoded()?;
+            } else {
+                self.fill_utf8()?;
             }
         }
-        Ok(&self.out[self.pos..self.len])
     }
 
     fn consume(&mut self, amt: usize) {
-        self.pos = (self.pos + amt).min(self.len);
+        if self.direct > 0 {
+            let n = amt.min(self.direct);
+            self.inner.consume(n);
+            self.consumed += n as u64;
+            self.direct -= n;
+        } else {
+            self.pos = (self.pos + amt).min(self.len);
+        }
     }
 }
 
@@ -369,6 +498,30 @@ mod tests {
     }
 
     #[test]
+    fn utf8_checked_in_place_agrees_with_the_whole_decoding() {
+        let cases: [&[u8]; 7] = [
+            "é€😀 plain".as_bytes(),
+            b"\xE2\x82",
+            b"a\xE2\x82Bcd",
+            b"\xF0\x9F\x98",
+            b"\x80\x80abc\xC3",
+            b"ok\xC3\xA9\xFFz\xE2\x82\xAC",
+            b"",
+        ];
+        for bytes in cases {
+            let s = utf8_default();
+            let (whole, bad) = decode(bytes, &s);
+            for cap in [1, 2, 3, 4, 7, 64] {
+                let mut r = DecodedReader::new(std::io::BufReader::with_capacity(cap, bytes), &s);
+                let mut streamed = String::new();
+                r.read_to_string(&mut streamed).unwrap_or_default();
+                assert_eq!(whole, streamed, "{bytes:?} by {cap}");
+                assert_eq!(bad, r.bad(), "{bytes:?} by {cap}");
+            }
+        }
+    }
+
+    #[test]
     fn streaming_decoder_marks_bad_bytes_and_matches_whole_decoding() {
         let utf16: Vec<u8> = [0xFF, 0xFE]
             .into_iter()
@@ -385,11 +538,14 @@ mod tests {
                 utf8_default()
             };
             let (whole, bad) = decode(&bytes, &s);
-            let mut r = DecodedReader::new(std::io::BufReader::with_capacity(1, &bytes[..]), &s);
-            let mut streamed = String::new();
-            r.read_to_string(&mut streamed).unwrap_or_default();
-            assert_eq!(whole, streamed);
-            assert_eq!(bad, r.bad());
+            for cap in [1, 2, 3, 5, 64] {
+                let mut r =
+                    DecodedReader::new(std::io::BufReader::with_capacity(cap, &bytes[..]), &s);
+                let mut streamed = String::new();
+                r.read_to_string(&mut streamed).unwrap_or_default();
+                assert_eq!(whole, streamed, "{cap}");
+                assert_eq!(bad, r.bad(), "{cap}");
+            }
             assert_eq!(bad.first.is_some(), want_bad.is_some());
             if let Some(n) = want_bad {
                 assert_eq!(bad.count, n);

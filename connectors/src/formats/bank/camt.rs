@@ -642,15 +642,21 @@ impl<R: BufRead> CamtReader<R> {
         }
     }
 
-    /// A date element's value, with an error naming it when it is not a calendar date.
+    /// A date element's value, with an error naming it when it is not a calendar date (`at`:
+    /// the element's path, relative to the current entry when it starts with `/`).
     fn date(&mut self, raw: Option<&str>, at: &str, what: &str) -> Option<NaiveDate> {
         let raw = raw?;
         let d = parse_iso_date(raw);
         if d.is_none() {
+            let path = if at.starts_with('/') {
+                format!("{}{at}", self.where_entry())
+            } else {
+                at.to_owned()
+            };
             self.diag(
                 Severity::Error,
                 "BANK-DATE",
-                at.to_owned(),
+                path,
                 format!(
                     "{what} {} is not a calendar date (ISO 8601 YYYY-MM-DD); none is assumed",
                     decimal::shown(raw)
@@ -759,22 +765,29 @@ impl<R: BufRead> CamtReader<R> {
         let Some(db) = self.detail.take() else { return };
         let mut d = db.d;
         let amt = db.amt_direct.or(db.amt_tx).or(db.amt_instd);
-        let at = format!("{}/TxDtls[{}]", self.where_entry(), d.position);
+        let dpos = d.position;
+        let at = |me: &Self| format!("{}/TxDtls[{dpos}]", me.where_entry());
         if let Some((raw, ccy)) = amt {
             match amount_or_reason(&raw) {
                 Ok(a) => {
                     d.amount = Some(a);
                     d.currency = ccy;
                 }
-                Err(why) => self.diag(
-                    Severity::Error,
-                    "BANK-AMOUNT",
-                    format!("{at}/Amt"),
-                    format!("transaction amount {why}; detail kept without amount (the entry's amount is used)"),
-                ),
+                Err(why) => {
+                    let path = format!("{}/Amt", at(self));
+                    self.diag(
+                        Severity::Error,
+                        "BANK-AMOUNT",
+                        path,
+                        format!("transaction amount {why}; detail kept without amount (the entry's amount is used)"),
+                    )
+                }
             }
         }
-        d.charges = self.charges(&db.charges, &at);
+        if c_any(&db.charges) {
+            let path = at(self);
+            d.charges = self.charges(&db.charges, &path);
+        }
         if let Some(c) = db.cdi {
             d.credit_debit = CreditDebit::parse(&c);
         }
@@ -860,6 +873,11 @@ fn set_charges(c: &mut Charges, rel: &[u8], text: &str) -> bool {
         _ => return false,
     }
     true
+}
+
+/// True when any charges were given.
+fn c_any(c: &Charges) -> bool {
+    c.total.is_some() || !c.amounts.is_empty()
 }
 
 fn non_empty(text: &str) -> Option<String> {

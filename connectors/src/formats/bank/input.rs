@@ -195,6 +195,25 @@ impl<R: BufRead> Iterator for Lines<R> {
             }
             let mut ended = false;
             while i < buf.len() {
+                // Bulk: up to the next line break, when that stays within the limit.
+                let rest = &buf[i..];
+                let stop = memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len());
+                if cut && !self.records {
+                    i += stop;
+                } else {
+                    // at most as many bytes as characters are still allowed
+                    let take = stop.min(self.max.saturating_sub(chars));
+                    bytes.extend_from_slice(&rest[..take]);
+                    chars += rest[..take].iter().filter(|c| **c & 0xC0 != 0x80).count();
+                    got_any |= take > 0;
+                    i += take;
+                    if take < stop && chars < self.max {
+                        continue;
+                    }
+                }
+                if i == buf.len() {
+                    break;
+                }
                 let c = buf[i];
                 if c == b'\n' || c == b'\r' {
                     if c == b'\r' {

@@ -1,5 +1,18 @@
-//! Bank statements: camt.052/053/054, MT940, CFONB120 and OFX parsed into one model, checked,
-//! converted into [`relance_core::model::Receipt`]s and deduplicated.
+//! Bank statements: camt.052/053/054, MT940, CFONB120 and OFX (and ZIP archives of them)
+//! parsed into one model, checked, converted into [`relance_core::model::Receipt`]s and
+//! deduplicated.
+//!
+//! # Three ways in, one reading
+//! - [`receipt_batches`]: receipts with their deduplication keys and the findings, in batches
+//!   of a bounded size, read from any `BufRead` in constant memory: the way to import a file of
+//!   any size (a store commit per batch). Its [`FileSummary`] says, after the last batch,
+//!   whether the file as a whole was usable.
+//! - [`parse_reader`]: the raw stream of [`BankEvent`]s (statements, entries, findings), also
+//!   in constant memory; [`write_inspect_json`] and [`write_inspect_text`] are built on it.
+//! - [`parse`]: the whole [`BankFile`] in memory, for small files and tests.
+//!
+//! All three read through the same streaming readers (one per format), so they give the same
+//! statements, receipts, keys and findings in the same order.
 //!
 //! ```
 //! use relance_connectors::formats::bank;
@@ -43,6 +56,7 @@ mod checks;
 pub mod fuzz;
 mod input;
 mod inspect;
+mod seen;
 pub mod model;
 pub mod mt940;
 pub mod ofx;
@@ -744,13 +758,13 @@ pub fn dedup_key(basis: &str, occurrence: usize) -> String {
 
 /// Gives receipts their deduplication keys in file order, counting the occurrences of each
 /// [`key_basis`]: the keys [`BankFile::keyed_receipts`] and [`receipt_batches`] give. It keeps
-/// one 64-bit hash per distinct basis (about 10 to 20 bytes per receipt, whatever the size of
-/// the receipts), hashed with keys drawn for this file so that no file can be built to make
-/// two bases collide.
+/// one 64-bit hash per distinct basis (9 to 18 bytes per receipt, whatever the size of the
+/// receipts), hashed with keys drawn for this file so that no file can be built to make two
+/// bases collide.
 #[derive(Debug, Default)]
 pub struct Keyer {
     hasher: std::collections::hash_map::RandomState,
-    seen: HashSet<u64>,
+    seen: seen::Seen,
     repeated: HashMap<u64, u32>,
 }
 

@@ -875,9 +875,15 @@ fn apply_86(e: &mut Entry, v: &str) {
         return;
     }
     // Slash-keyword form (/EREF/…/CNTP/…/REMI/…).
+    let found = if joined.starts_with('/') {
+        slash_keys(&joined)
+    } else {
+        Vec::new()
+    };
     if joined.starts_with('/')
         && slash_value(
             &joined,
+            &found,
             &[
                 "EREF", "REMI", "CNTP", "RTRN", "MARF", "PREF", "ORDP", "BENM", "NAME",
             ],
@@ -888,16 +894,16 @@ fn apply_86(e: &mut Entry, v: &str) {
             Some(d) => d,
             None => return,
         };
-        if let Some(x) = slash_value(&joined, &["EREF"]) {
+        if let Some(x) = slash_value(&joined, &found, &["EREF"]) {
             d.end_to_end_id = non_empty(&x).filter(|s| s != "NOTPROVIDED");
         }
-        if let Some(x) = slash_value(&joined, &["MARF"]) {
+        if let Some(x) = slash_value(&joined, &found, &["MARF"]) {
             d.mandate_id = non_empty(&x);
         }
-        if let Some(x) = slash_value(&joined, &["RTRN"]) {
+        if let Some(x) = slash_value(&joined, &found, &["RTRN"]) {
             d.return_reason = non_empty(x.split('/').next().unwrap_or(""));
         }
-        if let Some(x) = slash_value(&joined, &["CNTP", "BENM", "ORDP"]) {
+        if let Some(x) = slash_value(&joined, &found, &["CNTP", "BENM", "ORDP"]) {
             let parts: Vec<&str> = x.split('/').collect();
             let (iban, name) = if parts.len() >= 3 {
                 (non_empty(parts[0]), non_empty(parts[2]))
@@ -911,7 +917,7 @@ fn apply_86(e: &mut Entry, v: &str) {
             };
             set_party(d, cd, rev, name, iban);
         }
-        if let Some(x) = slash_value(&joined, &["REMI"]) {
+        if let Some(x) = slash_value(&joined, &found, &["REMI"]) {
             let t = x.trim_start_matches("USTD").trim_start_matches('/');
             if let Some(r) = x
                 .strip_prefix("STRD/CUR/")
@@ -937,35 +943,48 @@ fn apply_86(e: &mut Entry, v: &str) {
     }
 }
 
-/// The value after `/KEY/` up to the next known `/KEY/` (or the end).
-fn slash_value(s: &str, keys: &[&str]) -> Option<String> {
-    const ALL: &[&str] = &[
-        "/EREF/", "/REMI/", "/CNTP/", "/RTRN/", "/MARF/", "/PREF/", "/ORDP/", "/BENM/", "/NAME/",
-        "/CSID/", "/PURP/", "/ULTC/", "/ULTD/", "/ULTB/", "/TRCD/", "/BUSP/", "/ID/", "/ADDR/",
-        "/ISDT/", "/FX/", "/EXCH/", "/IREF/", "/OCMT/", "/CHGS/", "/SVCL/", "/ATTN/", "/RCUR/",
-        "/LREF/", "/KREF/",
-    ];
+/// The `/KEY/` words of the slash-keyword form.
+const SLASH_KEYS: &[&str] = &[
+    "/EREF/", "/REMI/", "/CNTP/", "/RTRN/", "/MARF/", "/PREF/", "/ORDP/", "/BENM/", "/NAME/",
+    "/CSID/", "/PURP/", "/ULTC/", "/ULTD/", "/ULTB/", "/TRCD/", "/BUSP/", "/ID/", "/ADDR/",
+    "/ISDT/", "/FX/", "/EXCH/", "/IREF/", "/OCMT/", "/CHGS/", "/SVCL/", "/ATTN/", "/RCUR/",
+    "/LREF/", "/KREF/",
+];
+
+/// Every `/KEY/` of `s` (overlapping ones too), in order: (offset, key).
+fn slash_keys(s: &str) -> Vec<(usize, &'static str)> {
+    let b = s.as_bytes();
+    memchr::memchr_iter(b'/', b)
+        .filter_map(|i| {
+            let len = memchr::memchr(b'/', b.get(i + 1..)?)?;
+            let key = &s[i..i + len + 2];
+            SLASH_KEYS.iter().find(|k| **k == key).map(|k| (i, *k))
+        })
+        .collect()
+}
+
+/// The value after the first `/KEY/` of `keys` (in that order of preference) up to the next
+/// known `/KEY/` (or the end); `found` is [`slash_keys`] of `s`.
+fn slash_value(s: &str, found: &[(usize, &str)], keys: &[&str]) -> Option<String> {
     for k in keys {
-        let Some(pat) = ALL
+        let Some(&(i, pat)) = found
             .iter()
-            .find(|p| p.len() == k.len() + 2 && p[1..].starts_with(k))
+            .find(|(_, p)| p.len() == k.len() + 2 && p[1..].starts_with(k))
         else {
             continue;
         };
-        if let Some(i) = s.find(pat) {
-            let tail = &s[i + pat.len()..];
-            let end = ALL
-                .iter()
-                .filter_map(|p2| tail.find(p2))
-                .min()
-                .unwrap_or(tail.len());
-            let mut v = tail[..end].to_owned();
-            // a value ending at a key boundary ("…//REMI/") keeps its trailing slashes out
-            while v.ends_with('/') {
-                v.pop();
-            }
-            return Some(v);
+        let start = i + pat.len();
+        let end = found
+            .iter()
+            .map(|(p, _)| *p)
+            .find(|p| *p >= start)
+            .unwrap_or(s.len());
+        let mut v = s[start..end].to_owned();
+        // a value ending at a key boundary ("…//REMI/") keeps its trailing slashes out
+        while v.ends_with('/') {
+            v.pop();
         }
+        return Some(v);
     }
     None
 }

@@ -103,6 +103,9 @@ fn ofx_date(s: &str) -> Option<NaiveDate> {
 }
 
 fn unescape(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_owned();
+    }
     s.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
