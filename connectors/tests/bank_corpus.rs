@@ -873,6 +873,21 @@ fn bank_corpus_matches_expected() {
             if streamed != f {
                 problems.push("streamed parse differs from in-memory parse".into());
             }
+            // the receipt batches and the streamed inspect give what the whole file gives
+            let batched: Vec<bank::KeyedReceipt> = bank::receipt_batches(&name, &bytes[..], 17)
+                .flat_map(|b| b.receipts)
+                .collect();
+            if batched != f.keyed_receipts() {
+                problems.push("receipt batches differ from the whole file's receipts".into());
+            }
+            let mut json = Vec::new();
+            let usable = bank::write_inspect_json(&name, &bytes[..], &mut json).unwrap_or(false);
+            if serde_json::from_slice::<serde_json::Value>(&json).ok()
+                != Some(bank::inspect_json(&f))
+                || usable != bank::is_usable(&f)
+            {
+                problems.push("streamed inspect differs from the in-memory inspect".into());
+            }
             let (expect, check) = match up.get(name.as_str()) {
                 Some((e, c)) => (
                     match e {

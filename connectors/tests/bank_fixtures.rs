@@ -491,3 +491,416 @@ fn writer_round_trip() {
         Some(dec("1110.00"))
     );
 }
+
+fn find<'a>(
+    f: &'a bank::BankFile,
+    rule: &str,
+) -> Vec<&'a relance_connectors::formats::diag::Diagnostic> {
+    f.diagnostics.iter().filter(|d| d.rule == rule).collect()
+}
+
+const MT940: &str = ":20:S1\n:25:FR7630004000031234567890143\n:28C:1\n:60F:C260101EUR100,00\n\
+:61:2601010101C50,00NTRFNONREF//BQ1\n:86:FACTURE 1\n:62F:C260101EUR150,00\n-\n";
+
+/// Amounts follow each standard's decimal syntax: MT940 `1e9` is not a 1.00 receipt, camt
+/// `12,50` / `NaN` / 30 digits, CFONB 3 decimals in EUR, OFX `1e9` are errors naming where.
+#[test]
+fn amounts_in_another_syntax_are_errors_naming_where() {
+    let f = bank::parse(
+        "e.sta",
+        MT940
+            .replace(":61:2601010101C50,00NTRF", ":61:2601010101C1e9NTRF")
+            .as_bytes(),
+    );
+    assert!(f.receipts().is_empty(), "{:?}", f.receipts());
+    let d = find(&f, "MT940-61");
+    assert_eq!(d.len(), 1, "{:?}", f.diagnostics);
+    assert!(
+        d[0].message.contains("\"1e9\"") && d[0].path == "line 5",
+        "{:?}",
+        d[0]
+    );
+    // a balance with an exponent, and 30 digits in :61:
+    let f = bank::parse("e.sta", MT940.replace("EUR100,00", "EUR1E2,00").as_bytes());
+    assert!(
+        find(&f, "BANK-AMOUNT")[0].message.contains(":60F:"),
+        "{:?}",
+        f.diagnostics
+    );
+    let thirty = format!("{},00", "9".repeat(28));
+    let f = bank::parse(
+        "e.sta",
+        MT940
+            .replace("C50,00NTRF", &format!("C{thirty}NTRF"))
+            .as_bytes(),
+    );
+    assert!(f.receipts().is_empty() && !find(&f, "MT940-61").is_empty());
+
+    let camt = fixture("camt053_v08_batch.xml");
+    let text = String::from_utf8(camt).unwrap();
+    for bad in ["12,50", "NaN", "1e3", &"9".repeat(30), "1.234567"] {
+        let x = text.replacen(
+            "<Amt Ccy=\"EUR\">1200.00</Amt><CdtDbtInd>CRDT</CdtDbtInd>\n        <Sts>",
+            &format!("<Amt Ccy=\"EUR\">{bad}</Amt><CdtDbtInd>CRDT</CdtDbtInd>\n        <Sts>"),
+            1,
+        );
+        assert_ne!(x, text);
+        let f = bank::parse("c.xml", x.as_bytes());
+        let d = find(&f, "BANK-AMOUNT");
+        assert!(
+            d.iter()
+                .any(|d| d.path == "Stmt[1]/Ntry[1]/Amt" && d.message.contains(&bad[..2])),
+            "{bad}: {:?}",
+            f.diagnostics
+        );
+        assert!(!f
+            .receipts()
+            .iter()
+            .any(|r| r.id.as_str() == "BQ2602020000013"));
+    }
+
+    // CFONB: EUR with 3 decimals is refused (an amount read 10 times too small otherwise)
+    let cfonb = String::from_utf8(fixture("cfonb120_fr.txt")).unwrap();
+    let three: String = cfonb
+        .lines()
+        .map(|l| {
+            if l.starts_with("04") && l.contains("ACME") {
+                format!("{}3{}", &l[..19], &l[20..])
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let f = bank::parse("c.txt", three.as_bytes());
+    let d = find(&f, "CFONB-DECIMALS");
+    assert_eq!(d.len(), 1, "{:?}", f.diagnostics);
+    assert!(
+        d[0].message.contains("3 decimals") && d[0].message.contains("EUR"),
+        "{:?}",
+        d[0]
+    );
+    assert!(!f
+        .receipts()
+        .iter()
+        .any(|r| r.id.as_str() == "BQ2602020000013"));
+
+    // OFX
+    let ofx = String::from_utf8(fixture("ofx102_sgml.ofx")).unwrap();
+    let x = ofx.replacen("<TRNAMT>+1200.00", "<TRNAMT>1e9", 1);
+    assert_ne!(x, ofx);
+    let f = bank::parse("o.ofx", x.as_bytes());
+    assert!(
+        find(&f, "BANK-AMOUNT")
+            .iter()
+            .any(|d| d.message.contains("1e9")),
+        "{:?}",
+        f.diagnostics
+    );
+    assert!(!f.receipts().iter().any(|r| r.amount == dec("1000000000")));
+}
+
+/// An impossible date is reported with the element and the value, in every format.
+#[test]
+fn impossible_dates_are_reported_with_element_and_value() {
+    let camt = String::from_utf8(fixture("camt053_v08_batch.xml")).unwrap();
+    let x = camt.replacen(
+        "<BookgDt><Dt>2026-02-02</Dt></BookgDt>",
+        "<BookgDt><Dt>2026-02-30</Dt></BookgDt>",
+        1,
+    );
+    let f = bank::parse("c.xml", x.as_bytes());
+    let d = find(&f, "BANK-DATE");
+    assert!(
+        d.iter()
+            .any(|d| d.path == "Stmt[1]/Ntry[1]/BookgDt" && d.message.contains("2026-02-30")),
+        "{:?}",
+        f.diagnostics
+    );
+    // the value date stays the receipt's date; nothing invented
+    assert_eq!(f.receipts()[0].booking_date.to_string(), "2026-02-02");
+    let x = camt.replacen(
+        "<Dt><Dt>2026-02-01</Dt></Dt>",
+        "<Dt><Dt>2026-13-01</Dt></Dt>",
+        1,
+    );
+    let f = bank::parse("c.xml", x.as_bytes());
+    assert!(
+        find(&f, "BANK-DATE")
+            .iter()
+            .any(|d| d.path == "Stmt[1]/Bal[1]/Dt"),
+        "{:?}",
+        f.diagnostics
+    );
+
+    let f = bank::parse(
+        "f.sta",
+        MT940.replace(":61:2601010101", ":61:2602300230").as_bytes(),
+    );
+    let d = find(&f, "BANK-DATE");
+    assert!(
+        d.iter().any(|d| d.message.contains("260230")),
+        "{:?}",
+        f.diagnostics
+    );
+
+    let cfonb = String::from_utf8(fixture("cfonb120_fr.txt")).unwrap();
+    let x = cfonb.replacen("020226  020226VIR SEPA", "020226  300226VIR SEPA", 1);
+    assert_ne!(x, cfonb);
+    let f = bank::parse("c.txt", x.as_bytes());
+    assert!(
+        find(&f, "BANK-DATE")
+            .iter()
+            .any(|d| d.message.contains("300226")),
+        "{:?}",
+        f.diagnostics
+    );
+
+    let ofx = String::from_utf8(fixture("ofx102_sgml.ofx")).unwrap();
+    let x = ofx.replacen("<DTPOSTED>", "<DTUSER>20260230<DTPOSTED>", 1);
+    let f = bank::parse("o.ofx", x.as_bytes());
+    assert!(
+        find(&f, "BANK-DATE")
+            .iter()
+            .any(|d| d.message.contains("20260230") && d.path.ends_with("DTUSER")),
+        "{:?}",
+        f.diagnostics
+    );
+}
+
+/// MT940 fields end at block trailers and at the DOS end-of-file byte: the closing balance
+/// is read, and a 0x1A right before `:20:` does not swallow the next account's statement.
+#[test]
+fn mt940_fields_end_at_block_trailers_and_dos_eof() {
+    let second = MT940
+        .replace(":20:S1", ":20:S2")
+        .replace("FR7630004000031234567890143", "FR7630006000011234567890189")
+        .replace("BQ1", "BQ2");
+    for (name, text) in [
+        ("trailer", format!("{MT940}ABNANL2A\n940\nABNANL2A\n{second}")),
+        (
+            "swift blocks",
+            format!(
+                "{{1:F01BNPAFRPPAXXX0000000000}}{{2:O9400000000000BNPAFRPPAXXX00000000000000000000N}}{{4:\n{}-}}{{5:{{CHK:ABC}}}}\n{{1:F01X}}{{4:\n{}-}}",
+                MT940.trim_end_matches("-\n"),
+                second.trim_end_matches("-\n")
+            ),
+        ),
+        ("dos eof", format!("{}\u{1a}{second}", MT940.trim_end_matches("-\n"))),
+        ("dos eof end", format!("{MT940}\u{1a}")),
+    ] {
+        let f = bank::parse("t.sta", text.as_bytes());
+        assert!(
+            find(&f, "BANK-AMOUNT").is_empty(),
+            "{name}: {:?}",
+            f.diagnostics
+        );
+        let closing: Vec<_> = f
+            .statements
+            .iter()
+            .map(|s| s.closing_balance().map(|b| b.amount))
+            .collect();
+        assert!(closing.iter().all(|c| *c == Some(dec("150.00"))), "{name}: {closing:?}");
+        let ids: Vec<String> = f.receipts().iter().map(|r| r.id.to_string()).collect();
+        let want: &[&str] = if name == "dos eof end" { &["BQ1"] } else { &["BQ1", "BQ2"] };
+        assert_eq!(ids, want, "{name}");
+        if ids.len() == 2 {
+            assert_eq!(
+                f.statements[1].account.as_deref(),
+                Some("FR7630006000011234567890189"),
+                "{name}"
+            );
+        }
+    }
+}
+
+/// CFONB: an operation of another account is never booked on the current statement; a
+/// closing record of another account is not applied to it.
+#[test]
+fn cfonb_records_of_another_account_are_diagnosed_and_split() {
+    let cfonb = String::from_utf8(fixture("cfonb120_fr.txt")).unwrap();
+    let lines: Vec<&str> = cfonb.lines().collect();
+    // the EDF operation (and its complements) of account 98765432100 in the middle
+    let other = |l: &str| format!("{}98765432100{}", &l[..21], &l[32..]);
+    let mut text: Vec<String> = Vec::new();
+    for l in &lines {
+        if l.starts_with("04") && l.contains("PRLV SEPA EDF") {
+            text.push(other(l));
+        } else {
+            text.push((*l).to_owned());
+        }
+    }
+    let f = bank::parse("c.txt", text.join("\n").as_bytes());
+    let d = find(&f, "CFONB-ACCOUNT");
+    assert_eq!(d.len(), 1, "{:?}", f.diagnostics);
+    assert_eq!(d[0].severity, Severity::Error);
+    assert!(d[0].message.contains("98765432100"), "{:?}", d[0]);
+    let accounts: Vec<Option<&str>> = f.statements.iter().map(|s| s.account.as_deref()).collect();
+    assert!(
+        accounts.contains(&Some("300040000398765432100")),
+        "{accounts:?}"
+    );
+    let edf = f
+        .receipts()
+        .into_iter()
+        .find(|r| r.amount == dec("-45.10"))
+        .unwrap();
+    assert_eq!(
+        edf.account, "300040000398765432100",
+        "booked on its own account"
+    );
+    // the other receipts stay on the statement's account, and its closing balance is read
+    for r in f.receipts().iter().filter(|r| r.amount != dec("-45.10")) {
+        assert_eq!(r.account, "300040000312345678901");
+    }
+    assert!(f
+        .statements
+        .iter()
+        .any(|s| s.account.as_deref() == Some("300040000312345678901")
+            && s.closing_balance().map(|b| b.amount) == Some(dec("2154.90"))));
+    // a closing record of another account: not applied, said so
+    let mut text: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    let last = text.len() - 1;
+    text[last] = other(&text[last]);
+    let f = bank::parse("c.txt", text.join("\n").as_bytes());
+    assert!(
+        find(&f, "CFONB-ACCOUNT")
+            .iter()
+            .any(|d| d.message.contains("closing record")),
+        "{:?}",
+        f.diagnostics
+    );
+    assert_eq!(f.statements[0].closing_balance(), None);
+}
+
+/// The reconcile contract: an entry holding one TxDtls is named by the TxDtls reference.
+#[test]
+fn an_entry_with_one_detail_is_named_by_the_detail_reference() {
+    let camt = String::from_utf8(fixture("camt053_v08_batch.xml")).unwrap();
+    let x = camt.replacen(
+        "<Refs><EndToEndId>E2E-ACME-42</EndToEndId></Refs>",
+        "<Refs><AcctSvcrRef>TX-REF-42</AcctSvcrRef><EndToEndId>E2E-ACME-42</EndToEndId></Refs>",
+        1,
+    );
+    assert_ne!(x, camt);
+    let f = bank::parse("c.xml", x.as_bytes());
+    assert_eq!(f.receipts()[0].id.as_str(), "TX-REF-42");
+    assert_eq!(
+        bank::inspect_json(&f)["statements"][0]["entries"][0]["id"],
+        "TX-REF-42"
+    );
+}
+
+/// Encodings: camt in UTF-16 with BOM or declared ISO-8859-1, MT940 in Latin-1 (said so),
+/// and bytes that are not UTF-8 in a UTF-8 file (reported with their offset).
+#[test]
+fn bank_files_in_other_encodings_are_read_and_bad_bytes_reported() {
+    let camt = String::from_utf8(fixture("camt053_v08_batch.xml"))
+        .unwrap()
+        .replace("ACME SARL", "ÉLAN CAFÉ");
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(
+            camt.replace("encoding=\"UTF-8\"", "encoding=\"UTF-16\"")
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
+        .collect();
+    let latin1 = encoding_rs::WINDOWS_1252
+        .encode(&camt.replace("encoding=\"UTF-8\"", "encoding=\"ISO-8859-1\""))
+        .0
+        .into_owned();
+    for (name, bytes) in [("utf-16", utf16), ("latin-1", latin1)] {
+        assert_eq!(bank::detect(&bytes), Some(BankFormat::Camt053), "{name}");
+        let f = bank::parse("c.xml", &bytes);
+        assert!(bank::is_usable(&f), "{name}: {:?}", f.diagnostics);
+        assert_eq!(
+            f.receipts()[0].counterparty_name.as_deref(),
+            Some("ÉLAN CAFÉ"),
+            "{name}"
+        );
+        assert!(
+            find(&f, "BANK-ENCODING").is_empty(),
+            "{name}: {:?}",
+            f.diagnostics
+        );
+        // streamed with a tiny buffer: the same
+        let streamed = bank::collect(
+            "c.xml",
+            bank::parse_reader("c.xml", std::io::BufReader::with_capacity(3, &bytes[..])),
+        );
+        assert_eq!(streamed, f, "{name}");
+    }
+    let sta = MT940.replace("FACTURE 1", "FACTURE CAFÉ");
+    let latin = encoding_rs::WINDOWS_1252.encode(&sta).0.into_owned();
+    let f = bank::parse("l.sta", &latin);
+    assert_eq!(f.receipts()[0].remittance, "FACTURE CAFÉ");
+    let d = find(&f, "BANK-ENCODING");
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].severity, Severity::Info);
+    assert!(d[0].message.contains("windows-1252"), "{:?}", d[0]);
+    // a UTF-8 file (the first 64 KiB say so) with one bad byte further on
+    let mut big = format!(":20:S0\n:25:X\n:28C:0\n:86:{}\n", "A".repeat(70_000)).into_bytes();
+    big.extend_from_slice(MT940.as_bytes());
+    let at = big.len() - MT940.len() + MT940.find("FACTURE 1").unwrap() + 8;
+    big[at] = 0xE9;
+    let f = bank::parse("b.sta", &big);
+    let d = find(&f, "BANK-ENCODING");
+    assert_eq!(d.len(), 1, "{:?}", f.diagnostics);
+    assert_eq!(d[0].severity, Severity::Warning);
+    assert_eq!(d[0].path, format!("byte {at}"));
+}
+
+/// The streaming API gives, batch by batch, exactly the receipts and keys of the in-memory
+/// parse, within the batch size.
+#[test]
+fn receipt_batches_equal_the_whole_file() {
+    for name in [
+        "camt053_v08_batch.xml",
+        "camt052_v02_intraday.xml",
+        "camt054_nons.xml",
+        "mt940_fr_de.sta",
+        "cfonb120_fr.txt",
+        "ofx102_sgml.ofx",
+        "ofx211_xml.ofx",
+    ] {
+        let bytes = fixture(name);
+        let whole = bank::parse(name, &bytes);
+        for size in [1, 2, 7, 1000] {
+            let mut batches =
+                bank::receipt_batches(name, std::io::BufReader::with_capacity(5, &bytes[..]), size);
+            let mut keyed = Vec::new();
+            let mut diags = Vec::new();
+            let mut last = false;
+            for b in batches.by_ref() {
+                assert!(!last, "nothing after the last batch");
+                assert!(b.receipts.len() + b.diagnostics.len() <= size);
+                keyed.extend(b.receipts);
+                diags.extend(b.diagnostics);
+                last = b.last;
+            }
+            assert!(last, "{name}: a last batch");
+            assert_eq!(keyed, whole.keyed_receipts(), "{name} by {size}");
+            assert_eq!(diags, whole.diagnostics, "{name} by {size}");
+            let s = batches.summary();
+            assert_eq!(s.usable(), bank::is_usable(&whole), "{name}");
+            assert_eq!(s.statements, whole.statements.len());
+            assert_eq!(s.format, whole.format);
+        }
+        // the streamed inspect is the same JSON as the in-memory one
+        let mut out = Vec::new();
+        let usable = bank::write_inspect_json(name, &bytes[..], &mut out).unwrap();
+        assert_eq!(usable, bank::is_usable(&whole));
+        let streamed: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(streamed, bank::inspect_json(&whole), "{name}");
+        let mut text = Vec::new();
+        bank::write_inspect_text(name, &bytes[..], &mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        for s in bank::inspect_json(&whole)["statements"].as_array().unwrap() {
+            for e in s["entries"].as_array().unwrap() {
+                let id = e["id"].as_str().unwrap();
+                assert!(text.contains(id), "{name}: {id} not in\n{text}");
+            }
+        }
+    }
+}

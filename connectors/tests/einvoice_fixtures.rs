@@ -310,3 +310,312 @@ fn deep_rules_add_en16931_findings_with_rule_ids() {
     let f = einvoice::parse_deep("t.xml", &xml.as_bytes()[..500]);
     assert!(!einvoice::is_usable(&f));
 }
+
+fn rules_of(f: &einvoice::ParsedFile) -> Vec<(Severity, String, String, String)> {
+    f.diagnostics
+        .iter()
+        .map(|d| {
+            (
+                d.severity,
+                d.rule.clone(),
+                d.path.clone(),
+                d.message.clone(),
+            )
+        })
+        .collect()
+}
+
+use relance_connectors::formats::diag::Severity;
+
+/// Amounts follow `xs:decimal` only: an exponent, a decimal comma, `NaN` or more digits than
+/// an amount holds is an error naming the element and the value, never an amount read
+/// differently (`1e9` as 1 000 000 000) nor a "missing" one.
+#[test]
+fn amounts_in_another_syntax_are_errors_naming_the_element() {
+    let cii = write::cii(&sample(380));
+    let ubl = write::ubl(&sample(380));
+    let thirty = "9".repeat(30);
+    for bad in ["1e9", "12,50", "NaN", thirty.as_str(), "1 089"] {
+        for (xml, element) in [
+            (
+                cii.replace(
+                    "<ram:DuePayableAmount>108.89<",
+                    &format!("<ram:DuePayableAmount>{bad}<"),
+                ),
+                "DuePayableAmount",
+            ),
+            (
+                ubl.replace(
+                    "<cbc:PayableAmount currencyID=\"EUR\">108.89<",
+                    &format!("<cbc:PayableAmount currencyID=\"EUR\">{bad}<"),
+                ),
+                "PayableAmount",
+            ),
+        ] {
+            let f = einvoice::parse("amount.xml", xml.as_bytes());
+            let r = rules_of(&f);
+            let hit = r
+                .iter()
+                .find(|(_, rule, path, _)| rule == "EINV-DECIMAL" && path.ends_with(element));
+            let (sev, _, _, msg) = hit.unwrap_or_else(|| panic!("{bad}: {r:?}"));
+            assert_eq!(
+                *sev,
+                Severity::Fatal,
+                "BT-115 unreadable: the invoice is not imported"
+            );
+            assert!(msg.contains("BT-115") && msg.contains(&bad[..3]), "{msg}");
+            assert!(
+                !r.iter().any(|(_, rule, _, m)| rule == "BR-15"
+                    || m.contains("is missing") && m.contains("BT-115")),
+                "{bad}: called missing: {r:?}"
+            );
+            assert_eq!(f.documents[0].amount_due, None);
+            assert!(!einvoice::is_usable(&f));
+        }
+    }
+    // a line quantity in another syntax: an error, the invoice is still usable
+    let xml = cii.replace(
+        "<ram:BilledQuantity unitCode=\"C62\">3</ram:BilledQuantity>",
+        "<ram:BilledQuantity unitCode=\"C62\">3,0</ram:BilledQuantity>",
+    );
+    assert_ne!(xml, cii);
+    let f = einvoice::parse("qty.xml", xml.as_bytes());
+    assert!(einvoice::is_usable(&f));
+    assert!(
+        f.diagnostics.iter().any(|d| d.rule == "EINV-DECIMAL"
+            && d.severity == Severity::Error
+            && d.message.contains("BT-129")),
+        "{:?}",
+        f.diagnostics
+    );
+}
+
+/// An impossible date is reported with the element and the value; none is put in its place.
+#[test]
+fn an_impossible_due_date_is_reported_never_replaced() {
+    let cii = write::cii(&sample(380)).replace(">20260401<", ">20260230<");
+    let f = einvoice::parse("due.xml", cii.as_bytes());
+    let d = f
+        .diagnostics
+        .iter()
+        .find(|d| d.rule == "EINV-DATE")
+        .unwrap_or_else(|| panic!("{:?}", f.diagnostics));
+    assert!(
+        d.message.contains("BT-9") && d.message.contains("20260230"),
+        "{d:?}"
+    );
+    assert!(d.path.contains("DueDateDateTime"), "{d:?}");
+    assert_eq!(f.documents[0].due_date, None);
+    assert!(
+        einvoice::is_usable(&f),
+        "the invoice is still read, without a due date"
+    );
+    let ubl = write::ubl(&sample(380)).replace(">2026-04-01<", ">2026-02-30<");
+    let f = einvoice::parse("due.xml", ubl.as_bytes());
+    assert!(
+        f.diagnostics.iter().any(|d| d.rule == "EINV-DATE"
+            && d.path == "DueDate"
+            && d.message.contains("2026-02-30")),
+        "{:?}",
+        f.diagnostics
+    );
+    // an impossible issue date makes the invoice unusable (no date is ever assumed)
+    let f = einvoice::parse(
+        "issue.xml",
+        write::cii(&sample(380))
+            .replace(">20260302<", ">20261332<")
+            .as_bytes(),
+    );
+    assert!(!einvoice::is_usable(&f));
+    assert!(f
+        .diagnostics
+        .iter()
+        .any(|d| d.rule == "EINV-DATE" && d.severity == Severity::Fatal));
+}
+
+/// A cash-discount term without date, then the term with the due date: BT-9 is kept.
+#[test]
+fn several_payment_terms_keep_the_due_date() {
+    let terms = "<ram:SpecifiedTradePaymentTerms><ram:Description>2 % d'escompte sous 8 jours</ram:Description><ram:ApplicableTradePaymentDiscountTerms><ram:BasisPeriodMeasure unitCode=\"DAY\">8</ram:BasisPeriodMeasure><ram:CalculationPercent>2</ram:CalculationPercent></ram:ApplicableTradePaymentDiscountTerms></ram:SpecifiedTradePaymentTerms><ram:SpecifiedTradePaymentTerms>";
+    let xml = write::cii(&sample(380)).replacen("<ram:SpecifiedTradePaymentTerms>", terms, 1);
+    let f = einvoice::parse("terms.xml", xml.as_bytes());
+    assert_eq!(
+        f.documents[0].due_date,
+        NaiveDate::from_ymd_opt(2026, 4, 1),
+        "{:?}",
+        f.diagnostics
+    );
+    assert_eq!(
+        f.documents[0].payment_terms.as_deref(),
+        Some("2 % d'escompte sous 8 jours")
+    );
+    // two dated terms (discount date, net date): the net date, with a warning naming both
+    let dated = "<ram:SpecifiedTradePaymentTerms><ram:Description>Escompte</ram:Description><ram:DueDateDateTime><udt:DateTimeString format=\"102\">20260310</udt:DateTimeString></ram:DueDateDateTime><ram:ApplicableTradePaymentDiscountTerms><ram:CalculationPercent>2</ram:CalculationPercent></ram:ApplicableTradePaymentDiscountTerms></ram:SpecifiedTradePaymentTerms><ram:SpecifiedTradePaymentTerms>";
+    let xml = write::cii(&sample(380)).replacen("<ram:SpecifiedTradePaymentTerms>", dated, 1);
+    let f = einvoice::parse("terms.xml", xml.as_bytes());
+    assert_eq!(f.documents[0].due_date, NaiveDate::from_ymd_opt(2026, 4, 1));
+    assert!(f
+        .diagnostics
+        .iter()
+        .any(|d| d.rule == "EINV-TERMS" && d.message.contains("2026-03-10")));
+}
+
+/// BR-CO-17 as CEN's artefacts check it: within 1.00 a warning with the difference, beyond
+/// an error; a warning never makes an invoice unusable.
+#[test]
+fn br_co_17_allows_the_official_tolerance() {
+    let xml = write::cii(&sample(380));
+    for (tax, ttc, sev, diff) in [
+        ("11.98", "108.88", Severity::Warning, "-0.01"),
+        ("12.99", "109.89", Severity::Warning, "1.00"),
+        ("13.00", "109.90", Severity::Error, "1.01"),
+    ] {
+        let x = xml
+            .replace(
+                "<ram:CalculatedAmount>11.99</ram:CalculatedAmount>",
+                &format!("<ram:CalculatedAmount>{tax}</ram:CalculatedAmount>"),
+            )
+            .replace(
+                ">13.92<",
+                &format!(
+                    ">{}<",
+                    rust_decimal::Decimal::from_str_exact(tax).unwrap() + dec!(1.93)
+                ),
+            )
+            .replace(">108.89<", &format!(">{ttc}<"));
+        let f = einvoice::parse("vat.xml", x.as_bytes());
+        let d = f
+            .diagnostics
+            .iter()
+            .find(|d| d.rule == "BR-CO-17")
+            .unwrap_or_else(|| panic!("{tax}: {:?}", f.diagnostics));
+        assert_eq!(d.severity, sev, "{tax}: {d:?}");
+        assert!(d.message.contains(diff), "{tax}: {d:?}");
+        assert!(einvoice::is_usable(&f));
+        assert!(
+            !f.diagnostics
+                .iter()
+                .any(|d| d.severity == Severity::Error && d.rule != "BR-CO-17"),
+            "{:?}",
+            f.diagnostics
+        );
+    }
+}
+
+/// A root named like a supported one in an unknown namespace (a pre-standard `<Invoice>`) is
+/// an unsupported format, not an all-empty invoice.
+#[test]
+fn a_root_in_an_unknown_namespace_is_an_unsupported_format() {
+    for xml in [
+        "<?xml version=\"1.0\"?><Invoice><ID>F1</ID><Total>12.00</Total></Invoice>".to_owned(),
+        write::ubl(&sample(380)).replace(
+            "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
+            "http://example.com/pre-standard-invoice",
+        ),
+        write::cii(&sample(380)).replace(
+            "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+            "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:13",
+        ),
+    ] {
+        let f = einvoice::parse("old.xml", xml.as_bytes());
+        assert!(!einvoice::is_usable(&f));
+        assert!(f.documents.is_empty());
+        let d = f
+            .diagnostics
+            .iter()
+            .find(|d| d.rule == "EINV-NAMESPACE")
+            .unwrap_or_else(|| panic!("{:?}", f.diagnostics));
+        assert_eq!(d.severity, Severity::Fatal);
+        assert!(d.message.contains("unsupported format"), "{d:?}");
+    }
+}
+
+fn utf16(s: &str, big_endian: bool) -> Vec<u8> {
+    let mut out = if big_endian {
+        vec![0xFE, 0xFF]
+    } else {
+        vec![0xFF, 0xFE]
+    };
+    for u in s.encode_utf16() {
+        out.extend(if big_endian {
+            u.to_be_bytes()
+        } else {
+            u.to_le_bytes()
+        });
+    }
+    out
+}
+
+/// Declared encodings are honoured (UTF-16 with BOM, ISO-8859-1/15, windows-1252); bytes
+/// that are not valid in the encoding are an error giving their offset, never silently read
+/// as another character set.
+#[test]
+fn declared_encodings_are_honoured_and_bad_bytes_reported() {
+    let mut inv = sample(380);
+    inv.buyer.0 = "Café Œuvre €".into();
+    let xml = write::cii(&inv);
+    for (label, bytes) in [
+        (
+            "utf-16le",
+            utf16(
+                &xml.replace("encoding=\"UTF-8\"", "encoding=\"UTF-16\""),
+                false,
+            ),
+        ),
+        (
+            "utf-16be",
+            utf16(
+                &xml.replace("encoding=\"UTF-8\"", "encoding=\"UTF-16\""),
+                true,
+            ),
+        ),
+    ] {
+        let f = einvoice::parse("u16.xml", &bytes);
+        assert!(einvoice::is_usable(&f), "{label}: {:?}", f.diagnostics);
+        assert_eq!(
+            f.documents[0].buyer.name.as_deref(),
+            Some("Café Œuvre €"),
+            "{label}"
+        );
+    }
+    // windows-1252 and ISO-8859-15 both have Œ and €
+    for (label, enc) in [
+        ("windows-1252", encoding_rs::WINDOWS_1252),
+        ("ISO-8859-15", encoding_rs::ISO_8859_15),
+    ] {
+        let text = xml.replace("encoding=\"UTF-8\"", &format!("encoding=\"{label}\""));
+        let (bytes, _, bad) = enc.encode(&text);
+        assert!(!bad);
+        let f = einvoice::parse("latin.xml", &bytes);
+        assert!(f.diagnostics.is_empty(), "{label}: {:?}", f.diagnostics);
+        assert_eq!(
+            f.documents[0].buyer.name.as_deref(),
+            Some("Café Œuvre €"),
+            "{label}"
+        );
+    }
+    // ISO-8859-1 declared: é read as é
+    let mut inv = sample(380);
+    inv.buyer.0 = "Café du Marché".into();
+    let text = write::cii(&inv).replace("encoding=\"UTF-8\"", "encoding=\"ISO-8859-1\"");
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(&text);
+    let f = einvoice::parse("latin1.xml", &bytes);
+    assert_eq!(f.documents[0].buyer.name.as_deref(), Some("Café du Marché"));
+    // Latin-1 bytes in a file that says UTF-8: an error with the offset of the first one
+    let lying = text.replace("encoding=\"ISO-8859-1\"", "encoding=\"UTF-8\"");
+    let (lying, _, _) = encoding_rs::WINDOWS_1252.encode(&lying);
+    let at = lying.iter().position(|b| *b == 0xE9).unwrap();
+    let f = einvoice::parse("lying.xml", &lying);
+    let d = f
+        .diagnostics
+        .iter()
+        .find(|d| d.rule == "XML-ENCODING")
+        .unwrap_or_else(|| panic!("{:?}", f.diagnostics));
+    assert_eq!(d.severity, Severity::Error);
+    assert_eq!(d.path, format!("byte {at}"), "{d:?}");
+    assert!(d.message.contains("UTF-8"), "{d:?}");
+    assert_eq!(
+        f.documents[0].buyer.name.as_deref(),
+        Some("Caf\u{fffd} du March\u{fffd}")
+    );
+}

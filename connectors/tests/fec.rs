@@ -651,3 +651,55 @@ mod props {
         }
     }
 }
+
+/// Amounts in another syntax are errors saying why; a file not in UTF-8 says where the first
+/// other byte is; a UTF-16 file (with BOM) is read.
+#[test]
+fn fec_amounts_and_encodings_say_why_and_where() {
+    let head = fec::COLUMNS.join("\t");
+    let line = |debit: &str| {
+        format!("OD\tOpérations diverses\t1\t20241231\t411\tClients\tC1\tC1\tF1\t20241231\tLib\t{debit}\t0,00\t\t\t20241231\t\t")
+    };
+    for (bad, why) in [
+        ("1e9", "exponent"),
+        (&"9".repeat(30) as &str, "digits"),
+        ("12,5,0", "decimal mark"),
+        ("NaN", "digits"),
+    ] {
+        let text = format!("{head}\n{}\n", line(bad));
+        let r = fec::read(text.as_bytes());
+        let e = errors(&r);
+        assert!(
+            e.iter()
+                .any(|x| x.starts_with("FEC-AMOUNT line 2") && x.contains(why)),
+            "{bad}: {e:#?}"
+        );
+    }
+    let text = format!(
+        "{head}\r\n{}\r\n{}\r\n",
+        line("10,00"),
+        line("0,00").replace("\t0,00\t0,00\t", "\t0,00\t10,00\t")
+    );
+    let latin9 = encoding_rs::ISO_8859_15.encode(&text).0.into_owned();
+    let at = latin9.iter().position(|b| *b >= 0x80).unwrap();
+    let r = fec::read(&latin9);
+    let d = r
+        .diagnostics
+        .iter()
+        .find(|d| d.rule == "FEC-CHARSET")
+        .unwrap();
+    assert_eq!(d.path, format!("byte {at}"));
+    assert_eq!(r.lines[0].journal_lib, "Opérations diverses");
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let r = fec::read(&utf16);
+    assert!(
+        !relance_connectors::formats::diag::has_fatal(&r.diagnostics),
+        "{:?}",
+        r.diagnostics
+    );
+    assert_eq!(r.lines.len(), 2);
+    assert_eq!(r.lines[0].journal_lib, "Opérations diverses");
+}

@@ -1,69 +1,112 @@
 //! The file commands: `inspect` (parse and show) and `reconcile` (offline matching).
 
-use super::out;
 use crate::offline;
 use relance_connectors::formats::{bank, einvoice};
 use serde_json::{json, Value};
+use std::io::{BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// `relance inspect FILE...`: one JSON document per file (an array when several), or a
 /// readable view with `--human`; `--deep` adds the full EN 16931 rule set to e-invoices.
 /// Exits non-zero when any file is unusable.
+///
+/// Bank statements are streamed from the file to stdout, entry by entry (a statement of
+/// hundreds of MB is never held in memory); an e-invoice (at most `einvoice::MAX_BYTES`) is
+/// read whole.
 pub fn inspect(files: &[PathBuf], human: bool, deep: bool) -> anyhow::Result<ExitCode> {
-    let mut all_usable = true;
-    let mut docs: Vec<Value> = Vec::new();
-    for f in files {
-        let name = f.display().to_string();
-        let bytes = match std::fs::read(f) {
-            Ok(b) => b,
-            Err(e) => {
-                all_usable = false;
-                let v = json!({"file": name, "format": null, "diagnostics": [{
-                    "severity": "fatal", "rule": "FILE-READ", "path": "", "message": e.to_string()}]});
-                if human {
-                    out(&format!("{name}: cannot read: {e}"))?;
-                } else {
-                    docs.push(v);
-                }
-                continue;
-            }
-        };
-        if bank::detect(&bytes).is_some() {
-            let parsed = bank::parse(&name, &bytes);
-            all_usable &= bank::is_usable(&parsed);
-            if human {
-                out(&bank::render_text(&parsed))?;
-            } else {
-                docs.push(bank::inspect_json(&parsed));
-            }
-        } else {
-            let parsed = if deep {
-                einvoice::parse_deep(&name, &bytes)
-            } else {
-                einvoice::parse(&name, &bytes)
-            };
-            all_usable &= einvoice::is_usable(&parsed);
-            if human {
-                out(&einvoice::human(&parsed))?;
-            } else {
-                docs.push(einvoice::inspect_json(&parsed));
-            }
-        }
-    }
-    if !human {
-        let value = if docs.len() == 1 {
-            docs.remove(0)
-        } else {
-            Value::Array(docs)
-        };
-        out(&serde_json::to_string_pretty(&value)?)?;
+    let stdout = std::io::stdout();
+    let mut o = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let all_usable = match inspect_to(&mut o, files, human, deep) {
+        Ok(u) => u,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        Err(e) => return Err(e.into()),
+    };
+    match o.flush() {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        r => r?,
     }
     Ok(if all_usable {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Writes the inspection of `files` to `o`; whether every file is usable.
+fn inspect_to<W: Write>(
+    o: &mut W,
+    files: &[PathBuf],
+    human: bool,
+    deep: bool,
+) -> std::io::Result<bool> {
+    let mut all_usable = true;
+    let several = files.len() > 1;
+    if several && !human {
+        o.write_all(b"[")?;
+    }
+    for (i, f) in files.iter().enumerate() {
+        if i > 0 && !human {
+            o.write_all(b",\n")?;
+        }
+        let name = f.display().to_string();
+        let mut reader = match std::fs::File::open(f) {
+            Ok(file) => BufReader::with_capacity(64 * 1024, file),
+            Err(e) => {
+                all_usable = false;
+                if human {
+                    writeln!(o, "{name}: cannot read: {e}")?;
+                } else {
+                    let v = json!({"file": name, "format": null, "diagnostics": [{
+                        "severity": "fatal", "rule": "FILE-READ", "path": "", "message": e.to_string()}]});
+                    write_pretty(o, &v)?;
+                }
+                continue;
+            }
+        };
+        // The start of the file tells a bank statement from an e-invoice; it is read again
+        // by the parser.
+        let mut probe = Vec::with_capacity(8192);
+        (&mut reader).take(8192).read_to_end(&mut probe)?;
+        let start = std::io::Cursor::new(probe.clone()).chain(reader);
+        if bank::zip::is_zip(&probe) || bank::detect(&probe).is_some() {
+            let input = BufReader::with_capacity(64 * 1024, start);
+            let usable = if human {
+                bank::write_inspect_text(&name, input, o)?
+            } else {
+                bank::write_inspect_json(&name, input, o)?
+            };
+            all_usable &= usable;
+            continue;
+        }
+        let mut bytes = Vec::new();
+        start
+            .take(einvoice::MAX_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)?;
+        let parsed = if deep {
+            einvoice::parse_deep(&name, &bytes)
+        } else {
+            einvoice::parse(&name, &bytes)
+        };
+        all_usable &= einvoice::is_usable(&parsed);
+        if human {
+            writeln!(o, "{}", einvoice::human(&parsed))?;
+        } else {
+            write_pretty(o, &einvoice::inspect_json(&parsed))?;
+        }
+    }
+    if several && !human {
+        o.write_all(b"]")?;
+    }
+    if !human {
+        o.write_all(b"\n")?;
+    }
+    Ok(all_usable)
+}
+
+fn write_pretty<W: Write>(o: &mut W, v: &Value) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *o, v)?;
+    Ok(())
 }
 
 /// `relance reconcile --invoices DIR --bank FILE... [--config DIR] [--company C]`: the offline

@@ -176,6 +176,49 @@ fn inspect_prints_json_and_fails_on_unusable_files() {
     assert!(!v["diagnostics"].as_array().unwrap().is_empty());
 }
 
+/// `inspect` streams a bank statement from the file: several files, one bigger than every
+/// buffer, give exactly what the in-memory parse gives.
+#[test]
+fn inspect_streams_bank_files_as_the_in_memory_parse_reads_them() {
+    use relance_connectors::formats::bank;
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 2, 2).unwrap();
+    let spec = bank::write::StatementSpec {
+        msg_id: "M".into(),
+        statement_id: "S".into(),
+        created: day,
+        account_iban: "FR7630006000011234567890189".into(),
+        currency: "EUR".into(),
+        opening_balance: rust_decimal::Decimal::ZERO,
+        from_date: day,
+        to_date: day,
+        entries: (0..800)
+            .map(|i| bank::write::EntrySpec {
+                amount: rust_decimal::Decimal::new(1000 + i, 2),
+                booking_date: day,
+                acct_svcr_ref: Some(format!("BQ{i:08}")),
+                debtor_name: Some(format!("CLIENT {i}")),
+                remittance: Some(format!("FACTURE VT2026_{i:06}")),
+                ..Default::default()
+            })
+            .collect(),
+    };
+    let xml = bank::write::camt053_string(&spec).unwrap();
+    assert!(xml.len() > 200_000);
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.camt053.xml");
+    std::fs::write(&big, &xml).unwrap();
+    let demo = demo_dir().join("bank/releve-2026-06.camt053.xml");
+    let out = relance().arg("inspect").arg(&big).arg(&demo).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (i, path) in [&big, &demo].into_iter().enumerate() {
+        let name = path.display().to_string();
+        let whole = bank::parse(&name, &std::fs::read(path).unwrap());
+        assert_eq!(v[i], bank::inspect_json(&whole), "{name}");
+    }
+    assert_eq!(v[0]["statements"][0]["entries"].as_array().unwrap().len(), 800);
+}
+
 #[test]
 fn dunning_plan_offline_prints_the_plan_contract() {
     let d = demo_dir();

@@ -19,13 +19,13 @@
 
 use crate::contract::{IdempotencyKey, MoveLine, WriteCommand};
 use crate::formats::diag::{Diagnostic, Severity};
+use crate::formats::{decimal, encoding};
 use chrono::NaiveDate;
 use relance_core::provision::{ClosingTable, Entry, Policy};
 use relance_core::CompanyId;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 /// The 18 column names of A47 A-1, in order.
 pub const COLUMNS: [&str; 18] = [
@@ -159,27 +159,19 @@ pub struct FecRead {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Decodes bytes: UTF-8 (a BOM is dropped) when valid, else ISO 8859-15.
-fn decode(bytes: &[u8]) -> (String, bool) {
-    let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(b) {
-        Ok(s) => (s.to_owned(), true),
-        Err(_) => (b.iter().map(|&c| latin9_char(c)).collect(), false),
-    }
-}
-
-fn latin9_char(c: u8) -> char {
-    match c {
-        0xA4 => '€',
-        0xA6 => 'Š',
-        0xA8 => 'š',
-        0xB4 => 'Ž',
-        0xB8 => 'ž',
-        0xBC => 'Œ',
-        0xBD => 'œ',
-        0xBE => 'Ÿ',
-        _ => char::from(c),
-    }
+/// Decodes bytes: a BOM's encoding (UTF-8, UTF-16), else UTF-8 when valid, else ISO 8859-15
+/// (the character set the BOFiP names); the offset of the first byte that is not UTF-8 when
+/// the fallback was taken.
+fn decode(bytes: &[u8]) -> (String, Option<u64>) {
+    let mut sniffed = encoding::sniff_text(bytes, true);
+    let fallback = match sniffed.how {
+        encoding::How::Fallback(at) => {
+            sniffed.encoding = encoding_rs::ISO_8859_15;
+            Some(at)
+        }
+        _ => None,
+    };
+    (encoding::decode(bytes, &sniffed).0, fallback)
 }
 
 fn latin9_byte(c: char) -> u8 {
@@ -208,21 +200,22 @@ fn parse_date(s: &str) -> Option<NaiveDate> {
 }
 
 /// Parses a FEC amount: decimal comma (a dot is accepted), optional sign, zero padding;
-/// no thousands separators.
+/// no thousands separators, no exponent.
 pub fn parse_amount(s: &str) -> Option<Decimal> {
+    amount_or_reason(s).ok()
+}
+
+/// Parses a FEC amount, with the reason when it is not one.
+fn amount_or_reason(s: &str) -> Result<Decimal, String> {
     let t = s.trim();
-    if t.is_empty() || t.matches([',', '.']).count() > 1 {
-        return None;
+    if t.matches([',', '.']).count() > 1 {
+        return Err("more than one decimal mark (no thousands separator is allowed)".into());
     }
     let body = t.strip_prefix(['-', '+']).unwrap_or(t);
-    if !body
-        .bytes()
-        .all(|b| b.is_ascii_digit() || b == b',' || b == b'.')
-        || body.starts_with([',', '.'])
-    {
-        return None;
+    if body.starts_with([',', '.']) {
+        return Err("no digit before the decimal mark".into());
     }
-    Decimal::from_str(&t.replace(',', ".")).ok()
+    decimal::xsd(&t.replace(',', ".")).map_err(|e| e.to_string())
 }
 
 /// Formats an amount with two decimals and a decimal comma.
@@ -310,13 +303,13 @@ fn header(line: &str, diags: &mut Vec<Diagnostic>) -> Option<Layout> {
 /// reported and left out; the rest is returned.
 pub fn read(bytes: &[u8]) -> FecRead {
     let mut diags = Vec::new();
-    let (text, utf8) = decode(bytes);
-    if !utf8 {
+    let (text, not_utf8) = decode(bytes);
+    if let Some(at) = not_utf8 {
         diags.push(Diagnostic::new(
             Severity::Info,
             "FEC-CHARSET",
-            "file",
-            "not UTF-8: read as ISO 8859-15",
+            format!("byte {at}"),
+            format!("not UTF-8 (byte {at} is not): read as ISO 8859-15"),
         ));
     }
     let mut out = FecRead {
@@ -423,15 +416,15 @@ fn parse_row(row: &str, n: usize, layout: &Layout, diags: &mut Vec<Diagnostic>) 
         if s.is_empty() {
             return Decimal::ZERO;
         }
-        match parse_amount(s) {
-            Some(d) => d,
-            None => {
+        match amount_or_reason(s) {
+            Ok(d) => d,
+            Err(why) => {
                 diags.push(Diagnostic::new(
                     Severity::Error,
                     "FEC-AMOUNT",
                     &at,
                     format!(
-                        "{name} is {s:?}, expected an amount with a decimal comma such as 1234,56"
+                        "{name} is {s:?} ({why}), expected an amount with a decimal comma such as 1234,56"
                     ),
                 ));
                 bad = true;

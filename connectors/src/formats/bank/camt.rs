@@ -9,6 +9,7 @@
 
 use super::model::{Balance, BankFormat, CreditDebit, Entry, Statement, TxDetail};
 use super::BankEvent;
+use crate::formats::decimal;
 use crate::formats::diag::{Diagnostic, Severity};
 use chrono::NaiveDate;
 use quick_xml::events::{BytesStart, Event};
@@ -16,32 +17,29 @@ use quick_xml::Reader;
 use rust_decimal::Decimal;
 use std::collections::VecDeque;
 use std::io::BufRead;
-use std::str::FromStr;
 
 /// Longest text kept for one element; longer text is cut (bounded memory on hostile input).
 const MAX_TEXT: usize = 64 * 1024;
 /// Deepest element nesting accepted (camt needs about 15).
 const MAX_DEPTH: usize = 64;
 
-/// Parses a camt amount: digits with at most one `.`, no sign, no exponent.
+/// The ISO 20022 amount type (`ActiveOrHistoricCurrencyAndAmount`): an `xs:decimal` without
+/// sign, at most 18 digits of which at most 5 are fraction digits.
+pub const AMOUNT: decimal::Limits = decimal::Limits {
+    total_digits: Some(18),
+    fraction_digits: Some(5),
+    signed: false,
+};
+
+/// Parses a camt amount ([`AMOUNT`]): `None` when it is not one.
 pub fn parse_amount(s: &str) -> Option<Decimal> {
-    let t = s.trim();
-    if t.is_empty() || t.len() > 30 {
-        return None;
-    }
-    let mut dots = 0;
-    let mut digits = 0;
-    for c in t.bytes() {
-        match c {
-            b'0'..=b'9' => digits += 1,
-            b'.' => dots += 1,
-            _ => return None,
-        }
-    }
-    if dots > 1 || digits == 0 || t.starts_with('.') || t.ends_with('.') {
-        return None;
-    }
-    Decimal::from_str(t).ok()
+    decimal::parse(s, AMOUNT).ok()
+}
+
+/// Parses a camt amount, with the reason when it is not one.
+fn amount_or_reason(s: &str) -> Result<Decimal, String> {
+    decimal::parse(s, AMOUNT)
+        .map_err(|e| format!("{} is not an ISO 20022 amount ({e})", decimal::shown(s)))
 }
 
 /// Parses an ISO date or date-time, keeping the calendar date as written (the bank's local
@@ -49,6 +47,14 @@ pub fn parse_amount(s: &str) -> Option<Decimal> {
 pub fn parse_iso_date(s: &str) -> Option<NaiveDate> {
     let t = s.trim();
     let d = t.get(..10)?;
+    let rest = &t[10..];
+    if !(rest.is_empty()
+        || rest.starts_with('T')
+        || rest.starts_with('Z')
+        || rest.starts_with(['+', '-']))
+    {
+        return None;
+    }
     NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()
 }
 
@@ -58,7 +64,7 @@ struct BalB {
     amount: Option<String>,
     currency: Option<String>,
     cdi: Option<String>,
-    date: Option<NaiveDate>,
+    date: Option<String>,
 }
 
 #[derive(Default)]
@@ -91,8 +97,16 @@ struct EntryB {
     cdi: Option<String>,
     reversal: Option<String>,
     code: CodeB,
-    charges_total: Option<Decimal>,
-    charges_sum: Option<Decimal>,
+    charges: Charges,
+    booking: Option<String>,
+    value: Option<String>,
+}
+
+/// Charges as written: the total, else the sum of the amounts, checked when the element ends.
+#[derive(Default)]
+struct Charges {
+    total: Option<String>,
+    amounts: Vec<String>,
 }
 
 #[derive(Default)]
@@ -103,13 +117,61 @@ struct DetailB {
     amt_instd: Option<(String, Option<String>)>,
     cdi: Option<String>,
     code: CodeB,
-    charges_total: Option<Decimal>,
-    charges_sum: Option<Decimal>,
+    charges: Charges,
+}
+
+/// Longest run of bytes without `<` or `>` let through to the XML parser: camt's texts and
+/// tags are short, and the parser would hold a longer run whole before giving it.
+pub const MAX_MARKUP_RUN: usize = 1024 * 1024;
+
+/// Passes bytes through, and fails the read once more than [`MAX_MARKUP_RUN`] bytes went by
+/// without a `<` or `>` (a text or a tag that would be buffered whole).
+pub struct Bounded<R: BufRead> {
+    inner: R,
+    run: usize,
+}
+
+impl<R: BufRead> Bounded<R> {
+    fn new(inner: R) -> Self {
+        Self { inner, run: 0 }
+    }
+}
+
+impl<R: BufRead> std::io::Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Bounded<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.run > MAX_MARKUP_RUN {
+            return Err(std::io::Error::other(format!(
+                "more than {MAX_MARKUP_RUN} bytes without markup (a text or tag that long is no camt)"
+            )));
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        if let Ok(buf) = self.inner.fill_buf() {
+            let seen = &buf[..amt.min(buf.len())];
+            match seen.iter().rposition(|c| *c == b'<' || *c == b'>') {
+                Some(i) => self.run = seen.len() - i - 1,
+                None => self.run += seen.len(),
+            }
+        }
+        self.inner.consume(amt);
+    }
 }
 
 /// A streaming camt reader: an iterator of [`BankEvent`]s.
 pub struct CamtReader<R: BufRead> {
-    reader: Reader<R>,
+    reader: Reader<Bounded<R>>,
     buf: Vec<u8>,
     name: Vec<u8>,
     attr_ccy: Option<String>,
@@ -144,7 +206,7 @@ pub struct CamtReader<R: BufRead> {
 impl<R: BufRead> CamtReader<R> {
     /// A reader over `input`.
     pub fn new(input: R) -> Self {
-        let mut reader = Reader::from_reader(input);
+        let mut reader = Reader::from_reader(Bounded::new(input));
         reader.config_mut().trim_text(true);
         reader.config_mut().expand_empty_elements = false;
         Self {
@@ -469,8 +531,9 @@ impl<R: BufRead> CamtReader<R> {
                     cdi: None,
                     reversal: None,
                     code: CodeB::default(),
-                    charges_total: None,
-                    charges_sum: None,
+                    charges: Charges::default(),
+                    booking: None,
+                    value: None,
                 });
             }
         } else if self.detail.is_none() && &self.path[self.ntry_base..] == b"/NtryDtls/TxDtls" {
@@ -559,7 +622,7 @@ impl<R: BufRead> CamtReader<R> {
                     b.currency = self.attr_ccy.clone();
                 }
                 b"/Bal/CdtDbtInd" => b.cdi = Some(text.to_owned()),
-                b"/Bal/Dt/Dt" | b"/Bal/Dt/DtTm" => b.date = parse_iso_date(text),
+                b"/Bal/Dt/Dt" | b"/Bal/Dt/DtTm" => b.date = non_empty(text),
                 _ => {}
             }
             return;
@@ -579,6 +642,58 @@ impl<R: BufRead> CamtReader<R> {
         }
     }
 
+    /// A date element's value, with an error naming it when it is not a calendar date (`at`:
+    /// the element's path, relative to the current entry when it starts with `/`).
+    fn date(&mut self, raw: Option<&str>, at: &str, what: &str) -> Option<NaiveDate> {
+        let raw = raw?;
+        let d = parse_iso_date(raw);
+        if d.is_none() {
+            let path = if at.starts_with('/') {
+                format!("{}{at}", self.where_entry())
+            } else {
+                at.to_owned()
+            };
+            self.diag(
+                Severity::Error,
+                "BANK-DATE",
+                path,
+                format!(
+                    "{what} {} is not a calendar date (ISO 8601 YYYY-MM-DD); none is assumed",
+                    decimal::shown(raw)
+                ),
+            );
+        }
+        d
+    }
+
+    /// Charges: the total, else the sum of the amounts; a warning for one that is no amount.
+    fn charges(&mut self, c: &Charges, at: &str) -> Option<Decimal> {
+        let read = |raw: &str, me: &mut Self| match amount_or_reason(raw) {
+            Ok(a) => Some(a),
+            Err(why) => {
+                me.diag(
+                    Severity::Warning,
+                    "BANK-AMOUNT",
+                    format!("{at}/Chrgs"),
+                    format!("charges amount {why}; not read"),
+                );
+                None
+            }
+        };
+        if let Some(t) = c.total.as_deref() {
+            if let Some(a) = read(t, self) {
+                return Some(a);
+            }
+        }
+        let mut sum: Option<Decimal> = None;
+        for a in &c.amounts {
+            if let Some(v) = read(a, self) {
+                sum = Some(sum.unwrap_or_default() + v);
+            }
+        }
+        sum
+    }
+
     fn finish_balance(&mut self) {
         let Some(b) = self.bal.take() else { return };
         let n = self
@@ -587,23 +702,28 @@ impl<R: BufRead> CamtReader<R> {
             .map_or(0, |s| s.balances.len() + self.late_balances.len())
             + 1;
         let where_ = format!("{}[{}]/Bal[{n}]", self.record_name(), self.records);
-        let amount = match b.amount.as_deref().map(parse_amount) {
-            Some(Some(a)) => a,
-            other => {
-                let raw = if other.is_some() {
-                    b.amount.clone().unwrap_or_default()
-                } else {
-                    String::new()
-                };
+        let amount = match b.amount.as_deref().map(amount_or_reason) {
+            Some(Ok(a)) => a,
+            Some(Err(why)) => {
                 self.diag(
                     Severity::Error,
                     "BANK-AMOUNT",
-                    where_,
-                    format!("balance amount {raw:?} is not a decimal number; balance ignored"),
+                    format!("{where_}/Amt"),
+                    format!("balance amount {why}; balance ignored"),
+                );
+                return;
+            }
+            None => {
+                self.diag(
+                    Severity::Error,
+                    "BANK-AMOUNT",
+                    format!("{where_}/Amt"),
+                    "balance without an amount; balance ignored".to_owned(),
                 );
                 return;
             }
         };
+        let date = self.date(b.date.as_deref(), &format!("{where_}/Dt"), "balance date");
         let signed = match b.cdi.as_deref().map(CreditDebit::parse) {
             Some(Some(cd)) => cd.signed(amount),
             Some(None) | None => {
@@ -626,7 +746,7 @@ impl<R: BufRead> CamtReader<R> {
             code: b.code.unwrap_or_else(|| "UNKNOWN".to_owned()),
             amount: signed,
             currency: b.currency,
-            date: b.date,
+            date,
         };
         if self.header_sent {
             self.diag(
@@ -645,25 +765,33 @@ impl<R: BufRead> CamtReader<R> {
         let Some(db) = self.detail.take() else { return };
         let mut d = db.d;
         let amt = db.amt_direct.or(db.amt_tx).or(db.amt_instd);
+        let dpos = d.position;
+        let at = |me: &Self| format!("{}/TxDtls[{dpos}]", me.where_entry());
         if let Some((raw, ccy)) = amt {
-            match parse_amount(&raw) {
-                Some(a) => {
+            match amount_or_reason(&raw) {
+                Ok(a) => {
                     d.amount = Some(a);
                     d.currency = ccy;
                 }
-                None => self.diag(
-                    Severity::Warning,
-                    "BANK-AMOUNT",
-                    format!("{}/TxDtls[{}]", self.where_entry(), d.position),
-                    format!("transaction amount {raw:?} is not a decimal number; detail kept without amount"),
-                ),
+                Err(why) => {
+                    let path = format!("{}/Amt", at(self));
+                    self.diag(
+                        Severity::Error,
+                        "BANK-AMOUNT",
+                        path,
+                        format!("transaction amount {why}; detail kept without amount (the entry's amount is used)"),
+                    )
+                }
             }
+        }
+        if c_any(&db.charges) {
+            let path = at(self);
+            d.charges = self.charges(&db.charges, &path);
         }
         if let Some(c) = db.cdi {
             d.credit_debit = CreditDebit::parse(&c);
         }
         d.bank_code = db.code.iso().or(db.code.prtry);
-        d.charges = db.charges_total.or(db.charges_sum);
         if let Some(eb) = self.entry.as_mut() {
             eb.e.details.push(d);
         }
@@ -672,20 +800,19 @@ impl<R: BufRead> CamtReader<R> {
     fn finish_entry(&mut self) {
         let Some(eb) = self.entry.take() else { return };
         let mut e = eb.e;
-        let amount = match eb.amount.as_deref().map(parse_amount) {
-            Some(Some(a)) => a,
+        let amount = match eb.amount.as_deref().map(amount_or_reason) {
+            Some(Ok(a)) => a,
             other => {
-                let raw = if other.is_some() {
-                    eb.amount.unwrap_or_default()
-                } else {
-                    String::new()
+                let why = match other {
+                    Some(Err(why)) => why,
+                    _ => "is missing".to_owned(),
                 };
                 self.bad_entries += 1;
                 self.diag(
                     Severity::Error,
                     "BANK-AMOUNT",
                     self.where_entry() + "/Amt",
-                    format!("entry amount {raw:?} is not a decimal number; entry skipped, the rest of the file is kept"),
+                    format!("entry amount {why}; entry skipped, the rest of the file is kept"),
                 );
                 return;
             }
@@ -711,7 +838,14 @@ impl<R: BufRead> CamtReader<R> {
         if eb.code.domain.is_some() {
             e.proprietary_code = eb.code.prtry;
         }
-        e.charges = eb.charges_total.or(eb.charges_sum);
+        let at = self.where_entry();
+        e.charges = self.charges(&eb.charges, &at);
+        e.booking_date = self.date(
+            eb.booking.as_deref(),
+            &format!("{at}/BookgDt"),
+            "booking date",
+        );
+        e.value_date = self.date(eb.value.as_deref(), &format!("{at}/ValDt"), "value date");
         self.good_entries += 1;
         self.pending.push_back(BankEvent::Entry(e));
     }
@@ -728,22 +862,22 @@ fn set_code(code: &mut CodeB, rel: &[u8], text: &str) -> bool {
     true
 }
 
-fn set_charges(
-    total: &mut Option<Decimal>,
-    sum: &mut Option<Decimal>,
-    rel: &[u8],
-    text: &str,
-) -> bool {
+fn set_charges(c: &mut Charges, rel: &[u8], text: &str) -> bool {
     match rel {
-        b"/Chrgs/TtlChrgsAndTaxAmt" => *total = parse_amount(text),
+        b"/Chrgs/TtlChrgsAndTaxAmt" => c.total = Some(text.to_owned()),
         b"/Chrgs/Amt" | b"/Chrgs/Rcrd/Amt" => {
-            if let Some(a) = parse_amount(text) {
-                *sum = Some(sum.unwrap_or_default() + a);
+            if c.amounts.len() < 64 {
+                c.amounts.push(text.to_owned());
             }
         }
         _ => return false,
     }
     true
+}
+
+/// True when any charges were given.
+fn c_any(c: &Charges) -> bool {
+    c.total.is_some() || !c.amounts.is_empty()
 }
 
 fn non_empty(text: &str) -> Option<String> {
@@ -755,9 +889,7 @@ fn non_empty(text: &str) -> Option<String> {
 }
 
 fn entry_leaf(eb: &mut EntryB, rel: &[u8], text: &str, ccy: &Option<String>) {
-    if set_code(&mut eb.code, rel, text)
-        || set_charges(&mut eb.charges_total, &mut eb.charges_sum, rel, text)
-    {
+    if set_code(&mut eb.code, rel, text) || set_charges(&mut eb.charges, rel, text) {
         return;
     }
     let e = &mut eb.e;
@@ -769,8 +901,8 @@ fn entry_leaf(eb: &mut EntryB, rel: &[u8], text: &str, ccy: &Option<String>) {
         b"/CdtDbtInd" => eb.cdi = Some(text.to_owned()),
         b"/RvslInd" => eb.reversal = Some(text.to_owned()),
         b"/Sts" | b"/Sts/Cd" | b"/Sts/Prtry" => e.status = non_empty(text),
-        b"/BookgDt/Dt" | b"/BookgDt/DtTm" => e.booking_date = parse_iso_date(text),
-        b"/ValDt/Dt" | b"/ValDt/DtTm" => e.value_date = parse_iso_date(text),
+        b"/BookgDt/Dt" | b"/BookgDt/DtTm" => eb.booking = non_empty(text),
+        b"/ValDt/Dt" | b"/ValDt/DtTm" => eb.value = non_empty(text),
         b"/AcctSvcrRef" => e.acct_svcr_ref = non_empty(text),
         b"/NtryRef" => e.ntry_ref = non_empty(text),
         b"/AddtlNtryInf" => e.additional_info = non_empty(text),
@@ -780,9 +912,7 @@ fn entry_leaf(eb: &mut EntryB, rel: &[u8], text: &str, ccy: &Option<String>) {
 }
 
 fn detail_leaf(db: &mut DetailB, rel: &[u8], text: &str, ccy: &Option<String>) {
-    if set_code(&mut db.code, rel, text)
-        || set_charges(&mut db.charges_total, &mut db.charges_sum, rel, text)
-    {
+    if set_code(&mut db.code, rel, text) || set_charges(&mut db.charges, rel, text) {
         return;
     }
     let d = &mut db.d;

@@ -16,12 +16,25 @@
 //!
 //! Sequence errors (an operation outside a statement, a complement without operation, a
 //! statement not ended) are `CFONB-SEQUENCE` errors: the record is skipped, the rest kept.
+//!
+//! An account is its branch and account number (a bank code that differs with the same branch
+//! and account is a warning, as real files do it): an operation record of another account
+//! inside a statement is a `CFONB-ACCOUNT` error and is imported as a statement of its own
+//! account (the interrupted statement resumes after it, without opening balance); a closing
+//! record of another account is an error and is not applied. The number of decimals (position
+//! 20) must be that of the currency (2 for EUR, ISO 4217): a record that says otherwise is a
+//! `CFONB-DECIMALS` error and its amount is not read. The file is read as a stream, one record
+//! at a time.
 
+use super::input::Lines;
 use super::model::{Balance, BankFormat, CreditDebit, Entry, Statement, TxDetail};
-use super::{decode_text, events_from, BankEvent};
+use super::BankEvent;
 use crate::formats::diag::{Diagnostic, Severity};
 use chrono::NaiveDate;
+use relance_core::money::Currency;
 use rust_decimal::Decimal;
+use std::collections::VecDeque;
+use std::io::BufRead;
 
 /// True when the text looks like CFONB120 (first non-blank record 01/04/05/07 with a
 /// numeric bank code).
@@ -72,7 +85,7 @@ fn ddmmyy(s: &str) -> Option<NaiveDate> {
 }
 
 fn zone(line: &str, from: usize, to: usize) -> &str {
-    // 1-based inclusive positions; lines are ASCII-padded by the caller
+    // 1-based inclusive positions; records are ASCII-padded to 120 by the reader
     line.get(from - 1..to.min(line.len())).unwrap_or("")
 }
 
@@ -81,202 +94,428 @@ fn trimmed(s: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_owned())
 }
 
-/// Splits the text into 120-character records: lines as given, long lines (files without
-/// line breaks) cut every 120 characters, blank lines dropped.
-fn records(text: &str) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    for (i, l) in text.lines().enumerate() {
-        let l = l.trim_end_matches(['\r', '\u{1a}']);
-        if l.trim().is_empty() {
-            continue;
-        }
-        let chars: Vec<char> = l.chars().collect();
-        if chars.len() > 120 {
-            for (k, c) in chars.chunks(120).enumerate() {
-                let r: String = c.iter().collect();
-                if !r.trim().is_empty() {
-                    out.push((i + 1 + k, format!("{r:<120}")));
-                }
-            }
-        } else {
-            out.push((i + 1, format!("{l:<120}")));
+/// The statement being read.
+struct Open {
+    header: Statement,
+    sent: bool,
+    /// Branch and account number: what names the account.
+    key: (String, String),
+    bank: String,
+    currency: Option<String>,
+    entries: usize,
+    entry: Option<Entry>,
+    /// A statement of another account, cut out of the one that was open.
+    foreign: bool,
+    bank_warned: bool,
+}
+
+/// A streaming CFONB 120 reader: an iterator of [`BankEvent`]s over UTF-8 text.
+pub struct CfonbReader<R: BufRead> {
+    lines: Lines<R>,
+    pending: VecDeque<BankEvent>,
+    open: Option<Open>,
+    /// The statement interrupted by records of another account, to resume after them.
+    suspended: Option<Open>,
+    known_records: usize,
+    statements: usize,
+    done: bool,
+}
+
+/// A parsed record: its line, the record text, and its account fields.
+struct Rec {
+    line: usize,
+    r: String,
+    bank: String,
+    key: (String, String),
+    currency: Option<String>,
+    account: String,
+}
+
+impl<R: BufRead> CfonbReader<R> {
+    /// A reader over UTF-8 text.
+    pub fn new(input: R) -> Self {
+        let mut pending = VecDeque::new();
+        pending.push_back(BankEvent::Format {
+            format: BankFormat::Cfonb120,
+            message: "CFONB120".to_owned(),
+        });
+        Self {
+            lines: Lines::new(input, 120, true),
+            pending,
+            open: None,
+            suspended: None,
+            known_records: 0,
+            statements: 0,
+            done: false,
         }
     }
-    out
-}
 
-struct Open {
-    stmt: Statement,
-    decimals: u32,
-}
+    fn diag(&mut self, sev: Severity, rule: &str, line: usize, msg: String) {
+        self.pending
+            .push_back(BankEvent::Diagnostic(Diagnostic::new(
+                sev,
+                rule,
+                format!("line {line}"),
+                msg,
+            )));
+    }
 
-/// Parses a CFONB120 file into events.
-pub fn parse_events(bytes: &[u8]) -> Vec<BankEvent> {
-    let text = decode_text(bytes);
-    let mut stmts: Vec<Statement> = Vec::new();
-    let mut diags: Vec<Diagnostic> = Vec::new();
-    let mut open: Option<Open> = None;
-    let mut op_open = false;
-    let mut known_records = 0usize;
-    let mut d = |sev, rule: &str, line: usize, msg: String| {
-        diags.push(Diagnostic::new(sev, rule, format!("line {line}"), msg))
-    };
-    for (line, r) in records(&text) {
+    fn send_header(&mut self) {
+        if let Some(o) = self.open.as_mut() {
+            if !o.sent {
+                o.sent = true;
+                self.statements += 1;
+                self.pending
+                    .push_back(BankEvent::Statement(o.header.clone()));
+            }
+        }
+    }
+
+    fn flush_entry(&mut self) {
+        let Some(e) = self.open.as_mut().and_then(|o| o.entry.take()) else {
+            return;
+        };
+        self.send_header();
+        self.pending.push_back(BankEvent::Entry(e));
+    }
+
+    /// Ends the open statement (its closing balance, if any, in `late`).
+    fn end(&mut self, late: Vec<Balance>) -> Option<Open> {
+        self.flush_entry();
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|o| !o.sent && late.is_empty())
+        {
+            // a resumed statement that got nothing: nothing to say
+            return self.open.take();
+        }
+        self.send_header();
+        let o = self.open.take()?;
+        self.pending.push_back(BankEvent::StatementEnd {
+            late_balances: late,
+        });
+        Some(o)
+    }
+
+    /// The number of decimals of a record's amount: position 20, which must agree with the
+    /// currency's minor units (ISO 4217); blank means the currency's.
+    fn decimals(r: &Rec) -> Result<u32, String> {
+        let code = zone(&r.r, 20, 20);
+        let minor = r
+            .currency
+            .as_deref()
+            .and_then(|c| Currency::parse(c).ok())
+            .map(|c| c.minor_units());
+        let ccy = r.currency.as_deref().unwrap_or("EUR");
+        match code.trim() {
+            "" => Ok(minor.unwrap_or(2)),
+            d if d.len() == 1 && d.as_bytes()[0].is_ascii_digit() => {
+                let n = u32::from(d.as_bytes()[0] - b'0');
+                match minor {
+                    Some(m) if m != n => Err(format!(
+                        "the record declares {n} decimals (position 20) for {ccy}, whose amounts have {m} (ISO 4217)"
+                    )),
+                    _ => Ok(n),
+                }
+            }
+            other => Err(format!(
+                "decimals code {other:?} at position 20 is not a digit"
+            )),
+        }
+    }
+
+    fn amount(&mut self, rec: &Rec, what: &str, consequence: &str) -> Option<Decimal> {
+        let decimals = match Self::decimals(rec) {
+            Ok(d) => d,
+            Err(msg) => {
+                self.diag(
+                    Severity::Error,
+                    "CFONB-DECIMALS",
+                    rec.line,
+                    format!("{what}: {msg}; {consequence}"),
+                );
+                return None;
+            }
+        };
+        let raw = zone(&rec.r, 91, 104);
+        match parse_amount(raw, decimals) {
+            Some(a) => Some(a),
+            None => {
+                self.diag(
+                    Severity::Error,
+                    "BANK-AMOUNT",
+                    rec.line,
+                    format!("{what} {raw:?} unreadable; {consequence}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn new_statement(rec: &Rec, foreign: bool, balances: Vec<Balance>) -> Open {
+        let date_raw = zone(&rec.r, 35, 40).trim().to_owned();
+        Open {
+            header: Statement {
+                message: "CFONB120".into(),
+                id: Some(format!("{}-{date_raw}", rec.account)),
+                account: Some(rec.account.clone()),
+                currency: Some(rec.currency.clone().unwrap_or_else(|| "EUR".to_owned())),
+                balances,
+                ..Statement::default()
+            },
+            sent: false,
+            key: rec.key.clone(),
+            bank: rec.bank.clone(),
+            currency: rec.currency.clone(),
+            entries: 0,
+            entry: None,
+            foreign,
+            bank_warned: false,
+        }
+    }
+
+    fn resumed(o: &Open) -> Open {
+        Open {
+            header: Statement {
+                balances: Vec::new(),
+                entries: Vec::new(),
+                ..o.header.clone()
+            },
+            sent: false,
+            key: o.key.clone(),
+            bank: o.bank.clone(),
+            currency: o.currency.clone(),
+            entries: 0,
+            entry: None,
+            foreign: false,
+            bank_warned: o.bank_warned,
+        }
+    }
+
+    fn same_account(o: &Open, rec: &Rec) -> bool {
+        o.key == rec.key
+            && match (&o.currency, &rec.currency) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
+
+    /// Makes the open statement the one of `rec`'s account, when it is another account's;
+    /// false when the record must be skipped (`closing`: a closing record of an account that
+    /// is neither open nor interrupted).
+    fn switch_account(&mut self, rec: &Rec, closing: bool) -> bool {
+        let Some(o) = self.open.as_ref() else {
+            return true;
+        };
+        if Self::same_account(o, rec) {
+            if o.bank != rec.bank && !o.bank_warned {
+                let msg = format!(
+                    "bank code {:?} differs from the statement's {:?} (same branch and account {}): kept in the statement",
+                    rec.bank, o.bank, o.key.1
+                );
+                self.diag(Severity::Warning, "CFONB-ACCOUNT", rec.line, msg);
+                if let Some(o) = self.open.as_mut() {
+                    o.bank_warned = true;
+                }
+            }
+            return true;
+        }
+        let current = o.header.account.clone().unwrap_or_default();
+        if self
+            .suspended
+            .as_ref()
+            .is_some_and(|s| Self::same_account(s, rec))
+        {
+            // back to the interrupted statement
+            self.end(Vec::new());
+            if let Some(s) = self.suspended.take() {
+                self.open = Some(Self::resumed(&s));
+            }
+            return true;
+        }
+        if closing {
+            self.diag(
+                Severity::Error,
+                "CFONB-ACCOUNT",
+                rec.line,
+                format!(
+                    "closing record (07) of account {} inside the statement of account {current}: not applied to it, skipped",
+                    rec.account
+                ),
+            );
+            return false;
+        }
+        self.diag(
+            Severity::Error,
+            "CFONB-ACCOUNT",
+            rec.line,
+            format!(
+                "operation record (04) of account {} inside the statement of account {current}: imported as a statement of account {} (without balances); the statement of {current} resumes after it",
+                rec.account, rec.account
+            ),
+        );
+        let ended = self.end(Vec::new());
+        let was_foreign = ended.as_ref().is_some_and(|o| o.foreign);
+        if !was_foreign {
+            self.suspended = ended;
+        }
+        self.open = Some(Self::new_statement(rec, true, Vec::new()));
+        self.send_header();
+        true
+    }
+
+    fn record(&mut self, line: usize, raw: &str) {
+        let raw = raw.trim_end_matches(['\r', '\u{1a}']);
+        if raw.trim().is_empty() {
+            return;
+        }
         // non-ASCII characters would shift byte positions: map them to '?'
-        let r: String = r
+        let padded: String = raw
             .chars()
             .map(|c| if c.is_ascii() { c } else { '?' })
             .collect();
-        let code = &r[..2];
-        let decimals: u32 = zone(&r, 20, 20).trim().parse().unwrap_or(2);
-        let currency = trimmed(zone(&r, 17, 19)).unwrap_or_else(|| "EUR".to_owned());
-        let account = format!(
-            "{}{}{}",
-            zone(&r, 3, 7).trim(),
-            zone(&r, 12, 16).trim(),
-            zone(&r, 22, 32).trim()
-        );
-        match code {
-            "01" | "07" => known_records += 1,
-            "04" | "05" => known_records += 1,
-            _ => {
-                d(
-                    Severity::Error,
-                    "CFONB-RECORD",
-                    line,
-                    format!("record code {code:?} is not 01, 04, 05 or 07; record skipped"),
-                );
-                continue;
-            }
+        let r = format!("{padded:<120}");
+        let code = r[..2].to_owned();
+        if !matches!(code.as_str(), "01" | "04" | "05" | "07") {
+            self.diag(
+                Severity::Error,
+                "CFONB-RECORD",
+                line,
+                format!("record code {code:?} is not 01, 04, 05 or 07; record skipped"),
+            );
+            return;
         }
-        let date_raw = zone(&r, 35, 40);
-        let date = ddmmyy(date_raw);
-        match code {
+        self.known_records += 1;
+        let bank = zone(&r, 3, 7).trim().to_owned();
+        let branch = zone(&r, 12, 16).trim().to_owned();
+        let number = zone(&r, 22, 32).trim().to_owned();
+        let rec = Rec {
+            line,
+            account: format!("{bank}{branch}{number}"),
+            key: (branch, number),
+            bank,
+            currency: trimmed(zone(&r, 17, 19)),
+            r,
+        };
+        let date_raw = zone(&rec.r, 35, 40).to_owned();
+        let date = ddmmyy(&date_raw);
+        match code.as_str() {
             "01" => {
-                if let Some(o) = open.take() {
-                    d(
+                if self.open.is_some() {
+                    self.diag(
                         Severity::Error,
                         "CFONB-SEQUENCE",
                         line,
                         "new statement (record 01) before the previous one ended (record 07); previous statement kept without closing balance".into(),
                     );
-                    stmts.push(o.stmt);
+                    self.end(Vec::new());
                 }
+                self.suspended = None;
                 if date.is_none() {
-                    d(
+                    self.diag(
                         Severity::Error,
                         "BANK-DATE",
                         line,
-                        format!("old-balance date {date_raw:?} is not DDMMYY"),
+                        format!("old-balance date {date_raw:?} is not a calendar date DDMMYY"),
                     );
                 }
-                let mut s = Statement {
-                    message: "CFONB120".into(),
-                    id: Some(format!("{account}-{}", date_raw.trim())),
-                    account: Some(account),
-                    currency: Some(currency.clone()),
-                    ..Statement::default()
-                };
-                match parse_amount(zone(&r, 91, 104), decimals) {
-                    Some(a) => s.balances.push(Balance {
+                let mut balances = Vec::new();
+                if let Some(a) =
+                    self.amount(&rec, "old balance", "the statement has no opening balance")
+                {
+                    balances.push(Balance {
                         code: "OPBD".into(),
                         amount: a,
-                        currency: Some(currency),
+                        currency: Some(rec.currency.clone().unwrap_or_else(|| "EUR".to_owned())),
                         date,
-                    }),
-                    None => d(
-                        Severity::Error,
-                        "BANK-AMOUNT",
-                        line,
-                        format!("old balance {:?} unreadable", zone(&r, 91, 104)),
-                    ),
+                    });
                 }
-                open = Some(Open { stmt: s, decimals });
-                op_open = false;
+                self.open = Some(Self::new_statement(&rec, false, balances));
+                self.send_header();
             }
             "04" => {
-                let Some(o) = open.as_mut() else {
-                    d(Severity::Error, "CFONB-SEQUENCE", line, "operation (record 04) outside any statement (no record 01 before it); skipped".into());
-                    op_open = false;
-                    continue;
+                self.flush_entry();
+                if self.open.is_none() {
+                    self.diag(Severity::Error, "CFONB-SEQUENCE", line, "operation (record 04) outside any statement (no record 01 before it); skipped".into());
+                    return;
+                }
+                self.switch_account(&rec, false);
+                let Some(a) = self.amount(&rec, "operation amount", "operation skipped") else {
+                    return;
                 };
-                let pos = o.stmt.entries.len() + 1;
-                let Some(a) = parse_amount(zone(&r, 91, 104), decimals) else {
-                    d(
+                let value_raw = zone(&rec.r, 43, 48).to_owned();
+                let value_date = ddmmyy(&value_raw);
+                if date.is_none() {
+                    self.diag(
                         Severity::Error,
-                        "BANK-AMOUNT",
+                        "BANK-DATE",
+                        line,
+                        format!("operation date {date_raw:?} is not a calendar date DDMMYY"),
+                    );
+                }
+                if value_date.is_none() && !value_raw.trim().is_empty() {
+                    self.diag(
+                        Severity::Warning,
+                        "BANK-DATE",
                         line,
                         format!(
-                            "operation amount {:?} unreadable; operation skipped",
-                            zone(&r, 91, 104)
+                            "value date {value_raw:?} is not a calendar date DDMMYY; read as none"
                         ),
                     );
-                    op_open = false;
-                    continue;
-                };
+                }
+                let Some(o) = self.open.as_mut() else { return };
                 let cd = if a.is_sign_negative() {
                     CreditDebit::Debit
                 } else {
                     CreditDebit::Credit
                 };
-                let mut e = Entry::new(pos, a.abs(), cd);
-                e.currency = Some(currency);
+                o.entries += 1;
+                let mut e = Entry::new(o.entries, a.abs(), cd);
+                e.currency = Some(rec.currency.clone().unwrap_or_else(|| "EUR".to_owned()));
                 e.booking_date = date;
-                e.value_date = ddmmyy(zone(&r, 43, 48));
-                if date.is_none() {
-                    d(
-                        Severity::Error,
-                        "BANK-DATE",
-                        line,
-                        format!("operation date {date_raw:?} is not DDMMYY"),
-                    );
-                }
-                e.bank_code = trimmed(zone(&r, 33, 34));
-                e.proprietary_code = trimmed(zone(&r, 8, 11));
-                e.acct_svcr_ref = trimmed(zone(&r, 105, 120));
-                let ecriture = zone(&r, 82, 88).trim();
+                e.value_date = value_date;
+                e.bank_code = trimmed(zone(&rec.r, 33, 34));
+                e.proprietary_code = trimmed(zone(&rec.r, 8, 11));
+                e.acct_svcr_ref = trimmed(zone(&rec.r, 105, 120));
+                let ecriture = zone(&rec.r, 82, 88).trim();
                 if e.acct_svcr_ref.is_none()
                     && !ecriture.is_empty()
                     && ecriture.bytes().any(|c| c != b'0')
                 {
                     e.ntry_ref = Some(format!(
                         "{}-{ecriture}",
-                        o.stmt.account.as_deref().unwrap_or("")
+                        o.header.account.as_deref().unwrap_or("")
                     ));
                 }
-                let label = zone(&r, 49, 79).trim().to_owned();
+                let label = zone(&rec.r, 49, 79).trim().to_owned();
                 e.additional_info = trimmed(&label);
                 let mut det = TxDetail {
                     position: 1,
                     remittance: label,
                     ..TxDetail::default()
                 };
-                det.return_reason = trimmed(zone(&r, 41, 42));
+                det.return_reason = trimmed(zone(&rec.r, 41, 42));
                 e.details.push(det);
-                o.stmt.entries.push(e);
-                op_open = true;
+                o.entry = Some(e);
             }
             "05" => {
-                let Some(e) = open
-                    .as_mut()
-                    .and_then(|o| o.stmt.entries.last_mut())
-                    .filter(|_| op_open)
-                else {
-                    d(Severity::Error, "CFONB-SEQUENCE", line, "complement (record 05) without an operation (record 04) before it; skipped".into());
-                    continue;
+                let Some(e) = self.open.as_mut().and_then(|o| o.entry.as_mut()) else {
+                    self.diag(Severity::Error, "CFONB-SEQUENCE", line, "complement (record 05) without an operation (record 04) before it; skipped".into());
+                    return;
                 };
-                let q = zone(&r, 46, 48).trim().to_owned();
-                let t = zone(&r, 49, 118).trim().to_owned();
+                let q = zone(&rec.r, 46, 48).trim().to_owned();
+                let t = zone(&rec.r, 49, 118).trim().to_owned();
                 let Some(det) = e.details.first_mut() else {
-                    continue;
+                    return;
                 };
                 match q.as_str() {
                     "NPY" | "NPO" => det.debtor.name = trimmed(&t),
                     "NBE" | "NBU" => det.creditor.name = trimmed(&t),
                     "RCN" => {
                         det.end_to_end_id =
-                            trimmed(zone(&r, 49, 83)).filter(|x| x != "NOTPROVIDED");
-                        let rest = zone(&r, 84, 118).trim();
+                            trimmed(zone(&rec.r, 49, 83)).filter(|x| x != "NOTPROVIDED");
+                        let rest = zone(&rec.r, 84, 118).trim();
                         if !rest.is_empty() {
                             append(&mut det.remittance, rest);
                         }
@@ -298,64 +537,110 @@ pub fn parse_events(bytes: &[u8]) -> Vec<BankEvent> {
             }
             _ => {
                 // "07"
-                let Some(mut o) = open.take() else {
-                    d(
+                self.flush_entry();
+                if self.open.is_none() {
+                    self.diag(
                         Severity::Error,
                         "CFONB-SEQUENCE",
                         line,
                         "end of statement (record 07) without a beginning (record 01); skipped"
                             .into(),
                     );
-                    op_open = false;
-                    continue;
-                };
-                match parse_amount(zone(&r, 91, 104), o.decimals.max(decimals)) {
-                    Some(a) => o.stmt.balances.push(Balance {
+                    return;
+                }
+                if !self.switch_account(&rec, true) {
+                    return;
+                }
+                if date.is_none() {
+                    self.diag(
+                        Severity::Warning,
+                        "BANK-DATE",
+                        line,
+                        format!("new-balance date {date_raw:?} is not a calendar date DDMMYY; read as none"),
+                    );
+                }
+                let mut late = Vec::new();
+                if let Some(a) =
+                    self.amount(&rec, "new balance", "the statement has no closing balance")
+                {
+                    late.push(Balance {
                         code: "CLBD".into(),
                         amount: a,
-                        currency: Some(currency),
+                        currency: Some(rec.currency.clone().unwrap_or_else(|| "EUR".to_owned())),
                         date,
-                    }),
-                    None => d(
-                        Severity::Error,
-                        "BANK-AMOUNT",
-                        line,
-                        format!("new balance {:?} unreadable", zone(&r, 91, 104)),
-                    ),
+                    });
                 }
-                stmts.push(o.stmt);
-                op_open = false;
+                self.end(late);
+                self.suspended = None;
             }
         }
     }
-    if let Some(o) = open.take() {
-        d(
-            Severity::Error,
-            "CFONB-SEQUENCE",
-            0,
-            "file ends inside a statement (no record 07); kept without closing balance".into(),
-        );
-        stmts.push(o.stmt);
+
+    fn finish(&mut self) {
+        self.flush_entry();
+        if self.open.is_some() || self.suspended.is_some() {
+            let msg = "file ends inside a statement (no record 07); kept without closing balance";
+            self.pending
+                .push_back(BankEvent::Diagnostic(Diagnostic::new(
+                    Severity::Error,
+                    "CFONB-SEQUENCE",
+                    "end of file",
+                    msg,
+                )));
+        }
+        self.end(Vec::new());
+        if let Some(e) = self.lines.error.take() {
+            self.pending
+                .push_back(BankEvent::Diagnostic(Diagnostic::new(
+                    Severity::Fatal,
+                    "BANK-IO",
+                    "/",
+                    format!("cannot read: {e}"),
+                )));
+        }
+        if self.known_records == 0 {
+            self.pending
+                .push_back(BankEvent::Diagnostic(Diagnostic::new(
+                    Severity::Fatal,
+                    "BANK-FORMAT",
+                    "/",
+                    "no CFONB120 record (01, 04, 05, 07) found",
+                )));
+        } else if self.statements == 0 {
+            self.pending
+                .push_back(BankEvent::Diagnostic(Diagnostic::new(
+                    Severity::Fatal,
+                    "BANK-EMPTY",
+                    "/",
+                    "no complete statement: operations without an opening record 01",
+                )));
+        }
+        self.done = true;
     }
-    if known_records == 0 {
-        diags.push(Diagnostic::new(
-            Severity::Fatal,
-            "BANK-FORMAT",
-            "/",
-            "no CFONB120 record (01, 04, 05, 07) found",
-        ));
-    } else if stmts.is_empty() {
-        diags.push(Diagnostic::new(
-            Severity::Fatal,
-            "BANK-EMPTY",
-            "/",
-            "no complete statement: operations without an opening record 01",
-        ));
+}
+
+impl<R: BufRead> Iterator for CfonbReader<R> {
+    type Item = BankEvent;
+
+    fn next(&mut self) -> Option<BankEvent> {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                return Some(e);
+            }
+            if self.done {
+                return None;
+            }
+            match self.lines.next() {
+                Some(l) => self.record(l.number, &l.text),
+                None => self.finish(),
+            }
+        }
     }
-    for (i, s) in stmts.iter_mut().enumerate() {
-        s.position = i + 1;
-    }
-    events_from(BankFormat::Cfonb120, "CFONB120", stmts, diags)
+}
+
+/// Parses a CFONB120 file held in memory into events (UTF-8, else windows-1252).
+pub fn parse_events(bytes: &[u8]) -> Vec<BankEvent> {
+    super::events_of(BankFormat::Cfonb120, bytes)
 }
 
 fn append(s: &mut String, t: &str) {

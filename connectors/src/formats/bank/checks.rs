@@ -3,7 +3,8 @@
 //! codes (`BANK-CODE`, `BANK-RETURN-CODE`), structured references (`BANK-RF`), batches
 //! (`BANK-BATCH`), missing dates and currencies (`BANK-DATE`, `BANK-CURRENCY`).
 //!
-//! Memory stays bounded per entry: duplicate detection keeps one 64-bit hash per entry.
+//! Memory stays bounded per entry: duplicate detection keeps one 64-bit hash per entry (9 to
+//! 18 bytes, in one flat table).
 
 use super::model::{Balance, Entry};
 use super::rf::{check_rf, RfCheck};
@@ -12,7 +13,8 @@ use crate::formats::diag::{Diagnostic, Severity};
 use relance_core::money::Currency;
 use rust_decimal::Decimal;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashSet, VecDeque};
+use super::seen::Seen;
+use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 
 /// ISO 20022 bank transaction code domains (ExternalBankTransactionDomain1Code).
@@ -44,8 +46,9 @@ struct Current {
 #[derive(Default)]
 pub(crate) struct Checker {
     statements: usize,
-    refs: HashSet<u64>,
-    contents: HashSet<u64>,
+    /// Hashes of the bank references (with account and amount) and, for entries without a
+    /// reference, of the booking content: one table for both (the hashes say which).
+    seen: Seen,
     cur: Option<Current>,
 }
 
@@ -115,7 +118,7 @@ impl Checker {
         }
         // A bank reference seen twice on one account: the bank's ids should be unique.
         if let Some(r) = e.acct_svcr_ref.as_deref() {
-            if e.is_booked() && !self.refs.insert(h64(&(&c.account, r, e.signed_amount()))) {
+            if e.is_booked() && !self.seen.insert(h64(&(0u8, &c.account, r, e.signed_amount()))) {
                 Self::push(
                     out,
                     Severity::Warning,
@@ -127,13 +130,14 @@ impl Checker {
         } else {
             let d = e.single_detail();
             let content = (
+                1u8,
                 &c.account,
                 e.booking_date,
                 e.signed_amount(),
                 d.map(|d| (&d.remittance, &d.debtor, &d.creditor, &d.end_to_end_id)),
                 &e.additional_info,
             );
-            if !self.contents.insert(h64(&content)) {
+            if !self.seen.insert(h64(&content)) {
                 Self::push(
                     out,
                     Severity::Info,

@@ -1,5 +1,18 @@
-//! Bank statements: camt.052/053/054, MT940, CFONB120 and OFX parsed into one model, checked,
-//! converted into [`relance_core::model::Receipt`]s and deduplicated.
+//! Bank statements: camt.052/053/054, MT940, CFONB120 and OFX (and ZIP archives of them)
+//! parsed into one model, checked, converted into [`relance_core::model::Receipt`]s and
+//! deduplicated.
+//!
+//! # Three ways in, one reading
+//! - [`receipt_batches`]: receipts with their deduplication keys and the findings, in batches
+//!   of a bounded size, read from any `BufRead` in constant memory: the way to import a file of
+//!   any size (a store commit per batch). Its [`FileSummary`] says, after the last batch,
+//!   whether the file as a whole was usable.
+//! - [`parse_reader`]: the raw stream of [`BankEvent`]s (statements, entries, findings), also
+//!   in constant memory; [`write_inspect_json`] and [`write_inspect_text`] are built on it.
+//! - [`parse`]: the whole [`BankFile`] in memory, for small files and tests.
+//!
+//! All three read through the same streaming readers (one per format), so they give the same
+//! statements, receipts, keys and findings in the same order.
 //!
 //! ```
 //! use relance_connectors::formats::bank;
@@ -13,9 +26,10 @@
 //! ```
 //!
 //! # Receipt ids (the bank's own id of a transaction)
-//! - camt: `TxDtls/Refs/AcctSvcrRef`, else the entry's `AcctSvcrRef`, else `NtryRef`. When an
-//!   entry with several details has only an entry-level reference, detail *n* gets
-//!   `<ref>#<n>` so that every receipt id stays unique.
+//! - camt: `TxDtls/Refs/AcctSvcrRef`, else the entry's `AcctSvcrRef`, else `NtryRef` (an
+//!   entry with a single detail is named by that detail's reference). When an entry with
+//!   several details has only an entry-level reference, detail *n* gets `<ref>#<n>` so that
+//!   every receipt id stays unique.
 //! - MT940: the `:61:` bank reference (after `//`), else the customer reference unless it is
 //!   `NONREF`.
 //! - CFONB120: the record-04 reference zone (positions 105-120) when not blank, else the
@@ -35,27 +49,34 @@
 //! day, gives the same keys; two genuinely identical payments in one file get occurrence
 //! numbers 1 and 2 and are both kept. [`Dedup`] filters receipts against known keys.
 
+mod batches;
 pub mod camt;
 pub mod cfonb120;
 mod checks;
 pub mod fuzz;
+mod input;
+mod inspect;
+mod seen;
 pub mod model;
 pub mod mt940;
 pub mod ofx;
 pub mod rf;
 pub mod write;
-mod zip;
+pub mod zip;
 
+pub use batches::{receipt_batches, FileSummary, ReceiptBatch, ReceiptBatches};
+pub use inspect::{write_inspect_json, write_inspect_text};
 pub use model::{Balance, BankFormat, CreditDebit, Entry, Party, Statement, TxDetail};
 
 use crate::formats::diag::{has_fatal, Diagnostic, Severity};
+use crate::formats::encoding;
 use relance_core::ids::TransactionId;
 use relance_core::model::Receipt;
 use relance_core::money::Currency;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 /// Errors of the bank module area (the parsers report problems as diagnostics instead).
 #[derive(Debug, thiserror::Error)]
@@ -108,28 +129,42 @@ pub struct BankFile {
 }
 
 /// Recognises the format from the first bytes; `None` when it is none of the supported ones.
-/// A ZIP archive is recognised by the format of its first member.
+/// A ZIP archive is recognised by the format of its first member (only its first 8 KiB are
+/// inflated). The text is decoded first (a UTF-16 camt is recognised).
 pub fn detect(bytes: &[u8]) -> Option<BankFormat> {
-    if bytes.starts_with(b"PK\x03\x04") {
-        return zip::members(bytes)
-            .ok()?
-            .first()
-            .and_then(|(_, b)| detect(b));
+    if zip::is_zip(bytes) {
+        let first = zip::first_bytes(bytes, 8192)?;
+        if zip::is_zip(&first) {
+            return None;
+        }
+        return detect(&first);
     }
-    let head = &bytes[..bytes.len().min(8192)];
-    let text = String::from_utf8_lossy(head);
-    let t = text.trim_start_matches('\u{feff}').trim_start();
-    if text.contains("OFXHEADER") || t.starts_with("<OFX") || text.contains("<OFX>") {
+    let head = input::Head {
+        bytes: bytes[..bytes.len().min(8192)].to_vec(),
+        complete: bytes.len() <= 8192,
+    };
+    let sniffed = input::sniff(None, &head);
+    detect_text(&input::head_text(&head.bytes, &sniffed))
+}
+
+/// Recognises the format from the decoded start of a file.
+fn detect_text(text: &str) -> Option<BankFormat> {
+    let head = match text.char_indices().nth(8192) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    };
+    let t = head.trim_start_matches('\u{feff}').trim_start();
+    if head.contains("OFXHEADER") || t.starts_with("<OFX") || head.contains("<OFX>") {
         return Some(BankFormat::Ofx);
     }
     if t.starts_with('<') {
-        if text.contains("BkToCstmrAcctRpt") || text.contains("camt.052") {
+        if head.contains("BkToCstmrAcctRpt") || head.contains("camt.052") {
             return Some(BankFormat::Camt052);
         }
-        if text.contains("BkToCstmrDbtCdtNtfctn") || text.contains("camt.054") {
+        if head.contains("BkToCstmrDbtCdtNtfctn") || head.contains("camt.054") {
             return Some(BankFormat::Camt054);
         }
-        if text.contains("BkToCstmrStmt") || text.contains("camt.053") {
+        if head.contains("BkToCstmrStmt") || head.contains("camt.053") {
             return Some(BankFormat::Camt053);
         }
         return None;
@@ -143,49 +178,290 @@ pub fn detect(bytes: &[u8]) -> Option<BankFormat> {
     None
 }
 
-fn not_a_statement(bytes: &[u8]) -> Diagnostic {
-    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).into_owned();
-    let first = head
+fn not_a_statement(text: &str, empty: bool) -> Diagnostic {
+    let first = text
         .lines()
         .find(|l| !l.trim().is_empty())
         .unwrap_or("")
         .trim_end();
-    let msg = if first.len() == 240 || bytes.len().is_multiple_of(240) && first.len() >= 240 {
-        "not a bank statement: 240-character records (CFONB 240 transfer/remittance format), \
+    let msg =
+        if first.chars().count() == 240 || first.chars().count() > 240 && first.len() % 240 == 0 {
+            "not a bank statement: 240-character records (CFONB 240 transfer/remittance format), \
          not a CFONB 120 statement"
-            .to_owned()
-    } else if bytes.is_empty() {
-        "empty file".to_owned()
-    } else {
-        let shown: String = first.chars().take(40).collect();
-        format!(
+                .to_owned()
+        } else if empty {
+            "empty file".to_owned()
+        } else {
+            let shown: String = first.chars().take(40).collect();
+            format!(
             "not a bank statement in a supported format (camt.052/053/054, MT940, CFONB120, OFX); \
              the file starts with {shown:?}"
         )
-    };
+        };
     Diagnostic::new(Severity::Fatal, "BANK-FORMAT", "/", msg)
 }
 
-/// Decodes text: UTF-8 when valid, else ISO-8859-1 (French and German bank files often are).
-pub(crate) fn decode_text(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.trim_start_matches('\u{feff}').to_owned(),
-        Err(_) => bytes.iter().map(|&b| b as char).collect(),
+/// A format's streaming reader over decoded text.
+enum Reader<R: BufRead> {
+    Camt(Box<camt::CamtReader<R>>),
+    Mt940(Box<mt940::Mt940Reader<R>>),
+    Cfonb(Box<cfonb120::CfonbReader<R>>),
+    Ofx(Box<ofx::OfxReader<R>>),
+}
+
+impl<R: BufRead> Reader<R> {
+    fn new(format: BankFormat, r: R) -> Self {
+        match format {
+            BankFormat::Camt052 | BankFormat::Camt053 | BankFormat::Camt054 => {
+                Reader::Camt(Box::new(camt::CamtReader::new(r)))
+            }
+            BankFormat::Mt940 => Reader::Mt940(Box::new(mt940::Mt940Reader::new(r))),
+            BankFormat::Cfonb120 => Reader::Cfonb(Box::new(cfonb120::CfonbReader::new(r))),
+            BankFormat::Ofx => Reader::Ofx(Box::new(ofx::OfxReader::new(r))),
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for Reader<R> {
+    type Item = BankEvent;
+
+    fn next(&mut self) -> Option<BankEvent> {
+        match self {
+            Reader::Camt(r) => r.next(),
+            Reader::Mt940(r) => r.next(),
+            Reader::Cfonb(r) => r.next(),
+            Reader::Ofx(r) => r.next(),
+        }
+    }
+}
+
+/// One decoded text file being parsed: its reader, then what to say about its encoding.
+struct TextStream<R: BufRead> {
+    reader: Reader<input::Input<R>>,
+    bad: input::SharedBad,
+    sniffed: encoding::Sniffed,
+    prefix: Option<String>,
+    ended: bool,
+}
+
+impl<R: BufRead> TextStream<R> {
+    /// Opens a file whose head was read: format (given, else detected), encoding, reader.
+    /// `Err` carries the events of a file that is no statement at all.
+    fn open(
+        head: input::Head,
+        rest: R,
+        format: Option<BankFormat>,
+        prefix: Option<String>,
+    ) -> Result<(BankFormat, Vec<BankEvent>, Self), Vec<BankEvent>> {
+        let first = input::sniff(None, &head);
+        let text = input::head_text(&head.bytes, &first);
+        let Some(format) = format.or_else(|| detect_text(&text)) else {
+            let mut d = not_a_statement(&text, head.bytes.is_empty());
+            if let Some(p) = &prefix {
+                d.path = format!("{p}:{}", d.path);
+            }
+            return Err(vec![BankEvent::Diagnostic(d)]);
+        };
+        let sniffed = input::sniff(Some(format), &head);
+        let mut notes = Vec::new();
+        let at = |path: String| match &prefix {
+            Some(p) => format!("{p}:{path}"),
+            None => path,
+        };
+        if let Some(label) = &sniffed.unknown {
+            notes.push(BankEvent::Diagnostic(Diagnostic::new(
+                Severity::Warning,
+                "BANK-ENCODING",
+                at("/".into()),
+                format!(
+                    "declared encoding {label:?} is not a known character set: read as {}",
+                    sniffed.describe()
+                ),
+            )));
+        } else if let encoding::How::Fallback(pos) = sniffed.how {
+            notes.push(BankEvent::Diagnostic(Diagnostic::new(
+                Severity::Info,
+                "BANK-ENCODING",
+                at(format!("byte {pos}")),
+                format!("not UTF-8: read as {}", sniffed.describe()),
+            )));
+        }
+        let (inp, bad) = input::Input::new(head.bytes, rest, &sniffed);
+        Ok((
+            format,
+            notes,
+            Self {
+                reader: Reader::new(format, inp),
+                bad,
+                sniffed,
+                prefix,
+                ended: false,
+            },
+        ))
+    }
+
+    fn next(&mut self) -> Option<BankEvent> {
+        if let Some(ev) = self.reader.next() {
+            return Some(match ev {
+                BankEvent::Diagnostic(mut d) if self.prefix.is_some() => {
+                    d.path = format!("{}:{}", self.prefix.as_deref().unwrap_or(""), d.path);
+                    BankEvent::Diagnostic(d)
+                }
+                other => other,
+            });
+        }
+        if self.ended {
+            return None;
+        }
+        self.ended = true;
+        let bad = self.bad.lock().map(|b| *b).unwrap_or_default();
+        let msg = bad.message(&self.sniffed)?;
+        let path = format!("byte {}", bad.first.unwrap_or(0));
+        Some(BankEvent::Diagnostic(Diagnostic::new(
+            Severity::Warning,
+            "BANK-ENCODING",
+            match &self.prefix {
+                Some(p) => format!("{p}:{path}"),
+                None => path,
+            },
+            msg,
+        )))
+    }
+}
+
+/// The members of a ZIP archive, parsed one after the other, each inflated as it is read.
+struct ZipStream {
+    archive: zip::Bytes,
+    members: std::vec::IntoIter<zip::Member>,
+    budget: zip::Budget,
+    current: Option<(String, TextStream<Box<dyn BufRead + Send>>)>,
+    queue: VecDeque<BankEvent>,
+    read_any: bool,
+    done: bool,
+}
+
+impl ZipStream {
+    fn new(bytes: Vec<u8>) -> Result<Self, String> {
+        let members = zip::members(&bytes)?;
+        if members.is_empty() {
+            return Err("ZIP archive without any file".to_owned());
+        }
+        Ok(Self {
+            archive: zip::Bytes(std::sync::Arc::from(bytes)),
+            members: members.into_iter(),
+            budget: zip::Budget::default(),
+            current: None,
+            queue: VecDeque::new(),
+            read_any: false,
+            done: false,
+        })
+    }
+
+    fn fatal(&mut self, path: String, msg: String) {
+        self.queue.push_back(BankEvent::Diagnostic(Diagnostic::new(
+            Severity::Fatal,
+            "BANK-ZIP",
+            path,
+            msg,
+        )));
+    }
+
+    fn next(&mut self) -> Option<BankEvent> {
+        loop {
+            if let Some(e) = self.queue.pop_front() {
+                return Some(e);
+            }
+            if self.done {
+                return None;
+            }
+            if let Some((name, cur)) = self.current.as_mut() {
+                if self.budget.exceeded() {
+                    let name = name.clone();
+                    self.current = None;
+                    self.done = true;
+                    self.fatal(
+                        name.clone(),
+                        format!(
+                            "member {name}: the archive inflates to more than {} bytes: refused (a ZIP bomb, or a file too big to import)",
+                            zip::MAX_INFLATED
+                        ),
+                    );
+                    continue;
+                }
+                match cur.next() {
+                    Some(ev) => return Some(ev),
+                    None => self.current = None,
+                }
+                continue;
+            }
+            let Some(m) = self.members.next() else {
+                self.done = true;
+                if !self.read_any {
+                    self.fatal(
+                        "/".into(),
+                        "the ZIP archive holds no statement that could be read".into(),
+                    );
+                }
+                continue;
+            };
+            let mut r = zip::open(&self.archive, &m, &self.budget);
+            let head = match input::read_head(&mut r) {
+                Ok(h) => h,
+                Err(e) => {
+                    let name = m.name.clone();
+                    self.done = true;
+                    self.fatal(
+                        name.clone(),
+                        if self.budget.exceeded() {
+                            format!("member {name}: the archive inflates to more than {} bytes: refused", zip::MAX_INFLATED)
+                        } else {
+                            format!("member {name}: cannot inflate: {e}")
+                        },
+                    );
+                    continue;
+                }
+            };
+            if zip::is_zip(&head.bytes) {
+                self.queue.push_back(BankEvent::Diagnostic(Diagnostic::new(
+                    Severity::Error,
+                    "BANK-ZIP",
+                    m.name.clone(),
+                    format!("member {} is itself a ZIP archive: archives inside archives are not opened", m.name),
+                )));
+                continue;
+            }
+            self.read_any = true;
+            self.queue.push_back(BankEvent::Diagnostic(Diagnostic::new(
+                Severity::Info,
+                "BANK-ZIP",
+                m.name.clone(),
+                format!("read archive member {}", m.name),
+            )));
+            match TextStream::open(head, r, None, Some(m.name.clone())) {
+                Ok((_, notes, stream)) => {
+                    self.queue.extend(notes);
+                    self.current = Some((m.name, stream));
+                }
+                Err(events) => self.queue.extend(events),
+            }
+        }
     }
 }
 
 enum Inner<R: BufRead> {
-    Camt(Box<camt::CamtReader<R>>),
-    Buffered(std::vec::IntoIter<BankEvent>),
+    Text(Box<TextStream<R>>),
+    Zip(Box<ZipStream>),
+    Done(std::vec::IntoIter<BankEvent>),
 }
 
 /// A streamed parse: an iterator of [`BankEvent`]s with the checks of [`checks`] applied.
-/// camt is read incrementally in constant memory; MT940, CFONB120 and OFX (small by nature)
-/// are read whole, then replayed as events.
+/// Every format is read incrementally in constant memory (camt, MT940, CFONB 120, OFX, and
+/// ZIP members while they inflate); only the checks keep a few bytes per entry.
 pub struct BankStream<R: BufRead> {
     inner: Inner<R>,
     checker: checks::Checker,
     queue: VecDeque<BankEvent>,
+    statements: usize,
 }
 
 impl<R: BufRead> Iterator for BankStream<R> {
@@ -196,11 +472,16 @@ impl<R: BufRead> Iterator for BankStream<R> {
             return Some(e);
         }
         let ev = match &mut self.inner {
-            Inner::Camt(r) => r.next(),
-            Inner::Buffered(it) => it.next(),
+            Inner::Text(t) => t.next(),
+            Inner::Zip(z) => z.next(),
+            Inner::Done(it) => it.next(),
         };
         match ev {
-            Some(ev) => {
+            Some(mut ev) => {
+                if let BankEvent::Statement(s) = &mut ev {
+                    self.statements += 1;
+                    s.position = self.statements;
+                }
                 self.checker.observe(&ev, &mut self.queue);
                 Some(ev)
             }
@@ -212,85 +493,64 @@ impl<R: BufRead> Iterator for BankStream<R> {
     }
 }
 
-fn buffered_events(bytes: &[u8]) -> Vec<BankEvent> {
-    if bytes.starts_with(b"PK\x03\x04") {
-        return match zip::members(bytes) {
-            Ok(members) if !members.is_empty() => {
-                let mut out = Vec::new();
-                for (name, data) in members {
-                    out.push(BankEvent::Diagnostic(Diagnostic::new(
-                        Severity::Info,
-                        "BANK-ZIP",
-                        name.clone(),
-                        format!("read archive member {name}"),
-                    )));
-                    out.extend(buffered_events(&data));
-                }
-                out
-            }
-            Ok(_) => vec![BankEvent::Diagnostic(Diagnostic::new(
-                Severity::Fatal,
-                "BANK-ZIP",
-                "/",
-                "ZIP archive without any file",
-            ))],
-            Err(msg) => vec![BankEvent::Diagnostic(Diagnostic::new(
-                Severity::Fatal,
-                "BANK-ZIP",
-                "/",
-                msg,
-            ))],
-        };
+impl<R: BufRead> BankStream<R> {
+    fn of(inner: Inner<R>) -> Self {
+        BankStream {
+            inner,
+            checker: checks::Checker::default(),
+            queue: VecDeque::new(),
+            statements: 0,
+        }
     }
-    match detect(bytes) {
-        Some(f) if f.is_camt() => camt::CamtReader::new(bytes).collect(),
-        Some(BankFormat::Mt940) => mt940::parse_events(bytes),
-        Some(BankFormat::Cfonb120) => cfonb120::parse_events(bytes),
-        Some(BankFormat::Ofx) => ofx::parse_events(bytes),
-        _ => vec![BankEvent::Diagnostic(not_a_statement(bytes))],
+
+    fn failed(rule: &str, msg: String) -> Self {
+        let d = Diagnostic::new(Severity::Fatal, rule, "/", msg);
+        Self::of(Inner::Done(vec![BankEvent::Diagnostic(d)].into_iter()))
     }
 }
 
-/// Streams a bank file from `reader`. camt is parsed incrementally (constant memory, for
-/// statements of hundreds of MB); other formats and ZIP archives are read whole first.
-/// `file_name` does not influence parsing (the content decides the format); it is taken
-/// for symmetry with [`parse`]. Convert streamed entries with [`receipts_for_entry`].
-pub fn parse_reader<R: BufRead>(file_name: &str, mut reader: R) -> BankStream<R> {
-    let _ = file_name;
-    let head = match reader.fill_buf() {
-        Ok(b) => b.to_vec(),
-        Err(e) => {
-            let d = Diagnostic::new(Severity::Fatal, "BANK-IO", "/", format!("cannot read: {e}"));
-            return BankStream {
-                inner: Inner::Buffered(vec![BankEvent::Diagnostic(d)].into_iter()),
-                checker: checks::Checker::default(),
-                queue: VecDeque::new(),
-            };
-        }
+fn open_stream<R: BufRead>(mut reader: R, format: Option<BankFormat>) -> BankStream<R> {
+    let head = match input::read_head(&mut reader) {
+        Ok(h) => h,
+        Err(e) => return BankStream::failed("BANK-IO", format!("cannot read: {e}")),
     };
-    let camt = !head.starts_with(b"PK\x03\x04") && detect(&head).is_some_and(BankFormat::is_camt);
-    let inner = if camt {
-        Inner::Camt(Box::new(camt::CamtReader::new(reader)))
-    } else {
-        let mut all = Vec::new();
-        match reader.read_to_end(&mut all) {
-            Ok(_) => Inner::Buffered(buffered_events(&all).into_iter()),
-            Err(e) => Inner::Buffered(
-                vec![BankEvent::Diagnostic(Diagnostic::new(
-                    Severity::Fatal,
-                    "BANK-IO",
-                    "/",
-                    format!("cannot read: {e}"),
-                ))]
-                .into_iter(),
-            ),
+    if zip::is_zip(&head.bytes) {
+        let mut all = head.bytes;
+        if let Err(e) = reader
+            .take(zip::MAX_ARCHIVE + 1 - all.len() as u64)
+            .read_to_end(&mut all)
+        {
+            return BankStream::failed("BANK-IO", format!("cannot read: {e}"));
         }
-    };
-    BankStream {
-        inner,
-        checker: checks::Checker::default(),
-        queue: VecDeque::new(),
+        if all.len() as u64 > zip::MAX_ARCHIVE {
+            return BankStream::failed(
+                "BANK-ZIP",
+                format!("ZIP archive over {} bytes: refused", zip::MAX_ARCHIVE),
+            );
+        }
+        return match ZipStream::new(all) {
+            Ok(z) => BankStream::of(Inner::Zip(Box::new(z))),
+            Err(msg) => BankStream::failed("BANK-ZIP", msg),
+        };
     }
+    match TextStream::open(head, reader, format, None) {
+        Ok((_, notes, t)) => {
+            let mut s = BankStream::of(Inner::Text(Box::new(t)));
+            s.queue.extend(notes);
+            s
+        }
+        Err(events) => BankStream::of(Inner::Done(events.into_iter())),
+    }
+}
+
+/// Streams a bank file from `reader`, in constant memory whatever its format and size (a ZIP
+/// archive is held whole, up to 512 MiB, its members inflated as they are read). `file_name`
+/// does not influence parsing (the content decides the format); it is taken for symmetry with
+/// [`parse`]. Convert streamed entries with [`receipts_for_entry`], or use
+/// [`receipt_batches`] for receipts with their deduplication keys in bounded batches.
+pub fn parse_reader<R: BufRead>(file_name: &str, reader: R) -> BankStream<R> {
+    let _ = file_name;
+    open_stream(reader, None)
 }
 
 /// Parses a whole bank file held in memory. Never fails: problems are diagnostics, and a file
@@ -302,20 +562,26 @@ pub fn parse(file_name: &str, bytes: &[u8]) -> BankFile {
 /// Parses a file whose format is already known (no detection): the camt reader accepts any
 /// of the three camt messages; a wrong format gives the parser's own fatal reason.
 pub fn parse_as(format: BankFormat, file_name: &str, bytes: &[u8]) -> BankFile {
-    let events: Vec<BankEvent> = match format {
-        BankFormat::Camt052 | BankFormat::Camt053 | BankFormat::Camt054 => {
-            camt::CamtReader::new(bytes).collect()
+    collect(file_name, open_stream(bytes, Some(format)))
+}
+
+/// The raw events of `bytes` read as `format` (no checks): what the per-format
+/// `parse_events` functions return.
+pub(crate) fn events_of(format: BankFormat, bytes: &[u8]) -> Vec<BankEvent> {
+    let head = input::Head {
+        bytes: bytes[..bytes.len().min(input::HEAD_BYTES)].to_vec(),
+        complete: bytes.len() <= input::HEAD_BYTES,
+    };
+    let rest = &bytes[head.bytes.len()..];
+    match TextStream::open(head, rest, Some(format), None) {
+        Ok((_, mut notes, mut t)) => {
+            while let Some(e) = t.next() {
+                notes.push(e);
+            }
+            notes
         }
-        BankFormat::Mt940 => mt940::parse_events(bytes),
-        BankFormat::Cfonb120 => cfonb120::parse_events(bytes),
-        BankFormat::Ofx => ofx::parse_events(bytes),
-    };
-    let stream = BankStream::<&[u8]> {
-        inner: Inner::Buffered(events.into_iter()),
-        checker: checks::Checker::default(),
-        queue: VecDeque::new(),
-    };
-    collect(file_name, stream)
+        Err(events) => events,
+    }
 }
 
 /// Gathers streamed events into a [`BankFile`].
@@ -361,7 +627,12 @@ pub fn collect<I: Iterator<Item = BankEvent>>(file_name: &str, events: I) -> Ban
 
 /// True when the file can be imported: no fatal diagnostic and at least one statement.
 pub fn is_usable(file: &BankFile) -> bool {
-    !has_fatal(&file.diagnostics) && !file.statements.is_empty()
+    is_usable_summary(has_fatal(&file.diagnostics), file.statements.len())
+}
+
+/// [`is_usable`] from what a streamed reading counted.
+pub(crate) fn is_usable_summary(fatal: bool, statements: usize) -> bool {
+    !fatal && statements > 0
 }
 
 /// Which party is the counterparty: the debtor for credits and reversals (returns of our
@@ -403,8 +674,15 @@ fn short_hash(parts: &[&str]) -> String {
 
 /// The receipt id of an entry (`detail` = `None`) or of one of its details, and whether it
 /// was derived by relance (true) rather than given by the bank.
+///
+/// An entry holding exactly one transaction detail is named like that detail: the detail's
+/// `Refs/AcctSvcrRef` comes first (the `reconcile` output contract), whether or not the
+/// detail is passed.
 pub fn receipt_id(stmt: &Statement, e: &Entry, detail: Option<&TxDetail>) -> (String, bool) {
-    if let Some(r) = detail.and_then(|d| d.acct_svcr_ref.as_deref()) {
+    if let Some(r) = detail
+        .or(e.single_detail())
+        .and_then(|d| d.acct_svcr_ref.as_deref())
+    {
         return (r.to_owned(), false);
     }
     if let Some(r) = e.acct_svcr_ref.as_deref().or(e.ntry_ref.as_deref()) {
@@ -478,6 +756,38 @@ pub fn dedup_key(basis: &str, occurrence: usize) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
+/// Gives receipts their deduplication keys in file order, counting the occurrences of each
+/// [`key_basis`]: the keys [`BankFile::keyed_receipts`] and [`receipt_batches`] give. It keeps
+/// one 64-bit hash per distinct basis (9 to 18 bytes per receipt, whatever the size of the
+/// receipts), hashed with keys drawn for this file so that no file can be built to make two
+/// bases collide.
+#[derive(Debug, Default)]
+pub struct Keyer {
+    hasher: std::collections::hash_map::RandomState,
+    seen: seen::Seen,
+    repeated: HashMap<u64, u32>,
+}
+
+impl Keyer {
+    /// The receipt with its key; `derived` when relance made its id (see [`receipt_id`]).
+    pub fn key(&mut self, receipt: Receipt, derived: bool) -> KeyedReceipt {
+        use std::hash::BuildHasher;
+        let basis = key_basis(&receipt, !derived);
+        let h = self.hasher.hash_one(&basis);
+        let n = if self.seen.insert(h) {
+            1
+        } else {
+            let c = self.repeated.entry(h).or_insert(1);
+            *c += 1;
+            *c
+        };
+        KeyedReceipt {
+            key: dedup_key(&basis, n as usize),
+            receipt,
+        }
+    }
+}
+
 impl BankFile {
     /// Every booked entry (or, for batches, every transaction detail) as a receipt, with its
     /// deduplication key. Entries that are pending or information only (`PDNG`, `INFO`) are
@@ -485,18 +795,14 @@ impl BankFile {
     /// (the checks report them as `BANK-DATE` / `BANK-CURRENCY` errors).
     pub fn keyed_receipts(&self) -> Vec<KeyedReceipt> {
         let mut out = Vec::new();
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut keyer = Keyer::default();
         for s in &self.statements {
             for e in &s.entries {
                 if !e.is_booked() {
                     continue;
                 }
                 for (r, derived) in receipts_for_entry(&self.file, s, e) {
-                    let basis = key_basis(&r, !derived);
-                    let n = seen.entry(basis.clone()).or_insert(0);
-                    *n += 1;
-                    let key = dedup_key(&basis, *n);
-                    out.push(KeyedReceipt { key, receipt: r });
+                    out.push(keyer.key(r, derived));
                 }
             }
         }
@@ -670,42 +976,10 @@ pub fn inspect_json(file: &BankFile) -> Value {
         .statements
         .iter()
         .map(|s| {
-            let entries: Vec<Value> = s
-                .entries
-                .iter()
-                .map(|e| {
-                    let empty = TxDetail::default();
-                    let d = e.single_detail().unwrap_or(&empty);
-                    let (name, iban) = counterparty(e, d);
-                    let remittance = if d.remittance.is_empty() {
-                        e.additional_info.clone().unwrap_or_default()
-                    } else {
-                        d.remittance.clone()
-                    };
-                    json!({
-                        "id": receipt_id(s, e, None).0,
-                        "booking_date": opt_str(e.booking_date),
-                        "value_date": opt_str(e.value_date),
-                        "amount": e.signed_amount().to_string(),
-                        "credit_debit": e.credit_debit.as_str(),
-                        "reversal": e.reversal,
-                        "counterparty": {"name": name, "iban": iban},
-                        "remittance": remittance,
-                        "structured_ref": d.structured_ref,
-                        "end_to_end_id": d.end_to_end_id,
-                        "bank_code": e.bank_code,
-                        "return_reason": d.return_reason,
-                        "details": e.details.iter().map(|d| detail_json(s, e, d)).collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
-            json!({
-                "account": s.account,
-                "currency": s.effective_currency(),
-                "opening_balance": opt_str(s.opening_balance().map(|b| b.amount)),
-                "closing_balance": opt_str(s.closing_balance().map(|b| b.amount)),
-                "entries": entries,
-            })
+            let entries: Vec<Value> = s.entries.iter().map(|e| entry_json(s, e)).collect();
+            let mut v = statement_json(s);
+            v["entries"] = Value::Array(entries);
+            v
         })
         .collect();
     json!({
@@ -714,6 +988,71 @@ pub fn inspect_json(file: &BankFile) -> Value {
         "statements": statements,
         "diagnostics": file.diagnostics,
     })
+}
+
+/// The JSON of one statement without its entries (`account`, `currency`, balances).
+pub(crate) fn statement_json(s: &Statement) -> Value {
+    json!({
+        "account": s.account,
+        "currency": s.effective_currency(),
+        "opening_balance": opt_str(s.opening_balance().map(|b| b.amount)),
+        "closing_balance": opt_str(s.closing_balance().map(|b| b.amount)),
+    })
+}
+
+/// The JSON of one entry of statement `s` (shape documented at [`inspect_json`]).
+pub(crate) fn entry_json(s: &Statement, e: &Entry) -> Value {
+    let empty = TxDetail::default();
+    let d = e.single_detail().unwrap_or(&empty);
+    let (name, iban) = counterparty(e, d);
+    let remittance = if d.remittance.is_empty() {
+        e.additional_info.clone().unwrap_or_default()
+    } else {
+        d.remittance.clone()
+    };
+    json!({
+        "id": receipt_id(s, e, None).0,
+        "booking_date": opt_str(e.booking_date),
+        "value_date": opt_str(e.value_date),
+        "amount": e.signed_amount().to_string(),
+        "credit_debit": e.credit_debit.as_str(),
+        "reversal": e.reversal,
+        "counterparty": {"name": name, "iban": iban},
+        "remittance": remittance,
+        "structured_ref": d.structured_ref,
+        "end_to_end_id": d.end_to_end_id,
+        "bank_code": e.bank_code,
+        "return_reason": d.return_reason,
+        "details": e.details.iter().map(|d| detail_json(s, e, d)).collect::<Vec<_>>(),
+    })
+}
+
+/// One entry as a line of [`render_text`].
+pub(crate) fn entry_line(s: &Statement, e: &Entry) -> String {
+    let ccy = s.effective_currency().unwrap_or("");
+    let d = e.single_detail();
+    let (name, _) = d.map_or((None, None), |d| counterparty(e, d));
+    let rem = d
+        .map(|d| d.remittance.as_str())
+        .filter(|r| !r.is_empty())
+        .or(e.additional_info.as_deref());
+    format!(
+        "    {:>4} {} {:>14} {}{}{} {} | {} | {}\n",
+        e.position,
+        e.booking_date
+            .map_or("----------".to_owned(), |d| d.to_string()),
+        e.signed_amount().to_string(),
+        e.currency.as_deref().unwrap_or(ccy),
+        if e.reversal { " REVERSAL" } else { "" },
+        if e.details.len() > 1 {
+            format!(" batch of {}", e.details.len())
+        } else {
+            String::new()
+        },
+        receipt_id(s, e, None).0,
+        name.unwrap_or_default(),
+        rem.unwrap_or("")
+    )
 }
 
 /// A human-readable rendering: one block per statement, one line per entry, then findings.
@@ -745,30 +1084,7 @@ pub fn render_text(file: &BankFile) -> String {
             s.entries.len()
         );
         for e in &s.entries {
-            let d = e.single_detail();
-            let (name, _) = d.map_or((None, None), |d| counterparty(e, d));
-            let rem = d
-                .map(|d| d.remittance.as_str())
-                .filter(|r| !r.is_empty())
-                .or(e.additional_info.as_deref());
-            let _ = writeln!(
-                out,
-                "    {:>4} {} {:>14} {}{}{} {} | {} | {}",
-                e.position,
-                e.booking_date
-                    .map_or("----------".to_owned(), |d| d.to_string()),
-                e.signed_amount().to_string(),
-                e.currency.as_deref().unwrap_or(ccy),
-                if e.reversal { " REVERSAL" } else { "" },
-                if e.details.len() > 1 {
-                    format!(" batch of {}", e.details.len())
-                } else {
-                    String::new()
-                },
-                receipt_id(s, e, None).0,
-                name.unwrap_or_default(),
-                rem.unwrap_or("")
-            );
+            out.push_str(&entry_line(s, e));
         }
     }
     for d in &file.diagnostics {
@@ -777,37 +1093,6 @@ pub fn render_text(file: &BankFile) -> String {
             "  {:?} {} at {}: {}",
             d.severity, d.rule, d.path, d.message
         );
-    }
-    out
-}
-
-/// Builds the event list of a fully parsed, non-streamed format.
-pub(crate) fn events_from(
-    format: BankFormat,
-    message: &str,
-    statements: Vec<Statement>,
-    diagnostics: Vec<Diagnostic>,
-) -> Vec<BankEvent> {
-    let mut out = Vec::with_capacity(
-        statements
-            .iter()
-            .map(|s| s.entries.len() + 2)
-            .sum::<usize>()
-            + diagnostics.len()
-            + 1,
-    );
-    out.push(BankEvent::Format {
-        format,
-        message: message.to_owned(),
-    });
-    out.extend(diagnostics.into_iter().map(BankEvent::Diagnostic));
-    for mut s in statements {
-        let entries = std::mem::take(&mut s.entries);
-        out.push(BankEvent::Statement(s));
-        out.extend(entries.into_iter().map(BankEvent::Entry));
-        out.push(BankEvent::StatementEnd {
-            late_balances: Vec::new(),
-        });
     }
     out
 }

@@ -1,20 +1,39 @@
-//! SWIFT MT940 customer statements (and MT942 interim reports), including the structured
-//! `:86:` forms: German `?NN` subfields (GV code, `?20`-`?29` purpose with `EREF+`/`MREF+`/
-//! `SVWZ+` keywords, `?30` BIC, `?31` IBAN, `?32`-`?33` name) and the slash-keyword form used
-//! by French, Dutch and other banks (`/EREF/`, `/CNTP/iban/bic/name/`, `/REMI/USTD//text`,
-//! `/RTRN/reason`, `/MARF/mandate`).
+//! SWIFT MT940 customer statements (and MT942 interim reports), read as a stream in constant
+//! memory, including the structured `:86:` forms: German `?NN` subfields (GV code, `?20`-`?29`
+//! purpose with `EREF+`/`MREF+`/`SVWZ+` keywords, `?30` BIC, `?31` IBAN, `?32`-`?33` name) and
+//! the slash-keyword form used by French, Dutch and other banks (`/EREF/`, `/CNTP/iban/bic/
+//! name/`, `/REMI/USTD//text`, `/RTRN/reason`, `/MARF/mandate`).
 //!
 //! Mapping: `:60F:`/`:60M:` → `OPBD`, `:62F:`/`:62M:` → `CLBD`, `:64:` → `CLAV`, `:65:` →
 //! `FWAV`; each `:61:` is one entry with one detail built from its `:86:`. `RC`/`RD` marks are
 //! reversals (RC: reversal of a credit, booked as a debit). The receipt id is the `:61:` bank
 //! reference (after `//`), else the customer reference unless it is `NONREF`.
+//!
+//! A field ends at the next tag, and also at a SWIFT block trailer (a line `-` or `-}`), at a
+//! block header (`{1:…}{2:…}{4:`, a line starting with `{`) and at the DOS end-of-file byte
+//! 0x1A: what follows such a boundary up to the next tag (bank header lines such as
+//! `ABNANL2A` / `940`) is not glued into the last field.
+//!
+//! Amounts follow SWIFT's `15d`: digits with one decimal comma, at most 15 characters. Two
+//! unambiguous deviations of real exports are read with one warning per file (`MT940-AMOUNT`):
+//! no decimal mark at all (whole units, Knab) and a decimal point (old Rabobank exports).
+//! Anything else (`1e9`, several marks, letters glued to the digits) is an error naming the
+//! field, and the entry or balance is not read.
 
+use super::input::{Line, Lines};
 use super::model::{Balance, BankFormat, CreditDebit, Entry, Statement, TxDetail};
-use super::{decode_text, events_from, BankEvent};
+use super::BankEvent;
 use crate::formats::diag::{Diagnostic, Severity};
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
+use std::collections::VecDeque;
+use std::io::BufRead;
 use std::str::FromStr;
+
+/// Longest line kept (SWIFT lines are at most 65 characters; longer ones are cut).
+const MAX_LINE: usize = 8 * 1024;
+/// Longest field value kept (a `:86:` is at most 6 × 65 characters).
+const MAX_FIELD: usize = 64 * 1024;
 
 /// True when the text looks like MT940/MT942 (a `:20:` tag near the start, or a SWIFT block).
 pub fn looks_like(text: &str) -> bool {
@@ -26,33 +45,69 @@ pub fn looks_like(text: &str) -> bool {
         || head.starts_with(":940:")
 }
 
-/// Parses an MT940 amount: digits with one `,` as decimal mark (`"12,"`, `",5"` accepted).
-/// A few old exports (Rabobank) use `.` instead; one `.` and no `,` is read the same way,
-/// and an amount without any mark (Knab) is whole units.
-pub fn parse_amount(s: &str) -> Option<Decimal> {
+/// An amount read with a [`Deviation`], and the amount as written.
+type Deviated = Option<(Deviation, String)>;
+
+/// How an amount deviates from SWIFT `15d` while staying unambiguous.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deviation {
+    /// No decimal mark: whole units (`500`).
+    NoMark,
+    /// A decimal point instead of the comma (`12.50`).
+    Point,
+}
+
+/// Parses an MT940 amount: SWIFT `15d` (digits, one decimal comma, `"12,"` and `",5"`
+/// accepted, 15 characters at most), or one of the two [`Deviation`]s, said so.
+pub fn parse_amount_strict(s: &str) -> Result<(Decimal, Option<Deviation>), String> {
     let t = s.trim();
-    let mark = if t.contains(',') { ',' } else { '.' };
-    if t.is_empty() || t.len() > 26 || t.matches(mark).count() > 1 {
-        return None;
+    if t.is_empty() {
+        return Err("the amount is empty".into());
+    }
+    // 15 characters by the standard; zeros some banks pad in front are not counted.
+    let significant = t.trim_start_matches('0').len().max(1);
+    if significant > 15 {
+        return Err(format!(
+            "amount {t:?} has {significant} characters, SWIFT allows 15"
+        ));
     }
     if t.bytes().all(|c| c.is_ascii_digit()) {
-        // no decimal mark at all ("C500NTRF", Knab): whole units
-        return Decimal::from_str(t).ok();
+        return Decimal::from_str(t)
+            .map(|d| (d, Some(Deviation::NoMark)))
+            .map_err(|_| format!("amount {t:?} is not a number"));
     }
-    if !t.bytes().all(|c| c.is_ascii_digit() || c == mark as u8) || t.len() == 1 {
-        return None;
-    }
-    let (i, f) = t.split_once(mark)?;
-    let i = if i.is_empty() { "0" } else { i };
-    if f.is_empty() {
-        Decimal::from_str(i).ok()
+    let (mark, deviation) = if t.contains(',') {
+        (',', None)
     } else {
-        Decimal::from_str(&format!("{i}.{f}")).ok()
+        ('.', Some(Deviation::Point))
+    };
+    let ok = t.matches(mark).count() == 1
+        && t.bytes().all(|c| c.is_ascii_digit() || c == mark as u8)
+        && t.len() > 1;
+    if !ok {
+        return Err(format!(
+            "amount {t:?} is not digits with one decimal comma (SWIFT 15d)"
+        ));
     }
+    let (i, f) = t.split_once(mark).unwrap_or((t, ""));
+    let i = if i.is_empty() { "0" } else { i };
+    let text = if f.is_empty() {
+        i.to_owned()
+    } else {
+        format!("{i}.{f}")
+    };
+    Decimal::from_str(&text)
+        .map(|d| (d, deviation))
+        .map_err(|_| format!("amount {t:?} is not a number"))
+}
+
+/// Parses an MT940 amount ([`parse_amount_strict`]), `None` when it is not one.
+pub fn parse_amount(s: &str) -> Option<Decimal> {
+    parse_amount_strict(s).ok().map(|(d, _)| d)
 }
 
 /// A YYMMDD date; an impossible day (30 February) is moved to the last day of the month
-/// (second value true) rather than dropped.
+/// (second value true) rather than dropped, and the caller says so.
 fn yymmdd(s: &str) -> Option<(NaiveDate, bool)> {
     if s.len() != 6 || !s.bytes().all(|c| c.is_ascii_digit()) {
         return None;
@@ -87,166 +142,325 @@ fn is_tag_line(line: &str) -> Option<(String, String)> {
     ok.then(|| (tag.to_owned(), line[end + 1..].to_owned()))
 }
 
-struct Builder {
-    stmts: Vec<Statement>,
-    diags: Vec<Diagnostic>,
-    cur: Option<Statement>,
-    last_entry_open: bool,
-    raw86: String,
-    currency: Option<String>,
-}
-
-impl Builder {
-    /// Applies the `:86:` text gathered for the last entry (several `:86:` are joined).
-    fn apply_pending_86(&mut self) {
-        if self.raw86.is_empty() {
-            return;
-        }
-        let raw = std::mem::take(&mut self.raw86);
-        if let Some(e) = self.cur.as_mut().and_then(|s| s.entries.last_mut()) {
-            apply_86(e, &raw);
-        }
-    }
-
-    fn flush(&mut self) {
-        self.apply_pending_86();
-        if let Some(mut s) = self.cur.take() {
-            if s.currency.is_none() {
-                s.currency = self.currency.clone();
-            }
-            for e in &mut s.entries {
-                if e.currency.is_none() {
-                    e.currency = s.currency.clone();
+/// Skips one `{…}` block (nested braces included) at the start of `s`; the rest of the line.
+fn skip_block(s: &str) -> Option<&str> {
+    let mut depth = 0usize;
+    for (i, c) in s.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Some(&s[i + 1..]);
                 }
             }
-            s.position = self.stmts.len() + 1;
-            self.stmts.push(s);
+            _ => {}
         }
-        self.last_entry_open = false;
     }
+    None
+}
 
-    fn stmt(&mut self) -> &mut Statement {
-        let message = "MT940".to_owned();
-        self.cur.get_or_insert_with(|| Statement {
-            message,
-            ..Statement::default()
-        })
+/// The statement being read.
+struct Open {
+    header: Statement,
+    sent: bool,
+    late: Vec<Balance>,
+    entries: usize,
+    closed: bool,
+    /// The last `:61:`, waiting for its `:86:`.
+    entry: Option<Entry>,
+    raw86: String,
+    /// Entries read before any currency is known (no currency in `:60F:`): held until a
+    /// balance names it, at most [`MAX_HELD`].
+    held: Vec<Entry>,
+}
+
+/// Most entries held while the statement's currency is unknown.
+const MAX_HELD: usize = 10_000;
+
+/// A streaming MT940/MT942 reader: an iterator of [`BankEvent`]s over UTF-8 text.
+pub struct Mt940Reader<R: BufRead> {
+    lines: Lines<R>,
+    pending: VecDeque<BankEvent>,
+    field: Option<(usize, String, String)>,
+    /// After a block boundary, until the next tag: lines are not part of any field.
+    outside: bool,
+    message: String,
+    format_sent: bool,
+    cur: Option<Open>,
+    currency: Option<String>,
+    content: bool,
+    deviations: [Option<usize>; 2],
+    long_lines: usize,
+    done: bool,
+}
+
+impl<R: BufRead> Mt940Reader<R> {
+    /// A reader over UTF-8 text.
+    pub fn new(input: R) -> Self {
+        Self {
+            lines: Lines::new(input, MAX_LINE, false),
+            pending: VecDeque::new(),
+            field: None,
+            outside: false,
+            message: "MT940".to_owned(),
+            format_sent: false,
+            cur: None,
+            currency: None,
+            content: false,
+            deviations: [None, None],
+            long_lines: 0,
+            done: false,
+        }
     }
 
     fn diag(&mut self, sev: Severity, rule: &str, line: usize, msg: String) {
-        self.diags
-            .push(Diagnostic::new(sev, rule, format!("line {line}"), msg));
+        self.pending
+            .push_back(BankEvent::Diagnostic(Diagnostic::new(
+                sev,
+                rule,
+                format!("line {line}"),
+                msg,
+            )));
     }
-}
 
-/// Parses an MT940/MT942 file into events.
-pub fn parse_events(bytes: &[u8]) -> Vec<BankEvent> {
-    let text = decode_text(bytes).replace("\r\n", "\n").replace('\r', "\n");
-    let mut fields: Vec<(usize, String, String)> = Vec::new();
-    let mut message = "MT940".to_owned();
-    for (i, raw) in text.lines().enumerate() {
-        let mut line = raw.trim_end_matches([' ', '\t', '\u{0}']);
-        if line.starts_with("{2:") && line.contains("942") || line.trim() == "942" {
-            message = "MT942".to_owned();
-        }
-        // SWIFT envelope blocks {1:..}{2:..}{4: and the trailer -}
-        while line.starts_with('{') {
-            match line.find('}') {
-                Some(p) if !line[..p].contains(":4:") && !line.starts_with("{4:") => {
-                    line = &line[p + 1..]
-                }
-                _ => {
-                    line = line.strip_prefix("{4:").unwrap_or(line);
-                    break;
-                }
-            }
-        }
-        if line.trim() == "-" || line.trim() == "-}" || line.trim().is_empty() {
-            continue;
-        }
-        if let Some((tag, value)) = is_tag_line(line) {
-            fields.push((i + 1, tag, value));
-        } else if let Some(last) = fields.last_mut() {
-            last.2.push('\n');
-            last.2.push_str(line);
+    fn send_format(&mut self) {
+        if !self.format_sent {
+            self.format_sent = true;
+            self.pending.push_front(BankEvent::Format {
+                format: BankFormat::Mt940,
+                message: self.message.clone(),
+            });
         }
     }
-    let mut b = Builder {
-        stmts: Vec::new(),
-        diags: Vec::new(),
-        cur: None,
-        last_entry_open: false,
-        raw86: String::new(),
-        currency: None,
-    };
-    for (line, tag, value) in fields {
-        if tag != "86" {
-            b.apply_pending_86();
+
+    fn open(&mut self) -> &mut Open {
+        self.cur.get_or_insert_with(|| Open {
+            header: Statement {
+                message: "MT940".to_owned(),
+                ..Statement::default()
+            },
+            sent: false,
+            late: Vec::new(),
+            entries: 0,
+            closed: false,
+            entry: None,
+            raw86: String::new(),
+            held: Vec::new(),
+        })
+    }
+
+    fn send_header(&mut self) {
+        let carry = self.currency.clone();
+        let Some(o) = self.cur.as_mut() else { return };
+        if o.sent {
+            return;
         }
-        match tag.as_str() {
-            "20" => {
-                b.flush();
-                b.stmt().id = Some(value.trim().to_owned());
+        if o.header.currency.is_none() {
+            o.header.currency = carry;
+        }
+        o.sent = true;
+        let h = o.header.clone();
+        if !self.format_sent {
+            self.format_sent = true;
+            self.pending.push_back(BankEvent::Format {
+                format: BankFormat::Mt940,
+                message: self.message.clone(),
+            });
+        }
+        self.pending.push_back(BankEvent::Statement(h));
+    }
+
+    /// Emits the pending entry with its `:86:` applied.
+    fn flush_entry(&mut self) {
+        let Some(o) = self.cur.as_mut() else { return };
+        let Some(mut e) = o.entry.take() else {
+            o.raw86.clear();
+            return;
+        };
+        let raw = std::mem::take(&mut o.raw86);
+        if !raw.is_empty() {
+            apply_86(&mut e, &raw);
+        }
+        if e.currency.is_none() {
+            e.currency = o.header.currency.clone().or_else(|| self.currency.clone());
+        }
+        if e.currency.is_none() && o.held.len() < MAX_HELD {
+            o.held.push(e);
+            return;
+        }
+        self.release();
+        self.pending.push_back(BankEvent::Entry(e));
+    }
+
+    /// Sends the header and the held entries (with the currency known by now, if any).
+    fn release(&mut self) {
+        self.send_header();
+        let carry = self.currency.clone();
+        let Some(o) = self.cur.as_mut() else { return };
+        let ccy = o.header.currency.clone().or(carry);
+        for mut e in std::mem::take(&mut o.held) {
+            if e.currency.is_none() {
+                e.currency = ccy.clone();
             }
-            "25" => b.stmt().account = Some(account_of(value.trim())),
-            "28" | "28C" => {
-                let v = value.trim().to_owned();
-                b.stmt().id = Some(v);
+            self.pending.push_back(BankEvent::Entry(e));
+        }
+    }
+
+    fn end_statement(&mut self) {
+        self.flush_entry();
+        if self.cur.is_none() {
+            return;
+        }
+        self.release();
+        if let Some(o) = self.cur.take() {
+            self.pending.push_back(BankEvent::StatementEnd {
+                late_balances: o.late,
+            });
+        }
+    }
+
+    fn finish_field(&mut self) {
+        if let Some((line, tag, value)) = self.field.take() {
+            self.field_done(line, &tag, value);
+        }
+    }
+
+    fn deviation(&mut self, d: Option<Deviation>, line: usize, field: &str, raw: &str) {
+        let Some(d) = d else { return };
+        let k = d as usize;
+        if self.deviations[k].is_some() {
+            return;
+        }
+        self.deviations[k] = Some(line);
+        let what = match d {
+            Deviation::NoMark => "has no decimal comma: read as whole units",
+            Deviation::Point => "has a decimal point instead of the comma: read as a decimal",
+        };
+        self.diag(
+            Severity::Warning,
+            "MT940-AMOUNT",
+            line,
+            format!(
+                ":{field}: amount {raw:?} {what} (SWIFT 15d wants one decimal comma); every such amount of the file is read the same way"
+            ),
+        );
+    }
+
+    fn field_done(&mut self, line: usize, tag: &str, value: String) {
+        if tag != "86" {
+            self.flush_entry();
+        }
+        match tag {
+            "20" => {
+                self.end_statement();
+                self.open().header.id = Some(value.trim().to_owned());
+            }
+            "25" | "28" | "28C" => {
+                if self.cur.as_ref().is_some_and(|o| o.sent || o.closed) {
+                    self.end_statement();
+                    self.diag(
+                        Severity::Info,
+                        "MT940-SEQUENCE",
+                        line,
+                        format!(":{tag}: after the statement lines without a new :20:: read as the start of another statement"),
+                    );
+                }
+                let v = value.trim();
+                let o = self.open();
+                if tag == "25" {
+                    o.header.account = Some(account_of(v));
+                } else {
+                    o.header.id = Some(v.to_owned());
+                }
             }
             "60F" | "60M" | "62F" | "62M" | "64" | "65" => {
-                let code = match tag.as_str() {
+                let code = match tag {
                     "60F" | "60M" => "OPBD",
                     "62F" | "62M" => "CLBD",
                     "64" => "CLAV",
                     _ => "FWAV",
                 };
+                if code == "OPBD" && self.cur.as_ref().is_some_and(|o| o.sent || o.closed) {
+                    self.end_statement();
+                    self.diag(
+                        Severity::Info,
+                        "MT940-SEQUENCE",
+                        line,
+                        format!(":{tag}: opening balance after the statement lines without a new :20:: read as another statement"),
+                    );
+                }
                 match parse_balance(value.trim(), code) {
-                    Ok((bal, fixed)) => {
-                        if fixed {
-                            b.diag(
+                    Ok((bal, fixed, deviation)) => {
+                        self.content = true;
+                        if let Some(raw) = fixed {
+                            self.diag(
                                 Severity::Warning,
                                 "BANK-DATE",
                                 line,
-                                format!("impossible date in :{tag}: moved to the month's last day"),
+                                format!(
+                                    ":{tag}: date {raw} is not a calendar date: read as {}, the last day of that month",
+                                    bal.date.map(|d| d.to_string()).unwrap_or_default()
+                                ),
                             );
                         }
-                        if b.currency.is_none() || code == "OPBD" {
+                        if let Some((d, raw)) = deviation {
+                            self.deviation(Some(d), line, tag, &raw);
+                        }
+                        if self.currency.is_none() || code == "OPBD" {
                             if let Some(c) = &bal.currency {
-                                b.currency = Some(c.clone());
+                                self.currency = Some(c.clone());
                             }
                         }
-                        let s = b.stmt();
-                        if s.currency.is_none() && code == "OPBD" {
-                            s.currency = bal.currency.clone();
+                        let o = self.open();
+                        if o.header.currency.is_none() && code == "OPBD" && !o.sent {
+                            o.header.currency = bal.currency.clone();
                         }
-                        s.balances.push(bal);
+                        if code == "CLBD" {
+                            o.closed = true;
+                        }
+                        let release = !o.held.is_empty() && bal.currency.is_some();
+                        if o.sent {
+                            o.late.push(bal);
+                        } else {
+                            o.header.balances.push(bal);
+                        }
+                        if release {
+                            self.release();
+                        }
                     }
-                    Err(msg) => b.diag(
+                    Err(msg) => self.diag(
                         Severity::Error,
                         "BANK-AMOUNT",
                         line,
                         format!(":{tag}: {msg}; balance ignored"),
                     ),
                 }
-                b.last_entry_open = false;
             }
             "61" => {
-                let pos = b.stmt().entries.len() + 1;
+                let pos = self.open().entries + 1;
                 match parse_61(&value, pos) {
-                    Ok((e, fixed)) => {
-                        if fixed {
-                            b.diag(
+                    Ok((e, fixed, deviation)) => {
+                        self.content = true;
+                        if let Some(raw) = fixed {
+                            self.diag(
                                 Severity::Warning,
                                 "BANK-DATE",
                                 line,
-                                "impossible date in :61: moved to the month's last day".into(),
+                                format!(
+                                    ":61: date {raw}: not a calendar date, moved to the last day of that month"
+                                ),
                             );
                         }
-                        b.stmt().entries.push(e);
-                        b.last_entry_open = true;
+                        if let Some((d, raw)) = deviation {
+                            self.deviation(Some(d), line, "61", &raw);
+                        }
+                        let o = self.open();
+                        o.entries += 1;
+                        o.entry = Some(e);
                     }
                     Err(msg) => {
-                        b.diag(
+                        self.diag(
                             Severity::Error,
                             "MT940-61",
                             line,
@@ -255,35 +469,146 @@ pub fn parse_events(bytes: &[u8]) -> Vec<BankEvent> {
                                 value.lines().next().unwrap_or("")
                             ),
                         );
-                        // keep a placeholder position so later positions stay stable
-                        b.last_entry_open = false;
                     }
                 }
             }
-            "86" if b.last_entry_open => {
-                if !b.raw86.is_empty() {
-                    b.raw86.push('\n');
+            "86" => {
+                if let Some(o) = self.cur.as_mut().filter(|o| o.entry.is_some()) {
+                    if !o.raw86.is_empty() {
+                        o.raw86.push('\n');
+                    }
+                    o.raw86.push_str(&value);
                 }
-                b.raw86.push_str(&value);
             }
             _ => {}
         }
     }
-    b.flush();
-    let mut diags = b.diags;
-    if b.stmts.is_empty()
-        || b.stmts
-            .iter()
-            .all(|s| s.entries.is_empty() && s.balances.is_empty())
-    {
-        diags.push(Diagnostic::new(
-            Severity::Fatal,
-            "BANK-EMPTY",
-            "/",
-            "no MT940 statement found (no :60F:/:61:/:62F: fields)",
-        ));
+
+    /// Ends the current field at a block boundary; lines up to the next tag are outside.
+    fn boundary(&mut self) {
+        self.finish_field();
+        self.outside = true;
     }
-    events_from(BankFormat::Mt940, &message, b.stmts, diags)
+
+    fn segment(&mut self, number: usize, raw: &str) {
+        let mut line = raw.trim_end_matches([' ', '\t', '\0']);
+        if (line.starts_with("{2:") && line.contains("942")) || line.trim() == "942" {
+            self.message = "MT942".to_owned();
+        }
+        if line.starts_with('{') {
+            self.boundary();
+            while let Some(rest) = line.strip_prefix('{') {
+                if let Some(r) = rest.strip_prefix("4:") {
+                    line = r;
+                    break;
+                }
+                match skip_block(line) {
+                    Some(r) => line = r,
+                    None => {
+                        line = "";
+                        break;
+                    }
+                }
+            }
+        }
+        let t = line.trim();
+        if t == "-" || t.starts_with("-}") {
+            self.boundary();
+            return;
+        }
+        if t.is_empty() {
+            return;
+        }
+        if let Some((tag, value)) = is_tag_line(line) {
+            self.finish_field();
+            self.outside = false;
+            if !self.format_sent {
+                self.send_format();
+            }
+            self.field = Some((number, tag, value));
+        } else if !self.outside {
+            if let Some(f) = self.field.as_mut() {
+                if f.2.len() < MAX_FIELD {
+                    f.2.push('\n');
+                    f.2.push_str(line);
+                }
+            }
+        }
+    }
+
+    fn line(&mut self, l: Line) {
+        if l.cut {
+            self.long_lines += 1;
+        }
+        // 0x1A (DOS end of file) ends what comes before it, wherever it stands.
+        for (k, seg) in l.text.split('\u{1a}').enumerate() {
+            if k > 0 {
+                self.boundary();
+            }
+            self.segment(l.number, seg);
+        }
+    }
+
+    fn finish(&mut self) {
+        self.finish_field();
+        self.end_statement();
+        if let Some(e) = self.lines.error.take() {
+            self.pending
+                .push_back(BankEvent::Diagnostic(Diagnostic::new(
+                    Severity::Fatal,
+                    "BANK-IO",
+                    "/",
+                    format!("cannot read: {e}"),
+                )));
+        }
+        if self.long_lines > 0 {
+            self.pending
+                .push_back(BankEvent::Diagnostic(Diagnostic::new(
+                    Severity::Warning,
+                    "MT940-LINE",
+                    "/",
+                    format!(
+                        "{} line(s) longer than {MAX_LINE} characters were cut (SWIFT lines have at most 65)",
+                        self.long_lines
+                    ),
+                )));
+        }
+        if !self.content {
+            self.pending
+                .push_back(BankEvent::Diagnostic(Diagnostic::new(
+                    Severity::Fatal,
+                    "BANK-EMPTY",
+                    "/",
+                    "no MT940 statement found (no :60F:/:61:/:62F: fields)",
+                )));
+        }
+        self.send_format();
+        self.done = true;
+    }
+}
+
+impl<R: BufRead> Iterator for Mt940Reader<R> {
+    type Item = BankEvent;
+
+    fn next(&mut self) -> Option<BankEvent> {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                return Some(e);
+            }
+            if self.done {
+                return None;
+            }
+            match self.lines.next() {
+                Some(l) => self.line(l),
+                None => self.finish(),
+            }
+        }
+    }
+}
+
+/// Parses an MT940/MT942 file held in memory into events (UTF-8, else windows-1252).
+pub fn parse_events(bytes: &[u8]) -> Vec<BankEvent> {
+    super::events_of(BankFormat::Mt940, bytes)
 }
 
 fn account_of(v: &str) -> String {
@@ -308,7 +633,9 @@ fn account_of(v: &str) -> String {
     v.to_owned()
 }
 
-fn parse_balance(v: &str, code: &str) -> Result<(Balance, bool), String> {
+/// A balance field: the balance, the impossible date as written when it was moved, and the
+/// amount's deviation from SWIFT 15d.
+fn parse_balance(v: &str, code: &str) -> Result<(Balance, Option<String>, Deviated), String> {
     let mut chars = v.chars();
     let sign = chars.next().ok_or("empty balance")?;
     let cd = match sign {
@@ -317,7 +644,9 @@ fn parse_balance(v: &str, code: &str) -> Result<(Balance, bool), String> {
         _ => return Err(format!("mark {sign:?} is neither C nor D")),
     };
     let rest = &v[1..];
-    let (date, fixed) = rest.get(..6).and_then(yymmdd).ok_or("bad date")?;
+    let raw_date = rest.get(..6).unwrap_or("");
+    let (date, fixed) =
+        yymmdd(raw_date).ok_or_else(|| format!("date {raw_date:?} is not a date YYMMDD"))?;
     let rest = &rest[6..];
     let (ccy, amt) = match rest.get(..3) {
         Some(c) if c.bytes().all(|x| x.is_ascii_alphabetic()) => {
@@ -325,8 +654,8 @@ fn parse_balance(v: &str, code: &str) -> Result<(Balance, bool), String> {
         }
         _ => (None, rest),
     };
-    let amount = parse_amount(amt)
-        .ok_or_else(|| format!("amount {amt:?} is not a number with one decimal comma"))?;
+    let (amount, deviation) = parse_amount_strict(amt)?;
+    let deviation = deviation.map(|d| (d, amt.trim().to_owned()));
     Ok((
         Balance {
             code: code.to_owned(),
@@ -334,16 +663,27 @@ fn parse_balance(v: &str, code: &str) -> Result<(Balance, bool), String> {
             currency: ccy,
             date: Some(date),
         },
-        fixed,
+        fixed.then(|| raw_date.to_owned()),
+        deviation,
     ))
 }
 
-fn parse_61(v: &str, position: usize) -> Result<(Entry, bool), String> {
+/// A `:61:` statement line: the entry, the impossible date as written when one was moved,
+/// and the amount's deviation from SWIFT 15d.
+fn parse_61(v: &str, position: usize) -> Result<(Entry, Option<String>, Deviated), String> {
     let (first, supplementary) = match v.split_once('\n') {
         Some((a, b)) => (a.trim(), Some(b.trim())),
         None => (v.trim(), None),
     };
-    let (value_date, mut fixed) = first.get(..6).and_then(yymmdd).ok_or("bad value date")?;
+    let raw_value_date = first.get(..6).unwrap_or("");
+    let (value_date, vfixed) =
+        yymmdd(raw_value_date).ok_or_else(|| format!("value date {raw_value_date:?}"))?;
+    let mut fixes: Vec<String> = Vec::new();
+    if vfixed {
+        fixes.push(format!(
+            "{raw_value_date} (value date, read as {value_date})"
+        ));
+    }
     let mut rest = &first[6..];
     let mut booking = value_date;
     if rest.len() >= 4 && rest.as_bytes()[..4].iter().all(u8::is_ascii_digit) {
@@ -363,9 +703,9 @@ fn parse_61(v: &str, position: usize) -> Result<(Entry, bool), String> {
                     .find_map(|dd| NaiveDate::from_ymd_opt(y, m, dd))
                 {
                     booking = x;
-                    fixed = true;
+                    fixes.push(format!("{} (entry date, read as {x})", &rest[..4]));
                 } else {
-                    return Err("bad entry date".into());
+                    return Err(format!("entry date {:?}", &rest[..4]));
                 }
             }
         }
@@ -399,8 +739,26 @@ fn parse_61(v: &str, position: usize) -> Result<(Entry, bool), String> {
         .bytes()
         .take_while(|c| c.is_ascii_digit() || *c == b',' || *c == b'.')
         .count();
-    let amount =
-        parse_amount(&rest[..amt_len]).ok_or_else(|| format!("amount {:?}", &rest[..amt_len]))?;
+    // The amount ends where the transaction type (a letter and three characters, N, F or S
+    // by the standard) begins, or at a space or the `//` of the bank reference: anything else glued to the digits (`1e9`, a
+    // lower-case letter) is no SWIFT amount.
+    let tail = &rest.as_bytes()[amt_len..];
+    let exponent = matches!(tail, [b'E', d, ..] if d.is_ascii_digit() || *d == b'+' || *d == b'-');
+    if exponent || !matches!(tail.first(), None | Some(b' ' | b'/' | b'A'..=b'Z')) {
+        let token: String = rest
+            .chars()
+            .enumerate()
+            .take_while(|(i, c)| *i < amt_len + 1 || !(c.is_ascii_uppercase() || *c == ' '))
+            .map(|(_, c)| c)
+            .take(20)
+            .collect();
+        return Err(format!(
+            "amount {token:?} is not digits with one decimal comma (SWIFT 15d)"
+        ));
+    }
+    let raw_amount = rest[..amt_len].to_owned();
+    let (amount, deviation) = parse_amount_strict(&raw_amount)?;
+    let deviation = deviation.map(|d| (d, raw_amount));
     rest = &rest[amt_len..];
     // transaction type: N/F/S + 3 characters (some banks omit it before NONREF)
     let mut type_code = None;
@@ -433,7 +791,8 @@ fn parse_61(v: &str, position: usize) -> Result<(Entry, bool), String> {
         d.additional_info = Some(s.replace('\n', " "));
     }
     e.details.push(d);
-    Ok((e, fixed))
+    let fixed = (!fixes.is_empty()).then(|| fixes.join(" and "));
+    Ok((e, fixed, deviation))
 }
 
 fn set_party(
@@ -516,9 +875,15 @@ fn apply_86(e: &mut Entry, v: &str) {
         return;
     }
     // Slash-keyword form (/EREF/…/CNTP/…/REMI/…).
+    let found = if joined.starts_with('/') {
+        slash_keys(&joined)
+    } else {
+        Vec::new()
+    };
     if joined.starts_with('/')
         && slash_value(
             &joined,
+            &found,
             &[
                 "EREF", "REMI", "CNTP", "RTRN", "MARF", "PREF", "ORDP", "BENM", "NAME",
             ],
@@ -529,16 +894,16 @@ fn apply_86(e: &mut Entry, v: &str) {
             Some(d) => d,
             None => return,
         };
-        if let Some(x) = slash_value(&joined, &["EREF"]) {
+        if let Some(x) = slash_value(&joined, &found, &["EREF"]) {
             d.end_to_end_id = non_empty(&x).filter(|s| s != "NOTPROVIDED");
         }
-        if let Some(x) = slash_value(&joined, &["MARF"]) {
+        if let Some(x) = slash_value(&joined, &found, &["MARF"]) {
             d.mandate_id = non_empty(&x);
         }
-        if let Some(x) = slash_value(&joined, &["RTRN"]) {
+        if let Some(x) = slash_value(&joined, &found, &["RTRN"]) {
             d.return_reason = non_empty(x.split('/').next().unwrap_or(""));
         }
-        if let Some(x) = slash_value(&joined, &["CNTP", "BENM", "ORDP"]) {
+        if let Some(x) = slash_value(&joined, &found, &["CNTP", "BENM", "ORDP"]) {
             let parts: Vec<&str> = x.split('/').collect();
             let (iban, name) = if parts.len() >= 3 {
                 (non_empty(parts[0]), non_empty(parts[2]))
@@ -552,7 +917,7 @@ fn apply_86(e: &mut Entry, v: &str) {
             };
             set_party(d, cd, rev, name, iban);
         }
-        if let Some(x) = slash_value(&joined, &["REMI"]) {
+        if let Some(x) = slash_value(&joined, &found, &["REMI"]) {
             let t = x.trim_start_matches("USTD").trim_start_matches('/');
             if let Some(r) = x
                 .strip_prefix("STRD/CUR/")
@@ -578,35 +943,48 @@ fn apply_86(e: &mut Entry, v: &str) {
     }
 }
 
-/// The value after `/KEY/` up to the next known `/KEY/` (or the end).
-fn slash_value(s: &str, keys: &[&str]) -> Option<String> {
-    const ALL: &[&str] = &[
-        "/EREF/", "/REMI/", "/CNTP/", "/RTRN/", "/MARF/", "/PREF/", "/ORDP/", "/BENM/", "/NAME/",
-        "/CSID/", "/PURP/", "/ULTC/", "/ULTD/", "/ULTB/", "/TRCD/", "/BUSP/", "/ID/", "/ADDR/",
-        "/ISDT/", "/FX/", "/EXCH/", "/IREF/", "/OCMT/", "/CHGS/", "/SVCL/", "/ATTN/", "/RCUR/",
-        "/LREF/", "/KREF/",
-    ];
+/// The `/KEY/` words of the slash-keyword form.
+const SLASH_KEYS: &[&str] = &[
+    "/EREF/", "/REMI/", "/CNTP/", "/RTRN/", "/MARF/", "/PREF/", "/ORDP/", "/BENM/", "/NAME/",
+    "/CSID/", "/PURP/", "/ULTC/", "/ULTD/", "/ULTB/", "/TRCD/", "/BUSP/", "/ID/", "/ADDR/",
+    "/ISDT/", "/FX/", "/EXCH/", "/IREF/", "/OCMT/", "/CHGS/", "/SVCL/", "/ATTN/", "/RCUR/",
+    "/LREF/", "/KREF/",
+];
+
+/// Every `/KEY/` of `s` (overlapping ones too), in order: (offset, key).
+fn slash_keys(s: &str) -> Vec<(usize, &'static str)> {
+    let b = s.as_bytes();
+    memchr::memchr_iter(b'/', b)
+        .filter_map(|i| {
+            let len = memchr::memchr(b'/', b.get(i + 1..)?)?;
+            let key = &s[i..i + len + 2];
+            SLASH_KEYS.iter().find(|k| **k == key).map(|k| (i, *k))
+        })
+        .collect()
+}
+
+/// The value after the first `/KEY/` of `keys` (in that order of preference) up to the next
+/// known `/KEY/` (or the end); `found` is [`slash_keys`] of `s`.
+fn slash_value(s: &str, found: &[(usize, &str)], keys: &[&str]) -> Option<String> {
     for k in keys {
-        let Some(pat) = ALL
+        let Some(&(i, pat)) = found
             .iter()
-            .find(|p| p.len() == k.len() + 2 && p[1..].starts_with(k))
+            .find(|(_, p)| p.len() == k.len() + 2 && p[1..].starts_with(k))
         else {
             continue;
         };
-        if let Some(i) = s.find(pat) {
-            let tail = &s[i + pat.len()..];
-            let end = ALL
-                .iter()
-                .filter_map(|p2| tail.find(p2))
-                .min()
-                .unwrap_or(tail.len());
-            let mut v = tail[..end].to_owned();
-            // a value ending at a key boundary ("…//REMI/") keeps its trailing slashes out
-            while v.ends_with('/') {
-                v.pop();
-            }
-            return Some(v);
+        let start = i + pat.len();
+        let end = found
+            .iter()
+            .map(|(p, _)| *p)
+            .find(|p| *p >= start)
+            .unwrap_or(s.len());
+        let mut v = s[start..end].to_owned();
+        // a value ending at a key boundary ("…//REMI/") keeps its trailing slashes out
+        while v.ends_with('/') {
+            v.pop();
         }
+        return Some(v);
     }
     None
 }
@@ -671,13 +1049,17 @@ mod tests {
 
     #[test]
     fn line_61() {
-        let (e, _) = parse_61("1907310731CP100,00FFPC913000381", 1).unwrap();
+        let (e, _, _) = parse_61("1907310731CP100,00FFPC913000381", 1).unwrap();
         assert_eq!(e.amount, Decimal::new(10000, 2));
         assert_eq!(e.ntry_ref.as_deref(), Some("913000381"));
-        let (e, _) = parse_61("0203170320RC5000,00S05168790452", 1).unwrap();
+        let (e, _, _) = parse_61("0203170320RC5000,00S05168790452", 1).unwrap();
         assert!(e.reversal);
         assert_eq!(e.credit_debit, CreditDebit::Debit);
-        let (e, _) = parse_61("2606210621CR500,00NMSCREF1//CREF1", 1).unwrap();
+        let (e, _, _) = parse_61("2606210621CR500,00NMSCREF1//CREF1", 1).unwrap();
+        let err = parse_61("2601010101C1e9NTRFNONREF", 1).unwrap_err();
+        assert!(err.contains("\"1e9\""), "{err}");
+        assert!(parse_61("2601010101C1,2,3NTRF", 1).is_err());
+        assert!(parse_61(&format!("2601010101C{},00NTRF", "9".repeat(28)), 1).is_err());
         assert_eq!(e.acct_svcr_ref.as_deref(), Some("CREF1"));
         assert_eq!(e.bank_code.as_deref(), Some("NMSC"));
     }

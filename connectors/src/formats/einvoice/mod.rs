@@ -10,11 +10,13 @@
 
 #[cfg(feature = "en16931-rules")]
 mod deep;
+pub mod fuzz;
 mod pdf;
 mod rules;
 pub mod write;
 mod xml;
 
+use crate::formats::decimal;
 use crate::formats::diag::{has_fatal, Diagnostic, Severity};
 use chrono::NaiveDate;
 use relance_core::money::{round_cents, Currency};
@@ -26,7 +28,6 @@ use relance_core::{
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::str::FromStr;
 use xml::Node;
 
 /// Largest file (and largest PDF attachment) read.
@@ -215,9 +216,10 @@ fn parse_with(file_name: &str, bytes: &[u8], deep: bool) -> ParsedFile {
     let trimmed = trim_start(bytes);
     if trimmed.starts_with(b"%PDF") {
         out.format = Some(Format::FacturxPdf);
-        match pdf::embedded_invoice(bytes) {
-            Ok((name, xml_bytes, notes)) => {
-                out.diagnostics.extend(notes);
+        let (found, notes) = pdf::embedded_invoice(bytes);
+        out.diagnostics.extend(notes);
+        match found {
+            Ok((name, xml_bytes)) => {
                 let inner = parse_xml(&name, &xml_bytes, deep);
                 out.profile = inner.profile;
                 out.documents = inner.documents;
@@ -251,91 +253,109 @@ fn trim_start(b: &[u8]) -> &[u8] {
     &b[start..]
 }
 
+/// Namespace URIs of the supported roots: a root with another namespace (or none) is a
+/// pre-standard or proprietary document that only looks like one of them.
+const NAMESPACES: [(&str, &str, Format); 4] = [
+    (
+        "CrossIndustryInvoice",
+        "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+        Format::Cii,
+    ),
+    (
+        "Invoice",
+        "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
+        Format::Ubl,
+    ),
+    (
+        "CreditNote",
+        "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
+        Format::Ubl,
+    ),
+    (
+        "CrossIndustryDocument",
+        "urn:ferd:CrossIndustryDocument:invoice:1p0",
+        Format::Zugferd1,
+    ),
+];
+
 fn parse_xml(file_name: &str, bytes: &[u8], deep: bool) -> ParsedFile {
     let mut out = ParsedFile {
         file: file_name.to_owned(),
         ..Default::default()
     };
-    if let Some(enc) = xml::declared_encoding(bytes) {
-        let known = [
-            "utf-8",
-            "utf8",
-            "iso-8859-1",
-            "iso-8859-15",
-            "latin1",
-            "us-ascii",
-            "windows-1252",
-        ];
-        if !known.contains(&enc.to_ascii_lowercase().as_str()) {
-            out.diagnostics.push(Diagnostic::new(
-                Severity::Warning,
-                "XML-ENCODING",
-                "/?xml",
-                format!("declared encoding {enc:?} is not a known character set: read as UTF-8"),
-            ));
-        }
-    }
-    let root = match xml::parse(bytes) {
+    let (text, _sniffed, notes) = xml::decode(bytes);
+    out.diagnostics.extend(notes);
+    let root = match xml::parse(&text) {
         Ok(r) => r,
         Err(d) => {
             out.diagnostics.push(d);
             return out;
         }
     };
-    let doc = match root.name.as_str() {
-        "CrossIndustryInvoice" => {
-            out.format = Some(Format::Cii);
-            read_cii(&root)
-        }
-        "CrossIndustryDocument" => {
-            out.format = Some(Format::Zugferd1);
-            read_zugferd1(&root)
-        }
-        "Invoice" | "CreditNote" => {
-            out.format = Some(Format::Ubl);
-            read_ubl(&root)
-        }
-        "testSet" => {
-            // A CEN rule-test set: partial invoices, each built to pass or break one rule.
-            out.diagnostics.push(fatal(
-                "EINV-TESTSET",
-                "testSet",
-                "a CEN/TC 434 rule-test set (partial invoices), not an invoice: each test is checked, nothing is imported",
-            ));
-            for (i, t) in root.children_named("test").enumerate() {
-                for inv in t.children.iter().filter(|c| {
-                    matches!(
-                        c.name.as_str(),
-                        "CrossIndustryInvoice" | "Invoice" | "CreditNote"
-                    )
-                }) {
-                    let (doc, f) = if inv.name == "CrossIndustryInvoice" {
-                        (read_cii(inv), Format::Cii)
-                    } else {
-                        (read_ubl(inv), Format::Ubl)
-                    };
-                    for mut d in rules::check(&doc, Some(f), None)
-                        .into_iter()
-                        .filter(|d| d.rule.starts_with("BR-CO"))
-                    {
-                        d.path = format!("test[{}]/{}", i + 1, d.path);
-                        out.diagnostics.push(d);
-                    }
+    if root.name == "testSet" {
+        // A CEN rule-test set: partial invoices, each built to pass or break one rule.
+        out.diagnostics.push(fatal(
+            "EINV-TESTSET",
+            "testSet",
+            "a CEN/TC 434 rule-test set (partial invoices), not an invoice: each test is checked, nothing is imported",
+        ));
+        for (i, t) in root.children_named("test").enumerate() {
+            for inv in t.children.iter().filter(|c| {
+                matches!(
+                    c.name.as_str(),
+                    "CrossIndustryInvoice" | "Invoice" | "CreditNote"
+                )
+            }) {
+                let mut rd = Rd::default();
+                let (doc, f) = if inv.name == "CrossIndustryInvoice" {
+                    (read_cii(inv, &mut rd), Format::Cii)
+                } else {
+                    (read_ubl(inv, &mut rd), Format::Ubl)
+                };
+                for mut d in rules::check(&doc, Some(f), None, &rd.invalid)
+                    .into_iter()
+                    .filter(|d| d.rule.starts_with("BR-CO"))
+                {
+                    d.path = format!("test[{}]/{}", i + 1, d.path);
+                    out.diagnostics.push(d);
                 }
             }
-            return out;
         }
-        other => {
-            out.diagnostics.push(fatal(
-                "EINV-ROOT",
-                other,
-                format!(
-                    "root element <{other}> is not an e-invoice: expected CrossIndustryInvoice (CII), Invoice or CreditNote (UBL 2.1), or CrossIndustryDocument (ZUGFeRD 1.0)"
-                ),
-            ));
-            return out;
-        }
+        return out;
+    }
+    let Some((_, expected_ns, format)) = NAMESPACES.iter().find(|(n, _, _)| *n == root.name) else {
+        let other = root.name.as_str();
+        out.diagnostics.push(fatal(
+            "EINV-ROOT",
+            other,
+            format!(
+                "root element <{other}> is not an e-invoice: expected CrossIndustryInvoice (CII), Invoice or CreditNote (UBL 2.1), or CrossIndustryDocument (ZUGFeRD 1.0)"
+            ),
+        ));
+        return out;
     };
+    if root.namespace.as_deref() != Some(*expected_ns) {
+        let name = &root.name;
+        out.diagnostics.push(fatal(
+            "EINV-NAMESPACE",
+            name,
+            format!(
+                "root element <{name}> is in {}, not in {expected_ns}: an unsupported format (a pre-standard or proprietary document with the same element name), nothing is read",
+                root.namespace
+                    .as_deref()
+                    .map_or("no namespace".to_owned(), |n| format!("namespace {n:?}"))
+            ),
+        ));
+        return out;
+    }
+    out.format = Some(*format);
+    let mut rd = Rd::default();
+    let doc = match format {
+        Format::Cii => read_cii(&root, &mut rd),
+        Format::Zugferd1 => read_zugferd1(&root, &mut rd),
+        _ => read_ubl(&root, &mut rd),
+    };
+    out.diagnostics.append(&mut rd.diagnostics);
     out.profile = profile_of(doc.specification.as_deref(), out.format);
     if out.profile.is_none() {
         out.diagnostics.push(Diagnostic::new(
@@ -345,11 +365,15 @@ fn parse_xml(file_name: &str, bytes: &[u8], deep: bool) -> ParsedFile {
             "no specification identifier (BT-24): the profile cannot be detected",
         ));
     }
-    out.diagnostics
-        .extend(rules::check(&doc, out.format, out.profile.as_deref()));
+    out.diagnostics.extend(rules::check(
+        &doc,
+        out.format,
+        out.profile.as_deref(),
+        &rd.invalid,
+    ));
     out.documents.push(doc);
     if deep {
-        deep_rules(bytes, &root, &mut out);
+        deep_rules(text.as_bytes(), &root, &mut out);
     }
     out
 }
@@ -396,46 +420,232 @@ pub fn profile_of(spec: Option<&str>, format: Option<Format>) -> Option<String> 
     Some(p.to_owned())
 }
 
-fn dec(n: Option<&Node>) -> Option<Decimal> {
-    let t = n?.text.trim().replace(' ', "");
-    if t.is_empty() {
-        return None;
+/// What a reader found while reading values: findings about values that are present but not
+/// in the standard's syntax (an amount `1e9` or `12,50`, a date 2026-02-30), each naming the
+/// element, the business term and the value, and the business terms concerned (so the rules
+/// do not also call them missing).
+#[derive(Default)]
+struct Rd {
+    diagnostics: Vec<Diagnostic>,
+    invalid: Vec<&'static str>,
+}
+
+/// Business terms relance turns into money owed: a value of one of them that cannot be read
+/// makes the file unusable rather than an invoice with a guessed amount or date.
+const CRITICAL: [&str; 6] = ["BT-2", "BT-109", "BT-110", "BT-112", "BT-113", "BT-115"];
+
+impl Rd {
+    fn bad(&mut self, rule: &str, bt: &'static str, path: &str, msg: String) {
+        let sev = if CRITICAL.contains(&bt) {
+            Severity::Fatal
+        } else {
+            Severity::Error
+        };
+        self.diagnostics.push(Diagnostic::new(sev, rule, path, msg));
+        if !self.invalid.contains(&bt) {
+            self.invalid.push(bt);
+        }
     }
-    Decimal::from_str(&t)
-        .or_else(|_| Decimal::from_scientific(&t))
-        .ok()
+
+    /// An `xs:decimal` (amount, quantity, rate), `None` when absent or empty, and a finding
+    /// when present in another syntax.
+    fn dec(&mut self, n: Option<&Node>, bt: &'static str, path: &str) -> Option<Decimal> {
+        let raw = n?.text.trim();
+        if raw.is_empty() {
+            return None;
+        }
+        match decimal::xsd(raw) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.bad(
+                    "EINV-DECIMAL",
+                    bt,
+                    path,
+                    format!(
+                        "{bt} {} is not a decimal number ({e}); the value is not read",
+                        decimal::shown(raw)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A date: CII `udt:DateTimeString` (format 102, `CCYYMMDD`) or UBL `xs:date`
+    /// (`CCYY-MM-DD`, a time zone allowed); both forms are read in either syntax.
+    fn date(&mut self, n: Option<&Node>, bt: &'static str, path: &str) -> Option<NaiveDate> {
+        let n = n?;
+        let raw = n.text.trim();
+        if raw.is_empty() {
+            return None;
+        }
+        if let Some(f) = n.attr("format").map(str::trim) {
+            if f != "102" {
+                self.bad(
+                    "EINV-DATE",
+                    bt,
+                    path,
+                    format!(
+                        "{bt} date {} has format {f:?}: only 102 (CCYYMMDD) names a day; the date is not read",
+                        decimal::shown(raw)
+                    ),
+                );
+                return None;
+            }
+        }
+        let parsed = if raw.len() == 8 && raw.bytes().all(|b| b.is_ascii_digit()) {
+            NaiveDate::parse_from_str(raw, "%Y%m%d").ok()
+        } else {
+            let day = raw.get(..10).unwrap_or(raw);
+            let zone = raw.get(10..).unwrap_or("");
+            let zone_ok = zone.is_empty()
+                || zone == "Z"
+                || (zone.len() == 6
+                    && matches!(zone.as_bytes()[0], b'+' | b'-')
+                    && zone.as_bytes()[3] == b':');
+            NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                .ok()
+                .filter(|_| zone_ok && day.len() == 10)
+        };
+        if parsed.is_none() {
+            self.bad(
+                "EINV-DATE",
+                bt,
+                path,
+                format!(
+                    "{bt} date {} is not a calendar date (CCYYMMDD or CCYY-MM-DD); the date is not read, none is assumed in its place",
+                    decimal::shown(raw)
+                ),
+            );
+        }
+        parsed
+    }
+
+    /// A type code (UNTDID 1001), a number.
+    fn code(&mut self, n: Option<&Node>, bt: &'static str, path: &str) -> Option<u16> {
+        let t = text(n)?;
+        match t.parse() {
+            Ok(c) => Some(c),
+            Err(_) => {
+                self.bad(
+                    "EINV-CODE",
+                    bt,
+                    path,
+                    format!("{bt} {} is not a numeric code", decimal::shown(&t)),
+                );
+                None
+            }
+        }
+    }
+
+    /// The amount child in the document's currency when several are given (BT-110 and its
+    /// tax-currency twin BT-111), else one that names no currency, else the first when the
+    /// document's currency is unknown. An amount only in another currency is not BT-110 (CEN's
+    /// BR-CO-15 test set): none is returned, and BR-CO-15 then says so.
+    fn amount_in(
+        &mut self,
+        parent: Option<&Node>,
+        name: &str,
+        currency: Option<&str>,
+        bt: &'static str,
+        path: &str,
+    ) -> Option<Decimal> {
+        let p = parent?;
+        let all: Vec<&Node> = p.children_named(name).collect();
+        let pick = match currency {
+            Some(c) => all
+                .iter()
+                .find(|n| n.attr("currencyID") == Some(c))
+                .or_else(|| all.iter().find(|n| n.attr("currencyID").is_none())),
+            None => all.first(),
+        };
+        self.dec(pick.copied(), bt, path)
+    }
+
+    /// The due date (BT-9) among several payment terms (CII `SpecifiedTradePaymentTerms`, each
+    /// with its `DueDateDateTime`): the terms that are not only a cash discount or a penalty
+    /// are preferred; when they give different dates the last one is taken (the whole amount
+    /// is due then; instalments are not modelled) and a warning lists them all.
+    fn due_date<'n>(
+        &mut self,
+        terms: impl Iterator<Item = &'n Node>,
+        path: &str,
+    ) -> Option<NaiveDate> {
+        let mut dated: Vec<(NaiveDate, bool)> = Vec::new();
+        for (i, t) in terms.enumerate() {
+            let at = format!("{path}[{}]/DueDateDateTime/DateTimeString", i + 1);
+            let discount_only = t.child("ApplicableTradePaymentDiscountTerms").is_some()
+                || t.child("ApplicableTradePaymentPenaltyTerms").is_some();
+            if let Some(d) = self.date(t.path(&["DueDateDateTime", "DateTimeString"]), "BT-9", &at)
+            {
+                dated.push((d, discount_only));
+            }
+        }
+        let net: Vec<NaiveDate> = dated.iter().filter(|(_, d)| !d).map(|(x, _)| *x).collect();
+        let pool: Vec<NaiveDate> = if net.is_empty() {
+            dated.iter().map(|(x, _)| *x).collect()
+        } else {
+            net
+        };
+        let chosen = pool.iter().max().copied()?;
+        let mut distinct: Vec<NaiveDate> = dated.iter().map(|(x, _)| *x).collect();
+        distinct.sort();
+        distinct.dedup();
+        if distinct.len() > 1 {
+            self.diagnostics.push(Diagnostic::new(
+                Severity::Warning,
+                "EINV-TERMS",
+                path,
+                format!(
+                    "the payment terms give {} due dates ({}): BT-9 is read as {chosen}, the last one of the terms that are not only a cash discount",
+                    distinct.len(),
+                    distinct
+                        .iter()
+                        .map(NaiveDate::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        Some(chosen)
+    }
+
+    /// The due date of a UBL document without `cbc:DueDate`: the `PaymentDueDate` of its
+    /// payment means (a credit note's place for it), the last when they differ, with a warning.
+    fn due_date_ubl(&mut self, means: &[&Node]) -> Option<NaiveDate> {
+        let mut dates = Vec::new();
+        for (i, m) in means.iter().enumerate() {
+            let at = format!("PaymentMeans[{}]/PaymentDueDate", i + 1);
+            if let Some(d) = self.date(m.child("PaymentDueDate"), "BT-9", &at) {
+                dates.push(d);
+            }
+        }
+        dates.sort();
+        dates.dedup();
+        let chosen = dates.last().copied()?;
+        if dates.len() > 1 {
+            self.diagnostics.push(Diagnostic::new(
+                Severity::Warning,
+                "EINV-TERMS",
+                "PaymentMeans",
+                format!(
+                    "the payment means give {} due dates: BT-9 is read as {chosen}, the last one",
+                    dates.len()
+                ),
+            ));
+        }
+        Some(chosen)
+    }
+
+    /// The first payment-terms element that has `name`.
+    fn first_with<'n>(terms: &[&'n Node], name: &str) -> Option<&'n Node> {
+        terms.iter().find_map(|t| t.child(name))
+    }
 }
 
 fn text(n: Option<&Node>) -> Option<String> {
     let t = n?.text.trim();
     (!t.is_empty()).then(|| t.to_owned())
-}
-
-fn date_102(n: Option<&Node>) -> Option<NaiveDate> {
-    let t = text(n)?;
-    let t = t.trim();
-    if t.len() == 8 {
-        NaiveDate::parse_from_str(t, "%Y%m%d").ok()
-    } else {
-        NaiveDate::parse_from_str(t.get(..10).unwrap_or(t), "%Y-%m-%d").ok()
-    }
-}
-
-/// The amount child in the document's currency when several are given (BT-110 and its
-/// tax-currency twin BT-111), else one that names no currency, else the first when the
-/// document's currency is unknown. An amount only in another currency is not BT-110 (CEN's
-/// BR-CO-15 test set): none is returned, and BR-CO-15 then says so.
-fn amount_in(parent: Option<&Node>, name: &str, currency: Option<&str>) -> Option<Decimal> {
-    let p = parent?;
-    let all: Vec<&Node> = p.children_named(name).collect();
-    let pick = match currency {
-        Some(c) => all
-            .iter()
-            .find(|n| n.attr("currencyID") == Some(c))
-            .or_else(|| all.iter().find(|n| n.attr("currencyID").is_none())),
-        None => all.first(),
-    };
-    dec(pick.copied())
 }
 
 fn siren_from(party: &mut Party) {
@@ -528,14 +738,18 @@ fn siren_digits(s: Option<String>) -> Option<String> {
     }
 }
 
-fn read_cii(root: &Node) -> Document {
+fn read_cii(root: &Node, rd: &mut Rd) -> Document {
     let tx = root.child("SupplyChainTradeTransaction");
     let agreement = tx.and_then(|t| t.child("ApplicableHeaderTradeAgreement"));
     let settlement = tx.and_then(|t| t.child("ApplicableHeaderTradeSettlement"));
     let sums = settlement.and_then(|s| s.child("SpecifiedTradeSettlementHeaderMonetarySummation"));
     let currency = text(settlement.and_then(|s| s.child("InvoiceCurrencyCode")));
-    let terms = settlement.and_then(|s| s.child("SpecifiedTradePaymentTerms"));
+    let terms: Vec<&Node> = settlement
+        .map(|s| s.children_named("SpecifiedTradePaymentTerms").collect())
+        .unwrap_or_default();
     let means = settlement.and_then(|s| s.child("SpecifiedTradeSettlementPaymentMeans"));
+    const SUMS: &str = "SupplyChainTradeTransaction/ApplicableHeaderTradeSettlement/SpecifiedTradeSettlementHeaderMonetarySummation";
+    let sum = |name: &str| sums.and_then(|s| s.child(name));
     let mut doc = Document {
         specification: text(root.path(&[
             "ExchangedDocumentContext",
@@ -543,10 +757,21 @@ fn read_cii(root: &Node) -> Document {
             "ID",
         ])),
         number: text(root.path(&["ExchangedDocument", "ID"])),
-        type_code: text(root.path(&["ExchangedDocument", "TypeCode"])).and_then(|t| t.parse().ok()),
-        issue_date: date_102(root.path(&["ExchangedDocument", "IssueDateTime", "DateTimeString"])),
-        due_date: date_102(terms.and_then(|t| t.path(&["DueDateDateTime", "DateTimeString"]))),
-        payment_terms: text(terms.and_then(|t| t.child("Description"))),
+        type_code: rd.code(
+            root.path(&["ExchangedDocument", "TypeCode"]),
+            "BT-3",
+            "ExchangedDocument/TypeCode",
+        ),
+        issue_date: rd.date(
+            root.path(&["ExchangedDocument", "IssueDateTime", "DateTimeString"]),
+            "BT-2",
+            "ExchangedDocument/IssueDateTime/DateTimeString",
+        ),
+        due_date: rd.due_date(
+            terms.iter().copied(),
+            "SupplyChainTradeTransaction/ApplicableHeaderTradeSettlement/SpecifiedTradePaymentTerms",
+        ),
+        payment_terms: text(Rd::first_with(&terms, "Description")),
         seller: cii_party(agreement.and_then(|a| a.child("SellerTradeParty"))),
         buyer: cii_party(agreement.and_then(|a| a.child("BuyerTradeParty"))),
         buyer_reference: text(agreement.and_then(|a| a.child("BuyerReference"))),
@@ -556,26 +781,60 @@ fn read_cii(root: &Node) -> Document {
         remittance_reference: text(settlement.and_then(|s| s.child("PaymentReference"))),
         payment_means_code: text(means.and_then(|m| m.child("TypeCode"))),
         iban: text(means.and_then(|m| m.path(&["PayeePartyCreditorFinancialAccount", "IBANID"]))),
-        mandate_id: text(terms.and_then(|t| t.child("DirectDebitMandateID"))),
-        line_total: dec(sums.and_then(|s| s.child("LineTotalAmount"))),
-        allowances: dec(sums.and_then(|s| s.child("AllowanceTotalAmount"))),
-        charges: dec(sums.and_then(|s| s.child("ChargeTotalAmount"))),
-        total_without_vat: dec(sums.and_then(|s| s.child("TaxBasisTotalAmount"))),
-        total_vat: amount_in(sums, "TaxTotalAmount", currency.as_deref()),
-        total_with_vat: dec(sums.and_then(|s| s.child("GrandTotalAmount"))),
-        prepaid: dec(sums.and_then(|s| s.child("TotalPrepaidAmount"))),
-        rounding: dec(sums.and_then(|s| s.child("RoundingAmount"))),
-        amount_due: dec(sums.and_then(|s| s.child("DuePayableAmount"))),
+        mandate_id: text(Rd::first_with(&terms, "DirectDebitMandateID")),
+        line_total: rd.dec(sum("LineTotalAmount"), "BT-106", &format!("{SUMS}/LineTotalAmount")),
+        allowances: rd.dec(
+            sum("AllowanceTotalAmount"),
+            "BT-107",
+            &format!("{SUMS}/AllowanceTotalAmount"),
+        ),
+        charges: rd.dec(sum("ChargeTotalAmount"), "BT-108", &format!("{SUMS}/ChargeTotalAmount")),
+        total_without_vat: rd.dec(
+            sum("TaxBasisTotalAmount"),
+            "BT-109",
+            &format!("{SUMS}/TaxBasisTotalAmount"),
+        ),
+        total_vat: rd.amount_in(
+            sums,
+            "TaxTotalAmount",
+            currency.as_deref(),
+            "BT-110",
+            &format!("{SUMS}/TaxTotalAmount"),
+        ),
+        total_with_vat: rd.dec(sum("GrandTotalAmount"), "BT-112", &format!("{SUMS}/GrandTotalAmount")),
+        prepaid: rd.dec(
+            sum("TotalPrepaidAmount"),
+            "BT-113",
+            &format!("{SUMS}/TotalPrepaidAmount"),
+        ),
+        rounding: rd.dec(sum("RoundingAmount"), "BT-114", &format!("{SUMS}/RoundingAmount")),
+        amount_due: rd.dec(sum("DuePayableAmount"), "BT-115", &format!("{SUMS}/DuePayableAmount")),
         currency,
         ..Default::default()
     };
     if let Some(s) = settlement {
-        for t in s.children_named("ApplicableTradeTax") {
+        for (i, t) in s.children_named("ApplicableTradeTax").enumerate() {
+            let at = format!(
+                "SupplyChainTradeTransaction/ApplicableHeaderTradeSettlement/ApplicableTradeTax[{}]",
+                i + 1
+            );
             doc.vat.push(VatBreakdown {
                 category: text(t.child("CategoryCode")),
-                rate: dec(t.child("RateApplicablePercent")),
-                taxable: dec(t.child("BasisAmount")),
-                tax: dec(t.child("CalculatedAmount")),
+                rate: rd.dec(
+                    t.child("RateApplicablePercent"),
+                    "BT-119",
+                    &format!("{at}/RateApplicablePercent"),
+                ),
+                taxable: rd.dec(
+                    t.child("BasisAmount"),
+                    "BT-116",
+                    &format!("{at}/BasisAmount"),
+                ),
+                tax: rd.dec(
+                    t.child("CalculatedAmount"),
+                    "BT-117",
+                    &format!("{at}/CalculatedAmount"),
+                ),
             });
         }
     }
@@ -584,20 +843,34 @@ fn read_cii(root: &Node) -> Document {
             .children_named("IncludedSupplyChainTradeLineItem")
             .enumerate()
         {
+            let at = format!(
+                "SupplyChainTradeTransaction/IncludedSupplyChainTradeLineItem[{}]",
+                i + 1
+            );
             let ls = li.child("SpecifiedLineTradeSettlement");
             doc.lines.push(Line {
                 id: text(li.path(&["AssociatedDocumentLineDocument", "LineID"]))
                     .unwrap_or_else(|| (i + 1).to_string()),
                 name: text(li.path(&["SpecifiedTradeProduct", "Name"])),
-                quantity: dec(li.path(&["SpecifiedLineTradeDelivery", "BilledQuantity"])),
-                net_amount: dec(ls.and_then(|s| {
-                    s.path(&[
-                        "SpecifiedTradeSettlementLineMonetarySummation",
-                        "LineTotalAmount",
-                    ])
-                })),
-                vat_rate: dec(
-                    ls.and_then(|s| s.path(&["ApplicableTradeTax", "RateApplicablePercent"]))
+                quantity: rd.dec(
+                    li.path(&["SpecifiedLineTradeDelivery", "BilledQuantity"]),
+                    "BT-129",
+                    &format!("{at}/SpecifiedLineTradeDelivery/BilledQuantity"),
+                ),
+                net_amount: rd.dec(
+                    ls.and_then(|s| {
+                        s.path(&[
+                            "SpecifiedTradeSettlementLineMonetarySummation",
+                            "LineTotalAmount",
+                        ])
+                    }),
+                    "BT-131",
+                    &format!("{at}/SpecifiedLineTradeSettlement/SpecifiedTradeSettlementLineMonetarySummation/LineTotalAmount"),
+                ),
+                vat_rate: rd.dec(
+                    ls.and_then(|s| s.path(&["ApplicableTradeTax", "RateApplicablePercent"])),
+                    "BT-152",
+                    &format!("{at}/SpecifiedLineTradeSettlement/ApplicableTradeTax/RateApplicablePercent"),
                 ),
             });
         }
@@ -605,13 +878,17 @@ fn read_cii(root: &Node) -> Document {
     doc
 }
 
-fn read_zugferd1(root: &Node) -> Document {
+fn read_zugferd1(root: &Node, rd: &mut Rd) -> Document {
     let tx = root.child("SpecifiedSupplyChainTradeTransaction");
     let agreement = tx.and_then(|t| t.child("ApplicableSupplyChainTradeAgreement"));
     let settlement = tx.and_then(|t| t.child("ApplicableSupplyChainTradeSettlement"));
     let sums = settlement.and_then(|s| s.child("SpecifiedTradeSettlementMonetarySummation"));
     let currency = text(settlement.and_then(|s| s.child("InvoiceCurrencyCode")));
-    let terms = settlement.and_then(|s| s.child("SpecifiedTradePaymentTerms"));
+    let terms: Vec<&Node> = settlement
+        .map(|s| s.children_named("SpecifiedTradePaymentTerms").collect())
+        .unwrap_or_default();
+    const SUMS: &str = "SpecifiedSupplyChainTradeTransaction/ApplicableSupplyChainTradeSettlement/SpecifiedTradeSettlementMonetarySummation";
+    let sum = |name: &str| sums.and_then(|s| s.child(name));
     let mut doc = Document {
         specification: text(root.path(&[
             "SpecifiedExchangedDocumentContext",
@@ -619,15 +896,25 @@ fn read_zugferd1(root: &Node) -> Document {
             "ID",
         ])),
         number: text(root.path(&["HeaderExchangedDocument", "ID"])),
-        type_code: text(root.path(&["HeaderExchangedDocument", "TypeCode"]))
-            .and_then(|t| t.parse().ok()),
-        issue_date: date_102(root.path(&[
-            "HeaderExchangedDocument",
-            "IssueDateTime",
-            "DateTimeString",
-        ])),
-        due_date: date_102(terms.and_then(|t| t.path(&["DueDateDateTime", "DateTimeString"]))),
-        payment_terms: text(terms.and_then(|t| t.child("Description"))),
+        type_code: rd.code(
+            root.path(&["HeaderExchangedDocument", "TypeCode"]),
+            "BT-3",
+            "HeaderExchangedDocument/TypeCode",
+        ),
+        issue_date: rd.date(
+            root.path(&[
+                "HeaderExchangedDocument",
+                "IssueDateTime",
+                "DateTimeString",
+            ]),
+            "BT-2",
+            "HeaderExchangedDocument/IssueDateTime/DateTimeString",
+        ),
+        due_date: rd.due_date(
+            terms.iter().copied(),
+            "SpecifiedSupplyChainTradeTransaction/ApplicableSupplyChainTradeSettlement/SpecifiedTradePaymentTerms",
+        ),
+        payment_terms: text(Rd::first_with(&terms, "Description")),
         seller: cii_party(agreement.and_then(|a| a.child("SellerTradeParty"))),
         buyer: cii_party(agreement.and_then(|a| a.child("BuyerTradeParty"))),
         buyer_reference: text(agreement.and_then(|a| a.child("BuyerReference"))),
@@ -635,14 +922,32 @@ fn read_zugferd1(root: &Node) -> Document {
             agreement.and_then(|a| a.path(&["BuyerOrderReferencedDocument", "ID"])),
         ),
         remittance_reference: text(settlement.and_then(|s| s.child("PaymentReference"))),
-        line_total: dec(sums.and_then(|s| s.child("LineTotalAmount"))),
-        allowances: dec(sums.and_then(|s| s.child("AllowanceTotalAmount"))),
-        charges: dec(sums.and_then(|s| s.child("ChargeTotalAmount"))),
-        total_without_vat: dec(sums.and_then(|s| s.child("TaxBasisTotalAmount"))),
-        total_vat: amount_in(sums, "TaxTotalAmount", currency.as_deref()),
-        total_with_vat: dec(sums.and_then(|s| s.child("GrandTotalAmount"))),
-        prepaid: dec(sums.and_then(|s| s.child("TotalPrepaidAmount"))),
-        amount_due: dec(sums.and_then(|s| s.child("DuePayableAmount"))),
+        line_total: rd.dec(sum("LineTotalAmount"), "BT-106", &format!("{SUMS}/LineTotalAmount")),
+        allowances: rd.dec(
+            sum("AllowanceTotalAmount"),
+            "BT-107",
+            &format!("{SUMS}/AllowanceTotalAmount"),
+        ),
+        charges: rd.dec(sum("ChargeTotalAmount"), "BT-108", &format!("{SUMS}/ChargeTotalAmount")),
+        total_without_vat: rd.dec(
+            sum("TaxBasisTotalAmount"),
+            "BT-109",
+            &format!("{SUMS}/TaxBasisTotalAmount"),
+        ),
+        total_vat: rd.amount_in(
+            sums,
+            "TaxTotalAmount",
+            currency.as_deref(),
+            "BT-110",
+            &format!("{SUMS}/TaxTotalAmount"),
+        ),
+        total_with_vat: rd.dec(sum("GrandTotalAmount"), "BT-112", &format!("{SUMS}/GrandTotalAmount")),
+        prepaid: rd.dec(
+            sum("TotalPrepaidAmount"),
+            "BT-113",
+            &format!("{SUMS}/TotalPrepaidAmount"),
+        ),
+        amount_due: rd.dec(sum("DuePayableAmount"), "BT-115", &format!("{SUMS}/DuePayableAmount")),
         currency,
         ..Default::default()
     };
@@ -651,21 +956,37 @@ fn read_zugferd1(root: &Node) -> Document {
             .children_named("IncludedSupplyChainTradeLineItem")
             .enumerate()
         {
+            let at = format!(
+                "SpecifiedSupplyChainTradeTransaction/IncludedSupplyChainTradeLineItem[{}]",
+                i + 1
+            );
             doc.lines.push(Line {
                 id: text(li.path(&["AssociatedDocumentLineDocument", "LineID"]))
                     .unwrap_or_else(|| (i + 1).to_string()),
                 name: text(li.path(&["SpecifiedTradeProduct", "Name"])),
-                quantity: dec(li.path(&["SpecifiedSupplyChainTradeDelivery", "BilledQuantity"])),
-                net_amount: dec(li.path(&[
-                    "SpecifiedSupplyChainTradeSettlement",
-                    "SpecifiedTradeSettlementMonetarySummation",
-                    "LineTotalAmount",
-                ])),
-                vat_rate: dec(li.path(&[
-                    "SpecifiedSupplyChainTradeSettlement",
-                    "ApplicableTradeTax",
-                    "ApplicablePercent",
-                ])),
+                quantity: rd.dec(
+                    li.path(&["SpecifiedSupplyChainTradeDelivery", "BilledQuantity"]),
+                    "BT-129",
+                    &format!("{at}/SpecifiedSupplyChainTradeDelivery/BilledQuantity"),
+                ),
+                net_amount: rd.dec(
+                    li.path(&[
+                        "SpecifiedSupplyChainTradeSettlement",
+                        "SpecifiedTradeSettlementMonetarySummation",
+                        "LineTotalAmount",
+                    ]),
+                    "BT-131",
+                    &format!("{at}/SpecifiedSupplyChainTradeSettlement/SpecifiedTradeSettlementMonetarySummation/LineTotalAmount"),
+                ),
+                vat_rate: rd.dec(
+                    li.path(&[
+                        "SpecifiedSupplyChainTradeSettlement",
+                        "ApplicableTradeTax",
+                        "ApplicablePercent",
+                    ]),
+                    "BT-152",
+                    &format!("{at}/SpecifiedSupplyChainTradeSettlement/ApplicableTradeTax/ApplicablePercent"),
+                ),
             });
         }
     }
@@ -732,30 +1053,40 @@ fn ubl_party(p: Option<&Node>) -> Party {
     party
 }
 
-fn read_ubl(root: &Node) -> Document {
+fn read_ubl(root: &Node, rd: &mut Rd) -> Document {
     let credit = root.name == "CreditNote";
     let currency = text(root.child("DocumentCurrencyCode"));
     let totals = root.child("LegalMonetaryTotal");
-    let means = root.child("PaymentMeans");
+    let all_means: Vec<&Node> = root.children_named("PaymentMeans").collect();
+    let means = all_means.first().copied();
     let tax_totals: Vec<&Node> = root.children_named("TaxTotal").collect();
-    let tax_total = tax_totals
+    let tax_index = tax_totals
         .iter()
-        .find(|t| t.child("TaxAmount").and_then(|a| a.attr("currencyID")) == currency.as_deref())
-        .or_else(|| tax_totals.first())
-        .copied();
+        .position(|t| {
+            t.child("TaxAmount").and_then(|a| a.attr("currencyID")) == currency.as_deref()
+        })
+        .unwrap_or(0);
+    let tax_total = tax_totals.get(tax_index).copied();
+    let tax_path = format!("TaxTotal[{}]", tax_index + 1);
+    let total = |name: &str| totals.and_then(|t| t.child(name));
+    let due_date = match root.child("DueDate") {
+        Some(d) => rd.date(Some(d), "BT-9", "DueDate"),
+        None => rd.due_date_ubl(&all_means),
+    };
     let mut doc = Document {
         specification: text(root.child("CustomizationID")),
         number: text(root.child("ID")),
-        type_code: text(root.child(if credit {
-            "CreditNoteTypeCode"
-        } else {
-            "InvoiceTypeCode"
-        }))
-        .and_then(|t| t.parse().ok())
-        .or(if credit { Some(381) } else { None }),
-        issue_date: date_102(root.child("IssueDate")),
-        due_date: date_102(root.child("DueDate"))
-            .or_else(|| date_102(means.and_then(|m| m.child("PaymentDueDate")))),
+        type_code: {
+            let name = if credit {
+                "CreditNoteTypeCode"
+            } else {
+                "InvoiceTypeCode"
+            };
+            rd.code(root.child(name), "BT-3", name)
+                .or(if credit { Some(381) } else { None })
+        },
+        issue_date: rd.date(root.child("IssueDate"), "BT-2", "IssueDate"),
+        due_date,
         payment_terms: text(root.path(&["PaymentTerms", "Note"])),
         seller: ubl_party(root.child("AccountingSupplierParty")),
         buyer: ubl_party(root.child("AccountingCustomerParty")),
@@ -765,25 +1096,70 @@ fn read_ubl(root: &Node) -> Document {
         payment_means_code: text(means.and_then(|m| m.child("PaymentMeansCode"))),
         iban: text(means.and_then(|m| m.path(&["PayeeFinancialAccount", "ID"]))),
         mandate_id: text(means.and_then(|m| m.path(&["PaymentMandate", "ID"]))),
-        line_total: dec(totals.and_then(|t| t.child("LineExtensionAmount"))),
-        allowances: dec(totals.and_then(|t| t.child("AllowanceTotalAmount"))),
-        charges: dec(totals.and_then(|t| t.child("ChargeTotalAmount"))),
-        total_without_vat: dec(totals.and_then(|t| t.child("TaxExclusiveAmount"))),
-        total_vat: dec(tax_total.and_then(|t| t.child("TaxAmount"))),
-        total_with_vat: dec(totals.and_then(|t| t.child("TaxInclusiveAmount"))),
-        prepaid: dec(totals.and_then(|t| t.child("PrepaidAmount"))),
-        rounding: dec(totals.and_then(|t| t.child("PayableRoundingAmount"))),
-        amount_due: dec(totals.and_then(|t| t.child("PayableAmount"))),
+        line_total: rd.dec(
+            total("LineExtensionAmount"),
+            "BT-106",
+            "LegalMonetaryTotal/LineExtensionAmount",
+        ),
+        allowances: rd.dec(
+            total("AllowanceTotalAmount"),
+            "BT-107",
+            "LegalMonetaryTotal/AllowanceTotalAmount",
+        ),
+        charges: rd.dec(
+            total("ChargeTotalAmount"),
+            "BT-108",
+            "LegalMonetaryTotal/ChargeTotalAmount",
+        ),
+        total_without_vat: rd.dec(
+            total("TaxExclusiveAmount"),
+            "BT-109",
+            "LegalMonetaryTotal/TaxExclusiveAmount",
+        ),
+        total_vat: rd.dec(
+            tax_total.and_then(|t| t.child("TaxAmount")),
+            "BT-110",
+            &format!("{tax_path}/TaxAmount"),
+        ),
+        total_with_vat: rd.dec(
+            total("TaxInclusiveAmount"),
+            "BT-112",
+            "LegalMonetaryTotal/TaxInclusiveAmount",
+        ),
+        prepaid: rd.dec(
+            total("PrepaidAmount"),
+            "BT-113",
+            "LegalMonetaryTotal/PrepaidAmount",
+        ),
+        rounding: rd.dec(
+            total("PayableRoundingAmount"),
+            "BT-114",
+            "LegalMonetaryTotal/PayableRoundingAmount",
+        ),
+        amount_due: rd.dec(
+            total("PayableAmount"),
+            "BT-115",
+            "LegalMonetaryTotal/PayableAmount",
+        ),
         currency,
         ..Default::default()
     };
     if let Some(t) = tax_total {
-        for s in t.children_named("TaxSubtotal") {
+        for (i, s) in t.children_named("TaxSubtotal").enumerate() {
+            let at = format!("{tax_path}/TaxSubtotal[{}]", i + 1);
             doc.vat.push(VatBreakdown {
                 category: text(s.path(&["TaxCategory", "ID"])),
-                rate: dec(s.path(&["TaxCategory", "Percent"])),
-                taxable: dec(s.child("TaxableAmount")),
-                tax: dec(s.child("TaxAmount")),
+                rate: rd.dec(
+                    s.path(&["TaxCategory", "Percent"]),
+                    "BT-119",
+                    &format!("{at}/TaxCategory/Percent"),
+                ),
+                taxable: rd.dec(
+                    s.child("TaxableAmount"),
+                    "BT-116",
+                    &format!("{at}/TaxableAmount"),
+                ),
+                tax: rd.dec(s.child("TaxAmount"), "BT-117", &format!("{at}/TaxAmount")),
             });
         }
     }
@@ -793,24 +1169,35 @@ fn read_ubl(root: &Node) -> Document {
         ("InvoiceLine", "InvoicedQuantity")
     };
     for (i, l) in root.children_named(line_name).enumerate() {
+        let at = format!("{line_name}[{}]", i + 1);
         doc.lines.push(Line {
             id: text(l.child("ID")).unwrap_or_else(|| (i + 1).to_string()),
             name: text(l.path(&["Item", "Name"])),
-            quantity: dec(l.child(qty_name)),
-            net_amount: dec(l.child("LineExtensionAmount")),
-            vat_rate: dec(l.path(&["Item", "ClassifiedTaxCategory", "Percent"])),
+            quantity: rd.dec(l.child(qty_name), "BT-129", &format!("{at}/{qty_name}")),
+            net_amount: rd.dec(
+                l.child("LineExtensionAmount"),
+                "BT-131",
+                &format!("{at}/LineExtensionAmount"),
+            ),
+            vat_rate: rd.dec(
+                l.path(&["Item", "ClassifiedTaxCategory", "Percent"]),
+                "BT-152",
+                &format!("{at}/Item/ClassifiedTaxCategory/Percent"),
+            ),
         });
     }
     doc
 }
 
 /// True when the file can be imported: nothing fatal and at least one document with a
-/// number and a total.
+/// number, an issue date (the dunning counts from it; none is ever assumed) and a total.
 pub fn is_usable(f: &ParsedFile) -> bool {
     !has_fatal(&f.diagnostics)
-        && f.documents
-            .iter()
-            .any(|d| d.number.is_some() && (d.total_with_vat.is_some() || d.amount_due.is_some()))
+        && f.documents.iter().any(|d| {
+            d.number.is_some()
+                && d.issue_date.is_some()
+                && (d.total_with_vat.is_some() || d.amount_due.is_some())
+        })
 }
 
 /// Type codes of credit notes (UNTDID 1001).

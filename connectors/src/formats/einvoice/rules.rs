@@ -16,13 +16,20 @@ fn has_lines_profile(profile: Option<&str>) -> bool {
     !matches!(profile, Some("MINIMUM") | Some("BASIC WL"))
 }
 
-/// Checks a document; returns the findings.
-pub fn check(d: &Document, format: Option<Format>, profile: Option<&str>) -> Vec<Diagnostic> {
+/// Checks a document; returns the findings. `invalid` lists the business terms whose value
+/// was present but unreadable (already reported by the reader): they are not called missing.
+pub fn check(
+    d: &Document,
+    format: Option<Format>,
+    profile: Option<&str>,
+    invalid: &[&str],
+) -> Vec<Diagnostic> {
     let ubl = format == Some(Format::Ubl);
     let p = |cii: &str, u: &str| if ubl { u.to_owned() } else { cii.to_owned() };
     let mut out = Vec::new();
     let mut need = |ok: bool, rule: &str, path: String, what: &str| {
-        if !ok {
+        let reported = invalid.iter().any(|bt| what.contains(&format!("({bt})")));
+        if !ok && !reported {
             out.push(e(rule, &path, format!("{what} is missing")));
         }
     };
@@ -183,15 +190,45 @@ pub fn check(d: &Document, format: Option<Format>, profile: Option<&str>) -> Vec
         }
     }
     // BR-CO-17: VAT category tax amount = taxable amount × rate / 100, rounded to 2 decimals.
+    // CEN's validation artefacts accept a tax amount within 1.00 of that (in absolute value,
+    // bounds included), and require a tax that rounds to zero when the rate is zero: inside
+    // the tolerance a difference is a warning, never an error.
     let vat_path = p(
         "ApplicableHeaderTradeSettlement/ApplicableTradeTax",
         "TaxTotal/TaxSubtotal",
     );
     for (i, v) in d.vat.iter().enumerate() {
         if let (Some(base), Some(rate), Some(tax)) = (v.taxable, v.rate, v.tax) {
-            let expected = c(base * rate / Decimal::ONE_HUNDRED);
-            if expected != c(tax) {
-                out.push(e("BR-CO-17", &format!("{vat_path}[{}]", i + 1), format!("VAT amount {tax} of category {} at {rate} % on {base} should be {expected}", v.category.as_deref().unwrap_or("?"))));
+            let at = format!("{vat_path}[{}]", i + 1);
+            let cat = v.category.as_deref().unwrap_or("?");
+            let expected = c(base.abs() * rate / Decimal::ONE_HUNDRED);
+            if rate.is_zero() {
+                if !tax.round().is_zero() {
+                    out.push(e(
+                        "BR-CO-17",
+                        &at,
+                        format!("VAT amount {tax} of category {cat} at a 0 % rate should be 0"),
+                    ));
+                }
+                continue;
+            }
+            // Shown with the sign of the taxable amount (credit notes written negative).
+            let sign = if base.is_sign_negative() {
+                -Decimal::ONE
+            } else {
+                Decimal::ONE
+            };
+            let diff = tax.abs() - expected;
+            let (shown, shown_diff) = (expected * sign, diff * sign);
+            if diff.abs() > Decimal::ONE {
+                out.push(e("BR-CO-17", &at, format!("VAT amount {tax} of category {cat} at {rate} % on {base} should be {shown} (difference {shown_diff}, beyond the 1.00 the rule allows)")));
+            } else if !diff.is_zero() {
+                out.push(Diagnostic::new(
+                    Severity::Warning,
+                    "BR-CO-17",
+                    &at,
+                    format!("VAT amount {tax} of category {cat} at {rate} % on {base} differs from {shown} by {shown_diff}, within the 1.00 the rule allows"),
+                ));
             }
         }
     }

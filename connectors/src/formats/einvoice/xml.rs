@@ -1,9 +1,12 @@
-//! A small, bounded XML tree for e-invoices: local names only, no DTD (a DOCTYPE is refused,
-//! so no entity can expand), a depth limit, and positions in every syntax error.
+//! A small, bounded XML tree for e-invoices: local names only (the root keeps its namespace),
+//! no DTD (a DOCTYPE is refused, so no entity can expand), a depth limit, positions in every
+//! syntax error, and the declared encoding honoured (see [`decode`]).
 
 use crate::formats::diag::{Diagnostic, Severity};
+use crate::formats::encoding::{self, Sniffed};
 use quick_xml::events::Event;
 use quick_xml::Reader;
+use std::borrow::Cow;
 
 /// Deepest element nesting accepted (real invoices stay under 15).
 pub const MAX_DEPTH: usize = 64;
@@ -21,6 +24,8 @@ pub struct Node {
     pub text: String,
     /// Child elements in order.
     pub children: Vec<Node>,
+    /// Namespace URI (read on the root element only, from its own declarations).
+    pub namespace: Option<String>,
 }
 
 impl Node {
@@ -64,43 +69,57 @@ fn err(rule: &str, pos: u64, msg: impl Into<String>) -> Diagnostic {
     Diagnostic::new(Severity::Fatal, rule, format!("byte {pos}"), msg)
 }
 
-/// Decodes the bytes as UTF-8, or as ISO-8859-1 when they are not UTF-8 (old generators
-/// declare Latin-1 and write it), dropping a byte-order mark.
-fn decode(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
-    let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(b) {
-        Ok(s) => std::borrow::Cow::Borrowed(s),
-        Err(_) => std::borrow::Cow::Owned(b.iter().map(|&c| char::from(c)).collect()),
+/// The document's text in UTF-8, decoded with the encoding its byte-order mark, first bytes or
+/// declaration name ([`encoding::sniff_xml`]), and what is worth saying about it: an unknown
+/// declared encoding (read as UTF-8, a warning) and bytes that are not valid in the encoding
+/// (replaced by U+FFFD, an error naming the first one's offset).
+pub fn decode(bytes: &[u8]) -> (Cow<'_, str>, Sniffed, Vec<Diagnostic>) {
+    let sniffed = encoding::sniff_xml(bytes);
+    let mut notes = Vec::new();
+    if let Some(label) = &sniffed.unknown {
+        notes.push(Diagnostic::new(
+            Severity::Warning,
+            "XML-ENCODING",
+            "/?xml",
+            format!("declared encoding {label:?} is not a known character set: read as UTF-8"),
+        ));
     }
+    let body = bytes.get(sniffed.bom..).unwrap_or_default();
+    if sniffed.encoding == encoding_rs::UTF_8 {
+        if let Ok(s) = std::str::from_utf8(body) {
+            return (Cow::Borrowed(s), sniffed, notes);
+        }
+    }
+    let (text, bad) = encoding::decode(bytes, &sniffed);
+    if let Some(msg) = bad.message(&sniffed) {
+        notes.push(Diagnostic::new(
+            Severity::Error,
+            "XML-ENCODING",
+            format!("byte {}", bad.first.unwrap_or(0)),
+            msg,
+        ));
+    }
+    (Cow::Owned(text), sniffed, notes)
 }
 
-/// The `encoding` of the XML declaration, if any.
-pub fn declared_encoding(bytes: &[u8]) -> Option<String> {
-    let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let head = &b[..b.len().min(200)];
-    // The first 200 bytes may end inside a character: keep the valid prefix.
-    let head = match std::str::from_utf8(head) {
-        Ok(s) => s,
-        Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).ok()?,
+/// The namespace URI of the element named `qname` (prefix included) from its own attributes:
+/// `xmlns:prefix` or the default `xmlns`.
+fn namespace_of(qname: &[u8], attrs: &[(Vec<u8>, String)]) -> Option<String> {
+    let key: Vec<u8> = match qname.iter().position(|b| *b == b':') {
+        Some(i) => [b"xmlns:".as_slice(), &qname[..i]].concat(),
+        None => b"xmlns".to_vec(),
     };
-    let decl = head.strip_prefix("<?xml")?;
-    let decl = &decl[..decl.find("?>")?];
-    let i = decl.find("encoding")?;
-    let rest = decl[i + "encoding".len()..]
-        .trim_start()
-        .strip_prefix('=')?
-        .trim_start();
-    // Only an ASCII quote opens the value (anything else, say a stray U+FEFF, is no
-    // declaration), so slicing one byte past it stays on a character boundary.
-    let q = rest.chars().next().filter(|c| matches!(c, '"' | '\''))?;
-    let rest = &rest[1..];
-    Some(rest[..rest.find(q)?].to_owned())
+    attrs
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v.trim().to_owned())
 }
 
 /// Parses a whole document into its root element.
-pub fn parse(bytes: &[u8]) -> Result<Node, Diagnostic> {
-    let text = decode(bytes);
-    let mut reader = Reader::from_str(&text);
+/// Parses a whole document (already decoded, see [`decode`]) into its root element; the root
+/// carries its namespace URI.
+pub fn parse(text: &str) -> Result<Node, Diagnostic> {
+    let mut reader = Reader::from_str(text);
     reader.config_mut().trim_text(false);
     reader.config_mut().check_end_names = true;
     let mut stack: Vec<Node> = Vec::new();
@@ -136,12 +155,20 @@ pub fn parse(bytes: &[u8]) -> Result<Node, Diagnostic> {
                     name: local(e.name().as_ref()),
                     ..Default::default()
                 };
+                let is_root = root.is_none() && stack.is_empty();
+                let mut raw_attrs: Vec<(Vec<u8>, String)> = Vec::new();
                 for a in e.attributes().with_checks(false).flatten() {
                     let v = a
                         .unescape_value()
                         .map(|v| v.into_owned())
                         .unwrap_or_else(|_| String::from_utf8_lossy(&a.value).into_owned());
+                    if is_root {
+                        raw_attrs.push((a.key.as_ref().to_vec(), v.clone()));
+                    }
                     node.attrs.push((local(a.key.as_ref()), v));
+                }
+                if is_root {
+                    node.namespace = namespace_of(e.name().as_ref(), &raw_attrs);
                 }
                 let empty = matches!(ev, Event::Empty(_));
                 if empty {
@@ -221,19 +248,21 @@ mod tests {
 
     #[test]
     fn refuses_doctype_and_depth() {
-        let bomb = br#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><Invoice>&lol2;</Invoice>"#;
+        let bomb = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><Invoice>&lol2;</Invoice>"#;
         assert_eq!(parse(bomb).unwrap_err().rule, "XML-DTD");
         let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
-        assert_eq!(parse(deep.as_bytes()).unwrap_err().rule, "XML-DEPTH");
-        assert_eq!(parse(b"<a><b></a>").unwrap_err().rule, "XML-SYNTAX");
-        assert_eq!(parse(b"").unwrap_err().rule, "XML-SYNTAX");
-        assert_eq!(parse(b"<a>&custom;</a>").unwrap_err().rule, "XML-ENTITY");
+        assert_eq!(parse(&deep).unwrap_err().rule, "XML-DEPTH");
+        assert_eq!(parse("<a><b></a>").unwrap_err().rule, "XML-SYNTAX");
+        assert_eq!(parse("").unwrap_err().rule, "XML-SYNTAX");
+        assert_eq!(parse("<a>&custom;</a>").unwrap_err().rule, "XML-ENTITY");
     }
 
     #[test]
     fn local_names_text_and_attributes() {
-        let n = parse(br#"<r:A xmlns:r="x"><r:B r:k="v">t &amp; u</r:B><C/></r:A>"#).unwrap();
+        let n = parse(r#"<r:A xmlns:r="x"><r:B r:k="v">t &amp; u</r:B><C/></r:A>"#).unwrap();
         assert_eq!(n.name, "A");
+        assert_eq!(n.namespace.as_deref(), Some("x"));
+        assert_eq!(parse("<A/>").unwrap().namespace, None);
         let b = n.child("B").unwrap();
         assert_eq!(b.text, "t & u");
         assert_eq!(b.attr("k"), Some("v"));
