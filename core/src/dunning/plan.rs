@@ -23,7 +23,7 @@
 
 use crate::aging::{dso, AgedBalance, AgingItem};
 use crate::dunning::calendar::next_sending_day;
-use crate::dunning::pause::{self, declaration_deadline, Pause, PauseKind, PauseOutcome};
+use crate::dunning::pause::{self, Pause, PauseKind, PauseOutcome};
 use crate::dunning::penalty::{self, PenaltyInput, PenaltyPeriod};
 use crate::dunning::policy::{MissingRatePolicy, PenaltyPolicy, Policy, Tone, UnappliedCreditHold};
 use crate::dunning::prescription;
@@ -514,12 +514,11 @@ pub fn plan(input: &PlanInput, today: NaiveDate) -> Result<Plan, DunningError> {
                 procedure,
                 judgment_date,
                 bodacc_publication,
-                creditor_abroad,
+                ..
             } = &pz.kind
             {
                 if claim_alerted.insert(&inv.customer, ()).is_none() {
-                    let deadline =
-                        bodacc_publication.map(|d| declaration_deadline(d, *creditor_abroad));
+                    let deadline = pause::claim_deadline(&pz.kind);
                     out.alerts.push(Alert {
                         kind: "declare_claim".into(),
                         customer: inv.customer.clone(),
