@@ -1,7 +1,8 @@
 //! Command-line interface: one binary, one subcommand per job.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
+use rust_decimal::Decimal;
 use std::path::PathBuf;
 
 /// relance gets French companies paid: it syncs invoices and bank receipts, reconciles them,
@@ -118,6 +119,14 @@ pub enum Command {
     },
     /// Doubtful-debt provisions as of a closing date (dry run unless --apply).
     Provision(ProvisionArgs),
+    /// A person's decisions (confirm or reject a match, record a dispute, a promise, a payment
+    /// plan, a hold or a procédure collective, approve a letter or a closing…), recorded now
+    /// and applied by the company's next cycle; and what waits for a person.
+    Decide {
+        /// What to decide or show.
+        #[command(subcommand)]
+        command: DecideCommand,
+    },
     /// The store: check that it reads back whole, or move an install to another backend.
     Store {
         #[command(subcommand)]
@@ -216,4 +225,384 @@ pub struct ProvisionArgs {
     /// A readable table instead of JSON.
     #[arg(long)]
     pub human: bool,
+}
+
+/// The company a decision is about.
+#[derive(Debug, Args, Clone)]
+pub struct CompanyArg {
+    /// The configured company.
+    #[arg(long)]
+    pub company: String,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// What every decision carries besides its content.
+#[derive(Debug, Args, Clone)]
+pub struct DecisionArgs {
+    #[command(flatten)]
+    pub target: CompanyArg,
+    /// Idempotency key. Default: derived from the decision, the person and the reason, so the
+    /// same command run twice records one decision.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Who decides (default: the login name, as `cli:<name>`).
+    #[arg(long)]
+    pub by: Option<String>,
+    /// Why: kept in the audit log; required to reject, reassign, write off, record a dispute
+    /// or a hold, end a pause, cancel a letter or override a rate.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// When it was decided (RFC 3339, e.g. 2026-07-01T09:00:00Z). Default: now.
+    #[arg(long)]
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// `relance decide` subcommands: the decisions, then what waits for them.
+#[derive(Debug, Subcommand)]
+pub enum DecideCommand {
+    /// Confirm a suggested match (or a probable payment): the receipt pays the invoice.
+    Confirm {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The receipt (bank transaction id).
+        #[arg(long)]
+        transaction: String,
+        /// The invoice it pays.
+        #[arg(long)]
+        invoice: String,
+        /// The amount (default: the suggestion's, else what fits).
+        #[arg(long)]
+        amount: Option<Decimal>,
+    },
+    /// Reject a match: this receipt does not pay this invoice (never proposed again).
+    Reject {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The receipt.
+        #[arg(long)]
+        transaction: String,
+        /// The invoice.
+        #[arg(long)]
+        invoice: String,
+    },
+    /// Split a receipt over several invoices.
+    Split {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The receipt.
+        #[arg(long)]
+        transaction: String,
+        /// INVOICE=AMOUNT, once per invoice (a credit note with a negative amount).
+        #[arg(long = "part", value_name = "INVOICE=AMOUNT", required = true, value_parser = parse_pair::<Decimal>)]
+        parts: Vec<(String, Decimal)>,
+    },
+    /// Move a receipt's allocation (or suggestion) from one invoice to another.
+    Reassign {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The receipt.
+        #[arg(long)]
+        transaction: String,
+        /// The invoice it is allocated to now.
+        #[arg(long)]
+        from: String,
+        /// The invoice it pays.
+        #[arg(long)]
+        to: String,
+        /// The amount (default: the current allocation's).
+        #[arg(long)]
+        amount: Option<Decimal>,
+    },
+    /// Assign a receipt to the customer who paid it (the engine places it).
+    Assign {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The receipt.
+        #[arg(long)]
+        transaction: String,
+        /// The customer.
+        #[arg(long)]
+        customer: String,
+    },
+    /// Write off the residue left open on an invoice.
+    WriteOff {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The invoice.
+        #[arg(long)]
+        invoice: String,
+        /// The residue, tax included.
+        #[arg(long)]
+        amount: Decimal,
+        /// The account debited (default provision.accounts.residue_write_off, 658).
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Record that the customer disputes an invoice (or all its invoices); --reason says what.
+    Dispute {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The customer.
+        #[arg(long)]
+        customer: String,
+        /// The invoice (default: all the customer's invoices).
+        #[arg(long)]
+        invoice: Option<String>,
+        /// The disputed part (default: the whole invoice).
+        #[arg(long)]
+        amount: Option<Decimal>,
+        /// Since when (default: the decision's date).
+        #[arg(long)]
+        since: Option<NaiveDate>,
+        /// Until when dunning waits (default: until a person ends it).
+        #[arg(long)]
+        until: Option<NaiveDate>,
+    },
+    /// Record the customer's promise to pay by a date (dunning resumes, with an alert, when
+    /// it is not kept).
+    Promise {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The customer.
+        #[arg(long)]
+        customer: String,
+        /// An invoice the promise covers (repeat; default: all the customer's open invoices).
+        #[arg(long = "invoice")]
+        invoices: Vec<String>,
+        /// The promised date.
+        #[arg(long)]
+        date: NaiveDate,
+        /// The promised amount (default: everything open on them).
+        #[arg(long)]
+        amount: Option<Decimal>,
+    },
+    /// Record an agreed payment plan (échéancier); a missed instalment escalates.
+    PaymentPlan {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The customer.
+        #[arg(long)]
+        customer: String,
+        /// An invoice the plan covers (repeat; default: all the customer's open invoices).
+        #[arg(long = "invoice")]
+        invoices: Vec<String>,
+        /// DATE=AMOUNT, once per instalment, in date order; they add up to what is open.
+        #[arg(long = "instalment", value_name = "DATE=AMOUNT", required = true, value_parser = parse_pair::<Decimal>)]
+        instalments: Vec<(String, Decimal)>,
+    },
+    /// Hold dunning until a date.
+    Hold {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The customer.
+        #[arg(long)]
+        customer: String,
+        /// The invoice (default: all the customer's invoices).
+        #[arg(long)]
+        invoice: Option<String>,
+        /// The last day of the hold.
+        #[arg(long)]
+        until: NaiveDate,
+    },
+    /// Record a procédure collective opened against a customer.
+    Procedure {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The customer.
+        #[arg(long)]
+        customer: String,
+        /// sauvegarde, redressement or liquidation.
+        #[arg(long)]
+        procedure: String,
+        /// Date of the opening judgment.
+        #[arg(long)]
+        judgment_date: NaiveDate,
+        /// Date of publication in the BODACC.
+        #[arg(long)]
+        bodacc_date: Option<NaiveDate>,
+        /// Deadline to declare the claims (default: 2 months after the BODACC publication).
+        #[arg(long)]
+        declaration_deadline: Option<NaiveDate>,
+        /// The company is established outside metropolitan France (4 months to declare).
+        #[arg(long)]
+        abroad: bool,
+        /// The judgment's reference.
+        #[arg(long)]
+        reference: Option<String>,
+        /// The mandataire judiciaire.
+        #[arg(long)]
+        mandataire: Option<String>,
+    },
+    /// End a pause recorded earlier (a dispute settled, a hold lifted).
+    EndPause {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The key of the decision that recorded the pause.
+        #[arg(long)]
+        pause: String,
+    },
+    /// Approve a letter waiting for approval: it is sent as rendered.
+    Approve {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The action's key (see `relance decide letters`).
+        #[arg(long)]
+        action: String,
+    },
+    /// Send a letter waiting for approval with another text.
+    Edit {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The action's key.
+        #[arg(long)]
+        action: String,
+        /// The new subject (default: the rendered one).
+        #[arg(long)]
+        subject: Option<String>,
+        /// File holding the new body (`-` for standard input).
+        #[arg(long, value_name = "FILE")]
+        body_file: PathBuf,
+    },
+    /// Send a letter waiting for approval, not before a date (dated so).
+    Reschedule {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The action's key.
+        #[arg(long)]
+        action: String,
+        /// Not before this day.
+        #[arg(long)]
+        date: NaiveDate,
+    },
+    /// Never send a letter waiting for approval.
+    Cancel {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The action's key.
+        #[arg(long)]
+        action: String,
+    },
+    /// Approve a closing's draft: its provisions are booked through the outbox.
+    ApproveClosing {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The closing date.
+        #[arg(long)]
+        closing: NaiveDate,
+        /// The digest of the draft reviewed (refused if the draft changed since).
+        #[arg(long)]
+        draft: Option<String>,
+    },
+    /// Use this rate for one invoice in a closing (and later ones).
+    OverrideRate {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The closing date.
+        #[arg(long)]
+        closing: NaiveDate,
+        /// The invoice.
+        #[arg(long)]
+        invoice: String,
+        /// Rate of the base without VAT, 0 to 1.
+        #[arg(long)]
+        rate: Decimal,
+    },
+    /// Deliver a dead-lettered outbox entry again.
+    Retry {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The outbox entry's key.
+        #[arg(long)]
+        entry: String,
+    },
+    /// Record the decisions of a JSON file (one envelope, or a list; `-` for standard input).
+    File {
+        #[command(flatten)]
+        target: CompanyArg,
+        /// The file.
+        file: PathBuf,
+    },
+    /// The decisions recorded, with where each stands (pending, applied, refused).
+    List {
+        #[command(flatten)]
+        target: CompanyArg,
+        /// Only those not yet applied.
+        #[arg(long)]
+        pending: bool,
+        /// Only those about this customer.
+        #[arg(long)]
+        customer: Option<String>,
+        /// Only those naming this invoice.
+        #[arg(long)]
+        invoice: Option<String>,
+    },
+    /// The letters held for approval, with their text.
+    Letters {
+        #[command(flatten)]
+        target: CompanyArg,
+        /// Also those approved (with their delivery) and cancelled.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Write the PDF of a letter held for approval.
+    LetterPdf {
+        #[command(flatten)]
+        target: CompanyArg,
+        /// The action's key.
+        #[arg(long)]
+        action: String,
+        /// Where to write it.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// The suggestions waiting for a person, with their evidence.
+    Suggestions {
+        #[command(flatten)]
+        target: CompanyArg,
+    },
+    /// The invoices the reconcile-then-remind gate holds, with the receipt that may pay them.
+    Probable {
+        #[command(flatten)]
+        target: CompanyArg,
+        /// As of this day (default today).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+    },
+    /// What the next cycle would send, and why each other overdue invoice would not be.
+    NextRun {
+        #[command(flatten)]
+        target: CompanyArg,
+        /// The day (default tomorrow).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+    },
+    /// The closings and their drafts.
+    Closings {
+        #[command(flatten)]
+        target: CompanyArg,
+    },
+    /// Write a closing's FEC and CSV exports.
+    Export {
+        #[command(flatten)]
+        target: CompanyArg,
+        /// The closing date.
+        #[arg(long)]
+        closing: NaiveDate,
+        /// The folder to write them to.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+/// Parses `KEY=VALUE` with a typed value.
+fn parse_pair<T: std::str::FromStr>(s: &str) -> Result<(String, T), String>
+where
+    T::Err: std::fmt::Display,
+{
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected KEY=VALUE"))?;
+    let v = v.trim().parse().map_err(|e| format!("{s:?}: {e}"))?;
+    Ok((k.trim().to_owned(), v))
 }

@@ -12,7 +12,9 @@ use relance_core::provision::{
     SettlementKind,
 };
 use relance_core::reconcile::{Allocation, Outcome};
-use relance_core::{CompanyId, Customer, CustomerId, Invoice, InvoiceId, InvoiceKind, Receipt};
+use relance_core::{
+    CompanyId, Customer, CustomerId, Invoice, InvoiceId, InvoiceKind, Receipt, TransactionId,
+};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
 
@@ -26,6 +28,9 @@ pub const AUDIT_CREDIT_EVENT: &str = "credit.event";
 pub const AUDIT_PAUSE: &str = "dunning.pause";
 /// Audit kind of the provision state after a closing (explanation: the core state).
 pub const AUDIT_PROVISION_STATE: &str = "provision.state";
+/// Prefix of the transaction id of a residue a person wrote off: it settles the invoice like
+/// an allocation, and is no bank receipt.
+pub const WRITE_OFF_PREFIX: &str = "WO-";
 
 /// Everything known of one company, as core values.
 #[derive(Clone, Debug, Default)]
@@ -38,6 +43,8 @@ pub struct Ledger {
     pub receipts: Vec<Receipt>,
     /// Allocations in force (automatic ones and suggestions).
     pub allocations: Vec<Allocation>,
+    /// Dates of the residues people wrote off (their allocations' transactions).
+    pub write_offs: HashMap<TransactionId, NaiveDate>,
 }
 
 impl Ledger {
@@ -58,16 +65,19 @@ impl Ledger {
             .into_iter()
             .map(|r: ReceiptRecord| r.receipt)
             .collect();
-        let allocations = store
-            .allocations(company)?
+        let records = store.allocations(company)?;
+        let write_offs = records
             .iter()
-            .filter_map(allocation_from_record)
+            .filter(|r| r.transaction.as_str().starts_with(WRITE_OFF_PREFIX))
+            .map(|r| (r.transaction.clone(), r.decided_at.date_naive()))
             .collect();
+        let allocations = records.iter().filter_map(allocation_from_record).collect();
         Ok(Self {
             customers,
             invoices,
             receipts,
             allocations,
+            write_offs,
         })
     }
 
@@ -154,18 +164,23 @@ pub fn audit_of_kind<S: Store + ?Sized>(
     company: &CompanyId,
     kind: &str,
 ) -> Result<Vec<AuditEvent>, StoreError> {
+    audit_of_kinds(store, company, &[kind])
+}
+
+/// Reads every audit event whose kind is one of `kinds`, in order.
+pub fn audit_of_kinds<S: Store + ?Sized>(
+    store: &S,
+    company: &CompanyId,
+    kinds: &[&str],
+) -> Result<Vec<AuditEvent>, StoreError> {
     let mut out = Vec::new();
     let mut from = 1;
     loop {
-        let page = store.audit(company, from, 10_000)?;
+        let page = store.audit_by_kind(company, kinds, from, 10_000)?;
         let Some(last) = page.last().map(|e| e.seq) else {
             break;
         };
-        out.extend(
-            page.into_iter()
-                .filter(|e| e.event.kind == kind)
-                .map(|e| e.event),
-        );
+        out.extend(page.into_iter().map(|e| e.event));
         from = last + 1;
     }
     Ok(out)
@@ -292,6 +307,16 @@ pub fn closing_input(
         .collect();
     let mut settlements: HashMap<&InvoiceId, Vec<Settlement>> = HashMap::new();
     for a in ledger.allocations.iter().filter(|a| a.auto) {
+        if let Some(date) = ledger.write_offs.get(&a.transaction) {
+            // A residue written off: it leaves the receivable like a credit note would.
+            settlements.entry(&a.invoice).or_default().push(Settlement {
+                reference: a.transaction.as_str().to_owned(),
+                date: *date,
+                amount: a.amount,
+                kind: SettlementKind::CreditNote,
+            });
+            continue;
+        }
         let Some(date) = dates.get(a.transaction.as_str()) else {
             continue;
         };

@@ -18,6 +18,7 @@ pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod daemon;
+pub mod decisions;
 pub mod http;
 pub mod ledger;
 pub mod metrics;

@@ -9,6 +9,7 @@
 //! run on the blocking pool, never on the async workers.
 
 use crate::daemon::{CycleContext, CycleReport, CycleRunner, SourceReport};
+use crate::decisions::{self, apply::ApplyContext, apply::ApplyOutcome, DecisionState};
 use crate::ledger::{self, Ledger, AUDIT_DUNNING_ACTION};
 use crate::outbox::{self, RetryPolicy};
 use crate::registry::{BuildContext, Connectors};
@@ -83,6 +84,8 @@ pub struct CycleSummary {
     pub delivered: Vec<(String, outbox::DeliveryReport)>,
     /// Files quarantined by this cycle, with their reason.
     pub quarantined: Vec<(String, String)>,
+    /// People's decisions this cycle applied or refused.
+    pub decisions: Vec<decisions::state::Applied>,
 }
 
 /// The store batch of one pulled page (records, receipts keyed for deduplication,
@@ -220,6 +223,40 @@ impl Pipeline {
         (rates, templates)
     }
 
+    /// Pulls every source of the company (each page committed with its cursor, then
+    /// acknowledged): the first step of a cycle.
+    pub async fn pull(&self, ctx: &CycleContext, conns: &mut Connectors) -> Vec<SourceReport> {
+        let now = ctx.clock.now();
+        let cid = &ctx.company.id;
+        let mut out = Vec::new();
+        conns.retry_broken();
+        for slot in &mut conns.sources {
+            let rep = match &mut slot.source {
+                Ok(src) => {
+                    pull_all(
+                        &ctx.store,
+                        cid,
+                        &slot.name,
+                        src.as_mut(),
+                        now,
+                        &ctx.shutdown,
+                    )
+                    .await
+                }
+                Err(e) => {
+                    let mut rep = SourceReport {
+                        connector: slot.name.clone(),
+                        ..Default::default()
+                    };
+                    rep.error(cid, &slot.name, e.clone());
+                    rep
+                }
+            };
+            out.push(rep);
+        }
+        out
+    }
+
     /// Runs one cycle for the company of `ctx` with its connectors.
     pub async fn cycle(
         &self,
@@ -234,33 +271,55 @@ impl Pipeline {
         let mut summary = CycleSummary::default();
 
         // 1. Pull, every source, whatever its type.
-        conns.retry_broken();
-        for slot in &mut conns.sources {
-            let rep = match &mut slot.source {
-                Ok(src) => {
-                    pull_all(store, &cid, &slot.name, src.as_mut(), now, &ctx.shutdown).await
-                }
-                Err(e) => {
-                    let mut rep = SourceReport {
-                        connector: slot.name.clone(),
-                        ..Default::default()
-                    };
-                    rep.error(&cid, &slot.name, e.clone());
-                    rep
-                }
-            };
+        for rep in self.pull(ctx, conns).await {
             summary.quarantined.extend(rep.quarantined.iter().cloned());
             summary.report.sources.push(rep);
         }
 
-        // 2. Reconcile (off the async workers: the engine is CPU-bound).
-        let ledger = {
+        // 2. People's decisions recorded since the last cycle: each applied (or refused) with
+        //    its effects, audit event and inbox mark in one batch.
+        let (ledger, state) = {
             let (s, c) = (store.clone(), cid.clone());
-            Arc::new(blocking(move || Ok(Ledger::load(&s, &c)?)).await?)
+            blocking(move || Ok((Ledger::load(&s, &c)?, DecisionState::load(&s, &c)?))).await?
         };
+        let writeback = conns.writeback.clone();
+        let applied = {
+            let (s, co, dir, wb) = (
+                store.clone(),
+                company.clone(),
+                ctx.state_dir.clone(),
+                writeback.clone(),
+            );
+            blocking(move || {
+                let acx = ApplyContext {
+                    company: &co,
+                    state_dir: &dir,
+                    now,
+                    writeback: wb.as_deref(),
+                };
+                decisions::apply::apply_pending(&s, &acx, ledger, state)
+            })
+            .await?
+        };
+        let ApplyOutcome {
+            batch,
+            ledger,
+            state,
+            applied,
+        } = applied;
+        if !batch.is_empty() {
+            summary.enqueued += batch.outbox_new.len();
+            commit(store, &cid, batch).await?;
+        }
+        summary.decisions = applied;
+        let state = Arc::new(state);
+
+        // 3. Reconcile (off the async workers: the engine is CPU-bound), with what people
+        //    confirmed and rejected.
+        let ledger = Arc::new(ledger);
         let outcome = {
-            let (l, policy) = (ledger.clone(), company.reconcile.clone());
-            blocking(move || Ok(l.reconcile(&policy))).await?
+            let (l, policy, st) = (ledger.clone(), company.reconcile.clone(), state.clone());
+            blocking(move || Ok(decisions::inputs::reconcile(&l, &policy, &st))).await?
         };
         let mut batch = Batch::default();
         for a in &outcome.allocations {
@@ -268,7 +327,6 @@ impl Pipeline {
             batch.audit.push(ledger::allocation_audit(a, now));
         }
         summary.report.matches = outcome.allocations.iter().filter(|a| a.auto).count() as u64;
-        let writeback = conns.writeback.clone();
         if let Some(target) = &writeback {
             for (key, cmd) in reconcile_commands(&cid, &ledger, &outcome) {
                 batch
@@ -280,12 +338,8 @@ impl Pipeline {
         commit(store, &cid, batch).await?;
         summary.enqueued += enq_reconcile;
 
-        // 3. Dunning plan, recorded in the outbox with its audit before any delivery.
-        let history = {
-            let (s, c) = (store.clone(), cid.clone());
-            blocking(move || Ok((ledger::dunning_history(&s, &c)?, ledger::pauses(&s, &c)?)))
-                .await?
-        };
+        // 4. Dunning plan, recorded in the outbox with its audit before any delivery; the
+        //    actions of the stages that wait for approval are recorded as requests only.
         let mut full = (*ledger).clone();
         full.allocations.extend(outcome.allocations.iter().cloned());
         let (rates, templates) = {
@@ -293,14 +347,16 @@ impl Pipeline {
             blocking(move || Ok(this.assets(&c))).await?
         };
         let planned = {
-            let (cfg, rates, suggestions) =
-                (company.clone(), rates.clone(), outcome.suggestions.clone());
-            blocking(move || {
-                let input = plan_input(&cfg, &rates, &full, &suggestions, history.0, history.1);
-                let plan = relance_core::dunning::plan(&input, today);
-                Ok((input.customers, plan))
-            })
-            .await?
+            let (s, co, rates, f, st, suggestions) = (
+                store.clone(),
+                company.clone(),
+                rates.clone(),
+                full.clone(),
+                state.clone(),
+                outcome.suggestions.clone(),
+            );
+            blocking(move || plan_with_decisions(&s, &co, &rates, &f, &suggestions, &st, today))
+                .await?
         };
         match planned {
             (customers, Ok(plan)) => {
@@ -336,6 +392,32 @@ impl Pipeline {
         }
         summary.outcome = outcome;
 
+        // 5. Closings: a draft on the company's closing dates; booked closings posted.
+        {
+            let (s, co, dir, wb, st) = (
+                store.clone(),
+                company.clone(),
+                ctx.state_dir.clone(),
+                writeback.clone(),
+                state.clone(),
+            );
+            let batch = blocking(move || {
+                let acx = ApplyContext {
+                    company: &co,
+                    state_dir: &dir,
+                    now,
+                    writeback: wb.as_deref(),
+                };
+                // The plan's actions of today are after any closing date: the ledger as
+                // reconciled is what the closing reads.
+                decisions::closing::cycle_step(&s, &acx, &full, &st, today)
+            })
+            .await?;
+            if !batch.is_empty() {
+                commit(store, &cid, batch).await?;
+            }
+        }
+
         // 4. Deliver.
         summary.delivered = deliver_all(ctx, conns, now).await?;
         Ok(summary)
@@ -357,7 +439,6 @@ impl Pipeline {
         let customers: HashMap<&str, &Customer> =
             customers.iter().map(|c| (c.id.as_str(), c)).collect();
         let sender = sender_info(company);
-        let letters = company_dir(&ctx.state_dir, &company.id).join("letters");
         let mut batch = Batch::default();
         for action in &plan.actions {
             let fallback;
@@ -390,25 +471,50 @@ impl Pipeline {
                 }
             };
             if let Some((name, pdf)) = &rendered.letter_pdf {
-                std::fs::create_dir_all(&letters)
-                    .with_context(|| format!("creating {}", letters.display()))?;
-                let p = letters.join(name);
-                std::fs::write(&p, pdf).with_context(|| format!("writing {}", p.display()))?;
+                store_letter(&ctx.state_dir, &company.id, name, pdf)?;
             }
-            for (key, cmd) in rendered.commands {
-                let target = match &cmd {
-                    WriteCommand::SendEmail { to, .. } if !to.is_empty() => TARGET_MAIL.to_owned(),
-                    WriteCommand::SendEmail { .. } | WriteCommand::CreateTask { .. } => {
-                        TARGET_TASKS.to_owned()
-                    }
-                    _ => match writeback {
-                        Some(w) => w.to_owned(),
-                        None => continue,
+            if company.dunning.needs_approval(action.stage) {
+                // Planned and rendered, but nothing recorded in the outbox: a person approves
+                // (the same commands, under the same keys, are made then), edits, reschedules
+                // or cancels it.
+                let entries = rendered
+                    .commands
+                    .iter()
+                    .filter(|(_, cmd)| target_of(cmd, writeback).is_some())
+                    .map(|(k, _)| k.as_str().to_owned())
+                    .collect();
+                let request = decisions::state::ApprovalRequest {
+                    action: action.clone(),
+                    text: decisions::state::LetterText {
+                        subject: rendered.message.subject.clone(),
+                        body: rendered.message.body.clone(),
+                        template: rendered.message.template.clone(),
                     },
+                    letter: rendered.letter_pdf.as_ref().map(|(n, _)| n.clone()),
+                    entries,
+                    requested_at: now,
                 };
-                batch
-                    .outbox_new
-                    .push(OutboxEntry::new(key, target, cmd, now));
+                batch.audit.push(AuditEvent {
+                    at: now,
+                    kind: decisions::AUDIT_APPROVAL_REQUESTED.to_owned(),
+                    subject: action.key.clone(),
+                    summary: format!(
+                        "{} to {} waiting for approval: {}",
+                        action.stage.name(),
+                        action.customer,
+                        rendered.message.subject
+                    ),
+                    explanation: serde_json::to_value(&request).unwrap_or_default(),
+                });
+            } else {
+                for (key, cmd) in rendered.commands {
+                    let Some(target) = target_of(&cmd, writeback) else {
+                        continue;
+                    };
+                    batch
+                        .outbox_new
+                        .push(OutboxEntry::new(key, target, cmd, now));
+                }
             }
             let sent = SentAction {
                 customer: action.customer.clone(),
@@ -451,6 +557,63 @@ pub fn sender_info(company: &CompanyConfig) -> SenderInfo {
         signature: format!("Le service comptabilité – {}", company.name),
         phone: None,
     }
+}
+
+/// Where a dunning command goes: an e-mail with recipients to the mail target, an e-mail
+/// without any and a task to the tasks folder, anything else to the system of record
+/// (`None` when the company has no write-back target: the effect is not made).
+pub fn target_of(cmd: &WriteCommand, writeback: Option<&str>) -> Option<String> {
+    match cmd {
+        WriteCommand::SendEmail { to, .. } if !to.is_empty() => Some(TARGET_MAIL.to_owned()),
+        WriteCommand::SendEmail { .. } | WriteCommand::CreateTask { .. } => {
+            Some(TARGET_TASKS.to_owned())
+        }
+        _ => writeback.map(str::to_owned),
+    }
+}
+
+/// Writes a letter's PDF under the company's `letters/` folder (replacing an earlier
+/// rendering of the same letter).
+pub fn store_letter(
+    state_dir: &Path,
+    company: &CompanyId,
+    name: &str,
+    pdf: &[u8],
+) -> anyhow::Result<std::path::PathBuf> {
+    let letters = company_dir(state_dir, company).join("letters");
+    std::fs::create_dir_all(&letters).with_context(|| format!("creating {}", letters.display()))?;
+    let p = letters.join(name);
+    std::fs::write(&p, pdf).with_context(|| format!("writing {}", p.display()))?;
+    Ok(p)
+}
+
+/// The plan of `today` from the ledger (after this cycle's allocations) and the decisions:
+/// the history without the actions people cancelled, the pauses people recorded and the holds
+/// of the letters waiting for approval, the IBANs people taught for the gate; the actions
+/// people cancelled are left out of the plan (their invoices listed as held, with why).
+#[allow(clippy::type_complexity)]
+pub fn plan_with_decisions<S: Store + ?Sized>(
+    store: &S,
+    company: &CompanyConfig,
+    rates: &RateTable,
+    ledger: &Ledger,
+    suggestions: &[relance_core::reconcile::Suggestion],
+    state: &DecisionState,
+    today: NaiveDate,
+) -> anyhow::Result<(
+    Vec<Customer>,
+    Result<Plan, relance_core::dunning::DunningError>,
+)> {
+    let history = decisions::inputs::history(store, &company.id, state)?;
+    let pauses = decisions::inputs::pauses(store, &company.id, ledger, state, today)?;
+    let mut taught = ledger.clone();
+    taught.customers = decisions::inputs::learnt_customers(ledger, state);
+    let input = plan_input(company, rates, &taught, suggestions, history, pauses);
+    let plan = relance_core::dunning::plan(&input, today).map(|mut p| {
+        decisions::inputs::filter_plan(&mut p, state);
+        p
+    });
+    Ok((input.customers, plan))
 }
 
 /// The dunning engine's input from the ledger (after this cycle's allocations): customers

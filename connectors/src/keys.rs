@@ -15,6 +15,7 @@
 //! | `reconcile` | transaction id, then `invoice=amount` sorted | the reconciliation of one receipt ([`reconcile`]) |
 //! | `provision` | the closing entry's own key (closing date, invoice, step) | one provision move ([`provision`]) |
 //! | `dunning.pause`, `credit.event` | the recorded fact as JSON | a fact recorded by staff, once ([`staff_fact`]) |
+//! | `decision` | the decision's idempotency key (the client's), the effect's name | one remote effect of a person's decision: a write-off move, a dispute flag, a task ([`decision_effect`]) |
 
 use crate::contract::IdempotencyKey;
 use chrono::NaiveDate;
@@ -66,6 +67,13 @@ pub fn reconcile(
 /// A provision move of a closing, from the closing entry's deterministic key.
 pub fn provision(company: &CompanyId, entry_key: &str) -> IdempotencyKey {
     IdempotencyKey::derive(company.as_str(), "provision", &[entry_key])
+}
+
+/// One remote effect of a person's decision, recorded under the client's idempotency key
+/// `decision` (unique per company): `effect` names it within the decision (`write-off`,
+/// `block-F1`, `declare`…).
+pub fn decision_effect(company: &CompanyId, decision: &str, effect: &str) -> IdempotencyKey {
+    IdempotencyKey::derive(company.as_str(), "decision", &[decision, effect])
 }
 
 /// A fact recorded by staff (`kind` is its audit kind: `dunning.pause`, `credit.event`), keyed

@@ -10,6 +10,7 @@ use relance_core::dunning::pause::{declaration_deadline, Pause, PauseKind, Proce
 use relance_core::dunning::{plan, Plan, Stage};
 use relance_core::model::CustomerKind;
 use relance_core::{CustomerId, InvoiceId};
+use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 fn run(pauses: Vec<Pause>, status: Option<u16>, days: i64) -> Plan {
@@ -65,6 +66,8 @@ fn pauses_table() {
             "promise in the future",
             vec![on_customer(PauseKind::PromiseToPay {
                 date: t + Duration::days(5),
+                amount: None,
+                paid: Decimal::ZERO,
             })],
             None,
             Want::Held("promise"),
@@ -73,6 +76,8 @@ fn pauses_table() {
             "promise within grace",
             vec![on_customer(PauseKind::PromiseToPay {
                 date: t - Duration::days(2),
+                amount: None,
+                paid: Decimal::ZERO,
             })],
             None,
             Want::Held("promise"),
@@ -81,6 +86,8 @@ fn pauses_table() {
             "promise broken",
             vec![on_customer(PauseKind::PromiseToPay {
                 date: t - Duration::days(3),
+                amount: None,
+                paid: Decimal::ZERO,
             })],
             None,
             Want::Act(Stage::Formelle),
@@ -131,6 +138,7 @@ fn pauses_table() {
                 judgment_date: t - Duration::days(10),
                 bodacc_publication: Some(t - Duration::days(3)),
                 creditor_abroad: false,
+                declaration_deadline: None,
             })],
             None,
             Want::Held("L622-21"),
@@ -224,6 +232,8 @@ fn broken_promise_alerts() {
     let p = run(
         vec![on_customer(PauseKind::PromiseToPay {
             date: today() - Duration::days(10),
+            amount: None,
+            paid: Decimal::ZERO,
         })],
         None,
         20,
@@ -241,6 +251,7 @@ fn procedure_collective_alert_and_post_opening_invoices() {
         judgment_date: d(2026, 1, 12),
         bodacc_publication: Some(d(2026, 1, 20)),
         creditor_abroad: false,
+        declaration_deadline: None,
     });
     let mut inp = input(
         vec![customer("C1", CustomerKind::Business)],

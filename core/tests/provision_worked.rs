@@ -1317,6 +1317,7 @@ fn dunning_history_feeds_the_closing() {
             judgment_date: d(2024, 7, 1),
             bodacc_publication: Some(d(2024, 7, 9)),
             creditor_abroad: false,
+            declaration_deadline: None,
         },
     }];
     let events = relance_core::provision::from_dunning(&sent, &pauses);

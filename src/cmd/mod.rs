@@ -1,5 +1,6 @@
 //! Subcommand dispatch.
 
+pub mod decide;
 mod files;
 mod rates;
 mod run;
@@ -85,6 +86,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             a.out.as_deref(),
             a.human,
         ),
+        Command::Decide { command } => decide::run(command),
         Command::Store {
             command:
                 StoreCommand::Migrate {

@@ -3,11 +3,11 @@
 use crate::clock::Clock;
 use crate::config::{self, CompanyConfig, Config};
 use crate::daemon::CycleContext;
-use crate::ledger::{self, Ledger, AUDIT_CREDIT_EVENT, AUDIT_PAUSE, AUDIT_PROVISION_STATE};
+use crate::ledger::{self, Ledger};
 use crate::metrics::Metrics;
 use crate::pipeline::{self, CycleSummary, Pipeline};
 use crate::registry::{self, Connectors};
-use crate::store::{AuditEvent, Batch, OutboxEntry, SharedStore, Store};
+use crate::store::{Batch, OutboxEntry, SharedStore, Store};
 use anyhow::{bail, Context as _};
 use chrono::NaiveDate;
 use relance_connectors::formats::fec;
@@ -31,7 +31,7 @@ macro_rules! demo_files {
 const DEMO_FILES: &[(&str, &[u8])] = demo_files![
     "relance.toml",
     "companies.d/demo.toml",
-    "events.json",
+    "decisions.json",
     "invoices/AV-2026-0007.xml",
     "invoices/FA-2026-0101.xml",
     "invoices/FA-2026-0102.xml",
@@ -87,11 +87,11 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn load_config(dir: &Path) -> anyhow::Result<Config> {
+pub(crate) fn load_config(dir: &Path) -> anyhow::Result<Config> {
     config::load(dir).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
 }
 
-fn open_store(config: &Config) -> anyhow::Result<SharedStore> {
+pub(crate) fn open_store(config: &Config) -> anyhow::Result<SharedStore> {
     let backend = crate::store::Backend::from_settings(&config.global.store)?;
     let what = match &backend {
         crate::store::Backend::Sled => config.global.state_dir.join("store").display().to_string(),
@@ -148,12 +148,6 @@ pub fn demo(state_dir: Option<PathBuf>, date: Option<NaiveDate>) -> anyhow::Resu
         .context("the demo configuration has no company")?
         .clone();
     let store = open_store(&config)?;
-    record_events(
-        &store,
-        &company,
-        &cfg_dir.join("events.json"),
-        Clock::fixed_date(today),
-    )?;
     let pipeline = Pipeline::load(Some(&cfg_dir))?;
     let http = http_layer(&config)?;
     let ctx = context(
@@ -166,7 +160,20 @@ pub fn demo(state_dir: Option<PathBuf>, date: Option<NaiveDate>) -> anyhow::Resu
     let rt = runtime()?;
     let summary = rt.block_on(async {
         let mut conns = connectors(&ctx);
-        pipeline.cycle(&ctx, &mut conns).await
+        // The documents first, then what the staff decided about them (checked against
+        // them), then the cycle, which applies the decisions before it plans.
+        let pulled = pipeline.pull(&ctx, &mut conns).await;
+        record_decisions(&store, &company, &cfg_dir.join("decisions.json"))?;
+        let mut summary = pipeline.cycle(&ctx, &mut conns).await?;
+        for (rep, first) in summary.report.sources.iter_mut().zip(pulled) {
+            rep.files += first.files;
+            rep.documents += first.documents;
+            rep.errors += first.errors;
+            rep.problems.extend(first.problems);
+            rep.quarantined.extend(first.quarantined.iter().cloned());
+            summary.quarantined.extend(first.quarantined);
+        }
+        anyhow::Ok(summary)
     })?;
     println!(
         "relance demo — {} (SIREN {}), as of {today}",
@@ -184,61 +191,20 @@ pub fn demo(state_dir: Option<PathBuf>, date: Option<NaiveDate>) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-/// Records the demo's pauses and credit events once (keyed, so a second run adds nothing).
-fn record_events(
+/// Records the decisions of the demo's staff (a dispute, a procédure collective) as any
+/// person's decisions are recorded: checked against the store, once per key (a second run of
+/// the demo finds them recorded and adds nothing).
+fn record_decisions(
     store: &SharedStore,
     company: &CompanyConfig,
     path: &Path,
-    clock: Clock,
 ) -> anyhow::Result<()> {
-    #[derive(serde::Deserialize)]
-    struct Events {
-        #[serde(default)]
-        pauses: Vec<serde_json::Value>,
-        #[serde(default)]
-        credit_events: Vec<serde_json::Value>,
-    }
-    let ev: Events = serde_json::from_slice(&std::fs::read(path)?)
-        .with_context(|| format!("reading {}", path.display()))?;
-    let known: std::collections::HashSet<String> =
-        ledger::audit_of_kind(store, &company.id, AUDIT_PAUSE)?
-            .into_iter()
-            .chain(ledger::audit_of_kind(
-                store,
-                &company.id,
-                AUDIT_CREDIT_EVENT,
-            )?)
-            .map(|e| e.subject)
-            .collect();
-    let mut batch = Batch::default();
-    for (kind, list) in [
-        (AUDIT_PAUSE, &ev.pauses),
-        (AUDIT_CREDIT_EVENT, &ev.credit_events),
-    ] {
-        for v in list {
-            // Check the shape now: a bad entry is an error naming the file, not a silent skip.
-            if kind == AUDIT_PAUSE {
-                serde_json::from_value::<relance_core::dunning::Pause>(v.clone())
-                    .with_context(|| format!("{}: pause {v}", path.display()))?;
-            } else {
-                serde_json::from_value::<relance_core::provision::CreditEvent>(v.clone())
-                    .with_context(|| format!("{}: credit event {v}", path.display()))?;
-            }
-            let subject = relance_connectors::keys::staff_fact(&company.id, kind, v).0;
-            if known.contains(&subject) {
-                continue;
-            }
-            batch.audit.push(AuditEvent {
-                at: clock.now(),
-                kind: kind.to_owned(),
-                subject,
-                summary: format!("recorded by staff: {v}"),
-                explanation: v.clone(),
-            });
-        }
-    }
-    if !batch.is_empty() {
-        store.commit(&company.id, batch)?;
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let list: Vec<crate::decisions::Envelope> =
+        serde_json::from_slice(&text).with_context(|| format!("reading {}", path.display()))?;
+    for (i, env) in list.into_iter().enumerate() {
+        crate::decisions::record(&**store, company, env)
+            .with_context(|| format!("{}: decision [{i}]", path.display()))?;
     }
     Ok(())
 }
@@ -268,6 +234,29 @@ fn print_summary(
     );
     for (f, r) in &s.quarantined {
         println!("  quarantined {f}: {r}");
+    }
+    if !s.decisions.is_empty() {
+        println!("\nDecisions applied");
+        for a in &s.decisions {
+            let outcome = match &a.outcome {
+                crate::decisions::state::Outcome::Applied => "applied".to_owned(),
+                crate::decisions::state::Outcome::Refused { reasons } => format!(
+                    "refused: {}",
+                    reasons
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            };
+            println!(
+                "  {:<20} {} by {} ({}): {outcome}",
+                a.decision.kind(),
+                a.key,
+                a.actor,
+                a.reason.as_deref().unwrap_or("")
+            );
+        }
     }
     println!("\nReconciliation");
     for a in &s.outcome.allocations {
@@ -492,19 +481,7 @@ pub fn dunning_plan_company(
     let store = open_store(&config)?;
     let today = date.unwrap_or_else(|| Clock::System.today());
     let p = Pipeline::load(Some(config_dir))?;
-    let ledger = Ledger::load(&store, &company.id)?;
-    let outcome = ledger.reconcile(&company.reconcile);
-    let mut full = ledger.clone();
-    full.allocations.extend(outcome.allocations.iter().cloned());
-    let input = pipeline::plan_input(
-        company,
-        &p.rates,
-        &full,
-        &outcome.suggestions,
-        ledger::dunning_history(&store, &company.id)?,
-        ledger::pauses(&store, &company.id)?,
-    );
-    let plan = relance_core::dunning::plan(&input, today)?;
+    let plan = crate::decisions::queries::plan_as_of(&store, company, &p.rates, today)?;
     super::out(&serde_json::to_string_pretty(&plan)?)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -592,6 +569,7 @@ pub fn dunning_plan_offline(
         invoices: l.invoices,
         receipts: l.receipts,
         allocations: outcome.allocations.clone(),
+        ..Ledger::default()
     };
     let company = company.unwrap_or_else(CompanyConfig::offline_defaults);
     let input = pipeline::plan_input(
@@ -683,9 +661,11 @@ pub fn provision(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Computes the closing table as of `closing`; writes the CSV state and the FEC export into
-/// `out` when given; with `apply`, records the entries in the outbox (keyed: a second run adds
-/// nothing) and the resulting state. Returns the text to print (JSON, or the table).
+/// Computes the closing table as of `closing` (with the disputes, procédures collectives and
+/// rate overrides people decided); writes the CSV state and the FEC export into `out` when
+/// given; with `apply`, books it as an approval would (the entries in the outbox, keyed: a
+/// second run adds nothing, the resulting state, the closing queued). Returns the text to print
+/// (JSON, or the table).
 fn provision_run(
     store: &SharedStore,
     company: &CompanyConfig,
@@ -694,58 +674,48 @@ fn provision_run(
     apply: bool,
     human: bool,
 ) -> anyhow::Result<String> {
+    use crate::decisions::closing as closings;
     let ledger = Ledger::load(store, &company.id)?;
-    let mut events = ledger::credit_events(store, &company.id)?;
-    let history = ledger::dunning_history(store, &company.id)?;
-    let pauses = ledger::pauses(store, &company.id)?;
-    relance_core::provision::merge_derived(
-        &mut events,
-        relance_core::provision::from_dunning(&history, &pauses),
-    );
-    let previous = ledger::previous_provision_state(store, &company.id, closing)?;
-    let input = ledger::closing_input(&company.id, company.currency, &ledger, events, previous);
-    let table = relance_core::provision::closing(&input, &company.provision, closing)?;
+    let state = crate::decisions::DecisionState::load(store, &company.id)?;
+    let table = closings::compute(store, company, &ledger, &state, closing)??;
     if let Some(dir) = out {
         std::fs::create_dir_all(dir)?;
-        let csv = dir.join(format!("provisions-{}-{closing}.csv", company.id));
-        std::fs::write(&csv, relance_core::provision::state_csv(&table))?;
-        let siren = company
-            .siren
-            .as_ref()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_else(|| "000000000".into());
-        let fec_ctx = fec::FecContext {
-            customer_names: ledger
-                .customers
-                .iter()
-                .map(|c| (c.id.as_str().to_owned(), c.name.clone()))
-                .collect(),
-            ..Default::default()
-        };
-        let (name, bytes) =
-            fec::closing_file(&table, &siren, &fec_ctx, &fec::WriteOptions::default());
-        let fec_path = dir.join(name);
-        std::fs::write(&fec_path, bytes)
-            .with_context(|| format!("writing {}", fec_path.display()))?;
+        let x = closings::export_files(company, &ledger.customers, &table);
+        for (name, bytes) in [(&x.csv_name, &x.csv), (&x.fec_name, &x.fec)] {
+            let p = dir.join(name);
+            std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))?;
+        }
     }
     if apply {
+        let booked = store
+            .provision(&company.id, closing)?
+            .is_some_and(|p| p.status != crate::store::ProvisionStatus::Computed);
         let mut batch = Batch::default();
-        let target = registry::writeback_target(company)
-            .unwrap_or_else(|| registry::TARGET_TASKS.to_owned());
         let now = Clock::System.now();
-        for e in &table.entries {
-            let (key, cmd) = fec::post_move(&company.id, e);
-            batch
-                .outbox_new
-                .push(OutboxEntry::new(key, target.clone(), cmd, now));
+        if !booked {
+            let d = closings::digest(&table);
+            closings::draft_records(&mut batch, now, table.clone(), d);
+            let wb = registry::writeback_target(company);
+            closings::booking(
+                &mut batch,
+                company,
+                &table,
+                now,
+                wb.as_deref(),
+                "relance provision --apply",
+            );
+        } else {
+            // Booked before: the entries are re-recorded under their keys (nothing new is
+            // added), so an interrupted delivery finishes.
+            let target = registry::writeback_target(company)
+                .unwrap_or_else(|| registry::TARGET_TASKS.to_owned());
+            for e in &table.entries {
+                let (key, cmd) = fec::post_move(&company.id, e);
+                batch
+                    .outbox_new
+                    .push(OutboxEntry::new(key, target.clone(), cmd, now));
+            }
         }
-        batch.audit.push(AuditEvent {
-            at: now,
-            kind: AUDIT_PROVISION_STATE.to_owned(),
-            subject: format!("closing {closing}"),
-            summary: format!("closing {closing}: {} entries", table.entries.len()),
-            explanation: serde_json::to_value(&table.state)?,
-        });
         store.commit(&company.id, batch)?;
     }
     Ok(if human {

@@ -36,7 +36,7 @@ use super::{
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use relance_connectors::contract::{Cursor, IdempotencyKey};
-use relance_core::{CompanyId, CustomerId, InvoiceId};
+use relance_core::{CompanyId, CustomerId, InvoiceId, TransactionId};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -501,6 +501,43 @@ impl Store for FencedStore {
     ) -> Result<Vec<AuditEntry>, StoreError> {
         self.inner.audit(company, from_seq, limit)
     }
+    fn audit_by_kind(
+        &self,
+        company: &CompanyId,
+        kinds: &[&str],
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.inner.audit_by_kind(company, kinds, from_seq, limit)
+    }
+    fn receipts_of_transaction(
+        &self,
+        company: &CompanyId,
+        transaction: &TransactionId,
+    ) -> Result<Vec<ReceiptRecord>, StoreError> {
+        self.inner.receipts_of_transaction(company, transaction)
+    }
+    fn allocations_of_transaction(
+        &self,
+        company: &CompanyId,
+        transaction: &TransactionId,
+    ) -> Result<Vec<AllocationRecord>, StoreError> {
+        self.inner.allocations_of_transaction(company, transaction)
+    }
+    fn allocations_of_invoice(
+        &self,
+        company: &CompanyId,
+        invoice: &InvoiceId,
+    ) -> Result<Vec<AllocationRecord>, StoreError> {
+        self.inner.allocations_of_invoice(company, invoice)
+    }
+    fn invoices_of_customer(
+        &self,
+        company: &CompanyId,
+        customer: &CustomerId,
+    ) -> Result<Vec<InvoiceRecord>, StoreError> {
+        self.inner.invoices_of_customer(company, customer)
+    }
     fn provision(
         &self,
         company: &CompanyId,
@@ -529,6 +566,13 @@ impl Store for FencedStore {
         pending_only: bool,
     ) -> Result<Vec<InboxEntry>, StoreError> {
         self.inner.inbox(company, from_seq, limit, pending_only)
+    }
+    fn inbox_by_key(
+        &self,
+        company: &CompanyId,
+        key: &str,
+    ) -> Result<Option<InboxEntry>, StoreError> {
+        self.inner.inbox_by_key(company, key)
     }
     fn document(&self, namespace: &str, key: &str) -> Result<Option<Document>, StoreError> {
         self.inner.document(namespace, key)

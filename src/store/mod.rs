@@ -726,6 +726,76 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         from_seq: u64,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError>;
+    /// The receipts carrying this bank transaction id (usually one; the same id in two
+    /// accounts' statements gives two). The default scans [`Store::receipts`].
+    fn receipts_of_transaction(
+        &self,
+        company: &CompanyId,
+        transaction: &TransactionId,
+    ) -> Result<Vec<ReceiptRecord>, StoreError> {
+        let mut v = self.receipts(company)?;
+        v.retain(|r| &r.receipt.id == transaction);
+        Ok(v)
+    }
+    /// The allocations of one receipt, ordered by invoice. The default scans
+    /// [`Store::allocations`].
+    fn allocations_of_transaction(
+        &self,
+        company: &CompanyId,
+        transaction: &TransactionId,
+    ) -> Result<Vec<AllocationRecord>, StoreError> {
+        let mut v = self.allocations(company)?;
+        v.retain(|a| &a.transaction == transaction);
+        Ok(v)
+    }
+    /// The allocations to one invoice, ordered by transaction. The default scans
+    /// [`Store::allocations`].
+    fn allocations_of_invoice(
+        &self,
+        company: &CompanyId,
+        invoice: &InvoiceId,
+    ) -> Result<Vec<AllocationRecord>, StoreError> {
+        let mut v = self.allocations(company)?;
+        v.retain(|a| &a.invoice == invoice);
+        Ok(v)
+    }
+    /// The invoices and credit notes of one customer, ordered by id. The default scans
+    /// [`Store::invoices`].
+    fn invoices_of_customer(
+        &self,
+        company: &CompanyId,
+        customer: &CustomerId,
+    ) -> Result<Vec<InvoiceRecord>, StoreError> {
+        let mut v = self.invoices(company)?;
+        v.retain(|i| &i.invoice.customer == customer);
+        Ok(v)
+    }
+    /// Up to `limit` audit entries with `seq >= from_seq` whose kind is one of `kinds`, in
+    /// order. The default pages through [`Store::audit`]; a backend with an index on the kind
+    /// answers from it.
+    fn audit_by_kind(
+        &self,
+        company: &CompanyId,
+        kinds: &[&str],
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut out = Vec::new();
+        let mut from = from_seq;
+        while out.len() < limit {
+            let page = self.audit(company, from, 10_000)?;
+            let Some(last) = page.last().map(|e| e.seq) else {
+                break;
+            };
+            out.extend(
+                page.into_iter()
+                    .filter(|e| kinds.contains(&e.event.kind.as_str()))
+                    .take(limit - out.len()),
+            );
+            from = last + 1;
+        }
+        Ok(out)
+    }
     /// The provision state of a closing date.
     fn provision(
         &self,
@@ -752,6 +822,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: usize,
         pending_only: bool,
     ) -> Result<Vec<InboxEntry>, StoreError>;
+
+    /// The inbox entry recorded under `key`, if any. The default scans [`Store::inbox`].
+    fn inbox_by_key(
+        &self,
+        company: &CompanyId,
+        key: &str,
+    ) -> Result<Option<InboxEntry>, StoreError> {
+        Ok(self
+            .inbox(company, 0, usize::MAX, false)?
+            .into_iter()
+            .find(|e| e.item.key == key))
+    }
 
     /// A shared document by namespace and key.
     fn document(&self, namespace: &str, key: &str) -> Result<Option<Document>, StoreError>;
@@ -1033,6 +1115,43 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     ) -> Result<Vec<AuditEntry>, StoreError> {
         (**self).audit(company, from_seq, limit)
     }
+    fn receipts_of_transaction(
+        &self,
+        company: &CompanyId,
+        transaction: &TransactionId,
+    ) -> Result<Vec<ReceiptRecord>, StoreError> {
+        (**self).receipts_of_transaction(company, transaction)
+    }
+    fn allocations_of_transaction(
+        &self,
+        company: &CompanyId,
+        transaction: &TransactionId,
+    ) -> Result<Vec<AllocationRecord>, StoreError> {
+        (**self).allocations_of_transaction(company, transaction)
+    }
+    fn allocations_of_invoice(
+        &self,
+        company: &CompanyId,
+        invoice: &InvoiceId,
+    ) -> Result<Vec<AllocationRecord>, StoreError> {
+        (**self).allocations_of_invoice(company, invoice)
+    }
+    fn invoices_of_customer(
+        &self,
+        company: &CompanyId,
+        customer: &CustomerId,
+    ) -> Result<Vec<InvoiceRecord>, StoreError> {
+        (**self).invoices_of_customer(company, customer)
+    }
+    fn audit_by_kind(
+        &self,
+        company: &CompanyId,
+        kinds: &[&str],
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        (**self).audit_by_kind(company, kinds, from_seq, limit)
+    }
     fn provision(
         &self,
         company: &CompanyId,
@@ -1061,6 +1180,13 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         pending_only: bool,
     ) -> Result<Vec<InboxEntry>, StoreError> {
         (**self).inbox(company, from_seq, limit, pending_only)
+    }
+    fn inbox_by_key(
+        &self,
+        company: &CompanyId,
+        key: &str,
+    ) -> Result<Option<InboxEntry>, StoreError> {
+        (**self).inbox_by_key(company, key)
     }
     fn document(&self, namespace: &str, key: &str) -> Result<Option<Document>, StoreError> {
         (**self).document(namespace, key)

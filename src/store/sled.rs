@@ -29,7 +29,7 @@ use super::{
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use relance_connectors::contract::{Cursor, IdempotencyKey};
-use relance_core::{CompanyId, CustomerId, InvoiceId};
+use relance_core::{CompanyId, CustomerId, InvoiceId, TransactionId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -603,6 +603,16 @@ impl Store for SledStore {
         self.scan(company, ALLOC)
     }
 
+    fn allocations_of_transaction(
+        &self,
+        company: &CompanyId,
+        transaction: &TransactionId,
+    ) -> Result<Vec<AllocationRecord>, StoreError> {
+        let mut prefix = key(ALLOC, transaction.as_str());
+        prefix.push(0);
+        self.scan(company, &prefix)
+    }
+
     fn cursor(&self, company: &CompanyId, source: &str) -> Result<Option<Cursor>, StoreError> {
         self.get(company, &key(CUR, source))
     }
@@ -791,6 +801,27 @@ impl Store for SledStore {
             tree.apply_batch(b)?;
             self.db.flush()?;
             Ok(Some(seq))
+        }
+    }
+
+    fn inbox_by_key(
+        &self,
+        company: &CompanyId,
+        key: &str,
+    ) -> Result<Option<InboxEntry>, StoreError> {
+        let Some(tree) = self.existing_tree(company)? else {
+            return Ok(None);
+        };
+        let Some(seq) = tree
+            .get(self::key(IBX_KEY, key))?
+            .and_then(|v| read_u64(&v))
+        else {
+            return Ok(None);
+        };
+        let k = seq_key(IBX, seq);
+        match tree.get(&k)? {
+            Some(v) => Ok(Some(decode(&k, &v)?)),
+            None => Ok(None),
         }
     }
 

@@ -503,6 +503,16 @@ pub fn render_action(
         cx.deadline_days,
     );
     let message = templates.render_action(action, &ctx)?;
+    render_message(action, message, cx)
+}
+
+/// [`render_action`] with the message already written: the text a person approved or edited
+/// (the commands, keys and letter are the same as for the rendered template).
+pub fn render_message(
+    action: &Action,
+    message: Message,
+    cx: &RenderContext<'_>,
+) -> Result<RenderedAction, LetterError> {
     let key = IdempotencyKey(action.key.clone());
     let mut commands = Vec::new();
     let mut letter_pdf = None;

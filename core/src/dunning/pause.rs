@@ -32,10 +32,18 @@ pub enum PauseKind {
         /// What the customer says.
         note: String,
     },
-    /// The customer promised to pay by a date.
+    /// The customer promised to pay by a date: dunning waits until then (plus the policy's
+    /// grace), and resumes with an alert when the promise is not kept. A promise of an amount
+    /// is kept as soon as that much was received on the invoices it covers since it was made.
     PromiseToPay {
         /// Promised date.
         date: NaiveDate,
+        /// Promised amount; `None` for everything open.
+        #[serde(default)]
+        amount: Option<Decimal>,
+        /// Received on the invoices covered since the promise was made.
+        #[serde(default)]
+        paid: Decimal,
     },
     /// An agreed payment plan (échéancier): dunning waits while instalments are met, and
     /// escalates to at least the formal stage as soon as one is missed.
@@ -65,6 +73,10 @@ pub enum PauseKind {
         bodacc_publication: Option<NaiveDate>,
         /// The creditor is established outside metropolitan France.
         creditor_abroad: bool,
+        /// The deadline to declare the claims, when a person set it (never later than the
+        /// legal one); otherwise it follows from the BODACC publication.
+        #[serde(default)]
+        declaration_deadline: Option<NaiveDate>,
     },
     /// The invoice was assigned to a factor (subrogation): the factor collects, not us.
     Factored {
@@ -133,6 +145,20 @@ pub fn declaration_deadline(publication: NaiveDate, creditor_abroad: bool) -> Na
     add_months(publication, if creditor_abroad { 4 } else { 2 })
 }
 
+/// The deadline of a procédure collective pause: the one a person set, else the legal one
+/// from the BODACC publication (`None` while it is not known).
+pub fn claim_deadline(kind: &PauseKind) -> Option<NaiveDate> {
+    match kind {
+        PauseKind::ProcedureCollective {
+            bodacc_publication,
+            creditor_abroad,
+            declaration_deadline: set,
+            ..
+        } => set.or_else(|| bodacc_publication.map(|d| declaration_deadline(d, *creditor_abroad))),
+        _ => None,
+    }
+}
+
 /// The effect of `pauses` (those of the invoice and of its customer) on an invoice issued on
 /// `issue_date`, as of `today`. The strongest outcome wins: stop, hold, partial, resume.
 pub fn evaluate<'a>(
@@ -170,15 +196,23 @@ pub fn evaluate<'a>(
                     "litige since {since} on {a}: {note}; the undisputed remainder is dunned"
                 ),
             },
-            PauseKind::PromiseToPay { date } => {
-                if today <= *date + Duration::days(i64::from(p.promise_grace_days)) {
+            PauseKind::PromiseToPay { date, amount, paid } => {
+                let what = amount.map(|a| format!(" {a}")).unwrap_or_default();
+                if amount.is_some_and(|a| *paid >= a) {
+                    PauseOutcome::None // kept: what is still open is dunned as usual
+                } else if today <= *date + Duration::days(i64::from(p.promise_grace_days)) {
                     PauseOutcome::Hold {
-                        reason: format!("promise to pay by {date}"),
+                        reason: format!("promise to pay{what} by {date}"),
                     }
                 } else {
                     PauseOutcome::Resume {
                         escalate: false,
-                        note: format!("promise to pay by {date} not kept"),
+                        note: match amount {
+                            Some(_) => format!(
+                                "promise to pay{what} by {date} not kept ({paid} received since)"
+                            ),
+                            None => format!("promise to pay by {date} not kept"),
+                        },
                     }
                 }
             }

@@ -54,6 +54,12 @@ pub struct Policy {
     /// (`[address]`, `[[customers]]`), not from `[dunning]`.
     #[serde(skip)]
     pub letters: Letters,
+    /// The stages whose actions wait for a person's approval: planned as usual and their
+    /// letter rendered, but nothing is sent (nor written back) until approved, edited,
+    /// rescheduled — or never, when cancelled. Default the acts with legal weight:
+    /// `["mise_en_demeure", "contentieux"]`; `[]` sends everything without approval.
+    #[serde(with = "crate::dunning::stage::names")]
+    pub approval_stages: Vec<Stage>,
 }
 
 /// The postal addresses posted letters need, as the company's configuration sets them.
@@ -94,6 +100,7 @@ impl Default for Policy {
             petites_creances_max: Decimal::new(5000, 0),
             on_missing_rate: MissingRatePolicy::StateClause,
             letters: Letters::default(),
+            approval_stages: vec![Stage::MiseEnDemeure, Stage::Contentieux],
         }
     }
 }
@@ -434,6 +441,11 @@ impl Default for AlertPolicy {
 }
 
 impl Policy {
+    /// True when actions of `stage` wait for a person's approval.
+    pub fn needs_approval(&self, stage: Stage) -> bool {
+        self.approval_stages.contains(&stage)
+    }
+
     /// Checks the ladder: at least one step, stages in non-decreasing order, offsets
     /// increasing, only the préventive stage before the due date, nothing after contentieux.
     pub fn validate(&self) -> Result<(), DunningError> {
@@ -456,6 +468,14 @@ impl Policy {
             if (s.stage == Stage::Preventive) != (s.offset_days <= 0) {
                 return bad(format!(
                     "dunning.steps[{i}]: the préventive stage and only it comes on or before the due date"
+                ));
+            }
+        }
+        for (i, st) in self.approval_stages.iter().enumerate() {
+            if self.approval_stages[..i].contains(st) {
+                return bad(format!(
+                    "dunning.approval_stages[{i}]: {} is listed twice",
+                    st.name()
                 ));
             }
         }

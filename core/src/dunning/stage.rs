@@ -36,6 +36,11 @@ impl Stage {
         self as u8
     }
 
+    /// The stage of a name as [`Stage::name`] gives it.
+    pub fn from_name(name: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| s.name() == name)
+    }
+
     /// Name used in template files and explanations.
     pub fn name(self) -> &'static str {
         match self {
@@ -94,5 +99,83 @@ impl Channel {
             Channel::RegisteredLetter => "registered_letter",
             Channel::LegalTask => "legal_task",
         }
+    }
+}
+
+/// Serde of a list of stages by name (`["mise_en_demeure", "contentieux"]`), numbers (0–4)
+/// also accepted: configuration keys naming stages.
+pub mod names {
+    use super::Stage;
+    use serde::de::{self, Deserializer, SeqAccess, Visitor};
+    use serde::ser::{SerializeSeq, Serializer};
+    use std::fmt;
+
+    /// Writes the stages' names.
+    pub fn serialize<S: Serializer>(stages: &[Stage], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(stages.len()))?;
+        for st in stages {
+            seq.serialize_element(st.name())?;
+        }
+        seq.end()
+    }
+
+    struct One;
+
+    impl<'de> Visitor<'de> for One {
+        type Value = Stage;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a stage name (preventive, amiable, formelle, mise_en_demeure, contentieux) or number 0 to 4")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Stage, E> {
+            Stage::from_name(v).ok_or_else(|| {
+                E::custom(format!(
+                    "unknown stage {v:?}, expected one of preventive, amiable, formelle, mise_en_demeure, contentieux"
+                ))
+            })
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Stage, E> {
+            u8::try_from(v)
+                .ok()
+                .and_then(|n| Stage::try_from(n).ok())
+                .ok_or_else(|| E::custom(format!("unknown dunning stage {v}, expected 0 to 4")))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Stage, E> {
+            match u64::try_from(v) {
+                Ok(u) => self.visit_u64(u),
+                Err(_) => Err(E::custom(format!(
+                    "unknown dunning stage {v}, expected 0 to 4"
+                ))),
+            }
+        }
+    }
+
+    struct Many;
+
+    impl<'de> Visitor<'de> for Many {
+        type Value = Vec<Stage>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of stage names")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Stage>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(s) = seq.next_element_seed(OneSeed)? {
+                out.push(s);
+            }
+            Ok(out)
+        }
+    }
+
+    struct OneSeed;
+
+    impl<'de> de::DeserializeSeed<'de> for OneSeed {
+        type Value = Stage;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Stage, D::Error> {
+            d.deserialize_any(One)
+        }
+    }
+
+    /// Reads a list of stage names or numbers.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Stage>, D::Error> {
+        d.deserialize_seq(Many)
     }
 }

@@ -41,5 +41,7 @@ pub use events::{
     SettlementKind, Stage,
 };
 pub use feed::{from_dunning, merge_derived};
-pub use policy::{Accounts, Criteria, PaymentBooking, Policy, PolicyError, RateRow, VatRegime};
+pub use policy::{
+    Accounts, Criteria, MonthDay, PaymentBooking, Policy, PolicyError, RateRow, VatRegime,
+};
 pub use report::{rectification_mention, state_csv, table_text, STATE_CSV_HEADER};

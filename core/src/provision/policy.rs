@@ -42,6 +42,7 @@
 //! ```
 
 use super::events::{ProcedureKind, Stage};
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +66,53 @@ pub struct Policy {
     pub payment_booking: PaymentBooking,
     /// VAT regime of the company's sales, which decides the VAT account of a write-off.
     pub vat_regime: VatRegime,
+    /// The company's closing dates in the year (`["06-30", "12-31"]` for half-year closings,
+    /// `["12-31"]` for a calendar fiscal year): on each, the daemon computes the closing as a
+    /// draft for a person to approve. Empty (the default): closings run only on demand
+    /// (`relance provision`).
+    pub closing_dates: Vec<MonthDay>,
+}
+
+/// A day of the year, written `MM-DD` (`"12-31"`); `"02-29"` is the last day of February.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MonthDay {
+    /// Month, 1–12.
+    pub month: u32,
+    /// Day, 1–31 (valid for the month).
+    pub day: u32,
+}
+
+impl MonthDay {
+    /// This day in `year` (the last day of February for `02-29` in a common year).
+    pub fn in_year(self, year: i32) -> Option<NaiveDate> {
+        NaiveDate::from_ymd_opt(year, self.month, self.day).or_else(|| {
+            (self.month == 2 && self.day == 29)
+                .then(|| NaiveDate::from_ymd_opt(year, 2, 28))
+                .flatten()
+        })
+    }
+}
+
+impl TryFrom<String> for MonthDay {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not a day of the year, expected MM-DD such as \"12-31\"");
+        let (m, d) = s.split_once('-').ok_or_else(bad)?;
+        if m.len() != 2 || d.len() != 2 {
+            return Err(bad());
+        }
+        let (month, day) = (m.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?);
+        // 2024 is a leap year: every valid MM-DD exists in it.
+        NaiveDate::from_ymd_opt(2024, month, day).ok_or_else(bad)?;
+        Ok(MonthDay { month, day })
+    }
+}
+
+impl From<MonthDay> for String {
+    fn from(m: MonthDay) -> String {
+        format!("{:02}-{:02}", m.month, m.day)
+    }
 }
 
 impl Default for Policy {
@@ -77,6 +125,7 @@ impl Default for Policy {
             bank_journal: "BQ".to_owned(),
             payment_booking: PaymentBooking::Bank,
             vat_regime: VatRegime::Debits,
+            closing_dates: Vec::new(),
         }
     }
 }
@@ -216,6 +265,10 @@ pub struct Accounts {
     pub vat_pending: String,
     /// Bank (512), debited by payments received on doubtful receivables.
     pub bank: String,
+    /// Where a person writes off the residue left open on an invoice (a few cents short, a
+    /// bank charge the customer deducted): 658 charges diverses de gestion courante (écarts
+    /// de règlement). A definitive loss of the receivable is 654, through the closing.
+    pub residue_write_off: String,
 }
 
 impl Default for Accounts {
@@ -230,6 +283,7 @@ impl Default for Accounts {
             vat_collected: "44571".to_owned(),
             vat_pending: "4458".to_owned(),
             bank: "512".to_owned(),
+            residue_write_off: "658".to_owned(),
         }
     }
 }
@@ -279,6 +333,14 @@ pub enum PolicyError {
         /// The id.
         id: String,
     },
+    /// A closing date listed twice.
+    #[error("provision.closing_dates[{index}]: {date} is listed twice")]
+    DuplicateClosing {
+        /// Position.
+        index: usize,
+        /// The date.
+        date: String,
+    },
     /// An account or journal is empty.
     #[error("provision.{key}: must not be empty")]
     Empty {
@@ -288,9 +350,27 @@ pub enum PolicyError {
 }
 
 impl Policy {
+    /// The latest of the configured closing dates on or before `today` (`None` without any).
+    pub fn latest_closing(&self, today: NaiveDate) -> Option<NaiveDate> {
+        self.closing_dates
+            .iter()
+            .flat_map(|m| [m.in_year(today.year()), m.in_year(today.year() - 1)])
+            .flatten()
+            .filter(|d| *d <= today)
+            .max()
+    }
+
     /// All problems of the policy (empty when usable).
     pub fn validate(&self) -> Vec<PolicyError> {
         let mut out = Vec::new();
+        for (index, d) in self.closing_dates.iter().enumerate() {
+            if self.closing_dates[..index].contains(d) {
+                out.push(PolicyError::DuplicateClosing {
+                    index,
+                    date: String::from(*d),
+                });
+            }
+        }
         let mut seen = std::collections::BTreeSet::new();
         for (index, r) in self.rates.iter().enumerate() {
             if r.rate < Decimal::ZERO || r.rate > Decimal::ONE {
@@ -318,6 +398,7 @@ impl Policy {
             ("accounts.vat_collected", &a.vat_collected),
             ("accounts.vat_pending", &a.vat_pending),
             ("accounts.bank", &a.bank),
+            ("accounts.residue_write_off", &a.residue_write_off),
             ("journal", &self.journal),
             ("bank_journal", &self.bank_journal),
         ];

@@ -34,7 +34,7 @@ use super::{
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use relance_connectors::contract::{Cursor, IdempotencyKey};
-use relance_core::{CompanyId, CustomerId, InvoiceId};
+use relance_core::{CompanyId, CustomerId, InvoiceId, TransactionId};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -1257,6 +1257,88 @@ impl Store for PgStore {
         })
     }
 
+    fn receipts_of_transaction(
+        &self,
+        company: &CompanyId,
+        transaction: &TransactionId,
+    ) -> Result<Vec<ReceiptRecord>, StoreError> {
+        self.rows(
+            "receipt",
+            "SELECT dedup_key, v, body::text FROM receipt WHERE company = $1 \
+             AND transaction_id = $2 ORDER BY dedup_key",
+            company,
+            Some(transaction.to_string()),
+        )
+    }
+
+    fn allocations_of_transaction(
+        &self,
+        company: &CompanyId,
+        transaction: &TransactionId,
+    ) -> Result<Vec<AllocationRecord>, StoreError> {
+        self.rows(
+            "allocation",
+            "SELECT transaction_id || '/' || invoice_id, v, body::text FROM allocation \
+             WHERE company = $1 AND transaction_id = $2 ORDER BY invoice_id",
+            company,
+            Some(transaction.to_string()),
+        )
+    }
+
+    fn allocations_of_invoice(
+        &self,
+        company: &CompanyId,
+        invoice: &InvoiceId,
+    ) -> Result<Vec<AllocationRecord>, StoreError> {
+        self.rows(
+            "allocation",
+            "SELECT transaction_id || '/' || invoice_id, v, body::text FROM allocation \
+             WHERE company = $1 AND invoice_id = $2 ORDER BY transaction_id",
+            company,
+            Some(invoice.to_string()),
+        )
+    }
+
+    fn invoices_of_customer(
+        &self,
+        company: &CompanyId,
+        customer: &CustomerId,
+    ) -> Result<Vec<InvoiceRecord>, StoreError> {
+        self.rows(
+            "invoice",
+            "SELECT id, v, body::text FROM invoice WHERE company = $1 AND customer = $2 ORDER BY id",
+            company,
+            Some(customer.to_string()),
+        )
+    }
+
+    fn audit_by_kind(
+        &self,
+        company: &CompanyId,
+        kinds: &[&str],
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let company = company.to_string();
+        let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
+        let from = i64_of(from_seq);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with(move |c| async move {
+            // Served by `audit_by_kind (company, kind, seq)`.
+            let rows = c
+                .query(
+                    "SELECT seq, v, body::text FROM audit WHERE company = $1 AND kind = ANY($2) \
+                     AND seq >= $3 ORDER BY seq LIMIT $4",
+                    &[&company, &kinds, &from, &limit],
+                )
+                .await
+                .map_err(pg_err)?;
+            rows.iter()
+                .map(|r| decode(&format!("audit/{}", r.get::<_, i64>(0)), r, 1))
+                .collect()
+        })
+    }
+
     fn provision(
         &self,
         company: &CompanyId,
@@ -1343,6 +1425,33 @@ impl Store for PgStore {
             .map_err(pg_err)?;
             tx.commit().await.map_err(pg_err)?;
             Ok(Some(u64_of(seq)))
+        })
+    }
+
+    fn inbox_by_key(
+        &self,
+        company: &CompanyId,
+        key: &str,
+    ) -> Result<Option<InboxEntry>, StoreError> {
+        let company = company.to_string();
+        let key = key.to_owned();
+        self.with(move |c| async move {
+            let row = c
+                .query_opt(
+                    "SELECT seq, v, body::text, done_at FROM inbox WHERE company = $1 AND key = $2",
+                    &[&company, &key],
+                )
+                .await
+                .map_err(pg_err)?;
+            row.map(|r| {
+                let seq: i64 = r.get(0);
+                Ok(InboxEntry {
+                    seq: u64_of(seq),
+                    item: decode(&format!("inbox/{seq}"), &r, 1)?,
+                    done_at: r.get(3),
+                })
+            })
+            .transpose()
         })
     }
 

@@ -12,7 +12,7 @@
 //! customer's contact frequency allow.
 
 use crate::aging::AgingItem;
-use crate::dunning::pause::{self, declaration_deadline, Pause, PauseKind, PauseOutcome};
+use crate::dunning::pause::{self, Pause, PauseKind, PauseOutcome};
 use crate::dunning::plan::history::{History, Ladder};
 use crate::dunning::plan::{Alert, PlanInput};
 use crate::dunning::policy::Policy;
@@ -219,12 +219,11 @@ pub(super) fn walk<'a>(
                 procedure,
                 judgment_date,
                 bodacc_publication,
-                creditor_abroad,
+                ..
             } = &pz.kind
             {
                 if claim_alerted.insert(&inv.customer) {
-                    let deadline =
-                        bodacc_publication.map(|d| declaration_deadline(d, *creditor_abroad));
+                    let deadline = pause::claim_deadline(&pz.kind);
                     w.alerts.push(Alert {
                         kind: "declare_claim".into(),
                         customer: inv.customer.clone(),
