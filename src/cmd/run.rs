@@ -391,6 +391,12 @@ pub fn sync_once(
     let config = load_config(config_dir)?;
     // The same logs as the daemon's, on stderr (RUST_LOG overrides the configured level).
     crate::daemon::init_logging(config.global.log_format, &config.global.log_level);
+    if let Some(client) = crate::api::client::Client::find(&config)? {
+        if date.is_some() {
+            bail!("--date cannot be used while the daemon runs: its cycles run on its own clock");
+        }
+        return sync_via_daemon(&client, &config, only);
+    }
     let store = open_store(&config)?;
     let clock = match date {
         Some(d) => Clock::fixed_date(d),
@@ -458,6 +464,83 @@ pub fn sync_once(
     })
 }
 
+/// `relance sync --once` while the daemon runs: each company's cycle runs in the daemon, now,
+/// and its report is printed as a cycle run here would print it.
+fn sync_via_daemon(
+    client: &crate::api::client::Client,
+    config: &Config,
+    only: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    let mut ran = 0;
+    for company in config
+        .companies
+        .iter()
+        .filter(|c| only.is_none_or(|o| c.id.as_str() == o))
+    {
+        ran += 1;
+        let r = match client.post_json(
+            &format!("/api/v1/companies/{}/sync", company.id),
+            &serde_json::json!({}),
+            None,
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                failed = true;
+                eprintln!("{}: cycle failed: {e:#}", company.id);
+                continue;
+            }
+        };
+        let errors = r["source_errors"].as_u64().unwrap_or(0);
+        failed |= errors > 0;
+        println!(
+            "{}: {} documents, {} matches, {} actions, {} outbox entries, {} source errors{}",
+            company.id,
+            r["documents"],
+            r["matches"],
+            r["actions"],
+            r["enqueued"],
+            errors,
+            r["plan_error"]
+                .as_str()
+                .map(|e| format!(", dunning not planned: {e}"))
+                .unwrap_or_default()
+        );
+        for src in r["sources"].as_array().into_iter().flatten() {
+            let name = src["name"].as_str().unwrap_or("?");
+            for p in src["problems"].as_array().into_iter().flatten() {
+                println!("  {name} error: {}", p.as_str().unwrap_or(""));
+            }
+            for q in src["quarantined"].as_array().into_iter().flatten() {
+                println!(
+                    "  {name} quarantined {}: {}",
+                    q["file"].as_str().unwrap_or(""),
+                    q["reason"].as_str().unwrap_or("").replace('\n', "; ")
+                );
+            }
+            for q in src["skipped"].as_array().into_iter().flatten() {
+                println!(
+                    "  {name} not read {}: {}",
+                    q["file"].as_str().unwrap_or(""),
+                    q["reason"].as_str().unwrap_or("")
+                );
+            }
+        }
+    }
+    if ran == 0 {
+        bail!(
+            "no company {:?} in {}",
+            only.unwrap_or(""),
+            config.dir.display()
+        );
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 /// `relance dunning plan --company C [--date D]`: the plan from the store (dry run).
 pub fn dunning_plan_company(
     config_dir: &Path,
@@ -470,10 +553,31 @@ pub fn dunning_plan_company(
         .iter()
         .find(|c| c.id.as_str() == company)
         .with_context(|| format!("no company {company:?} in {}", config_dir.display()))?;
-    let store = open_store(&config)?;
     let today = date.unwrap_or_else(|| Clock::System.today());
     let p = Pipeline::load(Some(config_dir))?;
-    let ledger = Ledger::load(&store, &company.id)?;
+    if let Some(client) = crate::api::client::Client::find(&config)? {
+        let plan = client.get_json(&format!(
+            "/api/v1/companies/{}/dunning-plan?date={today}",
+            company.id
+        ))?;
+        super::out(&serde_json::to_string_pretty(&plan)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = open_store(&config)?;
+    let plan = plan_for(&store, company, &p, today)?;
+    super::out(&serde_json::to_string_pretty(&plan)?)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The dunning plan of a configured company as of `today`, from its store (dry run: the
+/// reconciliation's new allocations are counted, nothing is written).
+pub fn plan_for(
+    store: &SharedStore,
+    company: &CompanyConfig,
+    p: &Pipeline,
+    today: NaiveDate,
+) -> anyhow::Result<relance_core::dunning::Plan> {
+    let ledger = Ledger::load(store, &company.id)?;
     let outcome = ledger.reconcile(&company.reconcile);
     let mut full = ledger.clone();
     full.allocations.extend(outcome.allocations);
@@ -481,12 +585,10 @@ pub fn dunning_plan_company(
         company,
         &p.rates,
         &full,
-        ledger::dunning_history(&store, &company.id)?,
-        ledger::pauses(&store, &company.id)?,
+        ledger::dunning_history(store, &company.id)?,
+        ledger::pauses(store, &company.id)?,
     );
-    let plan = relance_core::dunning::plan(&input, today)?;
-    super::out(&serde_json::to_string_pretty(&plan)?)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(relance_core::dunning::plan(&input, today)?)
 }
 
 /// `relance dunning plan --invoices DIR --bank FILE... --date D`: offline, default policy.
@@ -540,6 +642,9 @@ pub fn provision(
         .iter()
         .find(|c| c.id.as_str() == company)
         .with_context(|| format!("no company {company:?} in {}", config_dir.display()))?;
+    if let Some(client) = crate::api::client::Client::find(&config)? {
+        return provision_via_daemon(&client, company, closing, apply, out, human);
+    }
     let store = open_store(&config)?;
     let text = provision_run(&store, company, closing, out, apply, human)?;
     super::out(&text)?;
@@ -560,17 +665,62 @@ pub fn provision(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Computes the closing table as of `closing`; writes the CSV state and the FEC export into
-/// `out` when given; with `apply`, records the entries in the outbox (keyed: a second run adds
-/// nothing) and the resulting state. Returns the text to print (JSON, or the table).
-fn provision_run(
+/// `relance provision` while the daemon runs: the table (and, with `apply`, the booking and
+/// its delivery) from the daemon; the files written here from what it sends.
+fn provision_via_daemon(
+    client: &crate::api::client::Client,
+    company: &CompanyConfig,
+    closing: NaiveDate,
+    apply: bool,
+    out: Option<&Path>,
+    human: bool,
+) -> anyhow::Result<ExitCode> {
+    let base = format!("/api/v1/companies/{}/closings/{closing}", company.id);
+    let table: serde_json::Value = if apply {
+        let r = client.post_json(&format!("{base}/apply"), &serde_json::json!({}), None)?;
+        for d in r["delivered"].as_array().into_iter().flatten() {
+            eprintln!(
+                "{}: applied {}, already applied {}, retried {}, dead {}",
+                d["target"].as_str().unwrap_or("?"),
+                d["applied"],
+                d["found_applied"],
+                d["retried"],
+                d["dead"]
+            );
+        }
+        r["table"].clone()
+    } else {
+        client.get_json(&base)?
+    };
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir)?;
+        let csv = client.get_bytes(&format!("{base}/csv"))?;
+        std::fs::write(
+            dir.join(format!("provisions-{}-{closing}.csv", company.id)),
+            csv.1,
+        )?;
+        let (name, fec) = client.get_bytes(&format!("{base}/fec"))?;
+        let name = name.unwrap_or_else(|| format!("FEC-{closing}.txt"));
+        let path = dir.join(&name);
+        std::fs::write(&path, fec).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let text = if human {
+        let t: relance_core::provision::ClosingTable = serde_json::from_value(table)
+            .context("reading the closing table the daemon sent")?;
+        relance_core::provision::table_text(&t)
+    } else {
+        serde_json::to_string_pretty(&table)?
+    };
+    super::out(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The closing table of `company` as of `closing`, from the store.
+pub fn closing_table(
     store: &SharedStore,
     company: &CompanyConfig,
     closing: NaiveDate,
-    out: Option<&Path>,
-    apply: bool,
-    human: bool,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(relance_core::provision::ClosingTable, Ledger)> {
     let ledger = Ledger::load(store, &company.id)?;
     let mut events = ledger::credit_events(store, &company.id)?;
     let history = ledger::dunning_history(store, &company.id)?;
@@ -582,48 +732,86 @@ fn provision_run(
     let previous = ledger::previous_provision_state(store, &company.id, closing)?;
     let input = ledger::closing_input(&company.id, company.currency, &ledger, events, previous);
     let table = relance_core::provision::closing(&input, &company.provision, closing)?;
+    Ok((table, ledger))
+}
+
+/// The FEC file of a closing table: its name and bytes.
+pub fn closing_fec(
+    company: &CompanyConfig,
+    table: &relance_core::provision::ClosingTable,
+    ledger: &Ledger,
+) -> (String, Vec<u8>) {
+    let siren = company
+        .siren
+        .as_ref()
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_else(|| "000000000".into());
+    let fec_ctx = fec::FecContext {
+        customer_names: ledger
+            .customers
+            .iter()
+            .map(|c| (c.id.as_str().to_owned(), c.name.clone()))
+            .collect(),
+        ..Default::default()
+    };
+    fec::closing_file(table, &siren, &fec_ctx, &fec::WriteOptions::default())
+}
+
+/// Records a closing's entries in the outbox (keyed: a second time adds nothing) with the
+/// resulting state, in one commit through `store` (the lease's fenced store in the daemon).
+pub fn book_closing(
+    store: &SharedStore,
+    company: &CompanyConfig,
+    table: &relance_core::provision::ClosingTable,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let mut batch = Batch::default();
+    let target =
+        registry::writeback_target(company).unwrap_or_else(|| registry::TARGET_TASKS.to_owned());
+    for e in &table.entries {
+        let (key, cmd) = fec::post_move(&company.id, e);
+        batch
+            .outbox_new
+            .push(OutboxEntry::new(key, target.clone(), cmd, now));
+    }
+    batch.audit.push(AuditEvent {
+        at: now,
+        kind: AUDIT_PROVISION_STATE.to_owned(),
+        subject: format!("closing {}", table.closing_date),
+        summary: format!(
+            "closing {}: {} entries",
+            table.closing_date,
+            table.entries.len()
+        ),
+        explanation: serde_json::to_value(&table.state)?,
+    });
+    store.commit(&company.id, batch)?;
+    Ok(())
+}
+
+/// Computes the closing table as of `closing`; writes the CSV state and the FEC export into
+/// `out` when given; with `apply`, records the entries in the outbox (keyed: a second run adds
+/// nothing) and the resulting state. Returns the text to print (JSON, or the table).
+fn provision_run(
+    store: &SharedStore,
+    company: &CompanyConfig,
+    closing: NaiveDate,
+    out: Option<&Path>,
+    apply: bool,
+    human: bool,
+) -> anyhow::Result<String> {
+    let (table, ledger) = closing_table(store, company, closing)?;
     if let Some(dir) = out {
         std::fs::create_dir_all(dir)?;
         let csv = dir.join(format!("provisions-{}-{closing}.csv", company.id));
         std::fs::write(&csv, relance_core::provision::state_csv(&table))?;
-        let siren = company
-            .siren
-            .as_ref()
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_else(|| "000000000".into());
-        let fec_ctx = fec::FecContext {
-            customer_names: ledger
-                .customers
-                .iter()
-                .map(|c| (c.id.as_str().to_owned(), c.name.clone()))
-                .collect(),
-            ..Default::default()
-        };
-        let (name, bytes) =
-            fec::closing_file(&table, &siren, &fec_ctx, &fec::WriteOptions::default());
+        let (name, bytes) = closing_fec(company, &table, &ledger);
         let fec_path = dir.join(name);
         std::fs::write(&fec_path, bytes)
             .with_context(|| format!("writing {}", fec_path.display()))?;
     }
     if apply {
-        let mut batch = Batch::default();
-        let target = registry::writeback_target(company)
-            .unwrap_or_else(|| registry::TARGET_TASKS.to_owned());
-        let now = Clock::System.now();
-        for e in &table.entries {
-            let (key, cmd) = fec::post_move(&company.id, e);
-            batch
-                .outbox_new
-                .push(OutboxEntry::new(key, target.clone(), cmd, now));
-        }
-        batch.audit.push(AuditEvent {
-            at: now,
-            kind: AUDIT_PROVISION_STATE.to_owned(),
-            subject: format!("closing {closing}"),
-            summary: format!("closing {closing}: {} entries", table.entries.len()),
-            explanation: serde_json::to_value(&table.state)?,
-        });
-        store.commit(&company.id, batch)?;
+        book_closing(store, company, &table, Clock::System.now())?;
     }
     Ok(if human {
         relance_core::provision::table_text(&table)

@@ -1,0 +1,161 @@
+//! The one place where the API meets the decisions: which decision kinds exist, which role
+//! each needs, and how a decision is recorded.
+//!
+//! A decision is recorded as an entry of the company's store inbox ([`Store::inbox_record`]):
+//! keyed by the client's idempotency key (the same key twice records one entry), with who
+//! sent it, when, and the decision as the client wrote it. The company's lease owner applies
+//! it at its next cycle. Everything the API does with decisions goes through this module, so
+//! the decisions engine plugs in here: its validation, its derived queues (letters waiting for
+//! approval, probable payments held, the next run) and its recording function.
+
+use crate::auth::Role;
+use crate::store::{InboxEntry, InboxItem, Store, StoreError};
+use chrono::{DateTime, Utc};
+use relance_core::CompanyId;
+use serde::{Deserialize, Serialize};
+
+/// Every decision kind with the least role that may record it.
+pub const KINDS: &[(&str, Role)] = &[
+    ("confirm_match", Role::Collector),
+    ("reject_match", Role::Collector),
+    ("split_allocation", Role::Collector),
+    ("reassign_allocation", Role::Collector),
+    ("assign_receipt", Role::Collector),
+    ("dispute", Role::Collector),
+    ("promise_to_pay", Role::Collector),
+    ("payment_plan", Role::Collector),
+    ("hold", Role::Collector),
+    ("procedure_collective", Role::Collector),
+    ("retry_dead_letter", Role::Collector),
+    ("write_off", Role::Approver),
+    ("approve_action", Role::Approver),
+    ("edit_action", Role::Approver),
+    ("reschedule_action", Role::Approver),
+    ("cancel_action", Role::Approver),
+    ("approve_closing", Role::Approver),
+    ("override_rate", Role::Approver),
+];
+
+/// Longest decision body accepted, in bytes of JSON.
+pub const MAX_BODY: usize = 64 * 1024;
+/// Longest idempotency key accepted.
+pub const MAX_KEY: usize = 200;
+/// Inbox kinds of decisions start with this.
+pub const KIND_PREFIX: &str = "decision.";
+
+/// The least role that may record decisions of `kind`; `None` for an unknown kind.
+pub fn role_for(kind: &str) -> Option<Role> {
+    KINDS.iter().find(|(k, _)| *k == kind).map(|(_, r)| *r)
+}
+
+/// A decision as the API receives it.
+#[derive(Clone, Debug)]
+pub struct Envelope {
+    /// The client's idempotency key.
+    pub key: String,
+    /// Who (user, token, local user).
+    pub actor: String,
+    /// When it was received.
+    pub at: DateTime<Utc>,
+    /// The decision (`{"type": …, …}`).
+    pub decision: serde_json::Value,
+}
+
+/// What recording gave.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Recorded {
+    /// Stable id of the decision: `<company>:<sequence>`.
+    pub id: String,
+    /// Its sequence number in the company's inbox.
+    pub seq: u64,
+    /// True when this key had been recorded before (nothing new was recorded).
+    pub duplicate: bool,
+}
+
+/// Why a decision was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum SeamError {
+    /// The body is not a decision.
+    #[error("{0}")]
+    Invalid(String),
+    /// The idempotency key was used before for another decision.
+    #[error("idempotency key {0:?} was already used for another decision")]
+    KeyReused(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The decision's kind, checked: an object with a known `type`.
+pub fn kind_of(decision: &serde_json::Value) -> Result<&str, SeamError> {
+    let kind = decision
+        .get("type")
+        .and_then(|t| t.as_str())
+        .ok_or_else(|| SeamError::Invalid("the decision has no \"type\"".to_owned()))?;
+    if role_for(kind).is_none() {
+        let known: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+        return Err(SeamError::Invalid(format!(
+            "unknown decision type {kind:?}, expected one of {}",
+            known.join(", ")
+        )));
+    }
+    Ok(kind)
+}
+
+/// Records a decision for `company` (blocking: call it on the blocking pool). The same key
+/// with the same decision again records nothing and answers the first one's id; the same key
+/// with another decision is refused.
+pub fn record(
+    store: &dyn Store,
+    company: &CompanyId,
+    envelope: Envelope,
+) -> Result<Recorded, SeamError> {
+    let kind = kind_of(&envelope.decision)?.to_owned();
+    let item = InboxItem {
+        key: envelope.key.clone(),
+        kind: format!("{KIND_PREFIX}{kind}"),
+        recorded_at: envelope.at,
+        actor: envelope.actor,
+        body: envelope.decision,
+    };
+    let body = item.body.clone();
+    match store.inbox_record(company, item)? {
+        Some(seq) => Ok(Recorded {
+            id: format!("{company}:{seq}"),
+            seq,
+            duplicate: false,
+        }),
+        None => {
+            let first = find(store, company, &envelope.key)?.ok_or_else(|| {
+                SeamError::Invalid("the inbox refused the decision without holding its key".into())
+            })?;
+            if first.item.body != body {
+                return Err(SeamError::KeyReused(envelope.key));
+            }
+            Ok(Recorded {
+                id: format!("{company}:{}", first.seq),
+                seq: first.seq,
+                duplicate: true,
+            })
+        }
+    }
+}
+
+/// The inbox entry recorded under `key`, if any.
+pub fn find(
+    store: &dyn Store,
+    company: &CompanyId,
+    key: &str,
+) -> Result<Option<InboxEntry>, StoreError> {
+    let mut from = 0;
+    loop {
+        let page = store.inbox(company, from, 10_000, false)?;
+        let Some(last) = page.last().map(|e| e.seq) else {
+            return Ok(None);
+        };
+        if let Some(e) = page.into_iter().find(|e| e.item.key == key) {
+            return Ok(Some(e));
+        }
+        from = last + 1;
+    }
+}
