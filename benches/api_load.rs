@@ -39,7 +39,7 @@ fn invoice(i: u64) -> Invoice {
     Invoice {
         id: InvoiceId::new(format!("FA{i:07}")),
         number: format!("FA{i:07}"),
-        kind: if i % 50 == 0 {
+        kind: if i.is_multiple_of(50) {
             InvoiceKind::CreditNote
         } else {
             InvoiceKind::Invoice
@@ -116,7 +116,7 @@ fn setup(dir: &std::path::Path, n: u64) -> (SharedStore, relance::config::Config
         for &i in chunk {
             let inv = invoice(i);
             // A third of the invoices paid by a receipt naming them.
-            if i % 3 == 0 && inv.kind == InvoiceKind::Invoice {
+            if i.is_multiple_of(3) && inv.kind == InvoiceKind::Invoice {
                 k += 1;
                 let r = receipt(k, &inv);
                 batch.receipts.push(ReceiptRecord {
@@ -137,7 +137,10 @@ fn setup(dir: &std::path::Path, n: u64) -> (SharedStore, relance::config::Config
     let c = &config.companies[0];
     let l = Ledger::load(&store, &company).expect("ledger");
     let outcome = l.reconcile(&c.reconcile);
-    let now = Utc.with_ymd_and_hms(2026, 6, 30, 8, 0, 0).single().expect("date");
+    let now = Utc
+        .with_ymd_and_hms(2026, 6, 30, 8, 0, 0)
+        .single()
+        .expect("date");
     for chunk in outcome.allocations.chunks(5_000) {
         let mut batch = Batch::default();
         for a in chunk {
@@ -152,6 +155,15 @@ fn setup(dir: &std::path::Path, n: u64) -> (SharedStore, relance::config::Config
     );
     (store, config)
 }
+
+/// One request of a session: its name in the table, method, path, body, extra headers.
+type Step = (
+    &'static str,
+    &'static str,
+    String,
+    Option<String>,
+    Vec<(&'static str, String)>,
+);
 
 struct Conn {
     send: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
@@ -191,7 +203,13 @@ impl Conn {
         self.send.ready().await.expect("connection ready");
         let resp = self.send.send_request(req).await.expect("response");
         let status = resp.status().as_u16();
-        let n = resp.into_body().collect().await.expect("body").to_bytes().len();
+        let n = resp
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .len();
         (status, n)
     }
 }
@@ -280,7 +298,7 @@ fn main() {
                     let k = (sn * 7919 + i * 104_729) as u64;
                     let customer = format!("C{:05}", k % CUSTOMERS);
                     let h = vec![("cookie", cookie.clone())];
-                    let (name, method, path, body, extra): (&'static str, &str, String, Option<String>, Vec<(&str, String)>) = match i % 10 {
+                    let (name, method, path, body, extra): Step = match i % 10 {
                         0 => ("GET /companies/{c}", "GET", "/api/v1/companies/load".into(), None, vec![]),
                         1 => ("GET /receivables (overdue page)", "GET", format!("/api/v1/companies/load/receivables?status=open&overdue_min=30&offset={}&limit=50", k % 2000), None, vec![]),
                         2 => ("GET /receivables?customer", "GET", format!("/api/v1/companies/load/receivables?customer={customer}"), None, vec![]),

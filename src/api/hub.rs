@@ -95,7 +95,12 @@ impl Hub {
     }
 
     /// A cycle of `company` ended here.
-    pub fn cycled(&self, company: &CompanyId, at: DateTime<Utc>, report: Result<CycleReport, String>) {
+    pub fn cycled(
+        &self,
+        company: &CompanyId,
+        at: DateTime<Utc>,
+        report: Result<CycleReport, String>,
+    ) {
         self.with(|m| {
             let e = m.entry(company.clone()).or_insert(Entry {
                 tx: None,
@@ -132,7 +137,10 @@ impl Hub {
     }
 
     /// Runs a cycle of `company` now (after the one in progress, if any) and returns its report.
-    pub async fn run_cycle(&self, company: &CompanyId) -> Result<Result<CycleReport, String>, HubError> {
+    pub async fn run_cycle(
+        &self,
+        company: &CompanyId,
+    ) -> Result<Result<CycleReport, String>, HubError> {
         let tx = self.sender(company)?;
         let (reply, rx) = oneshot::channel();
         tx.send(Request::Cycle(reply))

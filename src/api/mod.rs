@@ -80,13 +80,15 @@ impl ApiState {
         let ttl = chrono::Duration::from_std(session_ttl).unwrap_or(chrono::Duration::hours(12));
         ApiState(Arc::new(Inner {
             auth: Arc::new(Auth::new(store.clone(), clock.clone(), ttl)),
-            models: Arc::new(model::ReadModels::new(store.clone(), hub.clone(), clock.clone())),
+            models: Arc::new(model::ReadModels::new(
+                store.clone(),
+                hub.clone(),
+                clock.clone(),
+            )),
             store,
             hub,
             clock,
-            companies: RwLock::new(Arc::new(
-                companies.iter().cloned().map(Arc::new).collect(),
-            )),
+            companies: RwLock::new(Arc::new(companies.iter().cloned().map(Arc::new).collect())),
             pipeline,
             state_dir,
         }))
@@ -314,14 +316,21 @@ mod tests {
         refs(&doc, &mut found);
         assert!(!found.is_empty());
         for r in found {
-            let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("{r}"));
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("{r}"));
             assert!(schemas.contains_key(name), "dangling {r}");
         }
         let mut ops = Vec::new();
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
-                assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path}");
-                let sec = op["security"].as_array().unwrap_or_else(|| panic!("{method} {path}: no security"));
+                assert!(
+                    op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                    "{method} {path}"
+                );
+                let sec = op["security"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{method} {path}: no security"));
                 for req in sec.iter().filter_map(|r| r.as_object()) {
                     for (scheme, scopes) in req {
                         assert!(schemes.contains_key(scheme), "{method} {path}: {scheme}");
@@ -338,7 +347,9 @@ mod tests {
                     let name = p.trim_matches(|c| c == '{' || c == '}');
                     let params = op["parameters"].as_array().unwrap();
                     assert!(
-                        params.iter().any(|x| x["name"] == name && x["in"] == "path"),
+                        params
+                            .iter()
+                            .any(|x| x["name"] == name && x["in"] == "path"),
                         "{method} {path}: path parameter {name} undocumented"
                     );
                 }
@@ -391,9 +402,10 @@ mod tests {
         let doc = serde_json::to_value(openapi()).unwrap();
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
-                let public = op["security"]
-                    .as_array()
-                    .is_some_and(|s| s.iter().all(|r| r.as_object().is_some_and(|o| o.is_empty())));
+                let public = op["security"].as_array().is_some_and(|s| {
+                    s.iter()
+                        .all(|r| r.as_object().is_some_and(|o| o.is_empty()))
+                });
                 let uri = format!(
                     "{BASE}{}",
                     path.replace("{date}", "2026-06-30")

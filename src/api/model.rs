@@ -206,11 +206,13 @@ impl CompanyView {
             .into_iter()
             .map(|e| (e.key.0.clone(), e))
             .collect();
-        let outbox_counts = outbox.values().fold((0, 0, 0), |(p, d, x), e| match e.state {
-            OutboxState::Pending => (p + 1, d, x),
-            OutboxState::Done { .. } => (p, d + 1, x),
-            OutboxState::Dead { .. } => (p, d, x + 1),
-        });
+        let outbox_counts = outbox
+            .values()
+            .fold((0, 0, 0), |(p, d, x), e| match e.state {
+                OutboxState::Pending => (p + 1, d, x),
+                OutboxState::Done { .. } => (p, d + 1, x),
+                OutboxState::Dead { .. } => (p, d, x + 1),
+            });
 
         let mut actions: HashMap<CustomerId, Vec<ActionRow>> = HashMap::new();
         let mut stage_of: HashMap<InvoiceId, (Stage, NaiveDate)> = HashMap::new();
@@ -219,7 +221,9 @@ impl CompanyView {
                 continue;
             };
             for i in &action.invoices {
-                let s = stage_of.entry(i.clone()).or_insert((action.stage, action.date));
+                let s = stage_of
+                    .entry(i.clone())
+                    .or_insert((action.stage, action.date));
                 if (action.stage, action.date) >= *s {
                     *s = (action.stage, action.date);
                 }
@@ -278,7 +282,10 @@ impl CompanyView {
         }
         let mut alloc_by_invoice: HashMap<InvoiceId, Vec<usize>> = HashMap::new();
         for (n, a) in stored_allocations.iter().enumerate() {
-            alloc_by_invoice.entry(a.invoice.clone()).or_default().push(n);
+            alloc_by_invoice
+                .entry(a.invoice.clone())
+                .or_default()
+                .push(n);
         }
 
         // The queue: what the engine proposes and cannot decide, from the same run a cycle
@@ -312,7 +319,11 @@ impl CompanyView {
             exceptions.push(Exception::Flag(f.clone()));
         }
         for (_, p) in &pauses {
-            exceptions.push(Exception::Hold(p.customer.clone(), p.invoice.clone(), p.clone()));
+            exceptions.push(Exception::Hold(
+                p.customer.clone(),
+                p.invoice.clone(),
+                p.clone(),
+            ));
         }
         let dead_letters = store.dead_letters(cid)?;
         for d in &dead_letters {
@@ -436,7 +447,11 @@ pub struct ReadModels {
 
 impl ReadModels {
     /// Views over `store`, made stale by the cycles `hub` reports.
-    pub fn new(store: crate::store::SharedStore, hub: Arc<Hub>, clock: crate::clock::Clock) -> Self {
+    pub fn new(
+        store: crate::store::SharedStore,
+        hub: Arc<Hub>,
+        clock: crate::clock::Clock,
+    ) -> Self {
         ReadModels {
             store,
             hub,
@@ -554,10 +569,11 @@ impl ReadModels {
         }
         let generation = self.hub.generation(&company.id);
         let (store, c, now) = (self.store.clone(), company.clone(), self.clock.now());
-        let built = tokio::task::spawn_blocking(move || CompanyView::build(store.as_ref(), &c, now))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()));
+        let built =
+            tokio::task::spawn_blocking(move || CompanyView::build(store.as_ref(), &c, now))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()));
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let s = st.entry(company.id.clone()).or_default();
         s.building = false;

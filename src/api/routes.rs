@@ -44,7 +44,10 @@ impl Modify for Security {
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(web::SESSION_COOKIE))),
         );
-        c.add_security_scheme("token", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        c.add_security_scheme(
+            "token",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 
@@ -179,11 +182,17 @@ async fn login(
     Json(req): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let peer = peer.map(|p| p.0);
-    match s.0.auth.login(&req.user, &req.password, peer.as_ref()).await {
+    match s
+        .0
+        .auth
+        .login(&req.user, &req.password, peer.as_ref())
+        .await
+    {
         Login::Opened(cookie, session) => {
             let u = {
                 let (store, name) = (s.0.store.clone(), session.user.clone());
-                blocking(move || auth::user(store.as_ref(), &name).map_err(ApiError::internal)).await?
+                blocking(move || auth::user(store.as_ref(), &name).map_err(ApiError::internal))
+                    .await?
             };
             let info = SessionInfo {
                 user: session.user.clone(),
@@ -233,7 +242,8 @@ async fn whoami(p: Principal) -> Json<SessionInfo> {
 async fn logout(State(s): State<ApiState>, p: Principal) -> Response {
     s.0.auth.logout(&p).await;
     let mut r = StatusCode::NO_CONTENT.into_response();
-    r.headers_mut().insert(header::SET_COOKIE, web::clear_cookie());
+    r.headers_mut()
+        .insert(header::SET_COOKIE, web::clear_cookie());
     r
 }
 
@@ -847,8 +857,7 @@ async fn customers(
         .filter(|id| {
             q.as_ref().is_none_or(|q| {
                 id.as_str().to_lowercase().contains(q)
-                    || v
-                        .customers
+                    || v.customers
                         .get(*id)
                         .is_some_and(|c| c.name.to_lowercase().contains(q))
             })
@@ -991,7 +1000,10 @@ async fn timeline(
                 at: Some(a.decided_at),
                 kind: if a.auto { "allocation" } else { "suggestion" }.into(),
                 id: format!("{}->{}", a.transaction, a.invoice),
-                summary: format!("{} of {} to {}: {}", a.amount, a.transaction, a.invoice, a.reason),
+                summary: format!(
+                    "{} of {} to {}: {}",
+                    a.amount, a.transaction, a.invoice, a.reason
+                ),
                 details: a.evidence.clone(),
             });
         }
@@ -1041,7 +1053,10 @@ async fn timeline(
             .0,
             summary: format!(
                 "dunning held on {}",
-                pz.invoice.as_ref().map(|i| i.as_str()).unwrap_or("every invoice")
+                pz.invoice
+                    .as_ref()
+                    .map(|i| i.as_str())
+                    .unwrap_or("every invoice")
             ),
             details: serde_json::to_value(pz).unwrap_or_default(),
         });
@@ -1073,14 +1088,17 @@ async fn timeline(
             ev.push(decision_event(&c.id, d));
         }
     }
-    ev.sort_by(|a, b| (a.date, a.at).cmp(&(b.date, b.at)));
+    ev.sort_by_key(|e| (e.date, e.at));
     Ok(Json(Timeline {
         customer: customer_item(&v, &cid, s.0.clock.today()),
         events: ev,
     }))
 }
 
-fn decision_event(company: &relance_core::CompanyId, d: &crate::store::InboxEntry) -> TimelineEvent {
+fn decision_event(
+    company: &relance_core::CompanyId,
+    d: &crate::store::InboxEntry,
+) -> TimelineEvent {
     TimelineEvent {
         date: d.item.recorded_at.date_naive(),
         at: Some(d.item.recorded_at),
@@ -1090,7 +1108,11 @@ fn decision_event(company: &relance_core::CompanyId, d: &crate::store::InboxEntr
             "{} by {}{}",
             d.item.kind.trim_start_matches(seam::KIND_PREFIX),
             d.item.actor,
-            if d.done_at.is_some() { "" } else { " (waiting for the next cycle)" }
+            if d.done_at.is_some() {
+                ""
+            } else {
+                " (waiting for the next cycle)"
+            }
         ),
         details: d.item.body.clone(),
     }
@@ -1139,11 +1161,17 @@ fn exception_item(v: &CompanyView, e: &Exception) -> ExceptionItem {
     let list = |xs: &[&str]| xs.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
     match e {
         Exception::Suggestion(a) => {
-            let inv = v.invoice_index.get(&a.invoice).and_then(|n| v.invoices.get(*n));
+            let inv = v
+                .invoice_index
+                .get(&a.invoice)
+                .and_then(|n| v.invoices.get(*n));
             ExceptionItem {
                 id: format!("{}->{}", a.transaction, a.invoice),
                 kind,
-                summary: format!("{} of {} to {}? {}", a.amount, a.transaction, a.invoice, a.reason),
+                summary: format!(
+                    "{} of {} to {}? {}",
+                    a.amount, a.transaction, a.invoice, a.reason
+                ),
                 customer: inv.map(|r| r.invoice.customer.to_string()),
                 amount: Some(a.amount),
                 details: serde_json::json!({
@@ -1156,7 +1184,12 @@ fn exception_item(v: &CompanyView, e: &Exception) -> ExceptionItem {
                     })),
                     "evidence": a.evidence,
                 }),
-                decisions: list(&["confirm_match", "reject_match", "split_allocation", "reassign_allocation"]),
+                decisions: list(&[
+                    "confirm_match",
+                    "reject_match",
+                    "split_allocation",
+                    "reassign_allocation",
+                ]),
             }
         }
         Exception::Unmatched(t) => ExceptionItem {
@@ -1166,7 +1199,12 @@ fn exception_item(v: &CompanyView, e: &Exception) -> ExceptionItem {
                 "receipt {t} not matched{}",
                 v.receipts
                     .get(t)
-                    .map(|r| format!(": {} from {}, {}", r.amount, r.counterparty_name.as_deref().unwrap_or("?"), r.remittance))
+                    .map(|r| format!(
+                        ": {} from {}, {}",
+                        r.amount,
+                        r.counterparty_name.as_deref().unwrap_or("?"),
+                        r.remittance
+                    ))
                     .unwrap_or_default()
             ),
             customer: None,
@@ -1182,9 +1220,7 @@ fn exception_item(v: &CompanyView, e: &Exception) -> ExceptionItem {
                 kind,
                 summary: format!("{} on {t}", value["type"].as_str().unwrap_or("flag")),
                 customer: None,
-                amount: value["surplus"]
-                    .as_str()
-                    .and_then(|s| s.parse().ok()),
+                amount: value["surplus"].as_str().and_then(|s| s.parse().ok()),
                 details: serde_json::json!({"flag": value, "receipt": receipt(&relance_core::TransactionId::new(t.as_str()))}),
                 decisions: list(&["assign_receipt", "write_off", "split_allocation"]),
             }
@@ -1292,23 +1328,22 @@ async fn decisions(
 ) -> Result<Json<Page<DecisionItem>>, ApiError> {
     let c = s.company(&p, &company, Role::Viewer)?;
     let v = view(&s, &c).await?;
-    let items = s
-        .0
-        .models
-        .decisions(&v)
-        .iter()
-        .rev()
-        .map(|d| DecisionItem {
-            id: format!("{}:{}", c.id, d.seq),
-            seq: d.seq,
-            kind: d.item.kind.trim_start_matches(seam::KIND_PREFIX).to_owned(),
-            actor: d.item.actor.clone(),
-            recorded_at: d.item.recorded_at,
-            applied_at: d.done_at,
-            key: d.item.key.clone(),
-            body: d.item.body.clone(),
-        })
-        .collect();
+    let items =
+        s.0.models
+            .decisions(&v)
+            .iter()
+            .rev()
+            .map(|d| DecisionItem {
+                id: format!("{}:{}", c.id, d.seq),
+                seq: d.seq,
+                kind: d.item.kind.trim_start_matches(seam::KIND_PREFIX).to_owned(),
+                actor: d.item.actor.clone(),
+                recorded_at: d.item.recorded_at,
+                applied_at: d.done_at,
+                key: d.item.key.clone(),
+                body: d.item.body.clone(),
+            })
+            .collect();
     Ok(Json(pg.cut(items)))
 }
 
@@ -1347,7 +1382,10 @@ async fn decide(
         })?
         .to_owned();
     if body.len() > seam::MAX_BODY {
-        return Err(ApiError::invalid(format!("a decision is at most {} bytes", seam::MAX_BODY)));
+        return Err(ApiError::invalid(format!(
+            "a decision is at most {} bytes",
+            seam::MAX_BODY
+        )));
     }
     let decision: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("the body is not JSON: {e}")))?;
@@ -1437,7 +1475,9 @@ async fn dunning_plan(
     let c = s.company(&p, &company, Role::Viewer)?;
     let date = q.date.unwrap_or_else(|| s.0.clock.today());
     let plan = plan(&s, c, date).await?;
-    Ok(Json(serde_json::to_value(plan).map_err(ApiError::internal)?))
+    Ok(Json(
+        serde_json::to_value(plan).map_err(ApiError::internal)?,
+    ))
 }
 
 /// An overdue invoice the next run will not remind, and why.
@@ -1488,7 +1528,10 @@ async fn next_run(
         plan.held.iter().map(|h| (h.invoice.as_str(), h)).collect();
     let mut not_sent = Vec::new();
     for r in &v.invoices {
-        if r.status() != "open" || r.days_overdue(date) <= 0 || covered.contains(r.invoice.id.as_str()) {
+        if r.status() != "open"
+            || r.days_overdue(date) <= 0
+            || covered.contains(r.invoice.id.as_str())
+        {
             continue;
         }
         let reason = match held.get(r.invoice.id.as_str()) {
@@ -1672,7 +1715,10 @@ async fn closing_apply(
 }
 
 fn download(name: &str, mime: &'static str, bytes: Vec<u8>) -> Response {
-    let disposition = format!("attachment; filename=\"{}\"", name.replace(['"', '\\'], "_"));
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        name.replace(['"', '\\'], "_")
+    );
     let mut r = bytes.into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(mime));
@@ -1830,7 +1876,9 @@ fn require_global_admin(p: &Principal) -> Result<(), ApiError> {
     if p.is_global_admin() {
         Ok(())
     } else {
-        Err(ApiError::forbidden("only an admin of every company manages users"))
+        Err(ApiError::forbidden(
+            "only an admin of every company manages users",
+        ))
     }
 }
 
@@ -1977,8 +2025,8 @@ pub struct TokenMade {
 async fn tokens(State(s): State<ApiState>, p: Principal) -> Result<Json<Vec<TokenItem>>, ApiError> {
     let store = s.0.store.clone();
     let owner = (!p.is_global_admin()).then(|| p.user.clone());
-    let list =
-        blocking(move || auth::tokens(store.as_ref(), owner.as_deref()).map_err(auth_error)).await?;
+    let list = blocking(move || auth::tokens(store.as_ref(), owner.as_deref()).map_err(auth_error))
+        .await?;
     Ok(Json(list.into_iter().map(token_item).collect()))
 }
 
@@ -2005,7 +2053,10 @@ async fn token_add(
             return Err(ApiError::forbidden(format!(
                 "this token cannot grant {} on {}",
                 g.role.as_str(),
-                g.company.as_ref().map(|c| c.as_str()).unwrap_or("every company")
+                g.company
+                    .as_ref()
+                    .map(|c| c.as_str())
+                    .unwrap_or("every company")
             )));
         }
     }

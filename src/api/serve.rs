@@ -36,8 +36,12 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<tokio_rustls::Tls
         anyhow::bail!("{} holds no certificate", cert.display());
     }
     // The key's content never appears in an error: only its file's name.
-    let key = PrivateKeyDer::from_pem_file(key)
-        .map_err(|_| anyhow::anyhow!("{} holds no usable private key (PEM: PKCS#8, PKCS#1 or SEC1)", key.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|_| {
+        anyhow::anyhow!(
+            "{} holds no usable private key (PEM: PKCS#8, PKCS#1 or SEC1)",
+            key.display()
+        )
+    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -53,10 +57,11 @@ async fn serve_conn<IO>(io: IO, app: Router, peer: Peer)
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(peer.clone());
-        app.clone().oneshot(req.map(axum::body::Body::new))
-    });
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(peer.clone());
+            app.clone().oneshot(req.map(axum::body::Body::new))
+        });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(hyper_util::rt::TokioTimer::new())
@@ -122,10 +127,7 @@ pub fn bind_socket(path: &Path, mode: u32) -> anyhow::Result<tokio::net::UnixLis
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_socket() => {
             if std::os::unix::net::UnixStream::connect(path).is_ok() {
-                anyhow::bail!(
-                    "{} is served by another running daemon",
-                    path.display()
-                );
+                anyhow::bail!("{} is served by another running daemon", path.display());
             }
             std::fs::remove_file(path)
                 .with_context(|| format!("removing the stale socket {}", path.display()))?;

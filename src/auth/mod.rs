@@ -411,7 +411,10 @@ pub fn add_token(
             return Err(AuthError::GrantTooWide(format!(
                 "{} on {}",
                 g.role.as_str(),
-                g.company.as_ref().map(|c| c.as_str()).unwrap_or("every company")
+                g.company
+                    .as_ref()
+                    .map(|c| c.as_str())
+                    .unwrap_or("every company")
             )));
         }
     }
@@ -481,8 +484,9 @@ pub fn read_password(file: Option<&std::path::Path>) -> anyhow::Result<String> {
     let mut line = String::new();
     match file {
         Some(p) if p != std::path::Path::new("-") => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| anyhow::anyhow!("cannot read the password file {}: {e}", p.display()))?;
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                anyhow::anyhow!("cannot read the password file {}: {e}", p.display())
+            })?;
             line = text.lines().next().unwrap_or("").to_owned();
         }
         _ => {
@@ -537,7 +541,14 @@ mod tests {
             company: Some(CompanyId::new("a")),
             role: Role::Collector,
         }];
-        add_user(s.as_ref(), "alice", "correct horse battery", g.clone(), now()).unwrap();
+        add_user(
+            s.as_ref(),
+            "alice",
+            "correct horse battery",
+            g.clone(),
+            now(),
+        )
+        .unwrap();
         assert!(matches!(
             add_user(s.as_ref(), "alice", "correct horse battery", g, now()),
             Err(AuthError::UserExists(_))

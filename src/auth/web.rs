@@ -128,12 +128,15 @@ impl Principal {
 pub struct Auth {
     store: SharedStore,
     clock: Clock,
-    cache: Mutex<HashMap<String, (Instant, Option<(Session, Vec<Grant>)>)>>,
+    cache: Mutex<HashMap<String, (Instant, Option<Opened>)>>,
     by_user: DefaultKeyedRateLimiter<String>,
     by_addr: DefaultKeyedRateLimiter<IpAddr>,
     /// Session lifetime.
     pub session_ttl: Duration,
 }
+
+/// A session with its user's grants, as cached.
+type Opened = (Session, Vec<Grant>);
 
 /// What a login attempt gave.
 #[derive(Debug)]
@@ -213,8 +216,10 @@ impl Auth {
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(key);
             let (store, key) = (self.store.clone(), key.clone());
-            let _ = tokio::task::spawn_blocking(move || store.put_document(super::NS_SESSIONS, &key, None))
-                .await;
+            let _ = tokio::task::spawn_blocking(move || {
+                store.put_document(super::NS_SESSIONS, &key, None)
+            })
+            .await;
         }
     }
 
@@ -227,10 +232,11 @@ impl Auth {
         }
         if let Some(bearer) = bearer(&parts.headers) {
             let (store, text, now) = (self.store.clone(), bearer.to_owned(), self.clock.now());
-            let found = tokio::task::spawn_blocking(move || super::token(store.as_ref(), &text, now))
-                .await
-                .map_err(|e| Refusal::Unavailable(e.to_string()))?
-                .map_err(|e| Refusal::Unavailable(e.to_string()))?;
+            let found =
+                tokio::task::spawn_blocking(move || super::token(store.as_ref(), &text, now))
+                    .await
+                    .map_err(|e| Refusal::Unavailable(e.to_string()))?
+                    .map_err(|e| Refusal::Unavailable(e.to_string()))?;
             return match found {
                 Some(t) => Ok(Principal {
                     actor: format!("token:{}({})", t.id, t.owner),
@@ -244,7 +250,10 @@ impl Auth {
         let Some(cookie) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(Refusal::Unauthenticated);
         };
-        let (session, grants) = self.session(cookie).await?.ok_or(Refusal::Unauthenticated)?;
+        let (session, grants) = self
+            .session(cookie)
+            .await?
+            .ok_or(Refusal::Unauthenticated)?;
         let p = Principal {
             actor: session.user.clone(),
             user: session.user.clone(),
@@ -255,10 +264,7 @@ impl Auth {
             },
         };
         if !form_csrf && is_unsafe(&parts.method) {
-            let presented = parts
-                .headers
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok());
+            let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
             if !p.check_csrf(presented) {
                 return Err(Refusal::Csrf);
             }
@@ -266,7 +272,7 @@ impl Auth {
         Ok(p)
     }
 
-    async fn session(&self, cookie: &str) -> Result<Option<(Session, Vec<Grant>)>, Refusal> {
+    async fn session(&self, cookie: &str) -> Result<Option<Opened>, Refusal> {
         let key = super::session_key(cookie);
         let now = self.clock.now();
         if let Some((at, hit)) = self
@@ -385,7 +391,10 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=1; relance_session=abc; b=2"),
         );
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer rlc_x_y"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer rlc_x_y"),
+        );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie(&h, "zz"), None);
         assert_eq!(bearer(&h), Some("rlc_x_y"));

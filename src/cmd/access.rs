@@ -105,7 +105,9 @@ impl Api {
 /// The uid of this process (the owner of `/proc/self`).
 fn own_uid() -> u32 {
     use std::os::unix::fs::MetadataExt as _;
-    std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX)
 }
 
 fn grants(role: Role, companies: &[String]) -> Vec<Grant> {
@@ -153,7 +155,8 @@ pub fn user_add(
         eprintln!("password for {name} (one line on standard input):");
     }
     let password = crate::auth::read_password(password_file)?;
-    let body = serde_json::json!({"name": name, "password": password, "grants": grants(role, companies)});
+    let body =
+        serde_json::json!({"name": name, "password": password, "grants": grants(role, companies)});
     let u = api.call("POST", "/api/v1/users", Some(&body), None)?;
     super::out(&format!(
         "user {} added: {}",
@@ -185,7 +188,9 @@ pub fn user_list(config_dir: &Path) -> anyhow::Result<ExitCode> {
 pub fn user_remove(config_dir: &Path, name: &str) -> anyhow::Result<ExitCode> {
     let (api, _) = Api::open(config_dir)?;
     api.call("DELETE", &format!("/api/v1/users/{name}"), None, None)?;
-    super::out(&format!("user {name} removed, with their sessions and tokens"))?;
+    super::out(&format!(
+        "user {name} removed, with their sessions and tokens"
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -254,9 +259,9 @@ pub fn decide(
     let value: serde_json::Value =
         serde_json::from_str(&text).context("the decision is not JSON")?;
     // The default key is the decision itself: the same command twice is one decision.
-    let key = key.map(str::to_owned).unwrap_or_else(|| {
-        format!("cli-{}", &crate::store::content_hash(&value)[..32])
-    });
+    let key = key
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("cli-{}", &crate::store::content_hash(&value)[..32]));
     let (api, _) = Api::open(config_dir)?;
     let r = api.call(
         "POST",

@@ -71,7 +71,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 role,
                 company,
                 password_file,
-            } => access::user_add(&config.config, &name, role, &company, password_file.as_deref()),
+            } => access::user_add(
+                &config.config,
+                &name,
+                role,
+                &company,
+                password_file.as_deref(),
+            ),
             UserCommand::List { config } => access::user_list(&config.config),
             UserCommand::Remove { name, config } => access::user_remove(&config.config, &name),
         },
@@ -86,7 +92,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             TokenCommand::List { config } => access::token_list(&config.config),
             TokenCommand::Revoke { id, config } => access::token_revoke(&config.config, &id),
         },
-        Command::Decide(a) => access::decide(&a.config.config, &a.company, a.key.as_deref(), &a.decision),
+        Command::Decide(a) => {
+            access::decide(&a.config.config, &a.company, a.key.as_deref(), &a.decision)
+        }
         Command::Provision(a) => run::provision(
             &a.config.config,
             &a.company,

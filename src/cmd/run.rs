@@ -705,8 +705,8 @@ fn provision_via_daemon(
         std::fs::write(&path, fec).with_context(|| format!("writing {}", path.display()))?;
     }
     let text = if human {
-        let t: relance_core::provision::ClosingTable = serde_json::from_value(table)
-            .context("reading the closing table the daemon sent")?;
+        let t: relance_core::provision::ClosingTable =
+            serde_json::from_value(table).context("reading the closing table the daemon sent")?;
         relance_core::provision::table_text(&t)
     } else {
         serde_json::to_string_pretty(&table)?

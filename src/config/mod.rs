@@ -689,13 +689,14 @@ impl Validator<'_> {
                 dir.join(&t.cert_file)
             };
             if !cert.is_file() {
-                self.error(
-                    file,
-                    kp,
-                    ErrorKind::PathMissing { path: cert.clone() },
-                );
+                self.error(file, kp, ErrorKind::PathMissing { path: cert.clone() });
             }
-            let key = self.secret(dir, file, KeyPath::keys(&["api", "tls", "key_file"]), &t.key_file)?;
+            let key = self.secret(
+                dir,
+                file,
+                KeyPath::keys(&["api", "tls", "key_file"]),
+                &t.key_file,
+            )?;
             Some((cert, key))
         });
         if a.enabled && !a.listen.ip().is_loopback() && a.tls.is_none() {

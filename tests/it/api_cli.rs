@@ -28,13 +28,24 @@ fn commands_go_through_the_running_daemon() {
 
     // dunning plan --company: the plan JSON, from the daemon's store.
     let out = ok(
-        &d.relance(&["dunning", "plan", "--company", "demo", "--date", "2026-06-30"], None),
+        &d.relance(
+            &[
+                "dunning",
+                "plan",
+                "--company",
+                "demo",
+                "--date",
+                "2026-06-30",
+            ],
+            None,
+        ),
         "dunning plan",
     );
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(plan["actions"].is_array(), "{plan}");
     assert!(
-        !plan["actions"].as_array().unwrap().is_empty() || !plan["held"].as_array().unwrap().is_empty(),
+        !plan["actions"].as_array().unwrap().is_empty()
+            || !plan["held"].as_array().unwrap().is_empty(),
         "{plan}"
     );
 
@@ -62,7 +73,14 @@ fn commands_go_through_the_running_daemon() {
     // The closing is booked: the same command again books nothing new.
     let again = ok(
         &d.relance(
-            &["provision", "--company", "demo", "--closing-date", "2026-06-30", "--apply"],
+            &[
+                "provision",
+                "--company",
+                "demo",
+                "--closing-date",
+                "2026-06-30",
+                "--apply",
+            ],
             None,
         ),
         "provision --apply again",
@@ -70,10 +88,17 @@ fn commands_go_through_the_running_daemon() {
     assert!(serde_json::from_str::<serde_json::Value>(&again).is_ok());
 
     // A decision from the command line, twice: one event.
-    let decision = r#"{"type":"promise_to_pay","customer":"399123454","date":"2026-07-15","amount":"500.00"}"#;
-    let first = ok(&d.relance(&["decide", "--company", "demo", decision], None), "decide");
+    let decision =
+        r#"{"type":"promise_to_pay","customer":"399123454","date":"2026-07-15","amount":"500.00"}"#;
+    let first = ok(
+        &d.relance(&["decide", "--company", "demo", decision], None),
+        "decide",
+    );
     assert!(first.contains("recorded"), "{first}");
-    let second = ok(&d.relance(&["decide", "--company", "demo", decision], None), "decide again");
+    let second = ok(
+        &d.relance(&["decide", "--company", "demo", decision], None),
+        "decide again",
+    );
     assert!(second.contains("already recorded"), "{second}");
 
     // Users through the daemon too, and the decision's author is the local user.
@@ -92,10 +117,16 @@ fn commands_go_through_the_running_daemon() {
     .json();
     let items = log["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{log}");
-    assert!(items[0]["actor"].as_str().unwrap().starts_with("unix:uid="), "{log}");
+    assert!(
+        items[0]["actor"].as_str().unwrap().starts_with("unix:uid="),
+        "{log}"
+    );
 
     // A token made from the command line works as a bearer token.
-    let tok = ok(&d.relance(&["token", "add", "export", "--user", "ana"], None), "token add");
+    let tok = ok(
+        &d.relance(&["token", "add", "export", "--user", "ana"], None),
+        "token add",
+    );
     let tok = tok.trim();
     let a = request(
         &d.api,
@@ -132,16 +163,35 @@ fn without_a_daemon_the_commands_open_the_store() {
         drop(child.stdin.take());
         child.wait_with_output().unwrap()
     };
-    ok(&run(&["sync", "--once", "--date", "2026-06-30"], None), "sync");
+    ok(
+        &run(&["sync", "--once", "--date", "2026-06-30"], None),
+        "sync",
+    );
     ok(
         &run(
-            &["user", "add", "bob", "--role", "collector", "--company", "demo"],
+            &[
+                "user",
+                "add",
+                "bob",
+                "--role",
+                "collector",
+                "--company",
+                "demo",
+            ],
             Some("un mot de passe assez long\n"),
         ),
         "user add",
     );
     let d = ok(
-        &run(&["decide", "--company", "demo", r#"{"type":"hold","customer":"399123454"}"#], None),
+        &run(
+            &[
+                "decide",
+                "--company",
+                "demo",
+                r#"{"type":"hold","customer":"399123454"}"#,
+            ],
+            None,
+        ),
         "decide",
     );
     assert!(d.contains("recorded"), "{d}");

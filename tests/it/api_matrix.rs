@@ -27,7 +27,9 @@ fn operations(doc: &serde_json::Value) -> Vec<(String, String, Option<String>)> 
     let mut out = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
-            let sec = op["security"].as_array().expect("every operation states its security");
+            let sec = op["security"]
+                .as_array()
+                .expect("every operation states its security");
             let scope = sec
                 .iter()
                 .filter_map(|r| r.as_object())
@@ -64,7 +66,9 @@ fn body_for(method: &str, path: &str) -> Option<String> {
                 "type": "hold", "customer": "399123454", "until": "2026-07-31",
                 "reason": "matrix"
             }),
-            "/users" => serde_json::json!({"name": "made-by-matrix", "password": PASSWORD, "grants": []}),
+            "/users" => {
+                serde_json::json!({"name": "made-by-matrix", "password": PASSWORD, "grants": []})
+            }
             "/tokens" => serde_json::json!({"name": "matrix"}),
             "/session" => serde_json::json!({"user": "viewer", "password": PASSWORD}),
             _ => serde_json::json!({}),
@@ -131,7 +135,10 @@ fn every_operation_by_every_role_on_own_and_other_company() {
         &d.api,
         "POST",
         "/api/v1/tokens",
-        &[("Cookie", &sessions[1].2.cookie), ("X-CSRF-Token", &sessions[1].2.csrf)],
+        &[
+            ("Cookie", &sessions[1].2.cookie),
+            ("X-CSRF-Token", &sessions[1].2.csrf),
+        ],
         Some(r#"{"name":"script"}"#),
     );
     assert_eq!(made.status, 201, "{}", made.body);
@@ -146,14 +153,22 @@ fn every_operation_by_every_role_on_own_and_other_company() {
             continue;
         }
         let company_scoped = tpl.contains("{company}");
-        let targets: &[&str] = if company_scoped { &["demo", "other"] } else { &["demo"] };
+        let targets: &[&str] = if company_scoped {
+            &["demo", "other"]
+        } else {
+            &["demo"]
+        };
         for company in targets {
             let path = fill(tpl, company);
             n += 1;
             let anon = call(&d, method, &path, tpl, &Auth::None, n);
             match scope {
                 None => assert_ne!(anon.status, 401, "{method} {path} is public"),
-                Some(_) => assert_eq!(anon.status, 401, "{method} {path} without credentials: {}", anon.body),
+                Some(_) => assert_eq!(
+                    anon.status, 401,
+                    "{method} {path} without credentials: {}",
+                    anon.body
+                ),
             }
             let Some(scope) = scope else { continue };
             let need = rank(scope);
@@ -167,12 +182,7 @@ fn every_operation_by_every_role_on_own_and_other_company() {
                 let a = call(&d, method, &path, tpl, &auth, n);
                 let global = who == "root";
                 let sees = !company_scoped || *company == "demo" || global;
-                let allowed = sees
-                    && if need == 4 {
-                        global
-                    } else {
-                        r >= need
-                    };
+                let allowed = sees && if need == 4 { global } else { r >= need };
                 if !sees {
                     assert_eq!(a.status, 404, "{who} {method} {path}: {}", a.body);
                 } else if allowed {
@@ -204,16 +214,32 @@ fn every_operation_by_every_role_on_own_and_other_company() {
         &d.api,
         "POST",
         "/api/v1/companies/demo/decisions",
-        &[("Cookie", &c.cookie), ("X-CSRF-Token", &c.csrf), ("Idempotency-Key", "approve-1")],
+        &[
+            ("Cookie", &c.cookie),
+            ("X-CSRF-Token", &c.csrf),
+            ("Idempotency-Key", "approve-1"),
+        ],
         Some(r#"{"type":"approve_action","action":"relance-dunning-x"}"#),
     );
     assert_eq!(a.status, 403, "{}", a.body);
 
     // Logging out ends the session.
     let v = &sessions[0].2;
-    let out = request(&d.api, "DELETE", "/api/v1/session", &[("Cookie", &v.cookie), ("X-CSRF-Token", &v.csrf)], None);
+    let out = request(
+        &d.api,
+        "DELETE",
+        "/api/v1/session",
+        &[("Cookie", &v.cookie), ("X-CSRF-Token", &v.csrf)],
+        None,
+    );
     assert_eq!(out.status, 204, "{}", out.body);
-    let after = request(&d.api, "GET", "/api/v1/session", &[("Cookie", &v.cookie)], None);
+    let after = request(
+        &d.api,
+        "GET",
+        "/api/v1/session",
+        &[("Cookie", &v.cookie)],
+        None,
+    );
     assert_eq!(after.status, 401);
 }
 
@@ -223,11 +249,16 @@ fn csrf_is_required_and_a_decision_twice_is_one_event() {
     d.add_user("col", "collector", Some("demo"), PASSWORD);
     let s = login(&d.api, "col", PASSWORD);
     let path = "/api/v1/companies/demo/decisions";
-    let decision = r#"{"type":"dispute","customer":"399123454","invoice":"FA-2026-0107","reason":"contesté"}"#;
+    let decision =
+        r#"{"type":"dispute","customer":"399123454","invoice":"FA-2026-0107","reason":"contesté"}"#;
     // No CSRF header, then a wrong one: refused, nothing recorded.
     for h in [
         vec![("Cookie", s.cookie.as_str()), ("Idempotency-Key", "k1")],
-        vec![("Cookie", s.cookie.as_str()), ("X-CSRF-Token", "0000"), ("Idempotency-Key", "k1")],
+        vec![
+            ("Cookie", s.cookie.as_str()),
+            ("X-CSRF-Token", "0000"),
+            ("Idempotency-Key", "k1"),
+        ],
     ] {
         let a = request(&d.api, "POST", path, &h, Some(decision));
         assert_eq!(a.status, 403, "{}", a.body);
@@ -238,15 +269,29 @@ fn csrf_is_required_and_a_decision_twice_is_one_event() {
         &d.api,
         "POST",
         path,
-        &[("Cookie", &s.cookie), ("Idempotency-Key", "k1"), ("Origin", "https://evil.example")],
+        &[
+            ("Cookie", &s.cookie),
+            ("Idempotency-Key", "k1"),
+            ("Origin", "https://evil.example"),
+        ],
         Some(decision),
     );
     assert_eq!(a.status, 403);
     // Without an idempotency key: refused.
-    let a = request(&d.api, "POST", path, &[("Cookie", &s.cookie), ("X-CSRF-Token", &s.csrf)], Some(decision));
+    let a = request(
+        &d.api,
+        "POST",
+        path,
+        &[("Cookie", &s.cookie), ("X-CSRF-Token", &s.csrf)],
+        Some(decision),
+    );
     assert_eq!(a.status, 422, "{}", a.body);
     // Twice with the same key: one event, the same id.
-    let h = [("Cookie", s.cookie.as_str()), ("X-CSRF-Token", s.csrf.as_str()), ("Idempotency-Key", "k1")];
+    let h = [
+        ("Cookie", s.cookie.as_str()),
+        ("X-CSRF-Token", s.csrf.as_str()),
+        ("Idempotency-Key", "k1"),
+    ];
     let first = request(&d.api, "POST", path, &h, Some(decision));
     assert_eq!(first.status, 201, "{}", first.body);
     let second = request(&d.api, "POST", path, &h, Some(decision));
@@ -254,14 +299,34 @@ fn csrf_is_required_and_a_decision_twice_is_one_event() {
     assert_eq!(first.json()["id"], second.json()["id"]);
     assert_eq!(second.json()["duplicate"], true);
     // The same key for another decision: refused.
-    let other = request(&d.api, "POST", path, &h, Some(r#"{"type":"hold","customer":"399123454"}"#));
+    let other = request(
+        &d.api,
+        "POST",
+        path,
+        &h,
+        Some(r#"{"type":"hold","customer":"399123454"}"#),
+    );
     assert_eq!(other.status, 409, "{}", other.body);
     // An unknown type and a body that is not an object: refused.
-    let h2 = [("Cookie", s.cookie.as_str()), ("X-CSRF-Token", s.csrf.as_str()), ("Idempotency-Key", "k2")];
-    assert_eq!(request(&d.api, "POST", path, &h2, Some(r#"{"type":"pay_me"}"#)).status, 422);
+    let h2 = [
+        ("Cookie", s.cookie.as_str()),
+        ("X-CSRF-Token", s.csrf.as_str()),
+        ("Idempotency-Key", "k2"),
+    ];
+    assert_eq!(
+        request(&d.api, "POST", path, &h2, Some(r#"{"type":"pay_me"}"#)).status,
+        422
+    );
     assert_eq!(request(&d.api, "POST", path, &h2, Some("[1]")).status, 422);
     // One decision in the log, with who sent it.
-    let list = request(&d.api, "GET", &format!("{path}?limit=50"), &[("Cookie", &s.cookie)], None).json();
+    let list = request(
+        &d.api,
+        "GET",
+        &format!("{path}?limit=50"),
+        &[("Cookie", &s.cookie)],
+        None,
+    )
+    .json();
     let items = list["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{list}");
     assert_eq!(items[0]["actor"], "col");
@@ -290,7 +355,10 @@ fn csrf_is_required_and_a_decision_twice_is_one_event() {
         .collect();
     let throttled = statuses.iter().filter(|s| **s == 429).count();
     assert!(throttled >= 5, "{statuses:?}");
-    assert!(statuses.iter().all(|s| [401, 429].contains(s)), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [401, 429].contains(s)),
+        "{statuses:?}"
+    );
     // Still throttled, even with the right password, until the quota refills.
     let a = request(
         &d.api,

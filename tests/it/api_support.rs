@@ -42,7 +42,10 @@ pub fn write_config(dir: &Path) {
         .replace("inbox/bank", "inbox-other/bank");
     std::fs::write(dir.join("companies.d/other.toml"), other).unwrap();
     let state = dir.join("state");
-    copy_dir(&repo().join("config/demo/invoices"), &state.join("inbox/invoices"));
+    copy_dir(
+        &repo().join("config/demo/invoices"),
+        &state.join("inbox/invoices"),
+    );
     copy_dir(&repo().join("config/demo/bank"), &state.join("inbox/bank"));
     std::fs::create_dir_all(state.join("inbox-other/invoices")).unwrap();
     std::fs::create_dir_all(state.join("inbox-other/bank")).unwrap();
