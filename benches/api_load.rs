@@ -247,7 +247,7 @@ fn main() {
             hub,
             &config.companies,
             Arc::new(relance::pipeline::Pipeline::load(None).expect("assets")),
-            dir.path().join("state"),
+            (dir.path().join("cfg"), dir.path().join("state")),
             Duration::from_secs(3600),
         );
         let now = clock.now();

@@ -963,7 +963,7 @@ impl<R: CycleRunner> Daemon<R> {
             hub.clone(),
             &config.companies,
             Arc::new(crate::pipeline::Pipeline::load(Some(&config.dir))?),
-            g.state_dir.clone(),
+            (config.dir.clone(), g.state_dir.clone()),
             g.api.session_ttl,
         );
         let app = crate::api::router(api.clone());

@@ -24,12 +24,28 @@ impl Client {
     /// locked.
     pub fn find(config: &Config) -> anyhow::Result<Option<Client>> {
         let g = &config.global;
+        let mut refused = None;
         for path in g.api.socket_candidates(&g.state_dir, g.shard.as_deref()) {
-            if let Some(c) = Self::at(&path)? {
-                return Ok(Some(c));
+            match Self::at(&path) {
+                Ok(Some(c)) => {
+                    // The daemon there must run this configuration, not another one.
+                    let who = c.get_json("/api/v1/session")?;
+                    let theirs = who["config_dir"].as_str().map(PathBuf::from);
+                    let same = theirs.as_ref().is_some_and(|t| {
+                        std::fs::canonicalize(t).ok() == std::fs::canonicalize(&config.dir).ok()
+                    });
+                    if same {
+                        return Ok(Some(c));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => refused = Some(e),
             }
         }
-        Ok(None)
+        match refused {
+            Some(e) => Err(e),
+            None => Ok(None),
+        }
     }
 
     /// The daemon listening on `path`, if one does.

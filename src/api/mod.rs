@@ -64,6 +64,9 @@ pub struct Inner {
     pub pipeline: Arc<Pipeline>,
     /// The state directory.
     pub state_dir: PathBuf,
+    /// The configuration directory (told to local socket clients, so that a command run for
+    /// another configuration does not talk to this daemon).
+    pub config_dir: PathBuf,
 }
 
 impl ApiState {
@@ -74,9 +77,10 @@ impl ApiState {
         hub: Arc<hub::Hub>,
         companies: &[CompanyConfig],
         pipeline: Arc<Pipeline>,
-        state_dir: PathBuf,
+        dirs: (PathBuf, PathBuf),
         session_ttl: std::time::Duration,
     ) -> Self {
+        let (config_dir, state_dir) = dirs;
         let ttl = chrono::Duration::from_std(session_ttl).unwrap_or(chrono::Duration::hours(12));
         ApiState(Arc::new(Inner {
             auth: Arc::new(Auth::new(store.clone(), clock.clone(), ttl)),
@@ -91,6 +95,7 @@ impl ApiState {
             companies: RwLock::new(Arc::new(companies.iter().cloned().map(Arc::new).collect())),
             pipeline,
             state_dir,
+            config_dir,
         }))
     }
 
@@ -385,7 +390,7 @@ mod tests {
             Arc::default(),
             &[],
             Arc::new(Pipeline::load(None).unwrap()),
-            dir.path().to_owned(),
+            (dir.path().to_owned(), dir.path().to_owned()),
             std::time::Duration::from_secs(3600),
         );
         let app = router(state);

@@ -154,9 +154,11 @@ pub struct SessionInfo {
     pub csrf_token: Option<String>,
     /// Roles.
     pub grants: Vec<Grant>,
+    /// The daemon's configuration directory (local socket clients only).
+    pub config_dir: Option<String>,
 }
 
-fn session_info(p: &Principal) -> SessionInfo {
+fn session_info(s: &ApiState, p: &Principal) -> SessionInfo {
     SessionInfo {
         user: p.user.clone(),
         actor: p.actor.clone(),
@@ -168,6 +170,7 @@ fn session_info(p: &Principal) -> SessionInfo {
         .to_owned(),
         csrf_token: p.csrf_token().map(str::to_owned),
         grants: p.grants.clone(),
+        config_dir: matches!(p.via, Via::Local).then(|| s.0.config_dir.display().to_string()),
     }
 }
 
@@ -200,6 +203,7 @@ async fn login(
                 via: "session".into(),
                 csrf_token: Some(session.csrf.clone()),
                 grants: u.map(|u| u.grants).unwrap_or_default(),
+                config_dir: None,
             };
             let mut r = Json(info).into_response();
             r.headers_mut().insert(
@@ -231,8 +235,8 @@ async fn login(
 #[utoipa::path(get, path = "/session", tag = "session",
     security(("session" = ["viewer"]), ("token" = ["viewer"])),
     responses((status = 200, body = SessionInfo), (status = 401, body = ErrorBody)))]
-async fn whoami(p: Principal) -> Json<SessionInfo> {
-    Json(session_info(&p))
+async fn whoami(State(s): State<ApiState>, p: Principal) -> Json<SessionInfo> {
+    Json(session_info(&s, &p))
 }
 
 /// Ends the session.
@@ -1187,8 +1191,8 @@ fn exception_item(v: &CompanyView, e: &Exception) -> ExceptionItem {
                 decisions: list(&[
                     "confirm_match",
                     "reject_match",
-                    "split_allocation",
-                    "reassign_allocation",
+                    "split_receipt",
+                    "reassign_match",
                 ]),
             }
         }
@@ -1210,7 +1214,7 @@ fn exception_item(v: &CompanyView, e: &Exception) -> ExceptionItem {
             customer: None,
             amount: v.receipts.get(t).map(|r| r.amount),
             details: serde_json::json!({"receipt": receipt(t)}),
-            decisions: list(&["assign_receipt", "split_allocation", "write_off"]),
+            decisions: list(&["assign_receipt", "split_receipt", "write_off"]),
         },
         Exception::Flag(f) => {
             let value = serde_json::to_value(f).unwrap_or_default();
@@ -1222,7 +1226,7 @@ fn exception_item(v: &CompanyView, e: &Exception) -> ExceptionItem {
                 customer: None,
                 amount: value["surplus"].as_str().and_then(|s| s.parse().ok()),
                 details: serde_json::json!({"flag": value, "receipt": receipt(&relance_core::TransactionId::new(t.as_str()))}),
-                decisions: list(&["assign_receipt", "write_off", "split_allocation"]),
+                decisions: list(&["assign_receipt", "write_off", "split_receipt"]),
             }
         }
         Exception::Hold(cu, inv, p) => ExceptionItem {

@@ -36,7 +36,7 @@ impl Api {
             std::sync::Arc::default(),
             &config.companies,
             std::sync::Arc::new(crate::pipeline::Pipeline::load(Some(config_dir))?),
-            config.global.state_dir.clone(),
+            (config.dir.clone(), config.global.state_dir.clone()),
             config.global.api.session_ttl,
         );
         let rt = tokio::runtime::Builder::new_multi_thread()

@@ -71,6 +71,11 @@ impl Daemon {
     pub fn start() -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         write_config(dir.path());
+        Self::start_in(dir)
+    }
+
+    /// Starts the daemon on the configuration in `dir` and waits for its API.
+    pub fn start_in(dir: tempfile::TempDir) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_relance"))
             .arg("daemon")
             .arg("--config")

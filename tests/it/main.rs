@@ -4,6 +4,7 @@
 mod api_cli;
 mod api_matrix;
 mod api_support;
+mod api_tls;
 mod config;
 mod daemon;
 mod demo;
