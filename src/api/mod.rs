@@ -251,10 +251,23 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl FromRequestParts<ApiState> for Principal {
+impl crate::auth::web::HasAuth for ApiState {
+    fn auth(&self) -> &Arc<Auth> {
+        &self.0.auth
+    }
+}
+
+/// A handler's caller, on any router whose state holds an [`Auth`] (the API's, the console's):
+/// refused with a JSON error (401, or 403 `csrf` for a session's unsafe request without its
+/// `X-CSRF-Token` header). A console form handler that reads the token from its form calls
+/// [`Auth::authenticate`] with `form_csrf` instead.
+impl<S> FromRequestParts<S> for Principal
+where
+    S: crate::auth::web::HasAuth + Send + Sync,
+{
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        Ok(state.0.auth.authenticate(parts, false).await?)
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Ok(state.auth().authenticate(parts, false).await?)
     }
 }
 
