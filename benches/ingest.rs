@@ -35,7 +35,7 @@ fn write_config(dir: &Path) {
     std::fs::create_dir_all(dir.join("companies.d")).unwrap();
     std::fs::write(
         dir.join("relance.toml"),
-        "version = 1\nstate_dir = \"state\"\nlisten = \"127.0.0.1:0\"\nlog_format = \"text\"\nlog_level = \"warn\"\n",
+        "version = 1\nstate_dir = \"state\"\nlisten = \"127.0.0.1:0\"\napi = { listen = \"127.0.0.1:0\" }\nlog_format = \"text\"\nlog_level = \"warn\"\n",
     )
     .unwrap();
     std::fs::write(

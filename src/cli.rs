@@ -127,10 +127,89 @@ pub enum Command {
         #[command(subcommand)]
         command: DecideCommand,
     },
+    /// Console and API users: `user add NAME --role ROLE [--company C]…` (password from a file
+    /// or standard input), `user list`, `user remove NAME`.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// API tokens for scripts: `token add NAME --user U`, shown once; `token list`,
+    /// `token revoke ID`.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// The store: check that it reads back whole, or move an install to another backend.
     Store {
         #[command(subcommand)]
         command: StoreCommand,
+    },
+}
+
+/// Arguments of `decide`.
+/// `user` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is the first line of --password-file, or of standard input.
+    Add {
+        /// Login name.
+        name: String,
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The role, on every --company given, or on every company when none is.
+        #[arg(long, value_enum)]
+        role: crate::auth::Role,
+        /// A company the role applies to (repeat for several).
+        #[arg(long)]
+        company: Vec<String>,
+        /// File whose first line is the password (`-` or absent: standard input).
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
+    /// List the users and their roles.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Remove a user, their sessions and their tokens.
+    Remove {
+        /// Login name.
+        name: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+/// `token` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token acting for --user (with at most the user's roles); prints it once.
+    Add {
+        /// A name for people ("nightly export").
+        name: String,
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The user it acts for.
+        #[arg(long)]
+        user: String,
+        /// Narrow it to this role (default: the user's roles).
+        #[arg(long, value_enum, requires = "company")]
+        role: Option<crate::auth::Role>,
+        /// Narrow it to these companies (with --role).
+        #[arg(long)]
+        company: Vec<String>,
+    },
+    /// List the tokens (never their secrets).
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        /// The token's id.
+        id: String,
+        #[command(flatten)]
+        config: ConfigArg,
     },
 }
 

@@ -58,6 +58,10 @@ pub struct CycleReport {
     pub matches: u64,
     /// Dunning and provision actions planned.
     pub actions: u64,
+    /// Outbox entries recorded by the cycle.
+    pub enqueued: u64,
+    /// Why no dunning plan was made, when none was.
+    pub plan_error: Option<String>,
 }
 
 /// What one cycle did with one source (connector).
@@ -322,6 +326,8 @@ struct Shared {
     metrics: Arc<Metrics>,
     http: Arc<HttpLayer>,
     restart: RestartPolicy,
+    /// The companies as the API reaches them.
+    hub: Arc<crate::api::hub::Hub>,
 }
 
 struct CompanyTask {
@@ -389,6 +395,7 @@ impl<R: CycleRunner> Scheduler<R> {
                 let _ = t.stop.send(true);
                 out.push(t.handle);
             }
+            self.shared.hub.detach(id);
         }
         out
     }
@@ -422,6 +429,7 @@ impl<R: CycleRunner> Scheduler<R> {
                 let _ = t.stop.send(true);
                 self.retiring.push(t.handle);
             }
+            self.shared.hub.detach(&id);
             for name in [
                 metrics::COMPANY_UP,
                 metrics::OUTBOX_DEPTH,
@@ -465,12 +473,16 @@ impl<R: CycleRunner> Scheduler<R> {
                 store,
                 ..self.shared.clone()
             };
+            // Requests from the API (a cycle now, a job between cycles), served by the task.
+            let (req_tx, req_rx) = tokio::sync::mpsc::channel(64);
+            self.shared.hub.attach(&c.id, req_tx);
             let handle = tokio::spawn(supervise(
                 self.runner.clone(),
                 shared,
                 config.clone(),
                 stop_rx,
                 prev,
+                Arc::new(tokio::sync::Mutex::new(req_rx)),
             ));
             self.tasks.insert(
                 c.id.clone(),
@@ -490,9 +502,10 @@ impl<R: CycleRunner> Scheduler<R> {
     /// Returns how many were cancelled.
     async fn shutdown(&mut self, timeout: Duration) -> usize {
         let mut handles: Vec<JoinHandle<()>> = std::mem::take(&mut self.retiring);
-        for (_, t) in std::mem::take(&mut self.tasks) {
+        for (id, t) in std::mem::take(&mut self.tasks) {
             let _ = t.stop.send(true);
             handles.push(t.handle);
+            self.shared.hub.detach(&id);
         }
         let aborts: Vec<_> = handles.iter().map(|h| h.abort_handle()).collect();
         let drained = tokio::time::timeout(timeout, async {
@@ -519,6 +532,7 @@ async fn supervise<R: CycleRunner>(
     company: Arc<CompanyConfig>,
     mut stop: watch::Receiver<bool>,
     prev: Option<JoinHandle<()>>,
+    requests: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<crate::api::hub::Request>>>,
 ) {
     let id = company.id.to_string();
     if let Some(prev) = prev {
@@ -540,6 +554,7 @@ async fn supervise<R: CycleRunner>(
             company.clone(),
             stop.clone(),
             consecutive_panics.clone(),
+            requests.clone(),
         )));
         match child.await {
             Ok(()) => return,
@@ -589,16 +604,21 @@ fn first_cycle_offset(id: &str, poll: Duration) -> Duration {
     Duration::from_millis(if ms == 0 { 0 } else { h.finish() % ms })
 }
 
-/// One company's loop: a cycle, then a wait of `poll_interval`, until told to stop.
+/// One company's loop: a cycle, then a wait of `poll_interval`, until told to stop. While it
+/// waits it serves the API's requests: a cycle now (the next wait starts after it), or a job
+/// run between two cycles.
 async fn company_loop<R: CycleRunner>(
     runner: Arc<R>,
     shared: Shared,
     company: Arc<CompanyConfig>,
     mut stop: watch::Receiver<bool>,
     consecutive_panics: Arc<AtomicU32>,
+    requests: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<crate::api::hub::Request>>>,
 ) {
+    use crate::api::hub::Request;
     let id = company.id.to_string();
-    let mut wait = first_cycle_offset(&id, company.poll_interval);
+    let mut requests = requests.lock().await;
+    let mut next = tokio::time::Instant::now() + first_cycle_offset(&id, company.poll_interval);
     let context = |stop: &watch::Receiver<bool>| CycleContext {
         company: company.clone(),
         store: shared.store.clone(),
@@ -609,18 +629,43 @@ async fn company_loop<R: CycleRunner>(
         metrics: shared.metrics.clone(),
     };
     let mut state = runner.prepare(&context(&stop));
+    let mut listening = true;
     loop {
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
+        let request = tokio::select! {
+            _ = tokio::time::sleep_until(next) => None,
             _ = stop.wait_for(|s| *s) => return,
-        }
-        wait = company.poll_interval;
+            r = requests.recv(), if listening => match r {
+                Some(r) => Some(r),
+                // Every sender is gone (the company left this instance's hub): cycles go on
+                // by the clock until the task is told to stop.
+                None => {
+                    listening = false;
+                    continue;
+                }
+            },
+        };
+        let reply = match request {
+            None => None,
+            Some(Request::Cycle(reply)) => Some(reply),
+            Some(Request::Job(job)) => {
+                job(context(&stop)).await;
+                continue;
+            }
+        };
         let ctx = context(&stop);
-        debug!(company = %id, "cycle starts");
+        debug!(company = %id, requested = reply.is_some(), "cycle starts");
         let result = runner.run_cycle(ctx, &mut state).await;
+        next = tokio::time::Instant::now() + company.poll_interval;
         consecutive_panics.store(0, Ordering::SeqCst);
         record_cycle(&shared, &id, &result);
         update_outbox_depth(&shared, &company.id).await;
+        let outcome = result.map_err(|e| format!("{e:#}"));
+        shared
+            .hub
+            .cycled(&company.id, shared.clock.now(), outcome.clone());
+        if let Some(reply) = reply {
+            let _ = reply.send(outcome);
+        }
         if *stop.borrow() {
             return;
         }
@@ -837,6 +882,10 @@ struct Daemon<R: CycleRunner> {
     signals: Signals,
     /// This instance's leases (in a std mutex: ticks run on the blocking pool).
     keeper: Arc<Mutex<LeaseKeeper>>,
+    /// The operator API's state (its companies follow reloads).
+    api: crate::api::ApiState,
+    /// The API's listeners.
+    api_tasks: Vec<JoinHandle<()>>,
 }
 
 struct Signals {
@@ -906,6 +955,58 @@ impl<R: CycleRunner> Daemon<R> {
             }
         });
 
+        // The operator API: the local socket always, the TCP listener unless disabled.
+        let hub = Arc::new(crate::api::hub::Hub::default());
+        let api = crate::api::ApiState::new(
+            store.clone(),
+            clock.clone(),
+            hub.clone(),
+            &config.companies,
+            Arc::new(crate::pipeline::Pipeline::load(Some(&config.dir))?),
+            (config.dir.clone(), g.state_dir.clone()),
+            g.api.session_ttl,
+        );
+        let app = crate::api::router(api.clone());
+        let mut api_tasks = Vec::new();
+        let runtime_dir = std::env::var("RUNTIME_DIRECTORY")
+            .ok()
+            .and_then(|v| v.split(':').next().map(PathBuf::from))
+            .filter(|p| p.is_absolute());
+        let socket = g.api.socket_path(&g.state_dir, runtime_dir.as_deref());
+        let unix = crate::api::serve::bind_socket(&socket, g.api.socket_mode)?;
+        info!(socket = %socket.display(), "api socket listening");
+        {
+            let mut rx = http_stop.subscribe();
+            api_tasks.push(tokio::spawn(crate::api::serve::serve_unix(
+                unix,
+                socket,
+                app.clone(),
+                async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                },
+            )));
+        }
+        if g.api.enabled {
+            let tls = match &g.api.tls {
+                Some((cert, key)) => Some(crate::api::serve::tls_acceptor(cert, key)?),
+                None => None,
+            };
+            let listener = tokio::net::TcpListener::bind(g.api.listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {} (api): {e}", g.api.listen))?;
+            let api_addr = listener.local_addr()?;
+            info!(addr = %api_addr, tls = tls.is_some(), "api listening");
+            let mut rx = http_stop.subscribe();
+            api_tasks.push(tokio::spawn(crate::api::serve::serve_tcp(
+                listener,
+                app,
+                tls,
+                async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                },
+            )));
+        }
+
         let http = Arc::new(HttpLayer::new()?);
         configure_http(&http, &config.companies);
         let shared = Shared {
@@ -915,6 +1016,7 @@ impl<R: CycleRunner> Daemon<R> {
             metrics: metrics.clone(),
             http,
             restart: RestartPolicy::default(),
+            hub,
         };
         let mut scheduler = Scheduler::new(runner, shared.clone());
         // The first leases before READY: alone (sled, or the first PostgreSQL instance) this
@@ -950,6 +1052,8 @@ impl<R: CycleRunner> Daemon<R> {
             generation: 1,
             signals,
             keeper,
+            api,
+            api_tasks,
         })
     }
 
@@ -971,8 +1075,19 @@ impl<R: CycleRunner> Daemon<R> {
             .renew;
         let mut lease_tick = tokio::time::interval(renew);
         lease_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Expired sessions (and any document past its end) are purged every ten minutes.
+        let mut purge_tick = tokio::time::interval(Duration::from_secs(600));
+        purge_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                _ = purge_tick.tick() => {
+                    let (store, now) = (self.shared.store.clone(), self.shared.clock.now());
+                    match tokio::task::spawn_blocking(move || store.purge_documents(now)).await {
+                        Ok(Ok(n)) if n > 0 => debug!(purged = n, "expired sessions purged"),
+                        Ok(Err(e)) => warn!(error = %e, "expired sessions not purged"),
+                        _ => {}
+                    }
+                }
                 _ = lease_tick.tick() => {
                     let timeout = self.config.global.shutdown_timeout;
                     lease_round(&self.keeper, &mut self.scheduler, &self.config, &self.shared.metrics, timeout, true).await;
@@ -1044,6 +1159,7 @@ impl<R: CycleRunner> Daemon<R> {
                 )
                 .await;
                 let changes = self.scheduler.apply(&new.companies);
+                self.api.set_companies(&new.companies);
                 self.generation += 1;
                 m.inc(metrics::RELOADS, &[("result", "ok")]);
                 m.set(metrics::COMPANIES, &[], new.companies.len() as f64);
@@ -1136,6 +1252,10 @@ impl<R: CycleRunner> Daemon<R> {
         let _ = self.http_stop.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.http_task).await;
         self.http_task.abort();
+        for mut t in std::mem::take(&mut self.api_tasks) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), &mut t).await;
+            t.abort();
+        }
         notify(&[NotifyState::Status("stopped")]);
         info!("stopped");
         Ok(())
@@ -1178,6 +1298,7 @@ mod tests {
             metrics: Arc::new(Metrics::new()),
             http: Arc::new(HttpLayer::new().unwrap()),
             restart: RestartPolicy::default(),
+            hub: Arc::default(),
         }
     }
 
@@ -1224,6 +1345,7 @@ mod tests {
                     }],
                     matches: 1,
                     actions: 0,
+                    ..Default::default()
                 })
             }
         };

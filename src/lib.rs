@@ -12,7 +12,9 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+pub mod api;
 pub mod assets;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod cmd;

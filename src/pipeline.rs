@@ -54,7 +54,11 @@ impl CycleRunner for Pipeline {
         ctx: CycleContext,
         conns: &mut Connectors,
     ) -> anyhow::Result<CycleReport> {
-        self.cycle(&ctx, conns).await.map(|s| s.report)
+        self.cycle(&ctx, conns).await.map(|s| CycleReport {
+            enqueued: s.enqueued as u64,
+            plan_error: s.plan_error,
+            ..s.report
+        })
     }
 }
 

@@ -23,6 +23,7 @@ cat > "$work/relance.toml" <<TOML
 version = 1
 state_dir = "state"
 listen = "127.0.0.1:0"
+api = { listen = "127.0.0.1:0" }
 log_format = "text"
 TOML
 for i in $(seq -w 1 "$N"); do

@@ -413,7 +413,8 @@ pub fn emit(resp: &Response, out: &Output) -> anyhow::Result<()> {
     }
 }
 
-/// `relance decide …` with the store opened here (no daemon running).
+/// `relance decide …`: through the running daemon's socket when one runs (it owns the
+/// store), else with the store opened here. Both run the same [`execute`].
 pub fn run(cmd: DecideCommand) -> anyhow::Result<ExitCode> {
     let (target, reqs, out) = requests(cmd, Clock::System.now())?;
     let config = super::run::load_config(&target.config.config)?;
@@ -428,6 +429,24 @@ pub fn run(cmd: DecideCommand) -> anyhow::Result<ExitCode> {
                 target.config.config.display()
             )
         })?;
+    if let Some(client) = crate::api::client::Client::find(&config)? {
+        let path = format!("/api/v1/companies/{}/requests", company.id);
+        let mut code = ExitCode::SUCCESS;
+        for r in reqs {
+            match client.post_json(&path, &serde_json::to_value(&r)?, None) {
+                Ok(v) => {
+                    let resp: Response =
+                        serde_json::from_value(v).context("reading the daemon's answer")?;
+                    emit(&resp, &out)?;
+                }
+                Err(e) => {
+                    code = ExitCode::FAILURE;
+                    eprintln!("relance: {e:#}");
+                }
+            }
+        }
+        return Ok(code);
+    }
     let store = super::run::open_store(&config)?;
     let rates = crate::assets::rates(Some(&target.config.config))?;
     let mut code = ExitCode::SUCCESS;

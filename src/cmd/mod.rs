@@ -1,12 +1,15 @@
 //! Subcommand dispatch.
 
+mod access;
 pub mod decide;
 mod files;
 mod rates;
 mod run;
 mod store;
 
-use crate::cli::{Cli, Command, DunningCommand, StoreCommand};
+pub use run::{book_closing, closing_fec, closing_table, plan_for};
+
+use crate::cli::{Cli, Command, DunningCommand, StoreCommand, TokenCommand, UserCommand};
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -78,6 +81,34 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Store {
             command: StoreCommand::Check { config },
         } => run::store_check(&config.config),
+        Command::User { command } => match command {
+            UserCommand::Add {
+                name,
+                config,
+                role,
+                company,
+                password_file,
+            } => access::user_add(
+                &config.config,
+                &name,
+                role,
+                &company,
+                password_file.as_deref(),
+            ),
+            UserCommand::List { config } => access::user_list(&config.config),
+            UserCommand::Remove { name, config } => access::user_remove(&config.config, &name),
+        },
+        Command::Token { command } => match command {
+            TokenCommand::Add {
+                name,
+                config,
+                user,
+                role,
+                company,
+            } => access::token_add(&config.config, &name, &user, role, &company),
+            TokenCommand::List { config } => access::token_list(&config.config),
+            TokenCommand::Revoke { id, config } => access::token_revoke(&config.config, &id),
+        },
         Command::Provision(a) => run::provision(
             &a.config.config,
             &a.company,

@@ -389,6 +389,12 @@ pub fn sync_once(
     let config = load_config(config_dir)?;
     // The same logs as the daemon's, on stderr (RUST_LOG overrides the configured level).
     crate::daemon::init_logging(config.global.log_format, &config.global.log_level);
+    if let Some(client) = crate::api::client::Client::find(&config)? {
+        if date.is_some() {
+            bail!("--date cannot be used while the daemon runs: its cycles run on its own clock");
+        }
+        return sync_via_daemon(&client, &config, only);
+    }
     let store = open_store(&config)?;
     let clock = match date {
         Some(d) => Clock::fixed_date(d),
@@ -466,6 +472,83 @@ pub fn sync_once(
     })
 }
 
+/// `relance sync --once` while the daemon runs: each company's cycle runs in the daemon, now,
+/// and its report is printed as a cycle run here would print it.
+fn sync_via_daemon(
+    client: &crate::api::client::Client,
+    config: &Config,
+    only: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    let mut ran = 0;
+    for company in config
+        .companies
+        .iter()
+        .filter(|c| only.is_none_or(|o| c.id.as_str() == o))
+    {
+        ran += 1;
+        let r = match client.post_json(
+            &format!("/api/v1/companies/{}/sync", company.id),
+            &serde_json::json!({}),
+            None,
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                failed = true;
+                eprintln!("{}: cycle failed: {e:#}", company.id);
+                continue;
+            }
+        };
+        let errors = r["source_errors"].as_u64().unwrap_or(0);
+        failed |= errors > 0;
+        println!(
+            "{}: {} documents, {} matches, {} actions, {} outbox entries, {} source errors{}",
+            company.id,
+            r["documents"],
+            r["matches"],
+            r["actions"],
+            r["enqueued"],
+            errors,
+            r["plan_error"]
+                .as_str()
+                .map(|e| format!(", dunning not planned: {e}"))
+                .unwrap_or_default()
+        );
+        for src in r["sources"].as_array().into_iter().flatten() {
+            let name = src["name"].as_str().unwrap_or("?");
+            for p in src["problems"].as_array().into_iter().flatten() {
+                println!("  {name} error: {}", p.as_str().unwrap_or(""));
+            }
+            for q in src["quarantined"].as_array().into_iter().flatten() {
+                println!(
+                    "  {name} quarantined {}: {}",
+                    q["file"].as_str().unwrap_or(""),
+                    q["reason"].as_str().unwrap_or("").replace('\n', "; ")
+                );
+            }
+            for q in src["skipped"].as_array().into_iter().flatten() {
+                println!(
+                    "  {name} not read {}: {}",
+                    q["file"].as_str().unwrap_or(""),
+                    q["reason"].as_str().unwrap_or("")
+                );
+            }
+        }
+    }
+    if ran == 0 {
+        bail!(
+            "no company {:?} in {}",
+            only.unwrap_or(""),
+            config.dir.display()
+        );
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 /// `relance dunning plan --company C [--date D]`: the plan from the store (dry run).
 pub fn dunning_plan_company(
     config_dir: &Path,
@@ -478,12 +561,31 @@ pub fn dunning_plan_company(
         .iter()
         .find(|c| c.id.as_str() == company)
         .with_context(|| format!("no company {company:?} in {}", config_dir.display()))?;
-    let store = open_store(&config)?;
     let today = date.unwrap_or_else(|| Clock::System.today());
     let p = Pipeline::load(Some(config_dir))?;
-    let plan = crate::decisions::queries::plan_as_of(&store, company, &p.rates, today)?;
+    if let Some(client) = crate::api::client::Client::find(&config)? {
+        let plan = client.get_json(&format!(
+            "/api/v1/companies/{}/dunning-plan?date={today}",
+            company.id
+        ))?;
+        super::out(&serde_json::to_string_pretty(&plan)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = open_store(&config)?;
+    let plan = plan_for(&store, company, &p, today)?;
     super::out(&serde_json::to_string_pretty(&plan)?)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The dunning plan of a configured company as of `today`, from its store, with people's
+/// decisions (dry run: the reconciliation's new allocations are counted, nothing is written).
+pub fn plan_for(
+    store: &SharedStore,
+    company: &CompanyConfig,
+    p: &Pipeline,
+    today: NaiveDate,
+) -> anyhow::Result<relance_core::dunning::Plan> {
+    crate::decisions::queries::plan_as_of(store.as_ref(), company, &p.rates, today)
 }
 
 /// The company whose policies an offline command applies: `--company C` of `--config DIR`, or
@@ -641,6 +743,9 @@ pub fn provision(
         .iter()
         .find(|c| c.id.as_str() == company)
         .with_context(|| format!("no company {company:?} in {}", config_dir.display()))?;
+    if let Some(client) = crate::api::client::Client::find(&config)? {
+        return provision_via_daemon(&client, company, closing, apply, out, human);
+    }
     let store = open_store(&config)?;
     let text = provision_run(&store, company, closing, out, apply, human)?;
     super::out(&text)?;
@@ -661,11 +766,117 @@ pub fn provision(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `relance provision` while the daemon runs: the table (and, with `apply`, the booking and
+/// its delivery) from the daemon; the files written here from what it sends.
+fn provision_via_daemon(
+    client: &crate::api::client::Client,
+    company: &CompanyConfig,
+    closing: NaiveDate,
+    apply: bool,
+    out: Option<&Path>,
+    human: bool,
+) -> anyhow::Result<ExitCode> {
+    let base = format!("/api/v1/companies/{}/closings/{closing}", company.id);
+    let table: serde_json::Value = if apply {
+        let r = client.post_json(&format!("{base}/apply"), &serde_json::json!({}), None)?;
+        for d in r["delivered"].as_array().into_iter().flatten() {
+            eprintln!(
+                "{}: applied {}, already applied {}, retried {}, dead {}",
+                d["target"].as_str().unwrap_or("?"),
+                d["applied"],
+                d["found_applied"],
+                d["retried"],
+                d["dead"]
+            );
+        }
+        r["table"].clone()
+    } else {
+        client.get_json(&base)?
+    };
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir)?;
+        let csv = client.get_bytes(&format!("{base}/csv"))?;
+        std::fs::write(
+            dir.join(format!("provisions-{}-{closing}.csv", company.id)),
+            csv.1,
+        )?;
+        let (name, fec) = client.get_bytes(&format!("{base}/fec"))?;
+        let name = name.unwrap_or_else(|| format!("FEC-{closing}.txt"));
+        let path = dir.join(&name);
+        std::fs::write(&path, fec).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let text = if human {
+        let t: relance_core::provision::ClosingTable =
+            serde_json::from_value(table).context("reading the closing table the daemon sent")?;
+        relance_core::provision::table_text(&t)
+    } else {
+        serde_json::to_string_pretty(&table)?
+    };
+    super::out(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The closing table of `company` as of `closing`, from the store, with the disputes,
+/// procédures collectives and rate overrides people decided.
+pub fn closing_table(
+    store: &SharedStore,
+    company: &CompanyConfig,
+    closing: NaiveDate,
+) -> anyhow::Result<(relance_core::provision::ClosingTable, Ledger)> {
+    let ledger = Ledger::load(store, &company.id)?;
+    let state = crate::decisions::DecisionState::load(store.as_ref(), &company.id)?;
+    let table = crate::decisions::closing::compute(store.as_ref(), company, &ledger, &state, closing)??;
+    Ok((table, ledger))
+}
+
+/// The FEC file of a closing table: its name and bytes.
+pub fn closing_fec(
+    company: &CompanyConfig,
+    table: &relance_core::provision::ClosingTable,
+    ledger: &Ledger,
+) -> (String, Vec<u8>) {
+    let x = crate::decisions::closing::export_files(company, &ledger.customers, table);
+    (x.fec_name, x.fec)
+}
+
+/// Books a closing as an approval would, in one commit through `store` (the lease's fenced
+/// store in the daemon): the draft, the entries in the outbox (keyed: a second time adds
+/// nothing), the resulting state. Booked before: the entries are recorded again under their
+/// keys (nothing new is added), so an interrupted delivery finishes.
+pub fn book_closing(
+    store: &SharedStore,
+    company: &CompanyConfig,
+    table: &relance_core::provision::ClosingTable,
+    now: chrono::DateTime<chrono::Utc>,
+    by: &str,
+) -> anyhow::Result<()> {
+    use crate::decisions::closing as closings;
+    let booked = store
+        .provision(&company.id, table.closing_date)?
+        .is_some_and(|p| p.status != crate::store::ProvisionStatus::Computed);
+    let mut batch = Batch::default();
+    let wb = registry::writeback_target(company);
+    if !booked {
+        let d = closings::digest(table);
+        closings::draft_records(&mut batch, now, table.clone(), d);
+        closings::booking(&mut batch, company, table, now, wb.as_deref(), by);
+    } else {
+        let target = wb.unwrap_or_else(|| registry::TARGET_TASKS.to_owned());
+        for e in &table.entries {
+            let (key, cmd) = fec::post_move(&company.id, e);
+            batch
+                .outbox_new
+                .push(OutboxEntry::new(key, target.clone(), cmd, now));
+        }
+    }
+    store.commit(&company.id, batch)?;
+    Ok(())
+}
+
 /// Computes the closing table as of `closing` (with the disputes, procédures collectives and
 /// rate overrides people decided); writes the CSV state and the FEC export into `out` when
-/// given; with `apply`, books it as an approval would (the entries in the outbox, keyed: a
-/// second run adds nothing, the resulting state, the closing queued). Returns the text to print
-/// (JSON, or the table).
+/// given; with `apply`, books it as an approval would. Returns the text to print (JSON, or the
+/// table).
 fn provision_run(
     store: &SharedStore,
     company: &CompanyConfig,
@@ -674,49 +885,17 @@ fn provision_run(
     apply: bool,
     human: bool,
 ) -> anyhow::Result<String> {
-    use crate::decisions::closing as closings;
-    let ledger = Ledger::load(store, &company.id)?;
-    let state = crate::decisions::DecisionState::load(store, &company.id)?;
-    let table = closings::compute(store, company, &ledger, &state, closing)??;
+    let (table, ledger) = closing_table(store, company, closing)?;
     if let Some(dir) = out {
         std::fs::create_dir_all(dir)?;
-        let x = closings::export_files(company, &ledger.customers, &table);
+        let x = crate::decisions::closing::export_files(company, &ledger.customers, &table);
         for (name, bytes) in [(&x.csv_name, &x.csv), (&x.fec_name, &x.fec)] {
             let p = dir.join(name);
             std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))?;
         }
     }
     if apply {
-        let booked = store
-            .provision(&company.id, closing)?
-            .is_some_and(|p| p.status != crate::store::ProvisionStatus::Computed);
-        let mut batch = Batch::default();
-        let now = Clock::System.now();
-        if !booked {
-            let d = closings::digest(&table);
-            closings::draft_records(&mut batch, now, table.clone(), d);
-            let wb = registry::writeback_target(company);
-            closings::booking(
-                &mut batch,
-                company,
-                &table,
-                now,
-                wb.as_deref(),
-                "relance provision --apply",
-            );
-        } else {
-            // Booked before: the entries are re-recorded under their keys (nothing new is
-            // added), so an interrupted delivery finishes.
-            let target = registry::writeback_target(company)
-                .unwrap_or_else(|| registry::TARGET_TASKS.to_owned());
-            for e in &table.entries {
-                let (key, cmd) = fec::post_move(&company.id, e);
-                batch
-                    .outbox_new
-                    .push(OutboxEntry::new(key, target.clone(), cmd, now));
-            }
-        }
-        store.commit(&company.id, batch)?;
+        book_closing(store, company, &table, Clock::System.now(), "relance provision --apply")?;
     }
     Ok(if human {
         relance_core::provision::table_text(&table)

@@ -67,6 +67,53 @@ pub struct Global {
     pub shutdown_timeout: Duration,
     /// The store backend (secrets resolved to files, read when the store is opened).
     pub store: StoreSettings,
+    /// The operator API and the local socket.
+    pub api: ApiSettings,
+}
+
+/// The operator API's settings, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiSettings {
+    /// Serve the API on `listen`.
+    pub enabled: bool,
+    /// Its address (loopback unless `tls`).
+    pub listen: SocketAddr,
+    /// The socket path when configured (absolute); else the daemon's default.
+    pub socket: Option<PathBuf>,
+    /// The socket's permission bits.
+    pub socket_mode: u32,
+    /// How long a session lasts.
+    pub session_ttl: Duration,
+    /// Certificate chain and key files for a direct HTTPS listener.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+impl ApiSettings {
+    /// Where the daemon listens for the command line: the configured path, else
+    /// `$RUNTIME_DIRECTORY/api.sock` (`runtime_dir`), else `<state_dir>/api.sock`.
+    pub fn socket_path(&self, state_dir: &Path, runtime_dir: Option<&Path>) -> PathBuf {
+        match (&self.socket, runtime_dir) {
+            (Some(p), _) => p.clone(),
+            (None, Some(r)) => r.join("api.sock"),
+            (None, None) => state_dir.join("api.sock"),
+        }
+    }
+
+    /// Where the command line looks for a running daemon, in order: the configured path, or
+    /// systemd's runtime directory (`/run/relance`, `/run/relance-<shard>` for a shard) and
+    /// then `<state_dir>/api.sock`.
+    pub fn socket_candidates(&self, state_dir: &Path, shard: Option<&str>) -> Vec<PathBuf> {
+        match &self.socket {
+            Some(p) => vec![p.clone()],
+            None => {
+                let run = match shard {
+                    Some(s) => PathBuf::from(format!("/run/relance-{s}")),
+                    None => PathBuf::from("/run/relance"),
+                };
+                vec![run.join("api.sock"), state_dir.join("api.sock")]
+            }
+        }
+    }
 }
 
 /// The store backend, validated.
@@ -671,6 +718,7 @@ impl Validator<'_> {
             );
         }
         let store = self.store(dir, &file, &g.store);
+        let api = self.api(dir, &file, &g.api, &state_dir);
         (self.errors.len() == before).then(|| Global {
             state_dir,
             listen: g.listen,
@@ -679,7 +727,80 @@ impl Validator<'_> {
             shard: g.shard,
             shutdown_timeout: Duration::from_secs(g.shutdown_timeout_secs),
             store,
+            api,
         })
+    }
+
+    fn api(
+        &mut self,
+        dir: &Path,
+        file: &SourceFile,
+        a: &schema::ApiFile,
+        state_dir: &Path,
+    ) -> ApiSettings {
+        let k = |key: &str| KeyPath::keys(&["api", key]);
+        let tls = a.tls.as_ref().and_then(|t| {
+            let kp = KeyPath::keys(&["api", "tls", "cert_file"]);
+            self.check_no_dotdot(file, kp.clone(), &t.cert_file);
+            let cert = if t.cert_file.is_absolute() {
+                t.cert_file.clone()
+            } else {
+                dir.join(&t.cert_file)
+            };
+            if !cert.is_file() {
+                self.error(file, kp, ErrorKind::PathMissing { path: cert.clone() });
+            }
+            let key = self.secret(
+                dir,
+                file,
+                KeyPath::keys(&["api", "tls", "key_file"]),
+                &t.key_file,
+            )?;
+            Some((cert, key))
+        });
+        if a.enabled && !a.listen.ip().is_loopback() && a.tls.is_none() {
+            self.error(
+                file,
+                k("listen"),
+                ErrorKind::Policy(format!(
+                    "{} is not a loopback address and [api.tls] is not set: the API would carry passwords and session cookies in clear; set [api.tls] or publish the loopback listener through a TLS reverse proxy",
+                    a.listen
+                )),
+            );
+        }
+        let socket_mode = match u32::from_str_radix(a.socket_mode.trim_start_matches("0o"), 8) {
+            Ok(m) if m <= 0o777 && m & 0o007 == 0 => m,
+            _ => {
+                self.error(
+                    file,
+                    k("socket_mode"),
+                    ErrorKind::Policy(format!(
+                        "{:?} is not usable, expected octal permission bits without any for others, e.g. \"0660\"",
+                        a.socket_mode
+                    )),
+                );
+                0o660
+            }
+        };
+        if a.session_hours == 0 {
+            self.error(file, k("session_hours"), ErrorKind::Zero);
+        }
+        let socket = a.socket.as_ref().map(|p| {
+            self.check_no_dotdot(file, k("socket"), p);
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                state_dir.join(p)
+            }
+        });
+        ApiSettings {
+            enabled: a.enabled,
+            listen: a.listen,
+            socket,
+            socket_mode,
+            session_ttl: Duration::from_secs(a.session_hours.saturating_mul(3600)),
+            tls,
+        }
     }
 
     fn store(&mut self, dir: &Path, file: &SourceFile, s: &StoreConfig) -> StoreSettings {

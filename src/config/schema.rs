@@ -54,6 +54,80 @@ pub struct GlobalFile {
     /// `{ type = "postgres", url_file = "…" }` (shared by several instances).
     #[serde(default)]
     pub store: StoreConfig,
+    /// The operator API (`[api]`): HTTP + JSON under `/api/v1` for people and scripts, and
+    /// the local socket the command line talks to while the daemon runs.
+    #[serde(default)]
+    pub api: ApiFile,
+}
+
+/// `[api]`: the operator API's listener and the local socket.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiFile {
+    /// Serve the API on `listen` (the local socket is always served). Default true.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Address of the API. Default `127.0.0.1:9188`; a non-loopback address needs `tls`
+    /// (or publish the loopback listener through a TLS reverse proxy). Port 0 picks a free
+    /// port (tests).
+    #[serde(default = "default_api_listen")]
+    pub listen: SocketAddr,
+    /// The local socket the command line uses. A relative path is taken from the state
+    /// directory. Default `$RUNTIME_DIRECTORY/api.sock` (systemd's `RuntimeDirectory=relance`
+    /// gives `/run/relance/api.sock`), else `<state_dir>/api.sock`.
+    #[serde(default)]
+    pub socket: Option<PathBuf>,
+    /// Permissions of the socket, in octal. Default `"0660"`: the service's user and group
+    /// (add the operators to the group `relance`).
+    #[serde(default = "default_socket_mode")]
+    pub socket_mode: String,
+    /// Hours a login session lasts. Default 12.
+    #[serde(default = "default_session_hours")]
+    pub session_hours: u64,
+    /// Serve HTTPS directly (rustls) with these PEM files instead of plain HTTP.
+    #[serde(default)]
+    pub tls: Option<TlsFiles>,
+}
+
+impl Default for ApiFile {
+    fn default() -> Self {
+        ApiFile {
+            enabled: true,
+            listen: default_api_listen(),
+            socket: None,
+            socket_mode: default_socket_mode(),
+            session_hours: default_session_hours(),
+            tls: None,
+        }
+    }
+}
+
+/// `[api.tls]`: certificate chain and private key, PEM.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The certificate chain (leaf first). A relative path is taken from the configuration
+    /// directory.
+    pub cert_file: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1): a path or `cred:<name>`.
+    pub key_file: SecretRef,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The API's default address: `127.0.0.1:9188`.
+pub fn default_api_listen() -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9188)
+}
+
+fn default_socket_mode() -> String {
+    "0660".to_owned()
+}
+
+fn default_session_hours() -> u64 {
+    12
 }
 
 /// Which store the daemon uses (`store = { type = … }`).

@@ -37,7 +37,7 @@ fn config_dir(companies: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("relance.toml"),
-        "version = 1\nstate_dir = \"state\"\nlisten = \"127.0.0.1:0\"\n",
+        "version = 1\nstate_dir = \"state\"\nlisten = \"127.0.0.1:0\"\napi = { listen = \"127.0.0.1:0\" }\n",
     )
     .unwrap();
     std::fs::create_dir(dir.path().join("companies.d")).unwrap();

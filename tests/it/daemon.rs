@@ -32,7 +32,7 @@ fn company(id: &str) -> String {
 fn write_config(dir: &Path) {
     std::fs::write(
         dir.join("relance.toml"),
-        "version = 1\nstate_dir = \"state\"\nlisten = \"127.0.0.1:0\"\nshutdown_timeout_secs = 20\n",
+        "version = 1\nstate_dir = \"state\"\nlisten = \"127.0.0.1:0\"\napi = { listen = \"127.0.0.1:0\" }\nshutdown_timeout_secs = 20\n",
     )
     .unwrap();
     std::fs::create_dir_all(dir.join("companies.d")).unwrap();
@@ -368,7 +368,7 @@ fn sighup_with_a_new_state_dir_keeps_every_path_under_the_running_one() {
     assert!(d.wait_note("READY=1"), "no READY=1; log:\n{}", d.log());
     std::fs::write(
         d.dir().join("relance.toml"),
-        "version = 1\nstate_dir = \"state2\"\nlisten = \"127.0.0.1:0\"\nshutdown_timeout_secs = 20\n",
+        "version = 1\nstate_dir = \"state2\"\nlisten = \"127.0.0.1:0\"\napi = { listen = \"127.0.0.1:0\" }\nshutdown_timeout_secs = 20\n",
     )
     .unwrap();
     d.signal("HUP");

@@ -1,6 +1,10 @@
 //! Integration tests of the relance binary and its parts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_cli;
+mod api_matrix;
+mod api_support;
+mod api_tls;
 mod config;
 mod daemon;
 mod demo;

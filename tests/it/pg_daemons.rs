@@ -146,7 +146,7 @@ fn three_daemons_share_companies_by_lease_through_kill_and_stop() {
     std::fs::write(
         cfg.join("relance.toml"),
         format!(
-            "version = 1\nstate_dir = \"state\"\nlisten = \"127.0.0.1:0\"\nshutdown_timeout_secs = 10\n\
+            "version = 1\nstate_dir = \"state\"\nlisten = \"127.0.0.1:0\"\napi = {{ listen = \"127.0.0.1:0\" }}\nshutdown_timeout_secs = 10\n\
              store = {{ type = \"postgres\", url_file = \"pg.url\", password_file = \"{pw}\", \
              lease_secs = {LEASE_SECS}, renew_secs = 1, pool_size = 4 }}\n"
         ),

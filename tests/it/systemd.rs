@@ -124,6 +124,8 @@ fn units_keep_the_required_settings() {
             "ExecReload=/bin/kill -HUP $MAINPID",
             "DynamicUser=yes",
             "StateDirectory=relance",
+            "RuntimeDirectory=relance",
+            "RuntimeDirectoryMode=0750",
             "ConfigurationDirectory=relance",
             "LoadCredential=",
             "ProtectSystem=strict",

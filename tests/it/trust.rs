@@ -29,7 +29,7 @@ fn config(dir: &Path) {
     std::fs::create_dir_all(cfg.join("companies.d")).unwrap();
     std::fs::write(
         cfg.join("relance.toml"),
-        "version = 1\nstate_dir = \"state\"\nlisten = \"127.0.0.1:0\"\nlog_format = \"text\"\n",
+        "version = 1\nstate_dir = \"state\"\nlisten = \"127.0.0.1:0\"\napi = { listen = \"127.0.0.1:0\" }\nlog_format = \"text\"\n",
     )
     .unwrap();
     std::fs::write(

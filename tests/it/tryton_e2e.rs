@@ -362,7 +362,7 @@ fn setup(e: &Env, p: &Probe) -> Setup {
     std::fs::write(
         cfg.join("relance.toml"),
         format!(
-            "version = 1\nstate_dir = {:?}\nlisten = \"127.0.0.1:0\"\nlog_format = \"text\"\nlog_level = \"warn\"\n",
+            "version = 1\nstate_dir = {:?}\nlisten = \"127.0.0.1:0\"\napi = {{ listen = \"127.0.0.1:0\" }}\nlog_format = \"text\"\nlog_level = \"warn\"\n",
             state.display().to_string()
         ),
     )
