@@ -88,7 +88,7 @@ pub fn reconcile(invoices: &std::path::Path, banks: &[PathBuf]) -> anyhow::Resul
                 "amount": a.amount.to_string(),
                 "auto": a.auto,
                 "confidence": a.confidence.as_f64(),
-                "reason": a.reason,
+                "reason": a.reason(),
                 "rule": a.rule,
             })
         })

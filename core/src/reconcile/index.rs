@@ -53,6 +53,38 @@ impl Hasher for PassThrough {
 
 type FastMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<PassThrough>>;
 
+/// Hasher for small integer keys (invoice and receipt indexes): one multiplication, as
+/// the keys are dense and never chosen by an attacker to collide (they are positions).
+#[derive(Default, Clone, Copy, Debug)]
+pub(crate) struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
+}
+
+/// A map keyed by invoice, receipt or customer index.
+pub(crate) type IdxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IntHasher>>;
+/// A set of invoice, receipt or customer indexes.
+pub(crate) type IdxSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<IntHasher>>;
+
 /// Hash of a pair of name tokens (sorted), for the name index.
 pub(crate) fn pair_hash(a: &str, b: &str) -> u64 {
     let (x, y) = if a <= b { (a, b) } else { (b, a) };
