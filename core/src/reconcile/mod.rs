@@ -58,7 +58,9 @@ pub mod synth;
 mod units;
 
 pub use engine::{reconcile, reconcile_with};
-pub use explain::{Basis, Designation, Evidence, IbanSource, NameForm, Why};
+pub use explain::{
+    Basis, Deducted, Designation, Evidence, IbanSource, NameForm, Reversal, Several, Why,
+};
 pub use policy::Policy;
 pub use probable::{ProbableEvidence, ProbablePayment};
 pub use units::{Executor, Sequential};
@@ -68,7 +70,6 @@ use crate::model::{Customer, Invoice, InvoiceStatus, Receipt};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// A confidence score in per-mille (0..=1000); serialised as a number in [0, 1] such as 0.99.
 /// It is a score, not money, so the float appears only at output.
@@ -181,19 +182,18 @@ pub struct Allocation {
     pub rule: Rule,
     /// A difference booked with it (discount, bank fees, rounding), settling the invoice.
     pub deduction: Option<Deduction>,
-    /// Why: the evidence and how the amount is explained (shared by the lines of one
-    /// decision).
-    pub why: Arc<Why>,
+    /// Why: the evidence and how the amount is explained.
+    pub why: Why,
 }
 
 impl Allocation {
     /// The sentence a person reads: rule and evidence.
     pub fn reason(&self) -> String {
-        self.why.render(self.rule)
+        self.why.render(self.rule, &self.invoice)
     }
     /// The evidence.
-    pub fn evidence(&self) -> &[Evidence] {
-        &self.why.evidence
+    pub fn evidence(&self) -> Vec<Evidence> {
+        self.why.evidence()
     }
 }
 
@@ -259,7 +259,7 @@ impl<'de> Deserialize<'de> for Allocation {
             confidence: a.confidence,
             rule: a.rule,
             deduction: a.deduction,
-            why: Arc::new(why),
+            why,
         })
     }
 }
@@ -278,13 +278,18 @@ pub struct Suggestion {
     /// The rule that would apply it.
     pub rule: Rule,
     /// Why.
-    pub why: Arc<Why>,
+    pub why: Why,
 }
 
 impl Suggestion {
     /// The sentence a person reads.
     pub fn reason(&self) -> String {
-        self.why.render(self.rule)
+        let first = self
+            .invoices
+            .first()
+            .map(|x| x.0.clone())
+            .unwrap_or_else(|| InvoiceId::new(""));
+        self.why.render(self.rule, &first)
     }
 }
 
@@ -345,7 +350,7 @@ impl<'de> Deserialize<'de> for Suggestion {
             invoices: x.invoices,
             confidence: x.confidence,
             rule: x.rule,
-            why: Arc::new(why),
+            why,
         })
     }
 }

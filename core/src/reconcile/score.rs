@@ -239,7 +239,7 @@ mod tests {
             auto: true,
             confidence: Confidence(990),
             rule: Rule::Reference,
-            why: std::sync::Arc::new(crate::reconcile::Why::recorded("test")),
+            why: crate::reconcile::Why::recorded("test"),
             deduction: deduction.map(|(kind, a)| Deduction {
                 kind,
                 amount: Decimal::new(a, 2),

@@ -7,8 +7,10 @@ use super::super::engine::Shared;
 use super::super::explain::{Basis, Why};
 use super::super::index::from_cents;
 use super::super::{Allocation, Confidence, Evidence, Rule, Suggestion};
+use super::count;
 use super::{currency_ok, issued_by, sort_1342};
-use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
+use std::sync::atomic::Ordering::Relaxed;
 
 /// At most this many open items of the amount are looked at.
 const MAX_CANDIDATES: usize = 50;
@@ -19,12 +21,22 @@ const MAX_PROPOSED: usize = 3;
 pub(in super::super) struct Final<'s, 'a> {
     pub sh: &'s Shared<'a>,
     /// Open amount of each invoice (signed cents).
-    pub open: &'s [i64],
+    pub open: &'s [AtomicI64],
     /// Unapplied remainder of each receipt (cents).
-    pub rem: &'s [i64],
+    pub rem: &'s [AtomicI64],
 }
 
 impl Final<'_, '_> {
+    /// Open amount of invoice `i` after every unit.
+    pub(in super::super) fn open(&self, i: usize) -> i64 {
+        self.open[i].load(Relaxed)
+    }
+
+    /// Remainder of receipt `r` after every unit.
+    pub(in super::super) fn rem(&self, r: usize) -> i64 {
+        self.rem[r].load(Relaxed)
+    }
+
     /// Open items of exactly the amount of receipt `r`, first due first.
     pub(in super::super) fn items_of_amount(&self, r: usize, amount: i64) -> Vec<u32> {
         let mut v: Vec<u32> = self
@@ -33,7 +45,7 @@ impl Final<'_, '_> {
             .by_amount
             .get(amount as u64)
             .filter(|&i| {
-                self.open[i as usize] == amount
+                self.open(i as usize) == amount
                     && currency_ok(self.sh, r, i)
                     && issued_by(self.sh, r, i)
                     && self.sh.allowed(r, i)
@@ -51,7 +63,7 @@ impl Final<'_, '_> {
         allocs: &mut Vec<Allocation>,
         sugg: &mut Vec<Suggestion>,
     ) {
-        let a = self.rem[r];
+        let a = self.rem(r);
         let v = self.items_of_amount(r, a);
         if v.is_empty() {
             return;
@@ -63,12 +75,14 @@ impl Final<'_, '_> {
         } else {
             conf::AMOUNT_ONLY_SEVERAL
         });
-        let why = Arc::new(Why {
-            received: from_cents(a),
-            basis: Basis::AmountOnly { candidates: n },
-            evidence: vec![Evidence::AmountEqual],
-            foreign: false,
-        });
+        let why = Why::new(
+            from_cents(a),
+            Basis::AmountOnly {
+                candidates: count(n),
+            },
+            &[Evidence::AmountEqual],
+            false,
+        );
         for (k, &i) in v.iter().take(MAX_PROPOSED).enumerate() {
             let inv = self.sh.ledger.invoices[i as usize];
             if k == 0 {
@@ -80,7 +94,7 @@ impl Final<'_, '_> {
                     confidence,
                     rule: Rule::AmountOnly,
                     deduction: None,
-                    why: Arc::clone(&why),
+                    why: why.clone(),
                 });
             }
             sugg.push(Suggestion {
@@ -89,7 +103,7 @@ impl Final<'_, '_> {
                 invoices: vec![(inv.id.clone(), from_cents(a))],
                 confidence,
                 rule: Rule::AmountOnly,
-                why: Arc::clone(&why),
+                why: why.clone(),
             });
         }
     }

@@ -5,13 +5,13 @@
 
 use super::super::confidence as conf;
 use super::super::engine::{RefStep, Run, Stage};
-use super::super::explain::{Basis, Designation, Why};
+use super::super::explain::{Basis, Deducted, Designation};
 use super::super::index::cents;
 use super::super::subset::{self, Limits};
 use super::super::{DeductionKind, Evidence, Rule};
 use super::{
-    chance_combinations, dec, partial_words, receipt_text, Hit, HitsOutcome, Ident, Line, N1Cand,
-    Proposal, CHANCE_MAX,
+    chance_combinations, count, dec, Hit, HitsOutcome, Ident, Line, N1Cand, Proposal, Reasoning,
+    CHANCE_MAX,
 };
 
 impl Run<'_, '_> {
@@ -67,10 +67,7 @@ impl Run<'_, '_> {
                 ident.custs.push((
                     cs[0],
                     conf::IDENT_SHARED_REFERENCE,
-                    Evidence::SharedReference {
-                        kind: hits[0].kind,
-                        found: hits[0].found.to_string(),
-                    },
+                    Evidence::SharedReference { kind: hits[0].kind },
                 ));
             }
         }
@@ -236,7 +233,7 @@ impl Run<'_, '_> {
                 rule,
                 confidence,
                 eligible,
-                why: Why {
+                why: Reasoning {
                     received: dec(a),
                     basis,
                     evidence,
@@ -294,7 +291,7 @@ impl Run<'_, '_> {
                 },
                 policy.fifo_auto,
                 Basis::OldestOfEqualItems {
-                    items: singles.len(),
+                    items: count(singles.len()),
                 },
                 vec![Evidence::AmountEqual, Evidence::Imputation],
             );
@@ -313,7 +310,7 @@ impl Run<'_, '_> {
         // A down payment is no settlement of several items; an amount some item of the
         // customer had and was already paid is perhaps a second payment of it: neither is
         // read as a combination or a deduction without a person.
-        let partial_text = partial_words(&receipt_text(self.rec(r)));
+        let partial_text = self.text(r).partial;
         let repaid_item = custs.iter().any(|&c| {
             self.sh
                 .ledger
@@ -391,7 +388,7 @@ impl Run<'_, '_> {
                 Rule::CustomerCombination,
                 weakest.saturating_sub(conf::CUSTOMER_COMBINATION_DROP),
                 true,
-                Basis::OnlyCombination { items: n },
+                Basis::OnlyCombination { items: count(n) },
                 vec![
                     Evidence::AmountEqual,
                     Evidence::UniqueCombination { items: n },
@@ -451,13 +448,12 @@ impl Run<'_, '_> {
                     confidence.min(conf::DEDUCTION_FEES_NO_REFERENCE_MAX)
                 },
                 eligible,
-                Basis::Deduction {
-                    open: dec(o),
+                Basis::Deduction(Box::new(Deducted {
                     short: dec(o - a),
                     kind: d.kind,
-                    rate: d.rate,
+                    rate: d.rate.unwrap_or_default(),
                     abroad: d.abroad,
-                },
+                })),
                 vec![],
             ));
         }

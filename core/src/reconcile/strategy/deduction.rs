@@ -6,7 +6,6 @@ use super::super::confidence as conf;
 use super::super::engine::Run;
 use super::super::index::{cents, from_cents};
 use super::super::DeductionKind;
-use super::{partial_words, payer_abroad, receipt_text, says_discount};
 use rust_decimal::Decimal;
 
 /// A deduction that explains a shortfall.
@@ -43,19 +42,20 @@ impl Run<'_, '_> {
         }
         let policy = self.policy();
         let rec = self.rec(r);
-        let partial = partial_words(&receipt_text(rec));
+        let text = self.text(r);
+        let partial = text.partial;
         let tol = i64::try_from(items.len()).unwrap_or(1).max(1);
         let due = items
             .iter()
             .map(|&i| self.inv(i).effective_due_date())
             .max();
         let on_time = due.is_some_and(|d| rec.booking_date <= d + chrono::Duration::days(7));
-        let abroad = payer_abroad(rec);
+        let abroad = text.abroad;
         let fee_possible = !partial
             && abroad != Some(false)
             && short <= cents(policy.max_bank_fee)
             && from_cents(short) <= from_cents(open) * policy.max_fee_fraction;
-        let says_discount = says_discount(rec);
+        let says_discount = text.says_discount;
         // A payment from abroad short by what a discount rate would give is more likely
         // short by bank charges, unless its text says it takes a discount.
         let in_time = if early {

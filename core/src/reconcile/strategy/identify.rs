@@ -7,7 +7,7 @@
 //! is added when a strategy asks ([`Run::identify`]).
 
 use super::super::confidence as conf;
-use super::super::engine::{name_key, Run, Shared, SHARED_PAYER};
+use super::super::engine::{Run, Shared, SHARED_PAYER};
 use super::super::explain::{IbanSource, NameForm};
 use super::super::names;
 use super::super::normalise;
@@ -24,19 +24,32 @@ pub(in super::super) struct NameHit {
     pub homonym: bool,
 }
 
-/// What the ledger alone says of a receipt's payer.
+/// How the ledger identifies a customer for a receipt.
+#[derive(Clone, Copy, Debug)]
+pub(in super::super) enum Source {
+    /// Its recorded IBAN is the payer's.
+    LedgerIban,
+    /// The receipt carries its mandate.
+    Mandate,
+    /// The remittance cites its SIREN.
+    Siren,
+    /// The remittance cites its account number.
+    Number,
+    /// The payer name identifies it.
+    Name {
+        strength: u16,
+        similarity: u16,
+        form: NameForm,
+        homonym: bool,
+    },
+}
+
+/// What the ledger alone says of a receipt's payer (compact: one is kept per receipt
+/// between the reading and the units steps).
 #[derive(Clone, Debug, Default)]
 pub(in super::super) struct StaticIdent {
-    /// Customers whose recorded IBAN is the payer's.
-    pub ledger_iban: Vec<u32>,
-    /// Customers whose mandate the receipt carries.
-    pub mandate: Vec<u32>,
-    /// Customers whose SIREN the remittance cites, with the SIREN.
-    pub siren: Vec<(u32, Box<str>)>,
-    /// Customers whose account number the remittance cites.
-    pub number: Vec<(u32, Box<str>)>,
-    /// Customers the payer name identifies.
-    pub names: Vec<NameHit>,
+    /// (customer, how), in the order IBAN, mandate, SIREN, number, name.
+    pub entries: Box<[(u32, Source)]>,
     /// The one customer the remittance names, if any.
     pub named_in_text: Option<u32>,
 }
@@ -44,11 +57,7 @@ pub(in super::super) struct StaticIdent {
 impl StaticIdent {
     /// Every customer it mentions.
     pub(in super::super) fn customers(&self, out: &mut Vec<u32>) {
-        out.extend(&self.ledger_iban);
-        out.extend(&self.mandate);
-        out.extend(self.siren.iter().map(|x| x.0));
-        out.extend(self.number.iter().map(|x| x.0));
-        out.extend(self.names.iter().map(|x| x.cust));
+        out.extend(self.entries.iter().map(|x| x.0));
         out.extend(self.named_in_text);
     }
 }
@@ -57,11 +66,11 @@ impl StaticIdent {
 pub(in super::super) fn static_ident(sh: &Shared<'_>, r: usize) -> StaticIdent {
     let rec = sh.receipts[r];
     let ledger = &sh.ledger;
-    let mut s = StaticIdent::default();
+    let mut e: Vec<(u32, Source)> = Vec::new();
     if let Some(ib) = rec.counterparty_iban.as_deref() {
         let k = normalise::iban(ib);
         if let Some(v) = ledger.by_iban.get(&k).filter(|v| v.len() <= SHARED_PAYER) {
-            s.ledger_iban.extend(v);
+            e.extend(v.iter().map(|&c| (c, Source::LedgerIban)));
         }
     }
     if let Some(m) = rec.mandate_id.as_deref() {
@@ -71,22 +80,36 @@ pub(in super::super) fn static_ident(sh: &Shared<'_>, r: usize) -> StaticIdent {
             .get(&k)
             .filter(|v| v.len() <= SHARED_PAYER)
         {
-            s.mandate.extend(v);
+            e.extend(v.iter().map(|&c| (c, Source::Mandate)));
         }
     }
     for id in normalise::siren_candidates(&rec.remittance) {
         if let Some(v) = ledger.by_siren.get(&id).filter(|v| v.len() <= SHARED_PAYER) {
-            for &c in v {
-                s.siren.push((c, id.clone().into_boxed_str()));
-            }
+            e.extend(v.iter().map(|&c| (c, Source::Siren)));
         }
     }
-    s.number = names::customer_numbers(ledger, &rec.remittance);
+    e.extend(
+        names::customer_numbers(ledger, &rec.remittance)
+            .into_iter()
+            .map(|c| (c, Source::Number)),
+    );
     if let Some(n) = rec.counterparty_name.as_deref() {
-        s.names = names::identify(ledger, n, sh.policy.name_similarity_min);
+        for h in names::identify(ledger, n, sh.policy.name_similarity_min) {
+            e.push((
+                h.cust,
+                Source::Name {
+                    strength: h.strength,
+                    similarity: h.similarity,
+                    form: h.form,
+                    homonym: h.homonym,
+                },
+            ));
+        }
     }
-    s.named_in_text = names::named_in_text(ledger, &rec.remittance);
-    s
+    StaticIdent {
+        entries: e.into_boxed_slice(),
+        named_in_text: names::named_in_text(ledger, &rec.remittance),
+    }
 }
 
 impl Run<'_, '_> {
@@ -98,127 +121,126 @@ impl Run<'_, '_> {
 
     /// [`Self::identify`], with or without what names say.
     pub(in super::super) fn identify_with(&self, r: usize, with_names: bool) -> Ident {
-        let rec = self.rec(r);
-        let Some(st) = self.readings.get(&r) else {
+        let Some(reading) = self.reading(r) else {
             return Ident::default();
         };
-        let st = &st.ident;
         let mut custs: Vec<(u32, u16, Evidence)> = Vec::new();
         let mut homonyms: Vec<u32> = Vec::new();
-        let iban_key = rec.counterparty_iban.as_deref().map(normalise::iban);
-        for &c in &st.ledger_iban {
-            custs.push((
-                c,
-                conf::IDENT_LEDGER_IBAN,
-                Evidence::PayerIban {
-                    source: IbanSource::Ledger,
-                },
-            ));
+        for &(c, s) in reading.ident.iter() {
+            if matches!(s, Source::LedgerIban) {
+                custs.push((
+                    c,
+                    conf::IDENT_LEDGER_IBAN,
+                    Evidence::PayerIban {
+                        source: IbanSource::Ledger,
+                    },
+                ));
+            }
         }
-        if let Some(k) = iban_key.as_deref() {
-            if let Some(v) = self.learnt_iban_of(k).filter(|v| v.len() <= SHARED_PAYER) {
+        if let Some(v) = self
+            .learnt_iban_of(reading.iban_key)
+            .filter(|v| v.len() <= SHARED_PAYER)
+        {
+            for &c in v {
+                custs.push((
+                    c,
+                    conf::IDENT_LEARNT_IBAN,
+                    Evidence::PayerIban {
+                        source: IbanSource::Learnt,
+                    },
+                ));
+            }
+        }
+        if let Some(v) = self
+            .sh
+            .confirmed_iban
+            .get(&reading.iban_key)
+            .filter(|v| reading.iban_key != 0 && v.len() <= SHARED_PAYER)
+        {
+            for &c in v {
+                custs.push((
+                    c,
+                    conf::IDENT_CONFIRMED_IBAN,
+                    Evidence::PayerIban {
+                        source: IbanSource::Confirmed,
+                    },
+                ));
+            }
+        }
+        for &(c, s) in reading.ident.iter() {
+            match s {
+                Source::Mandate => custs.push((c, conf::IDENT_MANDATE, Evidence::Mandate)),
+                Source::Siren => custs.push((c, conf::IDENT_SIREN, Evidence::Identifier)),
+                Source::Number => {
+                    custs.push((c, conf::IDENT_CUSTOMER_NUMBER, Evidence::CustomerNumber))
+                }
+                Source::LedgerIban | Source::Name { .. } => {}
+            }
+        }
+        if with_names {
+            let key = reading.name_key;
+            if let Some(v) = self.learnt_name_of(key).filter(|v| v.len() <= SHARED_PAYER) {
+                // A name learnt for several customers is a name they share: it no longer
+                // tells which one paid.
+                let shared = v.len() > 1;
                 for &c in v {
+                    if shared {
+                        homonyms.push(c);
+                    }
                     custs.push((
                         c,
-                        conf::IDENT_LEARNT_IBAN,
-                        Evidence::PayerIban {
-                            source: IbanSource::Learnt,
+                        if shared {
+                            conf::IDENT_LEARNT_NAME_SHARED
+                        } else {
+                            conf::IDENT_LEARNT_NAME
+                        },
+                        Evidence::PayerName {
+                            similarity: 1000,
+                            form: NameForm::Learnt,
+                            homonym: shared,
                         },
                     ));
                 }
             }
             if let Some(v) = self
                 .sh
-                .confirmed_iban
-                .get(k)
-                .filter(|v| v.len() <= SHARED_PAYER)
+                .confirmed_name
+                .get(&key)
+                .filter(|v| key != 0 && v.len() == 1)
             {
-                for &c in v {
-                    custs.push((
-                        c,
-                        conf::IDENT_CONFIRMED_IBAN,
-                        Evidence::PayerIban {
-                            source: IbanSource::Confirmed,
-                        },
-                    ));
-                }
-            }
-        }
-        for &c in &st.mandate {
-            custs.push((c, conf::IDENT_MANDATE, Evidence::Mandate));
-        }
-        for (c, id) in &st.siren {
-            custs.push((
-                *c,
-                conf::IDENT_SIREN,
-                Evidence::Identifier { id: id.to_string() },
-            ));
-        }
-        for (c, n) in &st.number {
-            custs.push((
-                *c,
-                conf::IDENT_CUSTOMER_NUMBER,
-                Evidence::CustomerNumber {
-                    number: n.to_string(),
-                },
-            ));
-        }
-        if with_names {
-            if let Some(n) = rec.counterparty_name.as_deref() {
-                let key = name_key(n);
-                if let Some(v) = self
-                    .learnt_name_of(&key)
-                    .filter(|v| v.len() <= SHARED_PAYER)
-                {
-                    // A name learnt for several customers is a name they share: it no
-                    // longer tells which one paid.
-                    let shared = v.len() > 1;
-                    for &c in v {
-                        if shared {
-                            homonyms.push(c);
-                        }
-                        custs.push((
-                            c,
-                            if shared {
-                                conf::IDENT_LEARNT_NAME_SHARED
-                            } else {
-                                conf::IDENT_LEARNT_NAME
-                            },
-                            Evidence::PayerName {
-                                similarity: 1000,
-                                form: NameForm::Learnt,
-                                homonym: shared,
-                            },
-                        ));
-                    }
-                }
-                if let Some(v) = self.sh.confirmed_name.get(&key).filter(|v| v.len() == 1) {
-                    custs.push((
-                        v[0],
-                        conf::IDENT_CONFIRMED_NAME,
-                        Evidence::PayerName {
-                            similarity: 1000,
-                            form: NameForm::Confirmed,
-                            homonym: false,
-                        },
-                    ));
-                }
-            }
-            for h in &st.names {
-                if h.homonym {
-                    homonyms.push(h.cust);
-                }
                 custs.push((
-                    h.cust,
-                    h.strength,
+                    v[0],
+                    conf::IDENT_CONFIRMED_NAME,
                     Evidence::PayerName {
-                        similarity: h.similarity,
-                        form: h.form,
-                        homonym: h.homonym,
+                        similarity: 1000,
+                        form: NameForm::Confirmed,
+                        homonym: false,
                     },
                 ));
             }
-            if let Some(c) = st.named_in_text {
+            for &(c, s) in reading.ident.iter() {
+                if let Source::Name {
+                    strength,
+                    similarity,
+                    form,
+                    homonym,
+                } = s
+                {
+                    if homonym {
+                        homonyms.push(c);
+                    }
+                    custs.push((
+                        c,
+                        strength,
+                        Evidence::PayerName {
+                            similarity,
+                            form,
+                            homonym,
+                        },
+                    ));
+                }
+            }
+            if let Some(c) = reading.named_in_text {
                 if !custs
                     .iter()
                     .any(|x| x.0 == c && x.1 >= conf::IDENT_NAME_IN_TEXT)

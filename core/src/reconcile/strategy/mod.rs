@@ -18,12 +18,13 @@ pub(super) mod customer;
 pub(super) mod deduction;
 pub(super) mod identify;
 pub(super) mod probable;
+pub(super) mod reading;
 pub(super) mod reference;
 pub(super) mod several;
 pub(super) mod tolerant;
 
 use super::engine::{Run, Shared};
-use super::explain::{Designation, Why};
+use super::explain::{Basis, Designation, Why};
 use super::index::from_cents;
 use super::normalise;
 use super::{DeductionKind, Evidence, RefKind, Rule};
@@ -40,6 +41,31 @@ pub(super) struct Line {
     pub deduction: Option<(DeductionKind, i64)>,
 }
 
+/// The rich explanation a strategy builds; committed in its compact form ([`Why`]).
+#[derive(Clone, Debug)]
+pub(super) struct Reasoning {
+    /// The receipt's unapplied amount when decided.
+    pub received: Decimal,
+    /// How the amount is explained.
+    pub basis: Basis,
+    /// What designates the items and identifies the payer.
+    pub evidence: Vec<Evidence>,
+    /// The reference designates another customer's invoice than the identified payer's.
+    pub foreign: bool,
+}
+
+impl Reasoning {
+    /// The compact form kept in the outcome.
+    pub(super) fn compact(&self) -> Why {
+        Why::new(
+            self.received,
+            self.basis.clone(),
+            &self.evidence,
+            self.foreign,
+        )
+    }
+}
+
 /// What a strategy proposes for one receipt.
 #[derive(Clone, Debug)]
 pub(super) struct Proposal {
@@ -50,7 +76,7 @@ pub(super) struct Proposal {
     /// Whether the rule allows automatic application at all.
     pub eligible: bool,
     /// The evidence and how the amount is explained.
-    pub why: Why,
+    pub why: Reasoning,
     /// Surplus left unapplied (cents), flagged when applied.
     pub surplus: i64,
     /// Lower-ranked alternatives (suggestions only).
@@ -69,8 +95,17 @@ impl Proposal {
 pub(super) struct Hit {
     pub inv: u32,
     pub kind: RefKind,
-    pub found: Box<str>,
+    /// What was typed, for a reference that is not exact (exact references cite the
+    /// invoice's own reference).
+    pub found: Option<Box<str>>,
     pub distance: u8,
+}
+
+impl Hit {
+    /// The length of what was typed (0 for an exact reference).
+    pub(super) fn found_len(&self) -> usize {
+        self.found.as_deref().map_or(0, str::len)
+    }
 }
 
 /// A candidate of the several-receipts pass: receipt `r` may pay part of invoice `inv`.
@@ -246,6 +281,11 @@ pub(super) fn kind_rank(k: RefKind) -> u8 {
         RefKind::Tolerant => 4,
         RefKind::Sequence => 5,
     }
+}
+
+/// A count for an explanation.
+pub(super) fn count(n: usize) -> u16 {
+    u16::try_from(n).unwrap_or(u16::MAX)
 }
 
 /// Cents as a decimal, for explanations.

@@ -2,14 +2,13 @@
 //! unapplied remainder (see [`super::super::probable`]), read against what every unit left
 //! open.
 
-use super::super::engine::Reading;
 use super::super::index::{cents, from_cents};
 use super::super::names;
 use super::super::normalise;
 use super::super::probable::{ProbableEvidence, ProbablePayment, AMOUNT_ONLY_HOLD_MAX};
 use super::super::subset::{self, Limits};
 use super::super::DeductionKind;
-use super::{currency_ok, issued_by, payer_abroad, ref_words, sort_1342, typed_text, Final};
+use super::{currency_ok, issued_by, ref_words, sort_1342, typed_text, Final};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
@@ -26,7 +25,7 @@ impl Final<'_, '_> {
             .iter()
             .copied()
             .filter(|&i| {
-                self.open[i as usize] > 0
+                self.open(i as usize) > 0
                     && currency_ok(self.sh, r, i)
                     && issued_by(self.sh, r, i)
                     && self.sh.allowed(r, i)
@@ -48,7 +47,7 @@ impl Final<'_, '_> {
                 return Some(DeductionKind::Discount);
             }
         }
-        let abroad = payer_abroad(self.sh.receipts[r]);
+        let abroad = super::payer_abroad(self.sh.receipts[r]);
         if abroad != Some(false)
             && short <= cents(policy.max_bank_fee)
             && from_cents(short) <= from_cents(o) * policy.max_fee_fraction
@@ -63,11 +62,11 @@ impl Final<'_, '_> {
     pub(in super::super) fn probable(
         &self,
         r: usize,
-        reading: &Reading,
+        refs: &[u32],
         ident: &[u32],
         out: &mut Vec<ProbablePayment>,
     ) {
-        let a = self.rem[r];
+        let a = self.rem(r);
         if a <= 0 || self.sh.returned[r] {
             return;
         }
@@ -86,23 +85,16 @@ impl Final<'_, '_> {
         for &c in ident {
             custs.push((c, ProbableEvidence::PayerIdentified));
         }
-        for h in &reading.hits {
-            if self.open[h.inv as usize] > 0 {
-                add(
-                    h.inv,
-                    ProbableEvidence::Reference {
-                        found: h.found.to_string(),
-                    },
-                );
+        for &inv in refs {
+            let cited = ProbableEvidence::Reference {
+                found: ledger.invoices[inv as usize].number.clone(),
+            };
+            if self.open(inv as usize) > 0 {
+                add(inv, cited.clone());
             }
-            let c = ledger.inv_cust[h.inv as usize];
+            let c = ledger.inv_cust[inv as usize];
             if !custs.iter().any(|x| x.0 == c) {
-                custs.push((
-                    c,
-                    ProbableEvidence::Reference {
-                        found: h.found.to_string(),
-                    },
-                ));
+                custs.push((c, cited));
             }
         }
         let loose = names::loose(
@@ -126,7 +118,7 @@ impl Final<'_, '_> {
             }
             let mut matched = false;
             for &i in &items {
-                let o = self.open[i as usize];
+                let o = self.open(i as usize);
                 if (o - a).abs() <= tol {
                     add(i, ProbableEvidence::AmountEqual);
                     add(i, link.clone());
@@ -154,7 +146,7 @@ impl Final<'_, '_> {
                 }
             }
             if items.len() > 1 {
-                let vals: Vec<i64> = items.iter().map(|&i| self.open[i as usize]).collect();
+                let vals: Vec<i64> = items.iter().map(|&i| self.open(i as usize)).collect();
                 let s = subset::find(
                     &vals,
                     a,
@@ -182,7 +174,7 @@ impl Final<'_, '_> {
                     if left <= 0 {
                         break;
                     }
-                    left -= self.open[i as usize];
+                    left -= self.open(i as usize);
                     add(i, ProbableEvidence::Imputation);
                     add(i, link.clone());
                 }

@@ -5,15 +5,14 @@
 
 use super::super::confidence as conf;
 use super::super::engine::{RefStep, Run, Shared, Stage};
-use super::super::explain::{Basis, Designation, Why};
+use super::super::explain::{Basis, Deducted, Designation};
 use super::super::index::{cents, Ns};
 use super::super::normalise;
 use super::super::subset::{self, Limits};
 use super::super::{DeductionKind, Evidence, RefKind, Rule};
 use super::{
-    chance_combinations, currency_ok, dec, down_payment_words, kind_rank, partial_words,
-    receipt_text, ref_words, says_discount, Hit, HitsOutcome, Ident, Line, N1Cand, Proposal,
-    CHANCE_MAX,
+    chance_combinations, count, currency_ok, dec, kind_rank, receipt_text, Hit, HitsOutcome, Ident,
+    Line, N1Cand, Proposal, Reasoning, CHANCE_MAX,
 };
 use std::collections::HashMap;
 
@@ -95,7 +94,7 @@ pub(in super::super) fn collect_hits(sh: &Shared<'_>, r: usize) -> Vec<Hit> {
     let has_letter_key = raw
         .iter()
         .any(|(_, n, k)| *n == Ns::Number && k.bytes().any(|b| b.is_ascii_alphabetic()));
-    let mut best: HashMap<u32, Hit> = HashMap::new();
+    let mut best: HashMap<u32, (Hit, usize)> = HashMap::new();
     for (i, n, k) in raw {
         if !currency_ok(sh, r, i) || !sh.allowed(r, i) {
             continue;
@@ -111,26 +110,20 @@ pub(in super::super) fn collect_hits(sh: &Shared<'_>, r: usize) -> Vec<Hit> {
         let h = Hit {
             inv: i,
             kind,
-            found: k.into_boxed_str(),
+            found: None,
             distance: if strong { 0 } else { 1 },
         };
+        let len = k.len();
         match best.get(&i) {
-            Some(b)
-                if (
-                    b.distance,
-                    kind_rank(b.kind),
-                    std::cmp::Reverse(b.found.len()),
-                ) <= (
-                    h.distance,
-                    kind_rank(h.kind),
-                    std::cmp::Reverse(h.found.len()),
-                ) => {}
+            Some((b, blen))
+                if (b.distance, kind_rank(b.kind), std::cmp::Reverse(*blen))
+                    <= (h.distance, kind_rank(h.kind), std::cmp::Reverse(len)) => {}
             _ => {
-                best.insert(i, h);
+                best.insert(i, (h, len));
             }
         }
     }
-    let mut hits: Vec<Hit> = best.into_values().collect();
+    let mut hits: Vec<Hit> = best.into_values().map(|x| x.0).collect();
     if hits.iter().any(|h| h.distance == 0) {
         hits.retain(|h| h.distance == 0);
     }
@@ -144,10 +137,7 @@ pub(in super::super) fn collect_hits(sh: &Shared<'_>, r: usize) -> Vec<Hit> {
 impl Run<'_, '_> {
     /// The exact references read in receipt `r`.
     pub(in super::super) fn hits(&self, r: usize) -> Vec<Hit> {
-        self.readings
-            .get(&r)
-            .map(|x| x.hits.clone())
-            .unwrap_or_default()
+        self.reading(r).map(|x| x.hits()).unwrap_or_default()
     }
 
     /// The reference pass: exact references decide. In the first sweep only a reference
@@ -318,7 +308,7 @@ impl Run<'_, '_> {
         if !partial_or_over {
             let kind = p.lines.iter().find_map(|l| l.deduction.map(|d| d.0));
             // A discount the text announces is the payer's own account of the amount.
-            let announced = kind == Some(DeductionKind::Discount) && says_discount(self.rec(r));
+            let announced = kind == Some(DeductionKind::Discount) && self.text(r).says_discount;
             // A deduction: applied unless a neighbour explains the amount as well.
             if announced || (near_exact.is_empty() && near_fit.is_empty() && !repaid_neighbour) {
                 if confident {
@@ -392,7 +382,7 @@ impl Run<'_, '_> {
                 .any(|i| cents(i.amount) == a);
         // Words of a partial payment ("acompte", "solde", "échéance") contradict an
         // overpayment.
-        let contradicted = overpaid && partial_words(&receipt_text(self.rec(r)));
+        let contradicted = overpaid && self.text(r).partial;
         // A partial or overpayment reading is applied only for a payer identified as the
         // invoice's customer.
         let payer_is_customer = cs.len() == 1 && ident.strength(cs[0]).is_some();
@@ -465,6 +455,48 @@ impl Run<'_, '_> {
         }
     }
 
+    /// The foreign pass for receipt `r`, whose references all designate other customers'
+    /// invoices than its identified payer's: applied when the amount is exactly what they
+    /// have open and none of the payer's own invoices is close to what was typed (then the
+    /// payer's own items were what was meant, and its unit decided); otherwise proposed, if
+    /// nothing else was.
+    pub(in super::super) fn foreign_reference(&mut self, r: usize) {
+        let Some(reading) = self.reading(r) else {
+            return;
+        };
+        let hits: Vec<Hit> = reading
+            .foreign
+            .iter()
+            .map(|&(inv, kind)| Hit {
+                inv,
+                kind,
+                found: None,
+                distance: 0,
+            })
+            .collect();
+        if hits.is_empty() || hits.len() > self.policy().max_combination_candidates {
+            return;
+        }
+        let ident = self.identify(r);
+        let custs: Vec<u32> = ident.custs.iter().map(|x| x.0).collect();
+        if !custs.is_empty() && !self.tolerant_hits(r, &custs, &[]).is_empty() {
+            return;
+        }
+        if let HitsOutcome::Proposal(mut p) = self.evaluate_hits(r, &hits, &ident, false, true) {
+            let exact = p.surplus == 0
+                && p.lines
+                    .iter()
+                    .all(|l| l.deduction.is_none() && (l.cents < 0 || l.cents >= self.open(l.inv)));
+            if !(exact && p.eligible && p.confidence >= self.policy().auto_threshold) {
+                if self.suggested(r) {
+                    return;
+                }
+                p.eligible = false;
+            }
+            self.commit(r, p);
+        }
+    }
+
     /// Applies receipt `r` to invoice `i`, a neighbour of the invoice its reference names
     /// (one edit away, same customer), when the tolerant reading is confident. True when
     /// applied.
@@ -472,24 +504,19 @@ impl Run<'_, '_> {
         if !self.sh.allowed(r, i) {
             return false;
         }
-        let number = normalise::compact(self.inv_number(i));
-        let words = ref_words(self.rec(r));
-        let max = if number.len() >= 8 {
-            self.policy().max_edit_distance
-        } else {
-            1
-        };
-        let Some((d, w)) = words
-            .iter()
-            .filter_map(|w| normalise::edit_distance(w, &number, max).map(|d| (d, w.clone())))
-            .min()
+        let max = self.policy().max_edit_distance;
+        let Some((d, w)) = self
+            .near_of(r, self.cust_of(i))
+            .into_iter()
+            .find(|n| n.inv == i && n.distance <= if n.long { max } else { 1 })
+            .map(|n| (n.distance, n.word))
         else {
             return false;
         };
         let h = Hit {
             inv: i,
             kind: RefKind::Tolerant,
-            found: w.into_boxed_str(),
+            found: Some(w),
             distance: d,
         };
         if let HitsOutcome::Proposal(q) = self.evaluate_hits(r, &[h], ident, true, false) {
@@ -524,23 +551,16 @@ impl Run<'_, '_> {
         exclude: &[u32],
         max: u8,
     ) -> Vec<(u32, u8)> {
-        let words = ref_words(self.rec(r));
         let mut out: Vec<(u32, u8)> = Vec::new();
-        let mut number = String::new();
         for &c in custs {
-            for &i in self.sh.ledger.items_of(c) {
+            for n in self.near_of(r, c) {
+                let i = n.inv;
                 if exclude.contains(&i) || !self.currency_ok(r, i) || !self.sh.allowed(r, i) {
                     continue;
                 }
-                normalise::compact_into(self.inv_number(i), &mut number);
-                let m = if number.len() >= 8 { max } else { max.min(1) };
-                let d = words
-                    .iter()
-                    .filter(|w| w.len().abs_diff(number.len()) <= usize::from(m))
-                    .filter_map(|w| normalise::edit_distance(w, &number, m))
-                    .min();
-                if let Some(d) = d {
-                    out.push((i, d));
+                let m = if n.long { max } else { max.min(1) };
+                if n.distance <= m {
+                    out.push((i, n.distance));
                 }
             }
         }
@@ -621,7 +641,7 @@ impl Run<'_, '_> {
                 if open_hits.iter().all(|h| h.kind == RefKind::Sequence) {
                     // A sequence number of three digits or more within the payer's items is
                     // nearly as specific as the whole number.
-                    if open_hits.iter().all(|h| h.found.len() >= 3) {
+                    if open_hits.iter().all(|h| h.found_len() >= 3) {
                         conf::TOLERANT_SEQUENCE_LONG
                     } else {
                         conf::TOLERANT_SEQUENCE_SHORT
@@ -650,9 +670,8 @@ impl Run<'_, '_> {
             .iter()
             .map(|h| Evidence::Reference {
                 kind: h.kind,
-                invoice: self.inv_number(h.inv).to_owned(),
-                found: h.found.to_string(),
                 distance: h.distance,
+                typed: h.found.as_deref().map(str::to_owned),
             })
             .collect();
         let mut hit_custs: Vec<u32> = open_hits.iter().map(|h| self.cust_of(h.inv)).collect();
@@ -672,7 +691,7 @@ impl Run<'_, '_> {
                 rule,
                 confidence: conf,
                 eligible,
-                why: Why {
+                why: Reasoning {
                     received: dec(a),
                     basis,
                     evidence,
@@ -697,12 +716,11 @@ impl Run<'_, '_> {
         // 1. The amount equals the referenced items (on a mistyped reference, not when the
         //    text calls it a down payment: then the amount equal to that invoice is chance).
         if sum == a {
-            let down = tolerant
-                && open_hits.iter().any(|h| h.distance > 0)
-                && down_payment_words(&receipt_text(self.rec(r)));
+            let down =
+                tolerant && open_hits.iter().any(|h| h.distance > 0) && self.text(r).down_payment;
             let basis = if open_hits.len() > 1 {
                 Basis::SumOfDesignated {
-                    items: open_hits.len(),
+                    items: count(open_hits.len()),
                 }
             } else {
                 Basis::Equal
@@ -735,7 +753,7 @@ impl Run<'_, '_> {
                     !foreign,
                     0,
                     Basis::SubsetOfDesignated {
-                        items: s.solutions[0].len(),
+                        items: count(s.solutions[0].len()),
                     },
                     &[Evidence::AmountEqual],
                 ));
@@ -752,7 +770,7 @@ impl Run<'_, '_> {
                     .strength(hit_custs[0])
                     .is_some_and(|s| s >= policy.auto_threshold)
                 && (open_hits[0].distance <= 1
-                    || (open_hits[0].kind == RefKind::Sequence && open_hits[0].found.len() >= 3))
+                    || (open_hits[0].kind == RefKind::Sequence && open_hits[0].found_len() >= 3))
                 && !self.other_item_fits(r, hit_custs[0], open_hits[0].inv)
         };
         // A partial payment of the one referenced item.
@@ -768,7 +786,7 @@ impl Run<'_, '_> {
                         r,
                         hit_custs[0],
                         open_hits[0].inv,
-                        &open_hits[0].found,
+                        open_hits[0].found.as_deref().unwrap_or(""),
                     )
             };
             let tolerant_ok = single_tolerant() && (instalment || clear_sequence());
@@ -792,7 +810,6 @@ impl Run<'_, '_> {
                 0,
                 Basis::Partial {
                     open: dec(items[0]),
-                    remaining: dec(items[0] - a),
                     instalment,
                 },
                 &[],
@@ -877,8 +894,8 @@ impl Run<'_, '_> {
                         true,
                         0,
                         Basis::DesignatedAndOthers {
-                            others: sol.len() - forced.len(),
-                            credit_notes,
+                            others: count(sol.len() - forced.len()),
+                            credit_notes: count(credit_notes),
                         },
                         &[
                             Evidence::AmountEqual,
@@ -913,13 +930,12 @@ impl Run<'_, '_> {
                             base.saturating_sub(1000 - dk.confidence),
                             !foreign && (!tolerant || single_tolerant()),
                             0,
-                            Basis::Deduction {
-                                open: dec(sum),
+                            Basis::Deduction(Box::new(Deducted {
                                 short: dec(short),
                                 kind: dk.kind,
-                                rate: dk.rate,
+                                rate: dk.rate.unwrap_or_default(),
                                 abroad: dk.abroad,
-                            },
+                            })),
                             &[],
                         ));
                     }
@@ -935,10 +951,7 @@ impl Run<'_, '_> {
                 base.saturating_sub(conf::REF_OVERPAYMENT_DROP),
                 !foreign && (!tolerant || (a - sum <= sum && single_tolerant())),
                 a - sum,
-                Basis::Surplus {
-                    open: dec(sum),
-                    surplus: dec(a - sum),
-                },
+                Basis::Surplus { open: dec(sum) },
                 &[],
             ));
         }
@@ -963,7 +976,7 @@ impl Run<'_, '_> {
                 policy.fifo_auto && !tolerant && !foreign,
                 0,
                 Basis::ImputedOverDesignated {
-                    items: positive.len(),
+                    items: count(positive.len()),
                 },
                 &[Evidence::Imputation],
             );

@@ -4,10 +4,10 @@
 
 use super::super::confidence as conf;
 use super::super::engine::Run;
-use super::super::explain::{Basis, Designation, Why};
+use super::super::explain::{Basis, Designation, Several};
 use super::super::subset::{self, Limits};
 use super::super::{Evidence, RefKind, Rule};
-use super::{chance_combinations, dec, Line, N1Cand, Proposal, CHANCE_MAX};
+use super::{chance_combinations, dec, Line, N1Cand, Proposal, Reasoning, CHANCE_MAX};
 use std::collections::HashMap;
 
 impl Run<'_, '_> {
@@ -131,9 +131,8 @@ impl Run<'_, '_> {
                         } else {
                             RefKind::Tolerant
                         },
-                        invoice: self.inv_number(inv).to_owned(),
-                        found: self.inv_number(inv).to_owned(),
                         distance: 0,
+                        typed: None,
                     });
                 }
                 evidence.extend(ident.evidence(c));
@@ -147,13 +146,13 @@ impl Run<'_, '_> {
                     rule,
                     confidence,
                     eligible: true,
-                    why: Why {
+                    why: Reasoning {
                         received: dec(a),
-                        basis: Basis::SeveralReceipts {
+                        basis: Basis::SeveralReceipts(Box::new(Several {
                             receipts: ids.clone(),
                             total: dec(total),
                             designation: worst,
-                        },
+                        })),
                         evidence,
                         foreign: false,
                     },

@@ -3,9 +3,10 @@
 //! trailing sequence number alone.
 
 use super::super::engine::Run;
+use super::super::index::NO_SEQUENCE;
 use super::super::normalise;
 use super::super::RefKind;
-use super::{dec, kind_rank, ref_words, typed_text, Hit};
+use super::{dec, kind_rank, Hit};
 
 impl Run<'_, '_> {
     /// References close to the customers `custs`' own open invoices (other than
@@ -16,14 +17,12 @@ impl Run<'_, '_> {
         custs: &[u32],
         exclude: &[u32],
     ) -> Vec<Hit> {
-        let rec = self.rec(r);
-        let text = typed_text(rec);
-        let words = ref_words(rec);
-        let nums = normalise::trailing_numbers(&text);
+        let nums = self.nums(r);
         let amount_text = dec(self.rem(r)).to_string();
+        let max = self.policy().max_edit_distance;
         let mut out = Vec::new();
-        let mut number = String::new();
         for &c in custs {
+            let near = self.near_of(r, c);
             for &i in self.sh.ledger.items_of(c) {
                 if self.open(i) == 0
                     || !self.currency_ok(r, i)
@@ -32,42 +31,28 @@ impl Run<'_, '_> {
                 {
                     continue;
                 }
-                normalise::compact_into(self.inv_number(i), &mut number);
-                let max = if number.len() >= 8 {
-                    self.policy().max_edit_distance
-                } else {
-                    1
-                };
-                let mut best: Option<(u8, &String)> = None;
-                for w in &words {
-                    if w.len().abs_diff(number.len()) > usize::from(max) {
-                        continue;
-                    }
-                    if let Some(d) = normalise::edit_distance(w, &number, max) {
-                        if best.as_ref().is_none_or(|b| d < b.0) {
-                            best = Some((d, w));
-                        }
-                    }
-                }
-                if let Some((d, w)) = best {
+                if let Some(n) = near
+                    .iter()
+                    .find(|n| n.inv == i && n.distance <= if n.long { max } else { 1 })
+                {
                     out.push(Hit {
                         inv: i,
                         kind: RefKind::Tolerant,
-                        found: w.as_str().into(),
-                        distance: d,
+                        found: Some(n.word.clone()),
+                        distance: n.distance,
                     });
                     continue;
                 }
-                if let Some(seq) = normalise::sequence(self.inv_number(i)) {
-                    // The sequence alone, when it is not just a piece of the amount.
-                    if seq.len() >= 2
-                        && nums.contains(&seq)
-                        && !amount_text.split('.').any(|p| p == seq)
-                    {
+                let seq = self.sh.ledger.seq[i as usize];
+                // The sequence alone, two digits or more, when it is not just a piece of the
+                // amount.
+                if seq != NO_SEQUENCE && seq >= 10 && nums.contains(&seq) {
+                    let s = seq.to_string();
+                    if !amount_text.split('.').any(|p| p == s) {
                         out.push(Hit {
                             inv: i,
                             kind: RefKind::Sequence,
-                            found: seq.into_boxed_str(),
+                            found: Some(s.into_boxed_str()),
                             distance: 0,
                         });
                     }
