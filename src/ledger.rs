@@ -131,7 +131,7 @@ pub fn allocation_record(a: &Allocation, now: DateTime<Utc>) -> AllocationRecord
         invoice: a.invoice.clone(),
         amount: a.amount,
         auto: a.auto,
-        reason: a.reason.clone(),
+        reason: a.reason(),
         evidence: serde_json::to_value(a).unwrap_or(serde_json::Value::Null),
         decided_at: now,
     }
@@ -152,7 +152,7 @@ pub fn allocation_audit(a: &Allocation, now: DateTime<Utc>) -> AuditEvent {
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default(),
-            a.reason
+            a.reason()
         ),
         explanation: serde_json::to_value(a).unwrap_or(serde_json::Value::Null),
     }

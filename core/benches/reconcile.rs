@@ -5,17 +5,34 @@
 //!
 //! `cargo bench -p relance-core --bench reconcile`. Environment: `RECONCILE_BENCH_CUSTOMERS`
 //! (default 100000) to run smaller; `RECONCILE_BENCH_LINEARITY=0` to skip the quarter-size
-//! run made first, which shows time and memory growing linearly with the input. The engine is
-//! single-threaded by design (relance-core spawns nothing): on the 2-core target it uses one
-//! core; the CPU time is printed beside the wall time, since on a shared machine wall time
-//! includes waiting for a core.
+//! run made first, which shows time and memory growing linearly with the input;
+//! `RECONCILE_BENCH_SEQUENTIAL=0` to skip the one-thread run. relance-core spawns nothing:
+//! the engine hands its independent work units to the executor the caller gives, here a
+//! rayon pool on every core, and once more the sequential executor on this thread; both
+//! outcomes are compared (they must be equal). The CPU time is printed beside the wall
+//! time, since on a shared machine wall time includes waiting for a core.
 
 use relance_core::reconcile::score::score;
 use relance_core::reconcile::synth::{generate, SynthConfig};
-use relance_core::reconcile::{reconcile, Policy};
+use relance_core::reconcile::{reconcile_with, Decisions, Executor, Input, Policy, Sequential};
 use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::time::Instant;
+
+/// The engine's units on rayon's pool.
+struct Pool;
+
+impl Executor for Pool {
+    fn map<T, R, F>(&self, items: Vec<T>, f: F) -> Vec<R>
+    where
+        T: Send,
+        R: Send,
+        F: Fn(T) -> R + Sync + Send,
+    {
+        use rayon::prelude::*;
+        items.into_par_iter().map(f).collect()
+    }
+}
 
 fn status_kb(field: &str) -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -104,35 +121,54 @@ fn run(customers: usize, full_report: bool) -> (usize, usize, f64, Option<u64>) 
         naive as f64 * 100.0 / credits.max(1) as f64
     );
 
+    let decisions = Decisions::default();
+    let input = Input {
+        invoices: &ds.invoices,
+        customers: &ds.customers,
+        receipts: &ds.receipts,
+        prior: &[],
+        decisions: &decisions,
+    };
+    let lines = ds.receipts.len() + ds.invoices.len();
+    let threads = rayon::current_num_threads();
     let base = status_kb("VmRSS:");
     let reset2 = reset_peak();
     let c0 = cpu_s();
     let t = Instant::now();
-    let out = reconcile(
-        &ds.invoices,
-        &ds.customers,
-        &ds.receipts,
-        &[],
-        &Policy::default(),
-    );
+    let out = reconcile_with(&input, &Policy::default(), &Pool);
     let engine_s = t.elapsed().as_secs_f64();
     let engine_cpu = cpu_s() - c0;
     let peak = status_kb("VmHWM:");
     let autos = out.allocations.iter().filter(|a| a.auto).count();
     let extra = peak.zip(base).map(|(p, b)| p.saturating_sub(b));
-    let lines = ds.receipts.len() + ds.invoices.len();
     println!(
-        "engine: {} allocations ({} automatic), {} unmatched, {} flags in {engine_s:.2} s wall, {engine_cpu:.2} s CPU (one thread); peak RSS {} = data {} + engine {} ({:.0} bytes per input line){}",
+        "engine: {} allocations ({} automatic), {} unmatched, {} flags, {} probable payments in {engine_s:.2} s wall, {engine_cpu:.2} s CPU ({threads} threads); peak RSS {} = data {} + engine {} ({:.0} bytes per input line){}",
         out.allocations.len(),
         autos,
         out.unmatched.len(),
         out.flags.len(),
+        out.probable_payments.len(),
         mib(peak),
         mib(base),
         mib(extra),
         extra.map(|e| e as f64 * 1024.0 / lines.max(1) as f64).unwrap_or(f64::NAN),
         if reset && reset2 { "" } else { " (peak reset unavailable: includes generation)" }
     );
+    if std::env::var("RECONCILE_BENCH_SEQUENTIAL").map_or(true, |v| v != "0") {
+        let c0 = cpu_s();
+        let t = Instant::now();
+        let seq = reconcile_with(&input, &Policy::default(), &Sequential);
+        println!(
+            "engine, sequential executor: {:.2} s wall, {:.2} s CPU (one thread); outcome {} the parallel one",
+            t.elapsed().as_secs_f64(),
+            cpu_s() - c0,
+            if seq == out { "identical to" } else { "DIFFERENT from" }
+        );
+        assert!(
+            seq == out,
+            "the parallel outcome differs from the sequential one"
+        );
+    }
     let card = score(&ds.truth, &out);
     if full_report {
         println!("{card}");

@@ -300,7 +300,7 @@ fn phenomena_table() {
         let um: Vec<String> = o.unmatched.iter().map(|t| t.to_string()).collect();
         assert_eq!(um, c.unmatched, "case {} unmatched: {:#?}", c.name, o);
         for al in &o.allocations {
-            assert!(!al.reason.is_empty(), "case {}: empty reason", c.name);
+            assert!(!al.reason().is_empty(), "case {}: empty reason", c.name);
         }
     }
 }
@@ -395,9 +395,9 @@ fn structured_rf_reference() {
     let o = run(&invoices, &customers, &[r]);
     assert_eq!(autos(&o), vec![a("T1", "VT2026_000102", dec!(75.10))]);
     assert!(
-        o.allocations[0].reason.contains("RF"),
+        o.allocations[0].reason().contains("RF"),
         "{}",
-        o.allocations[0].reason
+        o.allocations[0].reason()
     );
     // Wrong check digits: not trusted as RF (and nothing else matches).
     let mut r = rec("T2", dec!(75.10), "");
@@ -1071,7 +1071,7 @@ fn group_payer_names_the_subsidiary_in_the_remittance() {
         vec![a("T1", "VT2026_000102", dec!(75.10))],
         "{o:#?}"
     );
-    assert!(o.allocations[0].reason.contains("in the remittance"));
+    assert!(o.allocations[0].reason().contains("in the remittance"));
 }
 
 #[test]

@@ -138,7 +138,7 @@ pub fn reconcile(
                 "amount": a.amount.to_string(),
                 "auto": a.auto,
                 "confidence": a.confidence.as_f64(),
-                "reason": a.reason,
+                "reason": a.reason(),
                 "rule": a.rule,
             })
         })

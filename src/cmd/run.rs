@@ -267,7 +267,7 @@ fn print_summary(
             a.invoice,
             a.amount.to_string(),
             a.confidence.as_f64(),
-            a.reason
+            a.reason()
         );
     }
     for t in &s.outcome.unmatched {

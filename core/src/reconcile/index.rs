@@ -18,83 +18,162 @@ pub(crate) enum Ns {
     Buyer = 3,
 }
 
-/// Stable 64-bit hash of a namespaced key (FNV-1a, then a final mix: deterministic and fast on
-/// short keys). Hits are verified against the invoice, so a collision never matches.
-pub(crate) fn key_hash(_ns: Ns, key: &str) -> u64 {
-    // One hash for every namespace: a single probe finds numbers, order and buyer references;
-    // the namespace is stored with each entry.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.bytes() {
+/// FNV-1a over bytes from a given state.
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01B3);
     }
+    h
+}
+
+fn mix(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^ (h >> 33)
 }
 
-/// Hasher for keys that are already well-mixed 64-bit hashes.
-#[derive(Default, Clone, Copy, Debug)]
-pub(crate) struct PassThrough(u64);
+/// Stable 64-bit hash of a key (FNV-1a, then a final mix: deterministic and fast on short
+/// keys). One hash for every namespace: a single probe finds numbers, order and buyer
+/// references; the namespace is stored with each entry.
+pub(crate) fn key_hash(_ns: Ns, key: &str) -> u64 {
+    mix(fnv(0xcbf2_9ce4_8422_2325, key.as_bytes()))
+}
 
-impl Hasher for PassThrough {
+/// A second, independent 16-bit hash of a reference key, stored beside each entry: a hit
+/// must match both, so two different keys are confused only if they collide on 80 bits
+/// (about once in 10^24 lookups), and no hit needs the invoice's keys recomputed.
+pub(crate) fn check_hash(key: &str) -> u16 {
+    let h = mix(fnv(0x8422_2325_cbf2_9ce4, key.as_bytes()));
+    (h >> 48) as u16
+}
+
+/// Stable 64-bit hash of a text (a payer IBAN, a payer name key): learnt payers are keyed
+/// by it.
+pub(crate) fn text_hash(s: &str) -> u64 {
+    mix(fnv(0x1f2e_3d4c_5b6a_7988, s.as_bytes()))
+}
+
+/// Hasher for small integer keys (invoice and receipt indexes): one multiplication, as
+/// the keys are dense and never chosen by an attacker to collide (they are positions).
+#[derive(Default, Clone, Copy, Debug)]
+pub(crate) struct IntHasher(u64);
+
+impl Hasher for IntHasher {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.0 = (self.0 << 8) ^ u64::from(b) ^ (self.0 >> 56);
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         }
     }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
     fn write_u64(&mut self, v: u64) {
-        self.0 = v;
+        self.0 = (self.0 ^ v)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
     }
 }
 
-type FastMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<PassThrough>>;
+/// A map keyed by invoice, receipt or customer index.
+pub(crate) type IdxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IntHasher>>;
+/// A set of invoice, receipt or customer indexes.
+pub(crate) type IdxSet<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<IntHasher>>;
 
 /// Hash of a pair of name tokens (sorted), for the name index.
 pub(crate) fn pair_hash(a: &str, b: &str) -> u64 {
     let (x, y) = if a <= b { (a, b) } else { (b, a) };
-    let mut k = String::with_capacity(x.len() + y.len() + 1);
-    k.push_str(x);
-    k.push(' ');
-    k.push_str(y);
-    key_hash(Ns::Number, &k).rotate_left(17) ^ 0x5bd1_e995
+    let h = fnv(0xcbf2_9ce4_8422_2325, x.as_bytes());
+    let h = fnv(h, b" ");
+    mix(fnv(h, y.as_bytes())).rotate_left(17) ^ 0x5bd1_e995
 }
 
-/// A multimap from 64-bit keys to values, stored as one sorted array plus an offset map.
+/// A multimap from 64-bit keys to values, built once: every (key, value) entry in one array
+/// sorted by mixed key, and the start of each bucket of keys (a key's bucket is the top bits
+/// of its mixed value, about four entries a bucket). A lookup reads one bucket; the index
+/// costs its entries and a few bits more, with no empty slots. Values of a key come back in
+/// ascending order.
 #[derive(Debug)]
 pub(crate) struct KeyIndex<T> {
     entries: Vec<(u64, T)>,
-    slots: FastMap<(u32, u32)>,
+    starts: Vec<u32>,
+    shift: u32,
+}
+
+/// The mixed key of a key (amounts are small consecutive numbers): buckets are its top bits.
+fn slot_key(k: u64) -> u64 {
+    let mut z = k.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 impl<T: Copy + Ord> KeyIndex<T> {
     pub(crate) fn build(mut entries: Vec<(u64, T)>) -> Self {
+        for e in &mut entries {
+            e.0 = slot_key(e.0);
+        }
         entries.sort_unstable();
         entries.dedup();
-        let mut slots = FastMap::with_capacity_and_hasher(entries.len(), Default::default());
-        let mut i = 0usize;
-        while i < entries.len() {
-            let k = entries[i].0;
-            let mut j = i;
-            while j < entries.len() && entries[j].0 == k {
-                j += 1;
-            }
-            let start = u32::try_from(i).unwrap_or(u32::MAX);
-            let len = u32::try_from(j - i).unwrap_or(u32::MAX);
-            slots.insert(k, (start, len));
-            i = j;
+        entries.shrink_to_fit();
+        let bits = (entries.len() / 4)
+            .max(1)
+            .next_power_of_two()
+            .trailing_zeros()
+            .max(1);
+        let shift = 64 - bits;
+        let nb = 1usize << bits;
+        let mut starts = vec![0u32; nb + 1];
+        for e in &entries {
+            starts[(e.0 >> shift) as usize + 1] += 1;
         }
-        Self { entries, slots }
+        for b in 0..nb {
+            starts[b + 1] += starts[b];
+        }
+        Self {
+            entries,
+            starts,
+            shift,
+        }
+    }
+
+    /// An index with nothing in it.
+    pub(crate) fn empty() -> Self {
+        Self {
+            entries: Vec::new(),
+            starts: vec![0, 0],
+            shift: 63,
+        }
     }
 
     pub(crate) fn get(&self, k: u64) -> impl Iterator<Item = T> + '_ {
-        let (s, l) = self.slots.get(&k).copied().unwrap_or((0, 0));
-        let s = s as usize;
-        self.entries[s..s + l as usize].iter().map(|e| e.1)
+        let sk = slot_key(k);
+        let b = (sk >> self.shift) as usize;
+        let (lo, hi) = (self.starts[b] as usize, self.starts[b + 1] as usize);
+        let bucket = &self.entries[lo..hi];
+        let from = bucket.partition_point(|e| e.0 < sk);
+        bucket[from..]
+            .iter()
+            .take_while(move |e| e.0 == sk)
+            .map(|e| e.1)
     }
+}
+
+/// No trailing sequence number (or one too long to be one).
+pub(crate) const NO_SEQUENCE: u64 = u64::MAX;
+
+/// The trailing sequence number of a reference as a number ([`NO_SEQUENCE`] when none).
+pub(crate) fn sequence_value(reference: &str) -> u64 {
+    normalise::sequence(reference)
+        .filter(|s| s.len() <= 18)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(NO_SEQUENCE)
 }
 
 /// Amount in minor units (cents), rounded half away from zero.
@@ -117,27 +196,28 @@ pub(crate) struct Ledger<'a> {
     pub invoices: Vec<&'a Invoice>,
     /// Customer ids (ledger customers first, then ids found only on invoices).
     pub cust_ids: Vec<crate::ids::CustomerId>,
-    pub cust_names: Vec<String>,
     /// Customer index of each invoice.
     pub inv_cust: Vec<u32>,
     /// Reference keys (invoice numbers, RF, order and buyer references) → (invoice, ns).
-    pub refs: KeyIndex<(u32, u8)>,
+    pub refs: KeyIndex<(u32, u8, u16)>,
     /// Per customer: its open items (start offset into `open_items`).
     pub cust_start: Vec<u32>,
     pub open_items: Vec<u32>,
     pub by_iban: HashMap<String, Vec<u32>>,
     pub by_siren: HashMap<String, Vec<u32>>,
     pub by_mandate: HashMap<String, Vec<u32>>,
-    pub name_toks: Vec<Vec<String>>,
-    /// Name token → customers, for one-word names.
-    pub by_name_token: HashMap<String, Vec<u32>>,
-    /// Pair of name tokens → customers.
-    pub by_name_pair: KeyIndex<u32>,
+    /// Customer names, indexed by what survives the banks.
+    pub names: super::names::NameIndex,
+    /// Customer account number → customers.
+    pub by_number: KeyIndex<u32>,
     /// Open amount in cents → open items (initial amounts; the engine re-checks).
     pub by_amount: KeyIndex<u32>,
     /// The seller's numbering pattern as learnt from its documents: the letter prefixes its
     /// numbers start with (`VT`, `AV`, `FA`...), most frequent first.
     pub prefixes: Vec<String>,
+    /// The trailing sequence number of each invoice's number ([`normalise::sequence`]),
+    /// [`NO_SEQUENCE`] when it has none.
+    pub seq: Vec<u64>,
 }
 
 /// The letter prefixes of the seller's document numbers that begin at least 1 % of them (at
@@ -173,7 +253,7 @@ impl<'a> Ledger<'a> {
         let mut customers: Vec<&'a Customer> = customers.iter().collect();
         customers.sort_by(|a, b| a.id.cmp(&b.id).then(a.name.cmp(&b.name)));
         let mut cust_ids = Vec::new();
-        let mut cust_names = Vec::new();
+        let mut cust_names: Vec<&'a str> = Vec::new();
         let mut cust_of: HashMap<&'a str, u32> = HashMap::new();
         let mut by_iban: HashMap<String, Vec<u32>> = HashMap::new();
         let mut by_siren: HashMap<String, Vec<u32>> = HashMap::new();
@@ -184,7 +264,7 @@ impl<'a> Ledger<'a> {
             let k = u32::try_from(cust_ids.len()).unwrap_or(u32::MAX);
             cust_of.insert(c.id.as_str(), k);
             cust_ids.push(c.id.clone());
-            cust_names.push(c.name.clone());
+            cust_names.push(c.name.as_str());
             for i in &c.ibans {
                 by_iban.entry(normalise::iban(i)).or_default().push(k);
             }
@@ -206,14 +286,14 @@ impl<'a> Ledger<'a> {
                     let k = u32::try_from(cust_ids.len()).unwrap_or(u32::MAX);
                     cust_of.insert(inv.customer.as_str(), k);
                     cust_ids.push(inv.customer.clone());
-                    cust_names.push(inv.customer.as_str().to_owned());
+                    cust_names.push(inv.customer.as_str());
                     k
                 }
             };
             inv_cust.push(k);
         }
         let nc = cust_ids.len();
-        let mut entries: Vec<(u64, (u32, u8))> = Vec::with_capacity(invoices.len() * 3);
+        let mut entries: Vec<(u64, (u32, u8, u16))> = Vec::with_capacity(invoices.len() * 3);
         let mut by_mandate: HashMap<String, Vec<u32>> = HashMap::new();
         let mut amounts = Vec::new();
         let mut counts = vec![0u32; nc + 1];
@@ -223,22 +303,34 @@ impl<'a> Ledger<'a> {
             }
             let ii = u32::try_from(i).unwrap_or(u32::MAX);
             for k in normalise::reference_keys(&inv.number) {
-                entries.push((key_hash(Ns::Number, &k), (ii, Ns::Number as u8)));
+                entries.push((
+                    key_hash(Ns::Number, &k),
+                    (ii, Ns::Number as u8, check_hash(&k)),
+                ));
             }
             if let Some(r) = &inv.remittance_reference {
                 let c = normalise::compact(r);
                 if c.len() >= 3 {
-                    entries.push((key_hash(Ns::Creditor, &c), (ii, Ns::Creditor as u8)));
+                    entries.push((
+                        key_hash(Ns::Creditor, &c),
+                        (ii, Ns::Creditor as u8, check_hash(&c)),
+                    ));
                 }
             }
             if let Some(r) = &inv.order_reference {
                 for k in normalise::reference_keys(r) {
-                    entries.push((key_hash(Ns::Order, &k), (ii, Ns::Order as u8)));
+                    entries.push((
+                        key_hash(Ns::Order, &k),
+                        (ii, Ns::Order as u8, check_hash(&k)),
+                    ));
                 }
             }
             if let Some(r) = &inv.buyer_reference {
                 for k in normalise::reference_keys(r) {
-                    entries.push((key_hash(Ns::Buyer, &k), (ii, Ns::Buyer as u8)));
+                    entries.push((
+                        key_hash(Ns::Buyer, &k),
+                        (ii, Ns::Buyer as u8, check_hash(&k)),
+                    ));
                 }
             }
             let ck = inv_cust[i];
@@ -284,28 +376,23 @@ impl<'a> Ledger<'a> {
                     .then(x.id.cmp(&y.id))
             });
         }
-        let mut name_toks = Vec::with_capacity(nc);
-        let mut by_name_token: HashMap<String, Vec<u32>> = HashMap::new();
-        let mut pairs: Vec<(u64, u32)> = Vec::new();
-        for (k, n) in cust_names.iter().enumerate() {
-            let t = normalise::name_tokens(n);
-            let kk = u32::try_from(k).unwrap_or(u32::MAX);
-            for w in &t {
-                by_name_token.entry(w.clone()).or_default().push(kk);
+        let names = super::names::NameIndex::build(&cust_names);
+        // Customer account numbers (5 characters or more, with a letter and a digit).
+        let mut numbers: Vec<(u64, u32)> = Vec::new();
+        for (k, id) in cust_ids.iter().enumerate() {
+            let c = normalise::compact(id.as_str());
+            if c.len() >= 5
+                && c.bytes().any(|b| b.is_ascii_digit())
+                && c.bytes().any(|b| b.is_ascii_alphabetic())
+            {
+                numbers.push((text_hash(&c), u32::try_from(k).unwrap_or(u32::MAX)));
             }
-            let m = t.len().min(8);
-            for i in 0..m {
-                for j in i + 1..m {
-                    pairs.push((pair_hash(&t[i], &t[j]), kk));
-                }
-            }
-            name_toks.push(t);
         }
         let prefixes = learn_prefixes(&invoices);
+        let seq = invoices.iter().map(|i| sequence_value(&i.number)).collect();
         Self {
             invoices,
             cust_ids,
-            cust_names,
             inv_cust,
             refs: KeyIndex::build(entries),
             cust_start,
@@ -313,12 +400,18 @@ impl<'a> Ledger<'a> {
             by_iban,
             by_siren,
             by_mandate,
-            name_toks,
-            by_name_token,
-            by_name_pair: KeyIndex::build(pairs),
+            names,
+            by_number: KeyIndex::build(numbers),
             by_amount: KeyIndex::build(amounts),
             prefixes,
+            seq,
         }
+    }
+
+    /// The index of the (first) invoice with this id: invoices are sorted by id.
+    pub(crate) fn invoice_index(&self, id: &str) -> Option<u32> {
+        let k = self.invoices.partition_point(|i| i.id.as_str() < id);
+        (self.invoices.get(k)?.id.as_str() == id).then(|| u32::try_from(k).unwrap_or(u32::MAX))
     }
 
     /// The open items of a customer in 1342-10 order (due first, then oldest).
@@ -331,32 +424,14 @@ impl<'a> Ledger<'a> {
     }
 
     /// Invoices whose reference key (after normalisation) is `key`, in any of the namespaces
-    /// `nss`; the hash hit is verified against the invoice's own keys, so a hash collision
-    /// never matches.
+    /// `nss` (matched on 80 bits of two independent hashes, see [`check_hash`]).
     pub(crate) fn lookup_any(&self, nss: &[Ns], key: &str, out: &mut Vec<(u32, Ns)>) {
-        for (inv, n) in self.refs.get(key_hash(Ns::Number, key)) {
-            let Some(&ns) = nss.iter().find(|x| **x as u8 == n) else {
+        let check = check_hash(key);
+        for (inv, n, c) in self.refs.get(key_hash(Ns::Number, key)) {
+            if c != check {
                 continue;
-            };
-            let i = self.invoices[inv as usize];
-            let ok = match ns {
-                Ns::Number => normalise::reference_keys(&i.number)
-                    .iter()
-                    .any(|k| k == key),
-                Ns::Creditor => i
-                    .remittance_reference
-                    .as_deref()
-                    .is_some_and(|r| normalise::compact(r) == key),
-                Ns::Order => i
-                    .order_reference
-                    .as_deref()
-                    .is_some_and(|r| normalise::reference_keys(r).iter().any(|k| k == key)),
-                Ns::Buyer => i
-                    .buyer_reference
-                    .as_deref()
-                    .is_some_and(|r| normalise::reference_keys(r).iter().any(|k| k == key)),
-            };
-            if ok {
+            }
+            if let Some(&ns) = nss.iter().find(|x| **x as u8 == n) {
                 out.push((inv, ns));
             }
         }

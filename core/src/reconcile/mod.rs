@@ -43,22 +43,32 @@
 //! are listed in [`Outcome::unmatched`] (the exception queue), with their suggestions if any;
 //! a credit reversed by a return in the same run is flagged, not listed.
 
+pub mod confidence;
 mod engine;
+pub mod explain;
 mod index;
+pub mod names;
 pub mod normalise;
 mod policy;
+pub mod probable;
 pub mod score;
-mod strategies;
+mod strategy;
 pub mod subset;
 pub mod synth;
+mod units;
 
-pub use engine::reconcile;
+pub use engine::{reconcile, reconcile_with};
+pub use explain::{
+    Basis, Deducted, Designation, Evidence, IbanSource, NameForm, Reversal, Several, Why,
+};
 pub use policy::Policy;
+pub use probable::{ProbableEvidence, ProbablePayment};
+pub use units::{Executor, Sequential};
 
 use crate::ids::{CustomerId, InvoiceId, TransactionId};
 use crate::model::{Customer, Invoice, InvoiceStatus, Receipt};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 
 /// A confidence score in per-mille (0..=1000); serialised as a number in [0, 1] such as 0.99.
@@ -109,6 +119,8 @@ pub enum Rule {
     AmountOnly,
     /// A return or reversal undoes what its original credit had settled.
     Return,
+    /// A person confirmed the allocation.
+    Confirmed,
 }
 
 /// How a reference was found.
@@ -127,58 +139,6 @@ pub enum RefKind {
     Tolerant,
     /// Within the payer's open invoices: the trailing sequence number only.
     Sequence,
-}
-
-/// One piece of evidence behind an allocation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Evidence {
-    /// A reference found in the remittance, structured reference or end-to-end id.
-    Reference {
-        /// How it was found.
-        kind: RefKind,
-        /// The text found.
-        found: String,
-        /// Edit distance to the invoice's reference (0 when exact).
-        distance: u8,
-    },
-    /// The amount equals the open amount (or the sum of the combination).
-    AmountEqual,
-    /// The payer's IBAN is known for this customer (ledger or earlier matched receipts).
-    PayerIban {
-        /// The IBAN.
-        iban: String,
-    },
-    /// The SEPA mandate identifies the customer.
-    Mandate {
-        /// The mandate id.
-        id: String,
-    },
-    /// The customer's SIREN or VAT id appears in the remittance.
-    Identifier {
-        /// The identifier found.
-        id: String,
-    },
-    /// The payer's name is similar to the customer's.
-    PayerName {
-        /// The name on the statement.
-        name: String,
-        /// Similarity in per-mille.
-        similarity: u16,
-    },
-    /// The customer's name appears in the remittance ("règlement pour …"): a group or a
-    /// factor paying for it.
-    CustomerNameInText {
-        /// The customer's name.
-        name: String,
-    },
-    /// The only combination of the customer's open items with this sum.
-    UniqueCombination {
-        /// Number of items.
-        items: usize,
-    },
-    /// Imputed by Code civil art. 1342-10.
-    Imputation,
 }
 
 /// What a difference between paid and open amount was booked as.
@@ -203,7 +163,10 @@ pub struct Deduction {
 }
 
 /// One (transaction, invoice) allocation: the contract line of `relance reconcile`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Serialised with its `reason` rendered from `why` (the output contract); read back from
+/// either (a stored allocation written before explanations were structured keeps its text).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Allocation {
     /// The bank's id of the receipt.
     pub transaction: TransactionId,
@@ -217,18 +180,92 @@ pub struct Allocation {
     pub confidence: Confidence,
     /// The rule.
     pub rule: Rule,
-    /// A sentence a person can read: rule and evidence.
-    pub reason: String,
-    /// The evidence.
-    #[serde(default)]
-    pub evidence: Vec<Evidence>,
     /// A difference booked with it (discount, bank fees, rounding), settling the invoice.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deduction: Option<Deduction>,
+    /// Why: the evidence and how the amount is explained.
+    pub why: Why,
+}
+
+impl Allocation {
+    /// The sentence a person reads: rule and evidence.
+    pub fn reason(&self) -> String {
+        self.why.render(self.rule, &self.invoice)
+    }
+    /// The evidence.
+    pub fn evidence(&self) -> Vec<Evidence> {
+        self.why.evidence()
+    }
+}
+
+#[derive(Serialize)]
+struct AllocationOut<'a> {
+    transaction: &'a TransactionId,
+    invoice: &'a InvoiceId,
+    amount: Decimal,
+    auto: bool,
+    confidence: Confidence,
+    rule: Rule,
+    reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deduction: Option<Deduction>,
+    why: &'a Why,
+}
+
+#[derive(Deserialize)]
+struct AllocationIn {
+    transaction: TransactionId,
+    invoice: InvoiceId,
+    amount: Decimal,
+    auto: bool,
+    confidence: Confidence,
+    rule: Rule,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    deduction: Option<Deduction>,
+    #[serde(default)]
+    why: Option<Why>,
+}
+
+impl Serialize for Allocation {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        AllocationOut {
+            transaction: &self.transaction,
+            invoice: &self.invoice,
+            amount: self.amount,
+            auto: self.auto,
+            confidence: self.confidence,
+            rule: self.rule,
+            reason: self.reason(),
+            deduction: self.deduction,
+            why: &self.why,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Allocation {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let a = AllocationIn::deserialize(d)?;
+        let why = match (a.why, a.reason) {
+            (Some(w), _) => w,
+            (None, r) => Why::recorded(r.unwrap_or_default()),
+        };
+        Ok(Allocation {
+            transaction: a.transaction,
+            invoice: a.invoice,
+            amount: a.amount,
+            auto: a.auto,
+            confidence: a.confidence,
+            rule: a.rule,
+            deduction: a.deduction,
+            why,
+        })
+    }
 }
 
 /// A ranked alternative for the exception queue.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Suggestion {
     /// The receipt.
     pub transaction: TransactionId,
@@ -238,8 +275,84 @@ pub struct Suggestion {
     pub invoices: Vec<(InvoiceId, Decimal)>,
     /// Confidence in [0, 1].
     pub confidence: Confidence,
+    /// The rule that would apply it.
+    pub rule: Rule,
     /// Why.
-    pub reason: String,
+    pub why: Why,
+}
+
+impl Suggestion {
+    /// The sentence a person reads.
+    pub fn reason(&self) -> String {
+        let first = self
+            .invoices
+            .first()
+            .map(|x| x.0.clone())
+            .unwrap_or_else(|| InvoiceId::new(""));
+        self.why.render(self.rule, &first)
+    }
+}
+
+#[derive(Serialize)]
+struct SuggestionOut<'a> {
+    transaction: &'a TransactionId,
+    rank: u8,
+    invoices: &'a [(InvoiceId, Decimal)],
+    confidence: Confidence,
+    rule: Rule,
+    reason: String,
+    why: &'a Why,
+}
+
+#[derive(Deserialize)]
+struct SuggestionIn {
+    transaction: TransactionId,
+    rank: u8,
+    invoices: Vec<(InvoiceId, Decimal)>,
+    confidence: Confidence,
+    #[serde(default = "suggestion_rule")]
+    rule: Rule,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    why: Option<Why>,
+}
+
+fn suggestion_rule() -> Rule {
+    Rule::AmountOnly
+}
+
+impl Serialize for Suggestion {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        SuggestionOut {
+            transaction: &self.transaction,
+            rank: self.rank,
+            invoices: &self.invoices,
+            confidence: self.confidence,
+            rule: self.rule,
+            reason: self.reason(),
+            why: &self.why,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Suggestion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let x = SuggestionIn::deserialize(d)?;
+        let why = match (x.why, x.reason) {
+            (Some(w), _) => w,
+            (None, r) => Why::recorded(r.unwrap_or_default()),
+        };
+        Ok(Suggestion {
+            transaction: x.transaction,
+            rank: x.rank,
+            invoices: x.invoices,
+            confidence: x.confidence,
+            rule: x.rule,
+            why,
+        })
+    }
 }
 
 /// Something a person (or the dunning engine) must know.
@@ -318,6 +431,72 @@ pub struct Outcome {
     /// Overpayments, duplicates, partial payments, returns.
     #[serde(default)]
     pub flags: Vec<Flag>,
+    /// Unapplied receipts that could be the payment of open invoices, whether or not their
+    /// payer was identified: the reconcile side of the reconcile-then-remind gate (no
+    /// reminder for these invoices while the receipt is unapplied) and probable payments in
+    /// the exception queue.
+    #[serde(default)]
+    pub probable_payments: Vec<ProbablePayment>,
+}
+
+/// A receipt a person confirmed as the payment of an invoice (from the exception queue).
+///
+/// It is applied (when the receipt is among the inputs and not already allocated so) and it
+/// teaches the payer's IBAN and name variant for the invoice's customer, so that the next
+/// receipts of that payer are identified.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmedLink {
+    /// The receipt.
+    pub transaction: TransactionId,
+    /// The invoice it pays.
+    pub invoice: InvoiceId,
+    /// The amount the person applied.
+    pub amount: Decimal,
+    /// The payer's IBAN as the statement showed it; the receipt's own is used when the
+    /// receipt is among the inputs.
+    #[serde(default)]
+    pub payer_iban: Option<String>,
+    /// The payer's name as the statement showed it; likewise.
+    #[serde(default)]
+    pub payer_name: Option<String>,
+}
+
+/// A suggestion a person rejected: this receipt does not pay this invoice. The pair is never
+/// proposed again (not applied, not suggested, not a probable payment).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RejectedLink {
+    /// The receipt.
+    pub transaction: TransactionId,
+    /// The invoice.
+    pub invoice: InvoiceId,
+}
+
+/// What people decided about earlier outcomes, an input of [`reconcile_with`] (the operator
+/// service records these decisions as events and feeds them to each cycle).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decisions {
+    /// Receipts confirmed as payments of invoices.
+    #[serde(default)]
+    pub confirmed: Vec<ConfirmedLink>,
+    /// Suggestions rejected.
+    #[serde(default)]
+    pub rejected: Vec<RejectedLink>,
+}
+
+/// Everything [`reconcile_with`] reads.
+#[derive(Clone, Copy, Debug)]
+pub struct Input<'a> {
+    /// Invoices and credit notes.
+    pub invoices: &'a [Invoice],
+    /// The ledger's customers.
+    pub customers: &'a [Customer],
+    /// Bank lines (credits, debits, returns).
+    pub receipts: &'a [Receipt],
+    /// Allocations already in force (from earlier runs, automatic or confirmed): applied
+    /// first and not repeated in the outcome.
+    pub prior: &'a [Allocation],
+    /// What people decided.
+    pub decisions: &'a Decisions,
 }
 
 impl Outcome {

@@ -293,7 +293,7 @@ const NAME_STOP: &[&str] = &[
     "ETABLISSEMENTS",
     "STE",
     "SOCIETE",
-    "STE",
+    "SOC",
     "CIE",
     "M",
     "MME",
@@ -331,13 +331,67 @@ const NAME_STOP: &[&str] = &[
     "SCM",
 ];
 
+/// Legal forms and civilities (not articles): what a bank adds to, drops from or abbreviates
+/// in a name.
+const LEGAL_OR_CIVILITY: &[&str] = &[
+    "SARL",
+    "SAS",
+    "SASU",
+    "EURL",
+    "SA",
+    "SCI",
+    "SNC",
+    "SCOP",
+    "SELARL",
+    "SELAS",
+    "SCP",
+    "SCM",
+    "GIE",
+    "EI",
+    "EIRL",
+    "ETS",
+    "ETABLISSEMENTS",
+    "STE",
+    "SOC",
+    "SOCIETE",
+    "CIE",
+    "M",
+    "MME",
+    "MR",
+    "MLLE",
+    "MLE",
+    "MM",
+    "MMES",
+    "MRS",
+    "MONSIEUR",
+    "MADAME",
+    "MADEMOISELLE",
+    "LTD",
+    "GMBH",
+    "SPA",
+    "SL",
+    "BV",
+    "INC",
+];
+
+/// Whether a (compact) word is a legal form or a civility.
+pub fn is_legal_or_civility(w: &str) -> bool {
+    LEGAL_OR_CIVILITY.contains(&w)
+}
+
+/// Whether a (compact) word carries no identity in a name: a legal form, a civility, an
+/// article.
+pub fn is_stop_word(w: &str) -> bool {
+    NAME_STOP.contains(&w) || LEGAL_OR_CIVILITY.contains(&w)
+}
+
 /// The identity tokens of a name, upper-case without accents, legal forms and civilities
 /// removed, sorted (so word order does not matter).
 pub fn name_tokens(name: &str) -> Vec<String> {
     let mut v: Vec<String> = name
         .split(|c: char| !c.is_alphanumeric())
         .map(compact)
-        .filter(|w| !w.is_empty() && !NAME_STOP.contains(&w.as_str()))
+        .filter(|w| !w.is_empty() && !is_stop_word(w))
         .collect();
     v.sort_unstable();
     v.dedup();

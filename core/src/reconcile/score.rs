@@ -239,8 +239,7 @@ mod tests {
             auto: true,
             confidence: Confidence(990),
             rule: Rule::Reference,
-            reason: "test".into(),
-            evidence: vec![],
+            why: crate::reconcile::Why::recorded("test"),
             deduction: deduction.map(|(kind, a)| Deduction {
                 kind,
                 amount: Decimal::new(a, 2),
