@@ -547,6 +547,15 @@ impl Pipeline {
     }
 }
 
+/// The customer as its letters address it: the address the company's configuration sets
+/// (`[[customers]]`) over the source's.
+pub fn letter_customer(company: &CompanyConfig, mut customer: Customer) -> Customer {
+    if let Some(a) = company.dunning.letters.customers.get(&customer.id) {
+        customer.address = Some(a.clone());
+    }
+    customer
+}
+
 /// What the company adds to every message: its address on one line, the signature.
 pub fn sender_info(company: &CompanyConfig) -> SenderInfo {
     SenderInfo {

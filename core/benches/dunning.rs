@@ -111,6 +111,8 @@ fn main() {
                 invoice: None,
                 kind: PauseKind::PromiseToPay {
                     date: today + Duration::days(3),
+                    amount: None,
+                    paid: Decimal::ZERO,
                 },
             });
         }

@@ -48,9 +48,8 @@ fn allocation(tx: &str, inv: &str, amount: Decimal, auto: bool) -> Allocation {
         auto,
         confidence: Confidence(850),
         rule: Rule::AmountOnly,
-        reason: "test".into(),
-        evidence: Vec::new(),
         deduction: None,
+        why: relance_core::reconcile::explain::Why::recorded("test"),
     }
 }
 

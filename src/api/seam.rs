@@ -9,7 +9,7 @@
 //! approval, probable payments held, the next run) and its recording function.
 
 use crate::auth::Role;
-use crate::store::{InboxEntry, InboxItem, Store, StoreError};
+use crate::store::{InboxEntry, Store, StoreError};
 use chrono::{DateTime, Utc};
 use relance_core::CompanyId;
 use serde::{Deserialize, Serialize};

@@ -825,7 +825,8 @@ pub fn closing_table(
 ) -> anyhow::Result<(relance_core::provision::ClosingTable, Ledger)> {
     let ledger = Ledger::load(store, &company.id)?;
     let state = crate::decisions::DecisionState::load(store.as_ref(), &company.id)?;
-    let table = crate::decisions::closing::compute(store.as_ref(), company, &ledger, &state, closing)??;
+    let table =
+        crate::decisions::closing::compute(store.as_ref(), company, &ledger, &state, closing)??;
     Ok((table, ledger))
 }
 
@@ -895,7 +896,13 @@ fn provision_run(
         }
     }
     if apply {
-        book_closing(store, company, &table, Clock::System.now(), "relance provision --apply")?;
+        book_closing(
+            store,
+            company,
+            &table,
+            Clock::System.now(),
+            "relance provision --apply",
+        )?;
     }
     Ok(if human {
         relance_core::provision::table_text(&table)

@@ -189,10 +189,19 @@ pub fn confirmed_allocation(
         env.at.date_naive(),
         env.decision.kind()
     );
-    if let Some(b) = base {
-        reason.push_str("; proposed as: ");
-        reason.push_str(&b.reason);
-    }
+    let why = match base {
+        Some(b) => {
+            reason.push_str("; proposed as: ");
+            reason.push_str(&b.reason());
+            relance_core::reconcile::explain::Why::new(
+                b.why.received(),
+                relance_core::reconcile::explain::Basis::Recorded(reason.into_boxed_str()),
+                &b.evidence(),
+                b.why.foreign(),
+            )
+        }
+        None => relance_core::reconcile::explain::Why::recorded(reason),
+    };
     Allocation {
         transaction: transaction.clone(),
         invoice: invoice.clone(),
@@ -200,9 +209,8 @@ pub fn confirmed_allocation(
         auto: true,
         confidence: Confidence(1000),
         rule: base.map_or(Rule::Imputation, |b| b.rule),
-        reason,
-        evidence: base.map(|b| b.evidence.clone()).unwrap_or_default(),
         deduction: None,
+        why,
     }
 }
 
@@ -303,10 +311,10 @@ fn effects<S: Store + ?Sized>(
                 key.as_str().trim_start_matches("relance-decision-")
             ));
             let mut a = confirmed_allocation(&tx, &inv.id, amount, env, None);
-            a.reason = format!(
+            a.why = relance_core::reconcile::explain::Why::recorded(format!(
                 "residue of {amount} written off to {account} by {}: {reason}",
                 env.actor
-            );
+            ));
             batch.allocations.push(allocation_record(&a, now));
             batch.audit.push(allocation_audit(&a, now));
             facts.put_allocation(&tx, &inv.id, Some(a));
@@ -617,17 +625,18 @@ fn release<S: Store + ?Sized>(
         text.body = body;
         text.template = "edited".into();
     }
-    let customer: Customer = facts
-        .customer(&action.customer)?
-        .unwrap_or_else(|| Customer::new(action.customer.clone(), action.customer.as_str()));
+    let customer: Customer = crate::pipeline::letter_customer(
+        cx.company,
+        facts
+            .customer(&action.customer)?
+            .unwrap_or_else(|| Customer::new(action.customer.clone(), action.customer.as_str())),
+    );
     let company = cx.company.company();
     let sender = sender_info(cx.company);
     let rcx = RenderContext {
         company: &company,
         sender: &sender,
         customer: &customer,
-        customer_address: &[],
-        place: "Paris",
         today: action.scheduled_for,
         deadline_days: cx.company.dunning.mise_en_demeure_deadline_days,
     };

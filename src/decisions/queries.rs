@@ -136,10 +136,13 @@ pub fn letter_pdf<S: Store + ?Sized>(
         )));
     };
     let a = &l.request.action;
-    let customer = store
-        .customer(&company.id, &a.customer)?
-        .map(|c| c.customer)
-        .unwrap_or_else(|| Customer::new(a.customer.clone(), a.customer.as_str()));
+    let customer = crate::pipeline::letter_customer(
+        company,
+        store
+            .customer(&company.id, &a.customer)?
+            .map(|c| c.customer)
+            .unwrap_or_else(|| Customer::new(a.customer.clone(), a.customer.as_str())),
+    );
     let message = Message {
         subject: l.text.subject.clone(),
         body: l.text.body.clone(),
@@ -151,9 +154,8 @@ pub fn letter_pdf<S: Store + ?Sized>(
         &company.company(),
         &sender_info(company),
         &customer,
-        &[],
-        "Paris",
-    );
+    )
+    .map_err(|e| DecisionError::NotFound(format!("letter {action}: {e}")))?;
     render_pdf(&letter).map_err(|e| DecisionError::NotFound(format!("letter {action}: {e}")))
 }
 
@@ -241,8 +243,8 @@ fn view(
         invoice: a.invoice.clone(),
         amount: a.amount,
         confidence: a.confidence.as_f64(),
-        reason: a.reason.clone(),
-        evidence: a.evidence.clone(),
+        reason: a.reason(),
+        evidence: a.evidence(),
         receipt: serde_json::json!({
             "booking_date": r.booking_date,
             "amount": r.amount,

@@ -31,15 +31,34 @@ fn the_api_serves_https_with_the_configured_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("api.crt"), dir.path().join("api.key"));
     let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"])
-        .args(["-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args([
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
         .arg(&cert)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     super::api_support::write_config(dir.path());
     let toml = std::fs::read_to_string(dir.path().join("relance.toml")).unwrap();
     std::fs::write(
@@ -59,7 +78,11 @@ fn the_api_serves_https_with_the_configured_certificate() {
             .unwrap()
     };
     let ok = https(&[]);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let doc: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert!(doc["paths"].is_object());
     // Plain HTTP on the TLS port gets no answer.
@@ -78,7 +101,10 @@ fn a_public_address_without_tls_is_refused() {
     let toml = std::fs::read_to_string(dir.path().join("relance.toml")).unwrap();
     std::fs::write(
         dir.path().join("relance.toml"),
-        toml.replace("[api]\nlisten = \"127.0.0.1:0\"", "[api]\nlisten = \"0.0.0.0:9443\"\nsocket_mode = \"0666\""),
+        toml.replace(
+            "[api]\nlisten = \"127.0.0.1:0\"",
+            "[api]\nlisten = \"0.0.0.0:9443\"\nsocket_mode = \"0666\"",
+        ),
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_relance"))
@@ -89,6 +115,9 @@ fn a_public_address_without_tls_is_refused() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("relance.toml: line 8"), "{err}");
-    assert!(err.contains("api.listen: 0.0.0.0:9443 is not a loopback address"), "{err}");
+    assert!(
+        err.contains("api.listen: 0.0.0.0:9443 is not a loopback address"),
+        "{err}"
+    );
     assert!(err.contains("api.socket_mode"), "{err}");
 }

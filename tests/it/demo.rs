@@ -208,15 +208,27 @@ fn inspect_streams_bank_files_as_the_in_memory_parse_reads_them() {
     let big = dir.path().join("big.camt053.xml");
     std::fs::write(&big, &xml).unwrap();
     let demo = demo_dir().join("bank/releve-2026-06.camt053.xml");
-    let out = relance().arg("inspect").arg(&big).arg(&demo).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = relance()
+        .arg("inspect")
+        .arg(&big)
+        .arg(&demo)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     for (i, path) in [&big, &demo].into_iter().enumerate() {
         let name = path.display().to_string();
         let whole = bank::parse(&name, &std::fs::read(path).unwrap());
         assert_eq!(v[i], bank::inspect_json(&whole), "{name}");
     }
-    assert_eq!(v[0]["statements"][0]["entries"].as_array().unwrap().len(), 800);
+    assert_eq!(
+        v[0]["statements"][0]["entries"].as_array().unwrap().len(),
+        800
+    );
 }
 
 #[test]

@@ -429,20 +429,30 @@ fn pipeline_letters_carry_both_addresses_or_wait() {
             .unwrap_or_default();
         let (plan, _) = {
             let mut cmd = relance();
-            cmd.args(["dunning", "plan", "--company", "demo", "--date", "2026-07-20", "--config"])
-                .arg(dir.path());
+            cmd.args([
+                "dunning",
+                "plan",
+                "--company",
+                "demo",
+                "--date",
+                "2026-07-20",
+                "--config",
+            ])
+            .arg(dir.path());
             let (stdout, stderr) = run(&mut cmd);
             (serde_json::from_str::<Value>(&stdout).unwrap(), stderr)
         };
         if !with_address {
-            assert!(pdfs.is_empty(), "a letter without the sender's address: {pdfs:?}");
+            assert!(
+                pdfs.is_empty(),
+                "a letter without the sender's address: {pdfs:?}"
+            );
             let held = plan["held"].as_array().unwrap();
             assert!(
                 held.iter().any(|h| h["invoice"] == "FA-2026-0113"
-                    && h["reason"]
-                        .as_str()
-                        .unwrap()
-                        .contains("the company's postal address (the sender of the letter) is missing")),
+                    && h["reason"].as_str().unwrap().contains(
+                        "the company's postal address (the sender of the letter) is missing"
+                    )),
                 "{plan:#}"
             );
             assert!(plan["alerts"]

@@ -445,10 +445,9 @@ pub fn holds_from_reconciliation(
                 amount: *amount,
                 auto: false,
                 confidence: s.confidence,
-                rule: crate::reconcile::Rule::AmountOnly,
-                reason: s.reason.clone(),
-                evidence: Vec::new(),
+                rule: s.rule,
                 deduction: None,
+                why: s.why.clone(),
             });
         }
     }

@@ -8,12 +8,12 @@
 
 use super::model::{Balance, Entry};
 use super::rf::{check_rf, RfCheck};
+use super::seen::Seen;
 use super::BankEvent;
 use crate::formats::diag::{Diagnostic, Severity};
 use relance_core::money::Currency;
 use rust_decimal::Decimal;
 use std::collections::hash_map::DefaultHasher;
-use super::seen::Seen;
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 
@@ -118,7 +118,11 @@ impl Checker {
         }
         // A bank reference seen twice on one account: the bank's ids should be unique.
         if let Some(r) = e.acct_svcr_ref.as_deref() {
-            if e.is_booked() && !self.seen.insert(h64(&(0u8, &c.account, r, e.signed_amount()))) {
+            if e.is_booked()
+                && !self
+                    .seen
+                    .insert(h64(&(0u8, &c.account, r, e.signed_amount())))
+            {
                 Self::push(
                     out,
                     Severity::Warning,

@@ -56,11 +56,11 @@ mod checks;
 pub mod fuzz;
 mod input;
 mod inspect;
-mod seen;
 pub mod model;
 pub mod mt940;
 pub mod ofx;
 pub mod rf;
+mod seen;
 pub mod write;
 pub mod zip;
 
