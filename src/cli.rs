@@ -661,6 +661,15 @@ pub enum DecideCommand {
         #[command(flatten)]
         target: CompanyArg,
     },
+    /// Record a decision written as the operator API takes it: JSON with a "type", e.g.
+    /// `relance decide json --company demo '{"type":"promise_to_pay","customer":"399123454","date":"2026-07-15"}'`
+    /// (`-` reads it from standard input).
+    Json {
+        #[command(flatten)]
+        d: DecisionArgs,
+        /// The decision.
+        decision: String,
+    },
     /// Write a closing's FEC and CSV exports.
     Export {
         #[command(flatten)]

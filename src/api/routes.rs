@@ -1452,9 +1452,12 @@ async fn request(
             seam::MAX_BODY
         )));
     }
-    let req: Request = serde_json::from_slice(&body)
+    let mut req: Request = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid(format!("the request does not read: {e}")))?;
-    let key = if let Request::Record { envelope } = &req {
+    let key = if let Request::Record { envelope } = &mut req {
+        // The author is who the API knows the caller to be, whatever the request says.
+        envelope.actor = p.actor.clone();
+        envelope.at = s.0.clock.now();
         let need = seam::role_for(envelope.decision.kind()).unwrap_or(Role::Admin);
         s.company(&p, &company, need)?;
         Some(envelope.key.clone())

@@ -364,6 +364,16 @@ pub fn requests(
             Output::Json,
         ),
         DecideCommand::Closings { target } => (target, vec![Request::Closings], Output::Json),
+        DecideCommand::Json { d, decision } => {
+            let text = if decision == "-" {
+                read_text(Path::new("-"))?
+            } else {
+                decision
+            };
+            let decision: Decision =
+                serde_json::from_str(&text).context("the decision does not read")?;
+            one(d, decision)
+        }
         DecideCommand::Export {
             target,
             closing,

@@ -91,15 +91,15 @@ fn commands_go_through_the_running_daemon() {
     let decision =
         r#"{"type":"promise_to_pay","customer":"399123454","date":"2026-07-15","amount":"500.00"}"#;
     let first = ok(
-        &d.relance(&["decide", "--company", "demo", decision], None),
+        &d.relance(&["decide", "json", "--company", "demo", decision], None),
         "decide",
     );
-    assert!(first.contains("recorded"), "{first}");
+    assert!(first.contains("\"new\": true"), "{first}");
     let second = ok(
-        &d.relance(&["decide", "--company", "demo", decision], None),
+        &d.relance(&["decide", "json", "--company", "demo", decision], None),
         "decide again",
     );
-    assert!(second.contains("already recorded"), "{second}");
+    assert!(second.contains("\"new\": false"), "{second}");
 
     // Users through the daemon too, and the decision's author is the local user.
     let pw = "un mot de passe assez long";
@@ -186,15 +186,18 @@ fn without_a_daemon_the_commands_open_the_store() {
         &run(
             &[
                 "decide",
+                "json",
                 "--company",
                 "demo",
-                r#"{"type":"hold","customer":"399123454"}"#,
+                "--reason",
+                "the customer asked for time",
+                r#"{"type":"hold","customer":"399123454","until":"2026-08-31"}"#,
             ],
             None,
         ),
         "decide",
     );
-    assert!(d.contains("recorded"), "{d}");
+    assert!(d.contains("\"new\": true"), "{d}");
     let listed = ok(&run(&["user", "list"], None), "user list");
     assert!(listed.contains("bob\tcollector on demo"), "{listed}");
     // A weak password is refused with the reason.

@@ -246,6 +246,13 @@ fn every_operation_by_every_role_on_own_and_other_company() {
 #[test]
 fn csrf_is_required_and_a_decision_twice_is_one_event() {
     let d = Daemon::start();
+    // Decisions are checked against the store: the company's data is there after a cycle.
+    let synced = d.relance(&["sync", "--once"], None);
+    assert!(
+        synced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&synced.stderr)
+    );
     d.add_user("col", "collector", Some("demo"), PASSWORD);
     let s = login(&d.api, "col", PASSWORD);
     let path = "/api/v1/companies/demo/decisions";
