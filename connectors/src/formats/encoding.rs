@@ -353,6 +353,10 @@ impl<R: BufRead> DecodedReader<R> {
             self.eof = true;
             return Ok(());
         }
+        // At most a buffer's worth is handed out at a time, however much the inner reader
+        // holds (a slice in memory holds everything): the readers above bound what they
+        // buffer by what each read gives them.
+        let input = &input[..input.len().min(OUT_BUF)];
         match std::str::from_utf8(input) {
             Ok(_) => self.direct = input.len(),
             Err(e) if e.valid_up_to() > 0 => self.direct = e.valid_up_to(),
