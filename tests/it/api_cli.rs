@@ -88,8 +88,12 @@ fn commands_go_through_the_running_daemon() {
     assert!(serde_json::from_str::<serde_json::Value>(&again).is_ok());
 
     // A decision from the command line, twice: one event.
-    let decision =
-        r#"{"type":"promise_to_pay","customer":"399123454","date":"2026-07-15","amount":"500.00"}"#;
+    // The daemon runs on the system clock: a promise is for a date after today.
+    let promised = chrono::Utc::now().date_naive() + chrono::Days::new(40);
+    let decision = format!(
+        r#"{{"type":"promise_to_pay","customer":"399123454","date":"{promised}","amount":"500.00"}}"#
+    );
+    let decision = decision.as_str();
     let first = ok(
         &d.relance(&["decide", "json", "--company", "demo", decision], None),
         "decide",
@@ -182,6 +186,8 @@ fn without_a_daemon_the_commands_open_the_store() {
         ),
         "user add",
     );
+    let until = chrono::Utc::now().date_naive() + chrono::Days::new(60);
+    let hold = format!(r#"{{"type":"hold","customer":"399123454","until":"{until}"}}"#);
     let d = ok(
         &run(
             &[
@@ -191,7 +197,7 @@ fn without_a_daemon_the_commands_open_the_store() {
                 "demo",
                 "--reason",
                 "the customer asked for time",
-                r#"{"type":"hold","customer":"399123454","until":"2026-08-31"}"#,
+                &hold,
             ],
             None,
         ),

@@ -311,7 +311,7 @@ fn csrf_is_required_and_a_decision_twice_is_one_event() {
         "POST",
         path,
         &h,
-        Some(r#"{"type":"hold","customer":"399123454"}"#),
+        Some(r#"{"type":"hold","customer":"399123454","until":"2099-12-31","reason":"attente"}"#),
     );
     assert_eq!(other.status, 409, "{}", other.body);
     // An unknown type and a body that is not an object: refused.
