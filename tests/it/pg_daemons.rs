@@ -33,10 +33,17 @@ impl Drop for Instance {
 
 impl Instance {
     fn start(config: &std::path::Path) -> Instance {
+        // Instances of one configuration on one machine each have their runtime directory
+        // (as systemd gives each unit its own), so each binds its own API socket.
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let run = config.join(format!("run-{n}"));
+        std::fs::create_dir_all(&run).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_relance"))
             .arg("daemon")
             .arg("--config")
             .arg(config)
+            .env("RUNTIME_DIRECTORY", &run)
             .env("RUST_LOG", "info")
             .env_remove("NOTIFY_SOCKET")
             .env_remove("JOURNAL_STREAM")
