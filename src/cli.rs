@@ -72,6 +72,10 @@ pub enum Command {
         /// Pretend today is this date (defaults to the demo's fixed date).
         #[arg(long)]
         date: Option<NaiveDate>,
+        /// After the cycle, serve the web console on 127.0.0.1 (a free port) with a user
+        /// `demo` and a fresh password, until Ctrl-C.
+        #[arg(long)]
+        console: bool,
     },
     /// Parse e-invoice and bank files and print what they contain as JSON, with diagnostics.
     Inspect {

@@ -156,6 +156,20 @@ pub fn run_with<R: CycleRunner>(
     clock: Clock,
     runner: R,
 ) -> anyhow::Result<()> {
+    run_with_listening(config_dir, clock, runner, None)
+}
+
+/// Called once with the operator API's TCP address, when it listens.
+pub type OnApiListening = Box<dyn FnOnce(std::net::SocketAddr) + Send>;
+
+/// [`run_with`], telling `on_api` the operator API's address once it listens (`relance demo
+/// --console` prints it).
+pub fn run_with_listening<R: CycleRunner>(
+    config_dir: PathBuf,
+    clock: Clock,
+    runner: R,
+    on_api: Option<OnApiListening>,
+) -> anyhow::Result<()> {
     let loaded = config::load(&config_dir);
     match &loaded {
         Ok(cfg) => init_logging(cfg.global.log_format, &cfg.global.log_level),
@@ -179,7 +193,7 @@ pub fn run_with<R: CycleRunner>(
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        Daemon::start(cfg, clock, Arc::new(runner))
+        Daemon::start(cfg, clock, Arc::new(runner), on_api)
             .await?
             .run()
             .await
@@ -895,7 +909,12 @@ struct Signals {
 }
 
 impl<R: CycleRunner> Daemon<R> {
-    async fn start(config: Config, clock: Clock, runner: Arc<R>) -> anyhow::Result<Self> {
+    async fn start(
+        config: Config,
+        clock: Clock,
+        runner: Arc<R>,
+        on_api: Option<OnApiListening>,
+    ) -> anyhow::Result<Self> {
         // Handlers first: from here on SIGHUP/SIGTERM are ours, not the default action.
         let signals = Signals {
             term: signal(SignalKind::terminate())?,
@@ -996,6 +1015,9 @@ impl<R: CycleRunner> Daemon<R> {
                 .map_err(|e| anyhow::anyhow!("cannot listen on {} (api): {e}", g.api.listen))?;
             let api_addr = listener.local_addr()?;
             info!(addr = %api_addr, tls = tls.is_some(), "api listening");
+            if let Some(tell) = on_api {
+                tell(api_addr);
+            }
             let mut rx = http_stop.subscribe();
             api_tasks.push(tokio::spawn(crate::api::serve::serve_tcp(
                 listener,

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod clock;
 pub mod cmd;
 pub mod config;
+pub mod console;
 pub mod daemon;
 pub mod decisions;
 pub mod http;

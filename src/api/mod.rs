@@ -294,7 +294,9 @@ pub fn router(state: ApiState) -> axum::Router {
             }),
         )
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))
-        .with_state(state)
+        .with_state(state.clone())
+        // The web console, beside the API on the same listener.
+        .merge(crate::console::router(state))
 }
 
 /// The OpenAPI document (as served at `/api/v1/openapi.json`).

@@ -319,7 +319,8 @@ pub struct CompanySummary {
     pub read_at: DateTime<Utc>,
 }
 
-fn summary(s: &ApiState, c: &CompanyConfig, v: &CompanyView, role: Role) -> CompanySummary {
+/// A company's totals as the API and the console show them.
+pub fn summary(s: &ApiState, c: &CompanyConfig, v: &CompanyView, role: Role) -> CompanySummary {
     let today = s.0.clock.today();
     let (mut open, mut overdue, mut overdue_n) = (Decimal::ZERO, Decimal::ZERO, 0);
     for r in &v.invoices {
@@ -500,6 +501,11 @@ async fn connectors(
 ) -> Result<Json<Connectors>, ApiError> {
     let c = s.company(&p, &company, Role::Viewer)?;
     let v = view(&s, &c).await?;
+    Ok(Json(connectors_of(&s, &c, &v)))
+}
+
+/// A company's sources and dead letters, as the API and the console show them.
+pub fn connectors_of(s: &ApiState, c: &CompanyConfig, v: &CompanyView) -> Connectors {
     let last = s.0.hub.last(&c.id);
     let sources = c
         .sources
@@ -548,12 +554,12 @@ async fn connectors(
             retry: serde_json::json!({"type": "retry_dead_letter", "key": d.key}),
         })
         .collect();
-    Ok(Json(Connectors {
+    Connectors {
         runs_here: s.0.hub.runs_here(&c.id),
         cycle_error: last.and_then(|l| l.report.err()),
         sources,
         dead_letters,
-    }))
+    }
 }
 
 // ---------- receivables ----------
@@ -943,8 +949,22 @@ async fn timeline(
     let c = s.company(&p, &company, Role::Viewer)?;
     let v = view(&s, &c).await?;
     let cid = relance_core::CustomerId::new(customer.as_str());
+    timeline_of(&s, &c, &v, &cid)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no customer {customer:?}")))
+}
+
+/// A customer's timeline (`None` when the company has no such customer), as the API and the
+/// console show it.
+pub fn timeline_of(
+    s: &ApiState,
+    c: &CompanyConfig,
+    v: &CompanyView,
+    cid: &relance_core::CustomerId,
+) -> Option<Timeline> {
+    let cid = cid.clone();
     if !v.customers.contains_key(&cid) && !v.by_customer.contains_key(&cid) {
-        return Err(ApiError::not_found(format!("no customer {customer:?}")));
+        return None;
     }
     let mut ev = Vec::new();
     let mut receipts_seen = std::collections::HashSet::new();
@@ -976,7 +996,7 @@ async fn timeline(
             ),
             details: serde_json::json!({"status": r.status(), "open": r.open, "due_date": i.effective_due_date()}),
         });
-        for a in allocations_of(&v, &i.id) {
+        for a in allocations_of(v, &i.id) {
             let date = v
                 .receipts
                 .get(&a.transaction)
@@ -1088,16 +1108,16 @@ async fn timeline(
             details: serde_json::to_value(ce).unwrap_or_default(),
         });
     }
-    for d in &s.0.models.decisions(&v) {
+    for d in &s.0.models.decisions(v) {
         if d.item.body["customer"].as_str() == Some(cid.as_str()) {
             ev.push(decision_event(&c.id, d));
         }
     }
     ev.sort_by_key(|e| (e.date, e.at));
-    Ok(Json(Timeline {
-        customer: customer_item(&v, &cid, s.0.clock.today()),
+    Some(Timeline {
+        customer: customer_item(v, &cid, s.0.clock.today()),
         events: ev,
-    }))
+    })
 }
 
 fn decision_event(

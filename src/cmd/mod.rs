@@ -46,7 +46,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             company,
             date,
         } => run::sync_once(&config.config, company.as_deref(), date),
-        Command::Demo { state_dir, date } => run::demo(state_dir, date),
+        Command::Demo {
+            state_dir,
+            date,
+            console,
+        } => run::demo(state_dir, date, console),
         Command::Inspect { files, human, deep } => files::inspect(&files, human, deep),
         Command::Reconcile {
             invoices,

@@ -101,8 +101,12 @@ pub(crate) fn open_store(config: &Config) -> anyhow::Result<SharedStore> {
         .with_context(|| format!("opening the store at {what}"))
 }
 
-/// `relance demo [--state-dir DIR] [--date D]`.
-pub fn demo(state_dir: Option<PathBuf>, date: Option<NaiveDate>) -> anyhow::Result<ExitCode> {
+/// `relance demo [--state-dir DIR] [--date D] [--console]`.
+pub fn demo(
+    state_dir: Option<PathBuf>,
+    date: Option<NaiveDate>,
+    console: bool,
+) -> anyhow::Result<ExitCode> {
     let _tmp;
     let root = match state_dir {
         Some(d) => d,
@@ -188,7 +192,61 @@ pub fn demo(state_dir: Option<PathBuf>, date: Option<NaiveDate>) -> anyhow::Resu
     );
     let closing = provision_run(&store, &company, today, Some(&root), false, true)?;
     println!("{closing}");
+    if console {
+        let password = demo_user(&store, today)?;
+        // The daemon opens the store itself: every handle of this run is let go first.
+        drop((store, ctx, rt));
+        serve_console(&cfg_dir, pipeline, today, password)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo console's user `demo` (admin of every company) with a fresh random password.
+fn demo_user(store: &SharedStore, today: NaiveDate) -> anyhow::Result<String> {
+    use rand::Rng as _;
+    let password: String = rand::thread_rng()
+        .sample_iter(&rand::distributions::Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect();
+    crate::auth::remove_user(&**store, "demo")?;
+    crate::auth::add_user(
+        &**store,
+        "demo",
+        &password,
+        vec![crate::auth::Grant {
+            company: None,
+            role: crate::auth::Role::Admin,
+        }],
+        today
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or_default(),
+    )?;
+    Ok(password)
+}
+
+/// Runs the daemon on the demo's configuration (its clock fixed at the demo's date), printing
+/// the console's address and credentials once it listens, until Ctrl-C.
+fn serve_console(
+    cfg_dir: &Path,
+    pipeline: Pipeline,
+    today: NaiveDate,
+    password: String,
+) -> anyhow::Result<()> {
+    let tell: crate::daemon::OnApiListening = Box::new(move |addr| {
+        println!(
+            "console: http://127.0.0.1:{}/ user demo password {password}",
+            addr.port()
+        );
+        println!("(Ctrl-C to stop)");
+    });
+    crate::daemon::run_with_listening(
+        cfg_dir.to_owned(),
+        Clock::fixed_date(today),
+        pipeline,
+        Some(tell),
+    )
 }
 
 /// Records the decisions of the demo's staff (a dispute, a procédure collective) as any

@@ -435,17 +435,7 @@ impl Decision {
     /// True when the audit log needs a reason for it: undoing or contradicting the engine,
     /// losing money, holding dunning, changing a provision.
     pub fn needs_reason(&self) -> bool {
-        matches!(
-            self,
-            Decision::RejectMatch(_)
-                | Decision::ReassignMatch(_)
-                | Decision::WriteOff(_)
-                | Decision::Dispute(_)
-                | Decision::Hold(_)
-                | Decision::EndPause(_)
-                | Decision::CancelLetter(_)
-                | Decision::OverrideRate(_)
-        )
+        kind_needs_reason(self.kind())
     }
 
     /// The pause kinds (they hold or shape dunning until they end).
@@ -501,6 +491,23 @@ impl Decision {
             _ => None,
         }
     }
+}
+
+/// The decision types whose audit entry needs a reason ([`Decision::needs_reason`]).
+pub const KINDS_NEEDING_REASON: &[&str] = &[
+    "reject_match",
+    "reassign_match",
+    "write_off",
+    "dispute",
+    "hold",
+    "end_pause",
+    "cancel_letter",
+    "override_rate",
+];
+
+/// True when decisions of type `kind` need a reason (forms ask for it before they are sent).
+pub fn kind_needs_reason(kind: &str) -> bool {
+    KINDS_NEEDING_REASON.contains(&kind)
 }
 
 /// One problem of a decision, named by its field (`decision.amount`, `reason`…).
