@@ -9,6 +9,8 @@
 #     connector's integration tests (RELANCE_TRYTON_URL);
 #   - a real SMTP server (Python aiosmtpd, started by the tests themselves);
 #   - pdftotext (poppler-utils) to read back the PDF letters;
+#   - headless Chromium and chromedriver (Debian's chromium, chromium-driver) for the web
+#     console's browser tests (tests/it/console.rs, screenshots under target/console-screenshots);
 #   - systemd-analyze, for the unit checks (verify, security exposure ≤ 2.0);
 #   - a private PostgreSQL 15 cluster (tests/pg/server.sh, Debian's postgresql) for the
 #     PostgreSQL store, its leases and the multi-instance tests (RELANCE_PG_URL).
@@ -36,6 +38,13 @@ if ! command -v systemd-analyze >/dev/null; then
     say "installing systemd (systemd-analyze)"
     { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd; } >/dev/null 2>&1 \
         || fail_or_skip "could not install systemd (systemd-analyze)"
+fi
+
+# Headless Chromium and its WebDriver, for the web console's browser tests.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    say "installing chromium and chromium-driver"
+    { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } >/dev/null 2>&1 \
+        || fail_or_skip "could not install chromium and chromium-driver"
 fi
 
 # aiosmtpd, the SMTP server the mail tests start on 127.0.0.1.

@@ -169,9 +169,30 @@ impl FromRequestParts<Console> for Viewer {
     }
 }
 
-/// Percent-encodes `s` for a query value.
+/// Percent-encodes `s` for a path segment or a query value (every byte but the unreserved
+/// ones: a space is `%20`, never `+`, which a path keeps as it is).
 pub fn url_encode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(
+            super::url_encode("MME CLAIRE+PETIT/é"),
+            "MME%20CLAIRE%2BPETIT%2F%C3%A9"
+        );
+        assert_eq!(super::url_encode("FA-2026_01.pdf"), "FA-2026_01.pdf");
+    }
 }
 
 /// The console's routes, with their state.

@@ -6,6 +6,7 @@ mod api_matrix;
 mod api_support;
 mod api_tls;
 mod config;
+mod console;
 mod daemon;
 mod demo;
 mod dunning;
