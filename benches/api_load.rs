@@ -7,25 +7,18 @@
 //! `RELANCE_LOAD_SESSIONS` (100), `RELANCE_LOAD_REQUESTS` per session (100)). Bounded: every
 //! session makes its requests and stops; the whole run stops after 10 minutes at most.
 
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::NaiveDate;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
 use relance::api::{hub::Hub, ApiState};
 use relance::clock::Clock;
-use relance::ledger::{self, Ledger};
-use relance::store::{Batch, CustomerRecord, InvoiceRecord, ReceiptRecord, SharedStore, Store};
-use relance_core::{
-    CompanyId, Currency, Customer, Invoice, InvoiceId, InvoiceKind, InvoiceStatus, Receipt,
-    TransactionId,
-};
-use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[path = "load_data/mod.rs"]
 mod load_data;
-use load_data::{env_or, setup};
+use load_data::{env_or, setup, CUSTOMERS};
 
 /// One request of a session: its name in the table, method, path, body, extra headers.
 type Step = (

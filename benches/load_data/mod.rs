@@ -18,7 +18,8 @@ pub fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-const CUSTOMERS: u64 = 5_000;
+/// Customers of the data set.
+pub const CUSTOMERS: u64 = 5_000;
 
 fn invoice(i: u64) -> Invoice {
     let d = NaiveDate::from_ymd_opt(2025, 7, 1).expect("valid date")

@@ -183,18 +183,6 @@ pub fn url_encode(s: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn path_segments_are_percent_encoded() {
-        assert_eq!(
-            super::url_encode("MME CLAIRE+PETIT/é"),
-            "MME%20CLAIRE%2BPETIT%2F%C3%A9"
-        );
-        assert_eq!(super::url_encode("FA-2026_01.pdf"), "FA-2026_01.pdf");
-    }
-}
-
 /// The console's routes, with their state.
 pub fn router(api: ApiState) -> axum::Router {
     use axum::routing::{get, post};
@@ -385,5 +373,17 @@ pub fn layout(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(
+            super::url_encode("MME CLAIRE+PETIT/é"),
+            "MME%20CLAIRE%2BPETIT%2F%C3%A9"
+        );
+        assert_eq!(super::url_encode("FA-2026_01.pdf"), "FA-2026_01.pdf");
     }
 }
