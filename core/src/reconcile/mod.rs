@@ -55,6 +55,7 @@ pub mod score;
 mod strategy;
 pub mod subset;
 pub mod synth;
+pub mod synth2;
 mod units;
 
 pub use engine::{reconcile, reconcile_with};
