@@ -10,6 +10,7 @@
 use relance_core::dunning::score::{simulate, Generator, Simulation, SynthGenerator, Unidentified};
 use relance_core::dunning::{Policy, RateTable};
 use relance_core::reconcile::synth::SynthConfig;
+use relance_core::reconcile::synth2::{Sector, Synth2Generator};
 
 /// Customers per data set and days between cycles: smaller in a debug build (the
 /// workspace's `cargo test`), the figures reported come from the release run.
@@ -24,13 +25,21 @@ fn generators() -> Vec<Box<dyn Generator>> {
         customers: SIZE.0,
         ..SynthConfig::default()
     });
-    vec![
+    let mut v: Vec<Box<dyn Generator>> = vec![
         Box::new(synth.clone()),
         Box::new(Unidentified {
             inner: synth,
             per_mille: 100,
         }),
-    ]
+    ];
+    // The second, independent generator: each of its sellers.
+    for sector in [Sector::Consumer, Sector::Public, Sector::Services] {
+        v.push(Box::new(Synth2Generator {
+            customers: SIZE.0,
+            sector: Some(sector),
+        }));
+    }
+    v
 }
 
 #[test]

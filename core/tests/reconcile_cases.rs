@@ -835,20 +835,43 @@ fn siren_in_text_identifies_customer() {
 }
 
 #[test]
-fn fifo_imputation_only_when_policy_allows() {
+fn equal_items_the_oldest_is_applied_by_art_1342_10() {
+    // Two open items of exactly the amount and no reference (a recurring payment): the
+    // one due first (20 January) is applied without a person, and the reason says why.
     let (mut invoices, customers) = ledger();
     invoices.push(inv("VT2026_000045", "A", dec!(300.00), d(1, 20)));
     let r = from(rec("T1", dec!(300.00), "VIREMENT"), "DUPONT", IBAN_A);
     let o = run(&invoices, &customers, std::slice::from_ref(&r));
+    assert_eq!(
+        autos(&o),
+        vec![a("T1", "VT2026_000045", dec!(300.00))],
+        "{o:#?}"
+    );
+    assert_eq!(o.allocations[0].rule, Rule::Imputation);
+    let reason = o.allocations[0].reason();
+    assert!(reason.contains("1342-10"), "{reason}");
+    assert!(reason.contains("2 open items of amount 300.00"), "{reason}");
+}
+
+#[test]
+fn fifo_over_different_amounts_only_when_policy_allows() {
+    // 200.00 fits no item nor combination of the customer's: imputed by art. 1342-10 only
+    // when the policy says so, proposed otherwise.
+    let (invoices, customers) = ledger();
+    let r = from(rec("T1", dec!(200.00), "VIREMENT"), "DUPONT", IBAN_A);
+    let o = run(&invoices, &customers, std::slice::from_ref(&r));
     assert!(autos(&o).is_empty(), "{o:#?}");
-    assert_eq!(o.allocations[0].invoice.as_str(), "VT2026_000045");
+    assert_eq!(o.allocations[0].invoice.as_str(), "VT2026_000042");
     let policy = Policy {
         fifo_auto: true,
         ..Policy::default()
     };
     let o = reconcile(&invoices, &customers, &[r], &[], &policy);
-    // Code civil art. 1342-10: the one due first (20 January) before 20 February.
-    assert_eq!(autos(&o), vec![a("T1", "VT2026_000045", dec!(300.00))]);
+    assert_eq!(
+        autos(&o),
+        vec![a("T1", "VT2026_000042", dec!(200.00))],
+        "{o:#?}"
+    );
     assert_eq!(o.allocations[0].rule, Rule::Imputation);
 }
 

@@ -104,6 +104,9 @@ pub const DEDUCTION_ROUNDING: u16 = 980;
 pub const DEDUCTION_DISCOUNT: u16 = 970;
 /// Bank charges of a transfer from abroad (the only transfers that arrive less charges).
 pub const DEDUCTION_FEES_ABROAD: u16 = 960;
+/// The commission of a payment platform (card acquirer, wallet) that pays each charge net:
+/// the platform is named by the statement, its commission is what it keeps.
+pub const DEDUCTION_PLATFORM_FEE: u16 = 960;
 /// Bank charges when the statement gives no IBAN.
 pub const DEDUCTION_FEES_UNKNOWN: u16 = 940;
 /// Lowered further for a deduction read without a reference (the customer's only item).

@@ -140,6 +140,9 @@ pub struct Deducted {
     pub rate: Decimal,
     /// For bank charges: the transfer came from abroad.
     pub abroad: bool,
+    /// For bank charges: a payment platform paid, net of its commission.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub platform: bool,
 }
 
 /// Several receipts paying one invoice together.
@@ -591,8 +594,11 @@ pub(crate) fn ref_kind_text(k: RefKind) -> &'static str {
     }
 }
 
-fn deduction_text(kind: DeductionKind, rate: Decimal, abroad: bool) -> String {
+fn deduction_text(kind: DeductionKind, rate: Decimal, abroad: bool, platform: bool) -> String {
     match kind {
+        DeductionKind::BankFees if platform => {
+            "the commission of the payment platform that paid".to_owned()
+        }
         DeductionKind::Discount => format!(
             "early-payment discount at {} %",
             (rate * Decimal::ONE_HUNDRED).normalize()
@@ -627,7 +633,7 @@ fn amount_text(b: &Basis, a: Decimal) -> String {
             "amount {a} is the open {} less {} booked as {}",
             a + d.short,
             d.short,
-            deduction_text(d.kind, d.rate, d.abroad)
+            deduction_text(d.kind, d.rate, d.abroad, d.platform)
         ),
         Basis::Surplus { open } => format!(
             "amount {a} exceeds the open {open}: surplus {} left unapplied",
@@ -677,7 +683,7 @@ fn customer_text(b: &Basis, a: Decimal, invoice: &InvoiceId) -> String {
             "identified customer, {invoice} the only open item of {} less {} booked as {}",
             a + d.short,
             d.short,
-            deduction_text(d.kind, d.rate, d.abroad)
+            deduction_text(d.kind, d.rate, d.abroad, d.platform)
         ),
         other => amount_text(other, a),
     }

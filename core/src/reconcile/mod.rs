@@ -28,14 +28,16 @@
 //! 5. identified customer (IBAN known or learnt from the reference pass and `prior`, mandate,
 //!    SIREN/VAT or its name in the text, payer name — also cut at the bank's field length) and
 //!    a unique amount, instalment or combination of its items; a combination only when a
-//!    chance match among that many items is unlikely;
+//!    chance match among that many items is unlikely. Among several of its items of exactly
+//!    the amount (a subscription paid without reference), the first due, oldest, by Code
+//!    civil art. 1342-10; combinations count items of equal amount once, the oldest taken;
 //! 6. the same N:1 pass with tolerant references and, without reference, receipts of one
 //!    identified customer paying one of its items together;
 //! 7. partial payments and overpayments next to open invoices the payer could have meant,
 //!    decided by what its other receipts of the run showed: applied for a payer seen to type
 //!    its references right, never for one seen to mistype them;
-//! 8. Code civil art. 1342-10 imputation (debts due first, then the oldest), automatic only
-//!    when [`Policy::fifo_auto`] says so;
+//! 8. Code civil art. 1342-10 imputation over items of other amounts (debts due first, then
+//!    the oldest), automatic only when [`Policy::fifo_auto`] says so;
 //! 9. otherwise ranked suggestions, never automatic; an amount alone is never evidence.
 //!
 //! Debits that are not returns (refunds, fees, internal transfers) are ignored: they are neither
@@ -55,6 +57,7 @@ pub mod score;
 mod strategy;
 pub mod subset;
 pub mod synth;
+pub mod synth2;
 mod units;
 
 pub use engine::{reconcile, reconcile_with};

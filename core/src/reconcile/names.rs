@@ -342,9 +342,101 @@ fn similarity(a: &[String], b: &[&str], tail: Option<&str>) -> u16 {
     normalise::payer_name_similarity(a, &b, tail)
 }
 
+/// Words that begin a French street address.
+const STREET_WORDS: &[&str] = &[
+    "RUE",
+    "AVENUE",
+    "AV",
+    "AVE",
+    "BD",
+    "BOULEVARD",
+    "BLD",
+    "CHEMIN",
+    "CHE",
+    "PLACE",
+    "PL",
+    "ALLEE",
+    "IMPASSE",
+    "IMP",
+    "ROUTE",
+    "RTE",
+    "QUAI",
+    "COURS",
+    "LIEU",
+    "LIEUDIT",
+    "LOT",
+    "RES",
+    "RESIDENCE",
+    "HAMEAU",
+    "ZA",
+    "ZI",
+    "ZAC",
+    "BP",
+    "CS",
+];
+
+/// The name before an address the bank ran on in the same field (legacy formats have one
+/// field for both, cut at 35 characters): `M THIERRY HUET 14 CHEMIN DU MOU` is
+/// `M THIERRY HUET`. The address begins at a street number followed by a street word, a
+/// street word, or a postcode, after at least one word of name.
+pub(crate) fn before_address(name: &str) -> Option<&str> {
+    let mut words = Vec::new();
+    let mut at = 0usize;
+    for w in name.split_whitespace() {
+        let off = name[at..].find(w).map(|o| o + at).unwrap_or(at);
+        at = off + w.len();
+        words.push((off, w));
+    }
+    let street = |w: &str| STREET_WORDS.contains(&normalise::compact(w).as_str());
+    for k in 1..words.len() {
+        let (off, w) = words[k];
+        let digits = !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit());
+        let number_then_street = digits
+            && w.len() <= 4
+            && words.get(k + 1).is_some_and(|(_, n)| {
+                let n = normalise::compact(n);
+                // The street word itself, or its beginning where the field was cut.
+                street(&n)
+                    || matches!(n.as_str(), "BIS" | "TER")
+                    || (n.len() >= 2
+                        && words.len() == k + 2
+                        && STREET_WORDS
+                            .iter()
+                            .any(|s| s.len() > 2 && s.starts_with(&n)))
+            });
+        let postcode = digits && w.len() == 5;
+        // A street number the field cut right after.
+        let number_cut = digits
+            && w.len() <= 4
+            && k + 1 == words.len()
+            && FIELD_LENGTHS.contains(&name.trim_end().chars().count());
+        if number_then_street || postcode || number_cut {
+            let head = name[..off].trim_end();
+            let has_name = head
+                .split_whitespace()
+                .any(|x| !normalise::is_legal_or_civility(&normalise::compact(x)));
+            return has_name.then_some(head);
+        }
+    }
+    None
+}
+
 /// The best match of a printed name to each customer it could be: (customer, similarity,
 /// form), before the homonym guard.
 fn candidates(ix: &NameIndex, name: &str) -> Vec<(u32, u16, NameForm)> {
+    if let Some(head) = before_address(name) {
+        // The name part alone, read as cut: what followed it was the address.
+        return candidates(ix, head)
+            .into_iter()
+            .map(|(c, s, f)| {
+                if s >= SIM_CUT {
+                    (c, SIM_CUT, NameForm::Cut)
+                } else {
+                    (c, s, f)
+                }
+            })
+            .collect();
+    }
     let toks = normalise::name_tokens(name);
     let tail = normalise::cut_tail(name);
     let mut found: HashMap<u32, (u16, NameForm)> = HashMap::new();
@@ -406,8 +498,10 @@ fn candidates(ix: &NameIndex, name: &str) -> Vec<(u32, u16, NameForm)> {
         }
     }
     // Cut at the field length: the name run together begins the customer's.
+    // A cut falling just after a word leaves one character less once the blank is trimmed.
     let printed = name.trim_end().chars().count();
-    if FIELD_LENGTHS.contains(&printed) || tail.is_some() {
+    if FIELD_LENGTHS.contains(&printed) || FIELD_LENGTHS.contains(&(printed + 1)) || tail.is_some()
+    {
         for run in &runs {
             for v in glued_variants(run) {
                 if v.len() >= CUT_MIN {

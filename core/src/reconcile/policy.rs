@@ -15,9 +15,12 @@ pub struct Policy {
     /// Minimum confidence, in per-mille (0..=1000), for an allocation to be automatic.
     /// Default 900 (0.90).
     pub auto_threshold: u16,
-    /// When a known customer's payment fits several of its open items, apply it by Code civil
-    /// art. 1342-10 (debts due first, then the oldest) without a person. Default false: the
-    /// imputation is proposed, not applied.
+    /// When a known customer's payment fits none of its open items exactly (several items of
+    /// different amounts, no combination), apply it by Code civil art. 1342-10 (debts due
+    /// first, then the oldest) without a person. Default false: the imputation is proposed,
+    /// not applied. (Among several items of exactly the amount, a subscription paid without
+    /// reference, the first due is applied whatever this says: the amount designates what
+    /// was paid, the article only which of equal items.)
     pub fifo_auto: bool,
     /// Early-payment discount rates (escompte) accepted as a deduction, as fractions
     /// (0.02 = 2 %). The paid amount must equal the open amount times (1 − rate) within

@@ -9,10 +9,43 @@
 
 use super::synth::{Phenomenon, Truth};
 use super::{DeductionKind, Outcome};
+
 use crate::ids::{InvoiceId, TransactionId};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+
+/// One labelled payment event of a generator: its label (the phenomenon it shows), its
+/// transactions and the allocations and write-offs a careful person books for it (none for
+/// events that settle nothing).
+pub trait Labelled {
+    /// The phenomenon.
+    type Label: Copy + Ord + fmt::Display;
+    /// The phenomenon of this event.
+    fn label(&self) -> Self::Label;
+    /// The bank lines of the event.
+    fn transactions(&self) -> &[TransactionId];
+    /// Net allocations expected.
+    fn expected(&self) -> &[(InvoiceId, Decimal)];
+    /// Differences written off beside them.
+    fn deductions(&self) -> &[(InvoiceId, DeductionKind, Decimal)];
+}
+
+impl Labelled for Truth {
+    type Label = Phenomenon;
+    fn label(&self) -> Phenomenon {
+        self.phenomenon
+    }
+    fn transactions(&self) -> &[TransactionId] {
+        &self.transactions
+    }
+    fn expected(&self) -> &[(InvoiceId, Decimal)] {
+        &self.expected
+    }
+    fn deductions(&self) -> &[(InvoiceId, DeductionKind, Decimal)] {
+        &self.deductions
+    }
+}
 
 /// Counts for one phenomenon.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -23,8 +56,12 @@ pub struct Row {
     pub matchable: usize,
     /// Events applied automatically and exactly right (for non-matchable: left alone).
     pub auto_correct: usize,
+    /// Matchable events applied automatically and exactly right.
+    pub matchable_correct: usize,
     /// Events with an automatic allocation that differs from the truth.
     pub auto_wrong: usize,
+    /// Matchable events with an automatic allocation that differs from the truth.
+    pub matchable_wrong: usize,
     /// Matchable events not applied, whose first proposal is exactly right.
     pub proposed_right: usize,
     /// Automatic allocation lines.
@@ -34,26 +71,35 @@ pub struct Row {
 }
 
 /// Per-phenomenon rows and the total.
-#[derive(Clone, Debug, Default)]
-pub struct Scorecard {
+#[derive(Clone, Debug)]
+pub struct Scorecard<P = Phenomenon> {
     /// Rows by phenomenon.
-    pub rows: BTreeMap<Phenomenon, Row>,
+    pub rows: BTreeMap<P, Row>,
     /// Sum of the rows.
     pub total: Row,
 }
 
-impl Scorecard {
+impl<P> Default for Scorecard<P> {
+    fn default() -> Self {
+        Scorecard {
+            rows: BTreeMap::new(),
+            total: Row::default(),
+        }
+    }
+}
+
+impl<P> Scorecard<P> {
     /// Matchable events applied automatically and right, in per-cent.
     pub fn auto_rate(&self) -> f64 {
-        let matchable_correct: usize = self.matchable_correct();
-        pct(matchable_correct, self.total.matchable)
+        pct(self.total.matchable_correct, self.total.matchable)
     }
-    fn matchable_correct(&self) -> usize {
-        self.rows
-            .iter()
-            .filter(|(p, _)| is_matchable_kind(**p))
-            .map(|(_, r)| r.auto_correct)
-            .sum()
+    /// Matchable events left to a person (neither applied right nor wrong).
+    pub fn left(&self) -> usize {
+        self.total.matchable - self.total.matchable_correct - self.matchable_wrong()
+    }
+    /// Matchable events with a wrong automatic allocation.
+    pub fn matchable_wrong(&self) -> usize {
+        self.total.matchable_wrong
     }
     /// Wrong automatic allocation lines per 1 000 automatic lines.
     pub fn wrong_per_mille(&self) -> f64 {
@@ -65,13 +111,6 @@ impl Scorecard {
     }
 }
 
-fn is_matchable_kind(p: Phenomenon) -> bool {
-    !matches!(
-        p,
-        Phenomenon::Noise | Phenomenon::Stranger | Phenomenon::Duplicate | Phenomenon::Return
-    )
-}
-
 fn pct(a: usize, b: usize) -> f64 {
     if b == 0 {
         100.0
@@ -80,8 +119,8 @@ fn pct(a: usize, b: usize) -> f64 {
     }
 }
 
-/// Scores an outcome against the truth.
-pub fn score(truth: &[Truth], outcome: &Outcome) -> Scorecard {
+/// Scores an outcome against the truth of any generator.
+pub fn score<T: Labelled>(truth: &[T], outcome: &Outcome) -> Scorecard<T::Label> {
     let mut by_tx: HashMap<&TransactionId, Vec<usize>> = HashMap::new();
     for (k, a) in outcome.allocations.iter().enumerate() {
         by_tx.entry(&a.transaction).or_default().push(k);
@@ -100,7 +139,7 @@ pub fn score(truth: &[Truth], outcome: &Outcome) -> Scorecard {
         let mut off: BTreeMap<(InvoiceId, DeductionKind), Decimal> = BTreeMap::new();
         let mut lines = 0usize;
         let mut proposed: BTreeMap<InvoiceId, Decimal> = BTreeMap::new();
-        for tx in &t.transactions {
+        for tx in t.transactions() {
             for &k in by_tx.get(tx).map(Vec::as_slice).unwrap_or(&[]) {
                 let a = &outcome.allocations[k];
                 if a.auto {
@@ -119,9 +158,9 @@ pub fn score(truth: &[Truth], outcome: &Outcome) -> Scorecard {
         }
         net.retain(|_, v| !v.is_zero());
         off.retain(|_, v| !v.is_zero());
-        let expected: BTreeMap<InvoiceId, Decimal> = t.expected.iter().cloned().collect();
+        let expected: BTreeMap<InvoiceId, Decimal> = t.expected().iter().cloned().collect();
         let expected_off: BTreeMap<(InvoiceId, DeductionKind), Decimal> = t
-            .deductions
+            .deductions()
             .iter()
             .map(|(i, k, a)| ((i.clone(), *k), *a))
             .collect();
@@ -131,7 +170,7 @@ pub fn score(truth: &[Truth], outcome: &Outcome) -> Scorecard {
                 .map(|((_, k), a)| (*k, *a))
                 .collect::<Vec<_>>()
         };
-        let row = card.rows.entry(t.phenomenon).or_default();
+        let row = card.rows.entry(t.label()).or_default();
         row.events += 1;
         row.auto_lines += lines;
         // A line is wrong when its invoice is not expected, its amount differs, or what was
@@ -154,8 +193,10 @@ pub fn score(truth: &[Truth], outcome: &Outcome) -> Scorecard {
             row.matchable += 1;
             if net_right {
                 row.auto_correct += 1;
+                row.matchable_correct += 1;
             } else if !net.is_empty() {
                 row.auto_wrong += 1;
+                row.matchable_wrong += 1;
             } else if proposed == expected {
                 row.proposed_right += 1;
             }
@@ -165,6 +206,8 @@ pub fn score(truth: &[Truth], outcome: &Outcome) -> Scorecard {
         card.total.events += r.events;
         card.total.matchable += r.matchable;
         card.total.auto_correct += r.auto_correct;
+        card.total.matchable_correct += r.matchable_correct;
+        card.total.matchable_wrong += r.matchable_wrong;
         card.total.auto_wrong += r.auto_wrong;
         card.total.proposed_right += r.proposed_right;
         card.total.auto_lines += r.auto_lines;
@@ -173,17 +216,18 @@ pub fn score(truth: &[Truth], outcome: &Outcome) -> Scorecard {
     card
 }
 
-impl fmt::Display for Scorecard {
+impl<P: fmt::Display> fmt::Display for Scorecard<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:<14} {:>7} {:>9} {:>8} {:>7} {:>7} {:>9} {:>10}",
+            "{:<22} {:>7} {:>9} {:>8} {:>7} {:>7} {:>6} {:>9} {:>10}",
             "phenomenon",
             "events",
             "matchable",
             "auto_ok",
             "auto_%",
             "wrong",
+            "left",
             "proposed",
             "wrong/1000"
         )?;
@@ -200,13 +244,14 @@ impl fmt::Display for Scorecard {
             };
             writeln!(
                 f,
-                "{:<14} {:>7} {:>9} {:>8} {:>7} {:>7} {:>9} {:>10}",
+                "{:<22} {:>7} {:>9} {:>8} {:>7} {:>7} {:>6} {:>9} {:>10}",
                 p.to_string(),
                 r.events,
                 r.matchable,
                 r.auto_correct,
                 rate,
                 r.auto_wrong,
+                r.matchable - r.matchable_correct - r.matchable_wrong,
                 r.proposed_right,
                 wpm
             )?;

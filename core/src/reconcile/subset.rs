@@ -28,6 +28,19 @@ pub struct Limits {
 /// Finds up to `limits.max_solutions` non-empty subsets of `items` (amounts in cents) that
 /// contain every index of `forced` and sum exactly to `target`.
 pub fn find(items: &[i64], target: i64, forced: &[usize], limits: Limits) -> Subsets {
+    search(items, target, forced, limits, false)
+}
+
+/// Like [`find`], but counts combinations as multisets of amounts: two subsets that differ
+/// only by items of equal amount are one solution, returned with the items of each amount
+/// taken first in the order given (callers give items in Code civil art. 1342-10 order, so
+/// the solution holds the first due, oldest, of each amount). Two monthly items of 25.00
+/// and a payment of 50.00 is one solution, not the three pairs of three such items.
+pub fn find_distinct(items: &[i64], target: i64, limits: Limits) -> Subsets {
+    search(items, target, &[], limits, true)
+}
+
+fn search(items: &[i64], target: i64, forced: &[usize], limits: Limits, distinct: bool) -> Subsets {
     let mut out = Subsets::default();
     let mut rest = target;
     for &f in forced {
@@ -40,7 +53,18 @@ pub fn find(items: &[i64], target: i64, forced: &[usize], limits: Limits) -> Sub
         return out;
     }
     let mut order: Vec<usize> = (0..items.len()).filter(|i| !forced.contains(i)).collect();
-    order.sort_by(|&a, &b| items[b].abs().cmp(&items[a].abs()).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| {
+        let by_value = if distinct {
+            items[b].cmp(&items[a])
+        } else {
+            std::cmp::Ordering::Equal
+        };
+        items[b]
+            .abs()
+            .cmp(&items[a].abs())
+            .then(by_value)
+            .then(a.cmp(&b))
+    });
     let vals: Vec<i64> = order.iter().map(|&i| items[i]).collect();
     let n = vals.len();
     let mut pos_suffix = vec![0i64; n + 1];
@@ -59,6 +83,7 @@ pub fn find(items: &[i64], target: i64, forced: &[usize], limits: Limits) -> Sub
         chosen: Vec::new(),
         found: Vec::new(),
         exhausted: false,
+        distinct,
     };
     if rest == 0 && !forced.is_empty() {
         state.found.push(Vec::new());
@@ -87,6 +112,7 @@ struct Search<'a> {
     chosen: Vec<usize>,
     found: Vec<Vec<usize>>,
     exhausted: bool,
+    distinct: bool,
 }
 
 impl Search<'_> {
@@ -119,8 +145,15 @@ impl Search<'_> {
             self.dfs(k + 1, r);
         }
         self.chosen.pop();
-        // Skip item k.
-        self.dfs(k + 1, rest);
+        // Skip item k (for distinct multisets: and the later items of its amount, so that
+        // of equal amounts the earlier items are always the ones taken).
+        let mut next = k + 1;
+        if self.distinct {
+            while next < self.vals.len() && self.vals[next] == self.vals[k] {
+                next += 1;
+            }
+        }
+        self.dfs(next, rest);
     }
 }
 
@@ -148,6 +181,20 @@ mod tests {
         let s = find(&[1000, 500, -200, 700], 1300, &[0], L);
         assert_eq!(s.solutions, vec![vec![0, 1, 2]]);
         assert!(find(&[5, 7], 1, &[], L).solutions.is_empty());
+    }
+
+    #[test]
+    fn equal_amounts_count_once_and_the_first_are_taken() {
+        // Three monthly items of 25.00 and a 40.00: 50.00 is two of the months.
+        let items = [2500, 4000, 2500, 2500];
+        assert_eq!(find(&items, 5000, &[], L).solutions.len(), 2);
+        let s = find_distinct(&items, 5000, L);
+        assert_eq!(s.solutions, vec![vec![0, 2]]);
+        // 65.00 is a month and the 40.00, the first month.
+        assert_eq!(find_distinct(&items, 6500, L).solutions, vec![vec![0, 1]]);
+        // 2500 + 4000 = 6500 = 1500 + 5000: two different multisets stay ambiguous.
+        let s = find_distinct(&[2500, 4000, 1500, 5000], 6500, L);
+        assert_eq!(s.solutions.len(), 2);
     }
 
     #[test]

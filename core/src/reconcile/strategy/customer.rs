@@ -250,6 +250,13 @@ impl Run<'_, '_> {
                 deduction: None,
             }]
         };
+        // A name shared by two or three customers (and nothing else identifying any of
+        // them): an amount that only one of them has open items of tells which one paid.
+        let homonyms_only = |c: u32| {
+            custs.len() <= 3
+                && ident.homonyms.contains(&c)
+                && ident.custs.iter().all(|x| ident.homonyms.contains(&x.0))
+        };
         // Single items of exactly the amount.
         let singles: Vec<u32> = pool
             .iter()
@@ -258,14 +265,7 @@ impl Run<'_, '_> {
             .collect();
         if singles.len() == 1 {
             let i = singles[0];
-            let c = self.cust_of(i);
-            // A name shared by two or three customers (and nothing else identifying any of
-            // them): the amount, the only one of its value among all their open items,
-            // tells which one paid.
-            let homonyms_only = custs.len() <= 3
-                && ident.homonyms.contains(&c)
-                && ident.custs.iter().all(|x| ident.homonyms.contains(&x.0));
-            let confidence = if homonyms_only {
+            let confidence = if homonyms_only(self.cust_of(i)) {
                 strength(i).saturating_add(conf::HOMONYM_AMOUNT_BONUS)
             } else {
                 strength(i)
@@ -280,16 +280,21 @@ impl Run<'_, '_> {
             ));
         }
         if singles.len() > 1 {
+            // Subscriptions, rents, instalments without reference: the payment designates
+            // none of the customer's items of that amount, so Code civil art. 1342-10 says
+            // which one it settles (the first due, oldest). The identification is the only
+            // thing left to chance.
             let i = singles[0];
+            // Items of several customers (two identified): which customer paid is open.
+            let one_customer = singles.iter().all(|&j| self.cust_of(j) == self.cust_of(i));
+            // A payer known only by a name homonyms share gets no bonus here: the amount
+            // says which homonym, not which of its months, and another of its receipts left
+            // to a person may have paid the oldest.
             let mut p = mk(
                 one(i),
                 Rule::Imputation,
-                if policy.fifo_auto {
-                    conf::IMPUTATION_FIFO_AUTO
-                } else {
-                    700
-                },
-                policy.fifo_auto,
+                strength(i).saturating_sub(conf::CUSTOMER_EQUAL_ITEMS_DROP),
+                one_customer,
                 Basis::OldestOfEqualItems {
                     items: count(singles.len()),
                 },
@@ -349,7 +354,10 @@ impl Run<'_, '_> {
             max_solutions: 2,
             max_nodes: policy.max_combination_nodes,
         };
-        let s = subset::find(&vals, a, &[], limits);
+        // Combinations of amounts: items of equal amount are interchangeable, the first due
+        // of them taken (art. 1342-10), so that two months of a subscription paid at once
+        // are the two oldest.
+        let s = subset::find_distinct(&vals, a, limits);
         let to_lines = |sol: &[usize]| -> Vec<Line> {
             sol.iter()
                 .map(|&k| Line {
@@ -453,6 +461,7 @@ impl Run<'_, '_> {
                     kind: d.kind,
                     rate: d.rate.unwrap_or_default(),
                     abroad: d.abroad,
+                    platform: d.platform,
                 })),
                 vec![],
             ));

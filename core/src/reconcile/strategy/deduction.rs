@@ -18,6 +18,8 @@ pub(in super::super) struct Deduct {
     pub rate: Option<Decimal>,
     /// The transfer came from abroad.
     pub abroad: bool,
+    /// A payment platform paid, net of its commission.
+    pub platform: bool,
 }
 
 impl Run<'_, '_> {
@@ -51,9 +53,12 @@ impl Run<'_, '_> {
             .max();
         let on_time = due.is_some_and(|d| rec.booking_date <= d + chrono::Duration::days(7));
         let abroad = text.abroad;
+        // A payment platform (card acquirer, wallet) pays each charge net of its commission,
+        // whatever its amount and wherever its account is; a bank transfer arrives less
+        // charges only from abroad, and only up to what banks charge.
+        let platform = text.platform;
         let fee_possible = !partial
-            && abroad != Some(false)
-            && short <= cents(policy.max_bank_fee)
+            && (platform || (abroad != Some(false) && short <= cents(policy.max_bank_fee)))
             && from_cents(short) <= from_cents(open) * policy.max_fee_fraction;
         let says_discount = text.says_discount;
         // A payment from abroad short by what a discount rate would give is more likely
@@ -74,6 +79,7 @@ impl Run<'_, '_> {
                         confidence: conf::DEDUCTION_DISCOUNT,
                         rate: Some(*rate),
                         abroad: abroad == Some(true),
+                        platform: false,
                     });
                 }
             }
@@ -84,18 +90,22 @@ impl Run<'_, '_> {
                 confidence: conf::DEDUCTION_ROUNDING,
                 rate: None,
                 abroad: abroad == Some(true),
+                platform: false,
             });
         }
         if fee_possible {
             return Some(Deduct {
                 kind: DeductionKind::BankFees,
-                confidence: if abroad == Some(true) {
+                confidence: if platform {
+                    conf::DEDUCTION_PLATFORM_FEE
+                } else if abroad == Some(true) {
                     conf::DEDUCTION_FEES_ABROAD
                 } else {
                     conf::DEDUCTION_FEES_UNKNOWN
                 },
                 rate: None,
                 abroad: abroad == Some(true),
+                platform,
             });
         }
         None

@@ -256,6 +256,45 @@ pub(super) fn payer_abroad(r: &Receipt) -> Option<bool> {
     Some(!(ib.starts_with("FR") || ib.starts_with("MC")))
 }
 
+/// Payment platforms (card acquirers, wallets, payment-link services) that pay a seller each
+/// charge net of their commission, as their names begin on a statement.
+const PLATFORMS: &[&str] = &[
+    "STRIPE",
+    "PAYPAL",
+    "SUMUP",
+    "MOLLIE",
+    "ADYEN",
+    "PAYPLUG",
+    "STANCER",
+    "LYDIA",
+    "HIPAY",
+    "LEMONWAY",
+    "GOCARDLESS",
+    "ZETTLE",
+    "SQUARE",
+    "PAYZEN",
+    "SYSTEMPAY",
+    "MONEXT",
+    "PAYBOX",
+    "SHOPIFY",
+    "KLARNA",
+    "ALMA",
+    "VIVA",
+    "WORLDLINE",
+    "SUMUPPAYMENTS",
+];
+
+/// True when the payer is a payment platform: the first word of its name is one.
+pub(super) fn payment_platform(r: &Receipt) -> bool {
+    r.counterparty_name
+        .as_deref()
+        .and_then(|n| {
+            n.split(|c: char| !c.is_alphanumeric())
+                .find(|w| !w.is_empty())
+        })
+        .is_some_and(|w| PLATFORMS.contains(&normalise::compact(w).as_str()))
+}
+
 /// How many combinations of `k` among `n` items one would expect, by chance alone, to add up
 /// exactly to `target` cents: C(n, k) spread over the amount's range (a rough count of the
 /// sums a combination of that size can take). Among many open items, some combination of

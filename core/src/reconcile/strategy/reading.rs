@@ -26,6 +26,8 @@ pub(in super::super) struct TextFlags {
     pub says_discount: bool,
     /// The payer's bank is abroad (`Some(true)`), in France (`Some(false)`), unknown.
     pub abroad: Option<bool>,
+    /// The payer is a payment platform paying net of its commission.
+    pub platform: bool,
 }
 
 impl TextFlags {
@@ -37,6 +39,7 @@ impl TextFlags {
             down_payment: down_payment_words(&text),
             says_discount: says_discount(rec),
             abroad: payer_abroad(rec),
+            platform: super::payment_platform(rec),
         }
     }
 }

@@ -935,6 +935,7 @@ impl Run<'_, '_> {
                                 kind: dk.kind,
                                 rate: dk.rate.unwrap_or_default(),
                                 abroad: dk.abroad,
+                                platform: dk.platform,
                             })),
                             &[],
                         ));
