@@ -21,6 +21,7 @@ pub mod cmd;
 pub mod config;
 pub mod daemon;
 pub mod decisions;
+pub mod einvoicing;
 pub mod http;
 pub mod ledger;
 pub mod metrics;

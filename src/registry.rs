@@ -30,6 +30,7 @@ use relance_connectors::systems::dolibarr::DolibarrConnector;
 use relance_connectors::systems::folder::{FolderKind, FolderOptions, FolderSource, ImportLedger};
 use relance_connectors::systems::local::DirWriteBack;
 use relance_connectors::systems::odoo::OdooConnector;
+use relance_connectors::systems::pa::PaConnector;
 use relance_connectors::systems::pennylane::webhook::WebhookHub;
 use relance_connectors::systems::pennylane::PennylaneConnector;
 use relance_connectors::systems::smtp::SmtpMailer;
@@ -150,7 +151,30 @@ pub fn remote_hosts(company: &CompanyConfig) -> Vec<(String, u32)> {
             SourceConfig::Dolibarr(d) => relance_connectors::http::host_key(&d.dolibarr.url)
                 .ok()
                 .map(|h| (h, d.dolibarr.requests_per_second)),
+            SourceConfig::Pa(p) => relance_connectors::http::host_key(&p.pa.url)
+                .ok()
+                .map(|h| (h, p.pa.requests_per_second)),
             SourceConfig::EinvoiceInbox(_) | SourceConfig::BankDir(_) => None,
+        })
+        .collect()
+}
+
+/// The target name of a `pa` source's payment reports (212 Encaissée).
+pub fn pa_target(source: &str) -> String {
+    format!("pa:{source}")
+}
+
+/// The e-invoicing platforms relance reports payments to: (source name, target name, the
+/// platform's name in its statuses), for the `pa` sources with `report_payments`.
+pub fn payment_platforms(company: &CompanyConfig) -> Vec<(String, String, String)> {
+    company
+        .sources
+        .iter()
+        .filter_map(|s| match s {
+            SourceConfig::Pa(p) if p.pa.report_payments => {
+                Some((p.name.clone(), pa_target(&p.name), p.pa.platform.clone()))
+            }
+            _ => None,
         })
         .collect()
 }
@@ -166,7 +190,8 @@ pub fn folders(company: &CompanyConfig) -> Vec<PathBuf> {
             SourceConfig::Tryton(_)
             | SourceConfig::Pennylane(_)
             | SourceConfig::Odoo(_)
-            | SourceConfig::Dolibarr(_) => None,
+            | SourceConfig::Dolibarr(_)
+            | SourceConfig::Pa(_) => None,
         })
         .collect()
 }
@@ -350,6 +375,7 @@ fn build_source(
             d.dolibarr.clone(),
             cx.http.clone(),
         )?),
+        SourceConfig::Pa(p) => Box::new(PaConnector::with_http(p.pa.clone(), cx.http.clone())?),
     })
 }
 
@@ -385,6 +411,19 @@ impl Connectors {
                 name: writeback.clone().unwrap_or_default(),
                 target,
             });
+        }
+        // Each platform relance reports payments to is a target of its own.
+        for s in &company.sources {
+            if let SourceConfig::Pa(p) = s {
+                if p.pa.report_payments {
+                    targets.push(TargetSlot {
+                        name: pa_target(&p.name),
+                        target: PaConnector::with_http(p.pa.clone(), cx.http.clone())
+                            .map(|c| Arc::new(c) as SharedWriteBack)
+                            .map_err(|e| e.to_string()),
+                    });
+                }
+            }
         }
         let sources = company
             .sources
@@ -627,6 +666,37 @@ pub fn check_source(
             c.secret(k("api_key_file"), &mut cfg.api_key_file);
             SourceConfig::Dolibarr(d)
         }
+        SourceConfig::Pa(mut p) => {
+            use relance_connectors::systems::pa::Profile;
+            let k = |f: &'static str| vec!["pa", f];
+            let cfg = &mut p.pa;
+            c.url(k("url"), &cfg.url, "platform token");
+            c.url(k("token_url"), &cfg.token_url, "platform client secret");
+            c.nonempty(k("client_id"), &cfg.client_id);
+            c.nonempty(k("platform"), &cfg.platform);
+            c.range(
+                k("page_size"),
+                (1..=100).contains(&cfg.page_size),
+                cfg.page_size.to_string(),
+                "1 to 100 (the flow service's search limit)",
+            );
+            c.nonzero(k("timeout_seconds"), cfg.timeout_seconds);
+            match (&cfg.profile, &cfg.superpdp_url) {
+                (Profile::Superpdp, None) => c.errors.push((k("superpdp_url"), ErrorKind::Empty)),
+                (Profile::Superpdp, Some(u)) => c.url(k("superpdp_url"), u, "platform token"),
+                (Profile::Afnor, _) => {}
+            }
+            if let Some(siren) = &cfg.seller_siren {
+                c.range(
+                    k("seller_siren"),
+                    relance_core::siren::Siren::parse(siren).is_ok(),
+                    siren.clone(),
+                    "a SIREN (9 digits, Luhn key)",
+                );
+            }
+            c.secret(k("client_secret_file"), &mut cfg.client_secret_file);
+            SourceConfig::Pa(p)
+        }
     };
     SourceCheck {
         resolved,
@@ -765,7 +835,8 @@ pub fn folder_of(s: &SourceConfig) -> Option<&Path> {
         SourceConfig::Tryton(_)
         | SourceConfig::Pennylane(_)
         | SourceConfig::Odoo(_)
-        | SourceConfig::Dolibarr(_) => None,
+        | SourceConfig::Dolibarr(_)
+        | SourceConfig::Pa(_) => None,
     }
 }
 
@@ -785,7 +856,7 @@ pub fn writeback_source(w: &WritebackConfig) -> Option<(&str, &'static str)> {
 pub fn reread_variant(table: &str, tag: &str, text: &str) -> Option<crate::config::load::DeError> {
     use crate::config::load::deserialize_str;
     use crate::config::schema::{
-        DolibarrSource, DolibarrWriteback, OdooSource, OdooWriteback, PennylaneSource,
+        DolibarrSource, DolibarrWriteback, OdooSource, OdooWriteback, PaSource, PennylaneSource,
         PennylaneWriteback, TrytonSource, TrytonWriteback,
     };
     match (table, tag) {
@@ -794,6 +865,7 @@ pub fn reread_variant(table: &str, tag: &str, text: &str) -> Option<crate::confi
         ("sources", "pennylane") => deserialize_str::<PennylaneSource>(text).err(),
         ("sources", "odoo") => deserialize_str::<OdooSource>(text).err(),
         ("sources", "dolibarr") => deserialize_str::<DolibarrSource>(text).err(),
+        ("sources", "pa") => deserialize_str::<PaSource>(text).err(),
         ("writeback", "tryton") => deserialize_str::<TrytonWriteback>(text).err(),
         ("writeback", "pennylane") => deserialize_str::<PennylaneWriteback>(text).err(),
         ("writeback", "odoo") => deserialize_str::<OdooWriteback>(text).err(),

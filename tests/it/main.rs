@@ -9,6 +9,7 @@ mod config;
 mod daemon;
 mod demo;
 mod dunning;
+mod einvoicing_e2e;
 mod kill_delivery;
 mod pg;
 mod pg_daemons;

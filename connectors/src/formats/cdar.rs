@@ -35,8 +35,10 @@ pub const MAX_STATUSES: usize = 10_000;
 /// The French lifecycle profile (`GuidelineSpecifiedDocumentContextParameter/ID`).
 pub const PROFILE: &str = "urn.cpro.gouv.fr:1p0:CDV:invoice";
 
-const NS_RSM: &str = "urn:un:unece:uncefact:data:standard:CrossDomainAcknowledgementAndResponse:100";
-const NS_RAM: &str = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100";
+const NS_RSM: &str =
+    "urn:un:unece:uncefact:data:standard:CrossDomainAcknowledgementAndResponse:100";
+const NS_RAM: &str =
+    "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100";
 const NS_UDT: &str = "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100";
 const NS_QDT: &str = "urn:un:unece:uncefact:data:standard:QualifiedDataType:100";
 
@@ -264,7 +266,10 @@ pub fn parse(bytes: &[u8]) -> Parsed {
                 Severity::Warning,
                 "CDAR-NAMESPACE",
                 "/CrossDomainAcknowledgementAndResponse",
-                format!("namespace {} is not the CDAR one ({NS_RSM})", decimal::shown(ns)),
+                format!(
+                    "namespace {} is not the CDAR one ({NS_RSM})",
+                    decimal::shown(ns)
+                ),
             ));
         }
     }
@@ -282,7 +287,10 @@ pub fn parse(bytes: &[u8]) -> Parsed {
                 Severity::Warning,
                 "CDAR-PROFILE",
                 "/ExchangedDocumentContext/GuidelineSpecifiedDocumentContextParameter/ID",
-                format!("profile {} is not the French lifecycle profile {PROFILE}", decimal::shown(p)),
+                format!(
+                    "profile {} is not the French lifecycle profile {PROFILE}",
+                    decimal::shown(p)
+                ),
             ));
         }
     }
@@ -298,7 +306,10 @@ pub fn parse(bytes: &[u8]) -> Parsed {
     }
     let issued_at = dt_of(doc.and_then(|d| d.child("IssueDateTime")));
     let issuer = doc
-        .and_then(|d| d.child("IssuerTradeParty").or_else(|| d.child("SenderTradeParty")))
+        .and_then(|d| {
+            d.child("IssuerTradeParty")
+                .or_else(|| d.child("SenderTradeParty"))
+        })
         .map(party)
         .unwrap_or_default();
     let recipients: Vec<Party> = doc
@@ -308,7 +319,10 @@ pub fn parse(bytes: &[u8]) -> Parsed {
     let mut refs = 0usize;
     for (ai, ack) in root.children_named("AcknowledgementDocument").enumerate() {
         let ack_at = dt_of(ack.child("IssueDateTime"));
-        for (ri, r) in ack.children_named("ReferenceReferencedDocument").enumerate() {
+        for (ri, r) in ack
+            .children_named("ReferenceReferencedDocument")
+            .enumerate()
+        {
             refs += 1;
             if statuses.len() >= MAX_STATUSES {
                 out.diagnostics.push(diag(
@@ -387,7 +401,10 @@ fn status(
             Severity::Warning,
             "CDAR-STATUS",
             &format!("{path}/ProcessConditionCode"),
-            format!("invoice {}: status code {code} is not in the lifecycle list", decimal::shown(&number)),
+            format!(
+                "invoice {}: status code {code} is not in the lifecycle list",
+                decimal::shown(&number)
+            ),
         ));
     }
     let statuses: Vec<&Node> = r.children_named("SpecifiedDocumentStatus").collect();
@@ -404,7 +421,10 @@ fn status(
             Severity::Warning,
             "CDAR-REASON",
             &format!("{path}/SpecifiedDocumentStatus/ReasonCode"),
-            format!("invoice {}: status {code} needs a reason code and has none", decimal::shown(&number)),
+            format!(
+                "invoice {}: status {code} needs a reason code and has none",
+                decimal::shown(&number)
+            ),
         ));
     }
     if let Some(rc) = &reason_code {
@@ -413,7 +433,10 @@ fn status(
                 Severity::Info,
                 "CDAR-REASON",
                 &format!("{path}/SpecifiedDocumentStatus/ReasonCode"),
-                format!("reason code {} is not one relance knows: kept as given", decimal::shown(rc)),
+                format!(
+                    "reason code {} is not one relance knows: kept as given",
+                    decimal::shown(rc)
+                ),
             ));
         }
     }
@@ -423,7 +446,10 @@ fn status(
         .flat_map(|s| s.children_named("SpecifiedDocumentCharacteristic"))
         .chain(r.children_named("SpecifiedDocumentCharacteristic"));
     for (ci, c) in chars.enumerate() {
-        let cpath = format!("{path}/SpecifiedDocumentStatus/SpecifiedDocumentCharacteristic[{}]", ci + 1);
+        let cpath = format!(
+            "{path}/SpecifiedDocumentStatus/SpecifiedDocumentCharacteristic[{}]",
+            ci + 1
+        );
         let Some(v) = c.child("ValueAmount") else {
             continue; // a field correction (DIV, MAJ...), not an amount
         };
@@ -448,7 +474,10 @@ fn status(
                         Severity::Error,
                         "CDAR-AMOUNT",
                         &format!("{cpath}/ValuePercent"),
-                        format!("VAT rate {}: {e}: the amount is kept without its rate", decimal::shown(&p)),
+                        format!(
+                            "VAT rate {}: {e}: the amount is kept without its rate",
+                            decimal::shown(&p)
+                        ),
                     ));
                     None
                 }
@@ -466,7 +495,10 @@ fn status(
             Severity::Warning,
             "CDAR-AMOUNT",
             path,
-            format!("invoice {}: payment status {code} without an amount", decimal::shown(&number)),
+            format!(
+                "invoice {}: payment status {code} without an amount",
+                decimal::shown(&number)
+            ),
         ));
     }
     Some(InvoiceStatus {
@@ -752,7 +784,10 @@ mod tests {
         back.statuses[0].label = None;
         back.profile = None;
         assert_eq!(back, m);
-        assert_eq!(xml.matches("<ram:SpecifiedDocumentCharacteristic>").count(), 2);
+        assert_eq!(
+            xml.matches("<ram:SpecifiedDocumentCharacteristic>").count(),
+            2
+        );
     }
 
     #[test]

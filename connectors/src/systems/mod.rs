@@ -4,6 +4,7 @@ pub mod dolibarr;
 pub mod folder;
 pub mod local;
 pub mod odoo;
+pub mod pa;
 pub mod passes;
 pub mod pennylane;
 pub mod smtp;
