@@ -26,6 +26,7 @@ use relance_connectors::contract::{
 };
 use relance_connectors::error::ConnectorError;
 use relance_connectors::http::HttpLayer;
+use relance_connectors::systems::chorus_pro::ChorusProConnector;
 use relance_connectors::systems::dolibarr::DolibarrConnector;
 use relance_connectors::systems::folder::{FolderKind, FolderOptions, FolderSource, ImportLedger};
 use relance_connectors::systems::local::DirWriteBack;
@@ -154,6 +155,9 @@ pub fn remote_hosts(company: &CompanyConfig) -> Vec<(String, u32)> {
             SourceConfig::Pa(p) => relance_connectors::http::host_key(&p.pa.url)
                 .ok()
                 .map(|h| (h, p.pa.requests_per_second)),
+            SourceConfig::ChorusPro(c) => relance_connectors::http::host_key(&c.chorus_pro.url)
+                .ok()
+                .map(|h| (h, c.chorus_pro.requests_per_second)),
             SourceConfig::EinvoiceInbox(_) | SourceConfig::BankDir(_) => None,
         })
         .collect()
@@ -191,7 +195,8 @@ pub fn folders(company: &CompanyConfig) -> Vec<PathBuf> {
             | SourceConfig::Pennylane(_)
             | SourceConfig::Odoo(_)
             | SourceConfig::Dolibarr(_)
-            | SourceConfig::Pa(_) => None,
+            | SourceConfig::Pa(_)
+            | SourceConfig::ChorusPro(_) => None,
         })
         .collect()
 }
@@ -376,6 +381,10 @@ fn build_source(
             cx.http.clone(),
         )?),
         SourceConfig::Pa(p) => Box::new(PaConnector::with_http(p.pa.clone(), cx.http.clone())?),
+        SourceConfig::ChorusPro(c) => Box::new(ChorusProConnector::with_http(
+            c.chorus_pro.clone(),
+            cx.http.clone(),
+        )?),
     })
 }
 
@@ -697,6 +706,35 @@ pub fn check_source(
             c.secret(k("client_secret_file"), &mut cfg.client_secret_file);
             SourceConfig::Pa(p)
         }
+        SourceConfig::ChorusPro(mut p) => {
+            let k = |f: &'static str| vec!["chorus_pro", f];
+            let cfg = &mut p.chorus_pro;
+            c.url(k("url"), &cfg.url, "PISTE token");
+            c.url(k("token_url"), &cfg.token_url, "PISTE client secret");
+            c.nonempty(k("client_id"), &cfg.client_id);
+            c.range(
+                k("supplier_id"),
+                cfg.supplier_id > 0,
+                cfg.supplier_id.to_string(),
+                "the supplier's Chorus Pro structure id",
+            );
+            c.range(
+                k("public_payment_days"),
+                (1..=60).contains(&cfg.public_payment_days),
+                cfg.public_payment_days.to_string(),
+                "1 to 60 days (CCP R2192-10, R2192-11: 30, 50 or 60)",
+            );
+            c.range(
+                k("page_size"),
+                (1..=500).contains(&cfg.page_size),
+                cfg.page_size.to_string(),
+                "1 to 500",
+            );
+            c.nonzero(k("timeout_seconds"), cfg.timeout_seconds);
+            c.secret(k("client_secret_file"), &mut cfg.client_secret_file);
+            c.secret(k("account_file"), &mut cfg.account_file);
+            SourceConfig::ChorusPro(p)
+        }
     };
     SourceCheck {
         resolved,
@@ -836,7 +874,8 @@ pub fn folder_of(s: &SourceConfig) -> Option<&Path> {
         | SourceConfig::Pennylane(_)
         | SourceConfig::Odoo(_)
         | SourceConfig::Dolibarr(_)
-        | SourceConfig::Pa(_) => None,
+        | SourceConfig::Pa(_)
+        | SourceConfig::ChorusPro(_) => None,
     }
 }
 
@@ -856,8 +895,8 @@ pub fn writeback_source(w: &WritebackConfig) -> Option<(&str, &'static str)> {
 pub fn reread_variant(table: &str, tag: &str, text: &str) -> Option<crate::config::load::DeError> {
     use crate::config::load::deserialize_str;
     use crate::config::schema::{
-        DolibarrSource, DolibarrWriteback, OdooSource, OdooWriteback, PaSource, PennylaneSource,
-        PennylaneWriteback, TrytonSource, TrytonWriteback,
+        ChorusProSource, DolibarrSource, DolibarrWriteback, OdooSource, OdooWriteback, PaSource,
+        PennylaneSource, PennylaneWriteback, TrytonSource, TrytonWriteback,
     };
     match (table, tag) {
         ("sources", "einvoice_inbox" | "bank_dir") => deserialize_str::<DirSource>(text).err(),
@@ -866,6 +905,7 @@ pub fn reread_variant(table: &str, tag: &str, text: &str) -> Option<crate::confi
         ("sources", "odoo") => deserialize_str::<OdooSource>(text).err(),
         ("sources", "dolibarr") => deserialize_str::<DolibarrSource>(text).err(),
         ("sources", "pa") => deserialize_str::<PaSource>(text).err(),
+        ("sources", "chorus_pro") => deserialize_str::<ChorusProSource>(text).err(),
         ("writeback", "tryton") => deserialize_str::<TrytonWriteback>(text).err(),
         ("writeback", "pennylane") => deserialize_str::<PennylaneWriteback>(text).err(),
         ("writeback", "odoo") => deserialize_str::<OdooWriteback>(text).err(),

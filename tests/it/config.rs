@@ -488,7 +488,7 @@ colour = "blue"
     assert!(!text.contains("never-printed"), "{text}");
 }
 
-/// A `pa` source: its mistakes named by file, key and line, the secret never printed; a good
+/// `pa` and `chorus_pro` sources: their mistakes named by file, key and line, the secret never printed; a good
 /// one is accepted.
 #[test]
 fn pa_mistakes_name_file_key_and_line() {
@@ -524,7 +524,24 @@ client_id = "relance"
 client_secret_file = "secrets/pa-secret"
 seller_siren = "732829320"
 "#;
-    let dir = config_dir(&[("pa.toml", bad), ("pg.toml", good)]);
+    let cpro = r#"version = 1
+id = "cp"
+name = "Fournisseur public SAS"
+
+[[sources]]
+type = "chorus_pro"
+name = "cpro"
+
+[sources.chorus_pro]
+url = "https://sandbox-api.piste.gouv.fr"
+token_url = "https://sandbox-oauth.piste.gouv.fr/api/oauth/token"
+client_id = "app"
+client_secret_file = "secrets/pa-secret"
+account_file = "secrets/missing-account"
+supplier_id = 0
+public_payment_days = 90
+"#;
+    let dir = config_dir(&[("pa.toml", bad), ("pg.toml", good), ("cp.toml", cpro)]);
     std::fs::create_dir(dir.path().join("secrets")).unwrap();
     std::fs::write(
         dir.path().join("secrets/pa-secret"),
@@ -539,6 +556,9 @@ seller_siren = "732829320"
         "pa.toml: line 14, column 1: sources[0].pa.page_size: 500 is out of range",
         "sources[0].pa.superpdp_url: must not be empty",
         "pa.toml: line 16, column 1: sources[0].pa.seller_siren: 123456789 is out of range",
+        "cp.toml: line 14, column 1: sources[0].chorus_pro.account_file:",
+        "cp.toml: line 15, column 1: sources[0].chorus_pro.supplier_id: 0 is out of range",
+        "cp.toml: line 16, column 1: sources[0].chorus_pro.public_payment_days: 90 is out of range",
     ] {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }

@@ -1,5 +1,6 @@
 //! One module per external system (ERP, bank API, mail, folders of files).
 
+pub mod chorus_pro;
 pub mod dolibarr;
 pub mod folder;
 pub mod local;

@@ -1,6 +1,7 @@
 //! relance-testkit: what relance's tests share and the product does not ship.
 //!
 //! - [`compliance`]: the one suite every connector passes (sources and write-back targets);
+//! - [`chorus_fake`]: a fake Chorus Pro behind PISTE on 127.0.0.1:0;
 //! - [`tryton_fake`]: a fake Tryton JSON-RPC server on 127.0.0.1:0;
 //! - [`dolibarr_fake`]: a fake Dolibarr REST API on 127.0.0.1:0;
 //! - [`odoo_fake`]: a fake Odoo 16–19 (JSON-RPC and JSON-2) on 127.0.0.1:0;
@@ -15,6 +16,7 @@
 //! relance_testkit::skip_peer("an example of a missing peer");
 //! ```
 
+pub mod chorus_fake;
 pub mod compliance;
 pub mod dolibarr_fake;
 mod fakehttp;

@@ -109,6 +109,7 @@ pub struct Client {
     http: HttpClient,
     secret: FileSecret,
     token: Mutex<Option<Token>>,
+    extra: Vec<(&'static str, Secret)>,
 }
 
 impl std::fmt::Debug for Client {
@@ -129,11 +130,13 @@ fn error_of(http: &HttpClient, body: &str) -> (String, String) {
                 .get("errorCode")
                 .or_else(|| v.get("error"))
                 .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned();
+                .map(str::to_owned)
+                .or_else(|| v.get("codeRetour").map(|c| c.to_string()))
+                .unwrap_or_default();
             let mut msg = v
                 .get("errorMessage")
                 .or_else(|| v.get("error_description"))
+                .or_else(|| v.get("libelle"))
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_owned();
@@ -159,7 +162,16 @@ impl Client {
             http,
             secret,
             token: Mutex::new(None),
+            extra: Vec::new(),
         })
+    }
+
+    /// Sends `name: value` with every API call too (Chorus Pro's `cpro-account`); the value is
+    /// redacted like the secret.
+    pub fn with_header(mut self, name: &'static str, value: Secret) -> Self {
+        self.http.add_secret(value.expose());
+        self.extra.push((name, value));
+        self
     }
 
     fn net(what: &str, e: HttpError) -> PaError {
@@ -310,6 +322,9 @@ impl Client {
             ];
             if let Some(o) = &self.cfg.organization_id {
                 headers.push(("organization-id", o.as_str()));
+            }
+            for (k, v) in &self.extra {
+                headers.push((k, v.expose()));
             }
             let r = match &raw {
                 Some((ct, bytes)) => {

@@ -164,6 +164,13 @@ pub fn afnor_code(status: &str) -> Option<u16> {
         return (200..=299).contains(&c).then_some(c);
     }
     Some(match s.to_ascii_lowercase().as_str() {
+        // Chorus Pro's statuses (connector-apis.md §4.3)
+        "mise_a_disposition" => 203,
+        "suspendue" | "a_completer" => 208,
+        "rejetee" | "a_recycler" => 207,
+        s if s.starts_with("refusee") => 207,
+        "completee" => 209,
+        "mise_en_paiement" => 211,
         "submitted" => 200,
         "sent" => 203,
         "accepted" => 204,
@@ -872,6 +879,10 @@ mod tests {
         assert_eq!(afnor_code("in_dispute"), Some(207));
         assert_eq!(afnor_code("collected"), Some(212));
         assert_eq!(afnor_code("draft"), None);
+        assert_eq!(afnor_code("SUSPENDUE"), Some(208));
+        assert_eq!(afnor_code("REJETEE"), Some(207));
+        assert_eq!(afnor_code("MISE_EN_PAIEMENT"), Some(211));
+        assert_eq!(afnor_code("MANDATEE"), None);
         assert_eq!(afnor_code("404"), None);
     }
 
