@@ -37,7 +37,7 @@ impl Harness {
         for i in 0..9 {
             fake.set_invoice(
                 &format!("F-CP-{i}"),
-                "11000201100044",
+                &format!("110002011{:05}", 40 + i),
                 ["MISE_A_DISPOSITION", "SUSPENDUE", "MANDATEE"][i % 3],
                 &format!("2026-02-{:02}T10:12:00+01:00", 2 + i),
                 "2026-02-01",

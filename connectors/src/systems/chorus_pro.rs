@@ -264,7 +264,13 @@ impl ChorusProConnector {
         }
         let credit = f.get("typeFacture").and_then(Value::as_str) == Some("AVOIR");
         let cancelled = matches!(status, "ABANDONNEE" | "SUPPRIMEE" | "ANNULEE");
-        out.push(Record::Customer(c.clone()));
+        // one record per buyer per page
+        if !out
+            .iter()
+            .any(|r| matches!(r, Record::Customer(x) if x.id == c.id))
+        {
+            out.push(Record::Customer(c.clone()));
+        }
         out.push(Record::Invoice(Invoice {
             id: InvoiceId::new(number),
             number: number.to_owned(),
