@@ -22,6 +22,7 @@ pub mod config;
 pub mod console;
 pub mod daemon;
 pub mod decisions;
+pub mod einvoicing;
 pub mod http;
 pub mod ledger;
 pub mod metrics;

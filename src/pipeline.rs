@@ -346,6 +346,29 @@ impl Pipeline {
         //    actions of the stages that wait for approval are recorded as requests only.
         let mut full = (*ledger).clone();
         full.allocations.extend(outcome.allocations.iter().cloned());
+
+        // 3b. "212 Encaissée" to the e-invoicing platforms, for the receipts applied (the same
+        //     keys at every cycle: the outbox keeps the first entry of each).
+        let platforms = crate::registry::payment_platforms(company);
+        if !platforms.is_empty() {
+            let (s, c, f) = (store.clone(), cid.clone(), full.clone());
+            let reports = blocking(move || {
+                let statuses = crate::einvoicing::reported(&*s, &c)?;
+                Ok(crate::einvoicing::payment_reports(
+                    &c, &f, &statuses, &platforms,
+                ))
+            })
+            .await?;
+            let mut batch = Batch::default();
+            for (target, key, cmd) in reports {
+                batch
+                    .outbox_new
+                    .push(OutboxEntry::new(key, target, cmd, now));
+            }
+            if !batch.outbox_new.is_empty() {
+                commit(store, &cid, batch).await?;
+            }
+        }
         let (rates, templates) = {
             let (this, c) = (self.clone(), cid.clone());
             blocking(move || Ok(this.assets(&c))).await?
@@ -621,7 +644,11 @@ pub fn plan_with_decisions<S: Store + ?Sized>(
     let pauses = decisions::inputs::pauses(store, &company.id, ledger, state, today)?;
     let mut taught = ledger.clone();
     taught.customers = decisions::inputs::learnt_customers(ledger, state);
-    let input = plan_input(company, rates, &taught, suggestions, history, pauses);
+    let mut input = plan_input(company, rates, &taught, suggestions, history, pauses);
+    let statuses = crate::einvoicing::reported(store, &company.id)?;
+    let (codes, lifecycle_pauses) = crate::einvoicing::dunning_inputs(&taught, &statuses, today);
+    input.lifecycle_status = codes;
+    input.pauses.extend(lifecycle_pauses);
     let plan = relance_core::dunning::plan(&input, today).map(|mut p| {
         decisions::inputs::filter_plan(&mut p, state);
         p

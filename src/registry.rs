@@ -26,10 +26,12 @@ use relance_connectors::contract::{
 };
 use relance_connectors::error::ConnectorError;
 use relance_connectors::http::HttpLayer;
+use relance_connectors::systems::chorus_pro::ChorusProConnector;
 use relance_connectors::systems::dolibarr::DolibarrConnector;
 use relance_connectors::systems::folder::{FolderKind, FolderOptions, FolderSource, ImportLedger};
 use relance_connectors::systems::local::DirWriteBack;
 use relance_connectors::systems::odoo::OdooConnector;
+use relance_connectors::systems::pa::PaConnector;
 use relance_connectors::systems::pennylane::webhook::WebhookHub;
 use relance_connectors::systems::pennylane::PennylaneConnector;
 use relance_connectors::systems::smtp::SmtpMailer;
@@ -150,7 +152,33 @@ pub fn remote_hosts(company: &CompanyConfig) -> Vec<(String, u32)> {
             SourceConfig::Dolibarr(d) => relance_connectors::http::host_key(&d.dolibarr.url)
                 .ok()
                 .map(|h| (h, d.dolibarr.requests_per_second)),
+            SourceConfig::Pa(p) => relance_connectors::http::host_key(&p.pa.url)
+                .ok()
+                .map(|h| (h, p.pa.requests_per_second)),
+            SourceConfig::ChorusPro(c) => relance_connectors::http::host_key(&c.chorus_pro.url)
+                .ok()
+                .map(|h| (h, c.chorus_pro.requests_per_second)),
             SourceConfig::EinvoiceInbox(_) | SourceConfig::BankDir(_) => None,
+        })
+        .collect()
+}
+
+/// The target name of a `pa` source's payment reports (212 Encaissée).
+pub fn pa_target(source: &str) -> String {
+    format!("pa:{source}")
+}
+
+/// The e-invoicing platforms relance reports payments to: (source name, target name, the
+/// platform's name in its statuses), for the `pa` sources with `report_payments`.
+pub fn payment_platforms(company: &CompanyConfig) -> Vec<(String, String, String)> {
+    company
+        .sources
+        .iter()
+        .filter_map(|s| match s {
+            SourceConfig::Pa(p) if p.pa.report_payments => {
+                Some((p.name.clone(), pa_target(&p.name), p.pa.platform.clone()))
+            }
+            _ => None,
         })
         .collect()
 }
@@ -166,7 +194,9 @@ pub fn folders(company: &CompanyConfig) -> Vec<PathBuf> {
             SourceConfig::Tryton(_)
             | SourceConfig::Pennylane(_)
             | SourceConfig::Odoo(_)
-            | SourceConfig::Dolibarr(_) => None,
+            | SourceConfig::Dolibarr(_)
+            | SourceConfig::Pa(_)
+            | SourceConfig::ChorusPro(_) => None,
         })
         .collect()
 }
@@ -350,6 +380,11 @@ fn build_source(
             d.dolibarr.clone(),
             cx.http.clone(),
         )?),
+        SourceConfig::Pa(p) => Box::new(PaConnector::with_http(p.pa.clone(), cx.http.clone())?),
+        SourceConfig::ChorusPro(c) => Box::new(ChorusProConnector::with_http(
+            c.chorus_pro.clone(),
+            cx.http.clone(),
+        )?),
     })
 }
 
@@ -385,6 +420,19 @@ impl Connectors {
                 name: writeback.clone().unwrap_or_default(),
                 target,
             });
+        }
+        // Each platform relance reports payments to is a target of its own.
+        for s in &company.sources {
+            if let SourceConfig::Pa(p) = s {
+                if p.pa.report_payments {
+                    targets.push(TargetSlot {
+                        name: pa_target(&p.name),
+                        target: PaConnector::with_http(p.pa.clone(), cx.http.clone())
+                            .map(|c| Arc::new(c) as SharedWriteBack)
+                            .map_err(|e| e.to_string()),
+                    });
+                }
+            }
         }
         let sources = company
             .sources
@@ -627,6 +675,66 @@ pub fn check_source(
             c.secret(k("api_key_file"), &mut cfg.api_key_file);
             SourceConfig::Dolibarr(d)
         }
+        SourceConfig::Pa(mut p) => {
+            use relance_connectors::systems::pa::Profile;
+            let k = |f: &'static str| vec!["pa", f];
+            let cfg = &mut p.pa;
+            c.url(k("url"), &cfg.url, "platform token");
+            c.url(k("token_url"), &cfg.token_url, "platform client secret");
+            c.nonempty(k("client_id"), &cfg.client_id);
+            c.nonempty(k("platform"), &cfg.platform);
+            c.range(
+                k("page_size"),
+                (1..=100).contains(&cfg.page_size),
+                cfg.page_size.to_string(),
+                "1 to 100 (the flow service's search limit)",
+            );
+            c.nonzero(k("timeout_seconds"), cfg.timeout_seconds);
+            match (&cfg.profile, &cfg.superpdp_url) {
+                (Profile::Superpdp, None) => c.errors.push((k("superpdp_url"), ErrorKind::Empty)),
+                (Profile::Superpdp, Some(u)) => c.url(k("superpdp_url"), u, "platform token"),
+                (Profile::Afnor, _) => {}
+            }
+            if let Some(siren) = &cfg.seller_siren {
+                c.range(
+                    k("seller_siren"),
+                    relance_core::siren::Siren::parse(siren).is_ok(),
+                    siren.clone(),
+                    "a SIREN (9 digits, Luhn key)",
+                );
+            }
+            c.secret(k("client_secret_file"), &mut cfg.client_secret_file);
+            SourceConfig::Pa(p)
+        }
+        SourceConfig::ChorusPro(mut p) => {
+            let k = |f: &'static str| vec!["chorus_pro", f];
+            let cfg = &mut p.chorus_pro;
+            c.url(k("url"), &cfg.url, "PISTE token");
+            c.url(k("token_url"), &cfg.token_url, "PISTE client secret");
+            c.nonempty(k("client_id"), &cfg.client_id);
+            c.range(
+                k("supplier_id"),
+                cfg.supplier_id > 0,
+                cfg.supplier_id.to_string(),
+                "the supplier's Chorus Pro structure id",
+            );
+            c.range(
+                k("public_payment_days"),
+                (1..=60).contains(&cfg.public_payment_days),
+                cfg.public_payment_days.to_string(),
+                "1 to 60 days (CCP R2192-10, R2192-11: 30, 50 or 60)",
+            );
+            c.range(
+                k("page_size"),
+                (1..=500).contains(&cfg.page_size),
+                cfg.page_size.to_string(),
+                "1 to 500",
+            );
+            c.nonzero(k("timeout_seconds"), cfg.timeout_seconds);
+            c.secret(k("client_secret_file"), &mut cfg.client_secret_file);
+            c.secret(k("account_file"), &mut cfg.account_file);
+            SourceConfig::ChorusPro(p)
+        }
     };
     SourceCheck {
         resolved,
@@ -765,7 +873,9 @@ pub fn folder_of(s: &SourceConfig) -> Option<&Path> {
         SourceConfig::Tryton(_)
         | SourceConfig::Pennylane(_)
         | SourceConfig::Odoo(_)
-        | SourceConfig::Dolibarr(_) => None,
+        | SourceConfig::Dolibarr(_)
+        | SourceConfig::Pa(_)
+        | SourceConfig::ChorusPro(_) => None,
     }
 }
 
@@ -785,8 +895,8 @@ pub fn writeback_source(w: &WritebackConfig) -> Option<(&str, &'static str)> {
 pub fn reread_variant(table: &str, tag: &str, text: &str) -> Option<crate::config::load::DeError> {
     use crate::config::load::deserialize_str;
     use crate::config::schema::{
-        DolibarrSource, DolibarrWriteback, OdooSource, OdooWriteback, PennylaneSource,
-        PennylaneWriteback, TrytonSource, TrytonWriteback,
+        ChorusProSource, DolibarrSource, DolibarrWriteback, OdooSource, OdooWriteback, PaSource,
+        PennylaneSource, PennylaneWriteback, TrytonSource, TrytonWriteback,
     };
     match (table, tag) {
         ("sources", "einvoice_inbox" | "bank_dir") => deserialize_str::<DirSource>(text).err(),
@@ -794,6 +904,8 @@ pub fn reread_variant(table: &str, tag: &str, text: &str) -> Option<crate::confi
         ("sources", "pennylane") => deserialize_str::<PennylaneSource>(text).err(),
         ("sources", "odoo") => deserialize_str::<OdooSource>(text).err(),
         ("sources", "dolibarr") => deserialize_str::<DolibarrSource>(text).err(),
+        ("sources", "pa") => deserialize_str::<PaSource>(text).err(),
+        ("sources", "chorus_pro") => deserialize_str::<ChorusProSource>(text).err(),
         ("writeback", "tryton") => deserialize_str::<TrytonWriteback>(text).err(),
         ("writeback", "pennylane") => deserialize_str::<PennylaneWriteback>(text).err(),
         ("writeback", "odoo") => deserialize_str::<OdooWriteback>(text).err(),

@@ -89,6 +89,10 @@ pub struct LifecycleStatus {
     pub reason: Option<String>,
     /// When the platform says the status was reached, if it says.
     pub at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The amount the status carries (211 amount paid, 212 amount received, 206 amount
+    /// approved), all VAT rates together, when it carries one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Decimal>,
 }
 
 /// A bounded page of records and the cursor after it.
@@ -257,6 +261,28 @@ pub enum WriteCommand {
         body: String,
         /// Attachments: file name and bytes.
         attachments: Vec<(String, Vec<u8>)>,
+    },
+    /// Report a receipt applied to an issued e-invoice to its platform: the status "212
+    /// Encaissée" (AFNOR XP Z12-012), one amount per VAT rate (the platform's copy of the
+    /// invoice gives the rates); a negative `amount` corrects an earlier report (a returned
+    /// direct debit, a reversed transfer).
+    ReportPayment {
+        /// Invoice id in relance.
+        invoice: String,
+        /// Its number (BT-1), as the platform knows it.
+        number: String,
+        /// Its type code (BT-3).
+        type_code: u16,
+        /// Its issue date.
+        issue_date: NaiveDate,
+        /// The bank transaction.
+        transaction: String,
+        /// Amount received (VAT included), negative for a correction.
+        amount: Decimal,
+        /// Its currency.
+        currency: String,
+        /// Date received (booking date).
+        date: NaiveDate,
     },
     /// A task for a person (call the customer, post a registered letter).
     CreateTask {

@@ -303,6 +303,12 @@ pub struct HttpClient {
     last_date: Arc<Mutex<Option<chrono::DateTime<chrono::Utc>>>>,
 }
 
+/// A request body: JSON, or bytes with their content type (empty: set by a header).
+enum Body<'a> {
+    Json(&'a serde_json::Value),
+    Bytes(&'static str, Vec<u8>),
+}
+
 /// The HTTP methods the connectors use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -461,6 +467,57 @@ impl HttpClient {
         body: Option<&serde_json::Value>,
         headers: &[(&str, &str)],
     ) -> Result<HttpResponse, HttpError> {
+        self.send_body(method, url, body.map(Body::Json), headers)
+            .await
+    }
+
+    /// POSTs an HTML form (`application/x-www-form-urlencoded`: an OAuth2 token request),
+    /// under the same holds and quotas as [`HttpClient::send`].
+    pub async fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Result<HttpResponse, HttpError> {
+        let bytes = {
+            let mut enc = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in form {
+                enc.append_pair(k, v);
+            }
+            enc.finish().into_bytes()
+        };
+        self.send_body(
+            Method::Post,
+            url,
+            Some(Body::Bytes("application/x-www-form-urlencoded", bytes)),
+            headers,
+        )
+        .await
+    }
+
+    /// Sends `bytes` as the body with `content_type` (a multipart upload), under the same
+    /// holds and quotas as [`HttpClient::send`].
+    pub async fn send_bytes(
+        &self,
+        method: Method,
+        url: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> Result<HttpResponse, HttpError> {
+        let mut h: Vec<(&str, &str)> = headers.to_vec();
+        h.push(("content-type", content_type));
+        self.send_body(method, url, Some(Body::Bytes("", bytes)), &h)
+            .await
+    }
+
+    async fn send_body(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<Body<'_>>,
+        headers: &[(&str, &str)],
+    ) -> Result<HttpResponse, HttpError> {
         let host = host_key(url)?;
         self.layer.admit(&host, self.bucket.as_ref()).await;
         let mut req = self
@@ -468,8 +525,15 @@ impl HttpClient {
             .client
             .request(method.reqwest(), url)
             .timeout(self.timeout);
-        if let Some(b) = body {
-            req = req.json(b);
+        match body {
+            Some(Body::Json(b)) => req = req.json(b),
+            Some(Body::Bytes(ct, bytes)) => {
+                if !ct.is_empty() {
+                    req = req.header(reqwest::header::CONTENT_TYPE, ct);
+                }
+                req = req.body(bytes);
+            }
+            None => {}
         }
         for (k, v) in headers {
             req = req.header(*k, *v);

@@ -15,6 +15,7 @@
 //! | `reconcile` | transaction id, then `invoice=amount` sorted | the reconciliation of one receipt ([`reconcile`]) |
 //! | `provision` | the closing entry's own key (closing date, invoice, step) | one provision move ([`provision`]) |
 //! | `dunning.pause`, `credit.event` | the recorded fact as JSON | a fact recorded by staff, once ([`staff_fact`]) |
+//! | `einvoice.212` | platform (the `pa` source), transaction, invoice, amount | one "212 Encaissée" (or its correction) sent to an e-invoicing platform ([`einvoice_payment`]) |
 //! | `decision` | the decision's idempotency key (the client's), the effect's name | one remote effect of a person's decision: a write-off move, a dispute flag, a task ([`decision_effect`]) |
 
 use crate::contract::IdempotencyKey;
@@ -64,6 +65,28 @@ pub fn reconcile(
     IdempotencyKey::derive(company.as_str(), "reconcile", &refs)
 }
 
+/// The "212 Encaissée" of `amount` received on `invoice` by `transaction`, sent to the
+/// platform of source `platform` (a negative amount: the correction of a returned payment,
+/// under its own transaction).
+pub fn einvoice_payment(
+    company: &CompanyId,
+    platform: &str,
+    transaction: &str,
+    invoice: &InvoiceId,
+    amount: Decimal,
+) -> IdempotencyKey {
+    IdempotencyKey::derive(
+        company.as_str(),
+        "einvoice.212",
+        &[
+            platform,
+            transaction,
+            invoice.as_str(),
+            &amount.normalize().to_string(),
+        ],
+    )
+}
+
 /// A provision move of a closing, from the closing entry's deterministic key.
 pub fn provision(company: &CompanyId, entry_key: &str) -> IdempotencyKey {
     IdempotencyKey::derive(company.as_str(), "provision", &[entry_key])
@@ -108,6 +131,19 @@ mod tests {
         let k = dunning_action(&c, &"C1".into(), Stage::Amiable, 1, d, &[&inv]);
         assert!(k.as_str().starts_with("relance-dunning-"));
         assert_eq!(dunning_copy(k.as_str()).0, format!("{}-copy", k.as_str()));
+        let e = einvoice_payment(&c, "pa", "T1", &inv, Decimal::new(100000, 2));
+        assert_eq!(
+            e,
+            einvoice_payment(&c, "pa", "T1", &inv, Decimal::from(1000))
+        );
+        assert_ne!(
+            e,
+            einvoice_payment(&c, "pa", "T1", &inv, Decimal::from(-1000))
+        );
+        assert_ne!(
+            e,
+            einvoice_payment(&c, "other-pa", "T1", &inv, Decimal::from(1000))
+        );
         assert_eq!(
             provision(&c, "x"),
             IdempotencyKey::derive("acme", "provision", &["x"])

@@ -155,6 +155,12 @@ fn pauses_table() {
         ("status 208 suspendue", vec![], Some(208), Want::Held("208")),
         ("status 210 refusée", vec![], Some(210), Want::Held("210")),
         (
+            "status 213 rejetée",
+            vec![],
+            Some(213),
+            Want::Held("not started"),
+        ),
+        (
             "status 212 encaissée",
             vec![],
             Some(212),
@@ -188,6 +194,26 @@ fn pauses_table() {
             other => panic!("{name}: {other:?}"),
         };
         assert_eq!(got, want, "{name}");
+    }
+}
+
+/// A refused (210) or rejected (213) e-invoice raises an alert naming what to do; a disputed
+/// one (207) does not (the hold says why).
+#[test]
+fn refused_and_rejected_einvoices_alert() {
+    for (code, kind) in [
+        (210, Some("einvoice_refused")),
+        (213, Some("einvoice_rejected")),
+        (207, None),
+    ] {
+        let p = run(vec![], Some(code), 20);
+        let got = p
+            .alerts
+            .iter()
+            .find(|a| a.kind.starts_with("einvoice_"))
+            .map(|a| (a.kind.as_str(), a.invoice.clone()));
+        assert_eq!(got, kind.map(|k| (k, Some(InvoiceId::new("F1")))), "{code}");
+        assert!(p.actions.is_empty(), "{code}: not dunned");
     }
 }
 

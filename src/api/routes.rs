@@ -919,6 +919,7 @@ fn delivery_state(e: &crate::store::OutboxEntry) -> serde_json::Value {
         relance_connectors::contract::WriteCommand::AddNote { .. } => "note",
         relance_connectors::contract::WriteCommand::BlockDunning { .. } => "block",
         relance_connectors::contract::WriteCommand::Reconcile { .. } => "reconcile",
+        relance_connectors::contract::WriteCommand::ReportPayment { .. } => "einvoice_status",
         relance_connectors::contract::WriteCommand::PostMove { .. } => "move",
     };
     let (status, at, detail) = match &e.state {

@@ -5,8 +5,10 @@
 //! `#[serde(tag = "type")]` enums, and there is no `flatten` or `untagged` (both hide errors).
 //! [`super::load`] turns them into the validated [`super::Config`].
 
+use relance_connectors::systems::chorus_pro::ChorusProConfig;
 use relance_connectors::systems::dolibarr::{DolibarrConfig, DolibarrWriteOptions};
 use relance_connectors::systems::odoo::{OdooConfig, OdooWriteOptions};
+use relance_connectors::systems::pa::PaConfig;
 use relance_connectors::systems::pennylane::{PennylaneConfig, PennylaneWriteOptions};
 pub use relance_connectors::systems::smtp::{Security, SmtpConfig};
 use relance_connectors::systems::tryton::TrytonConfig;
@@ -347,6 +349,11 @@ pub enum SourceConfig {
     Odoo(Box<OdooSource>),
     /// A Dolibarr instance (REST API): customers, invoices, credit notes.
     Dolibarr(Box<DolibarrSource>),
+    /// A plateforme agréée (AFNOR XP Z12-013 flow service): the lifecycle statuses of the
+    /// company's issued e-invoices in, "212 Encaissée" out.
+    Pa(Box<PaSource>),
+    /// Chorus Pro through PISTE: the supplier's invoices to public buyers and their statuses.
+    ChorusPro(Box<ChorusProSource>),
 }
 
 impl SourceConfig {
@@ -358,6 +365,8 @@ impl SourceConfig {
             SourceConfig::Pennylane(s) => &s.name,
             SourceConfig::Odoo(s) => &s.name,
             SourceConfig::Dolibarr(s) => &s.name,
+            SourceConfig::Pa(s) => &s.name,
+            SourceConfig::ChorusPro(s) => &s.name,
         }
     }
 
@@ -370,6 +379,8 @@ impl SourceConfig {
             SourceConfig::Pennylane(_) => "pennylane",
             SourceConfig::Odoo(_) => "odoo",
             SourceConfig::Dolibarr(_) => "dolibarr",
+            SourceConfig::Pa(_) => "pa",
+            SourceConfig::ChorusPro(_) => "chorus_pro",
         }
     }
 }
@@ -434,6 +445,27 @@ pub struct DolibarrSource {
     pub name: String,
     /// How to reach the instance; `api_key_file` takes a secret reference.
     pub dolibarr: DolibarrConfig,
+}
+
+/// A plateforme agréée source: a name and the connection (`[sources.pa]`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaSource {
+    /// Name of the source, unique within the company.
+    pub name: String,
+    /// How to reach the platform; `client_secret_file` takes a secret reference.
+    pub pa: PaConfig,
+}
+
+/// A Chorus Pro source: a name and the connection (`[sources.chorus_pro]`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChorusProSource {
+    /// Name of the source, unique within the company.
+    pub name: String,
+    /// How to reach PISTE and the supplier's structure; `client_secret_file` and
+    /// `account_file` take secret references.
+    pub chorus_pro: ChorusProConfig,
 }
 
 /// Where actions are written back (`[writeback]`), chosen by `type`.

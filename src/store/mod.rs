@@ -1272,6 +1272,7 @@ mod tests {
                     status: "in_dispute".into(),
                     reason: Some("Montant erroné".into()),
                     at: None,
+                    amount: None,
                 }),
             ],
             next: Some(Cursor("c2".into())),

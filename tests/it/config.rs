@@ -73,6 +73,7 @@ fn shipped_example_configuration_is_valid() {
         "relance_pennylane-martin",
         "relance_odoo-lefebvre",
         "relance_dolibarr-petit",
+        "relance_pa-petit",
     ] {
         std::fs::write(creds.path().join(name), "not-a-real-password\n").unwrap();
     }
@@ -485,6 +486,89 @@ colour = "blue"
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
     assert!(!text.contains("never-printed"), "{text}");
+}
+
+/// `pa` and `chorus_pro` sources: their mistakes named by file, key and line, the secret never printed; a good
+/// one is accepted.
+#[test]
+fn pa_mistakes_name_file_key_and_line() {
+    let bad = r#"version = 1
+id = "pa"
+name = "Plateforme SAS"
+
+[[sources]]
+type = "pa"
+name = "pa"
+
+[sources.pa]
+url = "ftp://pa.example"
+token_url = "https://auth.pa.example/oauth/token"
+client_id = ""
+client_secret_file = "secrets/pa-secret"
+page_size = 500
+profile = "superpdp"
+seller_siren = "123456789"
+"#;
+    let good = r#"version = 1
+id = "pg"
+name = "Plateforme bonne SAS"
+
+[[sources]]
+type = "pa"
+name = "pa"
+
+[sources.pa]
+url = "https://pa.example/flow-service"
+token_url = "https://auth.pa.example/oauth/token"
+client_id = "relance"
+client_secret_file = "secrets/pa-secret"
+seller_siren = "732829320"
+"#;
+    let cpro = r#"version = 1
+id = "cp"
+name = "Fournisseur public SAS"
+
+[[sources]]
+type = "chorus_pro"
+name = "cpro"
+
+[sources.chorus_pro]
+url = "https://sandbox-api.piste.gouv.fr"
+token_url = "https://sandbox-oauth.piste.gouv.fr/api/oauth/token"
+client_id = "app"
+client_secret_file = "secrets/pa-secret"
+account_file = "secrets/missing-account"
+supplier_id = 0
+public_payment_days = 90
+"#;
+    let dir = config_dir(&[("pa.toml", bad), ("pg.toml", good), ("cp.toml", cpro)]);
+    std::fs::create_dir(dir.path().join("secrets")).unwrap();
+    std::fs::write(
+        dir.path().join("secrets/pa-secret"),
+        "pa-secret-value-never-printed\n",
+    )
+    .unwrap();
+    let (ok, text) = check(dir.path(), &[]);
+    assert!(!ok, "{text}");
+    for want in [
+        "pa.toml: line 10, column 1: sources[0].pa.url: URL \"ftp://pa.example\" is not usable",
+        "pa.toml: line 12, column 1: sources[0].pa.client_id: must not be empty",
+        "pa.toml: line 14, column 1: sources[0].pa.page_size: 500 is out of range",
+        "sources[0].pa.superpdp_url: must not be empty",
+        "pa.toml: line 16, column 1: sources[0].pa.seller_siren: 123456789 is out of range",
+        "cp.toml: line 14, column 1: sources[0].chorus_pro.account_file:",
+        "cp.toml: line 15, column 1: sources[0].chorus_pro.supplier_id: 0 is out of range",
+        "cp.toml: line 16, column 1: sources[0].chorus_pro.public_payment_days: 90 is out of range",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    assert!(!text.lines().any(|l| l.contains("pg.toml")), "{text}");
+    assert!(!text.contains("never-printed"), "{text}");
+    let dir = config_dir(&[("pg.toml", good)]);
+    std::fs::create_dir(dir.path().join("secrets")).unwrap();
+    std::fs::write(dir.path().join("secrets/pa-secret"), "x-secret-value\n").unwrap();
+    let (ok, text) = check(dir.path(), &[]);
+    assert!(ok, "{text}");
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod console;
 mod daemon;
 mod demo;
 mod dunning;
+mod einvoicing_e2e;
 mod kill_delivery;
 mod pg;
 mod pg_daemons;

@@ -1,6 +1,7 @@
 //! Pure parsers and writers: bytes in, documents plus diagnostics out. No IO here.
 
 pub mod bank;
+pub mod cdar;
 pub mod decimal;
 pub mod diag;
 pub mod einvoice;

@@ -283,8 +283,11 @@ pub fn evaluate<'a>(
     out
 }
 
-/// The effect of the latest e-invoicing lifecycle status (AFNOR XP Z12-012 codes): 207 En
-/// litige, 208 Suspendue, 210 Refusée and 213 Rejetée hold; 212 Encaissée stops.
+/// The effect of the latest e-invoicing lifecycle status (AFNOR XP Z12-012 codes) the engine
+/// reads itself: 210 Refusée stops (the buyer refused it: a credit note is expected), 212
+/// Encaissée stops (paid), 213 Rejetée holds (never legally delivered: the payment period has
+/// not started). 207 En litige and 208 Suspendue hold when given here; the binary gives them
+/// as disputes with their reason code instead, with 206, 209 and 211.
 pub fn lifecycle_outcome(code: u16) -> PauseOutcome {
     let hold = |r: &str| PauseOutcome::Hold {
         reason: format!("e-invoicing status {code} {r}"),
@@ -292,8 +295,14 @@ pub fn lifecycle_outcome(code: u16) -> PauseOutcome {
     match code {
         207 => hold("En litige (buyer disputes the invoice)"),
         208 => hold("Suspendue (buyer suspended processing)"),
-        210 => hold("Refusée (buyer refused the invoice)"),
-        213 => hold("Rejetée (platform rejected the invoice: not validly issued)"),
+        210 => PauseOutcome::Stop {
+            reason: format!(
+                "e-invoicing status {code} Refusée: the buyer refused the invoice, no dunning; a credit note is expected"
+            ),
+        },
+        213 => hold(
+            "Rejetée (the platform rejected the invoice: never legally delivered, its payment period has not started; re-issue it)",
+        ),
         212 => PauseOutcome::Stop {
             reason: format!("e-invoicing status {code} Encaissée: paid"),
         },

@@ -583,5 +583,6 @@ fn command_name(c: &WriteCommand) -> &'static str {
         WriteCommand::PostMove { .. } => "PostMove",
         WriteCommand::SendEmail { .. } => "SendEmail",
         WriteCommand::CreateTask { .. } => "CreateTask",
+        WriteCommand::ReportPayment { .. } => "ReportPayment",
     }
 }

@@ -14,7 +14,7 @@ pub mod fuzz;
 mod pdf;
 mod rules;
 pub mod write;
-mod xml;
+pub(crate) mod xml;
 
 use crate::formats::decimal;
 use crate::formats::diag::{has_fatal, Diagnostic, Severity};

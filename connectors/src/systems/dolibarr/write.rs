@@ -254,7 +254,9 @@ pub async fn apply(
         WriteCommand::PostMove { description, .. } => Err(DolibarrError::Refused(format!(
             "Dolibarr has no REST endpoint for ledger entries ({description}): book it in Dolibarr's accounting, the provision table and FEC export give the lines"
         ))),
-        WriteCommand::SendEmail { .. } | WriteCommand::CreateTask { .. } => Err(DolibarrError::Refused(
+        WriteCommand::SendEmail { .. }
+        | WriteCommand::CreateTask { .. }
+        | WriteCommand::ReportPayment { .. } => Err(DolibarrError::Refused(
             "the Dolibarr connector does not send e-mails or create tasks (mail and tasks targets do)".into(),
         )),
     }

@@ -671,27 +671,59 @@ pub async fn apply(
         return Ok(done);
     }
     match cmd {
-        WriteCommand::SetDunningLevel { invoice, level, date } => {
+        WriteCommand::SetDunningLevel {
+            invoice,
+            level,
+            date,
+        } => {
             let inv = invoice_info(rpc, invoice).await?;
-            let summary = format!("{} (niveau {level}) – facture {}", wire::stage_label(*level), inv.name);
+            let summary = format!(
+                "{} (niveau {level}) – facture {}",
+                wire::stage_label(*level),
+                inv.name
+            );
             if opts.activity {
-                ensure_activity(rpc, &inv, key, &format!("Relance : {summary}"), *date, opts.activity_user_id).await?;
+                ensure_activity(
+                    rpc,
+                    &inv,
+                    key,
+                    &format!("Relance : {summary}"),
+                    *date,
+                    opts.activity_user_id,
+                )
+                .await?;
             }
-            let mut done = vec![format!("{} le {}", wire::stage_label(*level), date.format("%d/%m/%Y"))];
+            let mut done = vec![format!(
+                "{} le {}",
+                wire::stage_label(*level),
+                date.format("%d/%m/%Y")
+            )];
             if opts.followup && feat.followup && *level > 0 {
                 if let Some(name) = followup_level(rpc, &inv, *level).await? {
                     done.push(format!("niveau de suivi « {name} »"));
                 }
             }
             if opts.credit_control && feat.credit_control && *level > 0 {
-                let n = credit_control(rpc, &inv, *level, *date, opts.credit_control_policy_id).await?;
+                let n =
+                    credit_control(rpc, &inv, *level, *date, opts.credit_control_policy_id).await?;
                 if n > 0 {
                     done.push(format!("{n} ligne(s) de contrôle de crédit"));
                 }
             }
-            note(rpc, "account.move", inv.id, &format!("relance : {}", done.join(", ")), key).await
+            note(
+                rpc,
+                "account.move",
+                inv.id,
+                &format!("relance : {}", done.join(", ")),
+                key,
+            )
+            .await
         }
-        WriteCommand::AddNote { target_kind, target, text } => {
+        WriteCommand::AddNote {
+            target_kind,
+            target,
+            text,
+        } => {
             let model = match target_kind.as_str() {
                 "invoice" => "account.move",
                 "party" | "customer" => "res.partner",
@@ -703,7 +735,11 @@ pub async fn apply(
             };
             note(rpc, model, odoo_id(target, target_kind)?, text, key).await
         }
-        WriteCommand::BlockDunning { invoice, blocked, reason } => {
+        WriteCommand::BlockDunning {
+            invoice,
+            blocked,
+            reason,
+        } => {
             let inv = invoice_info(rpc, invoice).await?;
             let how = dispute_flag(rpc, opts, feat, &inv, *blocked).await?;
             let text = if *blocked {
@@ -713,12 +749,21 @@ pub async fn apply(
             };
             note(rpc, "account.move", inv.id, &text, key).await
         }
-        WriteCommand::Reconcile { transaction, allocations, date } => {
+        WriteCommand::Reconcile {
+            transaction,
+            allocations,
+            date,
+        } => {
             let Some((first, _)) = allocations.first() else {
-                return Err(OdooError::Refused(format!("receipt {transaction}: no invoice")));
+                return Err(OdooError::Refused(format!(
+                    "receipt {transaction}: no invoice"
+                )));
             };
             let inv = invoice_info(rpc, first).await?;
-            let list: Vec<String> = allocations.iter().map(|(i, a)| format!("#{i} {a}")).collect();
+            let list: Vec<String> = allocations
+                .iter()
+                .map(|(i, a)| format!("#{i} {a}"))
+                .collect();
             let text = format!(
                 "encaissement {transaction} du {} rapproché par relance : {} — à lettrer dans Odoo",
                 date.format("%d/%m/%Y"),
@@ -726,11 +771,17 @@ pub async fn apply(
             );
             note(rpc, "account.move", inv.id, &text, key).await
         }
-        WriteCommand::PostMove { journal, date, description, lines } => {
-            post_move(rpc, opts, feat, key, (journal, *date, description, lines)).await
-        }
-        WriteCommand::SendEmail { .. } | WriteCommand::CreateTask { .. } => Err(OdooError::Refused(
-            "the Odoo connector does not send e-mails or create tasks (mail and tasks targets do)".into(),
+        WriteCommand::PostMove {
+            journal,
+            date,
+            description,
+            lines,
+        } => post_move(rpc, opts, feat, key, (journal, *date, description, lines)).await,
+        WriteCommand::SendEmail { .. }
+        | WriteCommand::CreateTask { .. }
+        | WriteCommand::ReportPayment { .. } => Err(OdooError::Refused(
+            "the Odoo connector does not send e-mails or create tasks (mail and tasks targets do)"
+                .into(),
         )),
     }
 }

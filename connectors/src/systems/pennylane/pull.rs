@@ -608,6 +608,7 @@ pub fn lifecycle(item: &Value, inv: &Invoice) -> Option<LifecycleStatus> {
         status,
         reason: wire::text(field(e, "reason")),
         at: parse_time(field(e, "updated_at")),
+        amount: None,
     })
 }
 

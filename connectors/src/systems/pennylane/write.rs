@@ -209,6 +209,7 @@ async fn find(
         }
         WriteCommand::PostMove { .. }
         | WriteCommand::SendEmail { .. }
+        | WriteCommand::ReportPayment { .. }
         | WriteCommand::CreateTask { .. } => Ok(None),
     }
 }
@@ -388,8 +389,9 @@ pub async fn apply(
         WriteCommand::PostMove { description, .. } => Err(PennylaneError::Refused(format!(
             "the Pennylane connector does not post moves ({description}): book it in Pennylane, the provision table and FEC export give the lines"
         ))),
-        WriteCommand::SendEmail { .. } | WriteCommand::CreateTask { .. } => Err(
-            PennylaneError::Refused(
+        WriteCommand::SendEmail { .. }
+        | WriteCommand::CreateTask { .. }
+        | WriteCommand::ReportPayment { .. } => Err(PennylaneError::Refused(
                 "the Pennylane connector does not send e-mails or create tasks (mail and tasks targets do)"
                     .to_owned(),
             ),

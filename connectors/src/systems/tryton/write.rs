@@ -82,7 +82,9 @@ pub async fn apply(
             allocations,
             date,
         } => reconcile(rpc, key, transaction, allocations, *date).await?,
-        WriteCommand::SendEmail { .. } | WriteCommand::CreateTask { .. } => {
+        WriteCommand::SendEmail { .. }
+        | WriteCommand::CreateTask { .. }
+        | WriteCommand::ReportPayment { .. } => {
             return Err(TrytonError::Refused("the Tryton connector does not send e-mails or create tasks (use the mail connector)".to_owned()));
         }
     };

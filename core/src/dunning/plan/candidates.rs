@@ -206,6 +206,20 @@ pub(super) fn walk<'a>(
             &p.pauses,
         );
         if let Some(code) = input.lifecycle_status.get(&inv.id) {
+            let alert = match code {
+                210 => Some(("einvoice_refused", "the buyer refused the invoice (e-invoicing status 210 Refusée): dunning stopped; issue the credit note and, if due, a corrected invoice")),
+                213 => Some(("einvoice_rejected", "the platform rejected the invoice (e-invoicing status 213 Rejetée): it was never legally delivered and its payment period has not started; re-issue it")),
+                _ => None,
+            };
+            if let Some((kind, message)) = alert {
+                w.alerts.push(Alert {
+                    kind: kind.into(),
+                    customer: inv.customer.clone(),
+                    invoice: Some(inv.id.clone()),
+                    deadline: None,
+                    message: message.into(),
+                });
+            }
             let o = pause::lifecycle_outcome(*code);
             if matches!(o, PauseOutcome::Stop { .. })
                 || (matches!(o, PauseOutcome::Hold { .. })

@@ -283,7 +283,7 @@ pub struct Alert {
     /// Kind: `declare_claim`, `prescription`, `payment_plan_broken`, `promise_broken`,
     /// `credit_risk`, `contract_rate`, `missing_contact`, `missing_rate` (the rate table lacks
     /// a row a penalty needs), `missing_address` (a registered letter held for want of a postal
-    /// address).
+    /// address), `einvoice_refused` (210 Refusée), `einvoice_rejected` (213 Rejetée).
     pub kind: String,
     /// Customer.
     pub customer: CustomerId,

@@ -1,0 +1,383 @@
+//! End to end with a plateforme agréée (`relance_testkit::pa_fake`, on 127.0.0.1:0 in this test
+//! process): the `relance` binary reads e-invoices from a folder, a bank statement, and the
+//! platform's lifecycle statuses; an invoice refused (210) is not dunned and raises an alert,
+//! one disputed (207) is held with its reason code and resumes after 209, and the receipt
+//! matched to an invoice with two VAT rates sends one "212 Encaissée" with two amounts — once,
+//! across a repeated cycle and across runs SIGKILLed during delivery. `relance check` reaches
+//! the platform.
+
+use relance_connectors::formats::einvoice::write::{cii, SimpleInvoice};
+use relance_testkit::pa_fake::FakePa;
+use rust_decimal_macros::dec;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const TODAY: &str = "2026-03-20";
+const SECRET: &str = "e2e-pa-client-secret-never-printed";
+/// 2026-03-02T08:00:00Z: the statuses are reported early in March.
+const MARCH: i64 = 1_772_438_400;
+
+fn relance() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_relance"));
+    c.env_remove("RELANCE_CONFIG")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .env_remove("STATE_DIRECTORY")
+        .env("RUST_LOG", "warn");
+    c
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn invoice(
+    number: &str,
+    lines: Vec<(
+        String,
+        rust_decimal::Decimal,
+        rust_decimal::Decimal,
+        rust_decimal::Decimal,
+    )>,
+) -> SimpleInvoice {
+    SimpleInvoice {
+        number: number.into(),
+        type_code: 380,
+        issue_date: chrono::NaiveDate::from_ymd_opt(2026, 1, 10).unwrap(),
+        due_date: chrono::NaiveDate::from_ymd_opt(2026, 2, 10),
+        currency: "EUR".into(),
+        seller: ("Atelier Tilleul SAS".into(), Some("732829320".into())),
+        buyer: (format!("Client {number} SARL"), None),
+        buyer_reference: None,
+        order_reference: None,
+        iban: Some("FR7630004000031234567890143".into()),
+        lines,
+    }
+}
+
+fn invoices() -> Vec<SimpleInvoice> {
+    vec![
+        // paid by the bank: 800 € at 20 % and 200 € at 5.5 % = 1 171.00 €
+        invoice(
+            "F-E2E-1",
+            vec![
+                ("Pose".into(), dec!(1), dec!(800.00), dec!(20)),
+                ("Livres".into(), dec!(1), dec!(200.00), dec!(5.5)),
+            ],
+        ),
+        invoice(
+            "F-E2E-2",
+            vec![("Conseil".into(), dec!(1), dec!(500.00), dec!(20))],
+        ),
+        invoice(
+            "F-E2E-3",
+            vec![("Conseil".into(), dec!(1), dec!(700.00), dec!(20))],
+        ),
+    ]
+}
+
+fn camt053() -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>
+<GrpHdr><MsgId>E2E-{TODAY}</MsgId><CreDtTm>{TODAY}T06:00:00</CreDtTm></GrpHdr>
+<Stmt><Id>E2E-STMT</Id><ElctrncSeqNb>1</ElctrncSeqNb><CreDtTm>{TODAY}T06:00:00</CreDtTm>
+<Acct><Id><IBAN>FR7630004000031234567890143</IBAN></Id><Ccy>EUR</Ccy></Acct>
+<Ntry><NtryRef>1</NtryRef><Amt Ccy="EUR">1171.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>
+<BookgDt><Dt>2026-03-19</Dt></BookgDt><ValDt><Dt>2026-03-19</Dt></ValDt><AcctSvcrRef>E2E00000001</AcctSvcrRef>
+<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>
+<NtryDtls><TxDtls><Refs><AcctSvcrRef>E2E00000001</AcctSvcrRef><EndToEndId>NOTPROVIDED</EndToEndId></Refs>
+<AmtDtls><TxAmt><Amt Ccy="EUR">1171.00</Amt></TxAmt></AmtDtls><RltdPties><Dbtr><Nm>Client F-E2E-1 SARL</Nm></Dbtr></RltdPties>
+<RmtInf><Ustrd>FACTURE F-E2E-1</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry></Stmt></BkToCstmrStmt></Document>
+"#
+    )
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new(fake: &FakePa) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config");
+        std::fs::create_dir_all(cfg.join("companies.d")).unwrap();
+        for d in ["bank", "invoices"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        std::fs::write(dir.path().join("secret"), format!("{SECRET}\n")).unwrap();
+        std::fs::write(
+            cfg.join("relance.toml"),
+            format!(
+                "version = 1\nstate_dir = {:?}\nlisten = \"127.0.0.1:0\"\nlog_format = \"text\"\nlog_level = \"warn\"\n",
+                dir.path().join("state").display().to_string()
+            ),
+        )
+        .unwrap();
+        let company = format!(
+            "version = 1\nid = \"co\"\nname = \"Atelier Tilleul SAS\"\n\n[[sources]]\ntype = \"einvoice_inbox\"\nname = \"invoices\"\npath = {:?}\nsettle_secs = 0\n\n[[sources]]\ntype = \"bank_dir\"\nname = \"bank\"\npath = {:?}\nsettle_secs = 0\n\n[[sources]]\ntype = \"pa\"\nname = \"pa\"\n\n[sources.pa]\nurl = {:?}\ntoken_url = {:?}\nclient_id = \"relance-co\"\nclient_secret_file = {:?}\nseller_siren = \"732829320\"\nrequests_per_second = 0\n",
+            dir.path().join("invoices").display().to_string(),
+            dir.path().join("bank").display().to_string(),
+            fake.url(),
+            fake.token_url(),
+            dir.path().join("secret").display().to_string(),
+        );
+        std::fs::write(cfg.join("companies.d/co.toml"), company).unwrap();
+        for inv in invoices() {
+            std::fs::write(
+                dir.path().join(format!("invoices/{}.xml", inv.number)),
+                cii(&inv),
+            )
+            .unwrap();
+        }
+        std::fs::write(dir.path().join("bank/releve.camt053.xml"), camt053()).unwrap();
+        Setup { dir }
+    }
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("config")
+    }
+    fn sync_cmd(&self) -> Command {
+        let mut c = relance();
+        c.args([
+            "sync",
+            "--once",
+            "--company",
+            "co",
+            "--date",
+            TODAY,
+            "--config",
+        ])
+        .arg(self.config());
+        c
+    }
+    fn sync_ok(&self) -> Duration {
+        let t = Instant::now();
+        let out = self.sync_cmd().output().unwrap();
+        assert!(out.status.success(), "sync --once failed:\n{}", show(&out));
+        assert!(!show(&out).contains(SECRET), "a secret in the output");
+        t.elapsed()
+    }
+    /// How many files relance wrote for people or customers (tasks, outgoing mail) name `number`.
+    fn mentions(&self, number: &str) -> usize {
+        let base = self.dir.path().join("state/companies/co");
+        let mut n = 0;
+        let mut stack = vec![base];
+        while let Some(d) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.components().any(|c| {
+                    matches!(
+                        c.as_os_str().to_str(),
+                        Some("tasks" | "outgoing-mail" | "letters")
+                    )
+                }) && std::fs::read(&p)
+                    .map(|b| String::from_utf8_lossy(&b).contains(number))
+                    .unwrap_or(false)
+                {
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+    fn plan(&self) -> serde_json::Value {
+        let out = relance()
+            .args([
+                "dunning",
+                "plan",
+                "--company",
+                "co",
+                "--date",
+                TODAY,
+                "--config",
+            ])
+            .arg(self.config())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "dunning plan failed:\n{}", show(&out));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}:\n{}", show(&out)))
+    }
+}
+
+fn platform(rt: &tokio::runtime::Runtime) -> FakePa {
+    let fake = rt.block_on(FakePa::start("relance-co", SECRET)).unwrap();
+    fake.set_clock(MARCH);
+    let inv = invoices();
+    fake.add_invoice("F-E2E-1", &cii(&inv[0]));
+    fake.add_status("F-E2E-1", 203, None, false);
+    fake.add_status(
+        "F-E2E-2",
+        210,
+        Some(("DOUBLON", "Facture en double")),
+        false,
+    );
+    fake.add_status(
+        "F-E2E-3",
+        207,
+        Some(("TX_TVA_ERR", "Taux de TVA erroné")),
+        false,
+    );
+    fake
+}
+
+fn held<'a>(plan: &'a serde_json::Value, invoice: &str) -> Option<&'a str> {
+    plan["held"]
+        .as_array()?
+        .iter()
+        .find(|h| h["invoice"] == invoice)
+        .and_then(|h| h["reason"].as_str())
+}
+
+fn dunned(plan: &serde_json::Value, invoice: &str) -> bool {
+    plan["actions"].as_array().into_iter().flatten().any(|a| {
+        a["invoices"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|i| i["invoice"] == invoice)
+    })
+}
+
+fn the_212s(fake: &FakePa) -> Vec<relance_testkit::pa_fake::Received> {
+    fake.received_212()
+        .into_iter()
+        .filter(|r| r.number == "F-E2E-1")
+        .collect()
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn lifecycle_statuses_steer_the_dunning_and_212_is_sent_once() {
+    let rt = rt();
+    let fake = platform(&rt);
+    let s = Setup::new(&fake);
+    s.sync_ok();
+    let plan = s.plan();
+    // 210 Refusée: not dunned, an alert
+    let why = held(&plan, "F-E2E-2").unwrap_or_else(|| panic!("F-E2E-2 not held: {plan:#}"));
+    assert!(why.contains("210") && why.contains("Refusée"), "{why}");
+    assert!(!dunned(&plan, "F-E2E-2"));
+    assert!(
+        plan["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "einvoice_refused" && a["invoice"] == "F-E2E-2"),
+        "{plan:#}"
+    );
+    // 207 En litige: held with its reason code
+    let why = held(&plan, "F-E2E-3").unwrap_or_else(|| panic!("F-E2E-3 not held: {plan:#}"));
+    assert!(why.contains("207") && why.contains("TX_TVA_ERR"), "{why}");
+    assert!(!dunned(&plan, "F-E2E-3"));
+    assert_eq!(
+        s.mentions("F-E2E-3"),
+        0,
+        "the disputed invoice is not reminded"
+    );
+    // the receipt: one 212 with two amounts, one per VAT rate
+    let got = the_212s(&fake);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let mut amounts = got[0].amounts.clone();
+    amounts.sort();
+    assert_eq!(
+        amounts,
+        vec![
+            (Some(dec!(5.50)), dec!(211.00)),
+            (Some(dec!(20.00)), dec!(960.00))
+        ]
+    );
+    // a repeated cycle sends nothing again
+    s.sync_ok();
+    assert_eq!(the_212s(&fake).len(), 1);
+    // 209 Complétée lifts the hold of F-E2E-3
+    fake.add_status("F-E2E-3", 209, None, false);
+    s.sync_ok();
+    let plan = s.plan();
+    assert!(held(&plan, "F-E2E-3").is_none(), "{plan:#}");
+    assert!(
+        s.mentions("F-E2E-3") > 0,
+        "resumed after 209: a reminder names it"
+    );
+    assert!(held(&plan, "F-E2E-2").is_some());
+    assert_eq!(
+        s.mentions("F-E2E-2"),
+        0,
+        "the refused invoice is never reminded"
+    );
+    // relance check reaches the platform
+    let out = relance()
+        .args(["check", "--config"])
+        .arg(s.config())
+        .output()
+        .unwrap();
+    let text = show(&out);
+    assert!(!text.contains(SECRET), "{text}");
+    assert!(
+        out.status.success() && text.contains("co / pa (pa): ok"),
+        "{text}"
+    );
+}
+
+/// Starts `cmd` and SIGKILLs it after `after`; true if it was still running.
+fn kill_after(mut cmd: Command, after: Duration) -> bool {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while t.elapsed() < after {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let killed = child.try_wait().unwrap().is_none() && child.kill().is_ok();
+    let _ = child.wait();
+    killed
+}
+
+#[test]
+fn encaissee_is_sent_once_across_sigkill_during_delivery() {
+    let rt = rt();
+    let fake = platform(&rt);
+    fake.set_delay(Duration::from_millis(150));
+    let clean = Setup::new(&fake);
+    let full = clean.sync_ok();
+    assert_eq!(the_212s(&fake).len(), 1);
+    drop(clean);
+    drop(fake);
+
+    let fake = platform(&rt);
+    fake.set_delay(Duration::from_millis(150));
+    let s = Setup::new(&fake);
+    let mut kills = 0;
+    for frac in [0.5, 0.7, 0.8, 0.9, 0.95, 0.6, 0.85] {
+        let at = Duration::from_secs_f64((full.as_secs_f64() * frac).max(0.2));
+        if kill_after(s.sync_cmd(), at) {
+            kills += 1;
+        }
+        assert!(the_212s(&fake).len() <= 1, "a killed run sent a second 212");
+    }
+    assert!(kills > 0, "no run was killed");
+    s.sync_ok();
+    s.sync_ok();
+    assert_eq!(the_212s(&fake).len(), 1, "{kills} kills");
+}
