@@ -3,7 +3,8 @@
 //! the release binary per file: the file streamed, checked, hashed and committed to the sled
 //! store in bounded pages, moved to `done/`, then the cycle (reconciliation, dunning plan)
 //! over the store. Beside it, in the same run, a bare quick-xml event scan of the same file
-//! read from disk (the floor no parser can beat), and for the MT940 a bare line scan too.
+//! read from disk (the floor no parser can beat), and for the MT940 a bare line scan too;
+//! and `relance inspect` of the same file.
 //! A second `sync --once` with nothing new measures the cycle alone over what was stored.
 //!
 //! Peak RSS of each `relance` process: GNU time's maximum resident set size when
@@ -72,7 +73,7 @@ fn write_camt(path: &Path, mb: u64) -> u64 {
     for i in 0..100 {
         w.entry(&spec(i)).unwrap();
     }
-    drop(w.finish().unwrap());
+    let _ = w.finish().unwrap();
     let n = mb * 1_000_000 / (probe.len() as u64 / 100).max(1);
     let closing: Decimal = (0..n).map(|i| spec(i).amount).sum();
     let f = BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
@@ -87,7 +88,7 @@ fn write_camt(path: &Path, mb: u64) -> u64 {
 /// An MT940 of at least `mb` MB, one statement, balances adding up: its entry count.
 fn write_mt940(path: &Path, mb: u64) -> u64 {
     let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
-    write!(w, ":20:BENCH\n:25:{ACCOUNT}\n:28C:1\n:60F:C261130EUR0,00\n").unwrap();
+    writeln!(w, ":20:BENCH\n:25:{ACCOUNT}\n:28C:1\n:60F:C261130EUR0,00").unwrap();
     let (mut n, mut written, mut sum) = (0u64, 0u64, 0i64);
     while written < mb * 1_000_000 {
         n += 1;
@@ -108,7 +109,7 @@ fn write_mt940(path: &Path, mb: u64) -> u64 {
         w.write_all(line.as_bytes()).unwrap();
     }
     let (mark, abs) = if sum < 0 { ('D', -sum) } else { ('C', sum) };
-    write!(w, ":62F:{mark}261130EUR{},{:02}\n-\n", abs / 100, abs % 100).unwrap();
+    writeln!(w, ":62F:{mark}261130EUR{},{:02}\n-", abs / 100, abs % 100).unwrap();
     w.flush().unwrap();
     n
 }
@@ -166,10 +167,11 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
 
 /// Runs `relance sync --once` on `dir`: seconds, peak RSS in KiB, how it was measured.
 fn sync(dir: &Path) -> (f64, u64, &'static str) {
-    let mut args = vec!["sync", "--once", "--date", "2026-12-03", "--config"];
     let d = dir.display().to_string();
-    args.push(&d);
-    measure(dir, &args)
+    measure(
+        dir,
+        &["sync", "--once", "--date", "2026-12-03", "--config", &d],
+    )
 }
 
 /// Runs `relance <args>` (its output discarded, it must succeed): seconds, peak RSS in KiB,
@@ -200,11 +202,10 @@ fn measure(scratch: &Path, args: &[&str]) -> (f64, u64, &'static str) {
         std::thread::sleep(Duration::from_millis(10));
     };
     let secs = t.elapsed().as_secs_f64();
-    let out = child.wait_with_output().unwrap();
     if !status.success() {
         panic!(
             "relance {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+            std::fs::read_to_string(&err_file).unwrap_or_default()
         );
     }
     if gnu_time {
