@@ -188,7 +188,10 @@ fn measure(scratch: &Path, args: &[&str]) -> (f64, u64, &'static str) {
     } else {
         Command::new(env!("CARGO_BIN_EXE_relance"))
     };
-    cmd.args(args).stdout(Stdio::null()).stderr(Stdio::piped());
+    let err_file = dir.join("stderr.txt");
+    cmd.args(args)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_file).unwrap());
     let t = Instant::now();
     let mut child = cmd.spawn().unwrap();
     let mut polled = 0;
