@@ -421,13 +421,22 @@ impl SledStore {
     }
 }
 
+/// sled's page cache: what it keeps of the store in memory (its default, 1 GiB, lets a big
+/// import grow the daemon by as much; reads past the cache go to the file and the OS cache).
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Opens sled, turning a panic inside it (a damaged file it indexes out of bounds) into
 /// [`StoreError::Damaged`]. The panic's own message is kept off stderr.
 fn open_catching_panics(path: &Path) -> Result<Result<::sled::Db, ::sled::Error>, StoreError> {
     QUIET_PANICS.with(|q| q.set(true));
     install_quiet_hook();
     let p = path.to_owned();
-    let r = std::panic::catch_unwind(move || ::sled::Config::new().path(&p).open());
+    let r = std::panic::catch_unwind(move || {
+        ::sled::Config::new()
+            .path(&p)
+            .cache_capacity(CACHE_BYTES)
+            .open()
+    });
     QUIET_PANICS.with(|q| q.set(false));
     r.map_err(|panic| StoreError::Damaged {
         path: path.display().to_string(),

@@ -21,10 +21,17 @@
 //!    was already imported with another customer or amount keeps the first version, and the
 //!    new file is quarantined with both versions named (rule `INV-CONFLICT`).
 //!
-//! A file's [`ImportedFile`] and its [`Ack`] travel with the page that completes it. Today a
-//! file fits in one page; a streaming reader that hands one big file over in several pages
-//! keeps the same protocol: its receipts are [`Record::BankEntry`] keyed over the whole file,
-//! and only its last page carries its `ImportedFile` and `Ack`.
+//! A file's [`ImportedFile`] and its [`Ack`] travel with the page that completes it.
+//!
+//! # Big bank files, in bounded memory
+//! A bank file is read as a stream ([`bank::receipt_batches`]), never whole. A first reading
+//! hashes it and checks it (a statement cut short makes the whole file unusable, so nothing of
+//! it is committed before its end is known) while keeping at most [`STREAM_RECEIPTS`] receipts;
+//! a file with more is read a second time, on a thread of its own, and handed over in pages of
+//! at most [`STREAM_RECEIPTS`] receipts ([`Record::BankEntry`], keyed over the whole file), each
+//! acknowledged after its commit; only the page after the last one carries the file's
+//! `ImportedFile` and `Ack`. A page not committed starts the pass over: the file is read again
+//! from its start and the store's deduplication keys drop what was already committed.
 
 use crate::contract::{Ack, Cursor, ImportedFile, Page, Record, Skipped, Source};
 use crate::error::ConnectorError;
@@ -111,6 +118,36 @@ pub struct FolderSource {
     /// The next batch, read and parsed on the blocking pool while the pipeline commits the
     /// page before it.
     prefetch: Option<Prefetch>,
+    /// Checked bank files too big for one page, waiting to be streamed.
+    streams: VecDeque<StreamJob>,
+    /// The bank file being streamed, page by page.
+    streaming: Option<Streaming>,
+}
+
+/// Most receipts of one bank file kept in memory, and most receipts of one streamed page.
+pub const STREAM_RECEIPTS: usize = 5_000;
+
+/// A checked bank file to hand over in several pages.
+struct StreamJob {
+    path: PathBuf,
+    sig: Sig,
+    hash: String,
+}
+
+/// What the thread streaming a bank file sends.
+enum StreamMsg {
+    Batch(Vec<bank::KeyedReceipt>),
+    /// The file was read to its end: its hash, or why it cannot be trusted (changed since it
+    /// was checked, unreadable).
+    End(Result<String, String>),
+}
+
+/// A bank file being streamed: the job and the receiving end of its reader thread (dropped to
+/// stop the thread).
+struct Streaming {
+    job: StreamJob,
+    rx: tokio::sync::mpsc::Receiver<StreamMsg>,
+    pages: usize,
 }
 
 /// A batch being read ahead.
@@ -193,6 +230,8 @@ impl FolderSource {
             pass_invoices: HashMap::new(),
             reported: HashSet::new(),
             prefetch: None,
+            streams: VecDeque::new(),
+            streaming: None,
         }
     }
 
@@ -204,6 +243,8 @@ impl FolderSource {
     fn reset_pass(&mut self) {
         // A batch read ahead for an abandoned pass is dropped (read again in the next one).
         self.prefetch = None;
+        self.streams.clear();
+        self.streaming = None;
         self.queue.clear();
         self.pending.clear();
         self.pass_hashes.clear();
@@ -293,6 +334,78 @@ impl FolderSource {
             self.queue.pop_front();
         }
         out
+    }
+}
+
+impl FolderSource {
+    /// True while the pass has pages left.
+    fn more(&self) -> bool {
+        !self.queue.is_empty()
+            || self.prefetch.is_some()
+            || !self.streams.is_empty()
+            || self.streaming.is_some()
+    }
+
+    /// The next page of the bank file being streamed, if any: its next receipts, or, once it
+    /// was read to its end, the page that completes it (its hash and ack).
+    async fn stream_page(&mut self) -> Option<Page> {
+        {
+            let mut st = match self.streaming.take() {
+                Some(st) => st,
+                None => {
+                    let job = self.streams.pop_front()?;
+                    let rx = spawn_stream(&job);
+                    Streaming { job, rx, pages: 0 }
+                }
+            };
+            let mut page = Page::default();
+            match st.rx.recv().await {
+                Some(StreamMsg::Batch(receipts)) => {
+                    st.pages += 1;
+                    page.records = receipts
+                        .into_iter()
+                        .map(|k| Record::BankEntry {
+                            key: k.key,
+                            receipt: k.receipt,
+                        })
+                        .collect();
+                    // Acknowledged like any page: one not committed starts the pass over.
+                    page.acks
+                        .push(Ack(format!("{}#{}", st.job.path.display(), st.pages)));
+                    self.streaming = Some(st);
+                }
+                Some(StreamMsg::End(Ok(hash))) if hash == st.job.hash => {
+                    let ack = Ack(st.job.path.display().to_string());
+                    page.imported.push(ImportedFile {
+                        hash,
+                        name: name_of(&st.job.path),
+                    });
+                    page.acks.push(ack.clone());
+                    self.pending
+                        .insert(ack, (st.job.path.clone(), Disposition::Done));
+                }
+                end => {
+                    let why = match end {
+                        Some(StreamMsg::End(Err(why))) => why,
+                        _ => "changed since it was checked".to_owned(),
+                    };
+                    // What was committed of it stays (the store drops it as duplicates when
+                    // the file is read again); the file itself is left for the next pass.
+                    tracing::warn!(file = %st.job.path.display(), "not completed, left for the next pass: {why}");
+                    self.observed.remove(&st.job.path);
+                    page.skipped.push(Skipped {
+                        entry: name_of(&st.job.path),
+                        reason: format!("error: {why} (the file stays and is read again)"),
+                    });
+                }
+            }
+            page.has_more = self.more();
+            self.awaiting_ack = !page.acks.is_empty();
+            if !page.has_more {
+                self.in_pass = false;
+            }
+            Some(page)
+        }
     }
 }
 
@@ -454,6 +567,8 @@ enum FileRead {
 enum Content {
     Invoices(Vec<(Invoice, Customer)>),
     Receipts(Vec<bank::KeyedReceipt>),
+    /// A checked bank file with more than [`STREAM_RECEIPTS`] receipts: read again, streamed.
+    Stream,
 }
 
 /// Opens a file without following a symbolic link and without blocking on a FIFO.
@@ -479,6 +594,11 @@ fn read_one(p: &Path, sig: Sig, kind: FolderKind, max: u64) -> FileRead {
     if !meta.is_file() || Sig::of(&meta) != sig {
         return FileRead::Unsettled;
     }
+    // An e-invoice is parsed in memory: one over the parser's own limit is refused unread.
+    let max = match kind {
+        FolderKind::Einvoices => max.min(einvoice::MAX_BYTES as u64),
+        FolderKind::Bank => max,
+    };
     if meta.len() > max {
         return FileRead::Unusable {
             reason: format!(
@@ -487,44 +607,181 @@ fn read_one(p: &Path, sig: Sig, kind: FolderKind, max: u64) -> FileRead {
             ),
         };
     }
+    if kind == FolderKind::Bank {
+        return check_bank(p, f, sig, &name);
+    }
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     if let Err(e) = f.by_ref().take(max + 1).read_to_end(&mut bytes) {
         return FileRead::Failed(format!("cannot read: {e}"));
     }
     // Changed while read (a writer still at work): the next pass takes it once it settles.
-    match std::fs::symlink_metadata(p) {
-        Ok(m) if Sig::of(&m) == sig && bytes.len() as u64 == sig.len => {}
-        _ => return FileRead::Unsettled,
+    if !unchanged(p, sig, bytes.len() as u64) {
+        return FileRead::Unsettled;
     }
     let hash = hex::encode(Sha256::digest(&bytes));
-    match kind {
-        FolderKind::Einvoices => {
-            let parsed = einvoice::parse(&name, &bytes);
-            if !einvoice::is_usable(&parsed) {
-                return FileRead::Unusable {
-                    reason: unusable_reason(&name, &parsed.diagnostics),
-                };
-            }
-            FileRead::Parsed {
-                hash,
-                content: Content::Invoices(
-                    parsed.documents.iter().map(einvoice::to_core).collect(),
-                ),
-            }
-        }
-        FolderKind::Bank => {
-            let parsed = bank::parse(&name, &bytes);
-            if !bank::is_usable(&parsed) {
-                return FileRead::Unusable {
-                    reason: unusable_reason(&name, &parsed.diagnostics),
-                };
-            }
-            FileRead::Parsed {
-                hash,
-                content: Content::Receipts(parsed.keyed_receipts()),
-            }
+    let parsed = einvoice::parse(&name, &bytes);
+    if !einvoice::is_usable(&parsed) {
+        return FileRead::Unusable {
+            reason: unusable_reason(&name, &parsed.diagnostics),
+        };
+    }
+    FileRead::Parsed {
+        hash,
+        content: Content::Invoices(parsed.documents.iter().map(einvoice::to_core).collect()),
+    }
+}
+
+/// True when `p` still has the signature `sig` and `read` bytes were read of it.
+fn unchanged(p: &Path, sig: Sig, read: u64) -> bool {
+    matches!(std::fs::symlink_metadata(p), Ok(m) if Sig::of(&m) == sig && read == sig.len)
+}
+
+/// The hash and length of what was read of a file so far.
+#[derive(Default)]
+struct HashWriter {
+    hash: Sha256,
+    len: u64,
+}
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.hash.update(buf);
+        self.len += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+type HashState = std::sync::Arc<std::sync::Mutex<HashWriter>>;
+
+/// A reader that hashes what goes through it.
+struct Hashing<R> {
+    inner: R,
+    state: HashState,
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::Write as _;
+        let n = self.inner.read(buf)?;
+        self.state
+            .lock()
+            .map_err(|_| std::io::Error::other("hash state poisoned"))?
+            .write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// Reads a bank file through [`bank::receipt_batches`], calling `each` with every batch (it
+/// returns false to stop), then hashes what the parser left unread: the file's hash and
+/// length, and the file summary.
+fn stream_bank(
+    f: std::fs::File,
+    name: &str,
+    mut each: impl FnMut(bank::ReceiptBatch) -> bool,
+) -> std::io::Result<(String, u64, bank::FileSummary)> {
+    // A second handle on the same open file shares its offset: once the parser stops, it
+    // reads on from where the hashing reader stopped (what sits in the buffer is hashed).
+    let mut rest = f.try_clone()?;
+    let state = HashState::default();
+    let reader = std::io::BufReader::with_capacity(
+        256 * 1024,
+        Hashing {
+            inner: f,
+            state: state.clone(),
+        },
+    );
+    let mut batches = bank::receipt_batches(name, reader, STREAM_RECEIPTS);
+    for b in batches.by_ref() {
+        if !each(b) {
+            break;
         }
     }
+    let summary = batches.summary().clone();
+    drop(batches);
+    let mut h = std::mem::take(
+        &mut *state
+            .lock()
+            .map_err(|_| std::io::Error::other("hash state poisoned"))?,
+    );
+    std::io::copy(&mut rest, &mut h)?;
+    Ok((hex::encode(h.hash.finalize()), h.len, summary))
+}
+
+/// Checks a bank file in one streamed reading: usable or not (with the reason), its hash, and
+/// its receipts when there are at most [`STREAM_RECEIPTS`] of them (else it is streamed again
+/// once the pass decides to import it).
+fn check_bank(p: &Path, f: std::fs::File, sig: Sig, name: &str) -> FileRead {
+    let mut kept = Some(Vec::new());
+    let mut worst = Vec::new();
+    let read = stream_bank(f, name, |b| {
+        worst.extend(
+            b.diagnostics
+                .into_iter()
+                .filter(|d| d.severity >= Severity::Error)
+                .take(5usize.saturating_sub(worst.len())),
+        );
+        if let Some(k) = kept.as_mut() {
+            if k.len() + b.receipts.len() <= STREAM_RECEIPTS {
+                k.extend(b.receipts);
+            } else {
+                kept = None;
+            }
+        }
+        true
+    });
+    let (hash, len, summary) = match read {
+        Ok(r) => r,
+        Err(e) => return FileRead::Failed(format!("cannot read: {e}")),
+    };
+    if !unchanged(p, sig, len) {
+        return FileRead::Unsettled;
+    }
+    if !summary.usable() {
+        return FileRead::Unusable {
+            reason: unusable_reason(name, &worst),
+        };
+    }
+    FileRead::Parsed {
+        hash,
+        content: kept.map_or(Content::Stream, Content::Receipts),
+    }
+}
+
+/// Streams a checked bank file on a thread of its own, at most two batches ahead of the
+/// pages committed; ends with the file's hash (or why it cannot be trusted any more).
+fn spawn_stream(job: &StreamJob) -> tokio::sync::mpsc::Receiver<StreamMsg> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let (path, sig) = (job.path.clone(), job.sig);
+    let spawned = std::thread::Builder::new()
+        .name("relance-bank-stream".to_owned())
+        .spawn(move || {
+            let end = match open_plain(&path) {
+                Err(e) => Err(format!("cannot open: {e}")),
+                Ok(f) => {
+                    let name = name_of(&path);
+                    match stream_bank(f, &name, |b| {
+                        b.receipts.is_empty()
+                            || tx.blocking_send(StreamMsg::Batch(b.receipts)).is_ok()
+                    }) {
+                        Err(e) => Err(format!("cannot read: {e}")),
+                        Ok((_, len, _)) if !unchanged(&path, sig, len) => {
+                            Err("changed while it was imported".to_owned())
+                        }
+                        Ok((hash, _, _)) => Ok(hash),
+                    }
+                }
+            };
+            let _ = tx.blocking_send(StreamMsg::End(end));
+        });
+    if let Err(e) = spawned {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let _ = tx.try_send(StreamMsg::End(Err(format!("cannot start its reader: {e}"))));
+        return rx;
+    }
+    rx
 }
 
 /// Reads and parses `files` on `workers` threads; one outcome per file, in order.
@@ -594,6 +851,8 @@ struct Decided {
     page: Page,
     dispositions: Vec<(Ack, PathBuf, Disposition)>,
     unsettled: Vec<PathBuf>,
+    /// Bank files to stream in pages of their own, after this page.
+    streams: Vec<StreamJob>,
 }
 
 impl Decide {
@@ -601,7 +860,8 @@ impl Decide {
         let mut page = Page::default();
         let mut dispositions = Vec::new();
         let mut unsettled = Vec::new();
-        for ((p, _), read) in files.iter().zip(reads) {
+        let mut streams = Vec::new();
+        for ((p, sig), read) in files.iter().zip(reads) {
             let name = name_of(p);
             let ack = Ack(p.display().to_string());
             match read {
@@ -633,13 +893,25 @@ impl Decide {
                                 continue;
                             }
                         };
-                    page.acks.push(ack.clone());
                     if known {
                         // A copy of content already imported: nothing to add.
+                        page.acks.push(ack.clone());
                         dispositions.push((ack, p.clone(), Disposition::Done));
                         continue;
                     }
+                    if let Content::Stream = content {
+                        // Its pages follow this one; the last one completes it.
+                        self.pass_hashes.insert(hash.clone());
+                        streams.push(StreamJob {
+                            path: p.clone(),
+                            sig: *sig,
+                            hash,
+                        });
+                        continue;
+                    }
+                    page.acks.push(ack.clone());
                     match content {
+                        Content::Stream => {}
                         Content::Receipts(rs) => {
                             page.records
                                 .extend(rs.into_iter().map(|k| Record::BankEntry {
@@ -685,6 +957,7 @@ impl Decide {
             page,
             dispositions,
             unsettled,
+            streams,
         }
     }
 
@@ -763,6 +1036,10 @@ impl Source for FolderSource {
             // A page not acknowledged was not committed: start over from the folder.
             self.start_pass(&mut skipped).await?;
         }
+        if let Some(mut page) = self.stream_page().await {
+            page.skipped.splice(0..0, skipped);
+            return Ok(page);
+        }
         let (kind, max, workers) = (self.kind, self.opts.max_file_bytes, self.opts.workers);
         let (files, reads) = match self.prefetch.take() {
             Some(p) => (p.files, Some(p.reads)),
@@ -818,9 +1095,10 @@ impl Source for FolderSource {
         for (ack, p, d) in decided.dispositions {
             self.pending.insert(ack, (p, d));
         }
+        self.streams.extend(decided.streams);
         let mut page = decided.page;
         page.skipped.splice(0..0, skipped);
-        page.has_more = !self.queue.is_empty() || self.prefetch.is_some();
+        page.has_more = self.more();
         self.awaiting_ack = !page.acks.is_empty();
         if !page.has_more {
             self.in_pass = false;
@@ -1068,6 +1346,64 @@ mod tests {
             "{:?}",
             mem.receipts
         );
+    }
+
+    /// An MT940 of `n` entries whose balances add up; cut short (no closing balance, inside
+    /// a `:86:`) when `cut`.
+    fn big_mt940(n: usize, cut: bool) -> String {
+        let mut s =
+            String::from(":20:BIG\n:25:FR7630004000031234567890143\n:28C:1\n:60F:C260101EUR0,00\n");
+        for i in 1..=n {
+            s.push_str(&format!(
+                ":61:2601020102C1,{:02}NTRFNONREF//BQ{i:08}\n:86:FACTURE VT2026_{i:06} CLIENT\n",
+                i % 100
+            ));
+        }
+        let total: u64 = (1..=n as u64).map(|i| 100 + i % 100).sum();
+        if cut {
+            s.truncate(s.len() - 10);
+        } else {
+            s.push_str(&format!(
+                ":62F:C260102EUR{},{:02}\n-\n",
+                total / 100,
+                total % 100
+            ));
+        }
+        s
+    }
+
+    #[tokio::test]
+    async fn a_bank_file_bigger_than_a_page_is_streamed_in_bounded_pages_and_completed_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path().join("bank");
+        std::fs::create_dir_all(&inbox).unwrap();
+        let n = STREAM_RECEIPTS * 2 + 17;
+        std::fs::write(inbox.join("big.sta"), big_mt940(n, false)).unwrap();
+        std::fs::write(inbox.join("cut.sta"), big_mt940(n, true)).unwrap();
+        let mem = Arc::new(Mem::default());
+        let mut src = FolderSource::new(&inbox, FolderKind::Bank, opts(0), mem.clone());
+        // The first streamed page is not committed: the pass starts over and the file is read
+        // again from its start, nothing lost.
+        let first = src.pull(None).await.unwrap();
+        assert!(first.has_more);
+        let pages = pass(&mut src, &mem).await;
+        assert!(pages.len() >= 4, "{} pages", pages.len());
+        assert!(pages.iter().all(|p| p.records.len() <= STREAM_RECEIPTS));
+        // The cut file is unusable as a whole: quarantined, none of its receipts committed.
+        assert!(inbox.join("quarantine/cut.sta.reason.txt").exists());
+        assert_eq!(mem.receipts.lock().unwrap().len(), n);
+        let last = pages.iter().rposition(|p| !p.imported.is_empty()).unwrap();
+        assert_eq!(pages[last].imported[0].name, "big.sta");
+        assert!(
+            pages[..last].iter().all(|p| p.imported.is_empty()),
+            "the file completed before its last receipts"
+        );
+        assert!(inbox.join("done/big.sta").exists());
+        // Dropped again: known by its hash, nothing read twice.
+        std::fs::copy(inbox.join("done/big.sta"), inbox.join("again.sta")).unwrap();
+        let pages = pass(&mut src, &mem).await;
+        assert!(pages.iter().all(|p| p.records.is_empty()));
+        assert!(inbox.join("done/again.sta").exists());
     }
 
     #[tokio::test]

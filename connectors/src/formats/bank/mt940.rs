@@ -551,6 +551,23 @@ impl<R: BufRead> Mt940Reader<R> {
 
     fn finish(&mut self) {
         self.finish_field();
+        // An MT940 statement ends with its closing balance (:62F:/:62M:, mandatory); the last
+        // one of a file without it, after statement lines, is a file cut short (still being
+        // written, or a bad copy). An MT942 interim report has no closing balance.
+        let cut = self
+            .cur
+            .as_ref()
+            .is_some_and(|o| !o.closed && (o.entries > 0 || o.entry.is_some()))
+            && self.message == "MT940";
+        if cut {
+            self.pending.push_back(BankEvent::Diagnostic(Diagnostic::new(
+                Severity::Fatal,
+                "MT940-CUT",
+                "end of file",
+                "the last statement ends without its closing balance (:62F:): the file is cut short; \
+                 import it once it is complete",
+            )));
+        }
         self.end_statement();
         if let Some(e) = self.lines.error.take() {
             self.pending
@@ -1062,5 +1079,26 @@ mod tests {
         assert!(parse_61(&format!("2601010101C{},00NTRF", "9".repeat(28)), 1).is_err());
         assert_eq!(e.acct_svcr_ref.as_deref(), Some("CREF1"));
         assert_eq!(e.bank_code.as_deref(), Some("NMSC"));
+    }
+
+    #[test]
+    fn a_statement_cut_before_its_closing_balance_makes_the_file_unusable() {
+        let whole = ":20:S1\n:25:FR7630006000011234567890189\n:28C:1\n:60F:C260105EUR100,00\n\
+                     :61:2601050105C50,00NTRFNONREF//BQ1\n:86:VT2026-001 ACME\n:62F:C260105EUR150,00\n-\n";
+        let cut = &whole[..whole.find(" ACME").unwrap()];
+        let rules = |t: &str| -> Vec<(Severity, String)> {
+            parse_events(t.as_bytes())
+                .into_iter()
+                .filter_map(|e| match e {
+                    BankEvent::Diagnostic(d) => Some((d.severity, d.rule)),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert!(!rules(whole).iter().any(|(s, _)| *s == Severity::Fatal));
+        assert!(rules(cut).contains(&(Severity::Fatal, "MT940-CUT".to_owned())));
+        // An interim report (MT942) has no closing balance.
+        let mt942 = format!("{{2:I942BANK}}\n{}", &whole[..whole.find(":62F:").unwrap()]);
+        assert!(!rules(&mt942).iter().any(|(_, r)| r == "MT940-CUT"));
     }
 }
