@@ -89,6 +89,7 @@ fn commands_go_through_the_running_daemon() {
 
     // A decision from the command line, twice: one event.
     // The daemon runs on the system clock: a promise is for a date after today.
+    #[allow(clippy::disallowed_methods)] // the daemon under test runs on the system clock
     let promised = chrono::Utc::now().date_naive() + chrono::Days::new(40);
     let decision = format!(
         r#"{{"type":"promise_to_pay","customer":"399123454","date":"{promised}","amount":"500.00"}}"#
@@ -186,6 +187,7 @@ fn without_a_daemon_the_commands_open_the_store() {
         ),
         "user add",
     );
+    #[allow(clippy::disallowed_methods)] // the command line dates decisions by the system clock
     let until = chrono::Utc::now().date_naive() + chrono::Days::new(60);
     let hold = format!(r#"{{"type":"hold","customer":"399123454","until":"{until}"}}"#);
     let d = ok(
