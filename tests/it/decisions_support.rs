@@ -16,6 +16,9 @@ use tower::ServiceExt as _;
 
 pub const COMPANY: &str = "demo";
 
+/// A postal address: (line, postcode, city).
+pub type Address<'a> = (&'a str, &'a str, &'a str);
+
 /// The company's configuration and the credentials of its API users.
 pub struct Desk {
     pub dir: tempfile::TempDir,
@@ -93,7 +96,7 @@ impl Desk {
     }
 
     /// Adds `[[customers]]` entries: (id, e-mail, postal address (line, postcode, city)).
-    pub fn add_customers(&self, customers: &[(&str, &str, Option<(&str, &str, &str)>)]) {
+    pub fn add_customers(&self, customers: &[(&str, &str, Option<Address>)]) {
         let path = self.dir.path().join("companies.d/demo.toml");
         let mut toml = std::fs::read_to_string(&path).unwrap();
         for (id, email, address) in customers {
