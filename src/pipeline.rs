@@ -570,11 +570,14 @@ impl Pipeline {
     }
 }
 
-/// The customer as its letters address it: the address the company's configuration sets
-/// (`[[customers]]`) over the source's.
+/// The customer as its letters address it: the postal and e-mail addresses the company's
+/// configuration sets (`[[customers]]`) over the source's.
 pub fn letter_customer(company: &CompanyConfig, mut customer: Customer) -> Customer {
     if let Some(a) = company.dunning.letters.customers.get(&customer.id) {
         customer.address = Some(a.clone());
+    }
+    if let Some(e) = company.dunning.letters.emails.get(&customer.id) {
+        customer.emails = e.clone();
     }
     customer
 }
@@ -669,12 +672,12 @@ pub fn plan_input(
     pauses: Vec<relance_core::dunning::Pause>,
 ) -> PlanInput {
     let mut input = PlanInput::new(company.id.clone(), company.dunning.clone(), rates.clone());
-    input.customers = ledger.customers.clone();
-    for c in &mut input.customers {
-        if let Some(a) = company.dunning.letters.customers.get(&c.id) {
-            c.address = Some(a.clone());
-        }
-    }
+    input.customers = ledger
+        .customers
+        .iter()
+        .cloned()
+        .map(|c| letter_customer(company, c))
+        .collect();
     input.sender_address = company.dunning.letters.sender.clone();
     input.payment_holds = relance_core::dunning::probable::holds_from_reconciliation(
         &ledger.invoices,

@@ -479,6 +479,9 @@ fn mailer(mail: &crate::config::Mail, dir: &Path) -> Result<SharedWriteBack, Str
         Some(p) => Some(crate::config::secrets::read(p).map_err(|e| e.to_string())?),
         None => None,
     };
+    // The sent-log lives in the company's state folder, which nothing may have made yet
+    // (a company whose first effects are all e-mails).
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     SmtpMailer::new(
         &mail.smtp,
         password.as_ref().map(|s| s.expose()),

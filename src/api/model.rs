@@ -191,11 +191,18 @@ impl CompanyView {
         let open = ledger::open_amounts(&ledger, &[]);
         let payments = ledger::payments_by_invoice(&ledger, &[]);
         let history = ledger::audit_of_kind(store, cid, ledger::AUDIT_DUNNING_ACTION)?;
-        let pauses: Vec<(DateTime<Utc>, Pause)> =
+        let mut pauses: Vec<(DateTime<Utc>, Pause)> =
             ledger::audit_of_kind(store, cid, ledger::AUDIT_PAUSE)?
                 .into_iter()
                 .filter_map(|e| Some((e.at, serde_json::from_value(e.explanation).ok()?)))
                 .collect();
+        // The pauses people decided, as the next plan reads them (ended or run out: none).
+        let people = crate::decisions::DecisionState::load(store, cid)?;
+        for p in &people.pauses {
+            for x in crate::decisions::inputs::pauses_of(p, &ledger, now.date_naive()) {
+                pauses.push((p.at, x));
+            }
+        }
         let credit_events: Vec<(DateTime<Utc>, CreditEvent)> =
             ledger::audit_of_kind(store, cid, ledger::AUDIT_CREDIT_EVENT)?
                 .into_iter()
@@ -325,7 +332,14 @@ impl CompanyView {
                 p.clone(),
             ));
         }
-        let dead_letters = store.dead_letters(cid)?;
+        // A dead letter a person retried (its outbox entry pending or delivered again) no
+        // longer waits for anyone.
+        let mut dead_letters = store.dead_letters(cid)?;
+        dead_letters.retain(|d| {
+            outbox
+                .get(&d.key)
+                .is_none_or(|e| matches!(e.state, OutboxState::Dead { .. }))
+        });
         for d in &dead_letters {
             exceptions.push(Exception::DeadLetter(d.clone()));
         }
@@ -347,8 +361,8 @@ impl CompanyView {
             company: cid.clone(),
             currency: company.currency,
             built_at: now,
-            customers: ledger
-                .customers
+            // With the payer IBANs people taught by confirming and assigning receipts.
+            customers: crate::decisions::inputs::learnt_customers(&ledger, &people)
                 .into_iter()
                 .map(|c| (c.id.clone(), c))
                 .collect(),

@@ -120,8 +120,19 @@ pub fn record(
         Some(serde_json::Value::String(r)) => Some(r),
         Some(_) => return Err(SeamError::Invalid("reason: a text is expected".into())),
     };
-    let decision: crate::decisions::Decision = serde_json::from_value(body)
-        .map_err(|e| SeamError::Invalid(format!("the decision does not read: {e}")))?;
+    let decision: crate::decisions::Decision = match serde_json::from_value(body) {
+        Ok(d) => d,
+        // A key already recorded names that decision: another body under it is a conflict,
+        // whether or not it reads.
+        Err(_) if store.inbox_by_key(&company.id, &envelope.key)?.is_some() => {
+            return Err(SeamError::KeyReused(envelope.key));
+        }
+        Err(e) => {
+            return Err(SeamError::Invalid(format!(
+                "the decision does not read: {e}"
+            )))
+        }
+    };
     let env = crate::decisions::Envelope {
         v: crate::decisions::ENVELOPE_VERSION,
         key: envelope.key.clone(),

@@ -1011,6 +1011,7 @@ impl Validator<'_> {
             .as_ref()
             .and_then(|a| self.address(file, KeyPath::keys(&["address"]), a));
         let mut customer_addresses = BTreeMap::new();
+        let mut customer_emails = BTreeMap::new();
         let mut seen_customers = std::collections::BTreeSet::new();
         for (i, o) in c.customers.iter().enumerate() {
             let at = KeyPath::keys(&["customers"]).index(i);
@@ -1033,6 +1034,27 @@ impl Validator<'_> {
             {
                 customer_addresses.insert(relance_core::CustomerId::new(o.id.trim()), a);
             }
+            let mut emails = Vec::new();
+            for (j, e) in o.emails.iter().enumerate() {
+                let e = e.trim();
+                let well_formed = e.split_once('@').is_some_and(|(local, domain)| {
+                    !local.is_empty()
+                        && domain.contains('.')
+                        && !e.chars().any(|c| c.is_whitespace() || c == ',' || c == '<')
+                });
+                if well_formed {
+                    emails.push(e.to_owned());
+                } else {
+                    self.error(
+                        file,
+                        at.key("emails").index(j),
+                        ErrorKind::Policy(format!("{e:?} is not an e-mail address")),
+                    );
+                }
+            }
+            if !emails.is_empty() {
+                customer_emails.insert(relance_core::CustomerId::new(o.id.trim()), emails);
+            }
         }
         (self.errors.len() == before).then(|| CompanyConfig {
             file: file.path.clone(),
@@ -1048,6 +1070,7 @@ impl Validator<'_> {
                 letters: relance_core::dunning::policy::Letters {
                     sender: address,
                     customers: customer_addresses,
+                    emails: customer_emails,
                 },
                 ..c.dunning
             },

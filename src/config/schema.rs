@@ -317,6 +317,9 @@ pub struct CustomerOverride {
     /// Its postal address for letters, replacing the e-invoice's or the ERP's.
     #[serde(default)]
     pub address: Option<AddressFile>,
+    /// Its e-mail addresses for reminders, replacing the source's (e-invoices carry none).
+    #[serde(default)]
+    pub emails: Vec<String>,
 }
 
 fn default_currency() -> Currency {

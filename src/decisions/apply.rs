@@ -251,7 +251,7 @@ fn effects<S: Store + ?Sized>(
             for (inv, amount) in &c.parts {
                 let base = c.drop.iter().find(|a| a.invoice == inv.id && !a.auto);
                 let a = confirmed_allocation(&r.id, &inv.id, *amount, env, base);
-                batch.allocations.push(allocation_record(&a, now));
+                put_allocation(batch, allocation_record(&a, now));
                 batch.audit.push(allocation_audit(&a, now));
                 facts.put_allocation(&r.id, &inv.id, Some(a.clone()));
                 made.push(a);
@@ -315,7 +315,7 @@ fn effects<S: Store + ?Sized>(
                 "residue of {amount} written off to {account} by {}: {reason}",
                 env.actor
             ));
-            batch.allocations.push(allocation_record(&a, now));
+            put_allocation(batch, allocation_record(&a, now));
             batch.audit.push(allocation_audit(&a, now));
             facts.put_allocation(&tx, &inv.id, Some(a));
             let label = format!(
@@ -559,6 +559,29 @@ fn note(
     }
 }
 
+/// Writes an allocation in the batch. A removal of the same pair recorded earlier in the batch
+/// (a confirmation drops the suggestion it turns into an allocation) is superseded: a store
+/// applies a batch's writes before its removals, which would lose the allocation.
+fn put_allocation(batch: &mut Batch, record: crate::store::AllocationRecord) {
+    batch
+        .removed_allocations
+        .retain(|(t, i)| !(*t == record.transaction && *i == record.invoice));
+    batch
+        .allocations
+        .retain(|x| !(x.transaction == record.transaction && x.invoice == record.invoice));
+    batch.allocations.push(record);
+}
+
+/// Removes an allocation in the batch, superseding a write of the same pair recorded earlier.
+fn remove_allocation(batch: &mut Batch, transaction: &TransactionId, invoice: &InvoiceId) {
+    batch
+        .allocations
+        .retain(|x| !(x.transaction == *transaction && x.invoice == *invoice));
+    batch
+        .removed_allocations
+        .push((transaction.clone(), invoice.clone()));
+}
+
 /// Removes allocations a decision replaces. An applied one that was written back to the system
 /// of record cannot be unwritten by a command: a task asks a person to undo it there.
 fn drop_allocations<S: Store + ?Sized>(
@@ -571,9 +594,7 @@ fn drop_allocations<S: Store + ?Sized>(
 ) -> Vec<serde_json::Value> {
     let mut undone = Vec::new();
     for a in drop {
-        batch
-            .removed_allocations
-            .push((a.transaction.clone(), a.invoice.clone()));
+        remove_allocation(batch, &a.transaction, &a.invoice);
         facts.put_allocation(&a.transaction, &a.invoice, None);
         if a.auto {
             undone.push(json!({ "invoice": a.invoice, "amount": a.amount }));

@@ -208,8 +208,14 @@ impl DecisionState {
                         tracing::warn!(company = %company, subject = %e.subject, "unreadable decision event, left out: {err}")
                     }
                 }
-            } else if let Ok(r) = serde_json::from_value::<ApprovalRequest>(e.explanation) {
-                st.request(r);
+            } else {
+                match serde_json::from_value::<ApprovalRequest>(e.explanation) {
+                    Ok(r) => st.request(r),
+                    // A letter that cannot be read back would wait for nobody, unseen.
+                    Err(err) => {
+                        tracing::error!(company = %company, subject = %e.subject, "unreadable approval request, its letter is not listed: {err}")
+                    }
+                }
             }
         }
         Ok(st)

@@ -87,14 +87,10 @@ fn commands_go_through_the_running_daemon() {
     );
     assert!(serde_json::from_str::<serde_json::Value>(&again).is_ok());
 
-    // A decision from the command line, twice: one event.
-    // The daemon runs on the system clock: a promise is for a date after today.
-    #[allow(clippy::disallowed_methods)] // the daemon under test runs on the system clock
-    let promised = chrono::Utc::now().date_naive() + chrono::Days::new(40);
-    let decision = format!(
-        r#"{{"type":"promise_to_pay","customer":"399123454","date":"{promised}","amount":"500.00"}}"#
-    );
-    let decision = decision.as_str();
+    // A decision from the command line, twice: one event (the daemon stamps it with its own
+    // clock, so the promised date is one no clock reaches).
+    let decision =
+        r#"{"type":"promise_to_pay","customer":"399123454","date":"2099-07-15","amount":"500.00"}"#;
     let first = ok(
         &d.relance(&["decide", "json", "--company", "demo", decision], None),
         "decide",
@@ -187,9 +183,8 @@ fn without_a_daemon_the_commands_open_the_store() {
         ),
         "user add",
     );
-    #[allow(clippy::disallowed_methods)] // the command line dates decisions by the system clock
-    let until = chrono::Utc::now().date_naive() + chrono::Days::new(60);
-    let hold = format!(r#"{{"type":"hold","customer":"399123454","until":"{until}"}}"#);
+    // Decided on a fixed date (--at), without a daemon.
+    let hold = r#"{"type":"hold","customer":"399123454","until":"2026-08-31"}"#;
     let d = ok(
         &run(
             &[
@@ -199,7 +194,9 @@ fn without_a_daemon_the_commands_open_the_store() {
                 "demo",
                 "--reason",
                 "the customer asked for time",
-                &hold,
+                "--at",
+                "2026-06-30T09:00:00Z",
+                hold,
             ],
             None,
         ),

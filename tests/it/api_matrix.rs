@@ -63,7 +63,8 @@ fn body_for(method: &str, path: &str) -> Option<String> {
     Some(
         match path {
             p if p.ends_with("/decisions") => serde_json::json!({
-                "type": "hold", "customer": "399123454", "until": "2026-07-31",
+                // The daemon decides on its own clock: a date no clock reaches.
+                "type": "hold", "customer": "399123454", "until": "2099-07-31",
                 "reason": "matrix"
             }),
             "/users" => {

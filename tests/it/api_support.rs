@@ -125,6 +125,15 @@ impl Daemon {
         d
     }
 
+    /// SIGKILLs the daemon and starts it again on the same configuration and state.
+    pub fn kill_and_restart(mut self) -> Daemon {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        // A killed daemon leaves its socket file behind; the new one replaces it.
+        Self::start_in(dir)
+    }
+
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }

@@ -62,13 +62,16 @@ pub struct Policy {
     pub approval_stages: Vec<Stage>,
 }
 
-/// The postal addresses posted letters need, as the company's configuration sets them.
+/// The postal addresses posted letters need, and the customers' e-mail addresses, as the
+/// company's configuration sets them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Letters {
     /// The company's address: the sender (and, its city, the place before the date).
     pub sender: Option<crate::model::PostalAddress>,
     /// Customers' addresses set in the configuration, over the sources'.
     pub customers: std::collections::BTreeMap<crate::ids::CustomerId, crate::model::PostalAddress>,
+    /// Customers' e-mail addresses set in the configuration, over the sources'.
+    pub emails: std::collections::BTreeMap<crate::ids::CustomerId, Vec<String>>,
 }
 
 /// What a missing rate does to the letters that state penalties.

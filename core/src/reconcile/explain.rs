@@ -238,7 +238,31 @@ pub enum Basis {
     /// A person confirmed it.
     Confirmed,
     /// A reason recorded as text (allocations decided before explanations were structured).
-    Recorded(Box<str>),
+    /// Written `{"type": "recorded", "text": …}`: a tagged enum cannot carry a bare string.
+    Recorded(#[serde(with = "recorded_text")] Box<str>),
+}
+
+/// The wire form of [`Basis::Recorded`]'s text: an object, so that the enum's tag fits in it.
+mod recorded_text {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize)]
+    struct Out<'a> {
+        text: &'a str,
+    }
+
+    #[derive(Deserialize)]
+    struct In {
+        text: String,
+    }
+
+    pub fn serialize<S: Serializer, T: AsRef<str>>(t: &T, s: S) -> Result<S::Ok, S::Error> {
+        Out { text: t.as_ref() }.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Box<str>, D::Error> {
+        Ok(In::deserialize(d)?.text.into_boxed_str())
+    }
 }
 
 /// Evidence flags of [`Why`].
@@ -734,6 +758,15 @@ impl<'de> Deserialize<'de> for Why {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recorded_reason_round_trips() {
+        let w = Why::recorded("confirmed by alice: the payer is the customer's director");
+        let v = serde_json::to_value(&w).unwrap();
+        assert_eq!(v["basis"]["type"], "recorded", "{v}");
+        let back: Why = serde_json::from_value(v).unwrap();
+        assert_eq!(back, w);
+    }
 
     #[test]
     fn compact_form_round_trips_through_its_wire_form() {

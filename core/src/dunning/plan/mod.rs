@@ -262,7 +262,7 @@ pub struct Action {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recommendation: Option<String>,
     /// Contentieux: the evidence file.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<String>,
 }
 
