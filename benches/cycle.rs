@@ -173,8 +173,15 @@ fn cycled(addr: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut page = String::new();
     let _ = s.read_to_string(&mut page);
     let (mut ok, mut failed) = (BTreeSet::new(), BTreeSet::new());
-    for l in page.lines().filter(|l| l.starts_with("relance_cycles_total{")) {
-        let Some(c) = l.split("company=\"").nth(1).and_then(|r| r.split('"').next()) else {
+    for l in page
+        .lines()
+        .filter(|l| l.starts_with("relance_cycles_total{"))
+    {
+        let Some(c) = l
+            .split("company=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+        else {
             continue;
         };
         if l.contains("outcome=\"ok\"") {
