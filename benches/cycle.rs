@@ -290,14 +290,13 @@ fn main() {
         println!("postgres: SKIP (RELANCE_PG_URL unset: eval \"$(bash tests/pg/server.sh env)\")");
         return;
     };
-    let fsync = {
-        let probe = PgStore::open(&admin).expect("open PostgreSQL");
-        probe.setting("fsync").unwrap_or_default()
-    };
     for n in counts {
         let name = format!("relance_bench_cycle_{}_{n}", std::process::id());
         let _ = PgStore::drop_database(&admin, &name);
-        PgStore::create_database(&admin, &name).expect("create the bench database");
+        let db = PgStore::create_database(&admin, &name).expect("create the bench database");
+        let fsync = PgStore::open(&db)
+            .and_then(|s| s.setting("fsync"))
+            .unwrap_or_default();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("pg.url"),

@@ -250,8 +250,9 @@ fn owners(pg: &PgStore) -> BTreeMap<String, usize> {
     out
 }
 
-/// A camt.053 statement of one booked credit, booked the day before `today`, naming `label`.
-fn camt053(n: usize, today: NaiveDate, label: &str, amount: &str) -> String {
+/// A camt.053 statement of one booked credit from `payer`, booked the day before `today`,
+/// naming `label`.
+fn camt053(n: usize, today: NaiveDate, payer: &str, label: &str, amount: &str) -> String {
     let day = today.pred_opt().unwrap();
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -263,7 +264,7 @@ fn camt053(n: usize, today: NaiveDate, label: &str, amount: &str) -> String {
 <BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt><AcctSvcrRef>PG{n:09}</AcctSvcrRef>
 <BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>
 <NtryDtls><TxDtls><Refs><AcctSvcrRef>PG{n:09}</AcctSvcrRef><EndToEndId>NOTPROVIDED</EndToEndId></Refs>
-<AmtDtls><TxAmt><Amt Ccy="EUR">{amount}</Amt></TxAmt></AmtDtls><RltdPties><Dbtr><Nm>CLIENT 00 SARL</Nm></Dbtr></RltdPties>
+<AmtDtls><TxAmt><Amt Ccy="EUR">{amount}</Amt></TxAmt></AmtDtls><RltdPties><Dbtr><Nm>{payer}</Nm></Dbtr></RltdPties>
 <RmtInf><Ustrd>{label}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry></Stmt></BkToCstmrStmt></Document>
 "#
     )
@@ -309,7 +310,9 @@ impl World {
         let last = self.invoices - 1;
         let label = format!("FACTURE FA-PG-{:04}", 100 + last);
         let amount = Self::ht(last) * Decimal::new(12, 1);
-        let text = camt053(n, self.today, &label, &format!("{amount:.2}"));
+        // Paid by the invoice's customer.
+        let payer = format!("CLIENT {:02} SARL", last % self.customers.len());
+        let text = camt053(n, self.today, &payer, &label, &format!("{amount:.2}"));
         for id in &self.ids {
             let dir = self.bank.join(id).join("bank");
             let tmp = dir.join(format!(".releve-{n}.tmp"));
