@@ -1144,6 +1144,9 @@ impl Store for PgStore {
                 let valid =
                     row.is_some_and(|r| u64_of(r.get::<_, i64>(0)) == token && r.get::<_, bool>(1));
                 if !valid {
+                    // At once, not when the connection is next used: the row lock must not
+                    // outlive the refusal (a claimer on another connection skips locked rows).
+                    tx.rollback().await.map_err(pg_err)?;
                     return Err(StoreError::Fenced { company, token });
                 }
             }
