@@ -794,7 +794,22 @@ fn default_instance_name() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-/// One lease round: heartbeat, renew, shed, claim (on the blocking pool), then the running
+/// Runs `f` on a thread of its own and waits for it: lease work never queues behind the
+/// cycles' store calls on the runtime's blocking pool (with hundreds of companies busy, a
+/// renewal waiting there would arrive after the lease had run out). `None` if the thread
+/// could not start or panicked.
+async fn on_lease_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("relance-lease".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .ok()?;
+    rx.await.ok()
+}
+
+/// One lease round: heartbeat, renew, shed, claim (on a thread of its own), then the running
 /// set follows: lost companies stop at once, shed ones stop and are released once their
 /// task has finished, gained ones start.
 async fn lease_round<R: CycleRunner>(
@@ -807,7 +822,7 @@ async fn lease_round<R: CycleRunner>(
 ) {
     let ids: Vec<CompanyId> = config.companies.iter().map(|c| c.id.clone()).collect();
     let k = keeper.clone();
-    let round = tokio::task::spawn_blocking(move || {
+    let round = on_lease_thread(move || {
         let mut k = k.lock().unwrap_or_else(|p| p.into_inner());
         let (changes, result) = k.tick(&ids);
         let grants: Vec<(CompanyId, u64, SharedStore)> = changes
@@ -818,7 +833,7 @@ async fn lease_round<R: CycleRunner>(
         (changes, result, grants, k.stats())
     })
     .await;
-    let Ok((changes, result, grants, stats)) = round else {
+    let Some((changes, result, grants, stats)) = round else {
         error!("lease round task failed");
         return;
     };
@@ -855,14 +870,14 @@ async fn lease_round<R: CycleRunner>(
                     a.abort();
                 }
             }
-            let r = tokio::task::spawn_blocking(move || {
+            let r = on_lease_thread(move || {
                 keeper
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .release(&shed)
             })
             .await;
-            if !matches!(r, Ok(Ok(()))) {
+            if !matches!(r, Some(Ok(()))) {
                 warn!("shed leases not released: they run out at expiry");
             }
         });

@@ -12,6 +12,7 @@
 #   RELANCE_PG_URL            postgres://relance@127.0.0.1:$PG_PORT/postgres (no password)
 #   RELANCE_PG_PASSWORD_FILE  file holding the role's password (one line, mode 600)
 #   RELANCE_PG_CTL            this script, so a test can restart the server
+#   PG_HOME, PG_PORT          this cluster's, so that restart acts on this one and not another
 # The role `relance` has CREATEDB: each test creates its own database and drops it after.
 #
 # Knobs: PG_HOME=/tmp/relance-pg  PG_PORT=25470  PG_DURABLE=1 (fsync and synchronous commits
@@ -95,6 +96,7 @@ case "${1:-}" in
 export RELANCE_PG_URL=postgres://$ROLE@127.0.0.1:$PORT/postgres
 export RELANCE_PG_PASSWORD_FILE=$PASSFILE
 export RELANCE_PG_CTL=$(cd "$(dirname "$0")" && pwd)/server.sh
+export PG_HOME=$HOME_DIR PG_PORT=$PORT
 VARS
         ;;
     *) echo "usage: $0 setup|start|stop|restart|status|env" >&2; exit 2 ;;

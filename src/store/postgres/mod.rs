@@ -60,6 +60,9 @@ pub fn schema_version() -> u32 {
         .unwrap_or(0)
 }
 
+/// Connections each store keeps apart for its instance's heartbeats and leases.
+const LEASE_CONNECTIONS: usize = 2;
+
 /// How to reach the database. `Debug` and [`PgConfig::describe`] never show the password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PgConfig {
@@ -150,6 +153,25 @@ impl PgConfig {
     }
 }
 
+/// One company's counts ([`PgStore::census`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Census {
+    /// The company.
+    pub company: String,
+    /// Invoices and credit notes.
+    pub invoices: u64,
+    /// Receipts.
+    pub receipts: u64,
+    /// Allocations of receipts to invoices.
+    pub allocations: u64,
+    /// Outbox entries not yet applied.
+    pub pending: u64,
+    /// Outbox entries applied.
+    pub done: u64,
+    /// Outbox entries given up.
+    pub dead: u64,
+}
+
 /// A runtime owned by the store, shut down without waiting when the store goes (dropping a
 /// runtime inside another one's async context would panic).
 struct OwnedRuntime(Option<tokio::runtime::Runtime>);
@@ -172,6 +194,8 @@ impl Drop for OwnedRuntime {
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// Connections for heartbeats and leases only.
+    lease_pool: Pool,
     rt: Arc<OwnedRuntime>,
     describe: String,
 }
@@ -291,23 +315,30 @@ impl PgStore {
             .enable_all()
             .build()
             .map_err(|e| StoreError::Postgres(format!("cannot start the store runtime: {e}")))?;
-        let mgr = Manager::from_config(
-            cfg.pg(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(mgr)
-            .max_size(cfg.pool_size.max(1))
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .wait_timeout(Some(Duration::from_secs(30)))
-            .create_timeout(Some(cfg.connect_timeout))
-            .recycle_timeout(Some(Duration::from_secs(5)))
-            .build()
-            .map_err(|e| StoreError::Postgres(format!("cannot build the pool: {e}")))?;
+        let build = |size: usize, wait: Duration| {
+            let mgr = Manager::from_config(
+                cfg.pg(),
+                NoTls,
+                ManagerConfig {
+                    recycling_method: RecyclingMethod::Fast,
+                },
+            );
+            Pool::builder(mgr)
+                .max_size(size)
+                .runtime(deadpool_postgres::Runtime::Tokio1)
+                .wait_timeout(Some(wait))
+                .create_timeout(Some(cfg.connect_timeout))
+                .recycle_timeout(Some(Duration::from_secs(5)))
+                .build()
+                .map_err(|e| StoreError::Postgres(format!("cannot build the pool: {e}")))
+        };
+        let pool = build(cfg.pool_size.max(1), Duration::from_secs(30))?;
+        // Leases have connections of their own: renewals never queue behind the cycles'
+        // work, however many companies are busy (a starved renewal loses every lease).
+        let lease_pool = build(LEASE_CONNECTIONS, cfg.connect_timeout)?;
         let store = PgStore {
             pool,
+            lease_pool,
             rt: Arc::new(OwnedRuntime(Some(rt))),
             describe: cfg.describe(),
         };
@@ -345,7 +376,25 @@ impl PgStore {
         F: FnOnce(deadpool_postgres::Object) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, StoreError>> + Send,
     {
-        let pool = self.pool.clone();
+        self.with_pool(self.pool.clone(), f)
+    }
+
+    /// Runs `f` with a connection of the lease pool (heartbeats, claims, renewals, releases).
+    fn with_lease<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(deadpool_postgres::Object) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, StoreError>> + Send,
+    {
+        self.with_pool(self.lease_pool.clone(), f)
+    }
+
+    fn with_pool<T, F, Fut>(&self, pool: Pool, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(deadpool_postgres::Object) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, StoreError>> + Send,
+    {
         self.run(async move {
             let client = pool.get().await.map_err(pool_err)?;
             f(client).await
@@ -442,6 +491,57 @@ impl PgStore {
                 .await
                 .map_err(pg_err)?;
             Ok(u64_of(r.get(0)))
+        })
+    }
+
+    /// Per company, in one query: invoices, receipts, allocations and outbox entries pending,
+    /// done and dead; ordered by company. For checks over many companies at once.
+    pub fn census(&self) -> Result<Vec<Census>, StoreError> {
+        self.with(|c| async move {
+            let rows = c
+                .query(
+                    "SELECT c.company, \
+                       (SELECT count(*) FROM invoice x WHERE x.company = c.company), \
+                       (SELECT count(*) FROM receipt x WHERE x.company = c.company), \
+                       (SELECT count(*) FROM allocation x WHERE x.company = c.company), \
+                       (SELECT count(*) FROM outbox x WHERE x.company = c.company AND x.state = 'pending'), \
+                       (SELECT count(*) FROM outbox x WHERE x.company = c.company AND x.state = 'done'), \
+                       (SELECT count(*) FROM outbox x WHERE x.company = c.company AND x.state = 'dead') \
+                     FROM company c ORDER BY c.company",
+                    &[],
+                )
+                .await
+                .map_err(pg_err)?;
+            let n = |r: &Row, i: usize| u64_of(r.get::<_, i64>(i));
+            Ok(rows
+                .iter()
+                .map(|r| Census {
+                    company: r.get(0),
+                    invoices: n(r, 1),
+                    receipts: n(r, 2),
+                    allocations: n(r, 3),
+                    pending: n(r, 4),
+                    done: n(r, 5),
+                    dead: n(r, 6),
+                })
+                .collect())
+        })
+    }
+
+    /// Every outbox entry of every company: (company, key, target, state), in one query.
+    pub fn outbox_states(&self) -> Result<Vec<(String, String, String, String)>, StoreError> {
+        self.with(|c| async move {
+            let rows = c
+                .query(
+                    "SELECT company, key, target, state FROM outbox ORDER BY company, key",
+                    &[],
+                )
+                .await
+                .map_err(pg_err)?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+                .collect())
         })
     }
 
@@ -1044,6 +1144,9 @@ impl Store for PgStore {
                 let valid =
                     row.is_some_and(|r| u64_of(r.get::<_, i64>(0)) == token && r.get::<_, bool>(1));
                 if !valid {
+                    // At once, not when the connection is next used: the row lock must not
+                    // outlive the refusal (a claimer on another connection skips locked rows).
+                    tx.rollback().await.map_err(pg_err)?;
                     return Err(StoreError::Fenced { company, token });
                 }
             }
@@ -1591,7 +1694,7 @@ impl Store for PgStore {
     fn heartbeat(&self, instance: &str, ttl: Duration) -> Result<usize, StoreError> {
         let instance = instance.to_owned();
         let ms = millis(ttl);
-        self.with(move |c| async move {
+        self.with_lease(move |c| async move {
             c.execute(
                 "INSERT INTO instance (name, last_seen) VALUES ($1, now()) \
                  ON CONFLICT (name) DO UPDATE SET last_seen = now()",
@@ -1613,7 +1716,7 @@ impl Store for PgStore {
 
     fn instance_gone(&self, instance: &str) -> Result<(), StoreError> {
         let instance = instance.to_owned();
-        self.with(move |c| async move {
+        self.with_lease(move |c| async move {
             c.execute("DELETE FROM instance WHERE name = $1", &[&instance])
                 .await
                 .map_err(pg_err)?;
@@ -1632,7 +1735,7 @@ impl Store for PgStore {
         let companies: Vec<String> = candidates.iter().map(|c| c.to_string()).collect();
         let max = i64::try_from(max).unwrap_or(i64::MAX);
         let ms = millis(ttl) as f64;
-        self.with(move |mut c| async move {
+        self.with_lease(move |mut c| async move {
             let tx = c.transaction().await.map_err(pg_err)?;
             tx.execute(
                 "INSERT INTO lease (company) SELECT x FROM unnest($1::text[]) AS x \
@@ -1683,7 +1786,7 @@ impl Store for PgStore {
         let companies: Vec<String> = held.iter().map(|(c, _)| c.to_string()).collect();
         let tokens: Vec<i64> = held.iter().map(|(_, t)| i64_of(*t)).collect();
         let ms = millis(ttl) as f64;
-        self.with(move |c| async move {
+        self.with_lease(move |c| async move {
             let rows = c
                 .query(
                     "WITH h AS (SELECT * FROM unnest($2::text[], $3::bigint[]) AS h(company, token)), \
@@ -1710,7 +1813,7 @@ impl Store for PgStore {
         let instance = instance.to_owned();
         let companies: Vec<String> = held.iter().map(|(c, _)| c.to_string()).collect();
         let tokens: Vec<i64> = held.iter().map(|(_, t)| i64_of(*t)).collect();
-        self.with(move |c| async move {
+        self.with_lease(move |c| async move {
             c.execute(
                 "WITH h AS (SELECT * FROM unnest($2::text[], $3::bigint[]) AS h(company, token)), \
                  upd AS ( \
