@@ -176,11 +176,16 @@ fn example_without_credentials_names_each_missing_credential() {
             "api_key_file = ",
             "sources[0].dolibarr.api_key_file",
         ),
+        (
+            "petit.toml",
+            "client_secret_file = ",
+            "sources[2].pa.client_secret_file",
+        ),
     ] {
         let want = format!("{file}: line {}, column 1: {key}", line_of(file, needle));
         assert!(text.contains(&want), "{want}\n{text}");
     }
-    assert!(text.contains("5 errors in 5 files"), "{text}");
+    assert!(text.contains("6 errors in 5 files"), "{text}");
 }
 
 #[test]
