@@ -560,13 +560,17 @@ impl<R: BufRead> Mt940Reader<R> {
             .is_some_and(|o| !o.closed && (o.entries > 0 || o.entry.is_some()))
             && self.message == "MT940";
         if cut {
-            self.pending.push_back(BankEvent::Diagnostic(Diagnostic::new(
-                Severity::Fatal,
-                "MT940-CUT",
-                "end of file",
-                "the last statement ends without its closing balance (:62F:): the file is cut short; \
-                 import it once it is complete",
-            )));
+            // A warning, not a refusal: real banks' files end so too (an available balance
+            // last, a block trailer right after the lines), and their lines are still theirs;
+            // a copy cut short and later complete adds only what it lacked (receipt keys).
+            self.pending
+                .push_back(BankEvent::Diagnostic(Diagnostic::new(
+                    Severity::Warning,
+                    "MT940-CUT",
+                    "end of file",
+                    "the last statement ends without its closing balance (:62F:): the file may be \
+                 cut short; its lines are read, and the complete file adds only what it lacks",
+                )));
         }
         self.end_statement();
         if let Some(e) = self.lines.error.take() {
@@ -1096,7 +1100,7 @@ mod tests {
                 .collect()
         };
         assert!(!rules(whole).iter().any(|(s, _)| *s == Severity::Fatal));
-        assert!(rules(cut).contains(&(Severity::Fatal, "MT940-CUT".to_owned())));
+        assert!(rules(cut).contains(&(Severity::Warning, "MT940-CUT".to_owned())));
         // An interim report (MT942) has no closing balance.
         let mt942 = format!("{{2:I942BANK}}\n{}", &whole[..whole.find(":62F:").unwrap()]);
         assert!(!rules(&mt942).iter().any(|(_, r)| r == "MT940-CUT"));
