@@ -568,13 +568,14 @@ fn three_daemons_share_companies_by_lease_through_kill_stop_and_restart() {
     let after_stop = world.wait_settled(&pg, "stop");
     assert!(after_stop > after_kill, "the new invoice made no effect");
     instances[0].signal("CONT");
+    // Whether a write was in flight at the stop depends on timing (an idle machine may have
+    // finished every cycle): its refusal is counted, and what must hold either way is that the
+    // leases are lost and no effect is made twice (the refusal itself is asserted by
+    // pg_store::fencing_tokens_refuse_stale_writes_on_postgres and the in-process pause).
     until(
         Duration::from_secs(60),
-        "the continued instance reports lost leases and refused writes",
-        || {
-            instances[0].counter("relance_leases_lost_total") > 0.0
-                && instances[0].counter("relance_fenced_writes_refused_total") > refused_before
-        },
+        "the continued instance reports lost leases",
+        || instances[0].counter("relance_leases_lost_total") > 0.0,
     );
     eprintln!(
         "stop: {} leases lost, {} late writes or calls refused",
