@@ -217,15 +217,24 @@ where
     // Under a lease, no remote call once the lease is lost or about to run out: the new
     // owner delivers (and finds what this call would have done, if it had been made).
     store.ensure_lease(company)?;
+    // And again before each request of the delivery leaves (a lookup, then writes, each after
+    // waits of its own): the lease may be lost between them.
+    let gate: relance_connectors::gate::Gate = {
+        let (store, company) = (store.clone(), company.clone());
+        std::sync::Arc::new(move || store.ensure_lease(&company).map_err(|e| e.to_string()))
+    };
     let outcome: Result<(RemoteRef, bool), ConnectorError> =
-        match target.find_applied(&entry.key).await {
-            Ok(Some(remote_ref)) => Ok((remote_ref, true)),
-            Ok(None) => target
-                .apply(&entry.key, &entry.command)
-                .await
-                .map(|r| (r, false)),
-            Err(e) => Err(e),
-        };
+        relance_connectors::gate::gated(gate, async {
+            match target.find_applied(&entry.key).await {
+                Ok(Some(remote_ref)) => Ok((remote_ref, true)),
+                Ok(None) => target
+                    .apply(&entry.key, &entry.command)
+                    .await
+                    .map(|r| (r, false)),
+                Err(e) => Err(e),
+            }
+        })
+        .await;
     entry.attempts = entry.attempts.saturating_add(1);
     let mut batch = Batch::default();
     let mut next = None;
@@ -434,6 +443,69 @@ mod tests {
             e.1 += 1;
             Ok(e.0.clone())
         }
+    }
+
+    /// A remote whose lookup takes so long that the lease is lost meanwhile (the process was
+    /// paused), and whose writes ask the gate as the HTTP layer does.
+    struct PausedDuringLookup {
+        lease: std::sync::Arc<crate::store::lease::Lease>,
+        applied: Mutex<u32>,
+    }
+
+    impl WriteBack for PausedDuringLookup {
+        async fn find_applied(
+            &self,
+            _key: &IdempotencyKey,
+        ) -> Result<Option<RemoteRef>, ConnectorError> {
+            self.lease.lose();
+            Ok(None)
+        }
+        async fn apply(
+            &self,
+            key: &IdempotencyKey,
+            _cmd: &WriteCommand,
+        ) -> Result<RemoteRef, ConnectorError> {
+            relance_connectors::gate::check().map_err(ConnectorError::transient)?;
+            *self.applied.lock().unwrap() += 1;
+            Ok(RemoteRef(format!("R-{}", key.0)))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lease_lost_during_the_lookup_lets_no_write_out() {
+        use crate::store::lease::{Lease, LeaseStats};
+        use crate::store::FencedStore;
+        let (_d, store, c) = setup(1);
+        let inner: crate::store::SharedStore = std::sync::Arc::new(store.clone());
+        let lease = std::sync::Arc::new(Lease::new(
+            c.clone(),
+            7,
+            std::time::Instant::now() + Duration::from_secs(60),
+            Duration::from_secs(1),
+        ));
+        let stats = std::sync::Arc::new(LeaseStats::default());
+        let fenced = FencedStore::new(inner, lease.clone(), stats.clone());
+        let fenced: crate::store::SharedStore = std::sync::Arc::new(fenced);
+        let remote = PausedDuringLookup {
+            lease,
+            applied: Mutex::new(0),
+        };
+        let (_tx, rx) = no_cancel();
+        let r = deliver_pending(
+            &fenced,
+            &c,
+            "tryton",
+            &remote,
+            t0(),
+            &RetryPolicy::default(),
+            &rx,
+        )
+        .await;
+        assert!(r.is_err(), "{r:?}");
+        assert_eq!(*remote.applied.lock().unwrap(), 0, "a write went out");
+        assert!(stats.fenced.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+        // The entry is still pending for the next owner.
+        assert_eq!(store.outbox_pending(&c, "tryton").unwrap().len(), 1);
     }
 
     fn t0() -> DateTime<Utc> {

@@ -116,6 +116,14 @@ pub enum HttpError {
     /// The client could not be built.
     #[error("HTTP client: {0}")]
     Client(String),
+    /// The delivery's write gate refused the call (its lease is lost): nothing was sent.
+    #[error("call to {host} not made: {reason}")]
+    Gated {
+        /// `host:port`.
+        host: String,
+        /// The gate's reason.
+        reason: String,
+    },
 }
 
 /// An answer, read whole.
@@ -520,6 +528,12 @@ impl HttpClient {
     ) -> Result<HttpResponse, HttpError> {
         let host = host_key(url)?;
         self.layer.admit(&host, self.bucket.as_ref()).await;
+        // After every wait, with no await before the request leaves: a delivery whose lease
+        // was lost meanwhile (the process paused) sends nothing.
+        crate::gate::check().map_err(|reason| HttpError::Gated {
+            host: host.clone(),
+            reason,
+        })?;
         let mut req = self
             .layer
             .client
@@ -721,5 +735,21 @@ mod tests {
             c.excerpt("bad  password\nhunter22 refused", 100),
             "bad password <redacted> refused"
         );
+    }
+
+    #[tokio::test]
+    async fn a_closed_gate_sends_nothing() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/x", listener.local_addr().unwrap());
+        let c = HttpClient::new(Arc::new(HttpLayer::new().unwrap()), Duration::from_secs(2));
+        let shut: crate::gate::Gate = Arc::new(|| Err("lease lost".to_owned()));
+        let r = crate::gate::gated(shut, c.get(&url, &[])).await;
+        assert!(
+            matches!(&r, Err(HttpError::Gated { reason, .. }) if reason == "lease lost"),
+            "{r:?}"
+        );
+        // No connection was even opened.
+        let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+        assert!(accepted.is_err(), "a connection reached the server");
     }
 }

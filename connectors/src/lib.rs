@@ -13,6 +13,7 @@
 pub mod contract;
 pub mod error;
 pub mod formats;
+pub mod gate;
 pub mod http;
 pub mod keys;
 pub mod systems;

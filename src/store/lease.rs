@@ -14,6 +14,10 @@
 //!   the process is stopped) before which the store cannot have given the lease to anyone
 //!   else, less a safety margin. A paused instance that wakes up after its deadline refuses to
 //!   call, and marking "done" is a fenced commit;
+//!   The check is made again just before each request of a delivery leaves (the lookup,
+//!   then each write, each after waits of its own: [`relance_connectors::gate`]), so a pause
+//!   in the middle of a delivery does not let its later requests out; what is left is the
+//!   instant between that check and the system call;
 //! - an effect a fenced-out instance sent before it was stopped is not repeated by the new
 //!   owner: delivery asks `find_applied` first, and keys are sent natively where the remote
 //!   has them, as after a crash.
@@ -90,7 +94,7 @@ pub struct Lease {
 }
 
 impl Lease {
-    fn new(company: CompanyId, token: u64, deadline: Instant, margin: Duration) -> Self {
+    pub(crate) fn new(company: CompanyId, token: u64, deadline: Instant, margin: Duration) -> Self {
         Lease {
             company,
             token,

@@ -348,6 +348,8 @@ impl WriteBack for SmtpMailer {
             Ok(false) => return Err(ConnectorError::transient("smtp server did not answer NOOP")),
             Err(e) => return Err(ConnectorError::transient(format!("smtp: {e}"))),
         }
+        // The delivery's lease may have been lost while the connection was tested.
+        crate::gate::check().map_err(|why| ConnectorError::transient(format!("smtp: {why}")))?;
         self.log.record(
             key.as_str(),
             LogState::Pending {
