@@ -297,7 +297,9 @@ impl CompanyView {
 
         // The queue: what the engine proposes and cannot decide, from the same run a cycle
         // makes (the flags are not stored), plus holds and what was given up.
-        let outcome = ledger.reconcile(&company.reconcile);
+        // With what people decided, exactly as the cycle runs it: a pair they rejected is
+        // never shown again, a payer they taught is known.
+        let outcome = crate::decisions::inputs::reconcile(&ledger, &company.reconcile, &people);
         let decided: HashSet<(TransactionId, InvoiceId)> = stored_allocations
             .iter()
             .filter(|a| a.auto)
@@ -305,7 +307,12 @@ impl CompanyView {
             .collect();
         let mut exceptions: Vec<Exception> = Vec::new();
         let mut suggested: HashSet<(TransactionId, InvoiceId)> = HashSet::new();
-        for a in stored_allocations.iter().filter(|a| !a.auto) {
+        for a in stored_allocations.iter().filter(|a| {
+            !a.auto
+                && !people
+                    .rejected
+                    .contains(&(a.transaction.clone(), a.invoice.clone()))
+        }) {
             if suggested.insert((a.transaction.clone(), a.invoice.clone())) {
                 exceptions.push(Exception::Suggestion(a.clone()));
             }

@@ -143,6 +143,17 @@ fn match_decisions_are_applied_by_the_next_cycle() {
         "BQ2606250000007",
         "FA-2026-0106"
     ));
+    // The rejected pair is not proposed again, in this cycle or the next.
+    for date in ["2026-07-01", "2026-07-02"] {
+        if date != "2026-07-01" {
+            d.cycle(date);
+        }
+        assert!(
+            !suggested(&d, date, "BQ2606150000004", "FA-2026-0105"),
+            "{date}: {:?}",
+            exceptions(&d, date, "suggestion")
+        );
+    }
     // The payer's IBAN is learnt for the customer.
     let customers = d.get("2026-07-01", "/customers?limit=1000").body;
     let leroy = customers["items"]
@@ -470,6 +481,75 @@ fn approved_letters_are_sent_once_and_cancelled_ones_never() {
     assert_eq!(med_mails(&sink, "leroy"), 1, "{:?}", mails(&sink));
     assert_eq!(med_mails(&sink, "roux"), 0, "{:?}", mails(&sink));
     assert!(waiting_for(&d, "2026-08-10", ROUX).is_none());
+}
+
+/// A mise en demeure rescheduled by a person goes out on the day they chose, not before,
+/// and once.
+#[test]
+fn a_rescheduled_letter_goes_out_on_its_date_once() {
+    let Some(sink) = relance_testkit::smtp::Sink::start(&[]) else {
+        return;
+    };
+    let d = Desk::new(Some(&sink));
+    d.add_customers(&[(LEROY, "compta@leroy.example", None)]);
+    for date in ["2026-06-30", "2026-07-01", "2026-07-15"] {
+        d.cycle(date);
+    }
+    let letter = waiting_for(&d, "2026-07-15", LEROY).unwrap_or_else(|| {
+        panic!(
+            "no letter waiting for Leroy: {:?}",
+            letters(&d, "2026-07-15", true)
+        )
+    });
+    assert_eq!(letter["planned"]["stage"], 3, "{letter}");
+    let action = letter["action"].as_str().unwrap().to_owned();
+    // A collector may not reschedule; an approver may, and twice is one decision.
+    let r = d.api(
+        "2026-07-15",
+        "collector",
+        &[(
+            "POST",
+            "/decisions",
+            Some(
+                json!({"type": "reschedule_letter", "action": action, "date": "2026-07-20"})
+                    .to_string(),
+            ),
+            "reschedule-by-collector",
+        )],
+    );
+    assert_eq!(r[0].status, 403, "{:?}", r[0]);
+    let decision = json!({"type": "reschedule_letter", "action": action, "date": "2026-07-20",
+                          "reason": "the customer asked for a call before any letter"});
+    d.decide(
+        "2026-07-15",
+        "approver",
+        "reschedule-leroy",
+        decision.clone(),
+    );
+    let again = d.api(
+        "2026-07-15",
+        "approver",
+        &[(
+            "POST",
+            "/decisions",
+            Some(decision.to_string()),
+            "reschedule-leroy",
+        )],
+    );
+    assert_eq!(again[0].status, 200, "{:?}", again[0]);
+    assert_eq!(again[0].body["duplicate"], true);
+    // Before its date: applied, not sent, and no longer waiting.
+    d.cycle("2026-07-16");
+    applied(&d, "reschedule-leroy");
+    assert_eq!(med_mails(&sink, "leroy"), 0, "{:?}", mails(&sink));
+    assert!(waiting_for(&d, "2026-07-16", LEROY).is_none());
+    d.cycle("2026-07-19");
+    assert_eq!(med_mails(&sink, "leroy"), 0, "{:?}", mails(&sink));
+    // On its date: sent, once; later cycles send nothing again.
+    d.cycle("2026-07-20");
+    assert_eq!(med_mails(&sink, "leroy"), 1, "{:?}", mails(&sink));
+    d.cycle("2026-07-27");
+    assert_eq!(med_mails(&sink, "leroy"), 1, "{:?}", mails(&sink));
 }
 
 /// An SMTP server on 127.0.0.1 that refuses every recipient (550): a permanent failure.
