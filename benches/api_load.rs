@@ -50,7 +50,7 @@ impl Conn {
         path: &str,
         headers: &[(&str, String)],
         body: Option<String>,
-    ) -> (u16, usize) {
+    ) -> Result<(u16, usize), String> {
         let mut req = hyper::Request::builder()
             .method(method)
             .uri(path)
@@ -64,17 +64,21 @@ impl Conn {
         let req = req
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .expect("request");
-        self.send.ready().await.expect("connection ready");
-        let resp = self.send.send_request(req).await.expect("response");
+        self.send.ready().await.map_err(|e| e.to_string())?;
+        let resp = self
+            .send
+            .send_request(req)
+            .await
+            .map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
         let n = resp
             .into_body()
             .collect()
             .await
-            .expect("body")
+            .map_err(|e| e.to_string())?
             .to_bytes()
             .len();
-        (status, n)
+        Ok((status, n))
     }
 }
 
@@ -148,12 +152,14 @@ fn main() {
         let mut warm = Conn::open(addr).await;
         let (st, _) = warm
             .call("GET", "/api/v1/companies/load", &[("cookie", cookies[0].0.clone())], None)
-            .await;
+            .await
+            .expect("warm-up");
         assert_eq!(st, 200);
         eprintln!("read model built in {:.2} s", t.elapsed().as_secs_f64());
 
         let started = Instant::now();
         let mut tasks = Vec::new();
+        let run = started;
         for (sn, (cookie, csrf)) in cookies.into_iter().enumerate() {
             tasks.push(tokio::spawn(async move {
                 let mut conn = Conn::open(addr).await;
@@ -179,8 +185,16 @@ fn main() {
                     let mut headers = h;
                     headers.extend(extra);
                     let t = Instant::now();
-                    let (status, _) = conn.call(method, &path, &headers, body).await;
-                    out.push((name, t.elapsed(), status));
+                    match conn.call(method, &path, &headers, body).await {
+                        Ok((status, _)) => out.push((name, t.elapsed(), status)),
+                        Err(e) => {
+                            // A connection the server closed: counted (status 0), and the
+                            // session goes on with a new one.
+                            eprintln!("{name}: {e} after {:.1} s (session {sn}, request {i}, {:.1} s into the run)", t.elapsed().as_secs_f64(), run.elapsed().as_secs_f64());
+                            out.push((name, t.elapsed(), 0));
+                            conn = Conn::open(addr).await;
+                        }
+                    }
                 }
                 out
             }));

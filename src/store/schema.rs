@@ -3,8 +3,11 @@
 //! The schema version lives in sled's default tree under `schema_version` (ASCII decimal).
 //! History:
 //! - **1**: each value was the bare JSON of its record; no index of pending outbox entries.
-//! - **2** (current): each value is an envelope `{"v":2,"body":…}` so a record is never read
-//!   by a build that does not know its version; `obxp/<key>` indexes pending outbox entries.
+//! - **2**: each value is an envelope `{"v":2,"body":…}` so a record is never read by a build
+//!   that does not know its version; `obxp/<key>` indexes pending outbox entries.
+//! - **3** (current): secondary indexes of the allocations of an invoice, the invoices of a
+//!   customer, the receipts of a transaction and the audit entries of a kind (see
+//!   [`super::sled`]); the records themselves are unchanged.
 //!
 //! Migrations are crash-safe: each company tree is rewritten in one atomic batch that also sets
 //! the tree's own marker `meta/schema`, so a migration interrupted by a crash resumes with the
@@ -12,7 +15,9 @@
 //! A store with a version above [`SCHEMA_VERSION`] is refused; a store with data but no
 //! version is refused too (its layout would be a guess).
 
-use super::sled::{printable, COMPANY_TREE, META, OBX, OBX_PENDING};
+use super::sled::{
+    index_key_of, printable, ALLOC, AUD, COMPANY_TREE, INV, META, OBX, OBX_PENDING, RCPT,
+};
 use super::{
     AllocationRecord, AuditEntry, CustomerRecord, DeadLetter, InvoiceRecord, OutboxEntry,
     ProvisionState, ReceiptRecord, SeenFile, StoreError,
@@ -22,7 +27,7 @@ use serde::Deserialize;
 use std::path::Path;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// The record envelope version this build writes and reads.
 pub const RECORD_VERSION: u32 = 2;
 /// Key of the schema version in the default tree.
@@ -85,6 +90,7 @@ pub fn prepare(db: &::sled::Db, path: &Path) -> Result<Prepared, StoreError> {
     while version < SCHEMA_VERSION {
         match version {
             1 => migrate_1_to_2(db)?,
+            2 => migrate_2_to_3(db)?,
             other => {
                 return Err(StoreError::Migration {
                     from: other,
@@ -177,12 +183,74 @@ fn migrate_1_to_2(db: &::sled::Db) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Schema 2 → 3: build the secondary indexes of every company tree, each tree in one batch
+/// with its marker (an interrupted run resumes with the trees not yet done; an index entry
+/// written twice is the same entry).
+fn migrate_2_to_3(db: &::sled::Db) -> Result<(), StoreError> {
+    for name in db.tree_names() {
+        if !name.starts_with(COMPANY_TREE.as_bytes()) {
+            continue;
+        }
+        let tree = db.open_tree(&name)?;
+        let done = tree
+            .get(TREE_SCHEMA_KEY)?
+            .and_then(|v| parse_version(&v))
+            .unwrap_or(2);
+        if done >= 3 {
+            continue;
+        }
+        let mut batch = ::sled::Batch::default();
+        for prefix in [INV, RCPT, ALLOC, AUD] {
+            for kv in tree.scan_prefix(prefix) {
+                let (k, v) = kv?;
+                let x = index_key_of(&k, &v).map_err(|e| StoreError::Migration {
+                    from: 2,
+                    to: 3,
+                    key: printable(&k),
+                    reason: e.to_string(),
+                })?;
+                if let Some(x) = x {
+                    batch.insert(x, &[] as &[u8]);
+                }
+            }
+        }
+        batch.insert(TREE_SCHEMA_KEY, b"3" as &[u8]);
+        tree.apply_batch(batch)?;
+    }
+    db.flush()?;
+    Ok(())
+}
+
 /// Fixtures shared by the store's unit tests.
 #[cfg(test)]
 pub(crate) mod tests_support {
     use chrono::NaiveDate;
-    use relance_core::{Currency, Invoice, InvoiceId, InvoiceKind, InvoiceStatus};
+    use relance_core::{
+        Currency, Invoice, InvoiceId, InvoiceKind, InvoiceStatus, Receipt, TransactionId,
+    };
     use rust_decimal::Decimal;
+
+    /// A receipt of `cents` with the bank id `id`.
+    pub(crate) fn receipt(id: &str, cents: i64) -> Receipt {
+        Receipt {
+            id: TransactionId::new(id),
+            account: "FR7630006000011234567890189".into(),
+            booking_date: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+            value_date: None,
+            amount: Decimal::new(cents, 2),
+            currency: Currency::EUR,
+            counterparty_name: Some("ACME".into()),
+            counterparty_iban: None,
+            remittance: "F1".into(),
+            structured_ref: None,
+            end_to_end_id: None,
+            mandate_id: None,
+            bank_code: None,
+            return_reason: None,
+            reversal: false,
+            source: "stmt.xml#1".into(),
+        }
+    }
 
     /// An open 120 € invoice due 2026-01-15.
     pub(crate) fn invoice(id: &str) -> Invoice {
@@ -349,7 +417,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let db = raw_open(dir.path());
-            db.insert(VERSION_KEY, b"3" as &[u8]).unwrap();
+            db.insert(VERSION_KEY, b"4" as &[u8]).unwrap();
             db.flush().unwrap();
         }
         let err = SledStore::open(dir.path()).unwrap_err();
@@ -357,8 +425,8 @@ mod tests {
             matches!(
                 err,
                 StoreError::NewerSchema {
-                    found: 3,
-                    supported: 2
+                    found: 4,
+                    supported: 3
                 }
             ),
             "{err}"
@@ -425,5 +493,100 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    /// A schema-2 store (no secondary indexes) is migrated: the look-ups by customer,
+    /// invoice, transaction and audit kind find what was there, and the check finds it whole.
+    #[test]
+    fn schema_2_store_gets_its_indexes() {
+        use crate::store::{AllocationRecord, Batch, ReceiptRecord};
+        use relance_core::{CustomerId, TransactionId};
+        let dir = tempfile::tempdir().unwrap();
+        let c = CompanyId::new("acme");
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            let mut b = Batch::default();
+            for (id, cu) in [("F1", "C1"), ("F2", "C2"), ("F3", "C1")] {
+                let mut i = invoice(id);
+                i.customer = cu.into();
+                b.invoices.push(InvoiceRecord {
+                    source: "s".into(),
+                    content_hash: id.into(),
+                    invoice: i,
+                });
+            }
+            let rr = super::tests_support::receipt("T1", 12000);
+            b.receipts.push(ReceiptRecord {
+                dedup_key: "acct:T1".into(),
+                source: "bank".into(),
+                receipt: rr,
+            });
+            b.allocations.push(AllocationRecord {
+                transaction: TransactionId::new("T1"),
+                invoice: InvoiceId::new("F3"),
+                amount: rust_decimal::Decimal::new(12000, 2),
+                auto: true,
+                reason: "r".into(),
+                evidence: serde_json::Value::Null,
+                decided_at: Utc.with_ymd_and_hms(2026, 2, 2, 9, 0, 0).unwrap(),
+            });
+            for kind in ["a", "b", "a"] {
+                b.audit.push(AuditEvent {
+                    at: Utc.with_ymd_and_hms(2026, 2, 2, 9, 0, 0).unwrap(),
+                    kind: kind.into(),
+                    subject: "s".into(),
+                    summary: "x".into(),
+                    explanation: serde_json::Value::Null,
+                });
+            }
+            store.commit(&c, b).unwrap();
+        }
+        {
+            // What schema 2 wrote: the same records, no index entries.
+            let db = raw_open(dir.path());
+            let tree = db.open_tree("co/acme").unwrap();
+            for prefix in [&b"xai/"[..], b"xic/", b"xrt/", b"xak/"] {
+                for kv in tree.scan_prefix(prefix) {
+                    tree.remove(kv.unwrap().0).unwrap();
+                }
+            }
+            db.insert(VERSION_KEY, b"2" as &[u8]).unwrap();
+            db.flush().unwrap();
+            assert_eq!(
+                prepare(&db, dir.path()).unwrap(),
+                Prepared::Migrated { from: 2 }
+            );
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        let ids = |v: Vec<InvoiceRecord>| v.into_iter().map(|r| r.invoice.id.0).collect::<Vec<_>>();
+        assert_eq!(
+            ids(store
+                .invoices_of_customer(&c, &CustomerId::new("C1"))
+                .unwrap()),
+            ["F1", "F3"]
+        );
+        assert_eq!(
+            store
+                .allocations_of_invoice(&c, &InvoiceId::new("F3"))
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            store
+                .receipts_of_transaction(&c, &TransactionId::new("T1"))
+                .unwrap()
+                .len(),
+            1
+        );
+        let seqs: Vec<u64> = store
+            .audit_by_kind(&c, &["a"], 1, 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, [1, 3]);
+        let report = store.verify().unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
     }
 }

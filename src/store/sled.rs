@@ -8,7 +8,11 @@
 //! `prov/<YYYY-MM-DD>`, `meta/audit_seq` (last audit sequence number, 8 bytes big-endian),
 //! `meta/commit_seq` (commits applied to this company, 8 bytes big-endian),
 //! `ibx/<seq>` (inbox entries), `ibxk/<key>` (inbox key → seq), `ibxp/<seq>` (pending inbox
-//! index), `meta/inbox_seq`. Shared documents live in the tree `docs` under
+//! index), `meta/inbox_seq`. Secondary indexes (schema 3, empty values, kept in the same
+//! batch as their record): `xai/<invoice>\0<transaction>` (allocations of an invoice),
+//! `xic/<customer>\0<invoice>` (invoices of a customer), `xrt/<transaction>\0<dedup key>`
+//! (receipts of a bank transaction), `xak/<kind>\0<seq>` (audit entries of a kind), so the
+//! look-ups a decision makes read what they need, not the whole company. Shared documents live in the tree `docs` under
 //! `<namespace>\0<key>`. Values are JSON envelopes `{"v":2,"body":…}` (see [`super::schema`]).
 //!
 //! Leases are in memory ([`LocalLeases`]): only one process opens a sled store.
@@ -57,6 +61,14 @@ pub(crate) const IBX: &[u8] = b"ibx/";
 pub(crate) const IBX_KEY: &[u8] = b"ibxk/";
 pub(crate) const IBX_PENDING: &[u8] = b"ibxp/";
 pub(crate) const INBOX_SEQ: &[u8] = b"meta/inbox_seq";
+/// Index of the allocations of an invoice: `xai/<invoice>\0<transaction>`.
+pub(crate) const X_ALLOC_INV: &[u8] = b"xai/";
+/// Index of the invoices of a customer: `xic/<customer>\0<invoice>`.
+pub(crate) const X_INV_CUST: &[u8] = b"xic/";
+/// Index of the receipts of a bank transaction: `xrt/<transaction>\0<dedup key>`.
+pub(crate) const X_RCPT_TX: &[u8] = b"xrt/";
+/// Index of the audit entries of a kind: `xak/<kind>\0<seq as 8 bytes big-endian>`.
+pub(crate) const X_AUD_KIND: &[u8] = b"xak/";
 /// The tree of shared documents.
 const DOCS_TREE: &str = "docs";
 /// How long [`SledStore::open`] waits for the directory lock.
@@ -158,6 +170,91 @@ fn alloc_key(transaction: &str, invoice: &str) -> Vec<u8> {
     k.push(0);
     k.extend_from_slice(invoice.as_bytes());
     k
+}
+
+/// `prefix` + `a` + NUL + `b`: a two-part index key (ids hold no NUL).
+fn pair_key(prefix: &[u8], a: &str, b: &str) -> Vec<u8> {
+    let mut k = key(prefix, a);
+    k.push(0);
+    k.extend_from_slice(b.as_bytes());
+    k
+}
+
+/// The first part of every [`pair_key`] starting with `a`.
+fn pair_prefix(prefix: &[u8], a: &str) -> Vec<u8> {
+    let mut k = key(prefix, a);
+    k.push(0);
+    k
+}
+
+fn kind_key(kind: &str, seq: u64) -> Vec<u8> {
+    let mut k = pair_prefix(X_AUD_KIND, kind);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+#[derive(Deserialize)]
+struct CustomerOf {
+    invoice: CustomerField,
+}
+#[derive(Deserialize)]
+struct CustomerField {
+    customer: String,
+}
+#[derive(Deserialize)]
+struct TransactionOf {
+    receipt: IdField,
+}
+#[derive(Deserialize)]
+struct IdField {
+    id: String,
+}
+#[derive(Deserialize)]
+struct KindOf {
+    seq: u64,
+    event: KindField,
+}
+#[derive(Deserialize)]
+struct KindField {
+    kind: String,
+}
+
+/// The index key a stored record `(k, v)` has, if its kind is indexed (schema 3).
+pub(crate) fn index_key_of(k: &[u8], v: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    if let Some(id) = k.strip_prefix(INV) {
+        let c: CustomerOf = decode(k, v)?;
+        let id = String::from_utf8_lossy(id);
+        return Ok(Some(pair_key(X_INV_CUST, &c.invoice.customer, &id)));
+    }
+    if let Some(dedup) = k.strip_prefix(RCPT) {
+        let t: TransactionOf = decode(k, v)?;
+        let dedup = String::from_utf8_lossy(dedup);
+        return Ok(Some(pair_key(X_RCPT_TX, &t.receipt.id, &dedup)));
+    }
+    if let Some(rest) = k.strip_prefix(ALLOC) {
+        let Some(nul) = rest.iter().position(|b| *b == 0) else {
+            return Ok(None);
+        };
+        let (tx, inv) = (&rest[..nul], &rest[nul + 1..]);
+        let mut x = X_ALLOC_INV.to_vec();
+        x.extend_from_slice(inv);
+        x.push(0);
+        x.extend_from_slice(tx);
+        return Ok(Some(x));
+    }
+    if k.starts_with(AUD) {
+        let a: KindOf = decode(k, v)?;
+        return Ok(Some(kind_key(&a.event.kind, a.seq)));
+    }
+    Ok(None)
+}
+
+/// The customer an invoice stored under `k` has, if it is stored.
+fn stored_customer(tree: &::sled::Tree, k: &[u8]) -> Result<Option<String>, StoreError> {
+    match tree.get(k)? {
+        Some(v) => Ok(Some(decode::<CustomerOf>(k, &v)?.invoice.customer)),
+        None => Ok(None),
+    }
 }
 
 fn audit_key(seq: u64) -> Vec<u8> {
@@ -302,6 +399,29 @@ impl SledStore {
         Ok(out)
     }
 
+    /// The records an index names: each key under `prefix` gives, by `record_key` of its
+    /// rest, the record's key. An index entry whose record is gone is left out (never
+    /// written so: index and record change in one batch).
+    fn indexed<T: DeserializeOwned>(
+        &self,
+        company: &CompanyId,
+        prefix: &[u8],
+        record_key: impl Fn(&[u8]) -> Vec<u8>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        let Some(tree) = self.existing_tree(company)? else {
+            return Ok(out);
+        };
+        for kv in tree.scan_prefix(prefix) {
+            let (k, _) = kv?;
+            let rk = record_key(&k[prefix.len()..]);
+            if let Some(v) = tree.get(&rk)? {
+                out.push(decode(&rk, &v)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Builds the sled batch of `batch`; the caller holds the commit lock.
     fn build(
         tree: &::sled::Tree,
@@ -314,13 +434,35 @@ impl SledStore {
             let v = encode(&k, r)?;
             b.insert(k, v);
         }
+        // The customer each invoice has once the batch so far is applied (its index entry).
+        let mut customer_of: HashMap<&str, Option<String>> = HashMap::new();
         for r in &batch.invoices {
-            let k = key(INV, r.invoice.id.as_str());
+            let id = r.invoice.id.as_str();
+            let k = key(INV, id);
+            let before = match customer_of.get(id) {
+                Some(c) => c.clone(),
+                None => stored_customer(tree, &k)?,
+            };
+            let now = r.invoice.customer.as_str();
+            if let Some(old) = before.filter(|old| old != now) {
+                b.remove(pair_key(X_INV_CUST, &old, id));
+            }
+            b.insert(pair_key(X_INV_CUST, now, id), &[] as &[u8]);
+            customer_of.insert(id, Some(now.to_owned()));
             let v = encode(&k, r)?;
             b.insert(k, v);
         }
         for id in &batch.removed_invoices {
-            b.remove(key(INV, id.as_str()));
+            let k = key(INV, id.as_str());
+            let before = match customer_of.get(id.as_str()) {
+                Some(c) => c.clone(),
+                None => stored_customer(tree, &k)?,
+            };
+            if let Some(old) = before {
+                b.remove(pair_key(X_INV_CUST, &old, id.as_str()));
+            }
+            customer_of.insert(id.as_str(), None);
+            b.remove(k);
         }
         let mut new_receipts = HashSet::new();
         for r in &batch.receipts {
@@ -332,15 +474,24 @@ impl SledStore {
             let v = encode(&k, r)?;
             new_receipts.insert(k.clone());
             b.insert(k, v);
+            b.insert(
+                pair_key(X_RCPT_TX, r.receipt.id.as_str(), &r.dedup_key),
+                &[] as &[u8],
+            );
             outcome.receipts_added += 1;
         }
         for a in &batch.allocations {
             let k = alloc_key(a.transaction.as_str(), a.invoice.as_str());
             let v = encode(&k, a)?;
             b.insert(k, v);
+            b.insert(
+                pair_key(X_ALLOC_INV, a.invoice.as_str(), a.transaction.as_str()),
+                &[] as &[u8],
+            );
         }
         for (t, i) in &batch.removed_allocations {
             b.remove(alloc_key(t.as_str(), i.as_str()));
+            b.remove(pair_key(X_ALLOC_INV, i.as_str(), t.as_str()));
         }
         for (source, cursor) in &batch.cursors {
             let k = key(CUR, source);
@@ -386,6 +537,7 @@ impl SledStore {
                     },
                 )?;
                 b.insert(k, v);
+                b.insert(kind_key(&event.kind, seq), &[] as &[u8]);
             }
             b.insert(AUDIT_SEQ, &seq.to_be_bytes());
             outcome.audit_seqs = Some((last + 1, seq));
@@ -622,6 +774,89 @@ impl Store for SledStore {
         self.scan(company, &prefix)
     }
 
+    fn allocations_of_invoice(
+        &self,
+        company: &CompanyId,
+        invoice: &InvoiceId,
+    ) -> Result<Vec<AllocationRecord>, StoreError> {
+        self.indexed(company, &pair_prefix(X_ALLOC_INV, invoice.as_str()), |tx| {
+            alloc_key(&String::from_utf8_lossy(tx), invoice.as_str())
+        })
+    }
+
+    fn invoices_of_customer(
+        &self,
+        company: &CompanyId,
+        customer: &CustomerId,
+    ) -> Result<Vec<InvoiceRecord>, StoreError> {
+        self.indexed(company, &pair_prefix(X_INV_CUST, customer.as_str()), |id| {
+            let mut k = INV.to_vec();
+            k.extend_from_slice(id);
+            k
+        })
+    }
+
+    fn receipts_of_transaction(
+        &self,
+        company: &CompanyId,
+        transaction: &TransactionId,
+    ) -> Result<Vec<ReceiptRecord>, StoreError> {
+        self.indexed(
+            company,
+            &pair_prefix(X_RCPT_TX, transaction.as_str()),
+            |dedup| {
+                let mut k = RCPT.to_vec();
+                k.extend_from_slice(dedup);
+                k
+            },
+        )
+    }
+
+    fn audit_by_kind(
+        &self,
+        company: &CompanyId,
+        kinds: &[&str],
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut out = Vec::new();
+        let Some(tree) = self.existing_tree(company)? else {
+            return Ok(out);
+        };
+        // The first `limit` sequence numbers of each kind from `from_seq`, merged.
+        let mut seqs: Vec<u64> = Vec::new();
+        let mut kinds: Vec<&str> = kinds.to_vec();
+        kinds.sort_unstable();
+        kinds.dedup();
+        for kind in kinds {
+            let prefix = pair_prefix(X_AUD_KIND, kind);
+            for kv in tree.range(kind_key(kind, from_seq)..).take(limit) {
+                let (k, _) = kv?;
+                let Some(seq) = k.strip_prefix(prefix.as_slice()).and_then(read_u64) else {
+                    break;
+                };
+                seqs.push(seq);
+            }
+        }
+        seqs.sort_unstable();
+        seqs.dedup();
+        for seq in seqs.into_iter().take(limit) {
+            let k = audit_key(seq);
+            match tree.get(&k)? {
+                Some(v) => out.push(decode(&k, &v)?),
+                None => {
+                    return Err(StoreError::Damaged {
+                        path: self.path.display().to_string(),
+                        detail: format!(
+                            "company {company}: the audit index names entry {seq}, which is missing (relance store check)"
+                        ),
+                    })
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn cursor(&self, company: &CompanyId, source: &str) -> Result<Option<Cursor>, StoreError> {
         self.get(company, &key(CUR, source))
     }
@@ -721,7 +956,11 @@ impl Store for SledStore {
     /// index entry with its pending outbox entry, an audit log without gaps.
     fn verify(&self) -> Result<super::VerifyReport, StoreError> {
         let mut report = super::verify_records(self)?;
-        let prefixes: [&[u8]; 15] = [
+        let prefixes: [&[u8]; 19] = [
+            X_ALLOC_INV,
+            X_INV_CUST,
+            X_RCPT_TX,
+            X_AUD_KIND,
             IBX,
             IBX_KEY,
             IBX_PENDING,
@@ -767,6 +1006,37 @@ impl Store for SledStore {
                         printable(&pk)
                     ));
                 }
+            }
+            // Every indexed record in its index, and nothing else there.
+            let mut indexed = 0u64;
+            for prefix in [INV, RCPT, ALLOC, AUD] {
+                for kv in tree.scan_prefix(prefix) {
+                    let (k, v) = kv?;
+                    match index_key_of(&k, &v) {
+                        Ok(Some(x)) => {
+                            indexed += 1;
+                            if !tree.contains_key(&x)? {
+                                report.problems.push(format!(
+                                    "company {}: {} is missing from its index",
+                                    c.company,
+                                    printable(&k)
+                                ));
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => report.problems.push(format!("company {}: {e}", c.company)),
+                    }
+                }
+            }
+            let mut entries = 0u64;
+            for prefix in [X_ALLOC_INV, X_INV_CUST, X_RCPT_TX, X_AUD_KIND] {
+                entries += tree.scan_prefix(prefix).count() as u64;
+            }
+            if entries != indexed {
+                report.problems.push(format!(
+                    "company {}: the indexes hold {entries} entries for {indexed} indexed records",
+                    c.company
+                ));
             }
             let last = tree.get(AUDIT_SEQ)?.and_then(|v| read_u64(&v)).unwrap_or(0);
             if last != c.audit {
@@ -982,33 +1252,14 @@ mod tests {
     use crate::store::{AuditEvent, OutboxState, ProvisionLine, ProvisionStatus};
     use chrono::{DateTime, TimeZone, Utc};
     use relance_connectors::contract::{RemoteRef, WriteCommand};
-    use relance_core::{Currency, Customer, Receipt, TransactionId};
+    use relance_core::Customer;
     use rust_decimal::Decimal;
 
     fn at() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).unwrap()
     }
 
-    fn receipt(id: &str, cents: i64) -> Receipt {
-        Receipt {
-            id: TransactionId::new(id),
-            account: "FR7630006000011234567890189".into(),
-            booking_date: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
-            value_date: None,
-            amount: Decimal::new(cents, 2),
-            currency: Currency::EUR,
-            counterparty_name: Some("ACME".into()),
-            counterparty_iban: None,
-            remittance: "F1".into(),
-            structured_ref: None,
-            end_to_end_id: None,
-            mandate_id: None,
-            bank_code: None,
-            return_reason: None,
-            reversal: false,
-            source: "stmt.xml#1".into(),
-        }
-    }
+    use crate::store::schema::tests_support::receipt;
 
     fn rr(key: &str, cents: i64) -> ReceiptRecord {
         ReceiptRecord {

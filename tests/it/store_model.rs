@@ -21,8 +21,8 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use relance::store::{
-    AuditEvent, Batch, InvoiceRecord, OutboxEntry, OutboxState, PgStore, ReceiptRecord, SeenFile,
-    SharedStore, SledStore, Store,
+    AllocationRecord, AuditEvent, Batch, InvoiceRecord, OutboxEntry, OutboxState, PgStore,
+    ReceiptRecord, SeenFile, SharedStore, SledStore, Store,
 };
 use relance_connectors::contract::{Cursor, IdempotencyKey, WriteCommand};
 use relance_core::{
@@ -61,7 +61,8 @@ fn invoice(id: &str, cents: i64) -> Invoice {
         total_vat: Decimal::ZERO,
         total_with_vat: Decimal::new(cents, 2),
         amount_due: Decimal::new(cents, 2),
-        customer: "C1".into(),
+        // The customer follows the amount: a later version of an invoice may move it.
+        customer: format!("C{}", cents % 4).into(),
         buyer_reference: None,
         order_reference: None,
         remittance_reference: None,
@@ -119,12 +120,33 @@ pub fn batch(seed: u64, k: u64) -> Batch {
             .push(InvoiceId::new(format!("F{:03}", rng.gen_range(0..150))));
     }
     for i in 0..rng.gen_range(0..15) {
-        let key = format!("R{:03}", rng.gen_range(0..300));
+        let n = rng.gen_range(0..300);
+        let key = format!("R{n:03}");
+        let mut r = receipt(&key, (k * 100 + i) as i64);
+        // Some bank transaction ids are shared by several receipts (two accounts).
+        r.id = TransactionId::new(format!("T{:02}", n % 250));
         b.receipts.push(ReceiptRecord {
             dedup_key: key.clone(),
             source: SOURCE.into(),
-            receipt: receipt(&key, (k * 100 + i) as i64),
+            receipt: r,
         });
+    }
+    for _ in 0..rng.gen_range(0..6) {
+        b.allocations.push(AllocationRecord {
+            transaction: TransactionId::new(format!("T{:02}", rng.gen_range(0..40))),
+            invoice: InvoiceId::new(format!("F{:03}", rng.gen_range(0..30))),
+            amount: Decimal::new(rng.gen_range(1..100_000), 2),
+            auto: rng.gen_bool(0.5),
+            reason: "model".into(),
+            evidence: serde_json::Value::Null,
+            decided_at: at(k),
+        });
+    }
+    if rng.gen_bool(0.3) {
+        b.removed_allocations.push((
+            TransactionId::new(format!("T{:02}", rng.gen_range(0..40))),
+            InvoiceId::new(format!("F{:03}", rng.gen_range(0..30))),
+        ));
     }
     for i in 0..rng.gen_range(0..3) {
         b.seen_files.push(SeenFile {
@@ -158,7 +180,8 @@ pub fn batch(seed: u64, k: u64) -> Batch {
     for i in 0..rng.gen_range(1..4) {
         b.audit.push(AuditEvent {
             at: at(k),
-            kind: "model".into(),
+            // Kinds that prefix one another, for the kind index.
+            kind: ["model", "model.a", "mod"][((k + i) % 3) as usize].into(),
             subject: format!("{k}-{i}"),
             summary: String::new(),
             explanation: serde_json::Value::Null,
@@ -183,6 +206,8 @@ pub struct Model {
     pub audit: Vec<String>,
     /// Seen file hashes.
     pub seen: BTreeSet<String>,
+    /// (transaction, invoice) → amount allocated.
+    pub allocations: BTreeMap<(String, String), Decimal>,
 }
 
 impl Model {
@@ -196,6 +221,13 @@ impl Model {
         }
         for id in &b.removed_invoices {
             self.invoices.remove(&id.0);
+        }
+        for a in &b.allocations {
+            self.allocations
+                .insert((a.transaction.0.clone(), a.invoice.0.clone()), a.amount);
+        }
+        for (t, i) in &b.removed_allocations {
+            self.allocations.remove(&(t.0.clone(), i.0.clone()));
         }
         for r in &b.receipts {
             self.receipts
@@ -275,6 +307,82 @@ impl Model {
                 .collect(),
             audit: audit.into_iter().map(|e| e.event.subject).collect(),
             seen,
+            allocations: store
+                .allocations(&c)
+                .unwrap()
+                .into_iter()
+                .map(|a| ((a.transaction.0, a.invoice.0), a.amount))
+                .collect(),
+        }
+    }
+}
+
+/// The backend's look-ups by customer, invoice, transaction and audit kind answer what a
+/// scan of everything would (sled answers them from its indexes, PostgreSQL from its own).
+pub fn check_lookups(store: &dyn Store) {
+    let c = company();
+    let invoices = store.invoices(&c).unwrap();
+    for cu in ["C0", "C1", "C2", "C3", "C9"] {
+        let want: Vec<_> = invoices
+            .iter()
+            .filter(|r| r.invoice.customer.as_str() == cu)
+            .cloned()
+            .collect();
+        assert_eq!(
+            store.invoices_of_customer(&c, &cu.into()).unwrap(),
+            want,
+            "invoices of {cu}"
+        );
+    }
+    let receipts = store.receipts(&c).unwrap();
+    for t in 0..42 {
+        let tx = TransactionId::new(format!("T{t:02}"));
+        let mut want: Vec<_> = receipts
+            .iter()
+            .filter(|r| r.receipt.id == tx)
+            .cloned()
+            .collect();
+        let mut got = store.receipts_of_transaction(&c, &tx).unwrap();
+        want.sort_by(|a, b| a.dedup_key.cmp(&b.dedup_key));
+        got.sort_by(|a, b| a.dedup_key.cmp(&b.dedup_key));
+        assert_eq!(got, want, "receipts of {tx}");
+    }
+    let allocations = store.allocations(&c).unwrap();
+    for i in 0..32 {
+        let inv = InvoiceId::new(format!("F{i:03}"));
+        let want: Vec<_> = allocations
+            .iter()
+            .filter(|a| a.invoice == inv)
+            .cloned()
+            .collect();
+        assert_eq!(
+            store.allocations_of_invoice(&c, &inv).unwrap(),
+            want,
+            "allocations of {inv}"
+        );
+    }
+    let audit = store.audit(&c, 0, usize::MAX).unwrap();
+    for kinds in [&["model"][..], &["mod"], &["model.a", "mod"], &["none"]] {
+        let want: Vec<_> = audit
+            .iter()
+            .filter(|e| kinds.contains(&e.event.kind.as_str()))
+            .cloned()
+            .collect();
+        assert_eq!(
+            store.audit_by_kind(&c, kinds, 1, usize::MAX).unwrap(),
+            want,
+            "audit of {kinds:?}"
+        );
+        // A page from the middle.
+        if let Some(mid) = want.get(want.len() / 2) {
+            let page = store.audit_by_kind(&c, kinds, mid.seq, 3).unwrap();
+            let tail: Vec<_> = want
+                .iter()
+                .filter(|e| e.seq >= mid.seq)
+                .take(3)
+                .cloned()
+                .collect();
+            assert_eq!(page, tail, "audit page of {kinds:?} from {}", mid.seq);
         }
     }
 }
@@ -297,6 +405,7 @@ pub fn check_consistent(store: &dyn Store, seed: u64, snaps: &[Model], lo: u64, 
     );
     let last = (snaps.len() - 1) as u64;
     let got = Model::observe(store, seed, last);
+    check_lookups(store);
     assert_eq!(
         got, snaps[k as usize],
         "store differs from the model after batch {k}"
