@@ -6,6 +6,11 @@
 //! Run: `cargo bench --bench api_load` (sizes: `RELANCE_LOAD_INVOICES` (100000),
 //! `RELANCE_LOAD_SESSIONS` (100), `RELANCE_LOAD_REQUESTS` per session (100)). Bounded: every
 //! session makes its requests and stops; the whole run stops after 10 minutes at most.
+//!
+//! `RELANCE_LOAD_THINK_MS` (0) is the pause of a session between two requests: 0 is a closed
+//! loop (each session asks again as soon as it is answered: the server saturated, latency is
+//! mostly queueing behind the other 99); a pause models people reading what they asked for
+//! (the sessions start spread over one pause).
 
 use chrono::NaiveDate;
 use http_body_util::{BodyExt as _, Full};
@@ -94,6 +99,7 @@ fn main() {
     let n = env_or("RELANCE_LOAD_INVOICES", 100_000) as u64;
     let sessions = env_or("RELANCE_LOAD_SESSIONS", 100);
     let per = env_or("RELANCE_LOAD_REQUESTS", 100);
+    let think = Duration::from_millis(env_or("RELANCE_LOAD_THINK_MS", 0) as u64);
     let dir = tempfile::tempdir().expect("tempdir");
     let t = Instant::now();
     let (store, config) = setup(dir.path(), n);
@@ -164,7 +170,13 @@ fn main() {
             tasks.push(tokio::spawn(async move {
                 let mut conn = Conn::open(addr).await;
                 let mut out: Vec<(&'static str, Duration, u16)> = Vec::new();
+                if !think.is_zero() {
+                    tokio::time::sleep(think * sn as u32 / sessions as u32).await;
+                }
                 for i in 0..per {
+                    if i > 0 && !think.is_zero() {
+                        tokio::time::sleep(think).await;
+                    }
                     let k = (sn * 7919 + i * 104_729) as u64;
                     let customer = format!("C{:05}", k % CUSTOMERS);
                     let h = vec![("cookie", cookie.clone())];
@@ -217,9 +229,10 @@ fn main() {
         let wall = started.elapsed();
         let total: usize = all.values().map(Vec::len).sum();
         println!(
-            "api_load: {n} invoices, {sessions} concurrent sessions × {per} requests = {total} requests in {:.1} s ({:.0} req/s)",
+            "api_load: {n} invoices, {sessions} concurrent sessions × {per} requests = {total} requests in {:.1} s ({:.0} req/s), {} ms between a session's requests",
             wall.as_secs_f64(),
-            total as f64 / wall.as_secs_f64()
+            total as f64 / wall.as_secs_f64(),
+            think.as_millis()
         );
         println!("{:<36} {:>7} {:>10} {:>10} {:>10}", "endpoint", "n", "p50 ms", "p99 ms", "max ms");
         for (name, mut v) in all {

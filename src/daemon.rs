@@ -618,6 +618,24 @@ fn first_cycle_offset(id: &str, poll: Duration) -> Duration {
     Duration::from_millis(if ms == 0 { 0 } else { h.finish() % ms })
 }
 
+/// The first wait after a cycle that failed or whose sources had errors; it doubles with each
+/// such cycle in a row, up to [`RETRY_MAX`], never beyond the poll interval.
+pub const RETRY_FIRST: Duration = Duration::from_secs(30);
+/// The longest wait after failed cycles (when the poll interval is longer).
+pub const RETRY_MAX: Duration = Duration::from_secs(3600);
+
+/// The wait before the next cycle after `failures` failed or partial cycles in a row (0: the
+/// last one succeeded).
+pub fn next_wait(poll: Duration, failures: u32) -> Duration {
+    if failures == 0 {
+        return poll;
+    }
+    let backoff = RETRY_FIRST
+        .saturating_mul(1u32 << (failures - 1).min(16))
+        .min(RETRY_MAX);
+    backoff.min(poll)
+}
+
 /// One company's loop: a cycle, then a wait of `poll_interval`, until told to stop. While it
 /// waits it serves the API's requests: a cycle now (the next wait starts after it), or a job
 /// run between two cycles.
@@ -644,6 +662,9 @@ async fn company_loop<R: CycleRunner>(
     };
     let mut state = runner.prepare(&context(&stop));
     let mut listening = true;
+    // Cycles in a row that failed or had a source error: the next one comes sooner than the
+    // poll interval (a source down at 8:00 is tried again before tomorrow).
+    let mut failures = 0u32;
     loop {
         let request = tokio::select! {
             _ = tokio::time::sleep_until(next) => None,
@@ -669,7 +690,20 @@ async fn company_loop<R: CycleRunner>(
         let ctx = context(&stop);
         debug!(company = %id, requested = reply.is_some(), "cycle starts");
         let result = runner.run_cycle(ctx, &mut state).await;
-        next = tokio::time::Instant::now() + company.poll_interval;
+        let failed = match &result {
+            Ok(r) => r.sources.iter().any(|s| s.errors > 0),
+            Err(_) => true,
+        };
+        failures = if failed {
+            failures.saturating_add(1)
+        } else {
+            0
+        };
+        let wait = next_wait(company.poll_interval, failures);
+        if failed {
+            info!(company = %id, retry_in_secs = wait.as_secs(), "cycle not complete: the next one comes sooner");
+        }
+        next = tokio::time::Instant::now() + wait;
         consecutive_panics.store(0, Ordering::SeqCst);
         record_cycle(&shared, &id, &result);
         update_outbox_depth(&shared, &company.id).await;
@@ -1518,6 +1552,63 @@ mod tests {
             ) >= Some(2.0)
         );
         assert_eq!(s.shutdown(Duration::from_secs(5)).await, 0);
+    }
+
+    /// A source that fails on a daily poll is tried again after 30 s, then 60 s, not
+    /// tomorrow; once it succeeds the company waits its poll interval again.
+    #[tokio::test(start_paused = true)]
+    async fn a_cycle_with_a_failed_source_is_tried_again_soon() {
+        let dir = tempfile::tempdir().unwrap();
+        let sh = shared(dir.path());
+        let calls = Arc::new(AtomicU64::new(0));
+        let c2 = calls.clone();
+        let runner = move |_ctx: CycleContext| {
+            let n = c2.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                Ok(CycleReport {
+                    sources: vec![SourceReport {
+                        connector: "erp".into(),
+                        errors: u64::from(n <= 2),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                })
+            }
+        };
+        let mut s = Scheduler::new(Arc::new(runner), sh.clone());
+        s.apply(&[company("flaky", 86_400)]);
+        let m = sh.metrics.clone();
+        // First cycle within the 10 s start offset, then 30 s and 60 s later: 100 s suffice.
+        let ok = until(Duration::from_secs(100), || {
+            m.get(metrics::CYCLES, &[("company", "flaky"), ("outcome", "ok")]) == Some(1.0)
+        })
+        .await;
+        assert!(ok, "{}", m.render());
+        assert_eq!(
+            m.get(
+                metrics::CYCLES,
+                &[("company", "flaky"), ("outcome", "partial")]
+            ),
+            Some(2.0)
+        );
+        // Healthy again: the next cycle is a day away.
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(s.shutdown(Duration::from_secs(5)).await, 0);
+    }
+
+    #[test]
+    fn waits_after_failures_double_up_to_the_poll_interval() {
+        let day = Duration::from_secs(86_400);
+        assert_eq!(next_wait(day, 0), day);
+        assert_eq!(next_wait(day, 1), Duration::from_secs(30));
+        assert_eq!(next_wait(day, 2), Duration::from_secs(60));
+        assert_eq!(next_wait(day, 8), Duration::from_secs(3600));
+        assert_eq!(next_wait(day, 40), Duration::from_secs(3600));
+        assert_eq!(
+            next_wait(Duration::from_secs(10), 3),
+            Duration::from_secs(10)
+        );
     }
 
     #[test]

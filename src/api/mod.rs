@@ -283,14 +283,15 @@ pub async fn blocking<T: Send + 'static>(
 /// The routes and their OpenAPI document.
 pub fn router(state: ApiState) -> axum::Router {
     let (router, doc) = routes::build();
-    let doc = Arc::new(doc.to_pretty_json().unwrap_or_default());
+    // Made once; each answer shares the bytes.
+    let doc = axum::body::Bytes::from(doc.to_pretty_json().unwrap_or_default());
     axum::Router::new()
         .nest(BASE, router)
         .route(
             &format!("{BASE}/openapi.json"),
             axum::routing::get(move || {
                 let doc = doc.clone();
-                async move { ([(header::CONTENT_TYPE, "application/json")], (*doc).clone()) }
+                async move { ([(header::CONTENT_TYPE, "application/json")], doc) }
             }),
         )
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))

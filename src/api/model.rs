@@ -176,9 +176,134 @@ pub struct CompanyView {
     pub imports: BTreeMap<String, (usize, Option<SeenFile>)>,
     /// Cursors by source.
     pub cursors: BTreeMap<String, String>,
+    /// Answers computed from this view, kept with it (a view never changes once built).
+    pub memo: Memo,
+}
+
+/// Entries one memo map holds before it starts afresh.
+const MEMO_ENTRIES: usize = 256;
+
+/// What the read endpoints compute from a view over all its invoices or customers, computed
+/// once per view and question: a page of the same list, or the totals of the same day, is then
+/// read, not recomputed. Bounded: a map past [`MEMO_ENTRIES`] questions starts afresh.
+#[derive(Debug, Default)]
+pub struct Memo {
+    aged: Mutex<HashMap<NaiveDate, Arc<AgedDso>>>,
+    totals: Mutex<HashMap<NaiveDate, Totals>>,
+    search: std::sync::OnceLock<Vec<SearchEntry>>,
+    lists: Mutex<HashMap<String, Arc<Vec<usize>>>>,
+}
+
+/// An aged balance and the DSO on its total.
+pub type AgedDso = (AgedBalance, Option<Decimal>);
+
+/// A customer as the search reads it: id, and the id and name in lower case.
+#[derive(Debug)]
+pub struct SearchEntry {
+    /// The customer.
+    pub id: CustomerId,
+    id_lower: String,
+    name_lower: String,
+}
+
+impl SearchEntry {
+    /// True when `q` (lower case) is in the id or the name.
+    pub fn matches(&self, q: &str) -> bool {
+        self.id_lower.contains(q) || self.name_lower.contains(q)
+    }
+}
+
+/// A company's open and overdue totals as of a day.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Totals {
+    /// Open receivables in the company's currency (credit notes not yet used negative).
+    pub open: Decimal,
+    /// Of which past due.
+    pub overdue: Decimal,
+    /// Invoices past due.
+    pub overdue_count: usize,
+    /// DSO on `open`.
+    pub dso: Option<Decimal>,
+}
+
+fn memo<K: std::hash::Hash + Eq, V: Clone>(
+    map: &Mutex<HashMap<K, V>>,
+    key: K,
+    compute: impl FnOnce() -> V,
+) -> V {
+    if let Some(v) = map.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return v.clone();
+    }
+    // Computed outside the lock: two first askers may both compute, never wait on each other.
+    let v = compute();
+    let mut m = map.lock().unwrap_or_else(|p| p.into_inner());
+    if m.len() >= MEMO_ENTRIES {
+        m.clear();
+    }
+    m.insert(key, v.clone());
+    v
 }
 
 impl CompanyView {
+    /// The aged balance as of `date` and the DSO on its total, computed once per date.
+    pub fn aged_dso(&self, date: NaiveDate) -> Arc<AgedDso> {
+        memo(&self.memo.aged, date, || {
+            let a = self.aged(date);
+            let dso = self.dso(date, a.total);
+            Arc::new((a, dso))
+        })
+    }
+
+    /// Open and overdue totals as of `today` (what the company summary shows).
+    pub fn totals(&self, today: NaiveDate) -> Totals {
+        memo(&self.memo.totals, today, || {
+            let mut t = Totals::default();
+            for r in &self.invoices {
+                if r.invoice.currency != self.currency || r.open.is_zero() {
+                    continue;
+                }
+                t.open += r.open;
+                if r.days_overdue(today) > 0 && r.open > Decimal::ZERO {
+                    t.overdue += r.open;
+                    t.overdue_count += 1;
+                }
+            }
+            t.dso = self.dso(today, t.open);
+            t
+        })
+    }
+
+    /// Every customer (known, or only named by an invoice), ordered by id, as the search
+    /// reads them.
+    pub fn search(&self) -> &[SearchEntry] {
+        self.memo.search.get_or_init(|| {
+            let mut ids: Vec<&CustomerId> = self.customers.keys().collect();
+            for id in self.by_customer.keys() {
+                if !self.customers.contains_key(id) {
+                    ids.push(id);
+                }
+            }
+            ids.sort();
+            ids.into_iter()
+                .map(|id| SearchEntry {
+                    id: id.clone(),
+                    id_lower: id.as_str().to_lowercase(),
+                    name_lower: self
+                        .customers
+                        .get(id)
+                        .map(|c| c.name.to_lowercase())
+                        .unwrap_or_default(),
+                })
+                .collect()
+        })
+    }
+
+    /// The positions in `invoices` a filter selects, computed once per view and `key` (the
+    /// filter, written out whole).
+    pub fn list(&self, key: String, select: impl FnOnce() -> Vec<usize>) -> Arc<Vec<usize>> {
+        memo(&self.memo.lists, key, || Arc::new(select()))
+    }
+
     /// Builds the view from the store (blocking: call it on the blocking pool).
     pub fn build(
         store: &dyn Store,
@@ -393,6 +518,7 @@ impl CompanyView {
             outbox_counts,
             imports,
             cursors,
+            memo: Memo::default(),
         })
     }
 
@@ -496,21 +622,87 @@ impl ReadModels {
     /// The decisions of `view`'s company: the view's, then those recorded here since it was
     /// built, in sequence order.
     pub fn decisions(&self, view: &CompanyView) -> Vec<InboxEntry> {
-        let last = view.decisions.last().map(|e| e.seq).unwrap_or(0);
         let mut out = view.decisions.clone();
+        self.with_since(view, |more| out.extend(more.iter().map(|e| (*e).clone())));
+        out
+    }
+
+    /// Calls `f` with the decisions recorded here since `view` was built (not in it), oldest
+    /// first, without copying them (the list's lock is held meanwhile).
+    fn with_since<R>(&self, view: &CompanyView, f: impl FnOnce(&[&InboxEntry]) -> R) -> R {
+        let last = view.decisions.last().map(|e| e.seq).unwrap_or(0);
+        let recorded = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
+        let mut more: Vec<&InboxEntry> = recorded
+            .get(&view.company)
+            .map(|extra| extra.iter().filter(|e| e.seq > last).collect())
+            .unwrap_or_default();
+        more.sort_by_key(|e| e.seq);
+        more.dedup_by_key(|e| e.seq);
+        f(&more)
+    }
+
+    /// Calls `f` with each decision [`Self::decisions`] lists, in order, without copying.
+    pub fn for_each_decision(&self, view: &CompanyView, mut f: impl FnMut(&InboxEntry)) {
+        for d in &view.decisions {
+            f(d);
+        }
+        self.with_since(view, |more| {
+            for d in more {
+                f(d);
+            }
+        });
+    }
+
+    /// How many decisions [`Self::decisions`] lists (without copying them).
+    pub fn decision_count(&self, view: &CompanyView) -> usize {
+        view.decisions.len() + self.with_since(view, |more| more.len())
+    }
+
+    /// Decisions newest first: how many in all, and those from `offset` (at most `limit`),
+    /// copying only those.
+    pub fn decisions_newest(
+        &self,
+        view: &CompanyView,
+        offset: usize,
+        limit: usize,
+    ) -> (usize, Vec<InboxEntry>) {
+        self.with_since(view, |since| {
+            let total = view.decisions.len() + since.len();
+            let page = since
+                .iter()
+                .rev()
+                .copied()
+                .chain(view.decisions.iter().rev())
+                .skip(offset)
+                .take(limit)
+                .cloned()
+                .collect();
+            (total, page)
+        })
+    }
+
+    /// Decisions recorded and not yet applied (those of the view and those recorded since).
+    pub fn pending_decisions(&self, view: &CompanyView) -> usize {
+        let last = view.decisions.last().map(|e| e.seq).unwrap_or(0);
+        let mut n = view
+            .decisions
+            .iter()
+            .filter(|d| d.done_at.is_none())
+            .count();
         if let Some(extra) = self
             .recorded
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&view.company)
         {
-            let mut more: Vec<InboxEntry> =
-                extra.iter().filter(|e| e.seq > last).cloned().collect();
-            more.sort_by_key(|e| e.seq);
-            more.dedup_by_key(|e| e.seq);
-            out.extend(more);
+            let seqs: HashSet<u64> = extra
+                .iter()
+                .filter(|e| e.seq > last && e.done_at.is_none())
+                .map(|e| e.seq)
+                .collect();
+            n += seqs.len();
         }
-        out
+        n
     }
 
     /// Marks a company's view stale (a decision was recorded).

@@ -105,12 +105,17 @@ pub struct Paging {
 }
 
 impl Paging {
-    fn cut<T: ToSchema>(&self, all: Vec<T>) -> Page<T> {
+    /// The page of `all`, mapped by `f` (only the page's items are made).
+    fn cut_map<I: ExactSizeIterator, T: ToSchema>(
+        &self,
+        all: I,
+        f: impl FnMut(I::Item) -> T,
+    ) -> Page<T> {
         let offset = self.offset.unwrap_or(0);
         let limit = self.limit.unwrap_or(100).clamp(1, 1000);
         let total = all.len();
         Page {
-            items: all.into_iter().skip(offset).take(limit).collect(),
+            items: all.skip(offset).take(limit).map(f).collect(),
             total,
             offset,
             limit,
@@ -322,17 +327,7 @@ pub struct CompanySummary {
 /// A company's totals as the API and the console show them.
 pub fn summary(s: &ApiState, c: &CompanyConfig, v: &CompanyView, role: Role) -> CompanySummary {
     let today = s.0.clock.today();
-    let (mut open, mut overdue, mut overdue_n) = (Decimal::ZERO, Decimal::ZERO, 0);
-    for r in &v.invoices {
-        if r.invoice.currency != v.currency || r.open.is_zero() {
-            continue;
-        }
-        open += r.open;
-        if r.days_overdue(today) > 0 && r.open > Decimal::ZERO {
-            overdue += r.open;
-            overdue_n += 1;
-        }
-    }
+    let totals = v.totals(today);
     let last = s.0.hub.last(&c.id);
     let (last_at, last_ok, errors) = match &last {
         Some(l) => match &l.report {
@@ -357,22 +352,16 @@ pub fn summary(s: &ApiState, c: &CompanyConfig, v: &CompanyView, role: Role) -> 
         role,
         as_of: today,
         invoices: v.invoices.len(),
-        open_total: open,
-        overdue_total: overdue,
-        overdue_count: overdue_n,
-        dso: v.dso(today, open),
+        open_total: totals.open,
+        overdue_total: totals.overdue,
+        overdue_count: totals.overdue_count,
+        dso: totals.dso,
         exceptions: v
             .exception_counts()
             .into_iter()
             .map(|(k, n)| (k.to_owned(), n))
             .collect(),
-        decisions_pending: s
-            .0
-            .models
-            .decisions(v)
-            .iter()
-            .filter(|d| d.done_at.is_none())
-            .count(),
+        decisions_pending: s.0.models.pending_decisions(v),
         outbox: OutboxCounts {
             pending: v.outbox_counts.0,
             done: v.outbox_counts.1,
@@ -672,48 +661,53 @@ async fn receivables(
     let c = s.company(&p, &company, Role::Viewer)?;
     let v = view(&s, &c).await?;
     let as_of = f.as_of.unwrap_or_else(|| s.0.clock.today());
-    let rows: Box<dyn Iterator<Item = &super::model::InvoiceRow>> = match &f.customer {
-        Some(cu) => Box::new(
-            v.by_customer
-                .get(&relance_core::CustomerId::new(cu.as_str()))
-                .into_iter()
-                .flatten()
-                .filter_map(|n| v.invoices.get(*n)),
-        ),
-        None => Box::new(v.invoices.iter()),
+    // The rows the filter selects, once per view and filter; each page is a slice of them.
+    let key = format!(
+        "receivables|{:?}|{:?}|{:?}|{as_of}|{:?}|{:?}|{:?}",
+        f.customer, f.status, f.stage, f.overdue_min, f.overdue_max, f.paused
+    );
+    let selected = v.list(key, || {
+        let positions: Box<dyn Iterator<Item = usize>> = match &f.customer {
+            Some(cu) => Box::new(
+                v.by_customer
+                    .get(&relance_core::CustomerId::new(cu.as_str()))
+                    .into_iter()
+                    .flatten()
+                    .copied(),
+            ),
+            None => Box::new(0..v.invoices.len()),
+        };
+        positions
+            .filter(|n| {
+                let Some(r) = v.invoices.get(*n) else {
+                    return false;
+                };
+                if f.status.as_deref().is_some_and(|st| st != r.status()) {
+                    return false;
+                }
+                if let Some(st) = &f.stage {
+                    let have = r.stage.map(|(s, _)| stage_name(s));
+                    if have.as_deref().unwrap_or("none") != st {
+                        return false;
+                    }
+                }
+                let late = r.days_overdue(as_of);
+                if f.overdue_min.is_some_and(|m| late < m)
+                    || f.overdue_max.is_some_and(|m| late > m)
+                {
+                    return false;
+                }
+                f.paused.is_none_or(|want| want != r.pauses.is_empty())
+            })
+            .collect()
+    });
+    let page = Paging {
+        offset: f.offset,
+        limit: f.limit,
     };
-    let offset = f.offset.unwrap_or(0);
-    let limit = f.limit.unwrap_or(100).clamp(1, 1000);
-    let mut total = 0;
-    let mut items = Vec::new();
-    for r in rows {
-        if f.status.as_deref().is_some_and(|st| st != r.status()) {
-            continue;
-        }
-        if let Some(st) = &f.stage {
-            let have = r.stage.map(|(s, _)| stage_name(s));
-            if have.as_deref().unwrap_or("none") != st {
-                continue;
-            }
-        }
-        let late = r.days_overdue(as_of);
-        if f.overdue_min.is_some_and(|m| late < m) || f.overdue_max.is_some_and(|m| late > m) {
-            continue;
-        }
-        if f.paused.is_some_and(|want| want == r.pauses.is_empty()) {
-            continue;
-        }
-        if total >= offset && items.len() < limit {
-            items.push(receivable(&v, r, as_of));
-        }
-        total += 1;
-    }
-    Ok(Json(Page {
-        items,
-        total,
-        offset,
-        limit,
-    }))
+    Ok(Json(page.cut_map(selected.iter(), |n| {
+        receivable(&v, &v.invoices[*n], as_of)
+    })))
 }
 
 /// As of when.
@@ -767,11 +761,12 @@ async fn aged_balance(
     let c = s.company(&p, &company, Role::Viewer)?;
     let v = view(&s, &c).await?;
     let as_of = q.as_of.unwrap_or_else(|| s.0.clock.today());
-    let a = v.aged(as_of);
+    let memo = v.aged_dso(as_of);
+    let (a, dso) = (&memo.0, memo.1);
     Ok(Json(AgedBalanceBody {
         as_of,
         currency: v.currency.to_string(),
-        dso: v.dso(as_of, a.total),
+        dso,
         dso_days: super::model::DSO_DAYS,
         not_due: a.not_due,
         days_0_30: a.days_0_30,
@@ -856,31 +851,19 @@ async fn customers(
     let v = view(&s, &c).await?;
     let today = s.0.clock.today();
     let q = f.q.as_ref().map(|q| q.to_lowercase());
-    let mut ids: Vec<&relance_core::CustomerId> = v.customers.keys().collect();
-    for id in v.by_customer.keys() {
-        if !v.customers.contains_key(id) {
-            ids.push(id);
-        }
-    }
-    ids.sort();
-    let items = ids
-        .into_iter()
-        .filter(|id| {
-            q.as_ref().is_none_or(|q| {
-                id.as_str().to_lowercase().contains(q)
-                    || v.customers
-                        .get(*id)
-                        .is_some_and(|c| c.name.to_lowercase().contains(q))
-            })
-        })
-        .map(|id| customer_item(&v, id, today))
+    let matched: Vec<&relance_core::CustomerId> = v
+        .search()
+        .iter()
+        .filter(|e| q.as_deref().is_none_or(|q| e.matches(q)))
+        .map(|e| &e.id)
         .collect();
+    // Totals are made for the page's customers only.
     Ok(Json(
         Paging {
             offset: f.offset,
             limit: f.limit,
         }
-        .cut(items),
+        .cut_map(matched.into_iter(), |id| customer_item(&v, id, today)),
     ))
 }
 
@@ -1109,11 +1092,11 @@ pub fn timeline_of(
             details: serde_json::to_value(ce).unwrap_or_default(),
         });
     }
-    for d in &s.0.models.decisions(v) {
+    s.0.models.for_each_decision(v, |d| {
         if d.item.body["customer"].as_str() == Some(cid.as_str()) {
             ev.push(decision_event(&c.id, d));
         }
-    }
+    });
     ev.sort_by_key(|e| (e.date, e.at));
     Some(Timeline {
         customer: customer_item(v, &cid, s.0.clock.today()),
@@ -1354,23 +1337,18 @@ async fn decisions(
 ) -> Result<Json<Page<DecisionItem>>, ApiError> {
     let c = s.company(&p, &company, Role::Viewer)?;
     let v = view(&s, &c).await?;
-    let items =
-        s.0.models
-            .decisions(&v)
-            .iter()
-            .rev()
-            .map(|d| DecisionItem {
-                id: format!("{}:{}", c.id, d.seq),
-                seq: d.seq,
-                kind: d.item.kind.trim_start_matches(seam::KIND_PREFIX).to_owned(),
-                actor: d.item.actor.clone(),
-                recorded_at: d.item.recorded_at,
-                applied_at: d.done_at,
-                key: d.item.key.clone(),
-                body: d.item.body.clone(),
-            })
-            .collect();
-    Ok(Json(pg.cut(items)))
+    let all = s.0.models.decisions(&v);
+    let items = pg.cut_map(all.iter().rev(), |d| DecisionItem {
+        id: format!("{}:{}", c.id, d.seq),
+        seq: d.seq,
+        kind: d.item.kind.trim_start_matches(seam::KIND_PREFIX).to_owned(),
+        actor: d.item.actor.clone(),
+        recorded_at: d.item.recorded_at,
+        applied_at: d.done_at,
+        key: d.item.key.clone(),
+        body: d.item.body.clone(),
+    });
+    Ok(Json(items))
 }
 
 /// Records a decision (`{"type": "confirm_match", …}`) for the next cycle to apply. The
