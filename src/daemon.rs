@@ -286,8 +286,8 @@ pub fn configure_http(http: &HttpLayer, companies: &[CompanyConfig]) {
     http.configure(companies.iter().flat_map(crate::registry::remote_hosts));
 }
 
-/// How a panicked company task is restarted: `base` doubled per consecutive panic, at most
-/// `max`.
+/// A doubling delay: `base` doubled per consecutive failure, at most `max` (how a panicked
+/// company task is restarted, and [`RETRY`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RestartPolicy {
     /// First delay.
@@ -618,11 +618,12 @@ fn first_cycle_offset(id: &str, poll: Duration) -> Duration {
     Duration::from_millis(if ms == 0 { 0 } else { h.finish() % ms })
 }
 
-/// The first wait after a cycle that failed or whose sources had errors; it doubles with each
-/// such cycle in a row, up to [`RETRY_MAX`], never beyond the poll interval.
-pub const RETRY_FIRST: Duration = Duration::from_secs(30);
-/// The longest wait after failed cycles (when the poll interval is longer).
-pub const RETRY_MAX: Duration = Duration::from_secs(3600);
+/// The wait after cycles that failed or whose sources had errors: 30 s, doubling with each
+/// such cycle in a row, up to one hour, never beyond the poll interval.
+pub const RETRY: RestartPolicy = RestartPolicy {
+    base: Duration::from_secs(30),
+    max: Duration::from_secs(3600),
+};
 
 /// The wait before the next cycle after `failures` failed or partial cycles in a row (0: the
 /// last one succeeded).
@@ -630,10 +631,7 @@ pub fn next_wait(poll: Duration, failures: u32) -> Duration {
     if failures == 0 {
         return poll;
     }
-    let backoff = RETRY_FIRST
-        .saturating_mul(1u32 << (failures - 1).min(16))
-        .min(RETRY_MAX);
-    backoff.min(poll)
+    RETRY.delay(failures).min(poll)
 }
 
 /// One company's loop: a cycle, then a wait of `poll_interval`, until told to stop. While it
@@ -690,10 +688,7 @@ async fn company_loop<R: CycleRunner>(
         let ctx = context(&stop);
         debug!(company = %id, requested = reply.is_some(), "cycle starts");
         let result = runner.run_cycle(ctx, &mut state).await;
-        let failed = match &result {
-            Ok(r) => r.sources.iter().any(|s| s.errors > 0),
-            Err(_) => true,
-        };
+        let failed = !record_cycle(&shared, &id, &result);
         failures = if failed {
             failures.saturating_add(1)
         } else {
@@ -705,7 +700,6 @@ async fn company_loop<R: CycleRunner>(
         }
         next = tokio::time::Instant::now() + wait;
         consecutive_panics.store(0, Ordering::SeqCst);
-        record_cycle(&shared, &id, &result);
         update_outbox_depth(&shared, &company.id).await;
         let outcome = result.map_err(|e| format!("{e:#}"));
         shared
@@ -720,7 +714,8 @@ async fn company_loop<R: CycleRunner>(
     }
 }
 
-fn record_cycle(shared: &Shared, id: &str, result: &anyhow::Result<CycleReport>) {
+/// Counts a cycle in the metrics; true when it was a success (every source without an error).
+fn record_cycle(shared: &Shared, id: &str, result: &anyhow::Result<CycleReport>) -> bool {
     let m = &shared.metrics;
     match result {
         Ok(r) => {
@@ -748,11 +743,13 @@ fn record_cycle(shared: &Shared, id: &str, result: &anyhow::Result<CycleReport>)
             }
             let docs: u64 = r.sources.iter().map(|s| s.documents).sum();
             debug!(company = %id, documents = docs, matches = r.matches, actions = r.actions, "cycle done");
+            failed == 0
         }
         Err(e) => {
             m.inc(metrics::CYCLES, &[("company", id), ("outcome", "error")]);
             m.inc(metrics::ERRORS, &[("company", id), ("connector", "cycle")]);
             error!(company = %id, error = format!("{e:#}"), "cycle failed");
+            false
         }
     }
 }

@@ -622,8 +622,8 @@ impl ReadModels {
     /// The decisions of `view`'s company: the view's, then those recorded here since it was
     /// built, in sequence order.
     pub fn decisions(&self, view: &CompanyView) -> Vec<InboxEntry> {
-        let mut out = view.decisions.clone();
-        self.with_since(view, |more| out.extend(more.iter().map(|e| (*e).clone())));
+        let mut out = Vec::new();
+        self.for_each_decision(view, |d| out.push(d.clone()));
         out
     }
 
@@ -683,25 +683,8 @@ impl ReadModels {
 
     /// Decisions recorded and not yet applied (those of the view and those recorded since).
     pub fn pending_decisions(&self, view: &CompanyView) -> usize {
-        let last = view.decisions.last().map(|e| e.seq).unwrap_or(0);
-        let mut n = view
-            .decisions
-            .iter()
-            .filter(|d| d.done_at.is_none())
-            .count();
-        if let Some(extra) = self
-            .recorded
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&view.company)
-        {
-            let seqs: HashSet<u64> = extra
-                .iter()
-                .filter(|e| e.seq > last && e.done_at.is_none())
-                .map(|e| e.seq)
-                .collect();
-            n += seqs.len();
-        }
+        let mut n = 0;
+        self.for_each_decision(view, |d| n += usize::from(d.done_at.is_none()));
         n
     }
 

@@ -15,9 +15,7 @@
 //! A store with a version above [`SCHEMA_VERSION`] is refused; a store with data but no
 //! version is refused too (its layout would be a guess).
 
-use super::sled::{
-    index_key_of, printable, ALLOC, AUD, COMPANY_TREE, INV, META, OBX, OBX_PENDING, RCPT,
-};
+use super::sled::{index_key_of, printable, COMPANY_TREE, INDEXED, META, OBX, OBX_PENDING};
 use super::{
     AllocationRecord, AuditEntry, CustomerRecord, DeadLetter, InvoiceRecord, OutboxEntry,
     ProvisionState, ReceiptRecord, SeenFile, StoreError,
@@ -146,19 +144,7 @@ fn migrate_1_to_2(db: &::sled::Db) -> Result<(), StoreError> {
         key: printable(key),
         reason,
     };
-    for name in db.tree_names() {
-        if !name.starts_with(COMPANY_TREE.as_bytes()) {
-            continue;
-        }
-        let tree = db.open_tree(&name)?;
-        let done = tree
-            .get(TREE_SCHEMA_KEY)?
-            .and_then(|v| parse_version(&v))
-            .unwrap_or(1);
-        if done >= 2 {
-            continue; // rewritten by an earlier, interrupted run of this migration
-        }
-        let mut batch = ::sled::Batch::default();
+    migrate_trees(db, 2, 1, |tree, batch| {
         for kv in tree.iter() {
             let (k, v) = kv?;
             if k.starts_with(META) {
@@ -176,31 +162,16 @@ fn migrate_1_to_2(db: &::sled::Db) -> Result<(), StoreError> {
             }
             batch.insert(k, wrapped);
         }
-        batch.insert(TREE_SCHEMA_KEY, b"2" as &[u8]);
-        tree.apply_batch(batch)?;
-    }
-    db.flush()?;
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Schema 2 → 3: build the secondary indexes of every company tree, each tree in one batch
 /// with its marker (an interrupted run resumes with the trees not yet done; an index entry
 /// written twice is the same entry).
 fn migrate_2_to_3(db: &::sled::Db) -> Result<(), StoreError> {
-    for name in db.tree_names() {
-        if !name.starts_with(COMPANY_TREE.as_bytes()) {
-            continue;
-        }
-        let tree = db.open_tree(&name)?;
-        let done = tree
-            .get(TREE_SCHEMA_KEY)?
-            .and_then(|v| parse_version(&v))
-            .unwrap_or(2);
-        if done >= 3 {
-            continue;
-        }
-        let mut batch = ::sled::Batch::default();
-        for prefix in [INV, RCPT, ALLOC, AUD] {
+    migrate_trees(db, 3, 2, |tree, batch| {
+        for prefix in INDEXED {
             for kv in tree.scan_prefix(prefix) {
                 let (k, v) = kv?;
                 let x = index_key_of(&k, &v).map_err(|e| StoreError::Migration {
@@ -214,7 +185,34 @@ fn migrate_2_to_3(db: &::sled::Db) -> Result<(), StoreError> {
                 }
             }
         }
-        batch.insert(TREE_SCHEMA_KEY, b"3" as &[u8]);
+        Ok(())
+    })
+}
+
+/// Runs `step` on every company tree whose own marker is below `to` (a tree without a marker
+/// is at `untagged`), in one atomic batch per tree that also sets the marker to `to`, so an
+/// interrupted migration resumes with the trees not yet done; then flushes.
+fn migrate_trees(
+    db: &::sled::Db,
+    to: u32,
+    untagged: u32,
+    mut step: impl FnMut(&::sled::Tree, &mut ::sled::Batch) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    for name in db.tree_names() {
+        if !name.starts_with(COMPANY_TREE.as_bytes()) {
+            continue;
+        }
+        let tree = db.open_tree(&name)?;
+        let done = tree
+            .get(TREE_SCHEMA_KEY)?
+            .and_then(|v| parse_version(&v))
+            .unwrap_or(untagged);
+        if done >= to {
+            continue; // done by an earlier, interrupted run of this migration
+        }
+        let mut batch = ::sled::Batch::default();
+        step(&tree, &mut batch)?;
+        batch.insert(TREE_SCHEMA_KEY, to.to_string().as_bytes());
         tree.apply_batch(batch)?;
     }
     db.flush()?;

@@ -69,6 +69,10 @@ pub(crate) const X_INV_CUST: &[u8] = b"xic/";
 pub(crate) const X_RCPT_TX: &[u8] = b"xrt/";
 /// Index of the audit entries of a kind: `xak/<kind>\0<seq as 8 bytes big-endian>`.
 pub(crate) const X_AUD_KIND: &[u8] = b"xak/";
+/// The record prefixes with an index entry each (see [`index_key_of`]).
+pub(crate) const INDEXED: [&[u8]; 4] = [INV, RCPT, ALLOC, AUD];
+/// The index prefixes.
+const INDEXES: [&[u8]; 4] = [X_ALLOC_INV, X_INV_CUST, X_RCPT_TX, X_AUD_KIND];
 /// The tree of shared documents.
 const DOCS_TREE: &str = "docs";
 /// How long [`SledStore::open`] waits for the directory lock.
@@ -166,16 +170,12 @@ fn key(prefix: &[u8], id: &str) -> Vec<u8> {
 }
 
 fn alloc_key(transaction: &str, invoice: &str) -> Vec<u8> {
-    let mut k = key(ALLOC, transaction);
-    k.push(0);
-    k.extend_from_slice(invoice.as_bytes());
-    k
+    pair_key(ALLOC, transaction, invoice)
 }
 
-/// `prefix` + `a` + NUL + `b`: a two-part index key (ids hold no NUL).
+/// `prefix` + `a` + NUL + `b`: a two-part key (ids hold no NUL).
 fn pair_key(prefix: &[u8], a: &str, b: &str) -> Vec<u8> {
-    let mut k = key(prefix, a);
-    k.push(0);
+    let mut k = pair_prefix(prefix, a);
     k.extend_from_slice(b.as_bytes());
     k
 }
@@ -236,11 +236,7 @@ pub(crate) fn index_key_of(k: &[u8], v: &[u8]) -> Result<Option<Vec<u8>>, StoreE
             return Ok(None);
         };
         let (tx, inv) = (&rest[..nul], &rest[nul + 1..]);
-        let mut x = X_ALLOC_INV.to_vec();
-        x.extend_from_slice(inv);
-        x.push(0);
-        x.extend_from_slice(tx);
-        return Ok(Some(x));
+        return Ok(Some([X_ALLOC_INV, inv, &[0], tx].concat()));
     }
     if k.starts_with(AUD) {
         let a: KindOf = decode(k, v)?;
@@ -790,9 +786,7 @@ impl Store for SledStore {
         customer: &CustomerId,
     ) -> Result<Vec<InvoiceRecord>, StoreError> {
         self.indexed(company, &pair_prefix(X_INV_CUST, customer.as_str()), |id| {
-            let mut k = INV.to_vec();
-            k.extend_from_slice(id);
-            k
+            [INV, id].concat()
         })
     }
 
@@ -804,11 +798,7 @@ impl Store for SledStore {
         self.indexed(
             company,
             &pair_prefix(X_RCPT_TX, transaction.as_str()),
-            |dedup| {
-                let mut k = RCPT.to_vec();
-                k.extend_from_slice(dedup);
-                k
-            },
+            |dedup| [RCPT, dedup].concat(),
         )
     }
 
@@ -956,11 +946,7 @@ impl Store for SledStore {
     /// index entry with its pending outbox entry, an audit log without gaps.
     fn verify(&self) -> Result<super::VerifyReport, StoreError> {
         let mut report = super::verify_records(self)?;
-        let prefixes: [&[u8]; 19] = [
-            X_ALLOC_INV,
-            X_INV_CUST,
-            X_RCPT_TX,
-            X_AUD_KIND,
+        let prefixes: [&[u8]; 15] = [
             IBX,
             IBX_KEY,
             IBX_PENDING,
@@ -983,7 +969,7 @@ impl Store for SledStore {
             };
             for kv in tree.iter() {
                 let (k, _) = kv?;
-                if !prefixes.iter().any(|p| k.starts_with(p)) {
+                if !prefixes.iter().chain(&INDEXES).any(|p| k.starts_with(p)) {
                     report.problems.push(format!(
                         "company {}: key {} has no known prefix",
                         c.company,
@@ -1009,7 +995,7 @@ impl Store for SledStore {
             }
             // Every indexed record in its index, and nothing else there.
             let mut indexed = 0u64;
-            for prefix in [INV, RCPT, ALLOC, AUD] {
+            for prefix in INDEXED {
                 for kv in tree.scan_prefix(prefix) {
                     let (k, v) = kv?;
                     match index_key_of(&k, &v) {
@@ -1029,7 +1015,7 @@ impl Store for SledStore {
                 }
             }
             let mut entries = 0u64;
-            for prefix in [X_ALLOC_INV, X_INV_CUST, X_RCPT_TX, X_AUD_KIND] {
+            for prefix in INDEXES {
                 entries += tree.scan_prefix(prefix).count() as u64;
             }
             if entries != indexed {
