@@ -287,3 +287,61 @@ fn zip_recipes_keep_the_fuzz_invariants() {
         bank::fuzz::zip_structured(seed);
     }
 }
+
+/// A ZIP archive in a file is read at offsets: its members stream from the file, the archive
+/// is never held (a 24 MB archive read in less memory than its size; the same bytes given as
+/// a stream are held, up to the stream limit).
+#[test]
+fn a_zip_in_a_file_is_read_at_offsets_not_held() {
+    const PATH: &str = "RELANCE_TEST_BIG_ZIP";
+    const TEST: &str = "a_zip_in_a_file_is_read_at_offsets_not_held";
+    let dir = tempfile::tempdir().unwrap();
+    if std::env::var(PATH).is_err() {
+        // In the parent: the archive is made here, outside the measured child.
+        let (camt_path, n) = big_file(dir.path(), "camt", 24);
+        let camt = std::fs::read(&camt_path).unwrap();
+        let zip = hostile::zip(&[ZipMember::stored("big.xml", &camt)], 0);
+        let zip_path = dir.path().join("big.zip");
+        std::fs::write(&zip_path, &zip).unwrap();
+        std::fs::write(dir.path().join("n"), n.to_string()).unwrap();
+        std::env::set_var(PATH, &zip_path);
+    }
+    let path = std::path::PathBuf::from(std::env::var(PATH).unwrap());
+    let o = bounded_case(TEST, "file", || {
+        let n = std::fs::read_to_string(path.with_file_name("n")).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let at = file.try_clone().unwrap();
+        let mut receipts = 0usize;
+        let mut batches = bank::receipt_batches_at("big.zip", BufReader::new(file), at, 5_000);
+        for b in batches.by_ref() {
+            receipts += b.receipts.len();
+        }
+        let usable = batches.summary().usable();
+        let file = std::fs::File::open(&path).unwrap();
+        let at = file.try_clone().unwrap();
+        let inspected =
+            bank::write_inspect_json_at("big.zip", BufReader::new(file), at, &mut std::io::sink())
+                .unwrap();
+        format!("{} {receipts} {usable} {inspected}", n.trim())
+    });
+    // The same archive as a stream is held: it shows in the memory used.
+    let held = bounded_case(TEST, "stream", || {
+        let file = std::fs::File::open(&path).unwrap();
+        let mut receipts = 0usize;
+        for b in bank::receipt_batches("big.zip", BufReader::new(file), 5_000) {
+            receipts += b.receipts.len();
+        }
+        receipts.to_string()
+    });
+    let (Some(o), Some(held)) = (o, held) else {
+        return;
+    };
+    let mut parts = o.summary.split_whitespace();
+    let (want, got) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    assert_eq!(want, got, "every entry a receipt: {}", o.summary);
+    assert!(o.summary.ends_with("true true"), "{}", o.summary);
+    assert_under(&o, 20, "24 MB ZIP in a file");
+    if let (Some(a), Some(b)) = (o.peak_kib, held.peak_kib) {
+        assert!(b > a + 20 * 1024, "streamed {b} KiB vs at offsets {a} KiB");
+    }
+}

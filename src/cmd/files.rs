@@ -70,11 +70,13 @@ fn inspect_to<W: Write>(
         (&mut reader).take(8192).read_to_end(&mut probe)?;
         let start = std::io::Cursor::new(probe.clone()).chain(reader);
         if bank::zip::is_zip(&probe) || bank::detect(&probe).is_some() {
+            // A ZIP archive's members are read from the file at their offsets.
+            let file = std::fs::File::open(f)?;
             let input = BufReader::with_capacity(64 * 1024, start);
             let usable = if human {
-                bank::write_inspect_text(&name, input, o)?
+                bank::write_inspect_text_at(&name, input, file, o)?
             } else {
-                bank::write_inspect_json(&name, input, o)?
+                bank::write_inspect_json_at(&name, input, file, o)?
             };
             all_usable &= usable;
             continue;

@@ -685,6 +685,8 @@ fn stream_bank(
     // A second handle on the same open file shares its offset: once the parser stops, it
     // reads on from where the hashing reader stopped (what sits in the buffer is hashed).
     let mut rest = f.try_clone()?;
+    // A third one reads a ZIP archive's members at their offsets (the archive is never held).
+    let archive = f.try_clone()?;
     let state = HashState::default();
     let reader = std::io::BufReader::with_capacity(
         256 * 1024,
@@ -693,7 +695,7 @@ fn stream_bank(
             state: state.clone(),
         },
     );
-    let mut batches = bank::receipt_batches(name, reader, STREAM_RECEIPTS);
+    let mut batches = bank::receipt_batches_at(name, reader, archive, STREAM_RECEIPTS);
     for b in batches.by_ref() {
         if !each(b) {
             break;

@@ -98,8 +98,31 @@ pub fn receipt_batches<R: BufRead>(
     reader: R,
     max_items: usize,
 ) -> ReceiptBatches<R> {
+    batches_of(file_name, super::parse_reader(file_name, reader), max_items)
+}
+
+/// As [`receipt_batches`], for a reader of the start of `file`: a ZIP archive is read from
+/// `file` at offsets, never held in memory (see [`super::parse_reader_at`]).
+pub fn receipt_batches_at<R: BufRead>(
+    file_name: &str,
+    reader: R,
+    file: std::fs::File,
+    max_items: usize,
+) -> ReceiptBatches<R> {
+    batches_of(
+        file_name,
+        super::parse_reader_at(file_name, reader, file),
+        max_items,
+    )
+}
+
+fn batches_of<R: BufRead>(
+    file_name: &str,
+    stream: super::BankStream<R>,
+    max_items: usize,
+) -> ReceiptBatches<R> {
     ReceiptBatches {
-        stream: super::parse_reader(file_name, reader),
+        stream,
         carry: VecDeque::new(),
         file: file_name.to_owned(),
         stmt: Statement::default(),

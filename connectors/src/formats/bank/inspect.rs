@@ -70,6 +70,25 @@ pub fn write_inspect_json<R: BufRead, W: Write>(
     reader: R,
     out: &mut W,
 ) -> std::io::Result<bool> {
+    json_of(file_name, super::parse_reader(file_name, reader), out)
+}
+
+/// As [`write_inspect_json`], for a reader of the start of `file` (a ZIP archive is read
+/// from `file` at offsets, never held: [`super::parse_reader_at`]).
+pub fn write_inspect_json_at<R: BufRead, W: Write>(
+    file_name: &str,
+    reader: R,
+    file: std::fs::File,
+    out: &mut W,
+) -> std::io::Result<bool> {
+    json_of(file_name, super::parse_reader_at(file_name, reader, file), out)
+}
+
+fn json_of<W: Write>(
+    file_name: &str,
+    events: impl Iterator<Item = BankEvent>,
+    out: &mut W,
+) -> std::io::Result<bool> {
     let mut findings = Findings::default();
     let mut format: Option<BankFormat> = None;
     let mut statements = 0usize;
@@ -88,7 +107,7 @@ pub fn write_inspect_json<R: BufRead, W: Write>(
         }
         write!(out, "}}")
     };
-    for ev in super::parse_reader(file_name, reader) {
+    for ev in events {
         match ev {
             BankEvent::Format { format: f, .. } => {
                 if format.is_none() {
@@ -159,6 +178,25 @@ pub fn write_inspect_text<R: BufRead, W: Write>(
     reader: R,
     out: &mut W,
 ) -> std::io::Result<bool> {
+    text_of(file_name, super::parse_reader(file_name, reader), out)
+}
+
+/// As [`write_inspect_text`], for a reader of the start of `file` (a ZIP archive is read
+/// from `file` at offsets, never held).
+pub fn write_inspect_text_at<R: BufRead, W: Write>(
+    file_name: &str,
+    reader: R,
+    file: std::fs::File,
+    out: &mut W,
+) -> std::io::Result<bool> {
+    text_of(file_name, super::parse_reader_at(file_name, reader, file), out)
+}
+
+fn text_of<W: Write>(
+    file_name: &str,
+    events: impl Iterator<Item = BankEvent>,
+    out: &mut W,
+) -> std::io::Result<bool> {
     let mut findings = Findings::default();
     let mut statements = 0usize;
     let mut cur: Option<Current> = None;
@@ -173,7 +211,7 @@ pub fn write_inspect_text<R: BufRead, W: Write>(
             c.entries
         )
     };
-    for ev in super::parse_reader(file_name, reader) {
+    for ev in events {
         match ev {
             BankEvent::Format { format, message } => {
                 if !announced {

@@ -64,8 +64,8 @@ mod seen;
 pub mod write;
 pub mod zip;
 
-pub use batches::{receipt_batches, FileSummary, ReceiptBatch, ReceiptBatches};
-pub use inspect::{write_inspect_json, write_inspect_text};
+pub use batches::{receipt_batches, receipt_batches_at, FileSummary, ReceiptBatch, ReceiptBatches};
+pub use inspect::{write_inspect_json, write_inspect_json_at, write_inspect_text, write_inspect_text_at};
 pub use model::{Balance, BankFormat, CreditDebit, Entry, Party, Statement, TxDetail};
 
 use crate::formats::diag::{has_fatal, Diagnostic, Severity};
@@ -77,6 +77,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{BufRead, Read};
+use std::sync::Arc;
 
 /// Errors of the bank module area (the parsers report problems as diagnostics instead).
 #[derive(Debug, thiserror::Error)]
@@ -331,7 +332,7 @@ impl<R: BufRead> TextStream<R> {
 
 /// The members of a ZIP archive, parsed one after the other, each inflated as it is read.
 struct ZipStream {
-    archive: zip::Bytes,
+    archive: Arc<dyn zip::Archive>,
     members: std::vec::IntoIter<zip::Member>,
     budget: zip::Budget,
     current: Option<(String, TextStream<Box<dyn BufRead + Send>>)>,
@@ -341,13 +342,13 @@ struct ZipStream {
 }
 
 impl ZipStream {
-    fn new(bytes: Vec<u8>) -> Result<Self, String> {
-        let members = zip::members(&bytes)?;
+    fn new(archive: Arc<dyn zip::Archive>) -> Result<Self, String> {
+        let members = zip::members(archive.as_ref())?;
         if members.is_empty() {
             return Err("ZIP archive without any file".to_owned());
         }
         Ok(Self {
-            archive: zip::Bytes(std::sync::Arc::from(bytes)),
+            archive,
             members: members.into_iter(),
             budget: zip::Budget::default(),
             current: None,
@@ -509,26 +510,40 @@ impl<R: BufRead> BankStream<R> {
     }
 }
 
-fn open_stream<R: BufRead>(mut reader: R, format: Option<BankFormat>) -> BankStream<R> {
+fn open_stream<R: BufRead>(
+    mut reader: R,
+    format: Option<BankFormat>,
+    file: Option<std::fs::File>,
+) -> BankStream<R> {
     let head = match input::read_head(&mut reader) {
         Ok(h) => h,
         Err(e) => return BankStream::failed("BANK-IO", format!("cannot read: {e}")),
     };
     if zip::is_zip(&head.bytes) {
-        let mut all = head.bytes;
-        if let Err(e) = reader
-            .take(zip::MAX_ARCHIVE + 1 - all.len() as u64)
-            .read_to_end(&mut all)
-        {
-            return BankStream::failed("BANK-IO", format!("cannot read: {e}"));
-        }
-        if all.len() as u64 > zip::MAX_ARCHIVE {
-            return BankStream::failed(
-                "BANK-ZIP",
-                format!("ZIP archive over {} bytes: refused", zip::MAX_ARCHIVE),
-            );
-        }
-        return match ZipStream::new(all) {
+        let archive: Arc<dyn zip::Archive> = match file {
+            // In a file: read at offsets, never held.
+            Some(f) => match zip::FileArchive::new(f) {
+                Ok(a) => Arc::new(a),
+                Err(e) => return BankStream::failed("BANK-IO", format!("cannot read: {e}")),
+            },
+            None => {
+                let mut all = head.bytes;
+                if let Err(e) = reader
+                    .take(zip::MAX_ARCHIVE + 1 - all.len() as u64)
+                    .read_to_end(&mut all)
+                {
+                    return BankStream::failed("BANK-IO", format!("cannot read: {e}"));
+                }
+                if all.len() as u64 > zip::MAX_ARCHIVE {
+                    return BankStream::failed(
+                        "BANK-ZIP",
+                        format!("ZIP archive over {} bytes: refused", zip::MAX_ARCHIVE),
+                    );
+                }
+                Arc::new(zip::MemArchive(Arc::from(all)))
+            }
+        };
+        return match ZipStream::new(archive) {
             Ok(z) => BankStream::of(Inner::Zip(Box::new(z))),
             Err(msg) => BankStream::failed("BANK-ZIP", msg),
         };
@@ -544,13 +559,27 @@ fn open_stream<R: BufRead>(mut reader: R, format: Option<BankFormat>) -> BankStr
 }
 
 /// Streams a bank file from `reader`, in constant memory whatever its format and size (a ZIP
-/// archive is held whole, up to 512 MiB, its members inflated as they are read). `file_name`
-/// does not influence parsing (the content decides the format); it is taken for symmetry with
-/// [`parse`]. Convert streamed entries with [`receipts_for_entry`], or use
-/// [`receipt_batches`] for receipts with their deduplication keys in bounded batches.
+/// archive is held whole, up to 512 MiB, its members inflated as they are read: use
+/// [`parse_reader_at`] when the file itself is at hand). `file_name` does not influence
+/// parsing (the content decides the format); it is taken for symmetry with [`parse`].
+/// Convert streamed entries with [`receipts_for_entry`], or use [`receipt_batches`] for
+/// receipts with their deduplication keys in bounded batches.
 pub fn parse_reader<R: BufRead>(file_name: &str, reader: R) -> BankStream<R> {
     let _ = file_name;
-    open_stream(reader, None)
+    open_stream(reader, None, None)
+}
+
+/// As [`parse_reader`], for a reader of the start of `file`: when the content is a ZIP
+/// archive, its directory and members are read from `file` at their offsets (positional
+/// reads, which leave the file's offset where `reader` put it), so the archive is never held
+/// in memory whatever its size; any other format streams from `reader` alone.
+pub fn parse_reader_at<R: BufRead>(
+    file_name: &str,
+    reader: R,
+    file: std::fs::File,
+) -> BankStream<R> {
+    let _ = file_name;
+    open_stream(reader, None, Some(file))
 }
 
 /// Parses a whole bank file held in memory. Never fails: problems are diagnostics, and a file
@@ -562,7 +591,7 @@ pub fn parse(file_name: &str, bytes: &[u8]) -> BankFile {
 /// Parses a file whose format is already known (no detection): the camt reader accepts any
 /// of the three camt messages; a wrong format gives the parser's own fatal reason.
 pub fn parse_as(format: BankFormat, file_name: &str, bytes: &[u8]) -> BankFile {
-    collect(file_name, open_stream(bytes, Some(format)))
+    collect(file_name, open_stream(bytes, Some(format), None))
 }
 
 /// The raw events of `bytes` read as `format` (no checks): what the per-format
