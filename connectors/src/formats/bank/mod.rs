@@ -48,6 +48,11 @@
 //! same file imported twice or renamed, or a camt.052 followed by the camt.053 of the same
 //! day, gives the same keys; two genuinely identical payments in one file get occurrence
 //! numbers 1 and 2 and are both kept. [`Dedup`] filters receipts against known keys.
+//!
+//! A Qonto account ([`movement_keyed`]) is read both through the Qonto API and from the
+//! camt.053 files Qonto exports: its receipts are keyed by the movement alone (IBAN, booking
+//! date, amount, currency, occurrence of that day and amount — [`movement_basis`]), which both
+//! channels give alike, so a movement read both ways is stored once, whichever comes first.
 
 mod batches;
 pub mod camt;
@@ -711,9 +716,55 @@ pub struct KeyedReceipt {
     pub receipt: Receipt,
 }
 
+/// The French bank code (code banque, IBAN positions 5–9) of Qonto (Olinda SAS) [mem: verify
+/// on the first real Qonto IBAN].
+pub const QONTO_BANK_CODE: &str = "16958";
+
+/// True when receipts of `account` are keyed by the movement alone ([`movement_basis`]): an
+/// account read through two channels that name a movement differently. That is a Qonto
+/// account (FR or MC IBAN with Qonto's bank code): its movements come both from the Qonto API
+/// (`systems::qonto`, ids are Qonto's UUIDs) and from the camt.053 statements Qonto exports,
+/// whose references are not documented to be those UUIDs.
+pub fn movement_keyed(account: &str) -> bool {
+    let a: String = account
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    (a.starts_with("FR") || a.starts_with("MC")) && a.get(4..9) == Some(QONTO_BANK_CODE)
+}
+
+/// The basis of a movement's key on an account of [`movement_keyed`]: what both channels give
+/// the same way — the account's IBAN (upper case, no blanks), the booking date (Qonto: the
+/// date of `settled_at` in Paris time, the statement's `BookgDt`), the signed amount and the
+/// currency. Labels, references and counterparty fields are left out: the API and the camt
+/// export word them differently. Two movements alike in all four are told apart by their
+/// occurrence number, counted the same way on both sides (the n-th of the day with that
+/// amount, [`dedup_key`]).
+pub fn movement_basis(r: &Receipt) -> String {
+    let account: String = r
+        .account
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    [
+        "M",
+        account.as_str(),
+        &r.booking_date.to_string(),
+        &r.amount.normalize().to_string(),
+        r.currency.as_str(),
+    ]
+    .join("\u{1f}")
+}
+
 /// What a deduplication key is built from (see the module docs): the bank's id when it gave
-/// one (`bank_id`), else the booking content.
+/// one (`bank_id`), else the booking content; on an account read through two channels
+/// ([`movement_keyed`]), the movement alone ([`movement_basis`]).
 pub fn key_basis(r: &Receipt, bank_id: bool) -> String {
+    if movement_keyed(&r.account) {
+        return movement_basis(r);
+    }
     let amount = r.amount.normalize().to_string();
     // The booking date is part of both bases: an intraday report and the end-of-day statement
     // book an entry on the same date, while a reference chosen by the customer (MT940
