@@ -1147,3 +1147,52 @@ pub fn render_text(file: &BankFile) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod movement_tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn receipt(account: &str, id: &str, remittance: &str) -> Receipt {
+        Receipt {
+            id: TransactionId::new(id),
+            account: account.to_owned(),
+            booking_date: NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
+            value_date: None,
+            amount: rust_decimal::Decimal::new(10000, 2),
+            currency: Currency::parse("EUR").unwrap(),
+            counterparty_name: Some("CLIENT A".into()),
+            counterparty_iban: None,
+            remittance: remittance.to_owned(),
+            structured_ref: None,
+            end_to_end_id: None,
+            mandate_id: None,
+            bank_code: None,
+            return_reason: None,
+            reversal: false,
+            source: String::new(),
+        }
+    }
+
+    #[test]
+    fn qonto_accounts_are_keyed_by_the_movement_alone() {
+        assert!(movement_keyed("FR76 1695 8000 0101 2345 6789 012"));
+        assert!(movement_keyed("fr7616958000010123456789012"));
+        assert!(movement_keyed("MC5816958000010123456789012"));
+        assert!(!movement_keyed("FR7630004000031234567890143"));
+        assert!(!movement_keyed("DE89370400440532013000"));
+        // a Qonto account: the bank's id and the texts do not change the key
+        let a = receipt("FR76 1695 8000 0101 2345 6789 012", "QNT-EXPORT-1", "F1");
+        let b = receipt(
+            "FR7616958000010123456789012",
+            "7f3c-uuid",
+            "VIR F1 CLIENT A",
+        );
+        assert_eq!(key_basis(&a, true), key_basis(&b, true));
+        assert_eq!(key_basis(&a, true), key_basis(&b, false));
+        // another bank: the bank's id still counts
+        let c = receipt("FR7630004000031234567890143", "X1", "F1");
+        let d = receipt("FR7630004000031234567890143", "X2", "F1");
+        assert_ne!(key_basis(&c, true), key_basis(&d, true));
+    }
+}
