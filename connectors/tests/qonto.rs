@@ -1,6 +1,6 @@
 //! Qonto connector against the fake Qonto (`relance_testkit::qonto_fake`): the compliance
 //! suite, refresh-token rotation (the new token stored before use, the stored one used after
-//! a restart beyond the grace window), transactions incremental by `updated_at` across pages
+//! a restart beyond the grace window, an unused one expiring after 90 days), transactions incremental by `updated_at` across pages
 //! and same-second stamps, pending and declined transactions left out, a 429 mid-pull, and the
 //! receipts' keys equal to those of the same movements in a camt.053 of the account.
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
@@ -349,4 +349,21 @@ async fn receipts_are_keyed_like_the_same_movements_in_a_qonto_camt_export() {
         api, files,
         "the same movements give the same keys by both channels"
     );
+}
+
+#[tokio::test]
+async fn a_refresh_token_unused_for_90_days_expires_into_a_configuration_error() {
+    use relance_testkit::qonto_fake::REFRESH_LIFE;
+    let s = Setup::new().await;
+    s.fake.add_account(IBAN);
+    let mut c = s.connector(100);
+    drain(&mut c, None).await;
+    let stored = std::fs::read_to_string(s.store()).unwrap();
+    assert!(s.fake.refresh_token_valid(stored.trim()));
+    s.fake.tick(REFRESH_LIFE + 1);
+    assert!(!s.fake.refresh_token_valid(stored.trim()));
+    let e = c.pull(None).await.unwrap_err();
+    assert!(matches!(e, ConnectorError::Config(_)), "{e:?}");
+    assert!(e.to_string().contains("invalid_grant"), "{e}");
+    assert!(!e.to_string().contains(stored.trim()), "{e}");
 }
