@@ -758,13 +758,22 @@ pub fn movement_basis(r: &Receipt) -> String {
     .join("\u{1f}")
 }
 
-/// What a deduplication key is built from (see the module docs): the bank's id when it gave
-/// one (`bank_id`), else the booking content; on an account read through two channels
-/// ([`movement_keyed`]), the movement alone ([`movement_basis`]).
-pub fn key_basis(r: &Receipt, bank_id: bool) -> String {
+/// What the key of a statement file's receipt is built from, counted over the whole file
+/// ([`Keyer`]): on an account read through two channels ([`movement_keyed`]) the movement
+/// alone ([`movement_basis`]), else [`key_basis`].
+pub fn file_key_basis(r: &Receipt, bank_id: bool) -> String {
     if movement_keyed(&r.account) {
-        return movement_basis(r);
+        movement_basis(r)
+    } else {
+        key_basis(r, bank_id)
     }
+}
+
+/// What a deduplication key is built from (see the module docs): the bank's id when it gave
+/// one (`bank_id`), else the booking content. (A receipt a source hands over without a key,
+/// counted within its page, keeps its bank id in the key, whatever its account: the movement
+/// alone, counted per page, would merge two like movements of one day on two pages.)
+pub fn key_basis(r: &Receipt, bank_id: bool) -> String {
     let amount = r.amount.normalize().to_string();
     // The booking date is part of both bases: an intraday report and the end-of-day statement
     // book an entry on the same date, while a reference chosen by the customer (MT940
@@ -823,7 +832,7 @@ impl Keyer {
     /// The receipt with its key; `derived` when relance made its id (see [`receipt_id`]).
     pub fn key(&mut self, receipt: Receipt, derived: bool) -> KeyedReceipt {
         use std::hash::BuildHasher;
-        let basis = key_basis(&receipt, !derived);
+        let basis = file_key_basis(&receipt, !derived);
         let h = self.hasher.hash_one(&basis);
         let n = if self.seen.insert(h) {
             1
@@ -1188,11 +1197,14 @@ mod movement_tests {
             "7f3c-uuid",
             "VIR F1 CLIENT A",
         );
-        assert_eq!(key_basis(&a, true), key_basis(&b, true));
-        assert_eq!(key_basis(&a, true), key_basis(&b, false));
+        assert_eq!(file_key_basis(&a, true), file_key_basis(&b, true));
+        assert_eq!(file_key_basis(&a, true), file_key_basis(&b, false));
+        assert_eq!(file_key_basis(&a, true), movement_basis(&b));
         // another bank: the bank's id still counts
         let c = receipt("FR7630004000031234567890143", "X1", "F1");
         let d = receipt("FR7630004000031234567890143", "X2", "F1");
-        assert_ne!(key_basis(&c, true), key_basis(&d, true));
+        assert_ne!(file_key_basis(&c, true), file_key_basis(&d, true));
+        // a receipt handed over without a key keeps its id in its key, on any account
+        assert_ne!(key_basis(&a, true), key_basis(&b, true));
     }
 }

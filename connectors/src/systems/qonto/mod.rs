@@ -23,7 +23,10 @@
 //!   among the day's completed movements of that amount on that account, ordered by
 //!   (`settled_at`, id) — the day is read whole from the API (`settled_at_from/_to`) to count
 //!   it. A camt.053 of the same account counts the same movements in file order, so a
-//!   movement imported from both is stored once, whichever comes first.
+//!   movement imported from both is stored once, whichever comes first. A camt file is keyed
+//!   so only for French (or Monaco) IBANs of Qonto's bank code (`formats::bank::movement_keyed`):
+//!   the camt export of a Qonto account with a German, Spanish or Italian IBAN is not matched
+//!   with the API's movements (its receipts would be stored twice).
 //! - Rate limit 1 000 requests / 10 s per IP (§5.2): `requests_per_second` bounds the host;
 //!   a 429 is Transient with its `Retry-After`, and the layer holds the host that long.
 //!

@@ -302,7 +302,7 @@ async fn day_keys(
         };
         out.insert(
             r.id.as_str().to_owned(),
-            bank::dedup_key(&bank::key_basis(r, true), n + 1),
+            bank::dedup_key(&bank::movement_basis(r), n + 1),
         );
     }
     Ok(out)
