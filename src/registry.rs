@@ -34,6 +34,7 @@ use relance_connectors::systems::odoo::OdooConnector;
 use relance_connectors::systems::pa::PaConnector;
 use relance_connectors::systems::pennylane::webhook::WebhookHub;
 use relance_connectors::systems::pennylane::PennylaneConnector;
+use relance_connectors::systems::qonto::QontoConnector;
 use relance_connectors::systems::smtp::SmtpMailer;
 use relance_connectors::systems::tryton::TrytonConnector;
 use relance_core::{CompanyId, Invoice, InvoiceId};
@@ -158,9 +159,18 @@ pub fn remote_hosts(company: &CompanyConfig) -> Vec<(String, u32)> {
             SourceConfig::ChorusPro(c) => relance_connectors::http::host_key(&c.chorus_pro.url)
                 .ok()
                 .map(|h| (h, c.chorus_pro.requests_per_second)),
+            SourceConfig::Qonto(q) => relance_connectors::http::host_key(&q.qonto.url)
+                .ok()
+                .map(|h| (h, q.qonto.requests_per_second)),
             SourceConfig::EinvoiceInbox(_) | SourceConfig::BankDir(_) => None,
         })
         .collect()
+}
+
+/// The file (in the company's state directory) where a `qonto` source keeps its current
+/// refresh token.
+pub fn qonto_token_file(source: &str) -> String {
+    relance_connectors::systems::qonto::token_file_name(source)
 }
 
 /// The target name of a `pa` source's payment reports (212 Encaissée).
@@ -196,7 +206,8 @@ pub fn folders(company: &CompanyConfig) -> Vec<PathBuf> {
             | SourceConfig::Odoo(_)
             | SourceConfig::Dolibarr(_)
             | SourceConfig::Pa(_)
-            | SourceConfig::ChorusPro(_) => None,
+            | SourceConfig::ChorusPro(_)
+            | SourceConfig::Qonto(_) => None,
         })
         .collect()
 }
@@ -384,6 +395,12 @@ fn build_source(
         SourceConfig::ChorusPro(c) => Box::new(ChorusProConnector::with_http(
             c.chorus_pro.clone(),
             cx.http.clone(),
+        )?),
+        // The rotating refresh token lives in the company's state directory.
+        SourceConfig::Qonto(q) => Box::new(QontoConnector::with_http(
+            q.qonto.clone(),
+            cx.http.clone(),
+            company_dir(&cx.state_dir, &company.id).join(qonto_token_file(&q.name)),
         )?),
     })
 }
@@ -738,6 +755,36 @@ pub fn check_source(
             c.secret(k("account_file"), &mut cfg.account_file);
             SourceConfig::ChorusPro(p)
         }
+        SourceConfig::Qonto(mut q) => {
+            let k = |f: &'static str| vec!["qonto", f];
+            let cfg = &mut q.qonto;
+            c.url(k("url"), &cfg.url, "Qonto access token");
+            c.url(k("token_url"), &cfg.token_url, "Qonto refresh token");
+            c.nonempty(k("client_id"), &cfg.client_id);
+            c.range(
+                k("page_size"),
+                (1..=100).contains(&cfg.page_size),
+                cfg.page_size.to_string(),
+                "1 to 100 (Qonto's per_page limit)",
+            );
+            c.nonzero(k("timeout_seconds"), cfg.timeout_seconds);
+            for iban in &cfg.ibans {
+                let compact: String = iban.chars().filter(|c| !c.is_whitespace()).collect();
+                let ok = compact.len() >= 15
+                    && compact.len() <= 34
+                    && compact.chars().all(|c| c.is_ascii_alphanumeric())
+                    && compact
+                        .get(..2)
+                        .is_some_and(|p| p.chars().all(|c| c.is_ascii_alphabetic()));
+                c.range(k("ibans"), ok, iban.clone(), "an IBAN");
+            }
+            c.secret(k("client_secret_file"), &mut cfg.client_secret_file);
+            c.secret(k("refresh_token_file"), &mut cfg.refresh_token_file);
+            if let Some(s) = cfg.staging_token_file.as_mut() {
+                c.secret(k("staging_token_file"), s);
+            }
+            SourceConfig::Qonto(q)
+        }
     };
     SourceCheck {
         resolved,
@@ -878,7 +925,8 @@ pub fn folder_of(s: &SourceConfig) -> Option<&Path> {
         | SourceConfig::Odoo(_)
         | SourceConfig::Dolibarr(_)
         | SourceConfig::Pa(_)
-        | SourceConfig::ChorusPro(_) => None,
+        | SourceConfig::ChorusPro(_)
+        | SourceConfig::Qonto(_) => None,
     }
 }
 
@@ -899,7 +947,7 @@ pub fn reread_variant(table: &str, tag: &str, text: &str) -> Option<crate::confi
     use crate::config::load::deserialize_str;
     use crate::config::schema::{
         ChorusProSource, DolibarrSource, DolibarrWriteback, OdooSource, OdooWriteback, PaSource,
-        PennylaneSource, PennylaneWriteback, TrytonSource, TrytonWriteback,
+        PennylaneSource, PennylaneWriteback, QontoSource, TrytonSource, TrytonWriteback,
     };
     match (table, tag) {
         ("sources", "einvoice_inbox" | "bank_dir") => deserialize_str::<DirSource>(text).err(),
@@ -909,6 +957,7 @@ pub fn reread_variant(table: &str, tag: &str, text: &str) -> Option<crate::confi
         ("sources", "dolibarr") => deserialize_str::<DolibarrSource>(text).err(),
         ("sources", "pa") => deserialize_str::<PaSource>(text).err(),
         ("sources", "chorus_pro") => deserialize_str::<ChorusProSource>(text).err(),
+        ("sources", "qonto") => deserialize_str::<QontoSource>(text).err(),
         ("writeback", "tryton") => deserialize_str::<TrytonWriteback>(text).err(),
         ("writeback", "pennylane") => deserialize_str::<PennylaneWriteback>(text).err(),
         ("writeback", "odoo") => deserialize_str::<OdooWriteback>(text).err(),

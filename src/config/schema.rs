@@ -10,6 +10,7 @@ use relance_connectors::systems::dolibarr::{DolibarrConfig, DolibarrWriteOptions
 use relance_connectors::systems::odoo::{OdooConfig, OdooWriteOptions};
 use relance_connectors::systems::pa::PaConfig;
 use relance_connectors::systems::pennylane::{PennylaneConfig, PennylaneWriteOptions};
+use relance_connectors::systems::qonto::QontoConfig;
 pub use relance_connectors::systems::smtp::{Security, SmtpConfig};
 use relance_connectors::systems::tryton::TrytonConfig;
 use relance_core::Currency;
@@ -357,6 +358,9 @@ pub enum SourceConfig {
     Pa(Box<PaSource>),
     /// Chorus Pro through PISTE: the supplier's invoices to public buyers and their statuses.
     ChorusPro(Box<ChorusProSource>),
+    /// A Qonto organization (Business API, OAuth2): its accounts' completed transactions as
+    /// receipts.
+    Qonto(Box<QontoSource>),
 }
 
 impl SourceConfig {
@@ -370,6 +374,7 @@ impl SourceConfig {
             SourceConfig::Dolibarr(s) => &s.name,
             SourceConfig::Pa(s) => &s.name,
             SourceConfig::ChorusPro(s) => &s.name,
+            SourceConfig::Qonto(s) => &s.name,
         }
     }
 
@@ -384,6 +389,7 @@ impl SourceConfig {
             SourceConfig::Dolibarr(_) => "dolibarr",
             SourceConfig::Pa(_) => "pa",
             SourceConfig::ChorusPro(_) => "chorus_pro",
+            SourceConfig::Qonto(_) => "qonto",
         }
     }
 }
@@ -458,6 +464,17 @@ pub struct PaSource {
     pub name: String,
     /// How to reach the platform; `client_secret_file` takes a secret reference.
     pub pa: PaConfig,
+}
+
+/// A Qonto source: a name and the connection (`[sources.qonto]`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QontoSource {
+    /// Name of the source, unique within the company.
+    pub name: String,
+    /// How to reach Qonto; `client_secret_file`, `refresh_token_file` and
+    /// `staging_token_file` take secret references.
+    pub qonto: QontoConfig,
 }
 
 /// A Chorus Pro source: a name and the connection (`[sources.chorus_pro]`).

@@ -612,3 +612,85 @@ server_utc_offset_minutes = 5000
     );
     assert!(text.contains("…/api/index.php"), "{text}");
 }
+
+/// `qonto` sources: the type is accepted; its mistakes are named by file, key and line, the
+/// secrets never printed.
+#[test]
+fn qonto_sources_are_checked_with_file_key_and_line() {
+    let good = r#"version = 1
+id = "qg"
+name = "Banque bonne SAS"
+
+[[sources]]
+type = "qonto"
+name = "qonto"
+
+[sources.qonto]
+client_id = "relance-app"
+client_secret_file = "secrets/qonto-secret"
+refresh_token_file = "secrets/qonto-refresh"
+ibans = ["FR76 1695 8000 0101 2345 6789 012"]
+"#;
+    let bad = r#"version = 1
+id = "qb"
+name = "Banque SAS"
+
+[[sources]]
+type = "qonto"
+name = "qonto"
+
+[sources.qonto]
+url = "ftp://thirdparty.qonto.example"
+client_id = ""
+client_secret_file = "secrets/qonto-secret"
+refresh_token_file = "secrets/missing-refresh"
+page_size = 250
+ibans = ["not an iban"]
+"#;
+    let unknown = r#"version = 1
+id = "qu"
+name = "Banque inconnue SAS"
+
+[[sources]]
+type = "qonto"
+name = "qonto"
+
+[sources.qonto]
+client_id = "relance-app"
+client_secret_file = "secrets/qonto-secret"
+refresh_token_file = "secrets/qonto-refresh"
+api_key = "pasted"
+"#;
+    let dir = config_dir(&[("qb.toml", bad), ("qg.toml", good), ("qu.toml", unknown)]);
+    std::fs::create_dir(dir.path().join("secrets")).unwrap();
+    std::fs::write(
+        dir.path().join("secrets/qonto-secret"),
+        "qonto-secret-value-never-printed\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("secrets/qonto-refresh"),
+        "qonto-refresh-never-printed\n",
+    )
+    .unwrap();
+    let (ok, text) = check(dir.path(), &[]);
+    assert!(!ok, "{text}");
+    for want in [
+        "qb.toml: line 10, column 1: sources[0].qonto.url: URL \"ftp://thirdparty.qonto.example\" is not usable",
+        "qb.toml: line 11, column 1: sources[0].qonto.client_id: must not be empty",
+        "qb.toml: line 13, column 1: sources[0].qonto.refresh_token_file:",
+        "qb.toml: line 14, column 1: sources[0].qonto.page_size: 250 is out of range",
+        "qb.toml: line 15, column 1: sources[0].qonto.ibans: not an iban is out of range",
+        "qu.toml: line 13, column 1: sources[0].qonto.api_key",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    assert!(!text.lines().any(|l| l.contains("qg.toml")), "{text}");
+    assert!(!text.contains("never-printed"), "{text}");
+    let dir = config_dir(&[("qg.toml", good)]);
+    std::fs::create_dir(dir.path().join("secrets")).unwrap();
+    std::fs::write(dir.path().join("secrets/qonto-secret"), "s\n").unwrap();
+    std::fs::write(dir.path().join("secrets/qonto-refresh"), "r\n").unwrap();
+    let (ok, text) = check(dir.path(), &[]);
+    assert!(ok, "{text}");
+}

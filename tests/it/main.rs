@@ -20,6 +20,7 @@ mod pg;
 mod pg_daemons;
 mod pg_leases;
 mod pg_store;
+mod qonto_e2e;
 mod store_model;
 mod systemd;
 mod systems_e2e;

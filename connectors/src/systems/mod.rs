@@ -8,5 +8,6 @@ pub mod odoo;
 pub mod pa;
 pub mod passes;
 pub mod pennylane;
+pub mod qonto;
 pub mod smtp;
 pub mod tryton;

@@ -7,6 +7,7 @@
 //! - [`odoo_fake`]: a fake Odoo 16–19 (JSON-RPC and JSON-2) on 127.0.0.1:0;
 //! - [`pa_fake`]: a fake plateforme agréée (AFNOR flow service, Super PDP) on 127.0.0.1:0;
 //! - [`pennylane_fake`]: a fake Pennylane Company API v2 on 127.0.0.1:0;
+//! - [`qonto_fake`]: a fake Qonto Business API (OAuth2 with rotating refresh tokens) on 127.0.0.1:0;
 //! - [`smtp`]: the real SMTP peer (aiosmtpd) started on 127.0.0.1 for the mail tests;
 //! - [`skip_peer`] / [`skip_corpus`]: how a test whose peer or corpus is missing says so.
 //!
@@ -23,6 +24,7 @@ mod fakehttp;
 pub mod odoo_fake;
 pub mod pa_fake;
 pub mod pennylane_fake;
+pub mod qonto_fake;
 pub mod smtp;
 pub mod tryton_fake;
 

@@ -48,6 +48,11 @@
 //! same file imported twice or renamed, or a camt.052 followed by the camt.053 of the same
 //! day, gives the same keys; two genuinely identical payments in one file get occurrence
 //! numbers 1 and 2 and are both kept. [`Dedup`] filters receipts against known keys.
+//!
+//! A Qonto account ([`movement_keyed`]) is read both through the Qonto API and from the
+//! camt.053 files Qonto exports: its receipts are keyed by the movement alone (IBAN, booking
+//! date, amount, currency, occurrence of that day and amount — [`movement_basis`]), which both
+//! channels give alike, so a movement read both ways is stored once, whichever comes first.
 
 mod batches;
 pub mod camt;
@@ -740,8 +745,63 @@ pub struct KeyedReceipt {
     pub receipt: Receipt,
 }
 
+/// The French bank code (code banque, IBAN positions 5–9) of Qonto (Olinda SAS) [mem: verify
+/// on the first real Qonto IBAN].
+pub const QONTO_BANK_CODE: &str = "16958";
+
+/// True when receipts of `account` are keyed by the movement alone ([`movement_basis`]): an
+/// account read through two channels that name a movement differently. That is a Qonto
+/// account (FR or MC IBAN with Qonto's bank code): its movements come both from the Qonto API
+/// (`systems::qonto`, ids are Qonto's UUIDs) and from the camt.053 statements Qonto exports,
+/// whose references are not documented to be those UUIDs.
+pub fn movement_keyed(account: &str) -> bool {
+    let a: String = account
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    (a.starts_with("FR") || a.starts_with("MC")) && a.get(4..9) == Some(QONTO_BANK_CODE)
+}
+
+/// The basis of a movement's key on an account of [`movement_keyed`]: what both channels give
+/// the same way — the account's IBAN (upper case, no blanks), the booking date (Qonto: the
+/// date of `settled_at` in Paris time, the statement's `BookgDt`), the signed amount and the
+/// currency. Labels, references and counterparty fields are left out: the API and the camt
+/// export word them differently. Two movements alike in all four are told apart by their
+/// occurrence number, counted the same way on both sides (the n-th of the day with that
+/// amount, [`dedup_key`]).
+pub fn movement_basis(r: &Receipt) -> String {
+    let account: String = r
+        .account
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    [
+        "M",
+        account.as_str(),
+        &r.booking_date.to_string(),
+        &r.amount.normalize().to_string(),
+        r.currency.as_str(),
+    ]
+    .join("\u{1f}")
+}
+
+/// What the key of a statement file's receipt is built from, counted over the whole file
+/// ([`Keyer`]): on an account read through two channels ([`movement_keyed`]) the movement
+/// alone ([`movement_basis`]), else [`key_basis`].
+pub fn file_key_basis(r: &Receipt, bank_id: bool) -> String {
+    if movement_keyed(&r.account) {
+        movement_basis(r)
+    } else {
+        key_basis(r, bank_id)
+    }
+}
+
 /// What a deduplication key is built from (see the module docs): the bank's id when it gave
-/// one (`bank_id`), else the booking content.
+/// one (`bank_id`), else the booking content. (A receipt a source hands over without a key,
+/// counted within its page, keeps its bank id in the key, whatever its account: the movement
+/// alone, counted per page, would merge two like movements of one day on two pages.)
 pub fn key_basis(r: &Receipt, bank_id: bool) -> String {
     let amount = r.amount.normalize().to_string();
     // The booking date is part of both bases: an intraday report and the end-of-day statement
@@ -801,7 +861,7 @@ impl Keyer {
     /// The receipt with its key; `derived` when relance made its id (see [`receipt_id`]).
     pub fn key(&mut self, receipt: Receipt, derived: bool) -> KeyedReceipt {
         use std::hash::BuildHasher;
-        let basis = key_basis(&receipt, !derived);
+        let basis = file_key_basis(&receipt, !derived);
         let h = self.hasher.hash_one(&basis);
         let n = if self.seen.insert(h) {
             1
@@ -1124,4 +1184,56 @@ pub fn render_text(file: &BankFile) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod movement_tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn receipt(account: &str, id: &str, remittance: &str) -> Receipt {
+        Receipt {
+            id: TransactionId::new(id),
+            account: account.to_owned(),
+            booking_date: NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
+            value_date: None,
+            amount: rust_decimal::Decimal::new(10000, 2),
+            currency: Currency::parse("EUR").unwrap(),
+            counterparty_name: Some("CLIENT A".into()),
+            counterparty_iban: None,
+            remittance: remittance.to_owned(),
+            structured_ref: None,
+            end_to_end_id: None,
+            mandate_id: None,
+            bank_code: None,
+            return_reason: None,
+            reversal: false,
+            source: String::new(),
+        }
+    }
+
+    #[test]
+    fn qonto_accounts_are_keyed_by_the_movement_alone() {
+        assert!(movement_keyed("FR76 1695 8000 0101 2345 6789 012"));
+        assert!(movement_keyed("fr7616958000010123456789012"));
+        assert!(movement_keyed("MC5816958000010123456789012"));
+        assert!(!movement_keyed("FR7630004000031234567890143"));
+        assert!(!movement_keyed("DE89370400440532013000"));
+        // a Qonto account: the bank's id and the texts do not change the key
+        let a = receipt("FR76 1695 8000 0101 2345 6789 012", "QNT-EXPORT-1", "F1");
+        let b = receipt(
+            "FR7616958000010123456789012",
+            "7f3c-uuid",
+            "VIR F1 CLIENT A",
+        );
+        assert_eq!(file_key_basis(&a, true), file_key_basis(&b, true));
+        assert_eq!(file_key_basis(&a, true), file_key_basis(&b, false));
+        assert_eq!(file_key_basis(&a, true), movement_basis(&b));
+        // another bank: the bank's id still counts
+        let c = receipt("FR7630004000031234567890143", "X1", "F1");
+        let d = receipt("FR7630004000031234567890143", "X2", "F1");
+        assert_ne!(file_key_basis(&c, true), file_key_basis(&d, true));
+        // a receipt handed over without a key keeps its id in its key, on any account
+        assert_ne!(key_basis(&a, true), key_basis(&b, true));
+    }
 }
