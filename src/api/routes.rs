@@ -106,13 +106,20 @@ pub struct Paging {
 
 impl Paging {
     /// The page of `all`, mapped by `f` (only the page's items are made).
+    /// The page's offset and size, defaults and bounds applied.
+    fn bounds(&self) -> (usize, usize) {
+        (
+            self.offset.unwrap_or(0),
+            self.limit.unwrap_or(100).clamp(1, 1000),
+        )
+    }
+
     fn cut_map<I: ExactSizeIterator, T: ToSchema>(
         &self,
         all: I,
         f: impl FnMut(I::Item) -> T,
     ) -> Page<T> {
-        let offset = self.offset.unwrap_or(0);
-        let limit = self.limit.unwrap_or(100).clamp(1, 1000);
+        let (offset, limit) = self.bounds();
         let total = all.len();
         Page {
             items: all.skip(offset).take(limit).map(f).collect(),
@@ -1337,18 +1344,27 @@ async fn decisions(
 ) -> Result<Json<Page<DecisionItem>>, ApiError> {
     let c = s.company(&p, &company, Role::Viewer)?;
     let v = view(&s, &c).await?;
-    let all = s.0.models.decisions(&v);
-    let items = pg.cut_map(all.iter().rev(), |d| DecisionItem {
-        id: format!("{}:{}", c.id, d.seq),
-        seq: d.seq,
-        kind: d.item.kind.trim_start_matches(seam::KIND_PREFIX).to_owned(),
-        actor: d.item.actor.clone(),
-        recorded_at: d.item.recorded_at,
-        applied_at: d.done_at,
-        key: d.item.key.clone(),
-        body: d.item.body.clone(),
-    });
-    Ok(Json(items))
+    // Only the page's decisions are copied (each carries the state it was decided on).
+    let (offset, limit) = pg.bounds();
+    let (total, page) = s.0.models.decisions_newest(&v, offset, limit);
+    Ok(Json(Page {
+        items: page
+            .into_iter()
+            .map(|d| DecisionItem {
+                id: format!("{}:{}", c.id, d.seq),
+                seq: d.seq,
+                kind: d.item.kind.trim_start_matches(seam::KIND_PREFIX).to_owned(),
+                actor: d.item.actor,
+                recorded_at: d.item.recorded_at,
+                applied_at: d.done_at,
+                key: d.item.key,
+                body: d.item.body,
+            })
+            .collect(),
+        total,
+        offset,
+        limit,
+    }))
 }
 
 /// Records a decision (`{"type": "confirm_match", …}`) for the next cycle to apply. The

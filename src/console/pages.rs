@@ -69,7 +69,7 @@ pub(super) async fn company_view(
 }
 
 fn stamp(s: &Console, view: &Arc<CompanyView>) -> Stamp {
-    Stamp::of(view, s.api.0.models.decisions(view).len())
+    Stamp::of(view, s.api.0.models.decision_count(view))
 }
 
 fn unavailable(l: Lang, e: &str) -> Response {
@@ -1711,27 +1711,37 @@ pub async fn audit(
     let l = v.lang;
     let (c, view) = company_view(&s, &v, &id).await?;
     let here = format!("/c/{}/audit", c.id);
-    let all = s.api.0.models.decisions(&view);
     let kind = q.kind.as_deref().unwrap_or("");
     let actor = q.actor.as_deref().unwrap_or("");
     let text = q.q.as_deref().unwrap_or("").to_lowercase();
-    let mut actors: Vec<&str> = all.iter().map(|d| d.item.actor.as_str()).collect();
-    actors.sort();
-    actors.dedup();
-    let rows: Vec<_> = all
-        .iter()
-        .rev()
-        .filter(|d| {
-            let k = d
-                .item
-                .kind
-                .trim_start_matches(crate::api::seam::KIND_PREFIX);
-            (kind.is_empty() || k == kind)
-                && (actor.is_empty() || d.item.actor == actor)
-                && (text.is_empty() || d.item.body.to_string().to_lowercase().contains(&text))
-        })
-        .take(500)
-        .collect();
+    let models = &s.api.0.models;
+    // One pass finds the newest 500 that match and the people; only those rows are copied.
+    let mut actors = std::collections::BTreeSet::new();
+    let mut matching: Vec<u64> = Vec::new();
+    models.for_each_decision(&view, |d| {
+        if !actors.contains(d.item.actor.as_str()) {
+            actors.insert(d.item.actor.clone());
+        }
+        let k = d
+            .item
+            .kind
+            .trim_start_matches(crate::api::seam::KIND_PREFIX);
+        if (kind.is_empty() || k == kind)
+            && (actor.is_empty() || d.item.actor == actor)
+            && (text.is_empty() || d.item.body.to_string().to_lowercase().contains(&text))
+        {
+            matching.push(d.seq);
+        }
+    });
+    let shown: std::collections::HashSet<u64> = matching.iter().rev().take(500).copied().collect();
+    let mut rows: Vec<crate::store::InboxEntry> = Vec::with_capacity(shown.len());
+    models.for_each_decision(&view, |d| {
+        if shown.contains(&d.seq) {
+            rows.push(d.clone());
+        }
+    });
+    rows.reverse();
+    let actors: Vec<&str> = actors.iter().map(String::as_str).collect();
     let body = html! {
         form.search method="get" action=(here) {
             label { (l.t("Type", "Type")) " "

@@ -81,7 +81,11 @@ pub fn write_inspect_json_at<R: BufRead, W: Write>(
     file: std::fs::File,
     out: &mut W,
 ) -> std::io::Result<bool> {
-    json_of(file_name, super::parse_reader_at(file_name, reader, file), out)
+    json_of(
+        file_name,
+        super::parse_reader_at(file_name, reader, file),
+        out,
+    )
 }
 
 fn json_of<W: Write>(
@@ -189,7 +193,11 @@ pub fn write_inspect_text_at<R: BufRead, W: Write>(
     file: std::fs::File,
     out: &mut W,
 ) -> std::io::Result<bool> {
-    text_of(file_name, super::parse_reader_at(file_name, reader, file), out)
+    text_of(
+        file_name,
+        super::parse_reader_at(file_name, reader, file),
+        out,
+    )
 }
 
 fn text_of<W: Write>(

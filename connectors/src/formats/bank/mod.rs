@@ -70,7 +70,9 @@ pub mod write;
 pub mod zip;
 
 pub use batches::{receipt_batches, receipt_batches_at, FileSummary, ReceiptBatch, ReceiptBatches};
-pub use inspect::{write_inspect_json, write_inspect_json_at, write_inspect_text, write_inspect_text_at};
+pub use inspect::{
+    write_inspect_json, write_inspect_json_at, write_inspect_text, write_inspect_text_at,
+};
 pub use model::{Balance, BankFormat, CreditDebit, Entry, Party, Statement, TxDetail};
 
 use crate::formats::diag::{has_fatal, Diagnostic, Severity};
