@@ -12,7 +12,7 @@
 //! | 207 En litige, 208 Suspendue | a dispute of the whole invoice: held, with the reason code |
 //! | 209 Complétée | nothing: the hold is lifted, the plan resumes |
 //! | 210 Refusée | stopped (a credit note is expected), with an alert |
-//! | 211 Paiement transmis | a promise to pay by its date plus [`BANK_LAG_DAYS`]; broken, it alerts |
+//! | 211 Paiement transmis | a promise to pay by its date plus [`BANK_LAG_DAYS`] (and the policy's `promise_grace_days`): held until then; when no credit covering its amount (everything open when it gives none) was applied since, dunning resumes with a `promise_broken` alert naming the invoice, the 211's platform, date and amount |
 //! | 212 Encaissée | stopped: paid |
 //! | 213 Rejetée | held: never legally delivered, the clock does not start; alert to re-issue |
 //!
@@ -162,10 +162,20 @@ pub fn dunning_inputs(
                     .get(&inv.id)
                     .map(|v| v.iter().filter(|(d, _)| *d >= since).map(|(_, a)| *a).sum())
                     .unwrap_or_default();
+                let date = since + Duration::days(BANK_LAG_DAYS);
+                let amount = r
+                    .status
+                    .amount
+                    .map(|a| format!(" for {a} {}", inv.currency))
+                    .unwrap_or_default();
                 pauses.push(pause(PauseKind::PromiseToPay {
-                    date: since + Duration::days(BANK_LAG_DAYS),
+                    date,
                     amount: r.status.amount,
                     paid,
+                    announced: Some(format!(
+                        "invoice {}: e-invoicing status 211 {name} reported by {} on {since}{amount}, expected on the account by {date} ({BANK_LAG_DAYS} days of bank lag)",
+                        inv.number, r.status.platform
+                    )),
                 }));
             }
             210 | 212 | 213 => {
@@ -320,11 +330,25 @@ mod tests {
             &on("4").unwrap().kind,
             PauseKind::Dispute { disputed_amount: Some(a), .. } if *a == dec!(500)
         ));
-        assert!(matches!(
-            &on("5").unwrap().kind,
-            PauseKind::PromiseToPay { date, amount: Some(a), .. }
-                if *date == NaiveDate::from_ymd_opt(2026, 11, 11).unwrap() && *a == dec!(700)
-        ));
+        match &on("5").unwrap().kind {
+            PauseKind::PromiseToPay {
+                date,
+                amount: Some(a),
+                announced: Some(by),
+                ..
+            } => {
+                assert_eq!(*date, NaiveDate::from_ymd_opt(2026, 11, 11).unwrap());
+                assert_eq!(*a, dec!(700));
+                assert!(
+                    by.contains("invoice F5")
+                        && by.contains("211 Paiement transmis")
+                        && by.contains("on 2026-11-06")
+                        && by.contains("700 EUR"),
+                    "{by}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

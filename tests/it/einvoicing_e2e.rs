@@ -142,6 +142,9 @@ impl Setup {
         self.dir.path().join("config")
     }
     fn sync_cmd(&self) -> Command {
+        self.sync_cmd_on(TODAY)
+    }
+    fn sync_cmd_on(&self, date: &str) -> Command {
         let mut c = relance();
         c.args([
             "sync",
@@ -149,15 +152,18 @@ impl Setup {
             "--company",
             "co",
             "--date",
-            TODAY,
+            date,
             "--config",
         ])
         .arg(self.config());
         c
     }
     fn sync_ok(&self) -> Duration {
+        self.sync_ok_on(TODAY)
+    }
+    fn sync_ok_on(&self, date: &str) -> Duration {
         let t = Instant::now();
-        let out = self.sync_cmd().output().unwrap();
+        let out = self.sync_cmd_on(date).output().unwrap();
         assert!(out.status.success(), "sync --once failed:\n{}", show(&out));
         assert!(!show(&out).contains(SECRET), "a secret in the output");
         t.elapsed()
@@ -191,6 +197,9 @@ impl Setup {
         n
     }
     fn plan(&self) -> serde_json::Value {
+        self.plan_on(TODAY)
+    }
+    fn plan_on(&self, date: &str) -> serde_json::Value {
         let out = relance()
             .args([
                 "dunning",
@@ -198,7 +207,7 @@ impl Setup {
                 "--company",
                 "co",
                 "--date",
-                TODAY,
+                date,
                 "--config",
             ])
             .arg(self.config())
@@ -380,4 +389,150 @@ fn encaissee_is_sent_once_across_sigkill_during_delivery() {
     s.sync_ok();
     s.sync_ok();
     assert_eq!(the_212s(&fake).len(), 1, "{kills} kills");
+}
+
+/// A "211 Paiement transmis" holds the dunning until its date plus the bank lag; when that
+/// passes and no credit covering it was applied, the plan alerts (the invoice, the 211's
+/// platform, date and amount) and dunning resumes.
+#[test]
+fn a_broken_211_alerts_and_dunning_resumes() {
+    let rt = rt();
+    let fake = rt.block_on(FakePa::start("relance-co", SECRET)).unwrap();
+    fake.set_clock(MARCH);
+    let inv = invoices();
+    fake.add_invoice("F-E2E-1", &cii(&inv[0]));
+    // F-E2E-2: 500 € at 20 % = 600.00 €, announced paid on 2026-03-02
+    fake.add_status_with_amounts("F-E2E-2", 211, None, false, &[(dec!(20), dec!(600.00))]);
+    let s = Setup::new(&fake);
+    // 2026-03-05: within 2026-03-02 + 5 days of bank lag: held, not dunned
+    s.sync_ok_on("2026-03-05");
+    let plan = s.plan_on("2026-03-05");
+    let why = held(&plan, "F-E2E-2").unwrap_or_else(|| panic!("F-E2E-2 not held: {plan:#}"));
+    assert!(
+        why.contains("211") && why.contains("2026-03-02") && why.contains("by 2026-03-07"),
+        "{why}"
+    );
+    assert!(!dunned(&plan, "F-E2E-2"), "{plan:#}");
+    assert!(
+        !plan["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["invoice"] == "F-E2E-2"),
+        "{plan:#}"
+    );
+    assert_eq!(s.mentions("F-E2E-2"), 0, "not reminded while the 211 holds");
+    // 2026-03-20: no credit came for F-E2E-2 (the statement pays F-E2E-1 only)
+    let plan = s.plan();
+    assert!(held(&plan, "F-E2E-2").is_none(), "{plan:#}");
+    let alert = plan["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "promise_broken" && a["invoice"] == "F-E2E-2")
+        .unwrap_or_else(|| panic!("no broken-promise alert for F-E2E-2: {plan:#}"));
+    let msg = alert["message"].as_str().unwrap();
+    assert!(
+        msg.contains("211 Paiement transmis")
+            && msg.contains("reported by pa on 2026-03-02")
+            && msg.contains("600.00")
+            && msg.contains("not kept"),
+        "{msg}"
+    );
+    assert!(dunned(&plan, "F-E2E-2"), "dunning resumes: {plan:#}");
+    s.sync_ok();
+    assert!(
+        s.mentions("F-E2E-2") > 0,
+        "a reminder names it after the broken 211"
+    );
+}
+
+/// `relance check` on a `chorus_pro` source, with the real binary against the fake PISTE +
+/// Chorus Pro: ok with the right credentials; a wrong PISTE secret, a wrong technical account
+/// and a wrong supplier structure each fail (exit status 1) naming the setting to fix, and no
+/// secret is printed.
+#[test]
+fn check_reaches_chorus_pro_and_names_the_refused_credential() {
+    const CP_SECRET: &str = "piste-secret-never-printed-77";
+    const ACCOUNT: &str = "TECH_1_relance@cpro.fr:tech-password-never-printed";
+    let rt = rt();
+    let fake = rt
+        .block_on(relance_testkit::chorus_fake::FakeChorus::start(
+            "relance-app",
+            CP_SECRET,
+            ACCOUNT,
+            7001,
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config");
+    std::fs::create_dir_all(cfg.join("companies.d")).unwrap();
+    std::fs::write(
+        cfg.join("relance.toml"),
+        format!(
+            "version = 1\nstate_dir = {:?}\nlisten = \"127.0.0.1:0\"\nlog_format = \"text\"\nlog_level = \"warn\"\n",
+            dir.path().join("state").display().to_string()
+        ),
+    )
+    .unwrap();
+    let run = |secret: &str, account: &str, supplier: i64| {
+        std::fs::write(dir.path().join("secret"), format!("{secret}\n")).unwrap();
+        std::fs::write(dir.path().join("account"), format!("{account}\n")).unwrap();
+        std::fs::write(
+            cfg.join("companies.d/co.toml"),
+            format!(
+                "version = 1\nid = \"co\"\nname = \"Fournisseur public SAS\"\n\n[[sources]]\ntype = \"chorus_pro\"\nname = \"cpro\"\n\n[sources.chorus_pro]\nurl = {:?}\ntoken_url = {:?}\nclient_id = \"relance-app\"\nclient_secret_file = {:?}\naccount_file = {:?}\nsupplier_id = {supplier}\nrequests_per_second = 0\n",
+                fake.url(),
+                fake.token_url(),
+                dir.path().join("secret").display().to_string(),
+                dir.path().join("account").display().to_string(),
+            ),
+        )
+        .unwrap();
+        let out = relance()
+            .args(["check", "--config"])
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        let text = show(&out);
+        for secret in [
+            CP_SECRET,
+            "tech-password-never-printed",
+            "wrong-secret-never-printed",
+        ] {
+            assert!(!text.contains(secret), "a secret in the output:\n{text}");
+        }
+        (out.status.success(), text)
+    };
+    let (ok, text) = run(CP_SECRET, ACCOUNT, 7001);
+    assert!(ok && text.contains("co / cpro (chorus_pro): ok"), "{text}");
+
+    let (ok, text) = run("wrong-secret-never-printed", ACCOUNT, 7001);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("co / cpro (chorus_pro): FAILED")
+            && text.contains("PISTE refused the application's credentials")
+            && text.contains("invalid_client"),
+        "{text}"
+    );
+
+    let (ok, text) = run(
+        CP_SECRET,
+        "TECH_1_relance@cpro.fr:tech-password-never-printed-old",
+        7001,
+    );
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("co / cpro (chorus_pro): FAILED")
+            && text.contains("Chorus Pro refused the technical account")
+            && text.contains("HTTP 403"),
+        "{text}"
+    );
+
+    let (ok, text) = run(CP_SECRET, ACCOUNT, 9999);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("supplier structure 9999") && text.contains("codeRetour 20002"),
+        "{text}"
+    );
 }
