@@ -825,6 +825,63 @@ pub fn check_writeback(
     (errors, warnings)
 }
 
+/// What `check-config` says about the sources of issued invoices when a `pa` source is the
+/// source of truth for them (`issued_invoices = true`): an error when two platforms claim it,
+/// a warning for each other source that also reads issued invoices (an invoice both give is
+/// the same document read twice: the last read wins). `(source index, key below it, problem)`.
+#[allow(clippy::type_complexity)]
+pub fn check_invoice_sources(
+    sources: &[SourceConfig],
+) -> (
+    Vec<(usize, Vec<&'static str>, crate::config::ErrorKind)>,
+    Vec<(usize, Vec<&'static str>, String)>,
+) {
+    use crate::config::ErrorKind;
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let truth: Vec<(usize, &str)> = sources
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match s {
+            SourceConfig::Pa(p) if p.pa.issued_invoices => Some((i, s.name())),
+            _ => None,
+        })
+        .collect();
+    let Some(&(_, platform)) = truth.first() else {
+        return (errors, warnings);
+    };
+    for (i, _) in truth.iter().skip(1) {
+        errors.push((
+            *i,
+            vec!["pa", "issued_invoices"],
+            ErrorKind::Conflict(
+                "only one platform can be the source of truth for the company's issued invoices",
+            ),
+        ));
+    }
+    for (i, s) in sources.iter().enumerate() {
+        let reads_invoices = matches!(
+            s,
+            SourceConfig::EinvoiceInbox(_)
+                | SourceConfig::Tryton(_)
+                | SourceConfig::Pennylane(_)
+                | SourceConfig::Odoo(_)
+                | SourceConfig::Dolibarr(_)
+        );
+        if reads_invoices {
+            warnings.push((
+                i,
+                vec!["type"],
+                format!(
+                    "platform source {platform:?} is the source of truth for issued invoices (issued_invoices = true), and this {} source reads issued invoices too: an invoice both give is read twice and the last read wins",
+                    s.kind()
+                ),
+            ));
+        }
+    }
+    (errors, warnings)
+}
+
 fn check_dir(
     mut d: DirSource,
     state_dir: &Path,

@@ -536,3 +536,104 @@ fn check_reaches_chorus_pro_and_names_the_refused_credential() {
         "{text}"
     );
 }
+
+/// With `issued_invoices = true` the platform is the source of truth for the company's issued
+/// invoices: no inbox, the `CustomerInvoice` flows (CII, UBL, Factur-X PDF) are pulled as
+/// invoices, incrementally (a flow is downloaded once across cycles), the statuses that follow
+/// act on them, and a flow that is not a readable invoice, or that the platform refused, is
+/// quarantined with why.
+#[test]
+fn the_platform_as_the_source_of_issued_invoices() {
+    use relance_connectors::formats::einvoice::write::{facturx_pdf, ubl};
+    let rt = rt();
+    let fake = rt.block_on(FakePa::start("relance-co", SECRET)).unwrap();
+    fake.set_clock(MARCH);
+    let inv = invoices();
+    fake.add_invoice("F-E2E-1", &cii(&inv[0]));
+    fake.add_invoice("F-E2E-2", &ubl(&inv[1]));
+    let pdf = facturx_pdf(cii(&inv[2]).as_bytes()).unwrap();
+    fake.add_invoice_file("F-E2E-3", "Factur-X", &pdf, "Ok");
+    let garbage = fake.add_invoice_file("F-BAD", "CII", b"<rsm:CrossIndustryInvoice>cut", "Ok");
+    let refused = fake.add_invoice_file("F-REFUSED", "UBL", &ubl(&inv[1]).into_bytes(), "Error");
+    fake.add_status("F-E2E-1", 203, None, false);
+    fake.add_status(
+        "F-E2E-3",
+        207,
+        Some(("TX_TVA_ERR", "Taux de TVA erroné")),
+        false,
+    );
+    let s = Setup::new(&fake);
+    let path = s.config().join("companies.d/co.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // check-config: with the inbox still there, a warning names both sources of invoices
+    std::fs::write(&path, format!("{text}issued_invoices = true\n")).unwrap();
+    let check = relance()
+        .args(["check-config", "--config"])
+        .arg(s.config())
+        .output()
+        .unwrap();
+    let said = show(&check);
+    assert!(
+        check.status.success()
+            && said.contains("sources[0].type")
+            && said.contains("source of truth for issued invoices"),
+        "{said}"
+    );
+    // no inbox: the platform's flows are the only invoices
+    let start = text.find("[[sources]]\ntype = \"einvoice_inbox\"").unwrap();
+    let end = start + text[start..].find("\n\n").unwrap() + 2;
+    let text = format!("{}{}issued_invoices = true\n", &text[..start], &text[end..]);
+    std::fs::write(&path, text).unwrap();
+    let check = relance()
+        .args(["check-config", "--config"])
+        .arg(s.config())
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", show(&check));
+
+    let out = s.sync_cmd().output().unwrap();
+    let text = show(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
+    assert!(
+        text.contains(&format!("quarantined flow {garbage}")),
+        "an unreadable invoice flow is quarantined:\n{text}"
+    );
+    assert!(
+        text.contains(&format!("quarantined flow {refused}"))
+            && text.contains("the platform refused this invoice flow"),
+        "a refused invoice flow is quarantined:\n{text}"
+    );
+    let plan = s.plan();
+    // CII, UBL and Factur-X all read; the 207 that follows holds F-E2E-3
+    let why = held(&plan, "F-E2E-3").unwrap_or_else(|| panic!("F-E2E-3 not held: {plan:#}"));
+    assert!(why.contains("207") && why.contains("TX_TVA_ERR"), "{why}");
+    assert!(s.mentions("F-E2E-2") > 0, "the UBL invoice is dunned");
+    assert!(!dunned(&plan, "F-BAD") && !dunned(&plan, "F-REFUSED"));
+    // the receipt pays F-E2E-1, read from the platform: one 212, two VAT rates
+    let got = the_212s(&fake);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].amounts.len(), 2, "{got:?}");
+
+    // incremental: a new invoice is read at the next cycle, the others are not downloaded again
+    let later = invoice(
+        "F-E2E-4",
+        vec![("Conseil".into(), dec!(1), dec!(900.00), dec!(20))],
+    );
+    fake.add_invoice("F-E2E-4", &cii(&later));
+    let downloads = |fake: &FakePa| {
+        fake.arrivals()
+            .iter()
+            .filter(|(_, r)| r.starts_with("GET /flow-service/v1/flows/flow-inv-"))
+            .count()
+    };
+    let before = downloads(&fake);
+    s.sync_ok();
+    assert_eq!(
+        downloads(&fake),
+        before + 1,
+        "only the new flow is downloaded"
+    );
+    assert!(s.mentions("F-E2E-4") > 0, "the new invoice is dunned");
+    assert_eq!(the_212s(&fake).len(), 1);
+}
