@@ -637,3 +637,109 @@ fn the_platform_as_the_source_of_issued_invoices() {
     assert!(s.mentions("F-E2E-4") > 0, "the new invoice is dunned");
     assert_eq!(the_212s(&fake).len(), 1);
 }
+
+fn camt_entry(n: u32, amount: &str, day: &str, payer: &str, text: &str) -> String {
+    format!(
+        r#"<Ntry><NtryRef>{n}</NtryRef><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>
+<BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt><AcctSvcrRef>ER{n:09}</AcctSvcrRef>
+<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>
+<NtryDtls><TxDtls><Refs><AcctSvcrRef>ER{n:09}</AcctSvcrRef><EndToEndId>NOTPROVIDED</EndToEndId></Refs>
+<AmtDtls><TxAmt><Amt Ccy="EUR">{amount}</Amt></TxAmt></AmtDtls><RltdPties><Dbtr><Nm>{payer}</Nm></Dbtr></RltdPties>
+<RmtInf><Ustrd>{text}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"#
+    )
+}
+
+/// `relance ereporting`: the period's receipts not lettered to an invoice by its end are
+/// reported in aggregate; a receipt lettered in the next period is that period's correction,
+/// and the earlier report stays what it was.
+#[test]
+fn ereporting_reports_unlettered_receipts_and_corrects_them_next_period() {
+    let rt = rt();
+    let fake = rt.block_on(FakePa::start("relance-co", SECRET)).unwrap();
+    fake.set_clock(MARCH);
+    let s = Setup::new(&fake);
+    let entries = [
+        camt_entry(
+            2,
+            "300.00",
+            "2026-03-18",
+            "Client F-E2E-5 SARL",
+            "FACTURE F-E2E-5",
+        ),
+        camt_entry(3, "45.00", "2026-03-10", "Inconnu SA", "VIREMENT DIVERS"),
+    ]
+    .join("\n");
+    std::fs::write(
+        s.dir.path().join("bank/mars-2.camt053.xml"),
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>
+<GrpHdr><MsgId>ER-2</MsgId><CreDtTm>2026-03-19T06:00:00</CreDtTm></GrpHdr>
+<Stmt><Id>ER-STMT-2</Id><ElctrncSeqNb>2</ElctrncSeqNb><CreDtTm>2026-03-19T06:00:00</CreDtTm>
+<Acct><Id><IBAN>FR7630004000031234567890143</IBAN></Id><Ccy>EUR</Ccy></Acct>
+{entries}</Stmt></BkToCstmrStmt></Document>
+"#
+        ),
+    )
+    .unwrap();
+    s.sync_ok();
+    let report = |period: &str| -> serde_json::Value {
+        let out = relance()
+            .args([
+                "ereporting",
+                "--company",
+                "co",
+                "--period",
+                period,
+                "--config",
+            ])
+            .arg(s.config())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", show(&out));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", show(&out)))
+    };
+    let amounts = |v: &serde_json::Value| {
+        let mut a: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["amount"].as_str().unwrap().to_owned())
+            .collect();
+        a.sort();
+        a
+    };
+    let march = report("2026-03");
+    assert_eq!(march["period"]["end"], "2026-03-31", "{march:#}");
+    // F-E2E-1's receipt is lettered; the two others are not
+    assert_eq!(
+        amounts(&march["unlettered"]),
+        ["300.00", "45.00"],
+        "{march:#}"
+    );
+    assert_eq!(march["unlettered_total"]["EUR"], "345.00", "{march:#}");
+    assert!(march["corrections"].as_array().unwrap().is_empty());
+
+    // F-E2E-5 arrives in April: the 300.00 is lettered on 2026-04-05
+    let inv5 = invoice(
+        "F-E2E-5",
+        vec![("Conseil".into(), dec!(1), dec!(250.00), dec!(20))],
+    );
+    std::fs::write(s.dir.path().join("invoices/F-E2E-5.xml"), cii(&inv5)).unwrap();
+    s.sync_ok_on("2026-04-05");
+    let april = report("2026-04");
+    assert!(
+        april["unlettered"].as_array().unwrap().is_empty(),
+        "{april:#}"
+    );
+    let c = &april["corrections"][0];
+    assert_eq!(c["amount"], "300.00", "{april:#}");
+    assert_eq!(c["lettered_on"], "2026-04-05", "{april:#}");
+    assert_eq!(c["invoices"][0], "F-E2E-5", "{april:#}");
+    assert_eq!(april["corrections_total"]["EUR"], "300.00");
+    // March's report is the same as before: the 300.00 was not lettered by March's end
+    assert_eq!(
+        report("2026-03")["unlettered_total"],
+        march["unlettered_total"]
+    );
+}

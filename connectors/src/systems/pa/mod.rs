@@ -30,7 +30,7 @@
 //! negative `MEN` amounts: how a platform wants an Encaissée corrected is not published
 //! (connector-apis.md, corrections: "correcting through RAP is a guess"); this is the one
 //! relance makes, to check on the first real platform. Receipts not lettered by the due date
-//! (the period's aggregate report) are not sent by relance.
+//! (the period's aggregate report, `relance ereporting`) are not sent by relance.
 
 pub mod client;
 
