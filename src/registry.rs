@@ -183,6 +183,19 @@ pub fn payment_platforms(company: &CompanyConfig) -> Vec<(String, String, String
         .collect()
 }
 
+/// The names of the company's platform sources that are the source of its issued invoices
+/// (`issued_invoices = true`): such a platform knows every invoice it gave.
+pub fn invoice_platforms(company: &CompanyConfig) -> Vec<String> {
+    company
+        .sources
+        .iter()
+        .filter_map(|s| match s {
+            SourceConfig::Pa(p) if p.pa.issued_invoices => Some(p.name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The folders of a company's folder sources (to create them at start, so an operator can
 /// drop files at once).
 pub fn folders(company: &CompanyConfig) -> Vec<PathBuf> {

@@ -555,7 +555,6 @@ fn the_platform_as_the_source_of_issued_invoices() {
     fake.add_invoice_file("F-E2E-3", "Factur-X", &pdf, "Ok");
     let garbage = fake.add_invoice_file("F-BAD", "CII", b"<rsm:CrossIndustryInvoice>cut", "Ok");
     let refused = fake.add_invoice_file("F-REFUSED", "UBL", &ubl(&inv[1]).into_bytes(), "Error");
-    fake.add_status("F-E2E-1", 203, None, false);
     fake.add_status(
         "F-E2E-3",
         207,
@@ -610,7 +609,8 @@ fn the_platform_as_the_source_of_issued_invoices() {
     assert!(why.contains("207") && why.contains("TX_TVA_ERR"), "{why}");
     assert!(s.mentions("F-E2E-2") > 0, "the UBL invoice is dunned");
     assert!(!dunned(&plan, "F-BAD") && !dunned(&plan, "F-REFUSED"));
-    // the receipt pays F-E2E-1, read from the platform: one 212, two VAT rates
+    // the receipt pays F-E2E-1, given by the platform (no status of it needed): one 212, two
+    // VAT rates
     let got = the_212s(&fake);
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].amounts.len(), 2, "{got:?}");
