@@ -986,3 +986,38 @@ pub fn reread_variant(table: &str, tag: &str, text: &str) -> Option<crate::confi
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::config::schema::PaSource;
+    use relance_connectors::systems::pa::PaConfig;
+
+    fn pa(name: &str, issued: bool) -> SourceConfig {
+        let mut cfg = PaConfig::new("https://pa.example", "https://pa.example/t", "c", "s");
+        cfg.issued_invoices = issued;
+        SourceConfig::Pa(Box::new(PaSource {
+            name: name.into(),
+            pa: cfg,
+        }))
+    }
+
+    #[test]
+    fn one_platform_is_the_source_of_issued_invoices_and_other_sources_are_named() {
+        let inbox = SourceConfig::EinvoiceInbox(DirSource {
+            name: "inbox".into(),
+            path: "in".into(),
+            settle_secs: 0,
+        });
+        let (errors, warnings) = check_invoice_sources(&[pa("a", false), inbox.clone()]);
+        assert!(errors.is_empty() && warnings.is_empty());
+        let (errors, warnings) =
+            check_invoice_sources(&[pa("a", true), inbox, pa("b", true), pa("c", false)]);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].0, 2, "the second platform claiming it");
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].0, 1, "the inbox");
+        assert!(warnings[0].2.contains("\"a\""), "{:?}", warnings[0]);
+    }
+}
