@@ -123,6 +123,9 @@ pub enum Command {
     },
     /// Doubtful-debt provisions as of a closing date (dry run unless --apply).
     Provision(ProvisionArgs),
+    /// E-reporting of payment data: the period's receipts not lettered to an invoice by the
+    /// cut-off, totalled, and the corrections of the previous period's report (JSON).
+    Ereporting(EreportingArgs),
     /// A person's decisions (confirm or reject a match, record a dispute, a promise, a payment
     /// plan, a hold or a procédure collective, approve a letter or a closing…), recorded now
     /// and applied by the company's next cycle; and what waits for a person.
@@ -245,6 +248,30 @@ pub enum StoreCommand {
         #[arg(long)]
         overwrite: bool,
     },
+}
+
+/// `relance ereporting`.
+#[derive(Debug, Args)]
+pub struct EreportingArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The company.
+    #[arg(long)]
+    pub company: String,
+    /// The period's first month (YYYY-MM).
+    #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
+    pub period: NaiveDate,
+    /// Months per period: 1 under the régime réel, 2 under the franchise en base.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
+    pub months: u32,
+    /// Receipts not lettered by this day are reported (default: the period's last day).
+    #[arg(long)]
+    pub cutoff: Option<NaiveDate>,
+}
+
+fn parse_month(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
+        .map_err(|_| format!("{s:?} is not a month (YYYY-MM)"))
 }
 
 /// Dunning subcommands.

@@ -12,7 +12,7 @@
 //! | 207 En litige, 208 Suspendue | a dispute of the whole invoice: held, with the reason code |
 //! | 209 Complétée | nothing: the hold is lifted, the plan resumes |
 //! | 210 Refusée | stopped (a credit note is expected), with an alert |
-//! | 211 Paiement transmis | a promise to pay by its date plus [`BANK_LAG_DAYS`]; broken, it alerts |
+//! | 211 Paiement transmis | a promise to pay by its date plus [`BANK_LAG_DAYS`] (and the policy's `promise_grace_days`): held until then; when no credit covering its amount (everything open when it gives none) was applied since, dunning resumes with a `promise_broken` alert naming the invoice, the 211's platform, date and amount |
 //! | 212 Encaissée | stopped: paid |
 //! | 213 Rejetée | held: never legally delivered, the clock does not start; alert to re-issue |
 //!
@@ -21,7 +21,7 @@
 //! resolved against the ledger, by id first.
 //!
 //! Out: for each `pa` source with `report_payments`, every receipt applied to an invoice that
-//! platform reported a status for gives one [`WriteCommand::ReportPayment`] in the outbox,
+//! platform reported a status for, or gave (`issued_invoices`), gives one [`WriteCommand::ReportPayment`] in the outbox,
 //! under [`relance_connectors::keys::einvoice_payment`] — the same key at every cycle, so the
 //! outbox keeps one entry and the platform gets one 212 — and a negative allocation (a
 //! returned payment) its correction under its own key. Where the platform is also the ledger
@@ -162,10 +162,20 @@ pub fn dunning_inputs(
                     .get(&inv.id)
                     .map(|v| v.iter().filter(|(d, _)| *d >= since).map(|(_, a)| *a).sum())
                     .unwrap_or_default();
+                let date = since + Duration::days(BANK_LAG_DAYS);
+                let amount = r
+                    .status
+                    .amount
+                    .map(|a| format!(" for {a} {}", inv.currency))
+                    .unwrap_or_default();
                 pauses.push(pause(PauseKind::PromiseToPay {
-                    date: since + Duration::days(BANK_LAG_DAYS),
+                    date,
                     amount: r.status.amount,
                     paid,
+                    announced: Some(format!(
+                        "invoice {}: e-invoicing status 211 {name} reported by {} on {since}{amount}, expected on the account by {date} ({BANK_LAG_DAYS} days of bank lag)",
+                        inv.number, r.status.platform
+                    )),
                 }));
             }
             210 | 212 | 213 => {
@@ -177,14 +187,32 @@ pub fn dunning_inputs(
     (codes, pauses)
 }
 
+/// The invoices each source gave (by source name), for [`payment_reports`]: a platform that
+/// is the source of the company's issued invoices (`issued_invoices`) knows every one of them.
+pub fn invoices_by_source<S: Store + ?Sized>(
+    store: &S,
+    company: &CompanyId,
+    sources: &[&str],
+) -> Result<HashMap<String, HashSet<InvoiceId>>, StoreError> {
+    let mut out: HashMap<String, HashSet<InvoiceId>> = HashMap::new();
+    for r in store.invoices(company)? {
+        if sources.contains(&r.source.as_str()) {
+            out.entry(r.source).or_default().insert(r.invoice.id);
+        }
+    }
+    Ok(out)
+}
+
 /// The payment reports to send: for each platform `(source, target, platform name)`, one
-/// [`WriteCommand::ReportPayment`] per receipt applied to an invoice that platform reported a
-/// status for, with its target and key.
+/// [`WriteCommand::ReportPayment`] per receipt applied to an invoice that platform knows — it
+/// reported a status for it, or gave it (`given`: the invoices of each source) — with its
+/// target and key.
 pub fn payment_reports(
     company: &CompanyId,
     ledger: &Ledger,
     statuses: &[Reported],
     platforms: &[(String, String, String)],
+    given: &HashMap<String, HashSet<InvoiceId>>,
 ) -> Vec<(String, IdempotencyKey, WriteCommand)> {
     let receipts: HashMap<&str, (NaiveDate, &str)> = ledger
         .receipts
@@ -193,13 +221,14 @@ pub fn payment_reports(
         .collect();
     let mut out = Vec::new();
     for (source, target, platform) in platforms {
-        let known: HashSet<&InvoiceId> = statuses
+        let mut known: HashSet<&InvoiceId> = statuses
             .iter()
             .filter(|r| &r.status.platform == platform)
             .filter_map(|r| resolve(ledger, &r.status.invoice))
             .filter(|i| i.kind == InvoiceKind::Invoice)
             .map(|i| &i.id)
             .collect();
+        known.extend(given.get(source).into_iter().flatten());
         for a in ledger.allocations.iter().filter(|a| a.auto) {
             if !known.contains(&a.invoice) || a.amount.is_zero() {
                 continue;
@@ -320,11 +349,25 @@ mod tests {
             &on("4").unwrap().kind,
             PauseKind::Dispute { disputed_amount: Some(a), .. } if *a == dec!(500)
         ));
-        assert!(matches!(
-            &on("5").unwrap().kind,
-            PauseKind::PromiseToPay { date, amount: Some(a), .. }
-                if *date == NaiveDate::from_ymd_opt(2026, 11, 11).unwrap() && *a == dec!(700)
-        ));
+        match &on("5").unwrap().kind {
+            PauseKind::PromiseToPay {
+                date,
+                amount: Some(a),
+                announced: Some(by),
+                ..
+            } => {
+                assert_eq!(*date, NaiveDate::from_ymd_opt(2026, 11, 11).unwrap());
+                assert_eq!(*a, dec!(700));
+                assert!(
+                    by.contains("invoice F5")
+                        && by.contains("211 Paiement transmis")
+                        && by.contains("on 2026-11-06")
+                        && by.contains("700 EUR"),
+                    "{by}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -370,7 +413,8 @@ mod tests {
         let s = vec![status(0, "F1", "203", None, 2)];
         let platforms = vec![("pa".to_owned(), "pa:pa".to_owned(), "pa".to_owned())];
         let c = CompanyId::new("acme");
-        let out = payment_reports(&c, &ledger, &s, &platforms);
+        let none = HashMap::new();
+        let out = payment_reports(&c, &ledger, &s, &platforms, &none);
         assert_eq!(
             out.len(),
             1,
@@ -382,8 +426,12 @@ mod tests {
         );
         assert_eq!(
             out,
-            payment_reports(&c, &ledger, &s, &platforms),
+            payment_reports(&c, &ledger, &s, &platforms, &none),
             "the same keys again"
         );
+        // the platform gave F2 (it is the source of the issued invoices): it knows it too
+        let given = HashMap::from([("pa".to_owned(), HashSet::from([InvoiceId::new("2")]))]);
+        let out = payment_reports(&c, &ledger, &s, &platforms, &given);
+        assert_eq!(out.len(), 2, "{out:?}");
     }
 }

@@ -23,6 +23,7 @@ pub mod console;
 pub mod daemon;
 pub mod decisions;
 pub mod einvoicing;
+pub mod ereporting;
 pub mod http;
 pub mod ledger;
 pub mod metrics;

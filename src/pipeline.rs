@@ -352,10 +352,17 @@ impl Pipeline {
         let platforms = crate::registry::payment_platforms(company);
         if !platforms.is_empty() {
             let (s, c, f) = (store.clone(), cid.clone(), full.clone());
+            let givers = crate::registry::invoice_platforms(company);
             let reports = blocking(move || {
                 let statuses = crate::einvoicing::reported(&*s, &c)?;
+                let given = if givers.is_empty() {
+                    HashMap::new()
+                } else {
+                    let sources: Vec<&str> = givers.iter().map(String::as_str).collect();
+                    crate::einvoicing::invoices_by_source(&*s, &c, &sources)?
+                };
                 Ok(crate::einvoicing::payment_reports(
-                    &c, &f, &statuses, &platforms,
+                    &c, &f, &statuses, &platforms, &given,
                 ))
             })
             .await?;

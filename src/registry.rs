@@ -193,6 +193,19 @@ pub fn payment_platforms(company: &CompanyConfig) -> Vec<(String, String, String
         .collect()
 }
 
+/// The names of the company's platform sources that are the source of its issued invoices
+/// (`issued_invoices = true`): such a platform knows every invoice it gave.
+pub fn invoice_platforms(company: &CompanyConfig) -> Vec<String> {
+    company
+        .sources
+        .iter()
+        .filter_map(|s| match s {
+            SourceConfig::Pa(p) if p.pa.issued_invoices => Some(p.name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The folders of a company's folder sources (to create them at start, so an operator can
 /// drop files at once).
 pub fn folders(company: &CompanyConfig) -> Vec<PathBuf> {
@@ -872,6 +885,63 @@ pub fn check_writeback(
     (errors, warnings)
 }
 
+/// What `check-config` says about the sources of issued invoices when a `pa` source is the
+/// source of truth for them (`issued_invoices = true`): an error when two platforms claim it,
+/// a warning for each other source that also reads issued invoices (an invoice both give is
+/// the same document read twice: the last read wins). `(source index, key below it, problem)`.
+#[allow(clippy::type_complexity)]
+pub fn check_invoice_sources(
+    sources: &[SourceConfig],
+) -> (
+    Vec<(usize, Vec<&'static str>, crate::config::ErrorKind)>,
+    Vec<(usize, Vec<&'static str>, String)>,
+) {
+    use crate::config::ErrorKind;
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let truth: Vec<(usize, &str)> = sources
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match s {
+            SourceConfig::Pa(p) if p.pa.issued_invoices => Some((i, s.name())),
+            _ => None,
+        })
+        .collect();
+    let Some(&(_, platform)) = truth.first() else {
+        return (errors, warnings);
+    };
+    for (i, _) in truth.iter().skip(1) {
+        errors.push((
+            *i,
+            vec!["pa", "issued_invoices"],
+            ErrorKind::Conflict(
+                "only one platform can be the source of truth for the company's issued invoices",
+            ),
+        ));
+    }
+    for (i, s) in sources.iter().enumerate() {
+        let reads_invoices = matches!(
+            s,
+            SourceConfig::EinvoiceInbox(_)
+                | SourceConfig::Tryton(_)
+                | SourceConfig::Pennylane(_)
+                | SourceConfig::Odoo(_)
+                | SourceConfig::Dolibarr(_)
+        );
+        if reads_invoices {
+            warnings.push((
+                i,
+                vec!["type"],
+                format!(
+                    "platform source {platform:?} is the source of truth for issued invoices (issued_invoices = true), and this {} source reads issued invoices too: an invoice both give is read twice and the last read wins",
+                    s.kind()
+                ),
+            ));
+        }
+    }
+    (errors, warnings)
+}
+
 fn check_dir(
     mut d: DirSource,
     state_dir: &Path,
@@ -963,5 +1033,40 @@ pub fn reread_variant(table: &str, tag: &str, text: &str) -> Option<crate::confi
         ("writeback", "odoo") => deserialize_str::<OdooWriteback>(text).err(),
         ("writeback", "dolibarr") => deserialize_str::<DolibarrWriteback>(text).err(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::config::schema::PaSource;
+    use relance_connectors::systems::pa::PaConfig;
+
+    fn pa(name: &str, issued: bool) -> SourceConfig {
+        let mut cfg = PaConfig::new("https://pa.example", "https://pa.example/t", "c", "s");
+        cfg.issued_invoices = issued;
+        SourceConfig::Pa(Box::new(PaSource {
+            name: name.into(),
+            pa: cfg,
+        }))
+    }
+
+    #[test]
+    fn one_platform_is_the_source_of_issued_invoices_and_other_sources_are_named() {
+        let inbox = SourceConfig::EinvoiceInbox(DirSource {
+            name: "inbox".into(),
+            path: "in".into(),
+            settle_secs: 0,
+        });
+        let (errors, warnings) = check_invoice_sources(&[pa("a", false), inbox.clone()]);
+        assert!(errors.is_empty() && warnings.is_empty());
+        let (errors, warnings) =
+            check_invoice_sources(&[pa("a", true), inbox, pa("b", true), pa("c", false)]);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].0, 2, "the second platform claiming it");
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].0, 1, "the inbox");
+        assert!(warnings[0].2.contains("\"a\""), "{:?}", warnings[0]);
     }
 }

@@ -139,6 +139,8 @@ pub struct HttpResponse {
     pub date: Option<chrono::DateTime<chrono::Utc>>,
     /// The body (decompressed).
     pub body: String,
+    /// The body's bytes, for a download ([`HttpClient::get_bytes`]: a PDF); `None` otherwise.
+    pub raw: Option<Vec<u8>>,
 }
 
 /// The shared layer: one client, the per-host limiters and holds. Cheap to share (`Arc`).
@@ -475,8 +477,18 @@ impl HttpClient {
         body: Option<&serde_json::Value>,
         headers: &[(&str, &str)],
     ) -> Result<HttpResponse, HttpError> {
-        self.send_body(method, url, body.map(Body::Json), headers)
+        self.send_body(method, url, body.map(Body::Json), headers, false)
             .await
+    }
+
+    /// GETs `url` for its bytes (a document that may not be text: a Factur-X PDF), in
+    /// [`HttpResponse::raw`]; `body` is their lossy text, for error messages.
+    pub async fn get_bytes(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<HttpResponse, HttpError> {
+        self.send_body(Method::Get, url, None, headers, true).await
     }
 
     /// POSTs an HTML form (`application/x-www-form-urlencoded`: an OAuth2 token request),
@@ -499,6 +511,7 @@ impl HttpClient {
             url,
             Some(Body::Bytes("application/x-www-form-urlencoded", bytes)),
             headers,
+            false,
         )
         .await
     }
@@ -515,7 +528,7 @@ impl HttpClient {
     ) -> Result<HttpResponse, HttpError> {
         let mut h: Vec<(&str, &str)> = headers.to_vec();
         h.push(("content-type", content_type));
-        self.send_body(method, url, Some(Body::Bytes("", bytes)), &h)
+        self.send_body(method, url, Some(Body::Bytes("", bytes)), &h, false)
             .await
     }
 
@@ -525,6 +538,7 @@ impl HttpClient {
         url: &str,
         body: Option<Body<'_>>,
         headers: &[(&str, &str)],
+        keep_raw: bool,
     ) -> Result<HttpResponse, HttpError> {
         let host = host_key(url)?;
         self.layer.admit(&host, self.bucket.as_ref()).await;
@@ -595,13 +609,19 @@ impl HttpClient {
         if let Some(d) = quota_reset(&headers, date) {
             self.layer.hold(hold_key, d);
         }
-        let body = resp.text().await.map_err(|e| net(e, &host))?;
+        let (body, raw) = if keep_raw {
+            let bytes = resp.bytes().await.map_err(|e| net(e, &host))?.to_vec();
+            (String::from_utf8_lossy(&bytes).into_owned(), Some(bytes))
+        } else {
+            (resp.text().await.map_err(|e| net(e, &host))?, None)
+        };
         Ok(HttpResponse {
             headers,
             status,
             retry_after,
             date,
             body,
+            raw,
         })
     }
 }

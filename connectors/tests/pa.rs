@@ -363,3 +363,50 @@ async fn superpdp_invoice_events_carry_fr_212_once() {
     assert_eq!(got[0].via, "invoice_events");
     assert_eq!(got[0].amounts.len(), 2);
 }
+
+/// With `issued_invoices`, the platform's `CustomerInvoice` flows are read as invoices over
+/// pages, each once; turned on after statuses were read, the invoices are read from the start
+/// and the statuses are not read again; a new invoice flow is read at the next pass, alone.
+#[tokio::test]
+async fn issued_invoices_are_pulled_incrementally_beside_the_statuses() {
+    let fake = FakePa::start("relance-acme", SECRET).await.unwrap();
+    let f = secret_file(SECRET);
+    fake.add_status("F1", 203, None, false);
+    for n in ["F1", "F2", "F3", "F4", "F5"] {
+        fake.add_invoice(n, &cii(&two_rates(n)));
+    }
+    fake.add_status("F3", 207, Some(("CMD_ERR", "Commande erronée")), false);
+    let invoices = |records: &[Record]| -> Vec<String> {
+        records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Invoice(i) => Some(i.number.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    // statuses only, as before the flag
+    let mut c = PaConnector::new(config(&fake, &f, 2)).unwrap();
+    let (records, cursor) = drain(&mut c, None).await;
+    assert_eq!(statuses(&records).len(), 2);
+    assert!(invoices(&records).is_empty());
+    assert!(cursor.0.starts_with("pa1|"), "{cursor:?}");
+    // the flag on: every invoice once, no status again
+    let mut cfg = config(&fake, &f, 2);
+    cfg.issued_invoices = true;
+    let mut c = PaConnector::new(cfg).unwrap();
+    let (records, cursor) = drain(&mut c, Some(cursor)).await;
+    assert_eq!(invoices(&records), ["F1", "F2", "F3", "F4", "F5"]);
+    assert!(statuses(&records).is_empty(), "{records:?}");
+    let total = records.iter().find_map(|r| match r {
+        Record::Invoice(i) => Some(i.total_with_vat),
+        _ => None,
+    });
+    assert_eq!(total, Some(dec!(1171.00)));
+    // nothing new, nothing again; a new invoice alone
+    let (again, cursor) = drain(&mut c, Some(cursor)).await;
+    assert!(invoices(&again).is_empty() && statuses(&again).is_empty());
+    fake.add_invoice("F6", &cii(&two_rates("F6")));
+    let (more, _) = drain(&mut c, Some(cursor)).await;
+    assert_eq!(invoices(&more), ["F6"]);
+}

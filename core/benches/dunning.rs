@@ -113,6 +113,7 @@ fn main() {
                     date: today + Duration::days(3),
                     amount: None,
                     paid: Decimal::ZERO,
+                    announced: None,
                 },
             });
         }

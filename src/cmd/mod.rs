@@ -121,6 +121,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             a.out.as_deref(),
             a.human,
         ),
+        Command::Ereporting(a) => run::ereporting(&a),
         Command::Decide { command } => decide::run(command),
         Command::Store {
             command:

@@ -635,6 +635,46 @@ pub fn dunning_plan_company(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `relance ereporting`: the period's receipts not lettered by the cut-off and the
+/// corrections of the previous period's report, from the company's store (see
+/// [`crate::ereporting`]).
+pub fn ereporting(a: &crate::cli::EreportingArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(&a.config.config)?;
+    let company = config
+        .companies
+        .iter()
+        .find(|c| c.id.as_str() == a.company)
+        .with_context(|| {
+            format!(
+                "no company {:?} in {}",
+                a.company,
+                a.config.config.display()
+            )
+        })?;
+    if crate::api::client::Client::find(&config)?.is_some() {
+        bail!("the daemon holds the store: run relance ereporting while it is stopped (the API has no e-reporting route yet)");
+    }
+    let period = crate::ereporting::Period::months(a.period, a.months)
+        .with_context(|| format!("no period of {} month(s) from {}", a.months, a.period))?;
+    let store = open_store(&config)?;
+    let ledger = Ledger::load(store.as_ref(), &company.id)?;
+    let letterings: Vec<crate::ereporting::Lettering> = store
+        .allocations(&company.id)?
+        .into_iter()
+        .map(|r| crate::ereporting::Lettering {
+            transaction: r.transaction,
+            invoice: r.invoice.to_string(),
+            amount: r.amount,
+            auto: r.auto,
+            on: r.decided_at.date_naive(),
+        })
+        .collect();
+    let report = crate::ereporting::report(&ledger.receipts, &letterings, period, a.cutoff)
+        .context("the previous period cannot be dated")?;
+    super::out(&serde_json::to_string_pretty(&report)?)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The dunning plan of a configured company as of `today`, from its store, with people's
 /// decisions (dry run: the reconciliation's new allocations are counted, nothing is written).
 pub fn plan_for(

@@ -983,6 +983,17 @@ impl Validator<'_> {
             }
             sources.push(self.source(dir, state_dir, file, &c.id, at, s, folders));
         }
+        let (src_errors, src_warnings) = crate::registry::check_invoice_sources(&sources);
+        let at_source = |i: usize, rel: &[&str]| {
+            rel.iter()
+                .fold(KeyPath::keys(&["sources"]).index(i), |k, r| k.key(r))
+        };
+        for (i, rel, kind) in src_errors {
+            self.error(file, at_source(i, &rel), kind);
+        }
+        for (i, rel, msg) in src_warnings {
+            self.warn(file, at_source(i, &rel), msg);
+        }
         let (wb_errors, wb_warnings) = crate::registry::check_writeback(&c.writeback, &sources);
         let under = |rel: &[&str]| {
             rel.iter()

@@ -209,6 +209,7 @@ pub fn pauses_of(p: &PauseRecord, ledger: &Ledger, today: NaiveDate) -> Vec<Paus
                 date: d.date,
                 amount: d.amount,
                 paid,
+                announced: None,
             };
             each(&d.customer, &p.invoices, kind)
         }

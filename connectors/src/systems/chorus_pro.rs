@@ -378,7 +378,60 @@ impl ChorusProConnector {
     }
 }
 
+impl ChorusProConnector {
+    /// What a failed check means, in the words of the setting to fix: the PISTE application
+    /// (token refused), the technical account (`cpro-account` refused: HTTP 403), the supplier
+    /// structure (`codeRetour` not 0), or the service (unreachable, unavailable).
+    fn explain(&self, e: PaError) -> ConnectorError {
+        let cfg = &self.cfg;
+        match e {
+            PaError::Unauthorized(detail) => ConnectorError::Config(format!(
+                "PISTE refused the application's credentials (client_id {:?}, secret in {}): {}",
+                cfg.client_id,
+                cfg.client_secret_file.display(),
+                detail.trim()
+            )),
+            PaError::Forbidden { detail, .. } => ConnectorError::Config(format!(
+                "Chorus Pro refused the technical account in {} (cpro-account, HTTP 403: {}); technical passwords expire: renew it in Chorus Pro",
+                cfg.account_file.display(),
+                detail.trim()
+            )),
+            PaError::Rejected {
+                status: 200,
+                code,
+                detail,
+                ..
+            } => ConnectorError::Config(format!(
+                "Chorus Pro refused the invoice search for supplier structure {} (codeRetour {code}: {detail}): check supplier_id",
+                cfg.supplier_id
+            )),
+            PaError::Secret(detail) => ConnectorError::Config(format!(
+                "PISTE client secret in {}: {detail}",
+                cfg.client_secret_file.display()
+            )),
+            other => {
+                let classified = ConnectorError::from(other);
+                match classified {
+                    ConnectorError::Config(m) => ConnectorError::Config(format!("Chorus Pro: {m}")),
+                    ConnectorError::Permanent(m) => {
+                        ConnectorError::Permanent(format!("Chorus Pro: {m}"))
+                    }
+                    ConnectorError::Transient {
+                        message,
+                        retry_after,
+                    } => ConnectorError::Transient {
+                        message: format!("Chorus Pro at {}: {message}", cfg.url),
+                        retry_after,
+                    },
+                }
+            }
+        }
+    }
+}
+
 impl Source for ChorusProConnector {
+    /// One authenticated search of one invoice: the PISTE token, the technical account and
+    /// the supplier structure are all used; a failure names the one refused.
     async fn check(&self) -> Result<(), ConnectorError> {
         let body = json!({
             "idFournisseur": self.cfg.supplier_id,
@@ -389,7 +442,8 @@ impl Source for ChorusProConnector {
             &body,
             "invoice search",
         )
-        .await?;
+        .await
+        .map_err(|e| self.explain(e))?;
         Ok(())
     }
 

@@ -44,6 +44,11 @@ pub enum PauseKind {
         /// Received on the invoices covered since the promise was made.
         #[serde(default)]
         paid: Decimal,
+        /// What announced the payment when no person recorded the promise: an e-invoicing
+        /// "211 Paiement transmis" with its invoice, platform, date and amount. Named in the
+        /// hold's reason and in the broken promise's alert.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        announced: Option<String>,
     },
     /// An agreed payment plan (échéancier): dunning waits while instalments are met, and
     /// escalates to at least the formal stage as soon as one is missed.
@@ -196,22 +201,31 @@ pub fn evaluate<'a>(
                     "litige since {since} on {a}: {note}; the undisputed remainder is dunned"
                 ),
             },
-            PauseKind::PromiseToPay { date, amount, paid } => {
+            PauseKind::PromiseToPay {
+                date,
+                amount,
+                paid,
+                announced,
+            } => {
                 let what = amount.map(|a| format!(" {a}")).unwrap_or_default();
+                let by = announced
+                    .as_deref()
+                    .map(|a| format!("{a}: "))
+                    .unwrap_or_default();
                 if amount.is_some_and(|a| *paid >= a) {
                     PauseOutcome::None // kept: what is still open is dunned as usual
                 } else if today <= *date + Duration::days(i64::from(p.promise_grace_days)) {
                     PauseOutcome::Hold {
-                        reason: format!("promise to pay{what} by {date}"),
+                        reason: format!("{by}promise to pay{what} by {date}"),
                     }
                 } else {
                     PauseOutcome::Resume {
                         escalate: false,
                         note: match amount {
                             Some(_) => format!(
-                                "promise to pay{what} by {date} not kept ({paid} received since)"
+                                "{by}promise to pay{what} by {date} not kept ({paid} received since)"
                             ),
-                            None => format!("promise to pay by {date} not kept"),
+                            None => format!("{by}promise to pay by {date} not kept"),
                         },
                     }
                 }

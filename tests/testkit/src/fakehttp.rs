@@ -44,3 +44,15 @@ pub fn respond(answer: Answer, date: i64) -> Response {
     }
     resp
 }
+
+/// [`respond`] with a body of bytes (a document that is not text: a PDF).
+pub fn respond_bytes(
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    date: i64,
+) -> Response {
+    let mut resp = respond((status, headers, String::new()), date);
+    *resp.body_mut() = axum::body::Body::from(body);
+    resp
+}

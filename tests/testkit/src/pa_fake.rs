@@ -68,7 +68,7 @@ struct Flow {
     updated: i64,
     ack: String,
     ack_details: Vec<Value>,
-    doc: String,
+    doc: Vec<u8>,
 }
 
 #[derive(Default)]
@@ -115,7 +115,7 @@ fn ts(t: i64) -> String {
         .unwrap_or_default()
 }
 
-fn err(status: u16, code: &str, msg: &str) -> (u16, Vec<(String, String)>, String) {
+fn err(status: u16, code: &str, msg: &str) -> Ans {
     let mut h = vec![("content-type".to_owned(), "application/json".to_owned())];
     if status == 429 {
         h.push(("retry-after".to_owned(), "1".to_owned()));
@@ -124,15 +124,27 @@ fn err(status: u16, code: &str, msg: &str) -> (u16, Vec<(String, String)>, Strin
         status,
         h,
         json!({"errorCode": code, "errorMessage": msg, "type": "about:blank", "details": msg, "instance": "/flow-service"})
-            .to_string(),
+            .to_string()
+            .into_bytes(),
     )
 }
 
-fn ok(status: u16, v: &Value) -> (u16, Vec<(String, String)>, String) {
+/// A route's answer: status, headers and a body of bytes (a Factur-X PDF is not text).
+type Ans = (u16, Vec<(String, String)>, Vec<u8>);
+
+fn raw(status: u16, ct: &str, body: Vec<u8>) -> Ans {
+    (
+        status,
+        vec![("content-type".to_owned(), ct.to_owned())],
+        body,
+    )
+}
+
+fn ok(status: u16, v: &Value) -> Ans {
     (
         status,
         vec![("content-type".to_owned(), "application/json".to_owned())],
-        v.to_string(),
+        v.to_string().into_bytes(),
     )
 }
 
@@ -222,24 +234,44 @@ impl FakePa {
     /// Adds an issued invoice (its CII or UBL), as a `CustomerInvoice` flow going out,
     /// tracked under its number, and in the Super PDP invoice list.
     pub fn add_invoice(&self, number: &str, xml: &str) {
+        let syntax = if xml.contains("CrossIndustryInvoice") {
+            "CII"
+        } else {
+            "UBL"
+        };
+        self.add_invoice_file(number, syntax, xml.as_bytes(), "Ok");
+    }
+
+    /// Adds an issued invoice flow of any syntax (`CII`, `UBL`, `Factur-X`: the PDF's bytes)
+    /// with its acknowledgement status (`Ok`, `Pending` until the next search, `Error` with
+    /// `InvalidSchema`), as the flow service keeps what the company's software submitted
+    /// (XP Z12-013 `Flow.flowSyntax`, `acknowledgement`); its id.
+    pub fn add_invoice_file(&self, number: &str, syntax: &str, doc: &[u8], ack: &str) -> String {
         let mut s = lock(&self.state);
         s.clock += 1;
         s.seq += 1;
         let id = format!("flow-inv-{}", s.seq);
         let updated = s.clock;
         s.flows.push(Flow {
-            id,
+            id: id.clone(),
             tracking: Some(number.to_owned()),
             flow_type: "CustomerInvoice".into(),
             direction: "Out".into(),
-            syntax: "CII".into(),
+            syntax: syntax.into(),
             updated,
-            ack: "Ok".into(),
-            ack_details: vec![],
-            doc: xml.to_owned(),
+            ack: ack.into(),
+            ack_details: if ack == "Error" {
+                vec![
+                    json!({"level": "Error", "item": "file", "reasonCode": "InvalidSchema", "reasonMessage": "the invoice does not follow the schema"}),
+                ]
+            } else {
+                vec![]
+            },
+            doc: doc.to_vec(),
         });
         let n = s.invoices.len() as i64 + 1;
         s.invoices.push((1000 + n, number.to_owned()));
+        id
     }
 
     /// A lifecycle status of invoice `number` coming in (a `CustomerInvoiceLC` flow with its
@@ -250,6 +282,20 @@ impl FakePa {
         code: u16,
         reason: Option<(&str, &str)>,
         same_second: bool,
+    ) -> String {
+        self.add_status_with_amounts(number, code, reason, same_second, &[])
+    }
+
+    /// [`FakePa::add_status`] with the message's amounts per VAT rate (`(rate, amount)`): a
+    /// 211 Paiement transmis carries the amount paid (`MPA`), a 206 the amount approved, one
+    /// `SpecifiedDocumentCharacteristic` per rate (connector-apis.md, corrections).
+    pub fn add_status_with_amounts(
+        &self,
+        number: &str,
+        code: u16,
+        reason: Option<(&str, &str)>,
+        same_second: bool,
+        amounts: &[(Decimal, Decimal)],
     ) -> String {
         let mut s = lock(&self.state);
         if !same_second {
@@ -282,7 +328,15 @@ impl FakePa {
                 reason_code: reason.map(|r| r.0.to_owned()),
                 reason: reason.map(|r| r.1.to_owned()),
                 action_code: None,
-                amounts: vec![],
+                amounts: amounts
+                    .iter()
+                    .map(|(rate, amount)| cdar::ReportedAmount {
+                        type_code: if code == 211 { "MPA" } else { "MEN" }.into(),
+                        amount: *amount,
+                        currency: Some("EUR".into()),
+                        vat_rate: Some(*rate),
+                    })
+                    .collect(),
             }],
         };
         let updated = s.clock;
@@ -295,7 +349,7 @@ impl FakePa {
             updated,
             ack: "Ok".into(),
             ack_details: vec![],
-            doc: cdar::write(&msg),
+            doc: cdar::write(&msg).into_bytes(),
         });
         id
     }
@@ -316,7 +370,7 @@ impl FakePa {
             updated,
             ack: "Ok".into(),
             ack_details: vec![],
-            doc: body.to_owned(),
+            doc: body.as_bytes().to_vec(),
         });
     }
 }
@@ -332,14 +386,14 @@ async fn handle(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let (answer, date) = {
+    let ((status, headers, body), date) = {
         let mut s = lock(&state);
         s.arrivals
             .push((Instant::now(), format!("{} {}", method, uri.path())));
         let a = route(&mut s, &method, &uri, &headers, &body);
         (a, s.clock)
     };
-    crate::fakehttp::respond(answer, date)
+    crate::fakehttp::respond_bytes(status, headers, body, date)
 }
 
 fn form(body: &[u8]) -> HashMap<String, String> {
@@ -352,13 +406,7 @@ fn query(uri: &Uri) -> HashMap<String, String> {
         .collect()
 }
 
-fn route(
-    s: &mut PState,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> (u16, Vec<(String, String)>, String) {
+fn route(s: &mut PState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Ans {
     let path = uri.path().to_owned();
     if path == "/oauth/token" && method == Method::POST {
         let f = form(body);
@@ -429,11 +477,14 @@ fn route(
             match s.flows.iter().find(|f| f.id == *id) {
                 None => err(404, "NOT_FOUND", "No such flow"),
                 Some(f) => match query(uri).get("docType").map(String::as_str) {
-                    Some("Original") => (
-                        200,
-                        vec![("content-type".into(), "application/xml".into())],
-                        f.doc.clone(),
-                    ),
+                    Some("Original") => {
+                        let ct = if f.syntax == "Factur-X" {
+                            "application/pdf"
+                        } else {
+                            "application/xml"
+                        };
+                        return raw(200, ct, f.doc.clone());
+                    }
                     _ => ok(200, &flow_json(f)),
                 },
             }
@@ -484,7 +535,7 @@ fn flow_json(f: &Flow) -> Value {
     })
 }
 
-fn search(s: &mut PState, body: &[u8]) -> (u16, Vec<(String, String)>, String) {
+fn search(s: &mut PState, body: &[u8]) -> Ans {
     // asynchronous acceptance: what was Pending is processed by the next search
     for f in s.flows.iter_mut().filter(|f| f.ack == "Pending") {
         f.ack = "Ok".into();
@@ -522,7 +573,7 @@ fn search(s: &mut PState, body: &[u8]) -> (u16, Vec<(String, String)>, String) {
         .collect();
     hits.sort_by(|a, b| (a.updated, &a.id).cmp(&(b.updated, &b.id)));
     if hits.is_empty() {
-        return (204, vec![], String::new());
+        return (204, vec![], Vec::new());
     }
     let results: Vec<Value> = hits
         .iter()
@@ -553,11 +604,7 @@ fn multipart(headers: &HeaderMap, body: &[u8]) -> Option<Vec<(String, String)>> 
     Some(out)
 }
 
-fn submit(
-    s: &mut PState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> (u16, Vec<(String, String)>, String) {
+fn submit(s: &mut PState, headers: &HeaderMap, body: &[u8]) -> Ans {
     let Some(parts) = multipart(headers, body) else {
         return err(
             400,
@@ -624,14 +671,14 @@ fn submit(
         updated: s.clock,
         ack: ack.into(),
         ack_details: details,
-        doc: file,
+        doc: file.into_bytes(),
     };
     let v = flow_json(&f);
     s.flows.push(f);
     ok(202, &v)
 }
 
-fn superpdp_event(s: &mut PState, body: &[u8]) -> (u16, Vec<(String, String)>, String) {
+fn superpdp_event(s: &mut PState, body: &[u8]) -> Ans {
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
         return err(400, "BAD_REQUEST", "body is not JSON");
     };

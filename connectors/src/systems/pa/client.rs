@@ -313,6 +313,27 @@ impl Client {
         raw: Option<(&str, Vec<u8>)>,
         what: &str,
     ) -> Result<HttpResponse, PaError> {
+        self.call_inner(method, url, body, raw, false, what).await
+    }
+
+    /// A GET of `path` for the answer's bytes (a document: CII, UBL, a Factur-X PDF), with the
+    /// same token and error handling as [`Client::call`].
+    pub async fn download(&self, path: &str, what: &str) -> Result<Vec<u8>, PaError> {
+        let r = self
+            .call_inner(Method::Get, &self.endpoint(path), None, None, true, what)
+            .await?;
+        Ok(r.raw.unwrap_or_else(|| r.body.into_bytes()))
+    }
+
+    async fn call_inner(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        raw: Option<(&str, Vec<u8>)>,
+        bytes_back: bool,
+        what: &str,
+    ) -> Result<HttpResponse, PaError> {
         for attempt in 0..2 {
             let token = self.bearer(attempt > 0).await?;
             let auth = format!("Bearer {}", token.expose());
@@ -332,6 +353,7 @@ impl Client {
                         .send_bytes(method, url, ct, bytes.clone(), &headers)
                         .await
                 }
+                None if bytes_back => self.http.get_bytes(url, &headers).await,
                 None => self.http.send(method, url, body, &headers).await,
             }
             .map_err(|e| Self::net(what, e))?;

@@ -9,6 +9,11 @@
 //!   (`GET /v1/flows/{flowId}?docType=Original`, read by [`crate::formats::cdar`]) as
 //!   [`Record::Lifecycle`] — one per invoice status, the code as the status (`"207"`), the
 //!   reason code and text as the reason. A CDAR that cannot be read is quarantined with why.
+//! - **Issued invoices** (`issued_invoices = true`, the platform as their source of truth):
+//!   the `CustomerInvoice` flows going out, by the same rules with a position of their own in
+//!   the cursor, read before the statuses; each flow's document (CII, UBL, Factur-X PDF) read
+//!   by [`crate::formats::einvoice`] into customers and invoices as an inbox file is, or the
+//!   flow quarantined with why (unreadable, or refused by the platform).
 //! - **Write-back**: [`WriteCommand::ReportPayment`], the "212 Encaissée" the seller must send
 //!   when a receipt is applied, one amount per VAT rate. The rates come from the platform's own
 //!   copy of the invoice (the `CustomerInvoice` flow whose `trackingId` is its number, read by
@@ -25,7 +30,7 @@
 //! negative `MEN` amounts: how a platform wants an Encaissée corrected is not published
 //! (connector-apis.md, corrections: "correcting through RAP is a guess"); this is the one
 //! relance makes, to check on the first real platform. Receipts not lettered by the due date
-//! (the period's aggregate report) are not sent by relance.
+//! (the period's aggregate report, `relance ereporting`) are not sent by relance.
 
 pub mod client;
 
@@ -89,6 +94,11 @@ pub struct PaConfig {
     /// platform is also the ledger and matches payments itself.
     #[serde(default = "yes")]
     pub report_payments: bool,
+    /// The platform is the source of truth for the company's issued invoices: pull them too
+    /// (the `CustomerInvoice` flows going out, their CII, UBL or Factur-X read like files of
+    /// an e-invoice inbox), incrementally as the statuses are. Default false.
+    #[serde(default)]
+    pub issued_invoices: bool,
     /// Flows per search (the service's `limit`, at most 100).
     #[serde(default = "default_page_size")]
     pub page_size: u32,
@@ -145,6 +155,7 @@ impl PaConfig {
             platform: default_platform(),
             seller_siren: None,
             report_payments: true,
+            issued_invoices: false,
             page_size: default_page_size(),
             overlap_seconds: default_overlap(),
             requests_per_second: default_rps(),
@@ -210,21 +221,24 @@ pub fn split_by_rate(
     out
 }
 
-/// Position in the incremental pass: the last flow read.
+/// Position in an incremental pass: the last flow read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Position {
     at: DateTime<Utc>,
     flow: String,
 }
 
-fn decode_cursor(c: Option<&Cursor>) -> Result<Option<Position>, PaError> {
-    let Some(c) = c else { return Ok(None) };
-    let rest =
-        c.0.strip_prefix("pa1|")
-            .ok_or_else(|| PaError::Cursor(format!("{:?} is not a platform cursor", c.0)))?;
-    let (at, flow) = rest
-        .split_once('|')
-        .ok_or_else(|| PaError::Cursor("no flow id".into()))?;
+/// Where each pass stands: the lifecycle statuses' and, with `issued_invoices`, the invoices'.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Positions {
+    statuses: Option<Position>,
+    invoices: Option<Position>,
+}
+
+fn decode_position(at: &str, flow: &str) -> Result<Option<Position>, PaError> {
+    if at.is_empty() {
+        return Ok(None);
+    }
     let at = DateTime::parse_from_rfc3339(at)
         .map_err(|e| PaError::Cursor(e.to_string()))?
         .with_timezone(&Utc);
@@ -234,11 +248,59 @@ fn decode_cursor(c: Option<&Cursor>) -> Result<Option<Position>, PaError> {
     }))
 }
 
-fn encode_cursor(p: &Position) -> Cursor {
+/// `pa1|<at>|<flow>` (the statuses only, as relance wrote it before it read invoices) or
+/// `pa2|<at>|<flow>|<at>|<flow>` (statuses, then invoices; flow ids percent-encoded, an
+/// empty pair for a pass not started).
+fn decode_cursor(c: Option<&Cursor>) -> Result<Positions, PaError> {
+    let Some(c) = c else {
+        return Ok(Positions::default());
+    };
+    if let Some(rest) = c.0.strip_prefix("pa1|") {
+        let (at, flow) = rest
+            .split_once('|')
+            .ok_or_else(|| PaError::Cursor("no flow id".into()))?;
+        return Ok(Positions {
+            statuses: decode_position(at, flow)?,
+            invoices: None,
+        });
+    }
+    let rest =
+        c.0.strip_prefix("pa2|")
+            .ok_or_else(|| PaError::Cursor(format!("{:?} is not a platform cursor", c.0)))?;
+    let parts: Vec<&str> = rest.split('|').collect();
+    let [sa, sf, ia, iflow] = parts.as_slice() else {
+        return Err(PaError::Cursor(format!("{:?}: four fields expected", c.0)));
+    };
+    let dec = |x: &str| -> String {
+        url::form_urlencoded::parse(format!("f={x}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Ok(Positions {
+        statuses: decode_position(sa, &dec(sf))?,
+        invoices: decode_position(ia, &dec(iflow))?,
+    })
+}
+
+fn encode_cursor(p: &Positions, with_invoices: bool) -> Cursor {
+    let at = |p: &Option<Position>| {
+        p.as_ref()
+            .map(|p| p.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_default()
+    };
+    if !with_invoices && p.invoices.is_none() {
+        if let Some(sp) = &p.statuses {
+            return Cursor(format!("pa1|{}|{}", at(&p.statuses), sp.flow));
+        }
+    }
+    let flow = |p: &Option<Position>| p.as_ref().map(|p| urlencode(&p.flow)).unwrap_or_default();
     Cursor(format!(
-        "pa1|{}|{}",
-        p.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        p.flow
+        "pa2|{}|{}|{}|{}",
+        at(&p.statuses),
+        flow(&p.statuses),
+        at(&p.invoices),
+        flow(&p.invoices)
     ))
 }
 
@@ -246,6 +308,7 @@ fn encode_cursor(p: &Position) -> Cursor {
 #[derive(Clone, Debug)]
 struct Flow {
     id: String,
+    name: Option<String>,
     updated: DateTime<Utc>,
     ack: String,
     ack_detail: String,
@@ -299,6 +362,11 @@ fn flows_of(v: &Value) -> Result<Vec<Flow>, PaError> {
             .unwrap_or_default();
         out.push(Flow {
             id: id.to_owned(),
+            name: f
+                .get("name")
+                .and_then(Value::as_str)
+                .filter(|n| !n.trim().is_empty())
+                .map(str::to_owned),
             updated,
             ack: ack.and_then(Value::as_str).unwrap_or("Ok").to_owned(),
             ack_detail: detail,
@@ -343,39 +411,40 @@ impl PaConnector {
         flows_of(&v)
     }
 
-    async fn original(&self, flow: &str) -> Result<String, PaError> {
+    /// The flow's document as it was submitted (`docType=Original`): a CDAR, or an invoice's
+    /// CII, UBL or Factur-X PDF.
+    async fn original(&self, flow: &str) -> Result<Vec<u8>, PaError> {
         let path = format!("/v1/flows/{}?docType=Original", urlencode(flow));
-        let r = self
-            .client
-            .call(Method::Get, &path, None, None, "flow download")
-            .await?;
-        Ok(r.body)
+        self.client.download(&path, "flow download").await
     }
 
-    async fn pull_page(&self, from: Option<&Cursor>) -> Result<Page, PaError> {
+    /// The flows `filter` selects that were not read yet from `pos`, at most a page, in
+    /// `(updatedAt, flowId)` order, and whether more may follow. The service pages by a strict
+    /// `updatedAfter`: relance asks from `overlap_seconds` before the position and skips what
+    /// it read; a whole page already read (flows stamped alike) is asked again from just
+    /// before the position with the largest page.
+    async fn unseen(
+        &self,
+        mut filter: Value,
+        pos: Option<&Position>,
+        what: &str,
+    ) -> Result<(Vec<Flow>, bool), PaError> {
         let cfg = &self.client.cfg;
-        let pos = decode_cursor(from)?;
         let limit = cfg.page_size.clamp(1, 100);
-        let after = pos.as_ref().map(|p| {
-            p.at - chrono::Duration::seconds(i64::try_from(cfg.overlap_seconds).unwrap_or(0))
-        });
-        let mut filter = json!({
-            "flowType": ["CustomerInvoiceLC"],
-            "flowDirection": ["In"],
-        });
-        if let Some(a) = after {
-            filter["updatedAfter"] = json!(a.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        if let Some(p) = pos {
+            let overlap =
+                chrono::Duration::seconds(i64::try_from(cfg.overlap_seconds).unwrap_or(0));
+            filter["updatedAfter"] =
+                json!((p.at - overlap).to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
         }
         let mut flows = self.search(filter.clone(), limit).await?;
-        let seen = |f: &Flow| match &pos {
+        let seen = |f: &Flow| match pos {
             Some(p) => (f.updated, f.id.as_str()) <= (p.at, p.flow.as_str()),
             None => false,
         };
         let mut full = flows.len() as u32 >= limit;
         if full && flows.iter().all(seen) {
-            // a whole page already read (flows stamped alike, the overlap): the service pages
-            // by time only, so ask from just before the cursor with the largest page
-            if let Some(p) = &pos {
+            if let Some(p) = pos {
                 filter["updatedAfter"] = json!((p.at - chrono::Duration::milliseconds(1))
                     .to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
                 flows = self.search(filter.clone(), 100).await?;
@@ -383,7 +452,7 @@ impl PaConnector {
                 if full && flows.iter().all(seen) {
                     tracing::warn!(
                         platform = %cfg.platform,
-                        "more than 100 lifecycle flows share one timestamp: those past the first 100 cannot be reached by the flow service's search"
+                        "more than 100 {what} flows share one timestamp: those past the first 100 cannot be reached by the flow service's search"
                     );
                     filter["updatedAfter"] =
                         json!(p.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
@@ -392,17 +461,32 @@ impl PaConnector {
                 }
             }
         }
-        let unseen: Vec<Flow> = flows.into_iter().filter(|f| !seen(f)).collect();
+        let mut unseen: Vec<Flow> = flows.into_iter().filter(|f| !seen(f)).collect();
         let more_here = unseen.len() > limit as usize;
-        let mut records = Vec::new();
-        let mut last = pos.clone();
-        for f in unseen.into_iter().take(limit as usize) {
+        unseen.truncate(limit as usize);
+        Ok((unseen, full || more_here))
+    }
+
+    /// The lifecycle statuses of the flows after `pos`: records and the last flow read.
+    async fn statuses_after(
+        &self,
+        pos: Option<&Position>,
+        records: &mut Vec<Record>,
+    ) -> Result<(Option<Position>, bool), PaError> {
+        let cfg = &self.client.cfg;
+        let filter = json!({
+            "flowType": ["CustomerInvoiceLC"],
+            "flowDirection": ["In"],
+        });
+        let (flows, full) = self.unseen(filter, pos, "lifecycle").await?;
+        let mut last = pos.cloned();
+        for f in flows {
             if f.ack == "Pending" {
                 // not processed yet: read it (and what follows) at the next pass
                 break;
             }
             let xml = self.original(&f.id).await?;
-            let parsed = cdar::parse(xml.as_bytes());
+            let parsed = cdar::parse(&xml);
             match &parsed.message {
                 Some(m) => {
                     for s in &m.statuses {
@@ -419,9 +503,89 @@ impl PaConnector {
                 flow: f.id,
             });
         }
-        let next = last.as_ref().map(encode_cursor);
-        let moved = last != pos;
-        Ok(Page::new(records, next, (full || more_here) && moved))
+        let moved = last.as_ref() != pos;
+        Ok((last, full && moved))
+    }
+
+    /// The company's issued invoices in the flows after `pos` (`CustomerInvoice` going out),
+    /// each read by [`crate::formats::einvoice`] as a file of an e-invoice inbox is: its
+    /// customers and invoices, or the flow quarantined with why (unreadable, not an invoice,
+    /// refused by the platform).
+    async fn invoices_after(
+        &self,
+        pos: Option<&Position>,
+        records: &mut Vec<Record>,
+    ) -> Result<(Option<Position>, bool), PaError> {
+        let filter = json!({
+            "flowType": ["CustomerInvoice"],
+            "flowDirection": ["Out"],
+        });
+        let (flows, full) = self.unseen(filter, pos, "invoice").await?;
+        let mut last = pos.cloned();
+        for f in flows {
+            let file = format!("flow {}", f.id);
+            match f.ack.as_str() {
+                // not processed yet: read at the next pass
+                "Pending" => break,
+                "Error" => records.push(Record::Quarantined {
+                    file,
+                    reason: format!(
+                        "the platform refused this invoice flow ({}): not a receivable",
+                        if f.ack_detail.trim().is_empty() {
+                            "no detail given"
+                        } else {
+                            f.ack_detail.trim()
+                        }
+                    ),
+                }),
+                _ => {
+                    let bytes = self.original(&f.id).await?;
+                    let name = f.name.clone().unwrap_or_else(|| f.id.clone());
+                    let parsed = crate::formats::einvoice::parse(&name, &bytes);
+                    if crate::formats::einvoice::is_usable(&parsed) {
+                        for doc in &parsed.documents {
+                            let (inv, cust) = crate::formats::einvoice::to_core(doc);
+                            records.push(Record::Customer(cust));
+                            records.push(Record::Invoice(inv));
+                        }
+                    } else {
+                        records.push(Record::Quarantined {
+                            file: file.clone(),
+                            reason: super::folder::unusable_reason(&file, &parsed.diagnostics),
+                        });
+                    }
+                }
+            }
+            last = Some(Position {
+                at: f.updated,
+                flow: f.id,
+            });
+        }
+        let moved = last.as_ref() != pos;
+        Ok((last, full && moved))
+    }
+
+    async fn pull_page(&self, from: Option<&Cursor>) -> Result<Page, PaError> {
+        let with_invoices = self.client.cfg.issued_invoices;
+        let pos = decode_cursor(from)?;
+        let mut records = Vec::new();
+        let mut next = pos.clone();
+        if with_invoices {
+            // the invoices first: the statuses that follow name them
+            let (last, more) = self
+                .invoices_after(pos.invoices.as_ref(), &mut records)
+                .await?;
+            next.invoices = last;
+            if more {
+                return Ok(Page::new(records, Some(encode_cursor(&next, true)), true));
+            }
+        }
+        let (last, more) = self
+            .statuses_after(pos.statuses.as_ref(), &mut records)
+            .await?;
+        next.statuses = last;
+        let cursor = (next != Positions::default()).then(|| encode_cursor(&next, with_invoices));
+        Ok(Page::new(records, cursor, more))
     }
 
     /// The `(rate, gross)` VAT breakdown of the invoice numbered `number` from the platform's
@@ -439,7 +603,8 @@ impl PaConnector {
             )));
         };
         let body = self.original(&f.id).await?;
-        let parsed = crate::formats::einvoice::parse(&format!("{number}.xml"), body.as_bytes());
+        let name = f.name.clone().unwrap_or_else(|| format!("{number}.xml"));
+        let parsed = crate::formats::einvoice::parse(&name, &body);
         let Some(doc) = parsed.documents.first() else {
             return Err(PaError::Refused(format!(
                 "the platform's copy of invoice {number:?} cannot be read: 212 not sent"
@@ -917,7 +1082,25 @@ mod tests {
                 .with_timezone(&Utc),
             flow: "f|1".into(),
         };
-        assert_eq!(decode_cursor(Some(&encode_cursor(&p))).unwrap(), Some(p));
+        let only = Positions {
+            statuses: Some(p.clone()),
+            invoices: None,
+        };
+        let c = encode_cursor(&only, false);
+        assert!(c.0.starts_with("pa1|"), "{c:?}");
+        assert_eq!(decode_cursor(Some(&c)).unwrap(), only);
+        let both = Positions {
+            statuses: None,
+            invoices: Some(p),
+        };
+        let c = encode_cursor(&both, true);
+        assert!(c.0.starts_with("pa2|"), "{c:?}");
+        assert_eq!(decode_cursor(Some(&c)).unwrap(), both);
+        // a cursor written before invoices were read: statuses kept, invoices from the start
+        let old = Cursor("pa1|2026-11-02T10:00:00.250Z|f-1".into());
+        let read = decode_cursor(Some(&old)).unwrap();
+        assert!(read.statuses.is_some() && read.invoices.is_none());
         assert!(decode_cursor(Some(&Cursor("x".into()))).is_err());
+        assert!(decode_cursor(Some(&Cursor("pa2|a|b".into()))).is_err());
     }
 }
