@@ -1400,6 +1400,42 @@ mod tests {
         assert!(inbox.join("done/again.sta").exists());
     }
 
+    /// A ZIP archive of a statement bigger than a page: its member streams from the file in
+    /// bounded pages (the archive read at offsets), the file's hash covers all its bytes (a
+    /// copy dropped again is known), and it moves to `done/` after its last page.
+    #[tokio::test]
+    async fn a_zip_of_a_big_statement_streams_from_the_file_in_pages() {
+        use crate::formats::hostile::{zip, ZipMember};
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path().join("bank");
+        std::fs::create_dir_all(&inbox).unwrap();
+        let n = STREAM_RECEIPTS * 2 + 5;
+        let archive = zip(
+            &[ZipMember::deflated("big.sta", big_mt940(n).as_bytes())],
+            0,
+        );
+        std::fs::write(inbox.join("statements.zip"), &archive).unwrap();
+        let mem = Arc::new(Mem::default());
+        let mut src = FolderSource::new(&inbox, FolderKind::Bank, opts(0), mem.clone());
+        let pages = pass(&mut src, &mem).await;
+        assert!(pages.len() >= 3, "{} pages", pages.len());
+        assert!(pages.iter().all(|p| p.records.len() <= STREAM_RECEIPTS));
+        assert_eq!(mem.receipts.lock().unwrap().len(), n);
+        let last = pages.iter().rposition(|p| !p.imported.is_empty()).unwrap();
+        assert_eq!(pages[last].imported[0].name, "statements.zip");
+        let want = hex::encode(Sha256::digest(&archive));
+        assert_eq!(
+            pages[last].imported[0].hash, want,
+            "the hash covers the whole archive"
+        );
+        assert!(inbox.join("done/statements.zip").exists());
+        std::fs::write(inbox.join("again.zip"), &archive).unwrap();
+        let pages = pass(&mut src, &mem).await;
+        assert!(pages.iter().all(|p| p.records.is_empty()));
+        assert_eq!(mem.receipts.lock().unwrap().len(), n);
+        assert!(inbox.join("done/again.zip").exists());
+    }
+
     #[tokio::test]
     async fn the_same_invoice_number_with_another_customer_keeps_the_first() {
         let dir = tempfile::tempdir().unwrap();
