@@ -1485,7 +1485,7 @@ pub async fn worklist(
             @let open: Vec<_> = view.by_customer.get(*cu).into_iter().flatten().filter_map(|n| view.invoices.get(*n)).filter(|r| r.open > Decimal::ZERO).collect();
             @let done = outcomes.get(&a.key);
             @let hidden = |outcome: &str| [("customer", cu.to_string()), ("action", a.key.clone()), ("outcome", outcome.to_owned())];
-            article.task data-action=(a.key) class=[done.map(|_| "done")] {
+            article.task.done[done.is_some()] data-action=(a.key) {
                 h3 { (title) " — " (customer_link(&c, &view, cu)) }
                 @if let Some((outcome, by)) = done {
                     p.outcome role="status" { "✓ " (l.t("Fait : ", "Done: ")) (call_label(l, outcome)) " (" (by) ")" }

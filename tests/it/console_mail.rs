@@ -427,3 +427,128 @@ async fn in_the_browser(port: u16, addr: &str, sink: &Sink, leroy: &str, roux: &
     assert_eq!(status, 404);
     c.close().await.unwrap();
 }
+
+/// The day a call task is planned for, and its key: the desk's cycles run day after day
+/// (three weeks at most) until the next run would plan one.
+fn a_call_day(d: &Desk) -> (String, String, String) {
+    let start: chrono::NaiveDate = "2026-06-30".parse().unwrap();
+    for n in 0..21 {
+        let day = (start + chrono::Days::new(n)).to_string();
+        d.cycle(&day);
+        let run = d.get(&day, "/next-run").body;
+        if let Some(a) = run["actions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["channel"] == "phone_task")
+        {
+            return (
+                a["scheduled_for"].as_str().unwrap().to_owned(),
+                a["key"].as_str().unwrap().to_owned(),
+                a["customer"].as_str().unwrap().to_owned(),
+            );
+        }
+    }
+    panic!("no call task in three weeks");
+}
+
+#[test]
+fn a_call_outcome_recorded_in_one_click_shows_its_task_done() {
+    let Some((_driver, port)) = chromedriver() else {
+        return;
+    };
+    let d = Desk::new(None);
+    let (day, key, customer) = a_call_day(&d);
+    d.cycle(&day);
+    {
+        let store = d.store();
+        relance::auth::add_user(
+            store.as_ref(),
+            "admin",
+            ADMIN_PASSWORD,
+            vec![relance::auth::Grant {
+                company: Some(relance_core::CompanyId::new(COMPANY)),
+                role: relance::auth::Role::Admin,
+            }],
+            chrono::DateTime::parse_from_rfc3339("2026-06-30T08:00:00Z")
+                .unwrap()
+                .to_utc(),
+        )
+        .unwrap();
+    }
+    let (_daemon, addr) = daemon_on(d.config(), &day);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let base = format!("http://{addr}");
+        let c = browser(port).await;
+        login(&c, &base, "admin", ADMIN_PASSWORD).await;
+        let dir = screenshots();
+        open(&c, &format!("{base}/c/{COMPANY}/worklist")).await;
+        let task = format!("article.task[data-action='{key}']");
+        let outcomes = js(
+            &c,
+            &format!("return Array.from(document.querySelectorAll(\"{task} form[data-kind=call_outcome] input[name=outcome]\")).map(i => i.value);"),
+        )
+        .await;
+        assert_eq!(
+            outcomes,
+            json!(["reached", "no_answer", "promise", "dispute", "wrong_contact"]),
+            "the outcomes of today's call"
+        );
+        let unlabelled = js(
+            &c,
+            "return Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))
+                .filter(e => !e.closest('label') && !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).length;",
+        )
+        .await;
+        assert_eq!(unlabelled, json!(0));
+        std::fs::write(
+            dir.join("call-01-worklist-call-task.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+
+        // One click: reached.
+        submit(
+            &c,
+            &format!("{task} form[data-kind=call_outcome]:has(input[name=outcome][value=reached])"),
+        )
+        .await;
+        open(&c, &format!("{base}/c/{COMPANY}/worklist")).await;
+        let class = js(&c, &format!("return document.querySelector(\"{task}\").className;")).await;
+        assert!(class.as_str().unwrap().contains("done"), "{class}");
+        let text = text_of(&c, &task).await;
+        assert!(text.contains("Fait : joint (admin)"), "{text}");
+        let left = js(
+            &c,
+            &format!("return document.querySelectorAll(\"{task} form\").length;"),
+        )
+        .await;
+        assert_eq!(left, json!(0), "a task whose outcome is recorded has no outcome button");
+        std::fs::write(
+            dir.join("call-02-worklist-task-done.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+
+        // In the customer's timeline and the audit log; the next cycle applies it.
+        run_cycle(&c, &base).await;
+        open(&c, &format!("{base}/c/{COMPANY}/customers/{customer}")).await;
+        let tl = text_of(&c, "#timeline").await;
+        assert!(tl.contains("call_outcome by admin"), "{tl}");
+        open(&c, &format!("{base}/c/{COMPANY}/audit?kind=call_outcome")).await;
+        let log = text_of(&c, "#audit").await;
+        assert!(log.contains("reached") && log.contains(&key), "{log}");
+        assert!(!log.contains("en attente du cycle"), "{log}");
+        std::fs::write(
+            dir.join("call-03-audit.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        c.close().await.unwrap();
+    });
+}
