@@ -7,7 +7,17 @@
 //! clock fixed on 15 July — this test binary run again in "child mode"
 //! ([`console_daemon_child_entry`]), since `relance daemon` runs on the system clock — and a
 //! real headless Chromium logs in, approves one letter, cancels another with a reason, and
-//! runs a cycle from the company's home page.
+//! runs a cycle from the company's home page. The same run then finds the approved letter on
+//! Today's page among the letters to post, downloads them as one PDF (its pages counted by
+//! `pdfinfo`, its text read by `pdftotext`), marks them posted, and downloads a quarantined
+//! file from the Connectors page (paths outside the quarantine folder, `..` and a planted link
+//! refused). A second run records a call's outcome in one click on Today's page and finds the
+//! task done, in the customer's timeline and in the audit log.
+//!
+//! Screenshots (under `target/console-screenshots/`): `mail-01-approvals-waiting`,
+//! `mail-02-approvals-after`, `mail-03-audit`, `mail-04-worklist-letters-to-post`,
+//! `mail-05-connectors-quarantine`, `call-01-worklist-call-task`, `call-02-worklist-task-done`,
+//! `call-03-audit`.
 
 use super::console::{
     browser, chromedriver, js, login, open, run_cycle, screenshots, session_cookie, submit,
