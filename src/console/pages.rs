@@ -1386,6 +1386,7 @@ pub(super) fn letters_to_post(
             // customer and date.
             let named = details
                 .split_whitespace()
+                .map(|w| w.trim_end_matches([',', ';', ':', ')']))
                 .find(|w| w.ends_with(".pdf"))
                 .map(str::to_owned);
             let standard = format!("{}-{}-{}.pdf", a.action.stage.name(), cu, a.action.date);

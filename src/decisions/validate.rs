@@ -627,8 +627,11 @@ pub fn check(
                     }
                 }
                 let promise = d.outcome == CallResult::Promise;
-                if !promise && (d.date.is_some() || d.amount.is_some()) {
-                    e.push("decision.date", "a date and an amount are only for a promise");
+                if !promise && d.date.is_some() {
+                    e.push("decision.date", "a date is only for a promise");
+                }
+                if !promise && d.amount.is_some() {
+                    e.push("decision.amount", "an amount is only for a promise");
                 }
                 if !matches!(d.outcome, CallResult::Promise | CallResult::Dispute) && !d.invoices.is_empty() {
                     e.push("decision.invoices", "invoices are only for a promise or a dispute");
