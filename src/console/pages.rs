@@ -1622,7 +1622,7 @@ pub async fn next_run(
                 th scope="col" { (l.t("Pourquoi", "Why")) }
             } }
             tbody {
-                @for a in &nr.actions {
+                @for a in nr.actions.iter().take(500) {
                     tr {
                         td { (customer_link(&c, &view, &a.action.customer)) }
                         td { (stage_label(l, a.action.stage)) @if a.needs_approval { " " span.tag { (l.t("à valider", "needs approval")) } } }
@@ -1634,6 +1634,7 @@ pub async fn next_run(
                 }
             }
         }
+        @if nr.actions.len() > 500 { p { (l.t("500 premières actions.", "First 500 actions.")) } }
         h2 { (l.t("Factures échues qui ne seront pas relancées, et pourquoi", "Overdue invoices that will not be reminded, and why")) " (" (nr.not_reminded.len()) ")" }
         table.data id="not-reminded" {
             thead { tr {
