@@ -206,6 +206,16 @@ pub fn invoice_platforms(company: &CompanyConfig) -> Vec<String> {
         .collect()
 }
 
+/// The folder of the company's folder source named `name` (`None` for another source type).
+pub fn folder_named(company: &CompanyConfig, name: &str) -> Option<PathBuf> {
+    company.sources.iter().find_map(|s| match s {
+        SourceConfig::EinvoiceInbox(d) | SourceConfig::BankDir(d) if d.name == name => {
+            Some(d.path.clone())
+        }
+        _ => None,
+    })
+}
+
 /// The folders of a company's folder sources (to create them at start, so an operator can
 /// drop files at once).
 pub fn folders(company: &CompanyConfig) -> Vec<PathBuf> {

@@ -1100,7 +1100,15 @@ pub fn timeline_of(
         });
     }
     s.0.models.for_each_decision(v, |d| {
-        if d.item.body["customer"].as_str() == Some(cid.as_str()) {
+        // The inbox body is the envelope and the state it was decided on: the decision's
+        // customer, else the one its "before" names (a match names an invoice's).
+        let b = &d.item.body;
+        let customer = b
+            .pointer("/envelope/decision/customer")
+            .or_else(|| b.pointer("/before/invoice/customer"))
+            .or_else(|| b.pointer("/before/customer"))
+            .and_then(|v| v.as_str());
+        if customer == Some(cid.as_str()) {
             ev.push(decision_event(&c.id, d));
         }
     });
@@ -1371,7 +1379,9 @@ async fn decisions(
 /// `Idempotency-Key` header is required: the same key with the same decision again records
 /// nothing and answers the first one (200); the same key with another decision is refused
 /// (409). The role needed depends on the type: collector for matches, receipts, disputes,
-/// promises, payment plans, holds, procédures collectives and retries; approver for
+/// promises, payment plans, holds, procédures collectives, retries, the outcomes of calls
+/// (`call_outcome`: reached, promise, dispute, no_answer, wrong_contact) and letters posted
+/// (`letters_posted`); approver for
 /// write-offs, approvals and closings.
 #[utoipa::path(post, path = "/companies/{company}/decisions", tag = "decisions",
     params(("company" = String, Path, description = "Company id"),

@@ -28,6 +28,8 @@ pub const KINDS: &[(&str, Role)] = &[
     ("procedure_collective", Role::Collector),
     ("end_pause", Role::Collector),
     ("retry_dead_letter", Role::Collector),
+    ("call_outcome", Role::Collector),
+    ("letters_posted", Role::Collector),
     ("write_off", Role::Approver),
     ("approve_letter", Role::Approver),
     ("edit_letter", Role::Approver),

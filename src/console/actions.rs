@@ -296,7 +296,7 @@ const DATES: &[&str] = &[
 /// Fields read as amounts.
 const AMOUNTS: &[&str] = &["amount"];
 /// Fields that may repeat (a multiple select).
-const LISTS: &[&str] = &["invoices"];
+const LISTS: &[&str] = &["invoices", "actions"];
 
 /// Splits a `left = amount` line (also `left;amount`, `left amount`).
 fn pair(line: &str) -> Option<(&str, &str)> {
@@ -386,7 +386,7 @@ pub fn decision_json(form: &[(String, String)]) -> Result<Value, String> {
         .filter(|r| !r.is_empty())
     {
         o.insert("reason".into(), json!(r));
-    } else if crate::decisions::kind_needs_reason(kind) {
+    } else if crate::decisions::needs_reason_for(kind, field(form, "outcome")) {
         errors.push("reason: a reason is required (it is kept in the audit log)".into());
     }
     if errors.is_empty() {
@@ -553,6 +553,40 @@ mod tests {
         assert!(e.contains("reason"), "{e}");
         let e = decision_json(&form(&[("type", "hold"), ("until", "demain")])).unwrap_err();
         assert!(e.contains("until") && e.contains("reason"), "{e}");
+    }
+
+    #[test]
+    fn a_call_outcome_asks_a_reason_only_where_its_outcome_needs_one() {
+        let e = decision_json(&form(&[
+            ("type", "call_outcome"),
+            ("customer", "C1"),
+            ("outcome", "wrong_contact"),
+        ]))
+        .unwrap_err();
+        assert!(e.contains("reason"), "{e}");
+        let d = decision_json(&form(&[
+            ("type", "call_outcome"),
+            ("customer", "C1"),
+            ("action", "relance-dunning-1"),
+            ("outcome", "promise"),
+            ("date", "20/07/2026"),
+            ("amount", "150,00"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            d,
+            json!({"type": "call_outcome", "customer": "C1", "action": "relance-dunning-1",
+                   "outcome": "promise", "date": "2026-07-20", "amount": "150.00"})
+        );
+        assert_eq!(seam::role_for("call_outcome"), Some(Role::Collector));
+        let d = decision_json(&form(&[
+            ("type", "letters_posted"),
+            ("actions", "A1"),
+            ("actions", "A2"),
+        ]))
+        .unwrap();
+        assert_eq!(d["actions"], json!(["A1", "A2"]));
+        assert_eq!(seam::role_for("letters_posted"), Some(Role::Collector));
     }
 
     #[test]

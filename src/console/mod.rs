@@ -205,6 +205,10 @@ pub fn router(api: ApiState) -> axum::Router {
         )
         .route("/c/{company}/letters/{name}", get(pages::letter_file))
         .route("/c/{company}/worklist", get(pages::worklist))
+        .route(
+            "/c/{company}/worklist/letters.pdf",
+            get(pages::letters_to_post_pdf),
+        )
         .route("/c/{company}/next-run", get(pages::next_run))
         .route("/c/{company}/closing", get(pages::closing))
         .route(
@@ -212,6 +216,10 @@ pub fn router(api: ApiState) -> axum::Router {
             get(pages::closing_export),
         )
         .route("/c/{company}/connectors", get(pages::connectors))
+        .route(
+            "/c/{company}/connectors/{source}/quarantine/{name}",
+            get(pages::quarantined_file),
+        )
         .route("/c/{company}/audit", get(pages::audit))
         .route("/c/{company}/decide", post(actions::decide))
         .route("/c/{company}/cycle", post(actions::cycle))

@@ -244,6 +244,14 @@ fn effect(l: Lang, kind: &str) -> &'static str {
             "This rate replaces the matrix's for this invoice.",
         ),
         "retry_dead_letter" => l.t("L'envoi est retenté.", "The delivery is tried again."),
+        "call_outcome" => l.t(
+            "Noté au journal et à l'historique du client ; une promesse ou un litige suspend les relances, un mauvais contact suspend les appels jusqu'à correction.",
+            "Kept in the audit log and the customer's timeline; a promise or a dispute holds dunning, a wrong contact holds the calls until fixed.",
+        ),
+        "letters_posted" => l.t(
+            "Ces lettres ne sont plus listées à poster.",
+            "These letters are no longer listed to post.",
+        ),
         _ => "",
     }
 }
@@ -259,12 +267,27 @@ pub(super) fn decision_form(
     hidden: &[(&str, String)],
     fields: Markup,
 ) -> Markup {
+    let needs = crate::decisions::kind_needs_reason(kind);
+    decision_form_with(v, c, kind, needs, button, back, hidden, fields)
+}
+
+/// [`decision_form`], saying whether the reason is asked (`needs`).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn decision_form_with(
+    v: &Viewer,
+    c: &CompanyConfig,
+    kind: &str,
+    needs: bool,
+    button: &str,
+    back: &str,
+    hidden: &[(&str, String)],
+    fields: Markup,
+) -> Markup {
     if !v.may(c, kind) {
         return html! {};
     }
     let l = v.lang;
     let key: String = format!("console-{:032x}", rand::random::<u128>());
-    let needs = crate::decisions::kind_needs_reason(kind);
     html! {
         form.decision method="post" action=(format!("/c/{}/decide", c.id)) data-inline="1" data-kind=(kind) {
             input type="hidden" name="csrf_token" value=(v.csrf());
@@ -1283,8 +1306,122 @@ pub async fn approval_pdf(
 
 // ---------- worklist ----------
 
+/// The channel of a dunning step under the company's policy (`None` when the ladder no
+/// longer has it).
+fn channel_of(
+    c: &CompanyConfig,
+    stage: relance_core::dunning::Stage,
+    step: u32,
+) -> Option<relance_core::dunning::Channel> {
+    c.dunning
+        .steps
+        .iter()
+        .filter(|s| s.stage == stage)
+        .nth(usize::try_from(step).ok()?)
+        .map(|s| s.channel)
+}
+
+/// The body of an inbox entry's decision (`envelope.decision`).
+fn decision_body(d: &crate::store::InboxEntry) -> &serde_json::Value {
+    d.item
+        .body
+        .pointer("/envelope/decision")
+        .unwrap_or(&serde_json::Value::Null)
+}
+
+/// A registered letter released for posting (approved, or sent without approval) and not yet
+/// marked as posted.
+pub struct ToPost {
+    /// The dunning action's key.
+    pub action: String,
+    /// The customer.
+    pub customer: CustomerId,
+    /// Its stage.
+    pub stage: relance_core::dunning::Stage,
+    /// The PDF's name under the company's `letters/` folder.
+    pub file: String,
+}
+
+/// The letters to post on `today`: every registered letter whose task (post it) is in the
+/// outbox and due by today, whose PDF is in the `letters/` folder, and that nobody marked as
+/// posted (decisions recorded and not yet applied count: a letter marked is gone at once).
+pub(super) fn letters_to_post(
+    s: &Console,
+    c: &CompanyConfig,
+    view: &CompanyView,
+    today: NaiveDate,
+) -> Vec<ToPost> {
+    use relance_connectors::contract::WriteCommand;
+    let mut posted = std::collections::HashSet::new();
+    s.api.0.models.for_each_decision(view, |d| {
+        if d.item.kind.ends_with(".letters_posted") {
+            for a in decision_body(d)["actions"].as_array().into_iter().flatten() {
+                if let Some(a) = a.as_str() {
+                    posted.insert(a.to_owned());
+                }
+            }
+        }
+    });
+    let files: std::collections::BTreeSet<String> = letter_files(s, c, "").into_iter().collect();
+    let mut customers: Vec<&CustomerId> = view.actions.keys().collect();
+    customers.sort();
+    let mut out = Vec::new();
+    for cu in customers {
+        for a in view.actions.get(cu).into_iter().flatten() {
+            if a.action.stage < relance_core::dunning::Stage::MiseEnDemeure
+                || posted.contains(&a.key)
+            {
+                continue;
+            }
+            let Some(task) = a.deliveries.iter().find(|d| d.key.0 == a.key) else {
+                continue;
+            };
+            if task.next_attempt_at.date_naive() > today {
+                continue;
+            }
+            let WriteCommand::CreateTask { details, .. } = &task.command else {
+                continue;
+            };
+            // The task names the letter it asks to post; a letter is named after its stage,
+            // customer and date.
+            let named = details
+                .split_whitespace()
+                .map(|w| w.trim_end_matches([',', ';', ':', ')']))
+                .find(|w| w.ends_with(".pdf"))
+                .map(str::to_owned);
+            let standard = format!("{}-{}-{}.pdf", a.action.stage.name(), cu, a.action.date);
+            let Some(file) = named
+                .into_iter()
+                .chain([standard])
+                .find(|n| files.contains(n))
+            else {
+                continue;
+            };
+            out.push(ToPost {
+                action: a.key.clone(),
+                customer: (*cu).clone(),
+                stage: a.action.stage,
+                file,
+            });
+        }
+    }
+    out
+}
+
+fn call_label(l: Lang, outcome: &str) -> &'static str {
+    match outcome {
+        "reached" => l.t("joint", "reached"),
+        "promise" => l.t("promesse de paiement", "promise to pay"),
+        "dispute" => l.t("litige", "dispute"),
+        "no_answer" => l.t("pas de réponse", "no answer"),
+        "wrong_contact" => l.t("mauvais contact", "wrong contact"),
+        _ => "",
+    }
+}
+
 /// `/c/{company}/worklist`: today's calls and tasks with the customer's contact and open
-/// items, the outcome in one click, and the day's letters to post.
+/// items, the outcome of a call in one click, and the day's letters to post (one PDF to
+/// print, marked as posted once sent).
 pub async fn worklist(
     State(s): State<Console>,
     v: Viewer,
@@ -1292,13 +1429,30 @@ pub async fn worklist(
     Query(q): Query<Q>,
 ) -> Page {
     use relance_connectors::contract::WriteCommand;
+    use relance_core::dunning::Channel;
     let l = v.lang;
     let (c, view) = company_view(&s, &v, &id).await?;
     let today = s.api.0.clock.today();
     let here = format!("/c/{}/worklist", c.id);
     let currency = cur(&c);
+    // The outcome recorded for each call task (the latest), by action key.
+    let mut outcomes: std::collections::HashMap<String, (String, String)> =
+        std::collections::HashMap::new();
+    s.api.0.models.for_each_decision(&view, |d| {
+        let b = decision_body(d);
+        if b["type"] == "call_outcome" {
+            if let Some(a) = b["action"].as_str() {
+                outcomes.insert(
+                    a.to_owned(),
+                    (
+                        b["outcome"].as_str().unwrap_or("").to_owned(),
+                        d.item.actor.clone(),
+                    ),
+                );
+            }
+        }
+    });
     let mut tasks = Vec::new();
-    let mut posts = Vec::new();
     let mut customers: Vec<&CustomerId> = view.actions.keys().collect();
     customers.sort();
     for cu in customers {
@@ -1306,57 +1460,72 @@ pub async fn worklist(
             if a.action.date != today {
                 continue;
             }
+            let channel = channel_of(&c, a.action.stage, a.action.step);
+            if channel == Some(Channel::RegisteredLetter) {
+                // Posting it is the letters' list below.
+                continue;
+            }
             for d in &a.deliveries {
                 if let WriteCommand::CreateTask { title, details, .. } = &d.command {
-                    tasks.push((cu, a, title.clone(), details.clone(), d.is_pending()));
+                    tasks.push((
+                        cu,
+                        a,
+                        title.clone(),
+                        details.clone(),
+                        channel == Some(Channel::PhoneTask),
+                    ));
                 }
-            }
-            if matches!(
-                a.action.stage,
-                relance_core::dunning::Stage::MiseEnDemeure
-                    | relance_core::dunning::Stage::Contentieux
-            ) {
-                posts.push((cu, a));
             }
         }
     }
-    let letters = letter_files(&s, &c, "");
+    let posts = letters_to_post(&s, &c, &view, today);
     let body = html! {
         h2 { (l.t("Appels et tâches du jour", "Today's calls and tasks")) " (" (tasks.len()) ")" }
-        @for (cu, a, title, details, pending) in &tasks {
+        @for (cu, a, title, details, call) in &tasks {
             @let cust = view.customers.get(*cu);
             @let open: Vec<_> = view.by_customer.get(*cu).into_iter().flatten().filter_map(|n| view.invoices.get(*n)).filter(|r| r.open > Decimal::ZERO).collect();
-            @let hidden = [("customer", cu.to_string())];
-            article.task {
-                h3 { (title) " — " (customer_link(&c, &view, cu)) @if !pending { " ✓" } }
+            @let done = outcomes.get(&a.key);
+            @let hidden = |outcome: &str| [("customer", cu.to_string()), ("action", a.key.clone()), ("outcome", outcome.to_owned())];
+            article.task.done[done.is_some()] data-action=(a.key) {
+                h3 { (title) " — " (customer_link(&c, &view, cu)) }
+                @if let Some((outcome, by)) = done {
+                    p.outcome role="status" { "✓ " (l.t("Fait : ", "Done: ")) (call_label(l, outcome)) " (" (by) ")" }
+                }
                 p { (details) }
                 p.contact { (l.t("Contact : ", "Contact: ")) (cust.map(|x| x.emails.join(", ")).unwrap_or_default()) }
                 p { (l.t("Factures ouvertes : ", "Open items: "))
                     @for r in &open { (r.invoice.number) " (" (l.money(r.open, &currency)) ") " } }
                 p.small { (stage_label(l, a.action.stage)) " · " (a.summary) }
-                div.actions {
-                    (decision_form(&v, &c, "promise_to_pay", l.t("Promesse", "Promise"), &here, &hidden, html! {
-                        (input(l.t("Date", "Date"), "date", "date", "", true))
-                        (input(l.t("Montant (vide : tout)", "Amount (empty: all)"), "amount", "text", "", false))
-                    }))
-                    (decision_form(&v, &c, "dispute", l.t("Litige", "Dispute"), &here, &hidden, html! {}))
-                    (decision_form(&v, &c, "hold", l.t("Rappeler plus tard", "Call back later"), &here, &hidden,
-                        input(l.t("Pas de relance avant le", "No dunning until"), "until", "date", "", true)))
-                }
-            }
-        }
-        @if tasks.is_empty() { p { (l.t("Aucun appel prévu aujourd'hui.", "No call planned today.")) } }
-        h2 { (l.t("Lettres à poster", "Letters to post")) }
-        ul.letters {
-            @for (cu, a) in &posts {
-                li { (stage_label(l, a.action.stage)) " — " (customer_link(&c, &view, cu))
-                    @for n in letters.iter().filter(|n| n.contains(cu.as_str())) {
-                        " · " a href=(format!("/c/{}/letters/{}", c.id, super::url_encode(n))) { (n) }
+                @if *call && done.is_none() {
+                    div.actions.outcomes {
+                        (outcome_form(&v, &c, &here, "reached", l.t("Joint", "Reached"), &hidden("reached"), html! {}))
+                        (outcome_form(&v, &c, &here, "no_answer", l.t("Pas de réponse", "No answer"), &hidden("no_answer"), html! {}))
+                        (outcome_form(&v, &c, &here, "promise", l.t("Promesse", "Promise"), &hidden("promise"), html! {
+                            (input(l.t("Date promise", "Promised date"), "date", "date", "", true))
+                            (input(l.t("Montant (vide : tout)", "Amount (empty: all)"), "amount", "text", "", false))
+                        }))
+                        (outcome_form(&v, &c, &here, "dispute", l.t("Litige", "Dispute"), &hidden("dispute"), html! {}))
+                        (outcome_form(&v, &c, &here, "wrong_contact", l.t("Mauvais contact", "Wrong contact"), &hidden("wrong_contact"), html! {}))
                     }
                 }
             }
         }
-        @if posts.is_empty() { p { (l.t("Aucune lettre à poster aujourd'hui.", "No letter to post today.")) } }
+        @if tasks.is_empty() { p { (l.t("Aucun appel prévu aujourd'hui.", "No call planned today.")) } }
+        h2 id="to-post" { (l.t("Lettres à poster", "Letters to post")) " (" (posts.len()) ")" }
+        @if posts.is_empty() {
+            p { (l.t("Aucune lettre à poster aujourd'hui.", "No letter to post today.")) }
+        } @else {
+            p { a href=(format!("{here}/letters.pdf")) { (l.t("Toutes les lettres à poster en un PDF, à imprimer", "Every letter to post as one PDF, to print")) } }
+            ul.letters {
+                @for p in &posts {
+                    li data-action=(p.action) { (stage_label(l, p.stage)) " — " (customer_link(&c, &view, &p.customer))
+                        " · " a href=(format!("/c/{}/letters/{}", c.id, super::url_encode(&p.file))) { (p.file) }
+                    }
+                }
+            }
+            @let keys: Vec<(&str, String)> = posts.iter().map(|p| ("actions", p.action.clone())).collect();
+            (decision_form(&v, &c, "letters_posted", l.t("Marquer ces lettres comme postées", "Mark these letters as posted"), &here, &keys, html! {}))
+        }
     };
     Ok(respond(
         StatusCode::OK,
@@ -1369,6 +1538,53 @@ pub async fn worklist(
             body,
         ),
     ))
+}
+
+/// The form of one call outcome (a reason asked where the outcome needs one).
+fn outcome_form(
+    v: &Viewer,
+    c: &CompanyConfig,
+    back: &str,
+    outcome: &str,
+    button: &str,
+    hidden: &[(&str, String)],
+    fields: Markup,
+) -> Markup {
+    let needs = crate::decisions::needs_reason_for("call_outcome", Some(outcome));
+    decision_form_with(v, c, "call_outcome", needs, button, back, hidden, fields)
+}
+
+/// `/c/{company}/worklist/letters.pdf`: every letter to post today, in one PDF to print.
+pub async fn letters_to_post_pdf(
+    State(s): State<Console>,
+    v: Viewer,
+    Path(id): Path<String>,
+) -> Page {
+    let l = v.lang;
+    let (c, view) = company_view(&s, &v, &id).await?;
+    let today = s.api.0.clock.today();
+    let posts = letters_to_post(&s, &c, &view, today);
+    if posts.is_empty() {
+        return Err(error_page(
+            l,
+            StatusCode::NOT_FOUND,
+            l.t("Aucune lettre à poster", "No letter to post"),
+            "",
+        ));
+    }
+    let dir = crate::pipeline::company_dir(&s.api.0.state_dir, &c.id).join("letters");
+    let paths: Vec<std::path::PathBuf> = posts.iter().map(|p| dir.join(&p.file)).collect();
+    let r = tokio::task::spawn_blocking(move || {
+        let mut files = Vec::with_capacity(paths.len());
+        for p in &paths {
+            files.push(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?);
+        }
+        relance_connectors::formats::letter::concat_pdfs(&files).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| unavailable(l, &e.to_string()))?
+    .map_err(|e| unavailable(l, &e))?;
+    Ok(pdf(&format!("lettres-a-poster-{today}.pdf"), r))
 }
 
 // ---------- next run ----------
@@ -1406,7 +1622,7 @@ pub async fn next_run(
                 th scope="col" { (l.t("Pourquoi", "Why")) }
             } }
             tbody {
-                @for a in &nr.actions {
+                @for a in nr.actions.iter().take(500) {
                     tr {
                         td { (customer_link(&c, &view, &a.action.customer)) }
                         td { (stage_label(l, a.action.stage)) @if a.needs_approval { " " span.tag { (l.t("à valider", "needs approval")) } } }
@@ -1418,6 +1634,7 @@ pub async fn next_run(
                 }
             }
         }
+        @if nr.actions.len() > 500 { p { (l.t("500 premières actions.", "First 500 actions.")) } }
         h2 { (l.t("Factures échues qui ne seront pas relancées, et pourquoi", "Overdue invoices that will not be reminded, and why")) " (" (nr.not_reminded.len()) ")" }
         table.data id="not-reminded" {
             thead { tr {
@@ -1661,7 +1878,9 @@ pub async fn connectors(
             } }
             tbody {
                 @for src in &k.sources { @for f in &src.quarantined {
-                    tr { td { (src.name) } td { (f.file) } td { (f.reason) } td { (l.datetime(f.at)) } }
+                    tr { td { (src.name) }
+                         td { a href=(format!("{here}/{}/quarantine/{}", super::url_encode(&src.name), super::url_encode(file_name(&f.file)))) download { (f.file) } }
+                         td { (f.reason) } td { (l.datetime(f.at)) } }
                 } }
             }
         }
@@ -1697,6 +1916,102 @@ pub async fn connectors(
             body,
         ),
     ))
+}
+
+/// The last component of a file's path as a source names it.
+fn file_name(f: &str) -> &str {
+    f.rsplit(['/', '\\']).next().unwrap_or(f)
+}
+
+/// Why a quarantined file is not served.
+#[derive(Debug, thiserror::Error)]
+pub enum QuarantineRefusal {
+    /// Not a plain file name (a path, `..`, a hidden file).
+    #[error("not a file name of the quarantine folder: {0:?}")]
+    BadName(String),
+    /// No folder source of that name.
+    #[error("no folder source {0:?}")]
+    NoSource(String),
+    /// Not there, or not a regular file (a link, a folder).
+    #[error("no quarantined file {0:?}")]
+    Missing(String),
+}
+
+/// The path of the quarantined file `name` of the folder source `source`: a plain file name
+/// (no separator, no `..`, not hidden), a regular file (not a link) directly inside the
+/// source's `quarantine/` folder, itself a real folder (not a link), and resolving inside it.
+pub fn quarantined_path(
+    c: &CompanyConfig,
+    source: &str,
+    name: &str,
+) -> Result<std::path::PathBuf, QuarantineRefusal> {
+    if name.is_empty()
+        || name.len() > 255
+        || name.starts_with('.')
+        || name.contains(['/', '\\', '\0'])
+    {
+        return Err(QuarantineRefusal::BadName(name.to_owned()));
+    }
+    let dir = crate::registry::folder_named(c, source)
+        .ok_or_else(|| QuarantineRefusal::NoSource(source.to_owned()))?
+        .join(relance_connectors::systems::folder::QUARANTINE);
+    let missing = || QuarantineRefusal::Missing(name.to_owned());
+    let dir_meta = std::fs::symlink_metadata(&dir).map_err(|_| missing())?;
+    if !dir_meta.is_dir() {
+        return Err(missing());
+    }
+    let path = dir.join(name);
+    let meta = std::fs::symlink_metadata(&path).map_err(|_| missing())?;
+    if !meta.file_type().is_file() {
+        return Err(missing());
+    }
+    let (real_dir, real) = (
+        dir.canonicalize().map_err(|_| missing())?,
+        path.canonicalize().map_err(|_| missing())?,
+    );
+    if real.parent() != Some(real_dir.as_path()) {
+        return Err(missing());
+    }
+    Ok(real)
+}
+
+/// `/c/{company}/connectors/{source}/quarantine/{name}`: a quarantined file, as an attachment
+/// (only from the company's quarantine folders; any other path is refused).
+pub async fn quarantined_file(
+    State(s): State<Console>,
+    v: Viewer,
+    Path((id, source, name)): Path<(String, String, String)>,
+) -> Page {
+    let l = v.lang;
+    let (c, _) = company_view(&s, &v, &id).await?;
+    let refused = |e: QuarantineRefusal| {
+        let status = match e {
+            QuarantineRefusal::BadName(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::NOT_FOUND,
+        };
+        error_page(
+            l,
+            status,
+            l.t("Fichier introuvable", "No such file"),
+            &e.to_string(),
+        )
+    };
+    let path = quarantined_path(&c, &source, &name).map_err(refused)?;
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|_| refused(QuarantineRefusal::Missing(name.clone())))?;
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        name.replace(['"', '\\'], "_")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 // ---------- audit log ----------

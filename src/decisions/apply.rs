@@ -508,6 +508,68 @@ fn effects<S: Store + ?Sized>(
         Decision::OverrideRate(d) => {
             json!({ "invoice": d.invoice, "rate": d.rate, "from_closing": d.closing })
         }
+        Decision::CallOutcome(d) => {
+            use super::CallResult;
+            let what = match d.outcome {
+                CallResult::Reached => "client joint".to_owned(),
+                CallResult::NoAnswer => "pas de réponse".to_owned(),
+                CallResult::WrongContact => "mauvais contact".to_owned(),
+                CallResult::Dispute => "litige".to_owned(),
+                CallResult::Promise => format!(
+                    "promesse de paiement{}{}",
+                    d.amount.map(|a| format!(" de {a} €")).unwrap_or_default(),
+                    d.date.map(|x| format!(" au {x}")).unwrap_or_default()
+                ),
+            };
+            let why = if reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({reason})")
+            };
+            note(
+                cx,
+                env,
+                &d.customer,
+                &format!(
+                    "Appel du {} par {} : {what}{why}",
+                    env.at.date_naive(),
+                    env.actor
+                ),
+                batch,
+            );
+            if let (CallResult::Dispute, Some(w)) = (d.outcome, cx.writeback) {
+                for inv in &c.covered {
+                    outbox(
+                        batch,
+                        keys::decision_effect(cid, &env.key, &format!("block-{}", inv.id)),
+                        w,
+                        WriteCommand::BlockDunning {
+                            invoice: inv.id.to_string(),
+                            blocked: true,
+                            reason: format!("Litige : {reason}"),
+                        },
+                        now,
+                    );
+                }
+            }
+            // The invoices a pause covers: a promise's as resolved, a dispute's as named
+            // (none: the whole customer), as `promise_to_pay` and `dispute` record them.
+            let invoices: Vec<&InvoiceId> = match d.outcome {
+                CallResult::Promise => ids(&c.covered),
+                _ => d.invoices.iter().collect(),
+            };
+            json!({
+                "outcome": d.outcome,
+                "action": d.action,
+                "invoices": invoices,
+                "covered": ids(&c.covered),
+                "open": c.open_total,
+                "pause": d.outcome.is_pause().then_some(d.outcome.as_str()),
+            })
+        }
+        Decision::LettersPosted(d) => {
+            json!({ "posted": d.actions, "date": d.date.unwrap_or(env.at.date_naive()) })
+        }
         Decision::RetryDeadLetter(d) => {
             let Some(mut e) = facts.outbox_entry(&d.key)? else {
                 return Ok(Err(vec![FieldError::new(

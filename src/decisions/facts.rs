@@ -8,6 +8,7 @@ use crate::ledger::{allocation_from_record, Ledger};
 use crate::store::{OutboxEntry, ProvisionState, Store, StoreError};
 use chrono::NaiveDate;
 use relance_connectors::contract::IdempotencyKey;
+use relance_core::dunning::SentAction;
 use relance_core::reconcile::Allocation;
 use relance_core::{
     CompanyId, Customer, CustomerId, Invoice, InvoiceId, InvoiceStatus, Receipt, TransactionId,
@@ -37,6 +38,19 @@ pub trait Facts {
     fn draft_digest(&self, date: NaiveDate) -> Result<Option<String>, StoreError>;
     /// The decisions applied so far.
     fn state(&self) -> &DecisionState;
+    /// The dunning action planned under `key`, if any.
+    fn dunning_action(&self, key: &str) -> Result<Option<SentAction>, StoreError>;
+}
+
+fn planned<S: Store + ?Sized>(
+    store: &S,
+    company: &CompanyId,
+    key: &str,
+) -> Result<Option<SentAction>, StoreError> {
+    Ok(super::inputs::planned_actions(store, company)?
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, a)| a))
 }
 
 /// What remains open on an invoice (signed: negative for a credit note) after the
@@ -145,6 +159,9 @@ impl<S: Store + ?Sized> Facts for StoreFacts<'_, S> {
     }
     fn state(&self) -> &DecisionState {
         &self.state
+    }
+    fn dunning_action(&self, key: &str) -> Result<Option<SentAction>, StoreError> {
+        planned(self.store, self.company, key)
     }
 }
 
@@ -267,5 +284,8 @@ impl<S: Store + ?Sized> Facts for LedgerFacts<'_, S> {
     }
     fn state(&self) -> &DecisionState {
         &self.state
+    }
+    fn dunning_action(&self, key: &str) -> Result<Option<SentAction>, StoreError> {
+        planned(self.store, self.company, key)
     }
 }

@@ -4,12 +4,12 @@
 //! (and the "next run" view) derives the same inputs from the same store.
 
 use super::state::{DecisionState, LetterStatus, PauseRecord};
-use super::Decision;
+use super::{CallResult, Decision};
 use crate::ledger::{self, Ledger, AUDIT_DUNNING_ACTION};
 use crate::store::{Store, StoreError};
 use chrono::NaiveDate;
 use relance_core::dunning::pause::{Pause, PauseKind};
-use relance_core::dunning::{HeldInvoice, Plan, SentAction};
+use relance_core::dunning::{Alert, Channel, HeldInvoice, Plan, SentAction};
 use relance_core::provision::{CreditEvent, CreditEventKind, ProcedureKind};
 use relance_core::reconcile::{Outcome, Policy};
 use relance_core::{CompanyId, CustomerId, InvoiceId};
@@ -232,6 +232,30 @@ pub fn pauses_of(p: &PauseRecord, ledger: &Ledger, today: NaiveDate) -> Vec<Paus
                 kind,
             )
         }
+        Decision::CallOutcome(d) => match d.outcome {
+            CallResult::Promise => {
+                let Some(date) = d.date else {
+                    return Vec::new();
+                };
+                let paid = paid_since(ledger, &p.invoices, &d.customer, decided);
+                let kind = PauseKind::PromiseToPay {
+                    date,
+                    amount: d.amount,
+                    paid,
+                };
+                each(&d.customer, &p.invoices, kind)
+            }
+            CallResult::Dispute => {
+                let kind = PauseKind::Dispute {
+                    since: decided,
+                    disputed_amount: None,
+                    note: p.reason.clone(),
+                };
+                each(&d.customer, &p.invoices, kind)
+            }
+            // Held in the plan itself (its call tasks only): see `filter_plan`.
+            CallResult::WrongContact | CallResult::Reached | CallResult::NoAnswer => Vec::new(),
+        },
         Decision::ProcedureCollective(d) => vec![Pause {
             customer: d.customer.clone(),
             invoice: None,
@@ -303,6 +327,24 @@ pub fn credit_events<S: Store + ?Sized>(
                         customer: d.customer.clone(),
                         invoice,
                         date: d.since.unwrap_or(p.at.date_naive()),
+                        kind: CreditEventKind::Dispute {
+                            reason: (!p.reason.is_empty()).then(|| p.reason.clone()),
+                        },
+                        reference: reference.clone(),
+                    });
+                }
+            }
+            Decision::CallOutcome(d) if d.outcome == CallResult::Dispute => {
+                let invoices: Vec<Option<InvoiceId>> = if p.invoices.is_empty() {
+                    vec![None]
+                } else {
+                    p.invoices.iter().cloned().map(Some).collect()
+                };
+                for invoice in invoices {
+                    out.push(CreditEvent {
+                        customer: d.customer.clone(),
+                        invoice,
+                        date: p.at.date_naive(),
                         kind: CreditEventKind::Dispute {
                             reason: (!p.reason.is_empty()).then(|| p.reason.clone()),
                         },
@@ -383,11 +425,47 @@ pub fn sent_history<S: Store + ?Sized>(
         .collect())
 }
 
+/// The wrong contacts people reported by customer, not yet ended: the decision's key, who,
+/// when, what is wrong.
+pub fn wrong_contacts(state: &DecisionState) -> HashMap<&CustomerId, &PauseRecord> {
+    state
+        .active_pauses()
+        .filter_map(|p| match &p.decision {
+            Decision::CallOutcome(d) if d.outcome == CallResult::WrongContact => {
+                Some((&d.customer, p))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Removes from `plan` the actions people cancelled (the same facts give the same key: the
-/// plan proposes it again, and it is not sent), listing their invoices as held with why.
+/// plan proposes it again, and it is not sent), listing their invoices as held with why; and
+/// the call tasks of customers whose contact people reported wrong (written reminders go
+/// on), each such customer with a `wrong_contact` alert until a person ends the report.
 pub fn filter_plan(plan: &mut Plan, state: &DecisionState) {
+    let wrong = wrong_contacts(state);
+    let mut alerted: BTreeSet<&CustomerId> = BTreeSet::new();
     let mut kept = Vec::with_capacity(plan.actions.len());
     for a in std::mem::take(&mut plan.actions) {
+        if a.channel == Channel::PhoneTask {
+            if let Some(p) = wrong.get(&a.customer) {
+                for i in &a.invoices {
+                    plan.held.push(HeldInvoice {
+                        invoice: i.invoice.clone(),
+                        customer: a.customer.clone(),
+                        reason: format!(
+                            "call held: wrong contact reported by {} on {}: {} (ended by end_pause {} once the contact is fixed)",
+                            p.actor,
+                            p.at.date_naive(),
+                            p.reason,
+                            p.key
+                        ),
+                    });
+                }
+                continue;
+            }
+        }
         match state.letters.get(&a.key).map(|l| &l.status) {
             Some(LetterStatus::Cancelled { by, at, reason }) => {
                 for i in &a.invoices {
@@ -406,4 +484,21 @@ pub fn filter_plan(plan: &mut Plan, state: &DecisionState) {
         }
     }
     plan.actions = kept;
+    for (customer, p) in &wrong {
+        if alerted.insert(customer) {
+            plan.alerts.push(Alert {
+                kind: "wrong_contact".into(),
+                customer: (*customer).clone(),
+                invoice: None,
+                deadline: None,
+                message: format!(
+                    "the phone contact is wrong ({}, reported by {} on {}): fix it in the system of record, then end the report (end_pause {}); no call task is planned meanwhile",
+                    p.reason,
+                    p.actor,
+                    p.at.date_naive(),
+                    p.key
+                ),
+            });
+        }
+    }
 }

@@ -30,6 +30,8 @@
 //! | `approve_letter`, `edit_letter`, `reschedule_letter`, `cancel_letter` | a letter waiting for approval is released (re-rendered when edited or rescheduled) or never sent |
 //! | `override_rate`, `approve_closing` | the closing draft recomputed with the rate; approval books it through the outbox |
 //! | `retry_dead_letter` | the outbox entry is delivered again |
+//! | `call_outcome` | a note in the system of record; `promise` and `dispute` pause dunning as `promise_to_pay` and `dispute` do; `wrong_contact` holds the customer's call tasks, with an alert, until ended (`end_pause`); `reached` and `no_answer` change nothing else |
+//! | `letters_posted` | the letters are no longer listed as to post (the worklist) |
 //!
 //! The functions the operator API and the CLI call, all independent of HTTP: [`record`],
 //! [`decisions`] (the log), [`queries::letters_waiting`], [`queries::suggestions`],
@@ -151,6 +153,11 @@ pub enum Decision {
     OverrideRate(OverrideRate),
     /// Deliver a dead-lettered outbox entry again.
     RetryDeadLetter(RetryDeadLetter),
+    /// What came of a call to the customer (a call task of the worklist, or any call).
+    CallOutcome(CallOutcome),
+    /// The registered letters of these dunning actions were posted (printed and sent by
+    /// LRAR): no longer listed as to post.
+    LettersPosted(LettersPosted),
 }
 
 /// `confirm_match`.
@@ -406,6 +413,99 @@ pub struct RetryDeadLetter {
     pub key: String,
 }
 
+/// What came of a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallResult {
+    /// The customer was reached (nothing else agreed): recorded, the plan goes on.
+    Reached,
+    /// The customer promised to pay by a date (and an amount): dunning waits, as for
+    /// `promise_to_pay`.
+    Promise,
+    /// The customer contests: dunning of what is contested stops, as for `dispute`.
+    Dispute,
+    /// Nobody answered: recorded, the plan goes on.
+    NoAnswer,
+    /// The number or the person is wrong: an alert, and no more call tasks for the customer
+    /// until a person fixes the contact and ends it (`end_pause` with this decision's key);
+    /// written reminders go on.
+    WrongContact,
+}
+
+impl CallResult {
+    /// Name, as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallResult::Reached => "reached",
+            CallResult::Promise => "promise",
+            CallResult::Dispute => "dispute",
+            CallResult::NoAnswer => "no_answer",
+            CallResult::WrongContact => "wrong_contact",
+        }
+    }
+
+    /// Reads a name ([`Self::as_str`]).
+    pub fn from_name(s: &str) -> Option<Self> {
+        [
+            CallResult::Reached,
+            CallResult::Promise,
+            CallResult::Dispute,
+            CallResult::NoAnswer,
+            CallResult::WrongContact,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+
+    /// True when the audit log needs a reason for it: what the customer contests, what is
+    /// wrong with the contact.
+    pub fn needs_reason(self) -> bool {
+        matches!(self, CallResult::Dispute | CallResult::WrongContact)
+    }
+
+    /// True when it holds or shapes dunning until it runs out or a person ends it.
+    pub fn is_pause(self) -> bool {
+        matches!(
+            self,
+            CallResult::Promise | CallResult::Dispute | CallResult::WrongContact
+        )
+    }
+}
+
+/// `call_outcome` (the envelope's reason: what the customer said, what is wrong).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallOutcome {
+    /// The customer called.
+    pub customer: CustomerId,
+    /// The dunning action (the call task) this answers; `None` for a call outside the plan.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// What came of it.
+    pub outcome: CallResult,
+    /// A promise or a dispute: the invoices it covers; empty for all the customer's open
+    /// invoices.
+    #[serde(default)]
+    pub invoices: Vec<InvoiceId>,
+    /// A promise: the promised date.
+    #[serde(default)]
+    pub date: Option<NaiveDate>,
+    /// A promise: the amount promised; `None` for everything open on the invoices covered.
+    #[serde(default)]
+    pub amount: Option<Decimal>,
+}
+
+/// `letters_posted`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LettersPosted {
+    /// The dunning actions whose letters were posted (as the worklist lists them).
+    pub actions: Vec<String>,
+    /// The day they were posted (default: the decision's date).
+    #[serde(default)]
+    pub date: Option<NaiveDate>,
+}
+
 impl Decision {
     /// The `type` tag, e.g. `confirm_match`.
     pub fn kind(&self) -> &'static str {
@@ -429,13 +529,18 @@ impl Decision {
             Decision::ApproveClosing(_) => "approve_closing",
             Decision::OverrideRate(_) => "override_rate",
             Decision::RetryDeadLetter(_) => "retry_dead_letter",
+            Decision::CallOutcome(_) => "call_outcome",
+            Decision::LettersPosted(_) => "letters_posted",
         }
     }
 
     /// True when the audit log needs a reason for it: undoing or contradicting the engine,
     /// losing money, holding dunning, changing a provision.
     pub fn needs_reason(&self) -> bool {
-        kind_needs_reason(self.kind())
+        match self {
+            Decision::CallOutcome(d) => d.outcome.needs_reason(),
+            _ => kind_needs_reason(self.kind()),
+        }
     }
 
     /// The pause kinds (they hold or shape dunning until they end).
@@ -447,7 +552,7 @@ impl Decision {
                 | Decision::PaymentPlan(_)
                 | Decision::Hold(_)
                 | Decision::ProcedureCollective(_)
-        )
+        ) || matches!(self, Decision::CallOutcome(d) if d.outcome.is_pause())
     }
 
     /// The customer it concerns, when it names one.
@@ -459,6 +564,7 @@ impl Decision {
             Decision::PaymentPlan(d) => Some(&d.customer),
             Decision::Hold(d) => Some(&d.customer),
             Decision::ProcedureCollective(d) => Some(&d.customer),
+            Decision::CallOutcome(d) => Some(&d.customer),
             _ => None,
         }
     }
@@ -476,6 +582,7 @@ impl Decision {
             Decision::PaymentPlan(d) => d.invoices.iter().collect(),
             Decision::Hold(d) => d.invoice.iter().collect(),
             Decision::OverrideRate(d) => vec![&d.invoice],
+            Decision::CallOutcome(d) => d.invoices.iter().collect(),
             _ => Vec::new(),
         }
     }
@@ -508,6 +615,17 @@ pub const KINDS_NEEDING_REASON: &[&str] = &[
 /// True when decisions of type `kind` need a reason (forms ask for it before they are sent).
 pub fn kind_needs_reason(kind: &str) -> bool {
     KINDS_NEEDING_REASON.contains(&kind)
+}
+
+/// True when a decision of type `kind` with the `outcome` field given (a call's) needs a
+/// reason: [`kind_needs_reason`], and a call whose outcome says so
+/// ([`CallResult::needs_reason`]).
+pub fn needs_reason_for(kind: &str, outcome: Option<&str>) -> bool {
+    kind_needs_reason(kind)
+        || (kind == "call_outcome"
+            && outcome
+                .and_then(CallResult::from_name)
+                .is_some_and(CallResult::needs_reason))
 }
 
 /// One problem of a decision, named by its field (`decision.amount`, `reason`…).

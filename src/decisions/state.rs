@@ -190,6 +190,8 @@ pub struct DecisionState {
     pub overrides: Vec<RateOverride>,
     /// Keys of the decisions applied (or refused) so far.
     pub seen: BTreeSet<String>,
+    /// Letters marked as posted, by dunning action key: who, and the day posted.
+    pub posted: BTreeMap<String, (String, NaiveDate)>,
 }
 
 impl DecisionState {
@@ -279,10 +281,20 @@ impl DecisionState {
                 self.assigned
                     .insert(d.transaction.clone(), d.customer.clone());
             }
+            Decision::LettersPosted(d) => {
+                let day = d.date.unwrap_or(a.at.date_naive());
+                for k in &d.actions {
+                    self.posted
+                        .entry(k.clone())
+                        .or_insert_with(|| (a.actor.clone(), day));
+                }
+            }
+            Decision::CallOutcome(d) if !d.outcome.is_pause() => {}
             Decision::Dispute(_)
             | Decision::PromiseToPay(_)
             | Decision::PaymentPlan(_)
             | Decision::Hold(_)
+            | Decision::CallOutcome(_)
             | Decision::ProcedureCollective(_) => self.pauses.push(PauseRecord {
                 key: a.key.clone(),
                 actor: a.actor.clone(),

@@ -613,6 +613,110 @@ pub fn check(
                 "overrides": facts.state().overrides.iter().filter(|o| o.invoice == d.invoice).collect::<Vec<_>>(),
             });
         }
+        Decision::CallOutcome(d) => {
+            use super::CallResult;
+            if customer(facts, &d.customer, &mut e)?.is_some() {
+                if let Some(key) = &d.action {
+                    match facts.dunning_action(key)? {
+                        None => e.push("decision.action", format!("no dunning action {key:?}")),
+                        Some(a) if a.customer != d.customer => e.push(
+                            "decision.action",
+                            format!("{key:?} is an action for {}, not {}", a.customer, d.customer),
+                        ),
+                        Some(_) => {}
+                    }
+                }
+                let promise = d.outcome == CallResult::Promise;
+                if !promise && d.date.is_some() {
+                    e.push("decision.date", "a date is only for a promise");
+                }
+                if !promise && d.amount.is_some() {
+                    e.push("decision.amount", "an amount is only for a promise");
+                }
+                if !matches!(d.outcome, CallResult::Promise | CallResult::Dispute) && !d.invoices.is_empty() {
+                    e.push("decision.invoices", "invoices are only for a promise or a dispute");
+                }
+                if matches!(d.outcome, CallResult::Promise | CallResult::Dispute) {
+                    cover(facts, &d.customer, d.invoices.clone(), "decision.invoices", &mut e, &mut c)?;
+                }
+                if promise {
+                    match d.date {
+                        None => e.push("decision.date", "a promise needs the promised date"),
+                        Some(date) if date < today => e.push(
+                            "decision.date",
+                            format!("{date} is before the decision's date {today}"),
+                        ),
+                        Some(_) => {}
+                    }
+                    if let Some(a) = d.amount {
+                        money(&mut e, "decision.amount", a);
+                        if a > c.open_total && !c.covered.is_empty() {
+                            e.push(
+                                "decision.amount",
+                                format!("{a} is more than the {} open on the invoices covered", c.open_total),
+                            );
+                        }
+                    }
+                }
+                if d.outcome == CallResult::WrongContact {
+                    if let Some(p) = facts.state().active_pauses().find(|p| {
+                        matches!(&p.decision, Decision::CallOutcome(x)
+                            if x.customer == d.customer && x.outcome == CallResult::WrongContact)
+                    }) {
+                        e.push(
+                            "decision.outcome",
+                            format!("a wrong contact is already reported (decision {} of {}): end it once the contact is fixed", p.key, p.at.date_naive()),
+                        );
+                    }
+                }
+                let mut before = pauses_view(facts, &d.customer, &c.covered);
+                before["action"] = json!(d.action);
+                c.before = before;
+            }
+        }
+        Decision::LettersPosted(d) => {
+            if d.actions.is_empty() {
+                e.push("decision.actions", "must list at least one letter");
+            }
+            if d.actions.len() > MAX_ITEMS {
+                e.push("decision.actions", format!("more than {MAX_ITEMS} letters"));
+            }
+            if let Some(date) = d.date {
+                if date > today {
+                    e.push("decision.date", format!("{date} is in the future"));
+                }
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            let mut letters = Vec::new();
+            for (i, key) in d.actions.iter().enumerate() {
+                let field = format!("decision.actions[{i}]");
+                if !seen.insert(key) {
+                    e.push(&field, format!("{key:?} is listed twice"));
+                    continue;
+                }
+                if let Some((by, at)) = facts.state().posted.get(key) {
+                    e.push(&field, format!("already marked as posted by {by} on {at}"));
+                    continue;
+                }
+                match facts.dunning_action(key)? {
+                    None => e.push(&field, format!("no dunning action {key:?}")),
+                    Some(a) if a.stage < relance_core::dunning::Stage::MiseEnDemeure => e.push(
+                        &field,
+                        format!("{key:?} is a {} reminder, not a letter to post", a.stage.name()),
+                    ),
+                    Some(a) => {
+                        // Released: its task (post it) is in the outbox; a letter waiting
+                        // for approval, or cancelled, is not to post.
+                        if facts.outbox_entry(key)?.is_none() {
+                            e.push(&field, format!("the letter of {key:?} is not released (waiting for approval or cancelled)"));
+                        } else {
+                            letters.push(json!({"action": key, "customer": a.customer, "stage": a.stage, "date": a.date}));
+                        }
+                    }
+                }
+            }
+            c.before = json!({ "letters": letters });
+        }
         Decision::RetryDeadLetter(d) => match facts.outbox_entry(&d.key)? {
             None => e.push("decision.key", format!("no outbox entry {:?}", d.key)),
             Some(x) if !matches!(x.state, crate::store::OutboxState::Dead { .. }) => e.push(

@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const DEADLINE: Duration = Duration::from_secs(120);
+pub(super) const DEADLINE: Duration = Duration::from_secs(120);
 
-struct Killed(Child);
+pub(super) struct Killed(pub(super) Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -45,7 +45,7 @@ fn have(cmd: &str) -> bool {
 }
 
 /// chromedriver on 127.0.0.1, or `None` (said loudly) when Chromium or its driver is missing.
-fn chromedriver() -> Option<(Killed, u16)> {
+pub(super) fn chromedriver() -> Option<(Killed, u16)> {
     if !have("chromium") || !have("chromedriver") {
         relance_connectors::testkit::skip_peer(
             "chromium and chromedriver not found (apt-get install chromium chromium-driver); console browser tests not run",
@@ -67,7 +67,7 @@ fn chromedriver() -> Option<(Killed, u16)> {
     Some((Killed(child), port))
 }
 
-async fn browser(driver: u16) -> Client {
+pub(super) async fn browser(driver: u16) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -117,7 +117,7 @@ fn demo(dir: &Path) -> (Killed, String, String) {
     (Killed(child), addr, words[5].to_owned())
 }
 
-fn screenshots() -> PathBuf {
+pub(super) fn screenshots() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
@@ -126,7 +126,7 @@ fn screenshots() -> PathBuf {
     dir
 }
 
-async fn login(c: &Client, base: &str, user: &str, password: &str) {
+pub(super) async fn login(c: &Client, base: &str, user: &str, password: &str) {
     c.goto(&format!("{base}/login")).await.unwrap();
     c.find(Locator::Css("input[name=user]"))
         .await
@@ -153,7 +153,7 @@ async fn login(c: &Client, base: &str, user: &str, password: &str) {
         .unwrap_or_else(|e| panic!("{user} not logged in: {e}"));
 }
 
-async fn open(c: &Client, url: &str) {
+pub(super) async fn open(c: &Client, url: &str) {
     c.goto(url).await.unwrap();
     c.wait()
         .at_most(DEADLINE)
@@ -162,11 +162,11 @@ async fn open(c: &Client, url: &str) {
         .unwrap_or_else(|e| panic!("{url}: {e}"));
 }
 
-async fn js(c: &Client, script: &str) -> serde_json::Value {
+pub(super) async fn js(c: &Client, script: &str) -> serde_json::Value {
     c.execute(script, vec![]).await.unwrap()
 }
 
-async fn text_of(c: &Client, css: &str) -> String {
+pub(super) async fn text_of(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css))
         .await
         .unwrap()
@@ -177,7 +177,7 @@ async fn text_of(c: &Client, css: &str) -> String {
 
 /// Submits the decision form `css` (the script records it without reloading) and waits for
 /// its answer.
-async fn submit(c: &Client, css: &str) -> String {
+pub(super) async fn submit(c: &Client, css: &str) -> String {
     let form = c.find(Locator::Css(css)).await.unwrap();
     form.find(Locator::Css("button[type=submit]"))
         .await
@@ -196,7 +196,19 @@ async fn submit(c: &Client, css: &str) -> String {
         .await;
         let s = state.as_str().unwrap_or("").to_owned();
         if s.contains("done") || s.contains("failed") {
-            assert!(s.contains("done"), "{css}: {s}");
+            if !s.contains("done") {
+                // What the server answered, to say why.
+                let again = c
+                    .execute_async(
+                        &format!(
+                            "var done = arguments[arguments.length - 1]; var f = document.querySelector({css:?}); fetch(f.getAttribute('action'), {{method: 'POST', credentials: 'same-origin', headers: {{'X-Console-Inline': '1', 'Content-Type': 'application/x-www-form-urlencoded'}}, body: new URLSearchParams(new FormData(f)).toString()}}).then(r => r.text().then(t => done(r.status + ' ' + t)), e => done(String(e)));"
+                        ),
+                        vec![],
+                    )
+                    .await
+                    .unwrap();
+                panic!("{css}: {s}: {again}");
+            }
             return s;
         }
         assert!(Instant::now() < end, "{css}: no answer ({s})");
@@ -205,7 +217,7 @@ async fn submit(c: &Client, css: &str) -> String {
 }
 
 /// Runs a cycle from the company home page (admin) and waits for its message.
-async fn run_cycle(c: &Client, base: &str) {
+pub(super) async fn run_cycle(c: &Client, base: &str) {
     open(c, &format!("{base}/c/demo")).await;
     c.find(Locator::Css("form[action='/c/demo/cycle'] button"))
         .await
@@ -228,7 +240,7 @@ async fn aged_total(c: &Client, base: &str) -> String {
 }
 
 /// The session cookie the browser holds.
-async fn session_cookie(c: &Client) -> String {
+pub(super) async fn session_cookie(c: &Client) -> String {
     let cookies = c.get_all_cookies().await.unwrap();
     let s = cookies
         .iter()

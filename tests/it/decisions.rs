@@ -796,3 +796,224 @@ fn a_dead_letter_retried_is_delivered_once() {
         .iter()
         .all(|e| e["id"] != entry.as_str()));
 }
+
+/// Cycles day after day from `from` until the next day's run would plan a call task: that
+/// day, the customer, the action's key (three weeks at most).
+fn first_call(d: &Desk, from: chrono::NaiveDate) -> (String, String, String) {
+    for n in 0..21 {
+        let day = (from + chrono::Days::new(n)).to_string();
+        d.cycle(&day);
+        let run = next_run(d, &day);
+        if let Some(a) = run["actions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["channel"] == "phone_task")
+        {
+            return (
+                day,
+                a["customer"].as_str().unwrap().to_owned(),
+                a["key"].as_str().unwrap().to_owned(),
+            );
+        }
+    }
+    panic!("no call task planned in three weeks from {from}");
+}
+
+fn calls_for(run: &Value, customer: &str) -> usize {
+    run["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["channel"] == "phone_task" && a["customer"] == customer)
+        .count()
+}
+
+#[test]
+fn call_outcomes_are_recorded_and_flow_into_the_next_cycle() {
+    let d = Desk::new(None);
+    let (day, who, _) = first_call(&d, "2026-06-30".parse().unwrap());
+    let c = "collector";
+
+    // A wrong contact needs its reason; a date belongs to a promise only.
+    let why = d.refused(
+        &day,
+        c,
+        "call-wrong-no-reason",
+        json!({"type": "call_outcome", "customer": who, "outcome": "wrong_contact"}),
+    );
+    assert!(why.contains("reason"), "{why}");
+    let why = d.refused(
+        &day,
+        c,
+        "call-reached-dated",
+        json!({"type": "call_outcome", "customer": who, "outcome": "reached", "date": "2026-08-01"}),
+    );
+    assert!(why.contains("decision.date"), "{why}");
+    let why = d.refused(
+        &day,
+        c,
+        "call-promise-undated",
+        json!({"type": "call_outcome", "customer": who, "outcome": "promise"}),
+    );
+    assert!(why.contains("promised date"), "{why}");
+
+    // Wrong contact: once applied, no call task for the customer, an alert, the reason given.
+    let wrong = json!({"type": "call_outcome", "customer": who, "outcome": "wrong_contact",
+                       "reason": "numéro non attribué"});
+    d.decide(&day, c, "call-wrong", wrong.clone());
+    let again = d
+        .api(
+            &day,
+            c,
+            &[("POST", "/decisions", Some(wrong.to_string()), "call-wrong")],
+        )
+        .remove(0);
+    assert_eq!(again.status, 200, "{:?}", again);
+    assert_eq!(again.body["duplicate"], true);
+    d.cycle(&day);
+    let a = applied(&d, "call-wrong");
+    assert_eq!(a["after"]["outcome"], "wrong_contact", "{a}");
+    assert!(a["actor"].as_str().unwrap().contains("collector"), "{a}");
+    assert_eq!(a["reason"], "numéro non attribué", "{a}");
+    let run = next_run(&d, &day);
+    assert_eq!(calls_for(&run, &who), 0, "{run}");
+    assert!(
+        alerts(&run)
+            .iter()
+            .any(|m| m.starts_with(&format!("wrong_contact {who}"))
+                && m.contains("numéro non attribué")),
+        "{:?}",
+        alerts(&run)
+    );
+    assert!(
+        run["not_sent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["customer"] == who.as_str()
+                && n["reason"].as_str().unwrap().contains("wrong contact")),
+        "{run}"
+    );
+    // Only one wrong contact at a time.
+    let why = d.refused(
+        &day,
+        c,
+        "call-wrong-twice",
+        json!({"type": "call_outcome", "customer": who, "outcome": "wrong_contact", "reason": "encore"}),
+    );
+    assert!(why.contains("already reported"), "{why}");
+
+    // Fixed: the report ended, the call is planned again.
+    d.decide(
+        &day,
+        c,
+        "call-wrong-fixed",
+        json!({"type": "end_pause", "pause": "call-wrong", "reason": "bon numéro trouvé sur le site du client"}),
+    );
+    d.cycle(&day);
+    let run = next_run(&d, &day);
+    assert_eq!(calls_for(&run, &who), 1, "{run}");
+    assert!(!alerts(&run).iter().any(|m| m.starts_with("wrong_contact")));
+    let key = run["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["channel"] == "phone_task" && a["customer"] == who.as_str())
+        .and_then(|a| a["key"].as_str())
+        .unwrap()
+        .to_owned();
+
+    // The call task is planned; its outcome names it: reached is recorded, the plan goes on.
+    let next: chrono::NaiveDate = day.parse::<chrono::NaiveDate>().unwrap() + chrono::Days::new(1);
+    let next = next.to_string();
+    d.cycle(&next);
+    let task = d
+        .store()
+        .audit_by_kind(
+            &relance_core::CompanyId::new(COMPANY),
+            &[relance::ledger::AUDIT_DUNNING_ACTION],
+            0,
+            100_000,
+        )
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event.subject)
+        .find(|k| *k == key)
+        .expect("the call task planned");
+    d.decide(
+        &next,
+        c,
+        "call-reached",
+        json!({"type": "call_outcome", "customer": who, "action": task, "outcome": "reached",
+               "reason": "le comptable confirme le virement pour la fin du mois"}),
+    );
+    let why = d.refused(
+        &next,
+        c,
+        "call-other-action",
+        json!({"type": "call_outcome", "customer": if who == LEROY { ROUX } else { LEROY },
+               "action": task, "outcome": "no_answer"}),
+    );
+    assert!(why.contains("decision.action"), "{why}");
+    d.cycle(&next);
+    let a = applied(&d, "call-reached");
+    assert_eq!(a["after"]["action"], task.as_str(), "{a}");
+    assert_eq!(a["after"]["pause"], Value::Null, "{a}");
+    // In the customer's timeline and the audit log, with who and why.
+    let tl = d.get(&next, &format!("/customers/{who}/timeline")).body;
+    assert!(
+        tl["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "decision"
+                && e["summary"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("call_outcome by token:")
+                && e["summary"].as_str().unwrap().contains("(collector)")),
+        "{tl}"
+    );
+    let log = d.get(&next, "/decisions?limit=1000").body;
+    assert!(
+        log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["type"] == "call_outcome"),
+        "{log}"
+    );
+
+    // A promise made on the phone holds dunning until its date.
+    let until: chrono::NaiveDate =
+        next.parse::<chrono::NaiveDate>().unwrap() + chrono::Days::new(20);
+    d.decide(
+        &next,
+        c,
+        "call-promise",
+        json!({"type": "call_outcome", "customer": who, "outcome": "promise", "date": until.to_string()}),
+    );
+    d.cycle(&next);
+    applied(&d, "call-promise");
+    let run = next_run(&d, &next);
+    assert_eq!(
+        run["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["customer"] == who.as_str())
+            .count(),
+        0,
+        "{run}"
+    );
+    assert!(
+        run["not_sent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["customer"] == who.as_str()
+                && n["reason"].as_str().unwrap().contains("promise to pay")),
+        "{run}"
+    );
+}

@@ -7,6 +7,7 @@ mod api_support;
 mod api_tls;
 mod config;
 mod console;
+mod console_mail;
 mod daemon;
 mod decisions;
 mod decisions_cli;

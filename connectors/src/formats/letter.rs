@@ -354,6 +354,61 @@ pub fn render_pdf(letter: &Letter) -> Result<Vec<u8>, LetterError> {
     Ok(buf)
 }
 
+/// One PDF holding every page of `files`, in order (the day's letters, printed at once).
+/// Each file's page tree becomes a branch of the new one, so what its pages inherit from it
+/// (fonts, page size) stays theirs. Meant for the letters [`render_pdf`] wrote, not for
+/// documents from outside (lopdf reads them whole).
+pub fn concat_pdfs(files: &[Vec<u8>]) -> Result<Vec<u8>, LetterError> {
+    let mut out = Document::with_version("1.5");
+    let root = out.new_object_id();
+    let mut kids: Vec<Object> = Vec::with_capacity(files.len());
+    let mut count: i64 = 0;
+    for bytes in files {
+        let mut doc = Document::load_mem(bytes)?;
+        doc.renumber_objects_with(out.max_id + 1);
+        out.max_id = out.max_id.max(doc.max_id);
+        count += i64::try_from(doc.get_pages().len()).unwrap_or(0);
+        let catalogs: Vec<lopdf::ObjectId> = doc
+            .objects
+            .iter()
+            .filter(|(_, o)| {
+                o.as_dict()
+                    .ok()
+                    .and_then(|d| d.get(b"Type").ok())
+                    .and_then(|t| t.as_name().ok())
+                    == Some(b"Catalog".as_slice())
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in catalogs {
+            let pages = doc
+                .objects
+                .remove(&id)
+                .and_then(|c| c.as_dict().ok()?.get(b"Pages").ok()?.as_reference().ok());
+            let Some(pages) = pages else { continue };
+            if let Some(Object::Dictionary(d)) = doc.objects.get_mut(&pages) {
+                d.set("Parent", root);
+                kids.push(pages.into());
+            }
+        }
+        out.objects.extend(doc.objects);
+    }
+    out.objects.insert(
+        root,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages",
+            "Kids" => kids,
+            "Count" => count,
+        }),
+    );
+    let catalog = out.add_object(dictionary! { "Type" => "Catalog", "Pages" => root });
+    out.trailer.set("Root", catalog);
+    out.compress();
+    let mut buf = Vec::new();
+    out.save_to(&mut buf)?;
+    Ok(buf)
+}
+
 /// The letter of a dunning action (mise en demeure by LRAR, or any posted reminder): the
 /// rendered message as body, the company and its postal address as sender, the customer's
 /// postal address as recipient, the company's town and the date, and the legal mentions at

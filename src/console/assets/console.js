@@ -15,7 +15,8 @@
         status.setAttribute("role", "status");
         form.appendChild(status);
       }
-      fetch(form.action, {
+      // getAttribute: a field named "action" (a letter's) shadows form.action.
+      fetch(form.getAttribute("action"), {
         method: "POST",
         credentials: "same-origin",
         headers: { "X-Console-Inline": "1", "Content-Type": "application/x-www-form-urlencoded" },
