@@ -242,6 +242,7 @@ pub fn pauses_of(p: &PauseRecord, ledger: &Ledger, today: NaiveDate) -> Vec<Paus
                     date,
                     amount: d.amount,
                     paid,
+                    announced: None,
                 };
                 each(&d.customer, &p.invoices, kind)
             }
