@@ -345,3 +345,37 @@ fn a_zip_in_a_file_is_read_at_offsets_not_held() {
         assert!(b > a + 20 * 1024, "streamed {b} KiB vs at offsets {a} KiB");
     }
 }
+
+/// A file of thousands of bad lines gives a bounded report: the first findings listed, the
+/// rest counted in one last warning; the good entries are all read.
+#[test]
+fn findings_past_the_limit_are_counted_not_listed() {
+    let mut s =
+        String::from(":20:BAD\n:25:FR7630004000031234567890143\n:28C:1\n:60F:C260101EUR0,00\n");
+    for i in 0..3000 {
+        s.push_str(&format!(
+            ":61:2601020102C1e9NTRFNONREF//BAD{i}\n:86:/REMI/USTD//X\n"
+        ));
+    }
+    for i in 0..10 {
+        s.push_str(&format!(
+            ":61:2601020102C1,00NTRFNONREF//OK{i}\n:86:/REMI/USTD//Y\n"
+        ));
+    }
+    s.push_str(":62F:C260102EUR10,00\n-\n");
+    let f = bank::parse("bad.sta", s.as_bytes());
+    let listed = f
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity != Severity::Fatal && d.rule != "BANK-FINDINGS")
+        .count();
+    assert_eq!(listed, bank::MAX_FINDINGS, "{}", rules(&f));
+    let last = f.diagnostics.last().unwrap();
+    assert_eq!(last.rule, "BANK-FINDINGS");
+    assert!(
+        last.message.contains("more findings are not listed"),
+        "{}",
+        last.message
+    );
+    assert_eq!(f.receipts().len(), 10);
+}

@@ -352,6 +352,16 @@ pub fn parse(bytes: &[u8]) -> Parsed {
         ));
         return out;
     }
+    if statuses.is_empty() {
+        // Every status was unreadable (each says why above): nothing in it can be acted on.
+        out.diagnostics.push(diag(
+            Severity::Fatal,
+            "CDAR-EMPTY",
+            "/AcknowledgementDocument",
+            format!("none of the message's {refs} invoice statuses could be read"),
+        ));
+        return out;
+    }
     out.message = Some(CdarMessage {
         id,
         profile,
@@ -674,6 +684,19 @@ pub fn write(msg: &CdarMessage) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the fuzzer: a message with bad bytes whose only status is cut short was read
+    /// as a message with no status (and written again, read as none at all): unusable, it
+    /// says so, and nothing is kept of it.
+    #[test]
+    fn a_message_whose_every_status_is_unreadable_is_unusable() {
+        let p = parse(include_bytes!("../../tests/fixtures/cdar/fuzz-1.xml"));
+        assert!(p.message.is_none());
+        assert!(p
+            .diagnostics
+            .iter()
+            .any(|d| d.rule == "CDAR-EMPTY" && d.severity == Severity::Fatal));
+    }
     use rust_decimal_macros::dec;
 
     /// The shape of the published "En litige" example (AFNOR XP Z12-012 annex B), written

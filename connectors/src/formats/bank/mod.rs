@@ -470,12 +470,53 @@ pub struct BankStream<R: BufRead> {
     checker: checks::Checker,
     queue: VecDeque<BankEvent>,
     statements: usize,
+    /// Findings handed out so far, and those past [`MAX_FINDINGS`] only counted.
+    findings: usize,
+    unlisted: usize,
+    ended: bool,
 }
+
+/// Most findings listed for one file (fatal ones are always listed): past it, they are
+/// counted and said in one last warning, so a file of a million bad lines gives a bounded
+/// report, not a million messages held by whoever collects them.
+pub const MAX_FINDINGS: usize = 1000;
 
 impl<R: BufRead> Iterator for BankStream<R> {
     type Item = BankEvent;
 
     fn next(&mut self) -> Option<BankEvent> {
+        loop {
+            let Some(ev) = self.next_event() else {
+                if self.unlisted > 0 && !self.ended {
+                    self.ended = true;
+                    return Some(BankEvent::Diagnostic(Diagnostic::new(
+                        Severity::Warning,
+                        "BANK-FINDINGS",
+                        "/",
+                        format!(
+                            "{} more findings are not listed (the first {MAX_FINDINGS} are)",
+                            self.unlisted
+                        ),
+                    )));
+                }
+                return None;
+            };
+            if let BankEvent::Diagnostic(d) = &ev {
+                if d.severity != Severity::Fatal {
+                    if self.findings >= MAX_FINDINGS {
+                        self.unlisted += 1;
+                        continue;
+                    }
+                    self.findings += 1;
+                }
+            }
+            return Some(ev);
+        }
+    }
+}
+
+impl<R: BufRead> BankStream<R> {
+    fn next_event(&mut self) -> Option<BankEvent> {
         if let Some(e) = self.queue.pop_front() {
             return Some(e);
         }
@@ -508,6 +549,9 @@ impl<R: BufRead> BankStream<R> {
             checker: checks::Checker::default(),
             queue: VecDeque::new(),
             statements: 0,
+            findings: 0,
+            unlisted: 0,
+            ended: false,
         }
     }
 
