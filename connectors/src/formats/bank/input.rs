@@ -197,8 +197,22 @@ impl<R: BufRead> Iterator for Lines<R> {
             while i < buf.len() {
                 // Bulk: up to the next line break, when that stays within the limit.
                 let rest = &buf[i..];
-                let stop = memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len());
-                if cut && !self.records {
+                let skipping = cut && !self.records;
+                // Looks no further than the characters still allowed (4 bytes each at most,
+                // and one for the break): records cut from a text without line breaks would
+                // otherwise scan the whole buffer again for each record.
+                let window = if skipping {
+                    rest.len()
+                } else {
+                    rest.len().min(
+                        self.max
+                            .saturating_sub(chars)
+                            .saturating_mul(4)
+                            .saturating_add(1),
+                    )
+                };
+                let stop = memchr::memchr2(b'\n', b'\r', &rest[..window]).unwrap_or(window);
+                if skipping {
                     i += stop;
                 } else {
                     // at most as many bytes as characters are still allowed
@@ -287,6 +301,21 @@ mod tests {
         )
         .map(|l| (l.number, l.text, l.cut))
         .collect()
+    }
+
+    /// Records cut from a long text without line breaks (a CFONB file written as one line),
+    /// with multi-byte characters, across buffer boundaries: every record has its characters,
+    /// nothing lost or doubled.
+    #[test]
+    fn records_of_a_text_without_line_breaks() {
+        let record: String = "0123456789éABCDEFGH".chars().cycle().take(120).collect();
+        let text = record.repeat(2000);
+        for cap in [7, 4096, 64 * 1024] {
+            let got = lines(&text, 120, true, cap);
+            assert_eq!(got.len(), 2000, "{cap}");
+            assert!(got.iter().all(|(_, t, _)| *t == record), "{cap}");
+            assert_eq!(got[1999].0, 2000);
+        }
     }
 
     #[test]
