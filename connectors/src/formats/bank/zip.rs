@@ -52,34 +52,20 @@ pub trait Archive: Send + Sync {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize>;
 }
 
-/// An archive held in memory.
+/// An archive held in memory (owned, `Arc<[u8]>`, or borrowed, `&[u8]`).
 #[derive(Clone)]
-pub struct MemArchive(pub Arc<[u8]>);
+pub struct MemArchive<B = Arc<[u8]>>(pub B);
 
-impl Archive for MemArchive {
+impl<B: AsRef<[u8]> + Send + Sync> Archive for MemArchive<B> {
     fn size(&self) -> u64 {
-        self.0.len() as u64
+        self.0.as_ref().len() as u64
     }
     fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        read_slice_at(&self.0, buf, offset)
-    }
-}
-
-fn read_slice_at(b: &[u8], buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-    let at = usize::try_from(offset).unwrap_or(usize::MAX).min(b.len());
-    let n = buf.len().min(b.len() - at);
-    buf[..n].copy_from_slice(&b[at..at + n]);
-    Ok(n)
-}
-
-struct SliceArchive<'a>(&'a [u8]);
-
-impl Archive for SliceArchive<'_> {
-    fn size(&self) -> u64 {
-        self.0.len() as u64
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        read_slice_at(self.0, buf, offset)
+        let b = self.0.as_ref();
+        let at = usize::try_from(offset).unwrap_or(usize::MAX).min(b.len());
+        let n = buf.len().min(b.len() - at);
+        buf[..n].copy_from_slice(&b[at..at + n]);
+        Ok(n)
     }
 }
 
@@ -315,7 +301,7 @@ pub(crate) fn open(
 
 /// The first inflated bytes of the first member (format detection), at most `n`.
 pub(crate) fn first_bytes(bytes: &[u8], n: usize) -> Option<Vec<u8>> {
-    let ms = members(&SliceArchive(bytes)).ok()?;
+    let ms = members(&MemArchive(bytes)).ok()?;
     let m = ms.first()?;
     let start = usize::try_from(m.start).ok()?;
     let data = bytes.get(start..start.checked_add(usize::try_from(m.len).ok()?)?)?;
