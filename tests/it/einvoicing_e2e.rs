@@ -6,35 +6,18 @@
 //! across a repeated cycle and across runs SIGKILLed during delivery. `relance check` reaches
 //! the platform.
 
+use super::cli_support::{relance, show};
 use relance_connectors::formats::einvoice::write::{cii, SimpleInvoice};
 use relance_testkit::pa_fake::FakePa;
 use rust_decimal_macros::dec;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TODAY: &str = "2026-03-20";
 const SECRET: &str = "e2e-pa-client-secret-never-printed";
 /// 2026-03-02T08:00:00Z: the statuses are reported early in March.
 const MARCH: i64 = 1_772_438_400;
-
-fn relance() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_relance"));
-    c.env_remove("RELANCE_CONFIG")
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .env_remove("STATE_DIRECTORY")
-        .env("RUST_LOG", "warn");
-    c
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn invoice(
     number: &str,

@@ -5,6 +5,7 @@ mod api_cli;
 mod api_matrix;
 mod api_support;
 mod api_tls;
+mod cli_support;
 mod config;
 mod console;
 mod console_mail;

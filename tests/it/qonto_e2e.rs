@@ -5,36 +5,19 @@
 //! refresh token stored, so after the grace window access still works, and no transaction is
 //! lost or stored twice.
 
+use super::cli_support::{relance, show};
 use relance::store::Store as _;
 use relance_core::CompanyId;
 use relance_testkit::qonto_fake::{FakeQonto, EPOCH, GRACE_SECONDS};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TODAY: &str = "2026-11-03";
 const SECRET: &str = "qonto-e2e-client-secret-never-printed";
 const INITIAL: &str = "qonto-e2e-initial-refresh-never-printed";
 const IBAN: &str = "FR7616958000010123456789012";
-
-fn relance() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_relance"));
-    c.env_remove("RELANCE_CONFIG")
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .env_remove("STATE_DIRECTORY")
-        .env("RUST_LOG", "warn");
-    c
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 struct Setup {
     dir: tempfile::TempDir,

@@ -4,6 +4,7 @@
 //! after runs SIGKILLed at many points of their write-back batch. `relance check` reports
 //! each system's reachability and credentials.
 
+use super::cli_support::{relance, show};
 use relance_connectors::systems::dolibarr::write::tag as dolibarr_tag;
 use relance_testkit::dolibarr_fake::FakeDolibarr;
 use relance_testkit::odoo_fake::{FakeOdoo, Switches};
@@ -11,29 +12,11 @@ use relance_testkit::pennylane_fake::FakePennylane;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TODAY: &str = "2026-01-20";
 const SECRET: &str = "e2e-credential-never-printed-0001";
-
-fn relance() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_relance"));
-    c.env_remove("RELANCE_CONFIG")
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .env_remove("STATE_DIRECTORY")
-        .env("RUST_LOG", "warn");
-    c
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// A configuration directory (state beside it) for company `co` with `company` as its file.
 struct Setup {

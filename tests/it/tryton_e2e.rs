@@ -7,6 +7,7 @@
 //! time (a static mutex) and those that write restore the seeded snapshot first
 //! (`server.sh reset`).
 
+use super::cli_support::show;
 use relance_connectors::systems::tryton::value as tv;
 use relance_connectors::systems::tryton::{TrytonConfig, TrytonConnector};
 use rust_decimal::Decimal;
@@ -446,15 +447,6 @@ fn sync_cmd(s: &Setup, today: &str) -> Command {
     ])
     .arg(s.config());
     c
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Runs `sync --once` to the end; asserts success; returns the output and its duration.
